@@ -1,0 +1,46 @@
+# Parley: one entry point for building, running and testing.
+GO       ?= go
+BIN      := bin/parley
+FUZZTIME ?= 30s
+NODE_DIRS := test/interop/node
+
+.PHONY: help build run test race fuzz bench lint deps clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/parley
+	$(GO) build -trimpath -o $(BIN) ./cmd/parley
+
+run: build ## build and serve https://localhost:8443 (self-signed certificate in ./data)
+	$(BIN) serve
+
+deps: ## install the node packages the tests use (npm ci)
+	@for d in $(NODE_DIRS); do \
+		if [ -f $$d/package-lock.json ] && [ ! -d $$d/node_modules ]; then (cd $$d && npm ci --no-audit --no-fund); fi; \
+	done
+
+test: deps ## vet and run every test (Go, fuzz seeds, node interop)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+race: deps ## every test under the race detector
+	$(GO) test -count=1 -race ./...
+
+fuzz: ## run each fuzz target for FUZZTIME
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench: ## run the Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## go vet, staticcheck and gofmt
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean: ## remove build output
+	rm -rf bin

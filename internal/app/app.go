@@ -1,0 +1,193 @@
+// Package app builds every Parley component from one Config, starts them in
+// order and stops them in reverse. It is the only package that imports all
+// of them; cmd/parley and the end-to-end tests use it.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-im/parley/internal/auth"
+	"github.com/parley-im/parley/internal/config"
+	"github.com/parley-im/parley/internal/web"
+	"github.com/parley-im/parley/internal/xmpp/c2s"
+	"github.com/parley-im/parley/internal/xmpp/disco"
+	"github.com/parley-im/parley/internal/xmpp/extdisco"
+	"github.com/parley-im/parley/internal/xmpp/mux"
+	"github.com/parley-im/parley/internal/xmpp/ping"
+	"github.com/parley-im/parley/internal/xmpp/router"
+	"github.com/parley-im/parley/internal/xmpp/sasl"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
+)
+
+// Version is set at build time with -ldflags "-X …/app.Version=…".
+var Version = "dev"
+
+// App is a running (or ready to run) Parley server.
+type App struct {
+	cfg   config.Config
+	log   *slog.Logger
+	tls   *tls.Config
+	store *auth.Store
+
+	Router *router.Router
+	C2S    *c2s.Server
+	Disco  *disco.Info
+
+	http   *http.Server
+	xmppLn net.Listener
+	httpLn net.Listener
+	ready  atomic.Bool
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// AccountsFile is where accounts live inside the data directory.
+func AccountsFile(dataDir string) string { return filepath.Join(dataDir, "accounts.db") }
+
+// New builds every component; nothing listens yet.
+func New(cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	a := &App{cfg: cfg, log: log, errc: make(chan error, 4)}
+	var err error
+	if a.tls, err = loadTLS(cfg.TLSCert, cfg.TLSKey, cfg.Data, cfg.Domain); err != nil {
+		return nil, err
+	}
+	if a.store, err = auth.Open(AccountsFile(cfg.Data)); err != nil {
+		return nil, err
+	}
+	a.Router = router.New(cfg.Domain, log)
+	a.Disco = disco.New(disco.Identity{Category: "server", Type: "im", Name: "Parley"})
+	m := mux.New()
+	a.Disco.Register(m)
+	a.Disco.SetItems(func() []disco.Item {
+		var items []disco.Item
+		for _, d := range a.Router.Components() {
+			items = append(items, disco.Item{JID: d})
+		}
+		return items
+	})
+	ping.Register(m, a.Disco)
+	extdisco.Register(m, a.Disco, nil) // the TURN service fills this in
+	a.Router.AddComponent(cfg.Domain, router.ComponentFunc(func(el *stanza.Element) {
+		m.Route(context.Background(), el, a.Router.Route)
+	}))
+
+	saslSrv := sasl.NewServer(sasl.Config{AllowAnonymous: cfg.C2S.AllowAnonymous, Store: a.store, Domain: cfg.Domain})
+	a.C2S, err = c2s.New(c2s.Options{
+		Domain: cfg.Domain, Config: cfg.C2S, TLS: a.tls, Router: a.Router, SASL: saslSrv, Logger: log,
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.http = &http.Server{
+		Handler: web.New(web.Options{
+			Domain: cfg.Domain,
+			XMPP:   a.C2S,
+			Ready:  a.ready.Load,
+		}),
+		TLSConfig:         a.tls,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return a, nil
+}
+
+// Start opens the listeners and serves in the background.
+func (a *App) Start() error {
+	var err error
+	if a.xmppLn, err = net.Listen("tcp", a.cfg.XMPP); err != nil {
+		return fmt.Errorf("xmpp listener: %w", err)
+	}
+	if a.httpLn, err = net.Listen("tcp", a.cfg.HTTP); err != nil {
+		a.xmppLn.Close()
+		return fmt.Errorf("https listener: %w", err)
+	}
+	a.serve(func() error { return a.C2S.Serve(a.xmppLn) })
+	a.serve(func() error {
+		err := a.http.Serve(tls.NewListener(a.httpLn, a.tls))
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	a.ready.Store(true)
+	a.log.Info("parley serving", "domain", a.cfg.Domain,
+		"https", a.httpLn.Addr().String(), "xmpp", a.xmppLn.Addr().String(), "version", Version)
+	return nil
+}
+
+func (a *App) serve(f func() error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := f(); err != nil {
+			a.errc <- err
+		}
+	}()
+}
+
+// Err reports a component that stopped serving on its own.
+func (a *App) Err() <-chan error { return a.errc }
+
+// XMPPAddr is the c2s TCP address actually bound.
+func (a *App) XMPPAddr() net.Addr { return a.xmppLn.Addr() }
+
+// HTTPAddr is the HTTPS address actually bound.
+func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
+
+// Store returns the accounts store.
+func (a *App) Store() *auth.Store { return a.store }
+
+// Shutdown stops accepting, ends every stream with system-shutdown, and
+// closes the store. It waits for the serving goroutines until ctx is done.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.ready.Store(false)
+	var errs []error
+	errs = append(errs, a.C2S.Shutdown(ctx))
+	errs = append(errs, a.http.Shutdown(ctx))
+	a.wg.Wait()
+	errs = append(errs, a.store.Close())
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx is cancelled (SIGINT/SIGTERM in main), then shuts
+// down gracefully within 10 seconds.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	a, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		a.store.Close()
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-a.Err():
+		log.Error("component stopped", "err", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(serveErr, a.Shutdown(sctx))
+}

@@ -1,0 +1,224 @@
+// Package config is Parley's one configuration tree: Default() gives working
+// values, Load layers a TOML file (--config), PARLEY_* environment variables
+// and command-line flags on top, in that order, and Validate checks the
+// result. Each component takes its own part of the tree in its constructor.
+//
+// The top-level keys are the `parley serve` flags of DESIGN.md, spelled the
+// same in the file (`tls-cert = "…"`) and in the environment
+// (PARLEY_TLS_CERT). Tuning lives in sections such as [c2s].
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/parley-im/parley/internal/xmpp/c2s"
+	"github.com/parley-im/parley/internal/xmpp/jid"
+)
+
+// Config is everything `parley serve` can be told.
+type Config struct {
+	Domain         string   `toml:"domain"`
+	HTTP           string   `toml:"http"`
+	XMPP           string   `toml:"xmpp"`
+	Media          string   `toml:"media"`
+	TURN           string   `toml:"turn"`
+	TURNSecret     string   `toml:"turn-secret"`
+	TURNAllowPeers []string `toml:"turn-allow-peers"`
+	PublicIP       string   `toml:"public-ip"`
+	Data           string   `toml:"data"`
+	TLSCert        string   `toml:"tls-cert"`
+	TLSKey         string   `toml:"tls-key"`
+	LogLevel       string   `toml:"log-level"`
+
+	C2S c2s.Config `toml:"c2s"`
+}
+
+// Default returns a configuration that serves https://localhost:8443.
+func Default() Config {
+	return Config{
+		Domain:   "localhost",
+		HTTP:     ":8443",
+		XMPP:     ":5222",
+		Media:    ":10000",
+		TURN:     ":3478",
+		Data:     "./data",
+		LogLevel: "info",
+		C2S:      c2s.Default(),
+	}
+}
+
+// Validate reports the first problem in c.
+func (c Config) Validate() error {
+	if d, err := jid.New("", c.Domain, ""); err != nil || d.Domain != c.Domain {
+		return fmt.Errorf("domain %q is not a valid, normalised domain name", c.Domain)
+	}
+	for _, a := range []struct{ name, addr string }{
+		{"http", c.HTTP}, {"xmpp", c.XMPP}, {"media", c.Media}, {"turn", c.TURN},
+	} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("%s: %q is not host:port: %v", a.name, a.addr, err)
+		}
+	}
+	for _, p := range c.TURNAllowPeers {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			return fmt.Errorf("turn-allow-peers: %q is not a CIDR: %v", p, err)
+		}
+	}
+	if c.PublicIP != "" {
+		if _, err := netip.ParseAddr(c.PublicIP); err != nil {
+			return fmt.Errorf("public-ip: %q is not an IP address", c.PublicIP)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls-cert and tls-key go together")
+	}
+	if c.Data == "" {
+		return errors.New("data: a state directory is required")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return c.C2S.Validate()
+}
+
+// option is one top-level key: its flag and variable name and where it goes.
+type option struct {
+	name, usage string
+	str         *string
+	list        *[]string
+}
+
+func (c *Config) options() []option {
+	return []option{
+		{name: "domain", usage: "XMPP domain (rooms live at conference.DOMAIN)", str: &c.Domain},
+		{name: "http", usage: "HTTPS listen address (web client, WebSocket, bridge channel)", str: &c.HTTP},
+		{name: "xmpp", usage: "XMPP client-to-server TCP listen address (STARTTLS)", str: &c.XMPP},
+		{name: "media", usage: "bridge UDP media address", str: &c.Media},
+		{name: "turn", usage: "STUN/TURN listen address (UDP and TCP)", str: &c.TURN},
+		{name: "turn-secret", usage: "TURN REST shared secret (generated into --data when empty)", str: &c.TURNSecret},
+		{name: "turn-allow-peers", usage: "comma-separated CIDRs a TURN relay may reach besides the bridge", list: &c.TURNAllowPeers},
+		{name: "public-ip", usage: "public IP address advertised as a media candidate", str: &c.PublicIP},
+		{name: "data", usage: "state directory (accounts, certificate, secrets)", str: &c.Data},
+		{name: "tls-cert", usage: "TLS certificate file (PEM); self-signed when empty", str: &c.TLSCert},
+		{name: "tls-key", usage: "TLS key file (PEM)", str: &c.TLSKey},
+		{name: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
+	}
+}
+
+// listValue is a comma-separated flag.
+type listValue struct{ p *[]string }
+
+func (l listValue) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l listValue) Set(s string) error {
+	*l.p = splitList(s)
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// EnvName is the environment variable for a key: PARLEY_ + upper case, - → _.
+func EnvName(key string) string {
+	return "PARLEY_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// Load builds the configuration of `parley serve` from args (without the
+// program and subcommand names) and the environment. Usage and flag errors
+// are written to out.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	path := getenv(EnvName("config"))
+	pre := flag.NewFlagSet("serve", flag.ContinueOnError)
+	pre.SetOutput(io.Discard)
+	pre.String("config", "", "")
+	// Only --config matters on this pass; unknown flags are reported below.
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		if v, ok := strings.CutPrefix(a, "config="); ok && strings.HasPrefix(args[i], "-") {
+			path = v
+		} else if a == "config" && strings.HasPrefix(args[i], "-") && i+1 < len(args) {
+			path = args[i+1]
+		}
+	}
+	cfg := Default()
+	if path != "" {
+		if err := cfg.loadFile(path); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, o := range cfg.options() {
+		v, ok := lookupEnv(getenv, EnvName(o.name))
+		if !ok {
+			continue
+		}
+		if o.str != nil {
+			*o.str = v
+		} else {
+			*o.list = splitList(v)
+		}
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.String("config", path, "TOML configuration file")
+	for _, o := range cfg.options() {
+		if o.str != nil {
+			fs.StringVar(o.str, o.name, *o.str, o.usage)
+		} else {
+			fs.Var(listValue{o.list}, o.name, o.usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, cfg.Validate()
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	if getenv == nil {
+		return "", false
+	}
+	v := getenv(name)
+	return v, v != ""
+}
+
+// loadFile decodes a TOML file over c; unknown keys are an error so that a
+// typo does not silently fall back to a default.
+func (c *Config) loadFile(path string) error {
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	return nil
+}
+
+// Getenv is os.Getenv, named for callers of Load.
+func Getenv(k string) string { return os.Getenv(k) }
