@@ -27,7 +27,7 @@ type conn struct {
 	t      transport
 	previd string // WebSocket ?previd=, to keep an anonymous identity across resumption
 
-	wmu       sync.Mutex    // serialises writes to t
+	wmu       writeLock     // serialises writes to t
 	wake      chan struct{} // signals the writer; made when a session attaches
 	closeOnce sync.Once
 	closed    chan struct{} // closed when the connection is being torn down
@@ -45,7 +45,7 @@ type conn struct {
 func (s *Server) serve(t transport) { s.serveWithQuery(t, "") }
 
 func (s *Server) serveWithQuery(t transport, previd string) {
-	c := &conn{srv: s, t: t, previd: previd, closed: make(chan struct{})}
+	c := &conn{srv: s, t: t, previd: previd, closed: make(chan struct{}), wmu: make(writeLock, 1)}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -91,7 +91,7 @@ func (c *conn) finish(err error) {
 
 // fail ends the connection, sending err (if any) and the stream close when
 // the write side is free. It never blocks for long: a writer stuck on a slow
-// peer holds wmu, and then the socket is just closed.
+// peer holds wmu, and after a short wait the socket is just closed.
 func (c *conn) fail(err *stream.Error) { c.close(err, false) }
 
 // failDead ends a connection whose peer stopped answering; the session may
@@ -102,7 +102,7 @@ func (c *conn) close(err *stream.Error, dead bool) {
 	c.closeOnce.Do(func() {
 		c.reason, c.linkDead = err, dead
 		close(c.closed)
-		if c.wmu.TryLock() {
+		if c.wmu.lockWithin(250 * time.Millisecond) {
 			c.t.setWriteDeadline(time.Now().Add(time.Second))
 			if err != nil {
 				if !c.headerOut.Load() {
@@ -437,4 +437,21 @@ func (c *conn) resume(el *stanza.Element) (done bool, err error) {
 	}
 	c.sess = s
 	return true, nil
+}
+
+// writeLock is a mutex that can be waited for with a time limit.
+type writeLock chan struct{}
+
+func (l writeLock) Lock()   { l <- struct{}{} }
+func (l writeLock) Unlock() { <-l }
+
+func (l writeLock) lockWithin(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case l <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
 }

@@ -23,10 +23,14 @@ func (s *session) handle(el *stanza.Element) error {
 		return stream.ErrUnsupportedStanza.WithText("<%s/> in %s", el.Name.Local, el.Name.Space)
 	}
 	s.mu.Lock()
+	ended := s.ended
 	if s.smOn {
 		s.hIn++
 	}
 	s.mu.Unlock()
+	if ended {
+		return stream.ErrSystemShutdown
+	}
 
 	// RFC 6120 §8.1.2.1: the server stamps from; whatever the client wrote
 	// is replaced.

@@ -217,7 +217,7 @@ func splitComma(s string) []string {
 }
 
 func (s *Server) newMeter() *meter {
-	m := &meter{maxDelay: s.cfg.MaxThrottle}
+	m := &meter{hold: throttle{max: s.cfg.MaxThrottle}}
 	if s.cfg.ReadBytesPerSec > 0 {
 		m.lim = rate.NewLimiter(rate.Limit(s.cfg.ReadBytesPerSec), s.cfg.ReadBurstBytes)
 	}

@@ -22,6 +22,7 @@ type session struct {
 	jid       jid.JID // set at bind, then immutable
 	anonymous bool
 	stanzas   *rate.Limiter // inbound stanza budget; used by the reader only
+	hold      throttle      // used by the reader only
 
 	mu           sync.Mutex
 	conn         *conn               // guarded by mu: attached connection, nil while hibernating
@@ -40,7 +41,8 @@ type session struct {
 }
 
 func newSession(srv *Server, bare jid.JID, anonymous bool) *session {
-	s := &session{srv: srv, jid: bare, anonymous: anonymous, directed: make(map[string]struct{})}
+	s := &session{srv: srv, jid: bare, anonymous: anonymous, directed: make(map[string]struct{}),
+		hold: throttle{max: srv.cfg.MaxThrottle}}
 	if srv.cfg.StanzasPerSec > 0 {
 		s.stanzas = rate.NewLimiter(rate.Limit(srv.cfg.StanzasPerSec), srv.cfg.StanzaBurst)
 	}
@@ -215,22 +217,12 @@ func (s *session) readLoop(c *conn) {
 	}
 }
 
-// throttle holds the reader to the stanza budget, or fails if the client is
-// so far over it that it would wait longer than MaxThrottle.
+// throttle holds the reader to the stanza budget (see type throttle).
 func (s *session) throttle() error {
 	if s.stanzas == nil {
 		return nil
 	}
-	r := s.stanzas.Reserve()
-	d := r.Delay()
-	if d > s.srv.cfg.MaxThrottle {
-		r.Cancel()
-		return stream.ErrPolicyViolation.WithText("stanza rate exceeded")
-	}
-	if d > 0 {
-		time.Sleep(d)
-	}
-	return nil
+	return s.hold.wait(s.stanzas, 1)
 }
 
 // connLost decides what a broken or closed connection means for the session:
@@ -242,9 +234,7 @@ func (s *session) connLost(c *conn, err error) {
 	end := true
 	switch {
 	case errors.Is(err, stream.ErrClosed):
-		c.fail(nil)
 	case errors.As(err, &se):
-		c.fail(se)
 	default:
 		c.fail(nil)
 		end = c.deliberate()
@@ -252,11 +242,13 @@ func (s *session) connLost(c *conn, err error) {
 	s.mu.Lock()
 	if s.conn != c || s.ended {
 		s.mu.Unlock()
+		c.fail(se)
 		return // replaced by a resumed connection, or already over
 	}
 	if end || s.smID == "" || s.srv.cfg.ResumeTimeout == 0 || s.srv.closing.Load() {
 		s.mu.Unlock()
-		s.end()
+		s.endWith(se) // unbinds before the client sees its stream close
+		c.fail(se)
 		return
 	}
 	s.conn = nil
@@ -306,19 +298,15 @@ func (s *session) sameUser(bare jid.JID, anonymous bool) bool {
 }
 
 // kill disconnects the client with err and ends the session.
-func (s *session) kill(err *stream.Error) {
-	s.mu.Lock()
-	c := s.conn
-	s.mu.Unlock()
-	if c != nil {
-		c.fail(err)
-	}
-	s.end()
-}
+func (s *session) kill(err *stream.Error) { s.endWith(err) }
 
 // end finishes the session: unbind, tell directed-presence recipients it is
 // gone, and bounce what it never acknowledged (XEP-0198 §4).
-func (s *session) end() {
+func (s *session) end() { s.endWith(nil) }
+
+// endWith ends the session and closes its connection with reason (nil for
+// a plain close) once it is no longer routable.
+func (s *session) endWith(reason *stream.Error) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -332,7 +320,7 @@ func (s *session) end() {
 	}
 	unacked := s.unacked.Drain()
 	directed := s.directed
-	s.directed = nil
+	s.directed = make(map[string]struct{})
 	wasAvailable := s.available
 	s.available = false
 	smID := s.smID
@@ -348,7 +336,7 @@ func (s *session) end() {
 	}
 	srv.mu.Unlock()
 	if c != nil {
-		c.fail(nil)
+		c.fail(reason)
 	}
 	if wasAvailable || len(directed) > 0 {
 		s.broadcastUnavailable(directed, wasAvailable)

@@ -48,34 +48,51 @@ type transport interface {
 }
 
 // errThrottled ends a connection that reads far beyond its rate budget.
-var errThrottled = stream.ErrPolicyViolation.WithText("read rate exceeded")
+var errThrottled = stream.ErrPolicyViolation.WithText("rate limit exceeded")
 
 // meter limits and observes the bytes a connection reads.
 type meter struct {
-	lim      *rate.Limiter // nil = unlimited
-	maxDelay time.Duration
-	last     atomic.Int64 // unix nanoseconds of the last read
+	lim  *rate.Limiter // nil = unlimited
+	hold throttle
+	last atomic.Int64 // unix nanoseconds of the last read
 }
 
-// take accounts for n bytes, sleeping to hold the rate, or fails if the
-// debt would take longer than maxDelay to pay.
+// take accounts for n bytes, holding the reader back to keep the rate.
 func (m *meter) take(n int) error {
 	m.last.Store(time.Now().UnixNano())
 	if m.lim == nil || n == 0 {
 		return nil
 	}
-	r := m.lim.ReserveN(time.Now(), n)
+	return m.hold.wait(m.lim, n)
+}
+
+// throttle slows a reader down to its budget, and gives up on a peer that
+// stays over budget for longer than max: a burst is absorbed, a flood ends
+// with policy-violation. Used by one goroutine only.
+type throttle struct {
+	max   time.Duration
+	since time.Time // when the peer last went over budget; zero while within
+}
+
+func (t *throttle) wait(lim *rate.Limiter, n int) error {
+	now := time.Now()
+	r := lim.ReserveN(now, n)
 	if !r.OK() {
 		return errThrottled
 	}
-	d := r.Delay()
-	if d > m.maxDelay {
-		r.Cancel()
+	d := r.DelayFrom(now)
+	if d == 0 {
+		t.since = time.Time{}
+		return nil
+	}
+	if t.since.IsZero() {
+		t.since = now
+	}
+	if now.Add(d).Sub(t.since) > t.max {
+		r.CancelAt(now)
 		return errThrottled
 	}
-	if d > 0 {
-		time.Sleep(d)
-	}
+	time.Sleep(d)
 	return nil
 }
 
@@ -195,7 +212,10 @@ type wsTransport struct {
 
 func newWSTransport(ws *websocket.Conn, m *meter, lim stream.Limits, secure bool, remote netip.Addr) *wsTransport {
 	ctx, cancel := context.WithCancel(context.Background())
-	ws.SetReadLimit(int64(lim.MaxStanzaBytes))
+	// Like Prosody, buffer up to twice the stanza limit so that an oversized
+	// stanza gets a policy-violation stream error; beyond that the WebSocket
+	// layer closes with 1009 (message too big) before buffering more.
+	ws.SetReadLimit(2 * int64(lim.MaxStanzaBytes))
 	return &wsTransport{ws: ws, m: m, lim: lim, tls: secure, remote: remote, ctx: ctx, cancel: cancel}
 }
 

@@ -50,6 +50,10 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	cfg.TURN = "127.0.0.1:0"
 	cfg.Data = t.TempDir()
 	cfg.LogLevel = "warn"
+	// Tests log in many times from 127.0.0.1; the per-IP login limit has
+	// its own test.
+	cfg.C2S.LoginsPerSecond = 1000
+	cfg.C2S.LoginBurst = 1000
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -408,5 +412,38 @@ func IsError(id, cond string) func(*stanza.Element) bool {
 		}
 		se := stanza.ErrorOf(e)
 		return se != nil && se.Condition == cond
+	}
+}
+
+// ExpectHeader reads the server's stream header on a TCP connection that
+// was opened by hand with Send.
+func (c *Client) ExpectHeader() {
+	c.t.Helper()
+	c.dec = stream.NewDecoder(c.conn, stream.Limits{MaxStanzaBytes: 8 << 20, MaxDepth: 64, MaxAttrs: 256})
+	c.conn.SetReadDeadline(time.Now().Add(Timeout))
+	if _, err := c.dec.Header(); err != nil {
+		c.t.Fatalf("stream header: %v", err)
+	}
+}
+
+// SendBinary sends a binary WebSocket message.
+func (c *Client) SendBinary(b []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageBinary, b)
+}
+
+// ExpectWSClose waits for the server to close the WebSocket with code.
+func (c *Client) ExpectWSClose(code websocket.StatusCode) {
+	c.t.Helper()
+	for {
+		_, err := c.Next()
+		if err == nil {
+			continue
+		}
+		if got := websocket.CloseStatus(err); got != code {
+			c.t.Fatalf("expected WebSocket close %d, got %v", code, err)
+		}
+		return
 	}
 }
