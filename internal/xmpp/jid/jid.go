@@ -140,6 +140,9 @@ func normalizeDomain(s string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: domainpart: %v", ErrMalformed, err)
 	}
+	if out == "" || strings.HasSuffix(out, ".") || strings.ContainsAny(out, "@/[] ") {
+		return "", fmt.Errorf("%w: domainpart", ErrMalformed)
+	}
 	return out, nil
 }
 

@@ -196,8 +196,7 @@ func (d *Decoder) element(tok xml.StartElement) (*stanza.Element, error) {
 		return nil, err
 	}
 	stack := []*stanza.Element{root}
-	var text []strings.Builder
-	text = append(text, strings.Builder{})
+	text := [][]byte{nil} // character data of each open element
 	for {
 		t, err := d.token()
 		if err != nil {
@@ -218,13 +217,13 @@ func (d *Decoder) element(tok xml.StartElement) (*stanza.Element, error) {
 			parent := stack[len(stack)-1]
 			parent.Children = append(parent.Children, child)
 			stack = append(stack, child)
-			text = append(text, strings.Builder{})
+			text = append(text, nil)
 		case xml.EndElement:
 			if err := d.end(t); err != nil {
 				return nil, err
 			}
 			top := stack[len(stack)-1]
-			top.Text = text[len(text)-1].String()
+			top.Text = string(text[len(text)-1])
 			if err := checkChars(top.Text); err != nil {
 				return nil, err
 			}
@@ -234,7 +233,7 @@ func (d *Decoder) element(tok xml.StartElement) (*stanza.Element, error) {
 				return top, nil
 			}
 		case xml.CharData:
-			text[len(text)-1].Write(t)
+			text[len(text)-1] = append(text[len(text)-1], t...)
 		}
 	}
 }
