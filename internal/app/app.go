@@ -162,6 +162,7 @@ func (a *App) Store() *auth.Store { return a.store }
 func (a *App) Shutdown(ctx context.Context) error {
 	a.ready.Store(false)
 	var errs []error
+	a.xmppLn.Close()
 	errs = append(errs, a.C2S.Shutdown(ctx))
 	errs = append(errs, a.http.Shutdown(ctx))
 	a.wg.Wait()

@@ -324,7 +324,11 @@ func (c *conn) authenticate(auth *stanza.Element) (bool, error) {
 			}
 			return true, c.send(success)
 		}
-		if err := c.send(stanza.New(stream.NSSASL, "challenge").SetText(sasl.EncodePayload(out))); err != nil {
+		challenge := stanza.New(stream.NSSASL, "challenge")
+		if out != nil {
+			challenge.SetText(sasl.EncodePayload(out))
+		}
+		if err := c.send(challenge); err != nil {
 			return false, err
 		}
 		resp, err := c.t.next()

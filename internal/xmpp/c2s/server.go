@@ -107,6 +107,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
+	if s.closing.Load() { // Shutdown ran before this listener was known
+		ln.Close()
+		return nil
+	}
 	for {
 		c, err := ln.Accept()
 		if err != nil {

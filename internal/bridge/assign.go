@@ -1,0 +1,137 @@
+package bridge
+
+import "time"
+
+// reassignLocked maps sender sources onto every receiver's slots (SSRC-rewriting mode, dialect §5.5):
+// a source keeps its slot while it exists; sources without a slot take free slots in join order; a slot
+// whose source went away is freed. Newly mapped slots are announced with VideoSourcesMap/AudioSourcesMap
+// and their sources asked for a key frame. c.mu is held.
+func (c *Conference) reassignLocked() {
+	var all []*source
+	for _, e := range c.order {
+		all = append(all, e.sources...)
+	}
+	subs := make(map[*source][]*slot, len(all))
+	var keyframes []*source
+	for _, r := range c.order {
+		var newVideo, newAudio []*slotMapping
+		r.sendMu.Lock()
+		for _, slots := range [][]*slot{r.audioSlots, r.videoSlots} {
+			kind := slots[0].kind
+			avail := map[string]*source{}
+			for _, src := range all {
+				if src.owner != r && src.kind == kind {
+					avail[src.key] = src
+				}
+			}
+			used := map[string]bool{}
+			for _, sl := range slots {
+				if sl.src == nil {
+					continue
+				}
+				if ns := avail[sl.src.key]; ns != nil {
+					sl.src = ns
+					used[ns.key] = true
+				} else {
+					sl.src = nil
+					sl.proj.reset()
+				}
+			}
+			next := 0
+			for _, src := range all {
+				if src.owner == r || src.kind != kind || used[src.key] {
+					continue
+				}
+				for next < len(slots) && slots[next].src != nil {
+					next++
+				}
+				if next == len(slots) {
+					break
+				}
+				sl := slots[next]
+				sl.src = src
+				sl.proj.reset()
+				used[src.key] = true
+				if kind == KindVideo {
+					newVideo = append(newVideo, mappingOf(sl))
+					keyframes = append(keyframes, src)
+				} else {
+					newAudio = append(newAudio, mappingOf(sl))
+				}
+			}
+			for _, sl := range slots {
+				if sl.src != nil {
+					subs[sl.src] = append(subs[sl.src], sl)
+				}
+			}
+		}
+		forwarded := r.forwardedLocked()
+		r.sendMu.Unlock()
+		r.ch.announce(newVideo, newAudio)
+		r.ch.sendForwarded(forwarded)
+	}
+	for _, src := range all {
+		list := subs[src]
+		src.subscribers.Store(&list)
+	}
+	now := time.Now().UnixNano()
+	for _, src := range keyframes {
+		src.requestKeyframe(now)
+	}
+}
+
+// forwardedLocked lists the video sources currently forwarded to r (ForwardedSources); sendMu is held.
+func (r *Endpoint) forwardedLocked() []string {
+	out := []string{}
+	if !r.videoOn.Load() {
+		return out
+	}
+	for _, sl := range r.videoSlots {
+		if sl.src != nil {
+			out = append(out, sl.src.name)
+		}
+	}
+	return out
+}
+
+// mappings describes the slots of the given kind that carry a source (for VideoSourcesMap/AudioSourcesMap
+// on channel open); sendMu must not be held.
+func (r *Endpoint) mappings() (video, audio []*slotMapping) {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	for _, sl := range r.videoSlots {
+		if sl.src != nil {
+			video = append(video, mappingOf(sl))
+		}
+	}
+	for _, sl := range r.audioSlots {
+		if sl.src != nil {
+			audio = append(audio, mappingOf(sl))
+		}
+	}
+	return video, audio
+}
+
+// slotMapping is one entry of VideoSourcesMap / AudioSourcesMap (dialect §6.2).
+type slotMapping struct {
+	Source    string `json:"source"`
+	Owner     string `json:"owner"`
+	SSRC      uint32 `json:"ssrc"`
+	RTX       uint32 `json:"rtx,omitempty"`
+	VideoType string `json:"videoType,omitempty"`
+}
+
+// mappingOf describes sl; the receiver's sendMu is held (sl.src) and source fields are immutable.
+func mappingOf(sl *slot) *slotMapping {
+	m := &slotMapping{Source: sl.src.name, Owner: sl.src.owner.id, SSRC: sl.ssrc}
+	if sl.kind == KindVideo {
+		m.RTX = sl.rtxSSRC
+		switch sl.src.videoType {
+		case "desktop":
+			m.VideoType = "DESKTOP"
+		default:
+			m.VideoType = "CAMERA"
+		}
+	}
+	return m
+}

@@ -1,0 +1,294 @@
+package bridge
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/dtls/v3/pkg/crypto/fingerprint"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Bridge is the SFU: it owns the media socket, the DTLS certificate and the conferences.
+type Bridge struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	net     transport.Net
+
+	// expiredHook, when set (tests, before Start), is called after an endpoint expires.
+	expiredHook func(conferenceID, endpointID, reason string)
+
+	cert        tls.Certificate
+	fingerprint string // sha-256 of cert, "AB:CD:…"
+
+	mu          sync.Mutex // guards everything below
+	started     bool
+	closed      bool
+	conferences map[string]*Conference
+	conn        net.PacketConn     // media socket, set by Start
+	mux         *ice.UDPMuxDefault // demultiplexes conn by ICE ufrag, set by Start
+	stop        chan struct{}      // closed by Close; stops housekeeping
+	wg          sync.WaitGroup     // housekeeping and endpoint goroutines
+}
+
+// Option changes how New builds a Bridge beyond what Config can say (things that are not configuration).
+type Option func(*Bridge)
+
+// WithNet makes the bridge open its media socket on n instead of the host network: tests use Pion's vnet.
+func WithNet(n transport.Net) Option { return func(b *Bridge) { b.net = n } }
+
+// New validates cfg, creates the bridge's DTLS certificate and registers its metrics on reg (a private
+// registry when reg is nil). Nothing listens until Start.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Bridge, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: register metrics: %w", err)
+	}
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		return nil, fmt.Errorf("bridge: dtls certificate: %w", err)
+	}
+	x, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("bridge: dtls certificate: %w", err)
+	}
+	fp, err := fingerprint.Fingerprint(x, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: dtls fingerprint: %w", err)
+	}
+	b := &Bridge{
+		cfg:         cfg,
+		log:         logger.With("component", "bridge"),
+		metrics:     m,
+		cert:        cert,
+		fingerprint: fp,
+		conferences: map[string]*Conference{},
+		stop:        make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.net == nil {
+		if b.net, err = stdnet.NewNet(); err != nil {
+			return nil, fmt.Errorf("bridge: network: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// Start opens the media socket and starts housekeeping (keyframe-free timers: receiver reports,
+// connectivity status, connect timeouts).
+func (b *Bridge) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.started {
+		return nil
+	}
+	udpAddr, err := b.net.ResolveUDPAddr("udp", b.cfg.MediaAddr)
+	if err != nil {
+		return fmt.Errorf("bridge: media address: %w", err)
+	}
+	conn, err := b.net.ListenUDP("udp", udpAddr)
+	if err != nil {
+		return fmt.Errorf("bridge: listen media: %w", err)
+	}
+	b.conn = conn
+	b.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
+		UDPConn: conn,
+		Net:     b.net,
+		Logger:  pionLogs{b.log}.NewLogger("udpmux"),
+	})
+	b.started = true
+	b.wg.Add(1)
+	go b.housekeeping()
+	b.log.Info("media socket open", "addr", conn.LocalAddr().String())
+	return nil
+}
+
+// MediaAddr returns the media socket's address (useful with port 0), or nil before Start.
+func (b *Bridge) MediaAddr() net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conn == nil {
+		return nil
+	}
+	return b.conn.LocalAddr()
+}
+
+// ID returns the bridge's ID (the <bridge-id> of channel URLs).
+func (b *Bridge) ID() string { return b.cfg.ID }
+
+// Close expires every endpoint, stops housekeeping and closes the media socket. It waits for the bridge's
+// goroutines to end.
+func (b *Bridge) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	confs := make([]*Conference, 0, len(b.conferences))
+	for _, c := range b.conferences {
+		confs = append(confs, c)
+	}
+	close(b.stop)
+	mux := b.mux
+	b.mu.Unlock()
+
+	for _, c := range confs {
+		c.expireAll()
+	}
+	var err error
+	if mux != nil {
+		err = mux.Close()
+	}
+	b.wg.Wait()
+	return err
+}
+
+// conference returns the conference with id, creating it when create is set.
+func (b *Bridge) conference(id string, create bool) (*Conference, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	if !b.started {
+		return nil, fmt.Errorf("bridge: not started: %w", ErrClosed)
+	}
+	c := b.conferences[id]
+	if c == nil {
+		if !create {
+			return nil, fmt.Errorf("%w: %s", ErrConferenceNotFound, id)
+		}
+		c = newConference(b, id)
+		b.conferences[id] = c
+		b.metrics.conferences.Inc()
+	}
+	return c, nil
+}
+
+// removeConferenceIfEmpty forgets c once it has no endpoints.
+func (b *Bridge) removeConferenceIfEmpty(c *Conference) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conferences[c.id] != c || !c.empty() {
+		return
+	}
+	delete(b.conferences, c.id)
+	b.metrics.conferences.Dec()
+	b.metrics.dropConference(c.id)
+}
+
+// endpoint finds an endpoint by conference and endpoint ID.
+func (b *Bridge) endpoint(confID, epID string) (*Endpoint, error) {
+	c, err := b.conference(confID, false)
+	if err != nil {
+		return nil, err
+	}
+	e := c.endpoint(epID)
+	if e == nil {
+		return nil, fmt.Errorf("%w: %s/%s", ErrEndpointNotFound, confID, epID)
+	}
+	return e, nil
+}
+
+// AllocateEndpoint creates an endpoint (and its conference on first use) and returns the bridge's side
+// of the session: ICE credentials and candidates, DTLS fingerprint, send slots and bridge channel.
+func (b *Bridge) AllocateEndpoint(req AllocateRequest) (*Allocation, error) {
+	if !isToken(req.ConferenceID) || !isToken(req.EndpointID) {
+		return nil, fmt.Errorf("%w: conference %q endpoint %q", ErrInvalidID, req.ConferenceID, req.EndpointID)
+	}
+	c, err := b.conference(req.ConferenceID, true)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.allocate(req.EndpointID)
+	if err != nil {
+		b.removeConferenceIfEmpty(c)
+		return nil, err
+	}
+	return e.allocation(), nil
+}
+
+// SetAnswer gives an allocated endpoint its side of the session; ICE checks start at once and DTLS
+// follows on the selected pair. The endpoint's sources become visible to the other endpoints.
+func (b *Bridge) SetAnswer(a Answer) error {
+	e, err := b.endpoint(a.ConferenceID, a.EndpointID)
+	if err != nil {
+		return err
+	}
+	return e.setAnswer(a)
+}
+
+// UpdateSources replaces an endpoint's signalled sources.
+func (b *Bridge) UpdateSources(u SourcesUpdate) error {
+	e, err := b.endpoint(u.ConferenceID, u.EndpointID)
+	if err != nil {
+		return err
+	}
+	srcs, err := e.conf.validateSources(e.id, u.Sources, u.Groups)
+	if err != nil {
+		return err
+	}
+	e.conf.setSources(e, srcs)
+	return nil
+}
+
+// Expire removes an endpoint: its transport closes, its slots elsewhere are freed and announced.
+func (b *Bridge) Expire(r ExpireRequest) error {
+	e, err := b.endpoint(r.ConferenceID, r.EndpointID)
+	if err != nil {
+		return err
+	}
+	e.expire("expired by focus")
+	return nil
+}
+
+// housekeeping runs the bridge's timers in one goroutine: receiver reports toward senders, connectivity
+// status events and connect timeouts.
+func (b *Bridge) housekeeping() {
+	defer b.wg.Done()
+	tick := b.cfg.InactiveAfter / 4
+	tick = min(max(tick, 10*time.Millisecond), 500*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			b.mu.Lock()
+			confs := make([]*Conference, 0, len(b.conferences))
+			for _, c := range b.conferences {
+				confs = append(confs, c)
+			}
+			b.mu.Unlock()
+			for _, c := range confs {
+				c.housekeeping(now)
+			}
+		}
+	}
+}

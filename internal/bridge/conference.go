@@ -1,0 +1,276 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/internal/bridge/packetcache"
+)
+
+// Conference holds the endpoints of one meeting and decides which sender source fills which slot of
+// which receiver.
+type Conference struct {
+	id string
+	b  *Bridge
+	m  conferenceMetrics
+
+	mu        sync.Mutex // guards endpoints and order, every endpoint's sources, and slot assignment
+	endpoints map[string]*Endpoint
+	order     []*Endpoint // join order: older senders get slots first
+}
+
+func newConference(b *Bridge, id string) *Conference {
+	return &Conference{id: id, b: b, m: b.metrics.forConference(id), endpoints: map[string]*Endpoint{}}
+}
+
+func (c *Conference) endpoint(id string) *Endpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endpoints[id]
+}
+
+func (c *Conference) empty() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.endpoints) == 0
+}
+
+// members returns a snapshot of the endpoints.
+func (c *Conference) members() []*Endpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Endpoint(nil), c.order...)
+}
+
+func (c *Conference) allocate(id string) (*Endpoint, error) {
+	if c.endpoint(id) != nil {
+		return nil, fmt.Errorf("%w: %s/%s", ErrEndpointExists, c.id, id)
+	}
+	e, err := newEndpoint(c, id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.endpoints[id] != nil {
+		c.mu.Unlock()
+		e.cancel()
+		_ = e.agent.Close()
+		return nil, fmt.Errorf("%w: %s/%s", ErrEndpointExists, c.id, id)
+	}
+	c.endpoints[id] = e
+	c.order = append(c.order, e)
+	c.reassignLocked()
+	c.mu.Unlock()
+	c.m.endpoints.Inc()
+	e.log.Info("endpoint allocated")
+	return e, nil
+}
+
+// remove takes an expired endpoint out, frees its slots elsewhere and forgets the conference when empty.
+func (c *Conference) remove(e *Endpoint) {
+	c.mu.Lock()
+	if c.endpoints[e.id] != e {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.endpoints, e.id)
+	for i, x := range c.order {
+		if x == e {
+			c.order = append(c.order[:i:i], c.order[i+1:]...)
+			break
+		}
+	}
+	for _, src := range e.sources {
+		src.subscribers.Store(nil)
+	}
+	e.sources = nil
+	c.reassignLocked()
+	c.mu.Unlock()
+	c.m.endpoints.Dec()
+	c.b.removeConferenceIfEmpty(c)
+}
+
+func (c *Conference) expireAll() {
+	for _, e := range c.members() {
+		e.expire("bridge closing")
+	}
+}
+
+// validateSources checks an endpoint's sources and groups (Jicofo's rules, dialect §5.5) and builds the
+// logical sources: SIM groups make layers, FID groups mark RTX streams.
+func (c *Conference) validateSources(owner string, in []Source, groups []Group) ([]*source, error) {
+	limit := c.b.cfg.MaxSourcesPerEndpoint
+	if len(in) > limit || len(groups) > limit {
+		return nil, fmt.Errorf("%w: %d sources, %d groups (max %d)", ErrBadSources, len(in), len(groups), limit)
+	}
+	byssrc := map[uint32]*Source{}
+	for i := range in {
+		s := &in[i]
+		if s.Kind != KindAudio && s.Kind != KindVideo {
+			return nil, fmt.Errorf("%w: kind %q", ErrBadSources, s.Kind)
+		}
+		if s.SSRC == 0 || byssrc[s.SSRC] != nil {
+			return nil, fmt.Errorf("%w: ssrc %d zero or repeated", ErrBadSources, s.SSRC)
+		}
+		if s.Name != "" && !isToken(s.Name) {
+			return nil, fmt.Errorf("%w: source name %q", ErrBadSources, s.Name)
+		}
+		byssrc[s.SSRC] = s
+	}
+	c.mu.Lock()
+	for _, e := range c.endpoints {
+		if e.id == owner {
+			continue
+		}
+		for _, src := range e.sources {
+			for _, l := range src.layers {
+				if byssrc[l.ssrc] != nil {
+					c.mu.Unlock()
+					return nil, fmt.Errorf("%w: ssrc %d belongs to %s", ErrBadSources, l.ssrc, e.id)
+				}
+			}
+		}
+		for ssrc := range *e.inbound.Load() {
+			if byssrc[ssrc] != nil {
+				c.mu.Unlock()
+				return nil, fmt.Errorf("%w: ssrc %d belongs to %s", ErrBadSources, ssrc, e.id)
+			}
+		}
+	}
+	c.mu.Unlock()
+
+	rtxOf := map[uint32]uint32{} // rtx ssrc → primary
+	layersOf := map[uint32][]uint32{}
+	inSIM := map[uint32]bool{}
+	for _, g := range groups {
+		for _, ssrc := range g.SSRCs {
+			if byssrc[ssrc] == nil {
+				return nil, fmt.Errorf("%w: group %s names unknown ssrc %d", ErrBadSources, g.Semantics, ssrc)
+			}
+		}
+		switch g.Semantics {
+		case GroupFID:
+			if len(g.SSRCs) != 2 || byssrc[g.SSRCs[0]].Kind != KindVideo || g.SSRCs[0] == g.SSRCs[1] {
+				return nil, fmt.Errorf("%w: bad FID group", ErrBadSources)
+			}
+			if _, dup := rtxOf[g.SSRCs[1]]; dup {
+				return nil, fmt.Errorf("%w: ssrc %d in two FID groups", ErrBadSources, g.SSRCs[1])
+			}
+			rtxOf[g.SSRCs[1]] = g.SSRCs[0]
+		case GroupSIM:
+			if len(g.SSRCs) < 1 || len(g.SSRCs) > 3 {
+				return nil, fmt.Errorf("%w: SIM group of %d", ErrBadSources, len(g.SSRCs))
+			}
+			for _, ssrc := range g.SSRCs {
+				if inSIM[ssrc] || byssrc[ssrc].Kind != KindVideo {
+					return nil, fmt.Errorf("%w: bad SIM group", ErrBadSources)
+				}
+				inSIM[ssrc] = true
+			}
+			layersOf[g.SSRCs[0]] = g.SSRCs
+		default:
+			// Other semantics (FEC-FR, …) are ignored.
+		}
+	}
+	for rtx, prim := range rtxOf {
+		if _, isRTX := rtxOf[prim]; isRTX || inSIM[rtx] {
+			return nil, fmt.Errorf("%w: rtx ssrc %d misused", ErrBadSources, rtx)
+		}
+	}
+
+	var out []*source
+	names := map[string]bool{}
+	streams := map[uint32]*inStream{}
+	counts := map[string]int{}
+	for i := range in {
+		s := &in[i]
+		if _, isRTX := rtxOf[s.SSRC]; isRTX {
+			continue
+		}
+		if inSIM[s.SSRC] && layersOf[s.SSRC] == nil {
+			continue // a higher layer: part of the source its SIM group starts with
+		}
+		name := s.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%c%d", owner, s.Kind[0], counts[s.Kind])
+		}
+		counts[s.Kind]++
+		if names[name] {
+			return nil, fmt.Errorf("%w: source name %q repeated", ErrBadSources, name)
+		}
+		names[name] = true
+		src := &source{key: owner + "/" + name, name: name, kind: s.Kind, videoType: strings.ToLower(s.VideoType)}
+		src.current.Store(-1)
+		ssrcs := layersOf[s.SSRC]
+		if ssrcs == nil {
+			ssrcs = []uint32{s.SSRC}
+		}
+		for i, ssrc := range ssrcs {
+			st := &inStream{ssrc: ssrc, src: src, layer: i}
+			src.layers = append(src.layers, st)
+			streams[ssrc] = st
+		}
+		src.layerSeen = make([]int64, len(src.layers))
+		out = append(out, src)
+	}
+	for rtx, prim := range rtxOf {
+		p := streams[prim]
+		if p == nil {
+			return nil, fmt.Errorf("%w: rtx ssrc %d repairs no primary", ErrBadSources, rtx)
+		}
+		st := &inStream{ssrc: rtx, src: p.src, layer: p.layer, rtx: true, prim: p}
+		streams[rtx] = st
+		p.src.rtx = append(p.src.rtx, st)
+	}
+	return out, nil
+}
+
+// setSources makes srcs the endpoint's sources: the packet path sees the new SSRC table, and the slots
+// of every receiver are reassigned. Streams that keep their SSRC keep their state (cache, statistics).
+func (c *Conference) setSources(e *Endpoint, srcs []*source) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.endpoints[e.id] != e {
+		return
+	}
+	old := *e.inbound.Load()
+	table := map[uint32]*inStream{}
+	for _, src := range srcs {
+		src.owner = e
+		for i, l := range src.layers {
+			if o := old[l.ssrc]; o != nil && !o.rtx && o.src.key == src.key {
+				// Keep statistics and cache; move the stream to its new source object.
+				o.src, o.layer = src, i
+				src.layers[i] = o
+				l = o
+			}
+			if src.kind == KindVideo && l.cache == nil {
+				l.cache = packetcache.New(c.b.cfg.PacketCacheSize)
+			}
+			table[l.ssrc] = l
+		}
+	}
+	e.sources = srcs
+	for _, src := range srcs {
+		for _, st := range src.rtx {
+			st.prim = src.layers[st.layer] // the primary may have been replaced by its older self
+			table[st.ssrc] = st
+		}
+	}
+	e.inbound.Store(&table)
+	c.reassignLocked()
+}
+
+// endpointConnected sends what a newly connected endpoint needs: key frames for the sources it receives.
+func (c *Conference) endpointConnected(e *Endpoint) {
+	for _, sl := range e.videoSlots {
+		e.sendMu.Lock()
+		src := sl.src
+		e.sendMu.Unlock()
+		if src != nil {
+			src.requestKeyframe(time.Now().UnixNano())
+		}
+	}
+}

@@ -1,0 +1,55 @@
+// Package bridge is Parley's videobridge (SFU): it receives each participant's media once and forwards
+// it to the others, rewritten onto each receiver's fixed send slots. It has no XMPP inside; the focus
+// drives it through a small message-shaped API (jitsi-dialect.md §5, §6, §11).
+//
+// # API and message flow
+//
+//	focus                                  bridge                                 client
+//	AllocateEndpoint(conf, ep) ──────────► ICE ufrag/pwd, candidates, DTLS fingerprint (actpass),
+//	                                       feedback sources, audio/video slots, channel path+pwd
+//	   (Jingle session-initiate / session-accept with the client)
+//	SetAnswer(ICE, DTLS active, sources) ► ICE checks (full, controlling) ◄──────► client (controlled)
+//	                                       DTLS server on the selected pair, SRTP keys (RFC 5764)
+//	                                       RTP/RTCP on one UDP port for every endpoint
+//	UpdateSources / Expire                 bridge channel: GET /colibri-ws/<bridge>/<conf>/<ep>?pwd=…
+//
+// # Transport
+//
+// One UDP socket (Config.MediaAddr) serves every endpoint: pion/ice's UDPMux routes STUN by the local
+// ufrag, and then each agent's selected pair by remote address (dialect §7.4). The transport of one
+// endpoint is built from pion/ice, pion/dtls and pion/srtp directly rather than from a webrtc
+// PeerConnection, because the bridge needs things a PeerConnection hides: its own SSRCs (slots) that are
+// never negotiated per track, every RTCP packet terminated per leg, unsignalled SSRCs dropped before
+// decryption, and a packet path without interceptors or per-packet allocation. The bridge is full ICE
+// and controlling, the DTLS server (ECDHE with AES-GCM only, extended master secret required, the peer
+// certificate pinned to the answer's fingerprint), and offers SRTP AEAD_AES_128_GCM before
+// AES_CM_128_HMAC_SHA1_80, with a 64-packet replay window. Consent freshness (RFC 7675) is pion/ice's
+// keepalive and failed timeout; a failed or closed transport expires the endpoint.
+//
+// # Forwarding (SSRC rewriting)
+//
+// Each receiver has AudioSlots + VideoSlots fixed SSRCs (video with an RTX SSRC). The conference maps
+// other senders' sources onto free slots in join order and announces the map on the bridge channel
+// (VideoSourcesMap / AudioSourcesMap). The packet path runs on the sender's reader goroutine: check the
+// header, drop unsignalled SSRCs, decrypt, store video in the packet cache, pick the simulcast layer
+// (the highest one being sent, switching at a key frame) and hand the packet to each subscribed slot.
+// Each receiver rewrites SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so
+// a slot is one continuous, decodable stream across switches, and switches a slot only at a key frame.
+// Header extensions and padding are not forwarded.
+//
+// # Concurrency
+//
+// Conference.mu guards membership, sources and slot assignment. Each endpoint's sendMu guards its send
+// side (SRTP context, scratch buffers, slot projections) and is held only to rewrite, encrypt and write
+// one packet; the lock order is Conference.mu before sendMu. The packet path otherwise reads only
+// atomics and copy-on-write snapshots (the SSRC table, each source's subscriber list). One housekeeping
+// goroutine per bridge sends receiver reports, connectivity status events and expires endpoints that
+// never connect.
+//
+// # Not yet
+//
+// Layer allocation by bandwidth and constraints (stored, not obeyed beyond "no video before the first
+// ReceiverVideoConstraints"), transport-cc feedback and bandwidth estimation, dominant speaker, NACKs
+// toward senders, the SCTP data channel, VP9/AV1/H.264 layer parsing (forwarded without switch
+// points), header-extension forwarding (audio level, mid).
+package bridge

@@ -1,0 +1,202 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// The packet path: one sender's reader goroutine decrypts a packet, checks it, stores it for NACKs,
+// picks the simulcast layer and hands it to every slot mapped to its source. Each receiver rewrites and
+// encrypts under its own sendMu into its own buffers: no allocation and no other lock per packet.
+
+// rtpLayout locates the parts of an RTP packet (RFC 3550 §5.1, RFC 8285).
+type rtpLayout struct {
+	hdrLen int // fixed header + CSRCs + extension
+	end    int // end of payload (start of padding)
+}
+
+// parseRTPLayout validates the header lengths of an RTP packet: version 2, CSRC list and extension
+// inside the packet. With padding, the pad count must be non-zero and fit (CVE-2025-49140); padding is
+// only checked on plaintext (checkPadding).
+func parseRTPLayout(pkt []byte, checkPadding bool) (rtpLayout, bool) {
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		return rtpLayout{}, false
+	}
+	n := 12 + 4*int(pkt[0]&0x0f)
+	if n > len(pkt) {
+		return rtpLayout{}, false
+	}
+	if pkt[0]&0x10 != 0 { // X
+		if n+4 > len(pkt) {
+			return rtpLayout{}, false
+		}
+		n += 4 + 4*int(binary.BigEndian.Uint16(pkt[n+2:]))
+		if n > len(pkt) {
+			return rtpLayout{}, false
+		}
+	}
+	end := len(pkt)
+	if checkPadding && pkt[0]&0x20 != 0 {
+		pad := int(pkt[len(pkt)-1])
+		if pad == 0 || pad > end-n {
+			return rtpLayout{}, false
+		}
+		end -= pad
+	}
+	return rtpLayout{hdrLen: n, end: end}, true
+}
+
+// handleRTP is the sender side of the packet path (reader goroutine only).
+func (e *Endpoint) handleRTP(pkt []byte) {
+	drop := func(reason string) { e.b.metrics.dropped.WithLabelValues(reason).Inc() }
+	if !e.srtpReady.Load() {
+		drop(dropNotReady)
+		return
+	}
+	if _, ok := parseRTPLayout(pkt, false); !ok {
+		drop(dropMalformed)
+		return
+	}
+	// Unsignalled SSRCs are dropped before decryption, so they cannot grow SRTP state (threats §1.10).
+	s := (*e.inbound.Load())[binary.BigEndian.Uint32(pkt[8:])]
+	if s == nil {
+		drop(dropUnsignalled)
+		return
+	}
+	dec, err := e.srtpIn.DecryptRTP(e.decBuf[:0], pkt, &e.inHdr)
+	if err != nil {
+		drop(dropSRTP)
+		return
+	}
+	lay, ok := parseRTPLayout(dec, true)
+	if !ok {
+		drop(dropMalformed)
+		return
+	}
+	now := time.Now().UnixNano()
+	e.lastMedia.Store(now)
+	s.noteSeq(binary.BigEndian.Uint16(dec[2:]))
+	if s.rtx {
+		// RFC 4588 §4: the payload starts with the original sequence number; rebuild the original packet.
+		if lay.end-lay.hdrLen < 2 || s.prim == nil {
+			drop(dropMalformed)
+			return
+		}
+		osn := binary.BigEndian.Uint16(dec[lay.hdrLen:])
+		n := copy(e.rtxBuf[:], dec[:lay.hdrLen])
+		n += copy(e.rtxBuf[n:], dec[lay.hdrLen+2:lay.end])
+		e.rtxBuf[0] &^= 0x20 // padding removed
+		e.rtxBuf[1] = e.rtxBuf[1]&0x80 | PayloadTypeVP8
+		binary.BigEndian.PutUint16(e.rtxBuf[2:], osn)
+		binary.BigEndian.PutUint32(e.rtxBuf[8:], s.prim.ssrc)
+		s, dec = s.prim, e.rtxBuf[:n]
+		lay = rtpLayout{hdrLen: lay.hdrLen, end: n}
+	}
+	e.forwardFrom(s, dec, lay, now)
+}
+
+// forwardFrom sends one plaintext packet of stream s to the slots mapped to its source.
+func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64) {
+	payload := pkt[lay.hdrLen:lay.end]
+	if len(payload) == 0 {
+		return // padding only: nothing to forward (the bridge pads its own legs, if ever)
+	}
+	src := s.src
+	var (
+		d        vp8Desc
+		dp       *vp8Desc
+		keyframe = true // audio, and video codecs the bridge cannot parse, switch anywhere
+	)
+	if src.kind == KindVideo {
+		if pkt[1]&0x7f == PayloadTypeVP8 {
+			var ok bool
+			if d, ok = parseVP8(payload); !ok {
+				e.b.metrics.dropped.WithLabelValues(dropMalformed).Inc()
+				return
+			}
+			dp, keyframe = &d, d.keyframe
+		}
+		if s.cache != nil {
+			s.cache.Store(binary.BigEndian.Uint16(pkt[2:]), pkt[:lay.end])
+		}
+	}
+	fwd, wantKeyframe := src.chooseLayer(s, keyframe, now)
+	if fwd {
+		if subs := src.subscribers.Load(); subs != nil {
+			for _, sl := range *subs {
+				if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, now) {
+					wantKeyframe = true
+				}
+			}
+		}
+	}
+	if wantKeyframe {
+		src.requestKeyframe(now)
+	}
+}
+
+// forward rewrites one packet onto slot sl of receiver r and sends it. It reports whether the slot is
+// waiting for a key frame.
+func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *vp8Desc, keyframe bool, now int64) (needKeyframe bool) {
+	if sl.kind == KindVideo && !r.videoOn.Load() {
+		return false // no video before the receiver's first constraints (dialect §6.1)
+	}
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	if sl.src != s.src || r.srtpOut == nil {
+		return false
+	}
+	out, ok, need := sl.proj.project(s, binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), d, keyframe, now)
+	if !ok {
+		return need
+	}
+	n := buildRTP(r.outBuf[:], pkt, lay, sl.ssrc, out, d)
+	r.sendRTPLocked(r.outBuf[:n])
+	sl.packets++
+	sl.octets += uint32(lay.end - lay.hdrLen)
+	return false
+}
+
+// buildRTP writes the forwarded form of pkt into dst: a 12-byte header (no CSRCs, no header extensions:
+// the sender's extensions describe the sender's leg), the payload with VP8 picture ID and TL0PICIDX
+// rewritten, no padding. It returns the length.
+func buildRTP(dst, pkt []byte, lay rtpLayout, ssrc uint32, out projected, d *vp8Desc) int {
+	dst[0] = 0x80
+	dst[1] = pkt[1] // marker and payload type
+	binary.BigEndian.PutUint16(dst[2:], out.seq)
+	binary.BigEndian.PutUint32(dst[4:], out.ts)
+	binary.BigEndian.PutUint32(dst[8:], ssrc)
+	n := 12 + copy(dst[12:], pkt[lay.hdrLen:lay.end])
+	if d != nil {
+		payload := dst[12:n]
+		if d.picLen > 0 {
+			writePicID(payload, d, out.pic)
+		}
+		if d.tl0Off > 0 {
+			payload[d.tl0Off] = out.tl0
+		}
+	}
+	return n
+}
+
+// sendRTPLocked encrypts and sends one plaintext RTP packet; sendMu is held.
+func (r *Endpoint) sendRTPLocked(plain []byte) {
+	enc, err := r.srtpOut.EncryptRTP(r.encBuf[:0], plain, &r.outHdr)
+	if err != nil {
+		return
+	}
+	r.writeLocked(enc)
+}
+
+// requestKeyframe sends a PLI (RFC 4585 §6.3.1) for the source's forwarded layer, or every layer when
+// none is forwarded yet, at most once per KeyframeInterval (sfu-quality.md §5.2).
+func (src *source) requestKeyframe(now int64) {
+	if src.kind != KindVideo {
+		return
+	}
+	last := src.lastKeyframeReq.Load()
+	if now-last < int64(src.owner.b.cfg.KeyframeInterval) || !src.lastKeyframeReq.CompareAndSwap(last, now) {
+		return
+	}
+	src.owner.sendPLI(src)
+}

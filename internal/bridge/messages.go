@@ -1,0 +1,73 @@
+package bridge
+
+// Bridge channel messages (dialect §6.2). Every message is a JSON object with a colibriClass.
+const (
+	classClientHello         = "ClientHello"
+	classServerHello         = "ServerHello"
+	classEndpointMessage     = "EndpointMessage"
+	classEndpointStats       = "EndpointStats"
+	classLastNChanged        = "LastNChangedEvent"
+	classReceiverConstraints = "ReceiverVideoConstraints"
+	classSourceVideoType     = "SourceVideoTypeMessage"
+	classConnectivityStatus  = "EndpointConnectivityStatusChangeEvent"
+	classForwardedSources    = "ForwardedSources"
+	classVideoSourcesMap     = "VideoSourcesMap"
+	classAudioSourcesMap     = "AudioSourcesMap"
+)
+
+type serverHello struct {
+	Class   string `json:"colibriClass"`
+	Version string `json:"version,omitempty"`
+}
+
+type connectivityStatus struct {
+	Class    string `json:"colibriClass"`
+	Endpoint string `json:"endpoint"`
+	Active   string `json:"active"` // "true" / "false": a string on the wire
+}
+
+type forwardedSources struct {
+	Class   string   `json:"colibriClass"`
+	Sources []string `json:"forwardedSources"`
+}
+
+type sourcesMap struct {
+	Class  string         `json:"colibriClass"`
+	Mapped []*slotMapping `json:"mappedSources"`
+}
+
+// videoConstraint is {maxHeight, maxFrameRate}; -1 unlimited, 0 off.
+type videoConstraint struct {
+	MaxHeight    *int     `json:"maxHeight,omitempty"`
+	MaxFrameRate *float64 `json:"maxFrameRate,omitempty"`
+}
+
+// receiverVideoConstraints: only present fields update the stored settings.
+type receiverVideoConstraints struct {
+	LastN              *int                       `json:"lastN,omitempty"`
+	SelectedSources    []string                   `json:"selectedSources,omitempty"`
+	OnStageSources     []string                   `json:"onStageSources,omitempty"`
+	DefaultConstraints *videoConstraint           `json:"defaultConstraints,omitempty"`
+	Constraints        map[string]videoConstraint `json:"constraints,omitempty"`
+}
+
+type lastNChanged struct {
+	LastN int `json:"lastN"`
+}
+
+type sourceVideoType struct {
+	SourceName string `json:"sourceName"`
+	VideoType  string `json:"videoType"`
+}
+
+// ReceiverSettings is what an endpoint asked for on its bridge channel (stored; the allocator that
+// obeys it fully is a later issue).
+type ReceiverSettings struct {
+	LastN            int
+	SelectedSources  []string
+	OnStageSources   []string
+	DefaultMaxHeight int
+	Constraints      map[string]int // source name → maxHeight
+	ConstraintsSeen  bool
+	SourceVideoTypes map[string]string
+}

@@ -1,0 +1,74 @@
+package bridge
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"github.com/pion/transport/v5/vnet"
+)
+
+// TestNACKRepairsLossOnVnet: on a Pion vnet link that drops every third video packet from the bridge to
+// one receiver, the receiver's NACKs are answered with RTX from the bridge's packet cache and it ends up
+// with every packet.
+func TestNACKRepairsLossOnVnet(t *testing.T) {
+	checkNoLeaks(t)
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionLogs{testLogger()}})
+	must(t, err)
+	nets := map[string]*vnet.Net{}
+	for name, ip := range map[string]string{"bridge": "10.0.0.1", "sender": "10.0.0.2", "receiver": "10.0.0.3"} {
+		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
+		must(t, err)
+		must(t, router.AddNet(n))
+		nets[name] = n
+	}
+	var seen, dropped atomic.Int64
+	router.AddChunkFilter(func(c vnet.Chunk) bool {
+		if c.SourceAddr().String() != "10.0.0.1:10000" || c.DestinationAddr().(interface{ String() string }).String()[:9] != "10.0.0.3:" {
+			return true
+		}
+		b := c.UserData()
+		if len(b) < 12 || b[0]>>6 != 2 || b[1]&0x7f != PayloadTypeVP8 {
+			return true
+		}
+		if seen.Add(1)%3 == 0 && dropped.Load() < 20 {
+			dropped.Add(1)
+			return false
+		}
+		return true
+	})
+	must(t, router.Start())
+	t.Cleanup(func() { _ = router.Stop() })
+
+	cfg := testConfig()
+	cfg.MediaAddr = "10.0.0.1:10000"
+	cfg.IncludeLoopback = false
+	tb := newTestBridge(t, cfg, WithNet(nets["bridge"]))
+	s := newClient(t, tb, "lossy", "sender", clientOpts{net: nets["sender"]})
+	r := newClient(t, tb, "lossy", "receiver", clientOpts{net: nets["receiver"], noSend: true})
+	v := slotOf(t, r, "sender-v0")
+
+	r.rec.wait(t, "a repaired run of 80 packets with 20 losses", func(rec *recorder) bool {
+		if dropped.Load() < 20 {
+			return false
+		}
+		got := map[uint16]bool{}
+		for _, p := range rec.pkts[v] {
+			got[p.SequenceNumber] = true
+		}
+		if len(rec.pkts[v]) == 0 {
+			return false
+		}
+		first := rec.pkts[v][0].SequenceNumber
+		run := 0
+		for got[first+uint16(run)] {
+			run++
+		}
+		return run >= 80
+	})
+	if n := counterValue(tb.metrics.retransmits); n < 20 {
+		t.Fatalf("retransmissions = %v, want ≥ 20", n)
+	}
+	s.close()
+	r.close()
+	_ = tb.Close()
+}

@@ -1,0 +1,138 @@
+package bridge
+
+// slot is one of a receiver's fixed send SSRCs. The conference maps sender sources onto slots; the
+// projection rewrites whatever fills the slot into one continuous stream (sfu-quality.md §5.3, §5.4).
+type slot struct {
+	recv    *Endpoint
+	kind    string
+	index   int
+	ssrc    uint32
+	rtxSSRC uint32
+	name    string
+	msid    string
+
+	// Guarded by recv.sendMu.
+	src     *source // the source mapped onto this slot, nil when free
+	proj    projection
+	rtxSeq  uint16
+	packets uint32 // sent on ssrc, for sender reports
+	octets  uint32
+}
+
+// projection keeps one slot's output numbering continuous while its input changes (another source, or
+// another simulcast layer of the same source). It re-bases only at a point the receiver can decode from:
+// any packet for audio, the first packet of a key frame for video.
+type projection struct {
+	clock uint32 // RTP clock rate: 48000 audio, 90000 video
+
+	stream    *inStream // input being projected; nil until the next switch point
+	started   bool      // something was sent on the slot
+	switchSeq uint16    // first input sequence number of stream
+	seqOff    uint16
+	tsOff     uint32
+	picOff    uint16
+	tl0Off    uint8
+
+	lastSeq uint16
+	lastTS  uint32
+	lastAt  int64 // unix ns when lastTS was sent
+	lastPic uint16
+	lastTL0 uint8
+	hasPic  bool
+	hasTL0  bool
+
+	switches      int    // re-bases after the first packet (for tests and logs)
+	lastSwitchSeq uint16 // output sequence number of the last re-base
+}
+
+// projected is where one input packet goes on the slot.
+type projected struct {
+	seq uint16
+	ts  uint32
+	pic uint16
+	tl0 uint8
+}
+
+// project maps an input packet of stream s onto the slot. ok=false drops the packet; needKeyframe asks
+// the caller to request a key frame from the sender (the slot waits for one).
+func (p *projection) project(s *inStream, seq uint16, ts uint32, d *vp8Desc, keyframe bool, now int64) (out projected, ok, needKeyframe bool) {
+	if p.stream != s {
+		if !keyframe {
+			return out, false, true
+		}
+		p.rebase(s, seq, ts, d, now)
+	} else if int16(seq-p.switchSeq) < 0 {
+		return out, false, false // older than the switch: its place in the output is taken
+	} else if int16(seq-p.switchSeq) > 8192 {
+		p.switchSeq = seq - 8192 // trail the input so the comparison above survives wrap-around
+	}
+	out.seq = seq + p.seqOff
+	out.ts = ts + p.tsOff
+	if d != nil && d.picLen > 0 {
+		out.pic = (d.picID + p.picOff) & picMask(d.picLen)
+	}
+	if d != nil && d.tl0Off > 0 {
+		out.tl0 = d.tl0 + p.tl0Off
+	}
+	if !p.started || int16(out.seq-p.lastSeq) > 0 {
+		p.lastSeq = out.seq
+		if !p.started || int32(out.ts-p.lastTS) > 0 {
+			p.lastTS, p.lastAt = out.ts, now
+		}
+		if d != nil && d.picLen > 0 {
+			p.lastPic, p.hasPic = out.pic, true
+		}
+		if d != nil && d.tl0Off > 0 {
+			p.lastTL0, p.hasTL0 = out.tl0, true
+		}
+		p.started = true
+	}
+	return out, true, false
+}
+
+// rebase starts projecting stream s at packet (seq, ts): sequence numbers continue from the last one sent,
+// the timestamp advances by the wall-clock time since the last packet, picture ID and TL0PICIDX by one.
+func (p *projection) rebase(s *inStream, seq uint16, ts uint32, d *vp8Desc, now int64) {
+	p.stream, p.switchSeq = s, seq
+	if !p.started {
+		p.seqOff, p.tsOff, p.picOff, p.tl0Off = 0, 0, 0, 0
+		return
+	}
+	p.seqOff = p.lastSeq + 1 - seq
+	p.switches++
+	p.lastSwitchSeq = p.lastSeq + 1
+	ticks := uint32(max(now-p.lastAt, 0) * int64(p.clock) / 1e9)
+	p.tsOff = p.lastTS + max(ticks, 1) - ts
+	if d != nil && d.picLen > 0 {
+		if p.hasPic {
+			p.picOff = p.lastPic + 1 - d.picID
+		} else {
+			p.picOff = 0
+		}
+	}
+	if d != nil && d.tl0Off > 0 {
+		if p.hasTL0 {
+			p.tl0Off = p.lastTL0 + 1 - d.tl0
+		} else {
+			p.tl0Off = 0
+		}
+	}
+}
+
+// mapOld maps an already-projected input packet again (a retransmission), without changing state.
+func (p *projection) mapOld(s *inStream, seq uint16, ts uint32, d *vp8Desc) (out projected, ok bool) {
+	if p.stream != s || int16(seq-p.switchSeq) < 0 || int16(seq+p.seqOff-p.lastSeq) > 0 {
+		return out, false
+	}
+	out.seq, out.ts = seq+p.seqOff, ts+p.tsOff
+	if d != nil && d.picLen > 0 {
+		out.pic = (d.picID + p.picOff) & picMask(d.picLen)
+	}
+	if d != nil && d.tl0Off > 0 {
+		out.tl0 = d.tl0 + p.tl0Off
+	}
+	return out, true
+}
+
+// reset forgets the input (the slot got another source); numbering continues at the next switch point.
+func (p *projection) reset() { p.stream = nil }

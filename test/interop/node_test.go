@@ -1,0 +1,144 @@
+package interop_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/internal/xmpp/xmpptest"
+)
+
+// nodeDir holds the @xmpp/client tests (WebSocket, RFC 7395); the
+// variables they read are in node/lib/xmpp.js.
+const nodeDir = "node"
+
+// TestNodeXMPPClient runs the node interop tests against an in-process
+// server: `node --test` in test/interop/node, with the command line that
+// `npm test` would run there, so the flags live in package.json only.
+func TestNodeXMPPClient(t *testing.T) {
+	node, args := nodeCommand(t)
+
+	srv := xmpptest.Start(t, nil)
+	const user, password = "interop", "interop-secret"
+	srv.AddUser(t, user, password)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = nodeDir
+	cmd.Env = append(parentEnv(),
+		"XMPP_WS_URL="+srv.WSURL(""),
+		"XMPP_DOMAIN="+srv.Domain,
+		"XMPP_USER="+user,
+		"XMPP_PASSWORD="+password,
+		// The server's certificate is self-signed.
+		"NODE_TLS_REJECT_UNAUTHORIZED=0",
+	)
+	out := &lineLog{t: t}
+	cmd.Stdout, cmd.Stderr = out, out
+	// node --test runs each file in a child process; should one outlive
+	// node itself and hold the output pipe, stop waiting for it.
+	cmd.WaitDelay = 5 * time.Second
+
+	start := time.Now()
+	err := cmd.Run()
+	out.flush()
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("node tests did not finish within 2 minutes: %v", err)
+	case err != nil:
+		t.Fatalf("node tests failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+}
+
+// parentEnv is this process's environment without the XMPP_* variables
+// that point the node tests elsewhere (those dev-prosody.sh prints, say),
+// keeping XMPP_WAIT_MS for slow machines.
+func parentEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "XMPP_") && !strings.HasPrefix(kv, "XMPP_WAIT_MS=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// nodeCommand finds node and the installed test dependencies, and returns
+// the program and arguments of package.json's "test" script. When node or
+// the packages are missing it skips the test, or fails it under CI, where
+// `make deps` should have installed them.
+func nodeCommand(t *testing.T) (string, []string) {
+	t.Helper()
+	missing := func(what string) {
+		t.Helper()
+		msg := what + ": run make deps (.ci/run installs node itself on a fresh machine)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node is not installed")
+	}
+	pkg, err := os.ReadFile(filepath.Join(nodeDir, "package.json"))
+	if err != nil {
+		missing("no test/interop/node/package.json")
+	}
+	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules")); err != nil {
+		missing("test/interop/node/node_modules is missing")
+	}
+
+	var p struct {
+		Scripts struct {
+			Test string `json:"test"`
+		} `json:"scripts"`
+	}
+	if err := json.Unmarshal(pkg, &p); err != nil {
+		t.Fatalf("test/interop/node/package.json: %v", err)
+	}
+	// Run without a shell, so only a plain "node ARGS…" is accepted.
+	fields := strings.Fields(p.Scripts.Test)
+	if len(fields) < 2 || fields[0] != "node" || strings.ContainsAny(p.Scripts.Test, "\"'`$&|;<>\\") || !slices.Contains(fields, "--test") {
+		t.Fatalf(`test/interop/node/package.json: scripts.test is %q, want a plain "node … --test …" command`, p.Scripts.Test)
+	}
+	return node, fields[1:]
+}
+
+// lineLog passes a process's output to t.Log a line at a time. exec calls
+// Write from one goroutine when Stdout and Stderr are the same writer.
+type lineLog struct {
+	t   *testing.T
+	buf []byte
+}
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.t.Log("node: " + strings.TrimRight(string(l.buf[:i]), "\r"))
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+// flush logs a last line without a newline; call it after the process
+// has exited and its output has been copied.
+func (l *lineLog) flush() {
+	if len(l.buf) > 0 {
+		l.t.Log("node: " + string(l.buf))
+		l.buf = nil
+	}
+}
