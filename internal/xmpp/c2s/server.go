@@ -87,6 +87,9 @@ func New(o Options) (*Server, error) {
 		MaxFailures:       o.Config.LoginMaxFailures,
 		Lockout:           o.Config.LoginLockout,
 	}
+	if lc.AttemptsPerSecond == 0 { // 0 = no rate (the failure lockout stays)
+		lc.AttemptsPerSecond, lc.Burst = 1e9, 1<<30
+	}
 	return &Server{
 		domain:    o.Domain,
 		cfg:       o.Config,
