@@ -17,7 +17,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/parley-im/parley/internal/auth"
+	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/config"
 	"github.com/parley-im/parley/internal/web"
 	"github.com/parley-im/parley/internal/xmpp/c2s"
@@ -43,6 +48,8 @@ type App struct {
 	Router *router.Router
 	C2S    *c2s.Server
 	Disco  *disco.Info
+	Bridge *bridge.Bridge
+	reg    *prometheus.Registry
 
 	http   *http.Server
 	xmppLn net.Listener
@@ -96,11 +103,32 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		a.store.Close()
 		return nil, err
 	}
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerXMPPMetrics(a.reg, a.C2S, a.Router)
+	bcfg := cfg.Bridge
+	bcfg.MediaAddr = cfg.Media
+	if cfg.PublicIP != "" {
+		bcfg.PublicIP = cfg.PublicIP
+	}
+	if a.Bridge, err = bridge.New(bcfg, log, a.reg); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	metricsAllow, err := allowList(cfg.MetricsAllow)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.http = &http.Server{
 		Handler: web.New(web.Options{
 			Domain: cfg.Domain,
 			XMPP:   a.C2S,
 			Ready:  a.ready.Load,
+			Extra: map[string]http.Handler{
+				"/colibri-ws/": a.Bridge.ChannelHandler(),
+				"GET /metrics": web.OnlyFrom(metricsAllow, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})),
+			},
 		}),
 		TLSConfig:         a.tls,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -121,6 +149,11 @@ func (a *App) Start() error {
 		a.xmppLn.Close()
 		return fmt.Errorf("https listener: %w", err)
 	}
+	if err := a.Bridge.Start(); err != nil {
+		a.xmppLn.Close()
+		a.httpLn.Close()
+		return err
+	}
 	a.serve(func() error { return a.C2S.Serve(a.xmppLn) })
 	a.serve(func() error {
 		err := a.http.Serve(tls.NewListener(a.httpLn, a.tls))
@@ -130,8 +163,8 @@ func (a *App) Start() error {
 		return err
 	})
 	a.ready.Store(true)
-	a.log.Info("parley serving", "domain", a.cfg.Domain,
-		"https", a.httpLn.Addr().String(), "xmpp", a.xmppLn.Addr().String(), "version", Version)
+	a.log.Info("parley serving", "domain", a.cfg.Domain, "https", a.httpLn.Addr().String(),
+		"xmpp", a.xmppLn.Addr().String(), "media", a.Bridge.MediaAddr().String(), "version", Version)
 	return nil
 }
 
@@ -166,7 +199,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	errs = append(errs, a.C2S.Shutdown(ctx))
 	errs = append(errs, a.http.Shutdown(ctx))
 	a.wg.Wait()
-	errs = append(errs, a.store.Close())
+	errs = append(errs, a.Bridge.Close(), a.store.Close())
 	return errors.Join(errs...)
 }
 

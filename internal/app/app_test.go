@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/parley-im/parley/internal/config"
@@ -70,5 +72,32 @@ func TestSelfSignedCertificateReused(t *testing.T) {
 	second, _ := os.ReadFile(filepath.Join(dir, "tls-cert.pem"))
 	if !bytes.Equal(first, second) {
 		t.Fatal("certificate regenerated")
+	}
+}
+
+func TestMetricsAndBridgeChannelMounted(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	c := srv.DialWS(t, "")
+	c.Login("", "")
+	cl := xmpptest.HTTPClient()
+	r, err := cl.Get("https://" + srv.HTTP + "/metrics")
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: %v %v", err, r)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, want := range []string{"parley_xmpp_sessions 1", "parley_xmpp_connections 1", "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// The bridge channel answers 404 for a conference that does not exist.
+	r, err = cl.Get("https://" + srv.HTTP + "/colibri-ws/parley/nope/nobody?pwd=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusNotFound {
+		t.Fatalf("colibri-ws for an unknown conference: %d", r.StatusCode)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/xmpp/c2s"
 	"github.com/parley-im/parley/internal/xmpp/jid"
 )
@@ -39,7 +40,11 @@ type Config struct {
 	TLSKey         string   `toml:"tls-key"`
 	LogLevel       string   `toml:"log-level"`
 
-	C2S c2s.Config `toml:"c2s"`
+	// MetricsAllow lists the networks that may read /metrics (default: loopback only).
+	MetricsAllow []string `toml:"metrics-allow"`
+
+	C2S    c2s.Config    `toml:"c2s"`
+	Bridge bridge.Config `toml:"bridge"`
 }
 
 // Default returns a configuration that serves https://localhost:8443.
@@ -53,6 +58,7 @@ func Default() Config {
 		Data:     "./data",
 		LogLevel: "info",
 		C2S:      c2s.Default(),
+		Bridge:   bridge.Default(),
 	}
 }
 
@@ -73,6 +79,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("turn-allow-peers: %q is not a CIDR: %v", p, err)
 		}
 	}
+	for _, p := range c.MetricsAllow {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			return fmt.Errorf("metrics-allow: %q is not a CIDR: %v", p, err)
+		}
+	}
 	if c.PublicIP != "" {
 		if _, err := netip.ParseAddr(c.PublicIP); err != nil {
 			return fmt.Errorf("public-ip: %q is not an IP address", c.PublicIP)
@@ -89,7 +100,10 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel)
 	}
-	return c.C2S.Validate()
+	if err := c.C2S.Validate(); err != nil {
+		return err
+	}
+	return c.Bridge.Validate()
 }
 
 // option is one top-level key: its flag and variable name and where it goes.
@@ -113,6 +127,7 @@ func (c *Config) options() []option {
 		{name: "tls-cert", usage: "TLS certificate file (PEM); self-signed when empty", str: &c.TLSCert},
 		{name: "tls-key", usage: "TLS key file (PEM)", str: &c.TLSKey},
 		{name: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
+		{name: "metrics-allow", usage: "comma-separated CIDRs that may read /metrics (default loopback only)", list: &c.MetricsAllow},
 	}
 }
 

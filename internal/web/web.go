@@ -7,6 +7,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -85,3 +86,21 @@ const placeholder = `<!doctype html>
 <p>The server is running. XMPP clients connect at <code>/xmpp-websocket</code> (WebSocket) or on the XMPP port with STARTTLS.</p>
 <p>The browser client arrives with a later release.</p></main></body></html>
 `
+
+// OnlyFrom serves h only to clients whose address is in one of the
+// prefixes (admin surfaces such as /metrics), and 403 to everyone else.
+func OnlyFrom(allow []netip.Prefix, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err == nil {
+			ip := ap.Addr().Unmap()
+			for _, p := range allow {
+				if p.Contains(ip) {
+					h.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		http.Error(w, "forbidden", http.StatusForbidden)
+	})
+}

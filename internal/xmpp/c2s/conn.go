@@ -435,7 +435,9 @@ func (c *conn) resume(el *stanza.Element) (done bool, err error) {
 	}
 	if err := s.resumeOn(c, h); err != nil {
 		if errors.Is(err, sm.ErrHandledTooHigh) {
-			return false, handledTooHigh(h, s)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return false, s.handledTooHighLocked(h)
 		}
 		return false, c.send(sm.Failed("item-not-found", nil))
 	}

@@ -203,11 +203,7 @@ func (s *session) handleSM(el *stanza.Element) error {
 			return stream.ErrUndefinedCondition.WithText("bad h")
 		}
 		if err := s.unacked.Ack(h); err != nil {
-			sent := s.unacked.Sent()
-			e := stream.ErrUndefinedCondition.WithText("acknowledged more stanzas than were sent")
-			e.Extra = []*stanza.Element{stanza.New(sm.NS, "handled-count-too-high",
-				"h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(sent), 10))}
-			return e
+			return s.handledTooHighLocked(h)
 		}
 	case "resume":
 		s.sendNonzaLocked(sm.Failed("unexpected-request", nil))

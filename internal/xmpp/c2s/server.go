@@ -31,13 +31,8 @@ import (
 
 	"github.com/parley-im/parley/internal/xmpp/router"
 	"github.com/parley-im/parley/internal/xmpp/sasl"
-	"github.com/parley-im/parley/internal/xmpp/stanza"
 	"github.com/parley-im/parley/internal/xmpp/stream"
 )
-
-// LocalHandler answers what a client addresses to itself or sends without a
-// to (RFC 6120 §10.3): roster, legacy session, and IQs to the own account.
-// The server domain itself is a router component, not this.
 
 // Server accepts client connections for one domain.
 type Server struct {
@@ -282,16 +277,8 @@ func (s *Server) Connections() int {
 	return len(s.conns)
 }
 
-// deliverTo is used by tests and components that hold a session pointer.
+// session is what the router delivers to.
 var _ router.Session = (*session)(nil)
-
-// stamp sets from on an outbound element addressed by the server itself.
-func (s *Server) stamp(el *stanza.Element) *stanza.Element {
-	if !el.Has("from") {
-		el.Set("from", s.domain)
-	}
-	return el
-}
 
 // sniffConn lets ServeConn look at the first byte without consuming it.
 type sniffConn struct {

@@ -377,12 +377,11 @@ func bounceUnacked(srv *Server, el *stanza.Element) {
 	}
 }
 
-func handledTooHigh(h uint32, s *session) error {
-	s.mu.Lock()
-	sent := s.unacked.Sent()
-	s.mu.Unlock()
+// handledTooHighLocked is the stream error for an acknowledgement of more
+// stanzas than were sent (XEP-0198 §4).
+func (s *session) handledTooHighLocked(h uint32) error {
 	e := stream.ErrUndefinedCondition.WithText("acknowledged more stanzas than were sent")
 	e.Extra = []*stanza.Element{stanza.New(sm.NS, "handled-count-too-high",
-		"h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(sent), 10))}
+		"h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(s.unacked.Sent()), 10))}
 	return e
 }
