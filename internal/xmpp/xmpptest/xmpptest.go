@@ -447,3 +447,11 @@ func (c *Client) ExpectWSClose(code websocket.StatusCode) {
 		return
 	}
 }
+
+// Wrap makes a client of an already connected (for example direct TLS)
+// socket.
+func Wrap(t testing.TB, s *Server, c net.Conn) *Client {
+	cl := &Client{t: t, srv: s, raw: c, conn: c}
+	t.Cleanup(cl.Close)
+	return cl
+}
