@@ -8,15 +8,7 @@ import (
 
 // Header returns the server's stream header for a TCP stream.
 func Header(id, from, lang string) []byte {
-	var b strings.Builder
-	b.WriteString(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'`)
-	writeAttr(&b, "id", id)
-	writeAttr(&b, "from", from)
-	if lang != "" {
-		writeAttr(&b, "xml:lang", lang)
-	}
-	b.WriteString(">")
-	return []byte(b.String())
+	return opening(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'`, id, from, lang, ">")
 }
 
 // Footer closes a TCP stream.
@@ -24,14 +16,16 @@ const Footer = "</stream:stream>"
 
 // Open returns the RFC 7395 <open/> frame.
 func Open(id, from, lang string) []byte {
+	return opening(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0'`, id, from, lang, "/>")
+}
+
+func opening(start, id, from, lang, end string) []byte {
 	var b strings.Builder
-	b.WriteString(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0'`)
+	b.WriteString(start)
 	writeAttr(&b, "id", id)
 	writeAttr(&b, "from", from)
-	if lang != "" {
-		writeAttr(&b, "xml:lang", lang)
-	}
-	b.WriteString("/>")
+	writeAttr(&b, "xml:lang", lang)
+	b.WriteString(end)
 	return []byte(b.String())
 }
 
@@ -63,7 +57,8 @@ func writeAttr(b *strings.Builder, name, value string) {
 	}
 	b.WriteString(" " + name + "='")
 	// Header values are server-chosen (ids, domain names); escape anyway.
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", "'", "&apos;", `"`, "&quot;")
-	b.WriteString(r.Replace(value))
+	b.WriteString(attrEscaper.Replace(value))
 	b.WriteString("'")
 }
+
+var attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", "'", "&apos;", `"`, "&quot;")
