@@ -15,15 +15,19 @@ import (
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
 )
 
-// nodeDir holds the @xmpp/client tests (WebSocket, RFC 7395); the
-// variables they read are in node/lib/xmpp.js.
-const nodeDir = "node"
+// TestNodeXMPPClient runs the @xmpp/client tests (WebSocket, RFC 7395)
+// in test/interop/node; the variables they read are in node/lib/xmpp.js.
+func TestNodeXMPPClient(t *testing.T) { runNodeSuite(t, "node") }
 
-// TestNodeXMPPClient runs the node interop tests against an in-process
-// server: `node --test` in test/interop/node, with the command line that
-// `npm test` would run there, so the flags live in package.json only.
-func TestNodeXMPPClient(t *testing.T) {
-	node, args := nodeCommand(t)
+// TestStropheClient runs the Strophe.js tests in test/interop/strophe:
+// Strophe is what Jitsi's own client is built on.
+func TestStropheClient(t *testing.T) { runNodeSuite(t, "strophe") }
+
+// runNodeSuite runs a node interop suite against an in-process server:
+// `node --test` in test/interop/DIR, with the command line that `npm test`
+// would run there, so the flags live in package.json only.
+func runNodeSuite(t *testing.T, nodeDir string) {
+	node, args := nodeCommand(t, nodeDir)
 
 	srv := xmpptest.Start(t, nil)
 	const user, password = "interop", "interop-secret"
@@ -76,7 +80,7 @@ func parentEnv() []string {
 // the program and arguments of package.json's "test" script. When node or
 // the packages are missing it skips the test, or fails it under CI, where
 // `make deps` should have installed them.
-func nodeCommand(t *testing.T) (string, []string) {
+func nodeCommand(t *testing.T, nodeDir string) (string, []string) {
 	t.Helper()
 	missing := func(what string) {
 		t.Helper()
@@ -92,10 +96,10 @@ func nodeCommand(t *testing.T) (string, []string) {
 	}
 	pkg, err := os.ReadFile(filepath.Join(nodeDir, "package.json"))
 	if err != nil {
-		missing("no test/interop/node/package.json")
+		missing("no test/interop/" + nodeDir + "/package.json")
 	}
 	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules")); err != nil {
-		missing("test/interop/node/node_modules is missing")
+		missing("test/interop/" + nodeDir + "/node_modules is missing")
 	}
 
 	var p struct {
@@ -104,12 +108,12 @@ func nodeCommand(t *testing.T) (string, []string) {
 		} `json:"scripts"`
 	}
 	if err := json.Unmarshal(pkg, &p); err != nil {
-		t.Fatalf("test/interop/node/package.json: %v", err)
+		t.Fatalf("test/interop/%s/package.json: %v", nodeDir, err)
 	}
 	// Run without a shell, so only a plain "node ARGS…" is accepted.
 	fields := strings.Fields(p.Scripts.Test)
 	if len(fields) < 2 || fields[0] != "node" || strings.ContainsAny(p.Scripts.Test, "\"'`$&|;<>\\") || !slices.Contains(fields, "--test") {
-		t.Fatalf(`test/interop/node/package.json: scripts.test is %q, want a plain "node … --test …" command`, p.Scripts.Test)
+		t.Fatalf(`test/interop/%s/package.json: scripts.test is %q, want a plain "node … --test …" command`, nodeDir, p.Scripts.Test)
 	}
 	return node, fields[1:]
 }
