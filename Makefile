@@ -2,9 +2,9 @@
 GO       ?= go
 BIN      := bin/parley
 FUZZTIME ?= 30s
-NODE_DIRS := test/interop/node test/interop/strophe
+NODE_DIRS := test/interop/node test/interop/strophe web test/browser
 
-.PHONY: help build run test race fuzz bench lint deps clean
+.PHONY: help build run test race fuzz bench lint deps clean web
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -14,6 +14,10 @@ build: ## build bin/parley
 
 run: build ## build and serve https://localhost:8443 (self-signed certificate in ./data)
 	$(BIN) serve
+
+web: ## rebuild the browser client bundle in web/dist (commit it with the sources)
+	@if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
+	cd web && node build.mjs
 
 deps: ## install the node packages the tests use (npm ci)
 	@for d in $(NODE_DIRS); do \

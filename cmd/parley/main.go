@@ -2,6 +2,7 @@
 //
 //	parley serve [flags]              run the server (see parley serve -h)
 //	parley user add|passwd|del NAME   manage accounts (password on stdin)
+//	parley bot --url https://HOST/ROOM  join a room with Go participants
 //	parley version                    print the version
 package main
 
@@ -26,6 +27,7 @@ const usage = `usage: parley <command> [arguments]
 commands:
   serve                    run the server (parley serve -h lists the flags)
   user add|passwd|del NAME manage accounts; the password is read from stdin
+  bot --url URL            join a room with Go participants (parley bot -h)
   version                  print the version
 `
 
@@ -43,6 +45,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "user":
 		return user(args[1:], stdin, stdout, stderr)
+	case "bot":
+		return botCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", app.Version)
 		return 0

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/parley-im/parley/internal/auth"
+	"github.com/parley-im/parley/internal/xmpp/xmpptest"
 )
 
 func runCmd(stdin string, args ...string) (int, string, string) {
@@ -52,5 +54,40 @@ func TestCommandLine(t *testing.T) {
 	}
 	if code, _, stderr := runCmd("", "serve", "--domain", "bad domain"); code != 2 || !strings.Contains(stderr, "domain") {
 		t.Fatalf("bad flag: %d %q", code, stderr)
+	}
+}
+
+// `parley bot --bots 2 --json` against a server: one JSON object per bot,
+// each having received audio and video from the other.
+func TestBotCommand(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	code, out, stderr := runCmd("", "bot", "--url", "https://"+srv.HTTP+"/cli-room", "--insecure", "--loopback",
+		"--bots", "2", "--duration", "1500ms", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output %q", out)
+	}
+	for _, l := range lines {
+		var r struct {
+			Endpoint string `json:"endpoint"`
+			Received map[string]struct {
+				AudioPackets int `json:"audioPackets"`
+				VideoFrames  int `json:"videoFrames"`
+			} `json:"received"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Endpoint == "" || len(r.Received) != 1 {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		for from, got := range r.Received {
+			if from == r.Endpoint || got.AudioPackets == 0 || got.VideoFrames == 0 {
+				t.Fatalf("%s received %+v from %s", r.Endpoint, got, from)
+			}
+		}
+	}
+	if code, _, _ := runCmd("", "bot"); code != 2 {
+		t.Fatal("bot without --url")
 	}
 }

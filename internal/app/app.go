@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,10 +26,13 @@ import (
 	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/config"
+	"github.com/parley-im/parley/internal/focus"
+	"github.com/parley-im/parley/internal/turn"
 	"github.com/parley-im/parley/internal/web"
 	"github.com/parley-im/parley/internal/xmpp/c2s"
 	"github.com/parley-im/parley/internal/xmpp/disco"
 	"github.com/parley-im/parley/internal/xmpp/extdisco"
+	"github.com/parley-im/parley/internal/xmpp/muc"
 	"github.com/parley-im/parley/internal/xmpp/mux"
 	"github.com/parley-im/parley/internal/xmpp/ping"
 	"github.com/parley-im/parley/internal/xmpp/router"
@@ -49,6 +54,9 @@ type App struct {
 	C2S    *c2s.Server
 	Disco  *disco.Info
 	Bridge *bridge.Bridge
+	TURN   *turn.Server
+	MUC    *muc.Service
+	Focus  *focus.Focus
 	reg    *prometheus.Registry
 
 	http   *http.Server
@@ -90,7 +98,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return items
 	})
 	ping.Register(m, a.Disco)
-	extdisco.Register(m, a.Disco, nil) // the TURN service fills this in
+	extdisco.Register(m, a.Disco, a.turnServices)
 	a.Router.AddComponent(cfg.Domain, router.ComponentFunc(func(el *stanza.Element) {
 		m.Route(context.Background(), el, a.Router.Route)
 	}))
@@ -103,6 +111,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		a.store.Close()
 		return nil, err
 	}
+	if err := a.newMUC(); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerXMPPMetrics(a.reg, a.C2S, a.Router)
@@ -112,6 +124,14 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		bcfg.PublicIP = cfg.PublicIP
 	}
 	if a.Bridge, err = bridge.New(bcfg, log, a.reg); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	if a.TURN, err = turn.New(cfg.TURNConfig(), turn.Options{TLS: a.tls, DataDir: cfg.Data, Registerer: a.reg, Logger: log}); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	if err := a.newFocus(); err != nil {
 		a.store.Close()
 		return nil, err
 	}
@@ -154,9 +174,16 @@ func (a *App) Start() error {
 		a.httpLn.Close()
 		return err
 	}
+	media, _ := netip.ParseAddrPort(a.Bridge.MediaAddr().String())
+	if err := a.TURN.Start(media); err != nil {
+		a.xmppLn.Close()
+		a.httpLn.Close()
+		a.Bridge.Close()
+		return err
+	}
 	a.serve(func() error { return a.C2S.Serve(a.xmppLn) })
 	a.serve(func() error {
-		err := a.http.Serve(tls.NewListener(a.httpLn, a.tls))
+		err := a.http.Serve(a.TURN.ShareTLS(a.httpLn, a.tls))
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -178,6 +205,17 @@ func (a *App) serve(f func() error) {
 	}()
 }
 
+// turnServices answers XEP-0215 with TURN credentials for the requester's bare JID (quotas count per
+// bare JID).
+func (a *App) turnServices(from string) []extdisco.Service {
+	bare, _, _ := strings.Cut(from, "/")
+	var out []extdisco.Service
+	for _, s := range a.TURN.Services(bare, a.cfg.Domain) {
+		out = append(out, extdisco.Service(s))
+	}
+	return out
+}
+
 // Err reports a component that stopped serving on its own.
 func (a *App) Err() <-chan error { return a.errc }
 
@@ -197,9 +235,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
 	a.xmppLn.Close()
 	errs = append(errs, a.C2S.Shutdown(ctx))
+	a.Focus.Close()
+	a.MUC.Close()
 	errs = append(errs, a.http.Shutdown(ctx))
 	a.wg.Wait()
-	errs = append(errs, a.Bridge.Close(), a.store.Close())
+	errs = append(errs, a.TURN.Close(), a.Bridge.Close(), a.store.Close())
 	return errors.Join(errs...)
 }
 

@@ -125,10 +125,17 @@ func (ws *wsConn) close(code websocket.StatusCode, reason string) {
 	})
 }
 
-// channel is an endpoint's bridge channel state.
+// channelConn is one transport of the bridge channel: a WebSocket (wsConn) or the SCTP data channel
+// (dcConn). send queues and never blocks (a full queue closes the transport); close is idempotent.
+type channelConn interface {
+	send(msg []byte)
+	close(code websocket.StatusCode, reason string)
+}
+
+// channel is an endpoint's bridge channel state. Whichever transport attached last is current.
 type channel struct {
 	mu        sync.Mutex // guards everything below
-	ws        *wsConn
+	ws        channelConn
 	closed    bool
 	forwarded []string
 	settings  ReceiverSettings
@@ -139,8 +146,8 @@ func (ch *channel) init() {
 		SourceVideoTypes: map[string]string{}}
 }
 
-// attach makes ws the current socket and returns the one it replaces.
-func (ch *channel) attach(ws *wsConn) *wsConn {
+// attach makes ws the current transport and returns the one it replaces.
+func (ch *channel) attach(ws channelConn) channelConn {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	old := ch.ws
@@ -151,7 +158,7 @@ func (ch *channel) attach(ws *wsConn) *wsConn {
 	return old
 }
 
-func (ch *channel) detach(ws *wsConn) {
+func (ch *channel) detach(ws channelConn) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if ch.ws == ws {
@@ -221,8 +228,8 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-// onChannelOpen sends the greeting and the current state to a new socket.
-func (e *Endpoint) onChannelOpen(ws *wsConn) {
+// onChannelOpen sends the greeting and the current state to a new transport.
+func (e *Endpoint) onChannelOpen(ws channelConn) {
 	send := func(v any) {
 		if raw, err := json.Marshal(v); err == nil {
 			ws.send(raw)

@@ -146,6 +146,7 @@ type client struct {
 	plis chan struct{} // one token per PLI/FIR received for the client's video
 
 	ws     *websocket.Conn
+	dc     *webrtc.DataChannel
 	wsMsgs *recorder // bridge channel messages, kept as raw JSON strings
 
 	paused atomic.Bool // stop sending media without closing
@@ -157,6 +158,9 @@ type clientOpts struct {
 	net       transport.Net // vnet; nil = loopback
 	noSend    bool
 	noChannel bool
+	// dataChannel makes the client use the SCTP data channel for the bridge channel instead of the
+	// WebSocket: the offer gets an m=application line and the client opens "JVB data channel" (as LJM does).
+	dataChannel bool
 }
 
 // newClient allocates an endpoint, answers with a Pion PeerConnection, connects the bridge channel (and
@@ -218,7 +222,12 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 
 	c.alloc, err = tb.AllocateEndpoint(AllocateRequest{ConferenceID: conf, EndpointID: id})
 	must(t, err)
-	must(t, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP(c.alloc)}))
+	offer := offerSDP(c.alloc)
+	if o.dataChannel {
+		offer = withDataChannel(offer, c.alloc)
+		c.openDataChannel()
+	}
+	must(t, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}))
 	answer, err := pc.CreateAnswer(nil)
 	must(t, err)
 	gathered := webrtc.GatheringCompletePromise(pc)
@@ -226,7 +235,11 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	<-gathered
 	must(t, tb.SetAnswer(c.answerFor(conf, pc.LocalDescription().SDP)))
 
-	if !o.noChannel {
+	switch {
+	case o.dataChannel:
+		c.wsMsgs.wait(c.t, "ServerHello on the data channel", func(r *recorder) bool { return r.hasMsg(`"colibriClass":"ServerHello"`) })
+		c.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":720}}`)
+	case !o.noChannel:
 		c.connectChannel(tb)
 	}
 	if !o.noSend {
@@ -276,6 +289,39 @@ func (c *client) answerFor(conf, answerSDP string) Answer {
 	return a
 }
 
+// withDataChannel adds the SCTP m-line (dialect §6.1, port 5000) to an offer made by offerSDP.
+func withDataChannel(offer string, a *Allocation) string {
+	mid := len(a.AudioSlots) + len(a.VideoSlots)
+	lines := strings.Split(strings.TrimSuffix(offer, "\r\n"), "\r\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "a=group:BUNDLE ") {
+			lines[i] = fmt.Sprintf("%s %d", l, mid)
+		}
+	}
+	lines = append(lines,
+		"m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+		"c=IN IP4 0.0.0.0",
+		fmt.Sprintf("a=mid:%d", mid),
+		"a=ice-ufrag:"+a.ICE.Ufrag,
+		"a=ice-pwd:"+a.ICE.Pwd,
+		fmt.Sprintf("a=fingerprint:%s %s", a.DTLS.Hash, a.DTLS.Fingerprint),
+		"a=setup:"+a.DTLS.Setup,
+		"a=sctp-port:5000",
+	)
+	return strings.Join(lines, "\r\n") + "\r\n"
+}
+
+// openDataChannel creates the bridge channel's data channel the way LJM does; messages are recorded like
+// the WebSocket's.
+func (c *client) openDataChannel() {
+	proto := "http://jitsi.org/protocols/colibri"
+	dc, err := c.pc.CreateDataChannel("JVB data channel", &webrtc.DataChannelInit{Protocol: &proto})
+	must(c.t, err)
+	c.dc = dc
+	dc.OnMessage(func(m webrtc.DataChannelMessage) { c.wsMsgs.addMsg(string(m.Data)) })
+	dc.OnClose(func() { c.wsMsgs.addMsg("closed:datachannel") })
+}
+
 // connectChannel opens the bridge channel and sends the first ReceiverVideoConstraints.
 func (c *client) connectChannel(tb *testBridge) {
 	url := c.alloc.Channel.URL("ws://" + tb.http.Listener.Addr().String())
@@ -299,6 +345,10 @@ func (c *client) connectChannel(tb *testBridge) {
 }
 
 func (c *client) send(msg string) {
+	if c.dc != nil {
+		must(c.t, c.dc.SendText(msg))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	must(c.t, c.ws.Write(ctx, websocket.MessageText, []byte(msg)))
@@ -456,6 +506,12 @@ func (r *recorder) hasMsg(sub string) bool {
 		}
 	}
 	return false
+}
+
+func (r *recorder) hasMsgLocked(sub string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hasMsg(sub)
 }
 
 // count is for wait conditions (r.mu held); n takes the lock.

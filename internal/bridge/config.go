@@ -7,50 +7,51 @@ import (
 	"time"
 )
 
-// Config is the bridge's part of Parley's configuration tree. The zero value is not usable: start from
-// Default and change what you need, then call Validate (New does).
+// Config is the bridge's part of Parley's configuration tree ([bridge] in the TOML file; durations are
+// strings such as "8s"). The zero value is not usable: start from Default and change what you need, then
+// call Validate (New does).
 type Config struct {
 	// ID is the bridge's identifier, the <bridge-id> segment of /colibri-ws/<bridge-id>/<conf>/<endpoint>.
-	ID string
+	ID string `toml:"id"`
 	// MediaAddr is the one UDP address every endpoint's ICE, DTLS, SRTP and SRTCP share (--media).
-	MediaAddr string
+	MediaAddr string `toml:"media-addr"`
 	// PublicIP, when set, is advertised as an extra host candidate on MediaAddr's port (--public-ip), for a
 	// bridge behind a static 1:1 NAT.
-	PublicIP string
+	PublicIP string `toml:"public-ip"`
 	// IncludeLoopback makes the bridge offer loopback candidates and accept loopback remote candidates.
 	// Off in production (a client must not point the bridge at the bridge host); on in tests.
-	IncludeLoopback bool
+	IncludeLoopback bool `toml:"include-loopback"`
 
 	// AudioSlots and VideoSlots are how many send slots (SSRCs) each receiver gets per media type; a
 	// receiver sees at most that many other senders at once (SSRC-rewriting mode).
-	AudioSlots int
-	VideoSlots int
+	AudioSlots int `toml:"audio-slots"`
+	VideoSlots int `toml:"video-slots"`
 
 	// InactiveAfter is how long an endpoint may send no media before the others hear
 	// EndpointConnectivityStatusChangeEvent active=false (Jitsi: 8 s).
-	InactiveAfter time.Duration
+	InactiveAfter time.Duration `toml:"inactive-after"`
 	// ConnectTimeout bounds how long an allocated endpoint may take to complete ICE and DTLS after its
 	// answer (and how long it may wait for an answer at all); it is then expired.
-	ConnectTimeout time.Duration
+	ConnectTimeout time.Duration `toml:"connect-timeout"`
 	// ICEDisconnectedTimeout and ICEFailedTimeout implement consent freshness (RFC 7675): with no
 	// authenticated check response for the first the endpoint is disconnected, after both it is expired.
-	ICEDisconnectedTimeout time.Duration
-	ICEFailedTimeout       time.Duration
+	ICEDisconnectedTimeout time.Duration `toml:"ice-disconnected-timeout"`
+	ICEFailedTimeout       time.Duration `toml:"ice-failed-timeout"`
 	// ICEKeepaliveInterval is how often consent checks go out on the selected pair.
-	ICEKeepaliveInterval time.Duration
+	ICEKeepaliveInterval time.Duration `toml:"ice-keepalive-interval"`
 
 	// PacketCacheSize is how many recent packets per video SSRC are kept to answer NACKs (a power of two).
-	PacketCacheSize int
+	PacketCacheSize int `toml:"packet-cache-size"`
 	// KeyframeInterval is the least time between two keyframe requests the bridge sends for one source.
-	KeyframeInterval time.Duration
+	KeyframeInterval time.Duration `toml:"keyframe-interval"`
 	// RetransmitRate and RetransmitBurst bound how many packets per second (and at once) one receiver's
 	// NACKs can make the bridge retransmit, so a NACK flood cannot turn the bridge into an amplifier.
-	RetransmitRate  int
-	RetransmitBurst int
+	RetransmitRate  int `toml:"retransmit-rate"`
+	RetransmitBurst int `toml:"retransmit-burst"`
 	// MaxSourcesPerEndpoint bounds signalled SSRCs per endpoint (Jicofo max-ssrcs-per-user: 20).
-	MaxSourcesPerEndpoint int
+	MaxSourcesPerEndpoint int `toml:"max-sources-per-endpoint"`
 	// MaxCandidates bounds the remote candidates accepted per endpoint.
-	MaxCandidates int
+	MaxCandidates int `toml:"max-candidates"`
 }
 
 // Default returns the configuration `parley serve` starts with.

@@ -12,6 +12,7 @@
 //	                                       DTLS server on the selected pair, SRTP keys (RFC 5764)
 //	                                       RTP/RTCP on one UDP port for every endpoint
 //	UpdateSources / Expire                 bridge channel: GET /colibri-ws/<bridge>/<conf>/<ep>?pwd=…
+//	                                       or the SCTP data channel over the endpoint's DTLS (port 5000)
 //
 // # Transport
 //
@@ -50,6 +51,6 @@
 //
 // Layer allocation by bandwidth and constraints (stored, not obeyed beyond "no video before the first
 // ReceiverVideoConstraints"), transport-cc feedback and bandwidth estimation, dominant speaker, NACKs
-// toward senders, the SCTP data channel, VP9/AV1/H.264 layer parsing (forwarded without switch
+// toward senders, VP9/AV1/H.264 layer parsing (forwarded without switch
 // points), header-extension forwarding (audio level, mid).
 package bridge

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,6 +38,12 @@ func (b *Bridge) newAgent(ufrag, pwd string) (*ice.Agent, []Candidate, error) {
 		ice.WithKeepaliveInterval(b.cfg.ICEKeepaliveInterval),
 		ice.WithRemoteIPFilter(b.remoteIPAllowed),
 		ice.WithLoggerFactory(pionLogs{b.log}),
+		// A participant's checks usually arrive before its answer (with its
+		// candidates) has come through the focus, so the bridge first knows
+		// its address as peer-reflexive. The checks are authenticated with
+		// the ICE password either way; waiting pion's default second before
+		// nominating such a pair only delays the first media.
+		ice.WithPrflxAcceptanceMinWait(0),
 	}
 	if b.cfg.IncludeLoopback {
 		opts = append(opts, ice.WithIncludeLoopback())
@@ -192,18 +199,13 @@ func (e *Endpoint) connect(remoteUfrag, remotePwd string) {
 	e.log.Info("endpoint connected", "remote", conn.RemoteAddr().String())
 	e.conf.endpointConnected(e)
 
-	// No data channel yet: DTLS application data is read and dropped; close_notify or an error ends
-	// the endpoint.
-	buf := make([]byte, 1500)
-	for {
-		if _, err := dconn.Read(buf); err != nil {
-			if err != io.EOF {
-				e.expire("dtls: " + err.Error())
-			} else {
-				e.expire("dtls closed by peer")
-			}
-			return
-		}
+	// DTLS application data is SCTP: the association carries the bridge channel's data channel and ends
+	// with DTLS (close_notify or an error), which ends the endpoint.
+	err = e.serveSCTP(dconn)
+	if errors.Is(err, io.EOF) {
+		e.expire("dtls closed by peer")
+	} else {
+		e.expire("dtls: " + err.Error())
 	}
 }
 

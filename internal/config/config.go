@@ -21,8 +21,10 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/turn"
 	"github.com/parley-im/parley/internal/xmpp/c2s"
 	"github.com/parley-im/parley/internal/xmpp/jid"
+	"github.com/parley-im/parley/internal/xmpp/muc"
 )
 
 // Config is everything `parley serve` can be told.
@@ -45,20 +47,26 @@ type Config struct {
 
 	C2S    c2s.Config    `toml:"c2s"`
 	Bridge bridge.Config `toml:"bridge"`
+	// TURNServer tunes the embedded TURN server; its address, secret, allowed peers and public IP are
+	// the top-level turn, turn-secret, turn-allow-peers and public-ip keys (see TURNConfig).
+	TURNServer turn.Config `toml:"turn-server"`
+	MUC        muc.Config  `toml:"muc"`
 }
 
 // Default returns a configuration that serves https://localhost:8443.
 func Default() Config {
 	return Config{
-		Domain:   "localhost",
-		HTTP:     ":8443",
-		XMPP:     ":5222",
-		Media:    ":10000",
-		TURN:     ":3478",
-		Data:     "./data",
-		LogLevel: "info",
-		C2S:      c2s.Default(),
-		Bridge:   bridge.Default(),
+		Domain:     "localhost",
+		HTTP:       ":8443",
+		XMPP:       ":5222",
+		Media:      ":10000",
+		TURN:       ":3478",
+		Data:       "./data",
+		LogLevel:   "info",
+		C2S:        c2s.Default(),
+		Bridge:     bridge.Default(),
+		TURNServer: turn.Default(),
+		MUC:        muc.Default(),
 	}
 }
 
@@ -103,7 +111,24 @@ func (c Config) Validate() error {
 	if err := c.C2S.Validate(); err != nil {
 		return err
 	}
+	if err := c.TURNConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.MUC.Validate(); err != nil {
+		return err
+	}
 	return c.Bridge.Validate()
+}
+
+// TURNConfig is the [turn-server] section with the top-level TURN keys folded in; the realm defaults to
+// the domain.
+func (c Config) TURNConfig() turn.Config {
+	t := c.TURNServer
+	t.Listen, t.Secret, t.AllowPeers, t.PublicIP = c.TURN, c.TURNSecret, c.TURNAllowPeers, c.PublicIP
+	if t.Realm == "" {
+		t.Realm = c.Domain
+	}
+	return t
 }
 
 // option is one top-level key: its flag and variable name and where it goes.

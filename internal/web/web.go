@@ -6,9 +6,12 @@ package web
 
 import (
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	webclient "github.com/parley-im/parley/web"
 )
 
 // Options are the handlers and facts the front needs.
@@ -18,6 +21,9 @@ type Options struct {
 	Ready  func() bool  // every component is serving
 	// Extra mounts more handlers by pattern (the bridge channel, metrics).
 	Extra map[string]http.Handler
+	// Client is the built browser client (index.html, static/); nil
+	// serves the one embedded from web/.
+	Client fs.FS
 }
 
 // New returns the HTTP handler.
@@ -39,17 +45,23 @@ func New(o Options) http.Handler {
 	for pattern, h := range o.Extra {
 		mux.Handle(pattern, h)
 	}
+	client := o.Client
+	if client == nil {
+		client = webclient.FS()
+	}
+	mux.Handle("GET /static/", staticHandler(client))
+	page := appPage(client)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		if strings.Contains(r.URL.Path[1:], "/") {
+		// "/" is the home page and "/<Room>" a meeting: the same single page.
+		if strings.Contains(r.URL.Path[1:], "/") || r.URL.Path == "/favicon.ico" {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(placeholder))
+		page.ServeHTTP(w, r)
 	})
 	return securityHeaders(mux)
 }
@@ -78,13 +90,57 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
+// contentSecurityPolicy allows the client's own script, style, images and
+// same-origin connections (config.json, XMPP and bridge WebSockets), local
+// media in <video>, and nothing inline, framed or from elsewhere.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+	"media-src 'self' blob: mediastream:; connect-src 'self'; font-src 'self'; manifest-src 'self'; " +
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+
+// appPage serves index.html for "/" and every room, or a placeholder when
+// the client is missing from the build.
+func appPage(client fs.FS) http.Handler {
+	index, err := fs.ReadFile(client, "index.html")
+	if err != nil {
+		index = []byte(placeholder)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), autoplay=(self), geolocation=()")
+		h.Set("X-Frame-Options", "DENY")
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.Write(index)
+	})
+}
+
+// staticHandler serves the client's content-hashed assets, cacheable for
+// a year; a new build has new names.
+func staticHandler(client fs.FS) http.Handler {
+	files := http.FileServerFS(client)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if st, err := fs.Stat(client, name); err != nil || st.IsDir() {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+		files.ServeHTTP(w, r)
+	})
+}
+
 const placeholder = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Parley</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{background:#111418;color:#e8eaed;font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:100vh;margin:0}main{max-width:32rem;padding:2rem}</style>
 </head><body><main><h1>Parley</h1>
 <p>The server is running. XMPP clients connect at <code>/xmpp-websocket</code> (WebSocket) or on the XMPP port with STARTTLS.</p>
-<p>The browser client arrives with a later release.</p></main></body></html>
+<p>This build has no browser client: run <code>make web</code>.</p></main></body></html>
 `
 
 // OnlyFrom serves h only to clients whose address is in one of the

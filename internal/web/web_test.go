@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func TestOnlyFrom(t *testing.T) {
@@ -44,5 +46,76 @@ func TestRoutes(t *testing.T) {
 	}
 	if rec := get("/config.json"); rec.Code != http.StatusOK || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatal("config.json")
+	}
+}
+
+func TestClientServing(t *testing.T) {
+	client := fstest.MapFS{
+		"index.html":          {Data: []byte(`<!doctype html><script src="/static/app-X.js"></script>`)},
+		"static/app-X.js":     {Data: []byte("console.log(1)")},
+		"static/style-Y.css":  {Data: []byte("body{}")},
+		"static/sub/nested.x": {Data: []byte("x")},
+	}
+	h := New(Options{Domain: "localhost", XMPP: http.NotFoundHandler(), Client: client})
+	do := func(method, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+		return rec
+	}
+	for _, path := range []string{"/", "/SomeRoom", "/r%C3%A9union"} {
+		rec := do("GET", path)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "app-X.js") {
+			t.Fatalf("%s: %d %q", path, rec.Code, rec.Body.String())
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("CSP allows inline code: %q", csp)
+		}
+		if rec.Header().Get("Cache-Control") != "no-cache" {
+			t.Errorf("%s: page cacheable: %q", path, rec.Header().Get("Cache-Control"))
+		}
+	}
+	if rec := do("HEAD", "/SomeRoom"); rec.Code != http.StatusOK || rec.Body.Len() != 0 {
+		t.Errorf("HEAD: %d, %d bytes", rec.Code, rec.Body.Len())
+	}
+	if rec := do("POST", "/SomeRoom"); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", rec.Code)
+	}
+	rec := do("GET", "/static/app-X.js")
+	if rec.Code != http.StatusOK || rec.Body.String() != "console.log(1)" || !strings.Contains(rec.Header().Get("Cache-Control"), "immutable") {
+		t.Errorf("asset: %d %q %q", rec.Code, rec.Body.String(), rec.Header().Get("Cache-Control"))
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("asset content type %q", ct)
+	}
+	for _, path := range []string{"/static/", "/static/sub", "/static/missing.js", "/static/../index.html", "/favicon.ico", "/a/b"} {
+		// ServeMux redirects unclean paths to their clean form; nothing else may answer.
+		if rec := do("GET", path); rec.Code != http.StatusNotFound && rec.Code/100 != 3 {
+			t.Errorf("%s: %d, want 404 or a redirect", path, rec.Code)
+		}
+	}
+}
+
+// TestEmbeddedClient serves the real bundle: the page and what it loads.
+func TestEmbeddedClient(t *testing.T) {
+	h := New(Options{Domain: "localhost", XMPP: http.NotFoundHandler()})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/SomeRoom", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(body, `id="app"`) {
+		t.Fatalf("page: %d %.200q", rec.Code, body)
+	}
+	for _, part := range strings.Split(body, `"/static/`)[1:] {
+		asset := "/static/" + part[:strings.IndexByte(part, '"')]
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", asset, nil))
+		if rec.Code != http.StatusOK || rec.Body.Len() == 0 {
+			t.Errorf("%s: %d", asset, rec.Code)
+		}
 	}
 }

@@ -9,10 +9,17 @@
 #          DURATION after WARMUP; messages/s, latency, messages per server
 #          CPU-second.
 #   idle:  CONNS available sessions; server RSS growth per connection.
+#   muc-fanout: OCCUPANTS in one room, SENDERS of them sending groupchat
+#          (MUC_WINDOW in flight each) for DURATION after WARMUP; stanzas
+#          delivered per second, latency, deliveries per server CPU-second.
+#   muc-join: ROUNDS join storms of OCCUPANTS into fresh rooms; time until
+#          everyone sees everyone, presence stanzas per storm.
+#   (MODES="muc-fanout muc-join" runs only these.)
 #
 # Environment (defaults in brackets):
 #   PAIRS [50]  WINDOW [16]  DURATION [20s]  WARMUP [3s]  CONNS [10000]
 #   MODES ["route idle"]  BASE_PORT [25222]
+#   OCCUPANTS [100]  SENDERS [10]  MUC_WINDOW [4]  ROUNDS [5]
 #   LOGIN [anonymous]     or "password": accounts bench0..benchN-1 with
 #                         password "bench" are created first (slow for
 #                         CONNS=10000 on Prosody: prosodyctl per account)
@@ -38,6 +45,10 @@ warmup=${WARMUP:-3s}
 conns=${CONNS:-10000}
 modes=${MODES:-route idle}
 base_port=${BASE_PORT:-25222}
+occupants=${OCCUPANTS:-100}
+senders=${SENDERS:-10}
+muc_window=${MUC_WINDOW:-4}
+rounds=${ROUNDS:-5}
 login=${LOGIN:-anonymous}
 spread=${SPREAD:-50}
 parley_bin=${PARLEY_BIN:-bin/parley}
@@ -179,6 +190,7 @@ for server in "${servers[@]}"; do
 		echo "bench: $server: $mode" >&2
 		accounts=$conns
 		[ "$mode" = route ] && accounts=$((2 * pairs))
+		case $mode in muc-*) accounts=$occupants ;; esac
 		if ! "start_$server" "$mode"; then
 			continue
 		fi
@@ -193,6 +205,15 @@ for server in "${servers[@]}"; do
 		idle)
 			"$tmp/xmppload" idle "${flags[@]}" --conns "$conns" >/dev/null || echo "bench: $server idle failed" >&2
 			;;
+		muc-fanout)
+			"$tmp/xmppload" muc-fanout "${flags[@]}" --occupants "$occupants" --senders "$senders" \
+				--window "$muc_window" --duration "$duration" --warmup "$warmup" >/dev/null ||
+				echo "bench: $server muc-fanout failed" >&2
+			;;
+		muc-join)
+			"$tmp/xmppload" muc-join "${flags[@]}" --occupants "$occupants" --rounds "$rounds" >/dev/null ||
+				echo "bench: $server muc-join failed" >&2
+			;;
 		*) echo "bench: unknown mode $mode" >&2; exit 2 ;;
 		esac
 		stop_server
@@ -203,7 +224,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo
 echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($cpu), $(uname -sr), $(go version | cut -d' ' -f3);"
 echo "server and load generator on the same machine. Command: \`test/xmppload/bench.sh ${servers[*]}\`"
-echo "(PAIRS=$pairs WINDOW=$window DURATION=$duration WARMUP=$warmup CONNS=$conns SPREAD=$spread LOGIN=$login)."
+echo "(MODES=\"$modes\" PAIRS=$pairs WINDOW=$window DURATION=$duration WARMUP=$warmup CONNS=$conns SPREAD=$spread LOGIN=$login"
+echo " OCCUPANTS=$occupants SENDERS=$senders MUC_WINDOW=$muc_window ROUNDS=$rounds)."
 echo
 if [ -s "$out" ]; then
 	"$tmp/xmppload" table "$out"

@@ -15,6 +15,10 @@
 //	                         server's CPU seconds and messages per CPU-second.
 //	xmppload idle [flags]    opens N available sessions, reports the server's
 //	                         VmRSS growth per connection (needs --pid).
+//	xmppload muc-fanout      N occupants of one room (XEP-0045), S of them
+//	                         sending groupchat; reports stanzas delivered/s.
+//	xmppload muc-join        join storms of N occupants into fresh rooms;
+//	                         reports the time and presence stanzas per storm.
 //	xmppload table FILE...   turns the JSON results into Markdown table rows.
 //
 // Each result is one JSON line on stdout (also appended to --out) and one
@@ -45,6 +49,8 @@ func main() {
 		err = runRoute(os.Args[2:])
 	case "idle":
 		err = runIdle(os.Args[2:])
+	case "muc-fanout", "muc-join":
+		err = runMUC(os.Args[1], os.Args[2:])
 	case "table":
 		err = runTable(os.Args[2:])
 	case "-h", "-help", "--help", "help":
@@ -60,7 +66,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: xmppload route|idle [flags]   (xmppload MODE -h lists the flags)
+	fmt.Fprintln(os.Stderr, `usage: xmppload route|idle|muc-fanout|muc-join [flags]   (xmppload MODE -h lists the flags)
        xmppload table RESULTS.jsonl...`)
 	os.Exit(2)
 }

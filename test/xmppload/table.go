@@ -21,9 +21,11 @@ func runTable(args []string) error {
 	}
 
 	type row struct {
-		route *routeResult
-		idle  *idleResult
-		cmd   string
+		route  *routeResult
+		idle   *idleResult
+		fanout *mucResult
+		join   *mucResult
+		cmd    string
 	}
 	var order []string
 	rows := map[string]*row{}
@@ -59,6 +61,21 @@ func runTable(args []string) error {
 				if r.ServerCmd != "" {
 					rw.cmd = r.ServerCmd
 				}
+			case "muc-fanout", "muc-join":
+				var r mucResult
+				if err := json.Unmarshal(line, &r); err != nil {
+					f.Close()
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				rw := get(r.Server)
+				if r.Mode == "muc-fanout" {
+					rw.fanout = &r
+				} else {
+					rw.join = &r
+				}
+				if r.ServerCmd != "" {
+					rw.cmd = r.ServerCmd
+				}
 			case "idle":
 				var r idleResult
 				if err := json.Unmarshal(line, &r); err != nil {
@@ -78,12 +95,65 @@ func runTable(args []string) error {
 		}
 	}
 
-	if !*noHeader {
+	var mucRows []string
+	for _, server := range order {
+		rw := rows[server]
+		if rw.fanout == nil && rw.join == nil {
+			continue
+		}
+		cells := []string{md(server), "–", "–", "–", "–", "–"}
+		var load, cmds []string
+		if rw.cmd != "" {
+			cmds = append(cmds, code(rw.cmd))
+		}
+		if r := rw.fanout; r != nil {
+			cells[1] = fmt.Sprintf("%.0f", r.StanzasPerSec)
+			if r.PerServerCPU > 0 {
+				cells[2] = fmt.Sprintf("%.0f", r.PerServerCPU)
+			}
+			cells[3] = fmt.Sprintf("%.2f / %.2f", r.P50Ms, r.P99Ms)
+			load = append(load, fmt.Sprintf("fan-out: %d occupants, %d senders, window %d, %.0f s, %d lost, %d errors",
+				r.Occupants, r.Senders, r.Window, r.Seconds, r.Lost, r.Errors))
+			cmds = append(cmds, code(r.Command))
+		}
+		if r := rw.join; r != nil {
+			cells[4] = fmt.Sprintf("%.1f", r.MedianStormMs)
+			cells[5] = fmt.Sprintf("%d", r.PresencesRound)
+			if r.ServerCPUPerRnd > 0 {
+				cells[5] += fmt.Sprintf(" (server CPU %.0f ms)", r.ServerCPUPerRnd*1000)
+			}
+			load = append(load, fmt.Sprintf("join storm: %d occupants, %d rounds %v ms", r.Occupants, r.Rounds, r.StormMs))
+			cmds = append(cmds, code(r.Command))
+		}
+		cells = append(cells, strings.Join(load, "; "), strings.Join(cmds, "<br>"))
+		mucRows = append(mucRows, "| "+strings.Join(cells, " | ")+" |")
+	}
+	if len(mucRows) > 0 {
+		defer func() {
+			fmt.Println()
+			if !*noHeader {
+				fmt.Println("| Server | MUC fan-out (stanzas delivered/s) | Deliveries per server CPU-second | Latency p50 / p99 (ms) | Join storm (ms, median) | Presence stanzas per storm | Load | Commands |")
+				fmt.Println("|---|---:|---:|---:|---:|---:|---|---|")
+			}
+			for _, l := range mucRows {
+				fmt.Println(l)
+			}
+		}()
+	}
+
+	hasC2S := false
+	for _, rw := range rows {
+		hasC2S = hasC2S || rw.route != nil || rw.idle != nil
+	}
+	if !*noHeader && hasC2S {
 		fmt.Println("| Server | Routing (msg/s) | Msg per server CPU-second | Latency p50 / p99 (ms) | RSS per idle connection | Load | Commands |")
 		fmt.Println("|---|---:|---:|---:|---:|---|---|")
 	}
 	for _, server := range order {
 		rw := rows[server]
+		if rw.route == nil && rw.idle == nil {
+			continue
+		}
 		cells := []string{md(server), "–", "–", "–", "–"}
 		var load, cmds []string
 		if rw.cmd != "" {

@@ -48,8 +48,8 @@ func Default() Config {
 		MaxDepth:         32,
 		MaxAttrs:         64,
 		AuthTimeout:      30 * time.Second,
-		PingInterval:     60 * time.Second,
-		PingTimeout:      30 * time.Second,
+		PingInterval:     20 * time.Second, // with PingTimeout, a silent client is gone within 30 s
+		PingTimeout:      10 * time.Second,
 		ResumeTimeout:    10 * time.Minute,
 		WriteTimeout:     30 * time.Second,
 		MaxUnacked:       1000,

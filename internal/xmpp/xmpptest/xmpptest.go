@@ -54,6 +54,8 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	// its own test.
 	cfg.C2S.LoginsPerSecond = 1000
 	cfg.C2S.LoginBurst = 1000
+	// Media tests run on loopback only, which WebRTC stacks skip unless told.
+	cfg.Bridge.IncludeLoopback = true
 	if mutate != nil {
 		mutate(&cfg)
 	}

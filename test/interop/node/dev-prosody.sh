@@ -27,6 +27,8 @@
 #   wss://127.0.0.1:PORT/xmpp-websocket   mod_websocket over https
 #   mod_smacks (XEP-0198 with resumption), mod_ping, mod_disco,
 #   mod_external_services (urn:xmpp:extdisco:2, empty service list)
+#   conference.localhost  MUC (unlocked rooms, real JIDs visible, as Jitsi;
+#                    mod_muc_mam for XEP-0359 stanza-ids)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -125,6 +127,12 @@ VirtualHost "localhost"
 
 VirtualHost "guest.localhost"
 	authentication = "$anon_auth"
+
+-- Rooms for muc.test.js, configured as Jitsi configures its MUC.
+Component "conference.localhost" "muc"
+	modules_enabled = { "muc_mam" }
+	muc_room_locking = false
+	muc_room_default_public_jids = true
 EOF
 
 prosodyctl --config "$dir/prosody.cfg.lua" register interop localhost interop-secret >/dev/null

@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/parley-im/parley/internal/focus"
+	"github.com/parley-im/parley/internal/xmpp/jid"
+	"github.com/parley-im/parley/internal/xmpp/muc"
+)
+
+// MUCDomain is where rooms live: conference.<domain> (dialect §1.1).
+func MUCDomain(domain string) string { return "conference." + domain }
+
+// newMUC builds the conference service and registers it with the router.
+func (a *App) newMUC() error {
+	// The focus joins rooms as focus@auth.<domain>/focus; no client can
+	// hold a JID at that domain (the router stamps from).
+	focusJID, err := jid.Parse(focus.DefaultConfig(a.cfg.Domain).UserJID)
+	if err != nil {
+		return err
+	}
+	svc, err := muc.New(muc.Options{
+		Domain:  MUCDomain(a.cfg.Domain),
+		Config:  a.cfg.MUC,
+		Router:  a.Router,
+		Logger:  a.log,
+		Peer:    a.peer,
+		IsFocus: func(j jid.JID) bool { return j.Bare() == focusJID.Bare() },
+	})
+	if err != nil {
+		return err
+	}
+	a.MUC = svc
+	a.Router.AddComponent(svc.Domain(), svc)
+	return nil
+}
+
+// peer tells the MUC who is behind a real JID. A c2s session that reports
+// Anonymous() and RemoteAddr() is asked; otherwise an account of that name
+// in the store makes the user authenticated (guests' local parts are fresh
+// UUIDs) and the address stays unknown.
+func (a *App) peer(real jid.JID) muc.Peer {
+	var p muc.Peer
+	if real.Domain != a.cfg.Domain || real.Local == "" {
+		return p
+	}
+	s := a.Router.Lookup(real)
+	if x, ok := s.(interface{ RemoteAddr() netip.Addr }); ok {
+		p.Addr = x.RemoteAddr()
+	}
+	if x, ok := s.(interface{ Anonymous() bool }); ok {
+		p.Authenticated = !x.Anonymous()
+		return p
+	}
+	exists, err := a.store.UserExists(context.Background(), real.Local)
+	p.Authenticated = err == nil && exists
+	return p
+}

@@ -1,0 +1,433 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/parley-im/parley/internal/testmedia"
+	"github.com/parley-im/parley/internal/xmpp/jingle"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
+)
+
+// session is one Jingle session's PeerConnection, senders and bridge channel.
+type session struct {
+	pc    *webrtc.PeerConnection
+	audio *webrtc.TrackLocalStaticSample
+	video [3]*webrtc.TrackLocalStaticSample
+	as    *webrtc.RTPSender
+	vs    *webrtc.RTPSender
+	ws    *websocket.Conn
+	plis  chan struct{} // keyframe requests for the video
+	stop  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+}
+
+func (m *session) close() {
+	m.once.Do(func() {
+		close(m.stop)
+		if m.ws != nil {
+			m.ws.CloseNow()
+		}
+		m.pc.Close()
+	})
+	m.wg.Wait()
+}
+
+// onJingle handles a Jingle request from the focus.
+func (b *Bot) onJingle(el *stanza.Element) {
+	j, err := jingle.Parse(el, jingle.OfferLimits())
+	if err != nil {
+		b.fail(fmt.Errorf("bad Jingle from the focus: %w", err))
+		return
+	}
+	switch j.Action {
+	case "session-initiate":
+		b.mu.Lock()
+		old := b.media
+		b.media = nil
+		b.mu.Unlock()
+		if old != nil {
+			old.close()
+		}
+		if err := b.startSession(j); err != nil {
+			b.fail(err)
+		}
+	case "session-terminate":
+		b.mu.Lock()
+		old := b.media
+		b.media = nil
+		b.mu.Unlock()
+		if old != nil {
+			old.close()
+		}
+	}
+}
+
+// startSession answers a session-initiate.
+func (b *Bot) startSession(offer *jingle.Jingle) error {
+	b.trace("session-initiate")
+	offerSDP, err := jingle.ToSDPString(offer, jingle.SDPOptions{Split: true})
+	if err != nil {
+		return fmt.Errorf("offer to SDP: %w", err)
+	}
+	pc, err := b.newPeerConnection()
+	if err != nil {
+		return err
+	}
+	m := &session{pc: pc, stop: make(chan struct{}), plis: make(chan struct{}, 1)}
+	if err := b.addSenders(m); err != nil {
+		pc.Close()
+		return err
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			b.receive(tr)
+		}()
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
+		pc.Close()
+		return fmt.Errorf("set offer: %w", err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("create answer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		pc.Close()
+		return fmt.Errorf("set answer: %w", err)
+	}
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) { b.trace("ice " + s.String()) })
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { b.trace("pc " + s.String()) })
+	select {
+	case <-gathered:
+	case <-b.ctx.Done():
+		pc.Close()
+		return b.ctx.Err()
+	}
+	// The answer has an m-line per slot of the bridge's offer.
+	lim := jingle.OfferLimits()
+	accept, err := jingle.FromSDPString(pc.LocalDescription().SDP, jingle.SDPOptions{Responder: true, ByKind: true, Limits: &lim})
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("answer to Jingle: %w", err)
+	}
+	accept.Action = "session-accept"
+	accept.SID = offer.SID
+	accept.Initiator = offer.Initiator
+	accept.Responder = b.xmpp.JID()
+	b.setSources(accept, m)
+	b.mu.Lock()
+	b.media = m
+	b.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	b.trace("gathered")
+	if _, err := b.xmpp.IQ(ctx, stanza.NewIQ("set", "", "", b.focus.String(), accept.Element())); err != nil {
+		return fmt.Errorf("session-accept refused: %w", err)
+	}
+	b.trace("accepted")
+	for _, ct := range offer.Contents {
+		if ct.Transport != nil && len(ct.Transport.WebSockets) > 0 {
+			if err := b.openChannel(m, ct.Transport.WebSockets[0]); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	fx, err := testmedia.Load()
+	if err != nil {
+		return err
+	}
+	m.wg.Add(3)
+	go func() { defer m.wg.Done(); readKeyframeRequests(m) }()
+	go func() { defer m.wg.Done(); sendVideo(m, fx) }()
+	go func() { defer m.wg.Done(); sendAudio(m, fx) }()
+	return nil
+}
+
+func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
+	me := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	codecs := []struct {
+		p webrtc.RTPCodecParameters
+		k webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 100}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=100"}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+	}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c.p, c.k); err != nil {
+			return nil, err
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	if b.o.Loopback {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return api.NewPeerConnection(webrtc.Configuration{})
+}
+
+// addSenders adds the audio track and the three-layer simulcast video.
+func (b *Bot) addSenders(m *session) error {
+	var err error
+	stream := b.nick
+	m.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, b.nick+"-a0", stream)
+	if err != nil {
+		return err
+	}
+	if m.as, err = m.pc.AddTrack(m.audio); err != nil {
+		return err
+	}
+	for i, rid := range []string{"q", "h", "f"} {
+		m.video[i], err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+			b.nick+"-v0", stream, webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			return err
+		}
+	}
+	if m.vs, err = m.pc.AddTrack(m.video[0]); err != nil {
+		return err
+	}
+	for _, t := range m.video[1:] {
+		if err := m.vs.AddEncoding(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setSources replaces the answer's sources with the bot's own, as Jitsi's
+// client signals them: one audio source, and for video a SIM group of the
+// three layers, each with its RTX partner in an FID group.
+func (b *Bot) setSources(j *jingle.Jingle, m *session) {
+	msid := func(kind string) string { return b.nick + "-" + kind + "-0-1 " + b.nick + "-" + kind + "-track" }
+	for _, ct := range j.Contents {
+		d := ct.Description
+		if d == nil {
+			continue
+		}
+		d.Sources, d.SSRCGroups, d.RIDGroups = nil, nil, nil
+		switch d.Media {
+		case "audio":
+			for _, e := range m.as.GetParameters().Encodings {
+				d.Sources = append(d.Sources, jingle.Source{SSRC: uint32(e.SSRC), Name: b.nick + "-a0", MSID: msid("audio")})
+			}
+		case "video":
+			var sim []uint32
+			for _, e := range m.vs.GetParameters().Encodings {
+				d.Sources = append(d.Sources, jingle.Source{SSRC: uint32(e.SSRC), Name: b.nick + "-v0", VideoType: "camera", MSID: msid("video")})
+				sim = append(sim, uint32(e.SSRC))
+				if e.RTX.SSRC != 0 {
+					d.Sources = append(d.Sources, jingle.Source{SSRC: uint32(e.RTX.SSRC), Name: b.nick + "-v0", VideoType: "camera", MSID: msid("video")})
+					d.SSRCGroups = append(d.SSRCGroups, jingle.SSRCGroup{Semantics: "FID", SSRCs: []uint32{uint32(e.SSRC), uint32(e.RTX.SSRC)}})
+				}
+			}
+			if len(sim) > 1 {
+				d.SSRCGroups = append([]jingle.SSRCGroup{{Semantics: "SIM", SSRCs: sim}}, d.SSRCGroups...)
+			}
+		}
+	}
+}
+
+// sendVideo writes the three layers at 30 fps, looping; a keyframe
+// request from the bridge skips ahead to the next key frame.
+func sendVideo(m *session, fx *testmedia.Media) {
+	tick := time.NewTicker(testmedia.VideoFrameDuration)
+	defer tick.Stop()
+	for i := 0; ; i = (i + 1) % len(fx.Layers[0]) {
+		select {
+		case <-m.stop:
+			return
+		case <-m.plis:
+			i = nextKeyFrame(fx.KeyFrames, i)
+		case <-tick.C:
+		}
+		for l, t := range m.video {
+			if err := t.WriteSample(media.Sample{Data: fx.Layers[l][i], Duration: testmedia.VideoFrameDuration}); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// nextKeyFrame returns the first key frame after i, wrapping around.
+func nextKeyFrame(keys []int, i int) int {
+	for _, k := range keys {
+		if k > i {
+			return k
+		}
+	}
+	return keys[0]
+}
+
+// readKeyframeRequests turns PLI and FIR for any simulcast layer of the
+// video sender into a signal for sendVideo (the bridge asks the layer it
+// forwards, usually the highest).
+func readKeyframeRequests(m *session) {
+	var wg sync.WaitGroup
+	for _, rid := range []string{"q", "h", "f"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				pkts, _, err := m.vs.ReadSimulcastRTCP(rid)
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					switch p.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						select {
+						case m.plis <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// sendAudio writes Opus every 20 ms, looping.
+func sendAudio(m *session, fx *testmedia.Media) {
+	tick := time.NewTicker(testmedia.AudioFrameDuration)
+	defer tick.Stop()
+	for i := 0; ; i = (i + 1) % len(fx.Audio) {
+		select {
+		case <-m.stop:
+			return
+		case <-tick.C:
+		}
+		if err := m.audio.WriteSample(media.Sample{Data: fx.Audio[i], Duration: testmedia.AudioFrameDuration}); err != nil {
+			return
+		}
+	}
+}
+
+// receive counts a remote track's packets against the endpoint that the
+// sources maps say fills its slot.
+func (b *Bot) receive(tr *webrtc.TrackRemote) {
+	audio := tr.Kind() == webrtc.RTPCodecTypeAudio
+	ssrc := uint32(tr.SSRC())
+	var p rtp.Packet
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			return
+		}
+		if err := p.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		b.mu.Lock()
+		if owner := b.owners[ssrc]; owner != "" {
+			r := b.received[owner]
+			if r == nil {
+				r = &Remote{}
+				b.received[owner] = r
+			}
+			if audio {
+				r.AudioPackets++
+			} else if p.Marker {
+				r.VideoFrames++
+			}
+			b.notifyLocked()
+		}
+		b.mu.Unlock()
+	}
+}
+
+// openChannel connects the bridge channel. The URL's host is the one the
+// bot reached the server by, whatever name the focus put in it.
+func (b *Bot) openChannel(m *session, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bridge channel URL: %w", err)
+	}
+	o, _ := url.Parse(b.origin)
+	u.Host = o.Host
+	u.Scheme = "wss"
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	hc := httpClient(b.o.Insecure)
+	ws, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		return fmt.Errorf("bridge channel: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	m.ws = ws
+	constraints := `{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":720}}`
+	if err := ws.Write(ctx, websocket.MessageText, []byte(constraints)); err != nil {
+		return fmt.Errorf("bridge channel: %w", err)
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		for {
+			_, data, err := ws.Read(b.ctx)
+			if err != nil {
+				return
+			}
+			b.onChannelMessage(data)
+		}
+	}()
+	return nil
+}
+
+// onChannelMessage applies the bridge's sources maps (jitsi-dialect.md §6.2).
+func (b *Bot) onChannelMessage(data []byte) {
+	var msg struct {
+		Class  string `json:"colibriClass"`
+		Mapped []struct {
+			Source string `json:"source"`
+			Owner  string `json:"owner"`
+			SSRC   uint32 `json:"ssrc"`
+			RTX    uint32 `json:"rtx"`
+		} `json:"mappedSources"`
+	}
+	if json.Unmarshal(data, &msg) != nil {
+		return
+	}
+	switch msg.Class {
+	case "VideoSourcesMap", "AudioSourcesMap":
+		b.trace("map " + msg.Class)
+		b.mu.Lock()
+		for _, s := range msg.Mapped {
+			owner := s.Owner
+			if owner == "" {
+				owner, _, _ = strings.Cut(s.Source, "-")
+			}
+			b.owners[s.SSRC] = owner
+		}
+		b.notifyLocked()
+		b.mu.Unlock()
+	}
+}

@@ -1,0 +1,216 @@
+// Package focus is the conference focus (Jicofo's role, jitsi-dialect.md
+// §3-§5): it answers the `conference` IQ at focus.<domain>, sits in every
+// conference room as the occupant "focus", and for each participant
+// allocates a bridge endpoint and runs a Jingle session that connects the
+// participant's media to the bridge.
+//
+// Flow for one room:
+//
+//	client → focus.D       <conference room=R/>      (create if needed, join R as "focus")
+//	focus  → client        <conference ready=true/>  (once the focus is in the room)
+//	client → R/nick        join presence             (MUC tells the focus)
+//	focus  → R/nick        disco#info                (features)
+//	focus  → bridge        AllocateEndpoint
+//	focus  → R/nick        session-initiate          (bridge ICE, DTLS, codecs, slots)
+//	R/nick → focus         session-accept            (→ bridge SetAnswer)
+//	R/nick leaves          → bridge Expire; last one out → the focus leaves, the room goes
+//
+// The focus is a client of the MUC like any other: it speaks from its own
+// JID focus@auth.D/focus, and the room relays its IQs so participants see
+// them from R/focus. Each conference is owned by one goroutine; the Focus
+// itself only holds the map of conferences.
+package focus
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/xmpp/jid"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
+)
+
+// Namespaces the focus speaks.
+const (
+	NSFocus   = "http://jitsi.org/protocol/focus"
+	NSMUC     = "http://jabber.org/protocol/muc"
+	NSMUCUser = "http://jabber.org/protocol/muc#user"
+	NSJingle  = "urn:xmpp:jingle:1"
+	NSJitMeet = "http://jitsi.org/jitmeet"
+)
+
+// Bridge is what the focus needs from a videobridge; *bridge.Bridge
+// satisfies it, and its messages are plain values that could cross a network.
+type Bridge interface {
+	AllocateEndpoint(bridge.AllocateRequest) (*bridge.Allocation, error)
+	SetAnswer(bridge.Answer) error
+	UpdateSources(bridge.SourcesUpdate) error
+	Expire(bridge.ExpireRequest) error
+}
+
+// Router delivers stanzas (the XMPP router).
+type Router interface {
+	Route(el *stanza.Element)
+}
+
+// Config names the focus's addresses.
+type Config struct {
+	Domain  string // the XMPP domain D
+	Service string // focus.D: where conference IQs go
+	MUC     string // conference.D
+	UserJID string // focus@auth.D/focus: the focus's own full JID
+	Nick    string // "focus"
+	// PublicURL returns the wss://host:port base of bridge-channel URLs.
+	PublicURL func() string
+	// Limits.
+	MaxSourcesPerEndpoint int // 20, like Jicofo
+	MaxRestartsPerMinute  int // 5
+}
+
+// DefaultConfig derives the addresses from the domain.
+func DefaultConfig(domain string) Config {
+	return Config{
+		Domain:                domain,
+		Service:               "focus." + domain,
+		MUC:                   "conference." + domain,
+		UserJID:               "focus@auth." + domain + "/focus",
+		Nick:                  "focus",
+		MaxSourcesPerEndpoint: 20,
+		MaxRestartsPerMinute:  5,
+	}
+}
+
+// Focus runs every conference.
+type Focus struct {
+	cfg    Config
+	user   jid.JID
+	router Router
+	bridge Bridge
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	confs map[jid.JID]*conference // guarded by mu: room bare JID → conference
+	wg    sync.WaitGroup
+}
+
+// New returns a focus; register ServiceComponent for cfg.Service and
+// UserComponent for the domain of cfg.UserJID with the router.
+func New(cfg Config, r Router, b Bridge, log *slog.Logger) (*Focus, error) {
+	u, err := jid.Parse(cfg.UserJID)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Focus{cfg: cfg, user: u, router: r, bridge: b, log: log.With("component", "focus"),
+		ctx: ctx, cancel: cancel, confs: make(map[jid.JID]*conference)}, nil
+}
+
+// UserDomain is the domain of the focus's own JID (auth.D), to register
+// RouteUser for.
+func (f *Focus) UserDomain() string { return f.user.Domain }
+
+// Close ends every conference and waits for their goroutines.
+func (f *Focus) Close() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// Conferences returns the number of running conferences.
+func (f *Focus) Conferences() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.confs)
+}
+
+// Participants returns how many participants (besides the focus) the
+// conference in room has; 0 when there is none.
+func (f *Focus) Participants(room jid.JID) int {
+	if c := f.conference(room, false); c != nil {
+		return int(c.count.Load())
+	}
+	return 0
+}
+
+// RouteService handles stanzas to focus.D: the conference request.
+func (f *Focus) RouteService(el *stanza.Element) {
+	if el.Name.Local != stanza.IQ {
+		return
+	}
+	typ := el.Get("type")
+	if typ != "get" && typ != "set" {
+		return
+	}
+	req := el.Child(NSFocus, "conference")
+	if req == nil || len(el.Children) != 1 {
+		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
+		return
+	}
+	room, err := jid.Parse(req.Get("room"))
+	if req.Get("room") == "" || err != nil || room.Local == "" || room.Resource != "" {
+		f.router.Route(stanza.ErrorReply(el, stanza.ErrBadRequest.WithText("No 'room' specified.")))
+		return
+	}
+	if room.Domain != f.cfg.MUC {
+		f.router.Route(stanza.ErrorReply(el, stanza.ErrNotAcceptable.WithText("rooms live at %s", f.cfg.MUC)))
+		return
+	}
+	c := f.conference(room, true)
+	if c == nil {
+		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable.WithText("shutting down")))
+		return
+	}
+	c.post(func() { c.onConferenceRequest(el) })
+}
+
+// RouteUser handles stanzas to the focus's own JID: what the rooms send it.
+func (f *Focus) RouteUser(el *stanza.Element) {
+	from, err := jid.Parse(el.Get("from"))
+	if err != nil {
+		return
+	}
+	to, err := jid.Parse(el.Get("to"))
+	if err != nil || to.Bare() != f.user.Bare() {
+		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
+		return
+	}
+	c := f.conference(from.Bare(), false)
+	if c == nil {
+		if el.Name.Local == stanza.IQ {
+			f.router.Route(stanza.ErrorReply(el, stanza.ErrItemNotFound.WithText("no conference here")))
+		}
+		return
+	}
+	c.post(func() { c.onStanza(el, from) })
+}
+
+// conference returns the conference for room, starting it if create is set.
+func (f *Focus) conference(room jid.JID, create bool) *conference {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.confs[room]; c != nil || !create {
+		return c
+	}
+	if f.ctx.Err() != nil {
+		return nil
+	}
+	c := newConference(f, room)
+	f.confs[room] = c
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		c.run()
+	}()
+	return c
+}
+
+// forget removes a finished conference, unless a new one took its place.
+func (f *Focus) forget(c *conference) {
+	f.mu.Lock()
+	if f.confs[c.room] == c {
+		delete(f.confs, c.room)
+	}
+	f.mu.Unlock()
+}

@@ -1,0 +1,105 @@
+package focus
+
+import (
+	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/xmpp/jingle"
+)
+
+// offer builds the session-initiate for one participant (jitsi-dialect.md
+// §5.2 and §11): audio (Opus), video (VP8 with RTX), one BUNDLEd ICE-UDP
+// transport to the bridge with its fingerprint and bridge-channel URL, and
+// the bridge's sources: its feedback sources and the fixed slots it
+// rewrites other senders onto (SSRC rewriting, §5.5).
+//
+// Only VP8 and Opus are offered: the bridge switches simulcast layers and
+// rewrites picture ids for VP8 only, and forwards every packet with the
+// sender's payload type, so everyone must agree on one codec per kind.
+func offer(cfg Config, a *bridge.Allocation, sid, initiator string, features map[string]bool) *jingle.Jingle {
+	j := &jingle.Jingle{Action: "session-initiate", SID: sid, Initiator: initiator}
+	tr := func() *jingle.Transport {
+		t := &jingle.Transport{Ufrag: a.ICE.Ufrag, Pwd: a.ICE.Pwd, RTCPMux: true}
+		t.Fingerprints = []jingle.Fingerprint{{Hash: a.DTLS.Hash, Setup: a.DTLS.Setup, Value: a.DTLS.Fingerprint}}
+		for i, c := range a.ICE.Candidates {
+			t.Candidates = append(t.Candidates, jingle.Candidate{
+				Component: c.Component, Foundation: c.Foundation, Generation: c.Generation, ID: "c" + itoa(i),
+				Priority: c.Priority, Protocol: c.Protocol, Type: c.Type, IP: c.IP, Port: c.Port,
+				RelAddr: c.RelAddr, RelPort: c.RelPort,
+			})
+		}
+		if cfg.PublicURL != nil && a.Channel.Path != "" {
+			t.WebSockets = []string{a.Channel.URL(cfg.PublicURL())}
+		}
+		return t
+	}
+	tcc := features[featureTCC]
+	hdr := func(ids ...int) []jingle.HdrExt {
+		uris := map[int]string{
+			1:  "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+			3:  "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+			5:  "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+			10: "urn:ietf:params:rtp-hdrext:sdes:mid",
+		}
+		var out []jingle.HdrExt
+		for _, id := range ids {
+			if id == 5 && !tcc {
+				continue
+			}
+			out = append(out, jingle.HdrExt{ID: id, URI: uris[id]})
+		}
+		return out
+	}
+	fb := func(video bool) []jingle.RTCPFB {
+		var out []jingle.RTCPFB
+		if video {
+			out = append(out, jingle.RTCPFB{Type: "ccm", Subtype: "fir"}, jingle.RTCPFB{Type: "nack"}, jingle.RTCPFB{Type: "nack", Subtype: "pli"})
+		}
+		if tcc {
+			out = append(out, jingle.RTCPFB{Type: "transport-cc"})
+		}
+		return out
+	}
+
+	audio := &jingle.Description{Media: "audio", MaxPtime: 60, RTCPMux: true, ExtmapAllowMixed: true,
+		PayloadTypes: []jingle.PayloadType{
+			{ID: bridge.PayloadTypeOpus, Name: "opus", ClockRate: 48000, Channels: 2, RTCPFB: fb(false),
+				Params: []jingle.Parameter{{Name: "minptime", Value: "10"}, {Name: "useinbandfec", Value: "1"}}},
+			{ID: 126, Name: "telephone-event", ClockRate: 8000},
+		},
+		HdrExts: hdr(1, 5, 10),
+	}
+	video := &jingle.Description{Media: "video", RTCPMux: true, ExtmapAllowMixed: true,
+		PayloadTypes: []jingle.PayloadType{
+			{ID: bridge.PayloadTypeVP8, Name: "VP8", ClockRate: 90000, RTCPFB: fb(true)},
+		},
+		HdrExts: hdr(3, 5, 10),
+	}
+	if features[featureRTX] || len(features) <= 2 {
+		video.PayloadTypes = append(video.PayloadTypes, jingle.PayloadType{ID: bridge.PayloadTypeVP8RTX, Name: "rtx", ClockRate: 90000,
+			Params: []jingle.Parameter{{Name: "apt", Value: itoa(bridge.PayloadTypeVP8)}},
+			RTCPFB: []jingle.RTCPFB{{Type: "ccm", Subtype: "fir"}, {Type: "nack"}, {Type: "nack", Subtype: "pli"}}})
+	}
+	for _, s := range a.Feedback {
+		d := audio
+		if s.Kind == bridge.KindVideo {
+			d = video
+		}
+		d.Sources = append(d.Sources, jingle.Source{SSRC: s.SSRC, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
+	}
+	for _, s := range a.AudioSlots {
+		audio.Sources = append(audio.Sources, jingle.Source{SSRC: s.SSRC, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
+	}
+	for _, s := range a.VideoSlots {
+		video.Sources = append(video.Sources, jingle.Source{SSRC: s.SSRC, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
+		if s.RTX != 0 {
+			video.Sources = append(video.Sources, jingle.Source{SSRC: s.RTX, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
+			video.SSRCGroups = append(video.SSRCGroups, jingle.SSRCGroup{Semantics: "FID", SSRCs: []uint32{s.SSRC, s.RTX}})
+		}
+	}
+	j.Contents = []*jingle.Content{
+		{Creator: "initiator", Name: "audio", Senders: "both", Description: audio, Transport: tr()},
+		{Creator: "initiator", Name: "video", Senders: "both", Description: video, Transport: tr()},
+	}
+	j.Groups = []jingle.Group{{Semantics: "BUNDLE", Contents: []string{"audio", "video"}}}
+	j.BridgeSession = &jingle.BridgeSession{ID: a.ConferenceID}
+	return j
+}

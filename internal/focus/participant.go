@@ -1,0 +1,345 @@
+package focus
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/xmpp/jid"
+	"github.com/parley-im/parley/internal/xmpp/jingle"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
+)
+
+// participant is one occupant other than the focus, owned by its
+// conference's goroutine.
+type participant struct {
+	c        *conference
+	nick     string  // endpoint id
+	occupant jid.JID // room/nick
+	real     string  // real JID from the room's presence
+
+	features map[string]bool
+	alloc    *bridge.Allocation
+	sid      string // current Jingle session
+	accepted bool
+	sources  []bridge.Source
+	groups   []bridge.Group
+	restarts []time.Time
+	gone     bool
+}
+
+// Feature vars the offer depends on (jitsi-dialect.md §5.1).
+const (
+	featureAudio = "urn:xmpp:jingle:apps:rtp:audio"
+	featureVideo = "urn:xmpp:jingle:apps:rtp:video"
+	featureRTX   = "urn:ietf:rfc:4588"
+	featureTCC   = "http://jitsi.org/tcc"
+)
+
+// invite asks for the participant's features, then starts its session.
+func (p *participant) invite() {
+	p.c.request(p.occupant, "get", stanza.New(stanza.NSDiscoInf, "query"), func(r *stanza.Element) {
+		if p.gone {
+			return
+		}
+		p.features = map[string]bool{featureAudio: true, featureVideo: true}
+		if r != nil && r.Get("type") == "result" {
+			if q := r.Child(stanza.NSDiscoInf, "query"); q != nil {
+				p.features = map[string]bool{}
+				for _, f := range q.Children {
+					if f.Name.Local == "feature" {
+						p.features[f.Get("var")] = true
+					}
+				}
+			}
+		}
+		p.initiate()
+	})
+}
+
+// initiate allocates a bridge endpoint and sends session-initiate.
+func (p *participant) initiate() {
+	c := p.c
+	if p.alloc == nil {
+		a, err := c.f.bridge.AllocateEndpoint(bridge.AllocateRequest{ConferenceID: c.id, EndpointID: p.nick})
+		if err != nil {
+			c.f.log.Warn("bridge allocation failed", "room", c.room.String(), "endpoint", p.nick, "err", err)
+			return
+		}
+		p.alloc = a
+	}
+	p.sid = randomHex(8)
+	p.accepted = false
+	j := offer(c.f.cfg, p.alloc, p.sid, c.f.user.String(), p.features)
+	c.request(p.occupant, "set", j.Element(), func(r *stanza.Element) {
+		if r != nil && r.Get("type") == "error" && !p.gone {
+			c.f.log.Info("participant refused session-initiate", "endpoint", p.nick, "err", stanza.ErrorOf(r))
+		}
+	})
+}
+
+// leave expires the participant's endpoint.
+func (c *conference) leave(p *participant, why string) {
+	p.gone = true
+	delete(c.parts, p.nick)
+	c.count.Store(int32(len(c.parts)))
+	if p.alloc != nil {
+		if err := c.f.bridge.Expire(bridge.ExpireRequest{ConferenceID: c.id, EndpointID: p.nick}); err != nil && !errors.Is(err, bridge.ErrEndpointNotFound) && !errors.Is(err, bridge.ErrConferenceNotFound) {
+			c.f.log.Debug("expire", "endpoint", p.nick, "err", err)
+		}
+	}
+	c.f.log.Debug("participant left", "room", c.room.String(), "endpoint", p.nick, "why", why)
+}
+
+// onRequest handles IQ requests occupants send the focus: Jingle, and
+// anything else gets service-unavailable.
+func (c *conference) onRequest(iq *stanza.Element, from jid.JID) {
+	reply := func(err error) {
+		if err != nil {
+			r := stanza.ErrorReply(iq, stanza.AsError(err))
+			r.Set("from", "")
+			c.send(r)
+			return
+		}
+		r := stanza.Result(iq, nil)
+		r.Set("from", "")
+		c.send(r)
+	}
+	if iq.Child(NSJingle, "jingle") == nil {
+		reply(stanza.ErrServiceUnavailable)
+		return
+	}
+	p := c.parts[from.Resource]
+	if p == nil || from.Bare() != c.room {
+		reply(stanza.ErrItemNotFound.WithText("not a participant of this conference"))
+		return
+	}
+	j, err := jingle.Parse(iq, jingle.DefaultLimits())
+	if err != nil {
+		reply(err)
+		return
+	}
+	if j.SID != p.sid {
+		e := stanza.ErrItemNotFound.WithText("unknown session")
+		e.Extra = []*stanza.Element{stanza.New("urn:xmpp:jingle:errors:1", "unknown-session")}
+		reply(e)
+		return
+	}
+	reply(p.onJingle(j))
+}
+
+// onJingle applies one Jingle action from the participant.
+func (p *participant) onJingle(j *jingle.Jingle) error {
+	c := p.c
+	switch j.Action {
+	case "session-accept":
+		if p.accepted {
+			return stanza.ErrUnexpectedRequest.WithText("session already accepted")
+		}
+		ans, err := p.answer(j)
+		if err != nil {
+			return err
+		}
+		if err := c.f.bridge.SetAnswer(ans); err != nil {
+			return stanza.ErrBadRequest.WithText("%v", err)
+		}
+		p.accepted = true
+		p.sources, p.groups = ans.Sources, ans.Groups
+		return nil
+	case "transport-info":
+		return nil // the bridge is full ICE and learns the path from checks
+	case "source-add", "source-remove":
+		if !p.accepted {
+			return stanza.ErrUnexpectedRequest.WithText("no session yet")
+		}
+		srcs, groups := sourcesOf(j)
+		next, nextGroups, err := p.applySources(j.Action, srcs, groups)
+		if err != nil {
+			return err
+		}
+		if err := c.f.bridge.UpdateSources(bridge.SourcesUpdate{ConferenceID: c.id, EndpointID: p.nick, Sources: next, Groups: nextGroups}); err != nil {
+			return stanza.ErrBadRequest.WithText("%v", err)
+		}
+		p.sources, p.groups = next, nextGroups
+		return nil
+	case "session-terminate":
+		restart := j.BridgeSession != nil && j.BridgeSession.Restart
+		if !restart {
+			return nil
+		}
+		return p.restart()
+	case "session-info":
+		if j.BridgeSession != nil && j.BridgeSession.ICERestart {
+			return p.restart()
+		}
+		return nil
+	}
+	return stanza.ErrBadRequest.WithText("unsupported action %q", j.Action)
+}
+
+// restart re-invites a participant whose ICE failed, at most
+// MaxRestartsPerMinute times a minute (Jicofo's limit).
+func (p *participant) restart() error {
+	now := time.Now()
+	recent := p.restarts[:0]
+	for _, t := range p.restarts {
+		if now.Sub(t) < time.Minute {
+			recent = append(recent, t)
+		}
+	}
+	p.restarts = recent
+	if len(p.restarts) >= p.c.f.cfg.MaxRestartsPerMinute {
+		return stanza.ErrResourceConstraint.WithText("too many restarts")
+	}
+	p.restarts = append(p.restarts, now)
+	if p.alloc != nil {
+		p.c.f.bridge.Expire(bridge.ExpireRequest{ConferenceID: p.c.id, EndpointID: p.nick})
+		p.alloc = nil
+	}
+	// Answer first, then start the new session.
+	p.c.post(p.initiate)
+	return nil
+}
+
+// answer turns a session-accept into the bridge's Answer, refusing what a
+// client may not do (threats-and-tests §5.1 items 13-17).
+func (p *participant) answer(j *jingle.Jingle) (bridge.Answer, error) {
+	ans := bridge.Answer{ConferenceID: p.c.id, EndpointID: p.nick}
+	var transport *jingle.Transport
+	for _, ct := range j.Contents {
+		if ct.Transport != nil && (ct.Transport.Ufrag != "" || len(ct.Transport.Fingerprints) > 0) {
+			transport = ct.Transport
+			break
+		}
+	}
+	if transport == nil || transport.Ufrag == "" || transport.Pwd == "" {
+		return ans, stanza.ErrBadRequest.WithText("no ICE credentials")
+	}
+	if len(transport.Fingerprints) == 0 {
+		return ans, stanza.ErrBadRequest.WithText("no DTLS fingerprint")
+	}
+	fp := transport.Fingerprints[0]
+	ans.ICE = bridge.ICE{Ufrag: transport.Ufrag, Pwd: transport.Pwd}
+	for _, cand := range transport.Candidates {
+		ans.ICE.Candidates = append(ans.ICE.Candidates, bridgeCandidate(cand))
+	}
+	ans.DTLS = bridge.DTLS{Hash: fp.Hash, Fingerprint: fp.Value, Setup: fp.Setup}
+	if ans.DTLS.Setup == "" || ans.DTLS.Setup == "actpass" {
+		ans.DTLS.Setup = "active"
+	}
+	for _, ct := range j.Contents {
+		if ct.Description == nil || ct.Description.Media != "video" {
+			continue
+		}
+		for _, pt := range ct.Description.PayloadTypes {
+			if pt.Name == "rtx" {
+				ans.RTX = true
+			}
+		}
+	}
+	srcs, groups := sourcesOf(j)
+	var err error
+	ans.Sources, ans.Groups, err = p.applySources("source-add", srcs, groups)
+	return ans, err
+}
+
+// sourcesOf collects the sources and groups of every content.
+func sourcesOf(j *jingle.Jingle) ([]bridge.Source, []bridge.Group) {
+	var srcs []bridge.Source
+	var groups []bridge.Group
+	for _, ct := range j.Contents {
+		d := ct.Description
+		if d == nil {
+			continue
+		}
+		kind := d.Media
+		if kind == "" {
+			kind = ct.Name
+		}
+		for _, s := range d.Sources {
+			if s.SSRC == 0 {
+				continue // Firefox rid-only sources carry no SSRC yet
+			}
+			srcs = append(srcs, bridge.Source{Kind: kind, SSRC: s.SSRC, Name: s.Name, MSID: s.MSID, VideoType: s.VideoType})
+		}
+		for _, g := range d.SSRCGroups {
+			groups = append(groups, bridge.Group{Semantics: g.Semantics, SSRCs: append([]uint32(nil), g.SSRCs...)})
+		}
+	}
+	return srcs, groups
+}
+
+// applySources adds or removes sources and checks the result: at most
+// MaxSourcesPerEndpoint SSRCs and groups, no SSRC another participant uses,
+// no duplicates, groups only over the participant's own SSRCs.
+func (p *participant) applySources(action string, srcs []bridge.Source, groups []bridge.Group) ([]bridge.Source, []bridge.Group, error) {
+	var next []bridge.Source
+	var nextGroups []bridge.Group
+	if action == "source-remove" {
+		drop := map[uint32]bool{}
+		for _, s := range srcs {
+			drop[s.SSRC] = true
+		}
+		for _, s := range p.sources {
+			if !drop[s.SSRC] {
+				next = append(next, s)
+			}
+		}
+		for _, g := range p.groups {
+			keep := true
+			for _, s := range g.SSRCs {
+				if drop[s] {
+					keep = false
+				}
+			}
+			if keep {
+				nextGroups = append(nextGroups, g)
+			}
+		}
+		return next, nextGroups, nil
+	}
+	next = append(append(next, p.sources...), srcs...)
+	nextGroups = append(append(nextGroups, p.groups...), groups...)
+	max := p.c.f.cfg.MaxSourcesPerEndpoint
+	if len(next) > max || len(nextGroups) > max {
+		return nil, nil, stanza.ErrResourceConstraint.WithText("at most %d sources and %d groups per participant", max, max)
+	}
+	own := map[uint32]bool{}
+	for _, s := range next {
+		if own[s.SSRC] {
+			return nil, nil, stanza.ErrBadRequest.WithText("SSRC %d signalled twice", s.SSRC)
+		}
+		own[s.SSRC] = true
+	}
+	for _, other := range p.c.parts {
+		if other == p {
+			continue
+		}
+		for _, s := range other.sources {
+			if own[s.SSRC] {
+				return nil, nil, stanza.ErrBadRequest.WithText("SSRC %d belongs to another participant", s.SSRC)
+			}
+		}
+	}
+	for _, g := range nextGroups {
+		if len(g.SSRCs) < 2 {
+			return nil, nil, stanza.ErrBadRequest.WithText("%s group with fewer than two SSRCs", g.Semantics)
+		}
+		for _, s := range g.SSRCs {
+			if !own[s] {
+				return nil, nil, stanza.ErrBadRequest.WithText("%s group names SSRC %d, which is not signalled", g.Semantics, s)
+			}
+		}
+	}
+	return next, nextGroups, nil
+}
+
+func bridgeCandidate(c jingle.Candidate) bridge.Candidate {
+	return bridge.Candidate{
+		Foundation: c.Foundation, Component: c.Component, Protocol: c.Protocol, Priority: c.Priority,
+		IP: c.IP, Port: c.Port, Type: c.Type, RelAddr: c.RelAddr, RelPort: c.RelPort, Generation: c.Generation,
+	}
+}
+
+func itoa[T ~int | ~int64](v T) string { return fmt.Sprint(int64(v)) }

@@ -1,0 +1,102 @@
+// Helpers for the browser tests: Debian's Chromium (never a downloaded
+// one) with fake camera and microphone, one browser context per
+// participant, screenshots kept as artefacts, and console errors collected
+// so a test can insist on none.
+import { mkdirSync } from "node:fs";
+import { join as joinPath } from "node:path";
+import { chromium } from "playwright-core";
+
+export const BASE = required("PARLEY_URL"); // https://127.0.0.1:PORT
+export const ARTIFACTS = process.env.PARLEY_ARTIFACTS || new URL("../artifacts", import.meta.url).pathname;
+export const WAIT = Number(process.env.PARLEY_WAIT_MS || 15_000);
+mkdirSync(ARTIFACTS, { recursive: true });
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run these tests through go test ./test/browser`);
+  return v;
+}
+
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+  "--ignore-certificate-errors",
+];
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: CHROMIUM_FLAGS,
+    timeout: WAIT,
+  });
+}
+
+/**
+ * A participant: a fresh context (own storage) and page. `errors` gathers
+ * console errors and uncaught exceptions; `allow` lists patterns a test
+ * expects (a refused request, say).
+ */
+export async function participant(browser, { viewport = { width: 1280, height: 800 }, allow = [] } = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport, permissions: ["camera", "microphone", "clipboard-read", "clipboard-write"] });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  const errors = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && !allow.some((re) => re.test(m.text()))) errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  return { context, page, errors };
+}
+
+let shot = 0;
+/** Saves a numbered screenshot under ARTIFACTS and returns its path. */
+export async function screenshot(page, name) {
+  const file = joinPath(ARTIFACTS, `${String(++shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** The hash that skips the pre-join screen (DESIGN.md, room URLs). */
+export function skipPrejoin(name, { audioMuted = false, videoMuted = false } = {}) {
+  return (
+    `#config.prejoinConfig.enabled=false&config.startWithAudioMuted=${audioMuted}` +
+    `&config.startWithVideoMuted=${videoMuted}&userInfo.displayName=${encodeURIComponent(JSON.stringify(name))}`
+  );
+}
+
+/** Opens a room with the pre-join screen skipped and waits until joined. */
+export async function join(p, room, name, opts) {
+  await p.page.goto(`${BASE}/${room}${skipPrejoin(name, opts)}`);
+  await p.page.waitForSelector("#meeting");
+}
+
+/** The names on a page's tiles, sorted. */
+export async function tileNames(page) {
+  const names = await page.locator("#grid .tile .tile-name-text").allTextContents();
+  return names.sort();
+}
+
+/** Waits until a page's tiles show exactly these names. */
+export async function waitTiles(page, want) {
+  want = [...want].sort();
+  const deadline = Date.now() + WAIT;
+  let have;
+  while (Date.now() < deadline) {
+    have = await tileNames(page);
+    if (JSON.stringify(have) === JSON.stringify(want)) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`tiles ${JSON.stringify(have)}, want ${JSON.stringify(want)}`);
+}
+
+export function roomName(prefix) {
+  return `${prefix}${Math.random().toString(36).slice(2, 8)}`;
+}

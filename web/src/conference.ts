@@ -1,0 +1,391 @@
+// One conference as this participant sees it: connect, ask the focus for
+// the conference (§3), join the room (§4.1), keep the participant list from
+// presence, chat, local mute state, the room password (§4.4), and leave.
+// No DOM here: the UI listens to the events and calls the methods.
+//
+//   connect ─► focus IQ ─► join presence ─► self-presence (110) ─► joined
+//                 │ error: no media, join anyway   │ not-authorized ─► "password" ─► join(pw)
+//   connection lost ─► "reconnecting" ─► resumed (nothing to redo) or new session ─► join again
+import type { Element } from "@xmpp/xml";
+import { ChatLog, type LoggedMessage } from "./chat";
+import type { ServerConfig } from "./config";
+import { Emitter } from "./emitter";
+import { requestConference } from "./focus";
+import * as muc from "./muc";
+import { randomHex8, type ConnState } from "./xmpp";
+
+/** What the conference needs from the XMPP connection (Connection in xmpp.ts). */
+export interface Transport {
+  endpointId: string;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  send(el: Element): Promise<void>;
+  iq(el: Element, timeoutMs?: number): Promise<Element>;
+  on(event: "stanza", fn: (el: Element) => void): () => void;
+  on(event: "state", fn: (s: ConnState) => void): () => void;
+  on(event: "session", fn: (first: boolean) => void): () => void;
+  on(event: "resumed", fn: () => void): () => void;
+}
+
+export type EndReason =
+  | "left"
+  | "kicked"
+  | "banned"
+  | "full"
+  | "destroyed"
+  | "members-only"
+  | "unreachable"
+  | "auth-required"
+  | "error";
+
+export type Phase =
+  | { phase: "connecting" }
+  | { phase: "joining" }
+  | { phase: "password"; wrong: boolean; detail: string }
+  | { phase: "joined" }
+  | { phase: "reconnecting" }
+  | { phase: "ended"; reason: EndReason; detail: string };
+
+export interface Participant extends muc.Occupant {
+  local: boolean;
+}
+
+export class Conference extends Emitter<{
+  phase: [Phase];
+  participants: [];
+  local: [];
+  room: [];
+  chat: [LoggedMessage];
+  notice: [string];
+}> {
+  readonly roomJid: string;
+  phase: Phase = { phase: "connecting" };
+  participants = new Map<string, Participant>();
+  chat = new ChatLog();
+  chatOpen = false;
+  locked = false;
+  /** Whether a focus answered ready, so a media session can be offered. */
+  mediaAvailable = false;
+  /** Whether audio and video flow (a Jingle session with the bridge); set by the media session, which is still to come. */
+  mediaConnected = false;
+  role: muc.Role = "none";
+  private focusJids = new Set<string>();
+  private password = "";
+  private triedPassword = false;
+  private nick = "";
+  private joinTimer: ReturnType<typeof setTimeout> | undefined;
+  private retries = 0;
+  private off: (() => void)[] = [];
+
+  constructor(
+    private conn: Transport,
+    private cfg: ServerConfig,
+    readonly roomName: string,
+    roomNode: string,
+    public local: muc.LocalState,
+    private machineUid: string,
+  ) {
+    super();
+    this.roomJid = `${roomNode}@${cfg.hosts.muc}`;
+  }
+
+  get endpointId(): string {
+    return this.nick;
+  }
+
+  get isModerator(): boolean {
+    return this.role === "moderator";
+  }
+
+  private setPhase(p: Phase) {
+    this.phase = p;
+    this.emit("phase", p);
+  }
+
+  /** Connects, asks the focus and joins; failures end in phase "ended". */
+  async start(): Promise<void> {
+    this.off.push(
+      this.conn.on("stanza", (el) => this.onStanza(el)),
+      this.conn.on("state", (s) => {
+        if (s === "reconnecting" && this.phase.phase !== "ended") this.setPhase({ phase: "reconnecting" });
+      }),
+      this.conn.on("resumed", () => {
+        if (this.phase.phase === "reconnecting") this.setPhase({ phase: "joined" });
+      }),
+      this.conn.on("session", (first) => {
+        if (!first && this.phase.phase !== "ended") this.rejoin();
+      }),
+    );
+    this.setPhase({ phase: "connecting" });
+    try {
+      await this.conn.connect();
+    } catch (err) {
+      this.end((err as { kind?: string }).kind === "auth" ? "auth-required" : "unreachable", String((err as Error).message ?? err));
+      return;
+    }
+    this.nick = this.conn.endpointId || randomHex8();
+    await this.askFocusAndJoin();
+  }
+
+  private async askFocusAndJoin() {
+    this.setPhase({ phase: "joining" });
+    const outcome = await requestConference(
+      {
+        focus: this.cfg.hosts.focus,
+        room: this.roomJid,
+        machineUid: this.machineUid,
+        startAudioMuted: this.local.audioMuted,
+        startVideoMuted: this.local.videoMuted,
+      },
+      (iq) => this.conn.iq(iq, 10_000),
+    );
+    if (this.phase.phase === "ended") return;
+    switch (outcome.kind) {
+      case "ready":
+        this.mediaAvailable = true;
+        if (outcome.reply.focusJid) this.focusJids.add(outcome.reply.focusJid);
+        break;
+      case "auth-required":
+        this.end("auth-required", "This room needs a moderator to log in first.");
+        return;
+      case "unavailable":
+        this.mediaAvailable = false;
+        break;
+    }
+    this.emit("room");
+    this.sendJoin();
+  }
+
+  private sendJoin() {
+    clearTimeout(this.joinTimer);
+    this.triedPassword = !!this.password;
+    this.conn.send(muc.joinPresence(this.roomJid, this.nick, this.local, this.password || undefined)).catch(() => {});
+    this.joinTimer = setTimeout(() => {
+      if (this.phase.phase === "joining") this.end("error", "The meeting room did not answer.");
+    }, 20_000);
+  }
+
+  /** Joins again with a password (after phase "password"). */
+  joinWithPassword(password: string): void {
+    this.password = password;
+    this.setPhase({ phase: "joining" });
+    this.sendJoin();
+  }
+
+  private rejoin() {
+    // A new session: the room forgot us. Join again as the same endpoint.
+    this.participants.clear();
+    this.emit("participants");
+    this.setPhase({ phase: "joining" });
+    this.sendJoin();
+  }
+
+  private onStanza(el: Element) {
+    if (el.name === "presence") this.onPresence(el);
+    else if (el.name === "message") this.onMessage(el);
+  }
+
+  private onPresence(el: Element) {
+    const ev = muc.parsePresence(el, this.roomJid, this.nick);
+    if (!ev) return;
+    switch (ev.type) {
+      case "error":
+        if (ev.id === this.nick) this.onJoinError(ev.error);
+        return;
+      case "available": {
+        const o = ev.occupant;
+        if (muc.isFocus(o, this.focusJids)) return;
+        if (ev.self) {
+          const first = this.phase.phase === "joining";
+          this.role = o.role;
+          this.participants.set(o.id, { ...o, local: true, displayName: this.local.displayName });
+          if (first) {
+            clearTimeout(this.joinTimer);
+            this.retries = 0;
+            this.setPhase({ phase: "joined" });
+            if (ev.codes.has("201")) {
+              // We created the room (no focus did): accept the default configuration.
+              this.conn.iq(muc.instantRoom(this.roomJid)).catch(() => {});
+            }
+            this.refreshRoomInfo();
+          }
+          this.emit("local");
+        } else {
+          this.participants.set(o.id, { ...o, local: false });
+        }
+        this.emit("participants");
+        return;
+      }
+      case "unavailable":
+        if (ev.self && ev.newNick === undefined) {
+          const reasons: Record<muc.ExitReason, EndReason> = {
+            kicked: "kicked",
+            banned: "banned",
+            affiliation: "kicked",
+            "members-only": "members-only",
+            shutdown: "destroyed",
+            destroyed: "destroyed",
+            left: "left",
+          };
+          this.end(reasons[ev.exit], ev.reason);
+          return;
+        }
+        if (this.participants.delete(ev.id)) this.emit("participants");
+        return;
+    }
+  }
+
+  private onJoinError(e: muc.JoinError) {
+    if (this.phase.phase !== "joining") return;
+    clearTimeout(this.joinTimer);
+    switch (e.kind) {
+      case "password":
+        this.setPhase({ phase: "password", wrong: this.triedPassword, detail: e.text });
+        return;
+      case "nick-conflict":
+        this.nick = randomHex8();
+        if (++this.retries <= 3) this.sendJoin();
+        else this.end("error", "Could not pick a free name in the room.");
+        return;
+      case "not-allowed":
+      case "locked":
+        // Room creation is restricted or the room is being set up: ask the focus again (LJM retries 3×).
+        if (++this.retries <= 3) {
+          setTimeout(() => this.askFocusAndJoin(), 1000 * this.retries);
+        } else {
+          this.end("error", e.text || "The room could not be created.");
+        }
+        return;
+      case "full":
+        this.end("full", e.text);
+        return;
+      case "banned":
+        this.end("banned", e.text);
+        return;
+      case "members-only":
+        this.end("members-only", e.text);
+        return;
+      default:
+        this.end("error", e.text || e.condition);
+    }
+  }
+
+  private onMessage(el: Element) {
+    if (el.attrs.type === "error") {
+      if ((el.attrs.from ?? "").toLowerCase().startsWith(this.roomJid.toLowerCase())) {
+        const { condition } = muc.stanzaError(el);
+        this.emit("notice", condition === "forbidden" || condition === "not-acceptable" ? "Your message was not accepted by the room." : "A message could not be delivered.");
+      }
+      return;
+    }
+    if (muc.roomStatusCodes(el, this.roomJid).has("104")) this.refreshRoomInfo();
+    const m = muc.parseChat(el, this.roomJid);
+    if (!m) return;
+    const logged: LoggedMessage = { ...m, mine: m.from === this.nick && !m.private };
+    if (this.chat.add(logged, this.chatOpen)) this.emit("chat", logged);
+  }
+
+  private async refreshRoomInfo() {
+    try {
+      const res = await this.conn.iq(muc.roomInfoRequest(this.roomJid));
+      this.locked = muc.isPasswordProtected(res);
+      this.emit("room");
+    } catch {
+      // Room info is a nicety; the lock state shows after the next change.
+    }
+  }
+
+  private end(reason: EndReason, detail = "") {
+    clearTimeout(this.joinTimer);
+    if (this.phase.phase === "ended") return;
+    this.setPhase({ phase: "ended", reason, detail });
+    for (const f of this.off) f();
+    this.off = [];
+    this.conn.close().catch(() => {});
+  }
+
+  private sendPresence() {
+    if (this.phase.phase !== "joined") return;
+    this.conn.send(muc.updatePresence(this.roomJid, this.nick, this.local)).catch(() => {});
+  }
+
+  setAudioMuted(muted: boolean): void {
+    this.local = { ...this.local, audioMuted: muted };
+    this.updateSelf();
+  }
+
+  setVideoMuted(muted: boolean): void {
+    this.local = { ...this.local, videoMuted: muted };
+    this.updateSelf();
+  }
+
+  setDisplayName(name: string): void {
+    this.local = { ...this.local, displayName: name };
+    this.updateSelf();
+  }
+
+  private updateSelf() {
+    const me = this.participants.get(this.nick);
+    if (me) this.participants.set(this.nick, { ...me, ...this.local });
+    this.sendPresence();
+    this.emit("local");
+    this.emit("participants");
+  }
+
+  /** Sends a chat message to the room, or privately to one participant. */
+  sendChat(body: string, to?: string): void {
+    body = body.trim();
+    if (!body || this.phase.phase !== "joined") return;
+    const id = crypto.randomUUID();
+    if (to) {
+      this.conn.send(muc.privateChat(this.roomJid, to, body, id)).catch(() => {});
+      // Private messages are not echoed by the room: log ours now.
+      const logged: LoggedMessage = { id, from: this.nick, to, body, private: true, at: new Date(), history: false, mine: true };
+      if (this.chat.add(logged, this.chatOpen)) this.emit("chat", logged);
+    } else {
+      this.conn.send(muc.groupchat(this.roomJid, body, id)).catch(() => {});
+    }
+  }
+
+  /** Sets (or with "" clears) the room password; moderators only. Throws a readable Error. */
+  async setPassword(password: string): Promise<void> {
+    let form: Map<string, string[]>;
+    try {
+      form = muc.formFields(await this.conn.iq(muc.ownerFormRequest(this.roomJid)));
+    } catch (err) {
+      throw new Error(describeIqError(err, "read the room settings"));
+    }
+    try {
+      await this.conn.iq(muc.passwordForm(this.roomJid, password, form));
+    } catch (err) {
+      throw new Error(describeIqError(err, password ? "lock the room" : "unlock the room"));
+    }
+    this.password = password;
+    this.locked = !!password;
+    this.emit("room");
+  }
+
+  /** Leaves the room and closes the connection. */
+  async leave(): Promise<void> {
+    if (this.phase.phase === "joined" || this.phase.phase === "joining") {
+      await this.conn.send(muc.leavePresence(this.roomJid, this.nick)).catch(() => {});
+    }
+    this.end("left");
+  }
+
+  displayNameOf(id: string): string {
+    const p = this.participants.get(id);
+    return p?.displayName || guestName(id);
+  }
+}
+
+export function guestName(id: string): string {
+  return `Guest ${id.slice(0, 4)}`;
+}
+
+function describeIqError(err: unknown, what: string): string {
+  const c = (err as { condition?: string }).condition;
+  if (c === "forbidden" || c === "not-allowed" || c === "not-authorized") return `Only moderators can ${what}.`;
+  if ((err as Error).name === "TimeoutError") return `The server did not answer; could not ${what}.`;
+  return `Could not ${what}${c ? ` (${c})` : ""}.`;
+}

@@ -1,0 +1,189 @@
+// Parley's browser client: routes "/" to the home page and "/<Room>" to the
+// pre-join screen and the meeting. See conference.ts for the protocol side.
+import { Conference, type EndReason } from "./conference";
+import { loadConfig, type ServerConfig } from "./config";
+import { readOverrides } from "./hashparams";
+import { LocalMedia, type MediaKind, type MediaProblem } from "./media";
+import { Prefs } from "./prefs";
+import { isValidRoomName, roomFromPath, roomNode } from "./roomname";
+import { prompt } from "./ui/dialog";
+import { clear, h } from "./ui/dom";
+import { renderHome } from "./ui/home";
+import { renderMeeting } from "./ui/meeting";
+import { showNotice } from "./ui/notice";
+import { renderPrejoin, type JoinChoice } from "./ui/prejoin";
+import { toast } from "./ui/toast";
+import { Connection } from "./xmpp";
+
+const root = document.getElementById("app")!;
+const prefs = new Prefs();
+const home = () => location.assign("/");
+
+/** What a browser must have; the first thing missing, or "" if none. */
+function missingFeature(): string {
+  if (typeof WebSocket !== "function") return "WebSocket";
+  if (typeof RTCPeerConnection !== "function") return "WebRTC";
+  if (!window.isSecureContext) return "a secure (https) connection";
+  if (!navigator.mediaDevices?.getUserMedia) return "camera and microphone access";
+  if (typeof crypto?.randomUUID !== "function") return "Web Crypto";
+  if (typeof HTMLDialogElement !== "function" || typeof ResizeObserver !== "function") return "a current browser";
+  return "";
+}
+
+function boot() {
+  const room = roomFromPath(location.pathname);
+  if (!room) {
+    renderHome(root, prefs, (name) => location.assign("/" + encodeURIComponent(name)));
+    return;
+  }
+  const missing = missingFeature();
+  if (missing) {
+    showNotice(root, "This browser is not supported", `Parley needs ${missing}. Use a current version of Firefox, Chrome, Edge or Safari.`, [{ label: "Home", primary: true, run: home }], "unsupported");
+    return;
+  }
+  if (!isValidRoomName(room)) {
+    showNotice(root, "That is not a meeting name", "Meeting names use letters, digits, dots, dashes and underscores.", [{ label: "Start a meeting", primary: true, run: home }], "invalid-room");
+    return;
+  }
+  startRoom(room).catch((err) => {
+    showNotice(root, "Something went wrong", String((err as Error)?.message ?? err), [{ label: "Try again", primary: true, run: () => location.reload() }, { label: "Home", run: home }]);
+  });
+}
+
+async function startRoom(room: string) {
+  let cfg: ServerConfig;
+  try {
+    cfg = await loadConfig();
+  } catch {
+    showUnreachable();
+    return;
+  }
+  const overrides = readOverrides(location.hash);
+  const media = new LocalMedia();
+  let choice: JoinChoice = {
+    displayName: overrides.displayName ?? prefs.displayName,
+    audioMuted: overrides.startAudioMuted ?? false,
+    videoMuted: overrides.startVideoMuted ?? false,
+  };
+  const problems: MediaProblem[] = [];
+  if (overrides.prejoin === false) {
+    for (const kind of ["audio", "video"] as MediaKind[]) {
+      if (kind === "audio" ? choice.audioMuted : choice.videoMuted) continue;
+      try {
+        await media.start(kind);
+      } catch (p) {
+        problems.push(p as MediaProblem);
+        if (kind === "audio") choice.audioMuted = true;
+        else choice.videoMuted = true;
+      }
+    }
+  } else {
+    choice = await renderPrejoin(root, room, media, prefs, choice);
+  }
+  if (overrides.displayName && !prefs.displayName) prefs.displayName = overrides.displayName;
+
+  showJoining(room);
+  const conn = new Connection({ service: cfg.websocket, domain: cfg.hosts.domain });
+  const conf = new Conference(conn, cfg, room, roomNode(room), choice, prefs.machineUid());
+  (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn };
+  let teardown: (() => void) | null = null;
+  let leaving = false;
+
+  const leave = async () => {
+    leaving = true;
+    await conf.leave();
+  };
+  addEventListener("pagehide", () => {
+    if (!leaving) conf.leave();
+  });
+
+  conf.on("phase", async (p) => {
+    switch (p.phase) {
+      case "joined":
+        if (!teardown) {
+          prefs.addRecentRoom(room);
+          const invite = `${location.origin}/${encodeURIComponent(room)}`;
+          teardown = renderMeeting(root, conf, media, invite, leave);
+          for (const pr of problems) toast(pr.message, "error", 8000);
+        }
+        break;
+      case "password": {
+        const pw = await prompt({
+          id: "password-dialog",
+          title: "This meeting has a password",
+          message: "Ask the person who invited you for it.",
+          error: p.detail && p.wrong ? `That password was not accepted: ${p.detail}.` : p.wrong ? "That password is not right. Try again." : undefined,
+          label: "Password",
+          type: "password",
+          confirm: "Join",
+          cancel: "Cancel",
+        });
+        if (pw) conf.joinWithPassword(pw);
+        else {
+          leaving = true;
+          await conf.leave();
+        }
+        break;
+      }
+      case "ended":
+        teardown?.();
+        teardown = null;
+        media.stopAll();
+        showEnded(room, p.reason, p.detail, leaving);
+        break;
+    }
+  });
+  await conf.start();
+}
+
+function showJoining(room: string) {
+  clear(root);
+  document.title = `${room} · Parley`;
+  root.append(
+    h("main", { class: "joining", attrs: { id: "joining", "aria-busy": "true" } }, h("div", { class: "spinner", attrs: { "aria-hidden": "true" } }), h("p", { text: `Joining ${room}…` })),
+  );
+}
+
+function showUnreachable() {
+  showNotice(root, "Can't reach the server", "Check your network connection. Parley will try again when you ask.", [
+    { label: "Try again", primary: true, run: () => location.reload() },
+    { label: "Home", run: home },
+  ], "unreachable");
+}
+
+function showEnded(room: string, reason: EndReason, detail: string, byUs: boolean) {
+  const rejoin = { label: "Rejoin", primary: true, run: () => location.reload() };
+  const goHome = { label: "Home", run: home };
+  const because = detail ? ` Reason: ${detail}` : "";
+  switch (reason) {
+    case "left":
+      if (byUs) showNotice(root, "You left the meeting", `${room} goes on without you.`, [rejoin, goHome], "left");
+      else showNotice(root, "You are no longer in the meeting", "The room let you go.", [rejoin, goHome], "left");
+      return;
+    case "kicked":
+      showNotice(root, "You were removed from the meeting", `A moderator removed you.${because}`, [goHome, { label: "Rejoin", run: () => location.reload() }], "kicked");
+      return;
+    case "banned":
+      showNotice(root, "You can't join this meeting", `You are banned from it.${because}`, [goHome], "banned");
+      return;
+    case "full":
+      showNotice(root, "This meeting is full", "No one else can join right now. Try again later.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "full");
+      return;
+    case "destroyed":
+      showNotice(root, "The meeting has ended", `The room was closed.${because}`, [goHome], "ended");
+      return;
+    case "members-only":
+      showNotice(root, "This meeting is members only", "A moderator must let you in.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "members-only");
+      return;
+    case "unreachable":
+      showUnreachable();
+      return;
+    case "auth-required":
+      showNotice(root, "A moderator has to start this meeting", "This server only lets signed-in people open meetings. Try again once one has.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "auth-required");
+      return;
+    default:
+      showNotice(root, "Something went wrong", detail || "The meeting could not continue.", [rejoin, goHome], "error");
+  }
+}
+
+boot();

@@ -1,0 +1,152 @@
+// Local camera and microphone: acquiring tracks, the devices to pick from,
+// a level meter, and the message to show for each way getUserMedia fails.
+// The conference hands these tracks to the media session once the focus
+// offers one; until then they feed the self view.
+
+export type MediaKind = "audio" | "video";
+
+export interface MediaProblem {
+  kind: MediaKind | "both";
+  reason: "denied" | "missing" | "busy" | "unsupported" | "other";
+  message: string;
+}
+
+/** The user-facing explanation of a getUserMedia failure. */
+export function describeMediaError(err: unknown, kind: MediaKind | "both"): MediaProblem {
+  const name = (err as { name?: string })?.name ?? "";
+  const what = kind === "audio" ? "microphone" : kind === "video" ? "camera" : "camera and microphone";
+  switch (name) {
+    case "NotAllowedError":
+    case "SecurityError":
+    case "PermissionDeniedError":
+      return { kind, reason: "denied", message: `Access to your ${what} is blocked. Allow it in your browser's site settings, then try again.` };
+    case "NotFoundError":
+    case "DevicesNotFoundError":
+    case "OverconstrainedError":
+      return { kind, reason: "missing", message: `No ${what} was found. Connect one, or join without it.` };
+    case "NotReadableError":
+    case "TrackStartError":
+    case "AbortError":
+      return { kind, reason: "busy", message: `Your ${what} could not be started. Another application may be using it.` };
+    case "TypeError":
+      return { kind, reason: "unsupported", message: `This browser cannot use a ${what} here (a secure https connection is needed).` };
+    default:
+      return { kind, reason: "other", message: `Your ${what} could not be started.` };
+  }
+}
+
+export interface Devices {
+  audioinput: MediaDeviceInfo[];
+  videoinput: MediaDeviceInfo[];
+  audiooutput: MediaDeviceInfo[];
+}
+
+export async function listDevices(): Promise<Devices> {
+  const out: Devices = { audioinput: [], videoinput: [], audiooutput: [] };
+  if (!navigator.mediaDevices?.enumerateDevices) return out;
+  for (const d of await navigator.mediaDevices.enumerateDevices()) {
+    if (d.deviceId && d.kind in out) out[d.kind as keyof Devices].push(d);
+  }
+  return out;
+}
+
+/** The local camera and microphone tracks, each optional. */
+export class LocalMedia {
+  audio: MediaStreamTrack | null = null;
+  video: MediaStreamTrack | null = null;
+  audioDevice = "";
+  videoDevice = "";
+
+  /** Starts (or restarts on another device) one kind; throws a MediaProblem. */
+  async start(kind: MediaKind, deviceId = kind === "audio" ? this.audioDevice : this.videoDevice): Promise<MediaStreamTrack> {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      throw describeMediaError({ name: "TypeError" }, kind);
+    }
+    const constraints: MediaStreamConstraints =
+      kind === "audio"
+        ? { audio: deviceId ? { deviceId: { exact: deviceId } } : true }
+        : {
+            video: {
+              ...(deviceId ? { deviceId: { exact: deviceId } } : {}),
+              width: { ideal: 1280 },
+              height: { ideal: 720 },
+              frameRate: { ideal: 30 },
+            },
+          };
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(constraints);
+    } catch (err) {
+      throw describeMediaError(err, kind);
+    }
+    const track = kind === "audio" ? stream.getAudioTracks()[0]! : stream.getVideoTracks()[0]!;
+    this.stop(kind);
+    this[kind] = track;
+    const id = track.getSettings().deviceId ?? deviceId;
+    if (kind === "audio") this.audioDevice = id;
+    else this.videoDevice = id;
+    return track;
+  }
+
+  stop(kind: MediaKind): void {
+    this[kind]?.stop();
+    this[kind] = null;
+  }
+
+  stopAll(): void {
+    this.stop("audio");
+    this.stop("video");
+  }
+}
+
+/**
+ * Measures a microphone track's level (0…1) with an AnalyserNode and
+ * calls `onLevel` on each animation frame until stopped.
+ */
+export class LevelMeter {
+  private ctx: AudioContext | null = null;
+  private raf = 0;
+
+  constructor(private onLevel: (level: number) => void) {}
+
+  attach(track: MediaStreamTrack | null): void {
+    this.stop();
+    if (!track || typeof AudioContext === "undefined") return;
+    const ctx = new AudioContext();
+    this.ctx = ctx;
+    const src = ctx.createMediaStreamSource(new MediaStream([track]));
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 512;
+    src.connect(analyser);
+    const buf = new Float32Array(analyser.fftSize);
+    const tick = () => {
+      analyser.getFloatTimeDomainData(buf);
+      this.onLevel(levelOf(buf));
+      this.raf = requestAnimationFrame(tick);
+    };
+    // Without a user gesture the context may start suspended: resume it on the first one.
+    const resume = () => ctx.resume().catch(() => {});
+    resume();
+    if (ctx.state !== "running") {
+      for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, resume, { once: true, capture: true });
+    }
+    tick();
+  }
+
+  stop(): void {
+    cancelAnimationFrame(this.raf);
+    this.ctx?.close().catch(() => {});
+    this.ctx = null;
+    this.onLevel(0);
+  }
+}
+
+/** RMS of samples mapped to 0…1 on a dB scale (-60 dBFS → 0, 0 dBFS → 1). */
+export function levelOf(samples: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) sum += samples[i]! * samples[i]!;
+  const rms = Math.sqrt(sum / Math.max(1, samples.length));
+  if (rms <= 0) return 0;
+  const db = 20 * Math.log10(rms);
+  return Math.max(0, Math.min(1, (db + 60) / 60));
+}

@@ -1,0 +1,329 @@
+// XEP-0045 multi-user chat as Jitsi uses it (protocol/jitsi-dialect.md §4,
+// §9): join and update presence, occupant presence parsing, join errors,
+// the owner form that locks a room, and chat messages. Pure functions over
+// XML elements; conference.ts sends and receives them.
+//
+// The MUC nickname is the 8-hex-char endpoint ID; the display name travels
+// in <nick xmlns="http://jabber.org/protocol/nick">. Presence children
+// without a namespace are in jabber:client, as LJM sends them.
+import { xml, type Element } from "@xmpp/xml";
+
+export const NS = {
+  muc: "http://jabber.org/protocol/muc",
+  mucUser: "http://jabber.org/protocol/muc#user",
+  mucOwner: "http://jabber.org/protocol/muc#owner",
+  mucAdmin: "http://jabber.org/protocol/muc#admin",
+  nick: "http://jabber.org/protocol/nick",
+  data: "jabber:x:data",
+  discoInfo: "http://jabber.org/protocol/disco#info",
+  delay: "urn:xmpp:delay",
+  stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
+  jitmeet: "http://jitsi.org/jitmeet",
+  jsonMessage: "http://jitsi.org/jitmeet",
+} as const;
+
+/** What this participant says about itself in presence. */
+export interface LocalState {
+  displayName: string;
+  audioMuted: boolean;
+  videoMuted: boolean;
+}
+
+/** Source names follow LJM: `<endpoint>-a0`, `<endpoint>-v0`. */
+export function sourceName(endpointId: string, kind: "audio" | "video", index = 0): string {
+  return `${endpointId}-${kind === "audio" ? "a" : "v"}${index}`;
+}
+
+/** The <SourceInfo> JSON text for the local sources. */
+export function sourceInfo(endpointId: string, s: Pick<LocalState, "audioMuted" | "videoMuted">): string {
+  return JSON.stringify({
+    [sourceName(endpointId, "audio")]: { muted: s.audioMuted },
+    [sourceName(endpointId, "video")]: { muted: s.videoMuted },
+  });
+}
+
+function presenceChildren(endpointId: string, s: LocalState): Element[] {
+  const out = [
+    xml("SourceInfo", {}, sourceInfo(endpointId, s)),
+    xml("audiomuted", {}, String(s.audioMuted)),
+    xml("videomuted", {}, String(s.videoMuted)),
+  ];
+  if (s.displayName) out.unshift(xml("nick", { xmlns: NS.nick }, s.displayName));
+  return out;
+}
+
+/** The first presence to `room/endpointId`, with the password if one is known (§4.1, §4.4). */
+export function joinPresence(roomJid: string, endpointId: string, s: LocalState, password?: string): Element {
+  return xml(
+    "presence",
+    { to: `${roomJid}/${endpointId}` },
+    xml("x", { xmlns: NS.muc }, password ? xml("password", {}, password) : null),
+    ...presenceChildren(endpointId, s),
+  );
+}
+
+/** A presence that changes the display name or the mute state (no <x/>). */
+export function updatePresence(roomJid: string, endpointId: string, s: LocalState): Element {
+  return xml("presence", { to: `${roomJid}/${endpointId}` }, ...presenceChildren(endpointId, s));
+}
+
+export function leavePresence(roomJid: string, endpointId: string): Element {
+  return xml("presence", { to: `${roomJid}/${endpointId}`, type: "unavailable" });
+}
+
+export type Role = "moderator" | "participant" | "visitor" | "none";
+export type Affiliation = "owner" | "admin" | "member" | "outcast" | "none";
+
+/** An occupant as its presence describes it. */
+export interface Occupant {
+  id: string; // nickname = endpoint ID
+  displayName: string;
+  role: Role;
+  affiliation: Affiliation;
+  jid?: string; // real JID when the room shows it
+  audioMuted: boolean;
+  videoMuted: boolean;
+}
+
+export type JoinErrorKind =
+  | "password" // not-authorized: wrong or missing password
+  | "full" // service-unavailable: max occupants
+  | "banned" // forbidden
+  | "members-only" // registration-required (lobby)
+  | "nick-conflict" // conflict
+  | "not-allowed" // room creation restricted (no focus yet)
+  | "locked" // item-not-found: room exists but is not configured
+  | "other";
+
+export interface JoinError {
+  kind: JoinErrorKind;
+  condition: string;
+  text: string;
+}
+
+/** Why the room sent this participant away (unavailable self-presence). */
+export type ExitReason = "kicked" | "banned" | "affiliation" | "members-only" | "shutdown" | "destroyed" | "left";
+
+export type PresenceEvent =
+  | { type: "available"; occupant: Occupant; self: boolean; codes: Set<string> }
+  | { type: "unavailable"; id: string; self: boolean; codes: Set<string>; exit: ExitReason; reason: string; actor: string; newNick?: string }
+  | { type: "error"; id: string; error: JoinError };
+
+/** The resource of a full JID, or "" if it has none. */
+export function resourceOf(jid: string): string {
+  const i = jid.indexOf("/");
+  return i < 0 ? "" : jid.slice(i + 1);
+}
+
+export function bareOf(jid: string): string {
+  const i = jid.indexOf("/");
+  return i < 0 ? jid : jid.slice(0, i);
+}
+
+/** Error condition and text of a stanza's <error/>. */
+export function stanzaError(el: Element): { condition: string; text: string; type: string } {
+  const err = el.getChild("error");
+  if (!err) return { condition: "undefined-condition", text: "", type: "" };
+  let condition = "undefined-condition";
+  for (const c of err.getChildElements()) {
+    if (c.attrs.xmlns === NS.stanzas && c.name !== "text") {
+      condition = c.name;
+      break;
+    }
+  }
+  return { condition, text: err.getChildText("text", NS.stanzas) ?? "", type: err.attrs.type ?? "" };
+}
+
+const joinErrorKinds: Record<string, JoinErrorKind> = {
+  "not-authorized": "password",
+  "service-unavailable": "full",
+  forbidden: "banned",
+  "registration-required": "members-only",
+  conflict: "nick-conflict",
+  "not-allowed": "not-allowed",
+  "item-not-found": "locked",
+};
+
+export function joinError(el: Element): JoinError {
+  const { condition, text } = stanzaError(el);
+  return { kind: joinErrorKinds[condition] ?? "other", condition, text };
+}
+
+function parseMuted(sourceInfoText: string | null, kind: "a" | "v"): boolean | undefined {
+  if (!sourceInfoText) return undefined;
+  try {
+    const info = JSON.parse(sourceInfoText) as Record<string, { muted?: boolean; videoType?: string }>;
+    let seen = false;
+    for (const [name, v] of Object.entries(info)) {
+      // Camera or microphone sources only: "<ep>-a0", "<ep>-v0" (screen shares have videoType desktop).
+      if (!new RegExp(`-${kind}\\d+$`).test(name) || v?.videoType === "desktop") continue;
+      seen = true;
+      if (v?.muted === false) return false;
+    }
+    return seen ? true : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses a presence from the room `roomJid`; null if it is from elsewhere
+ * or from the bare room. `selfId` is this participant's nickname.
+ */
+export function parsePresence(el: Element, roomJid: string, selfId: string): PresenceEvent | null {
+  const from = el.attrs.from ?? "";
+  if (bareOf(from).toLowerCase() !== roomJid.toLowerCase()) return null;
+  const id = resourceOf(from);
+  if (!id) return null;
+  if (el.attrs.type === "error") return { type: "error", id, error: joinError(el) };
+
+  const x = el.getChild("x", NS.mucUser);
+  const codes = new Set((x?.getChildren("status") ?? []).map((s) => s.attrs.code ?? ""));
+  const self = codes.has("110") || id === selfId;
+  const item = x?.getChild("item");
+
+  if (el.attrs.type === "unavailable") {
+    let exit: ExitReason = "left";
+    if (x?.getChild("destroy")) exit = "destroyed";
+    else if (codes.has("307")) exit = "kicked";
+    else if (codes.has("301")) exit = "banned";
+    else if (codes.has("321")) exit = "affiliation";
+    else if (codes.has("322")) exit = "members-only";
+    else if (codes.has("332")) exit = "shutdown";
+    const reason = item?.getChildText("reason") ?? x?.getChild("destroy")?.getChildText("reason") ?? "";
+    const actor = item?.getChild("actor")?.attrs.nick ?? "";
+    const ev: PresenceEvent = { type: "unavailable", id, self, codes, exit, reason, actor };
+    if (codes.has("303") && item?.attrs.nick) ev.newNick = item.attrs.nick;
+    return ev;
+  }
+  if (el.attrs.type !== undefined) return null; // subscription types do not apply to rooms
+
+  const sourceInfoText = el.getChildText("SourceInfo");
+  const legacy = (name: string) => {
+    const t = el.getChildText(name);
+    return t === null ? undefined : t.trim() === "true";
+  };
+  const occupant: Occupant = {
+    id,
+    displayName: (el.getChildText("nick", NS.nick) ?? "").trim().slice(0, 64),
+    role: (item?.attrs.role as Role) ?? "participant",
+    affiliation: (item?.attrs.affiliation as Affiliation) ?? "none",
+    audioMuted: parseMuted(sourceInfoText, "a") ?? legacy("audiomuted") ?? true,
+    videoMuted: parseMuted(sourceInfoText, "v") ?? legacy("videomuted") ?? true,
+  };
+  if (item?.attrs.jid) occupant.jid = item.attrs.jid;
+  return { type: "available", occupant, self, codes };
+}
+
+/** Whether an occupant is the conference focus (nick "focus" or its real JID, §3.2, §4.2). */
+export function isFocus(o: Occupant, focusJids: Iterable<string>): boolean {
+  if (o.jid) {
+    for (const f of focusJids) if (o.jid.startsWith(f + "/")) return true;
+  }
+  return o.id === "focus";
+}
+
+/** XEP-0045 §10.1.2: accept the default configuration of a room we created. */
+export function instantRoom(roomJid: string): Element {
+  return xml("iq", { type: "set", to: roomJid }, xml("query", { xmlns: NS.mucOwner }, xml("x", { xmlns: NS.data, type: "submit" })));
+}
+
+/** Asks the room for its configuration form (moderators only). */
+export function ownerFormRequest(roomJid: string): Element {
+  return xml("iq", { type: "get", to: roomJid }, xml("query", { xmlns: NS.mucOwner }));
+}
+
+/** The field vars a room's configuration form offers. */
+export function formFields(result: Element): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const x = result.getChild("query", NS.mucOwner)?.getChild("x", NS.data);
+  for (const f of x?.getChildren("field") ?? []) {
+    if (!f.attrs.var) continue;
+    out.set(f.attrs.var, f.getChildren("value").map((v) => v.getText()));
+  }
+  return out;
+}
+
+/**
+ * Submits the owner form that sets or clears the room password (§4.4):
+ * FORM_TYPE, muc#roomconfig_roomsecret, muc#roomconfig_passwordprotectedroom
+ * and muc#roomconfig_whois=anyone; a members-only room stays members-only.
+ */
+export function passwordForm(roomJid: string, password: string, current?: Map<string, string[]>): Element {
+  const field = (v: string, value: string) => xml("field", { var: v }, xml("value", {}, value));
+  const fields = [
+    field("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig"),
+    field("muc#roomconfig_roomsecret", password),
+    field("muc#roomconfig_passwordprotectedroom", password ? "1" : "0"),
+    field("muc#roomconfig_whois", "anyone"),
+  ];
+  const membersOnly = current?.get("muc#roomconfig_membersonly")?.[0];
+  if (membersOnly === "1" || membersOnly === "true") fields.push(field("muc#roomconfig_membersonly", "true"));
+  return xml(
+    "iq",
+    { type: "set", to: roomJid },
+    xml("query", { xmlns: NS.mucOwner }, xml("x", { xmlns: NS.data, type: "submit" }, ...fields)),
+  );
+}
+
+/** disco#info of the room (§4.3). */
+export function roomInfoRequest(roomJid: string): Element {
+  return xml("iq", { type: "get", to: roomJid }, xml("query", { xmlns: NS.discoInfo }));
+}
+
+/** Whether the room's disco#info says it has a password. */
+export function isPasswordProtected(result: Element): boolean {
+  const q = result.getChild("query", NS.discoInfo);
+  return (q?.getChildren("feature") ?? []).some((f) => f.attrs.var === "muc_passwordprotected");
+}
+
+export interface ChatMessage {
+  id: string;
+  from: string; // endpoint ID of the sender
+  to?: string; // endpoint ID of the recipient, for private messages we sent
+  body: string;
+  private: boolean;
+  at: Date;
+  history: boolean; // delivered from the room's history
+}
+
+/** A chat message from the room (groupchat) or an occupant (private), else null. */
+export function parseChat(el: Element, roomJid: string): ChatMessage | null {
+  if (el.name !== "message") return null;
+  const from = el.attrs.from ?? "";
+  if (bareOf(from).toLowerCase() !== roomJid.toLowerCase()) return null;
+  const type = el.attrs.type ?? "normal";
+  if (type !== "groupchat" && type !== "chat") return null;
+  const body = el.getChildText("body");
+  if (body === null || body.trim() === "") return null;
+  const delay = el.getChild("delay", NS.delay) ?? el.getChild("x", "jabber:x:delay");
+  let at = new Date();
+  if (delay?.attrs.stamp) {
+    const d = new Date(delay.attrs.stamp);
+    if (!Number.isNaN(d.getTime())) at = d;
+  }
+  return {
+    id: el.attrs.id ?? "",
+    from: resourceOf(from),
+    body: body.slice(0, 10_000),
+    private: type === "chat",
+    at,
+    history: !!delay && type === "groupchat",
+  };
+}
+
+/** Status codes of a groupchat message from the bare room (104: configuration changed). */
+export function roomStatusCodes(el: Element, roomJid: string): Set<string> {
+  if (el.name !== "message" || (el.attrs.from ?? "").toLowerCase() !== roomJid.toLowerCase()) return new Set();
+  const x = el.getChild("x", NS.mucUser);
+  return new Set((x?.getChildren("status") ?? []).map((s) => s.attrs.code ?? ""));
+}
+
+export function groupchat(roomJid: string, body: string, id: string): Element {
+  return xml("message", { to: roomJid, type: "groupchat", id }, xml("body", {}, body));
+}
+
+/** A private message to one occupant (XEP-0045 §7.5 marks it with an empty muc#user <x/>). */
+export function privateChat(roomJid: string, to: string, body: string, id: string): Element {
+  return xml("message", { to: `${roomJid}/${to}`, type: "chat", id }, xml("body", {}, body), xml("x", { xmlns: NS.mucUser }));
+}

@@ -1,0 +1,87 @@
+// What the browser remembers between visits (localStorage): display name,
+// chosen devices and recent rooms. Storage may be missing or full (private
+// windows, quotas): every access is guarded and failure only forgets.
+
+export interface RecentRoom {
+  name: string;
+  at: number; // ms since epoch of the last join
+}
+
+const KEY = "parley.";
+const MAX_RECENT = 8;
+
+export class Prefs {
+  constructor(private store: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null = safeLocalStorage()) {}
+
+  private get(key: string): string | null {
+    try {
+      return this.store?.getItem(KEY + key) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  private set(key: string, value: string | null): void {
+    try {
+      if (value === null) this.store?.removeItem(KEY + key);
+      else this.store?.setItem(KEY + key, value);
+    } catch {
+      // Forget silently: nothing depends on it.
+    }
+  }
+
+  get displayName(): string {
+    return this.get("displayName") ?? "";
+  }
+  set displayName(v: string) {
+    this.set("displayName", v || null);
+  }
+
+  /** A stable random ID for this browser (the focus request's machine-uid, §3.1). */
+  machineUid(): string {
+    let id = this.get("machineUid");
+    if (!id || !/^[0-9a-f]{32}$/.test(id)) {
+      const b = new Uint8Array(16);
+      crypto.getRandomValues(b);
+      id = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+      this.set("machineUid", id);
+    }
+    return id;
+  }
+
+  device(kind: "audioinput" | "videoinput" | "audiooutput"): string {
+    return this.get("device." + kind) ?? "";
+  }
+  setDevice(kind: "audioinput" | "videoinput" | "audiooutput", id: string): void {
+    this.set("device." + kind, id || null);
+  }
+
+  recentRooms(): RecentRoom[] {
+    try {
+      const v = JSON.parse(this.get("recent") ?? "[]");
+      if (!Array.isArray(v)) return [];
+      return v
+        .filter((r): r is RecentRoom => typeof r?.name === "string" && typeof r?.at === "number")
+        .slice(0, MAX_RECENT);
+    } catch {
+      return [];
+    }
+  }
+
+  addRecentRoom(name: string, now = Date.now()): void {
+    const rest = this.recentRooms().filter((r) => r.name.toLowerCase() !== name.toLowerCase());
+    this.set("recent", JSON.stringify([{ name, at: now }, ...rest].slice(0, MAX_RECENT)));
+  }
+
+  removeRecentRoom(name: string): void {
+    this.set("recent", JSON.stringify(this.recentRooms().filter((r) => r.name !== name)));
+  }
+}
+
+function safeLocalStorage(): Storage | null {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}

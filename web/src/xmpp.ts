@@ -1,0 +1,195 @@
+// The XMPP connection: RFC 7395 WebSocket via @xmpp/client, SASL ANONYMOUS,
+// XEP-0198 stream management with resumption (previd in the URL as LJM
+// sends it, protocol/jitsi-dialect.md §2.3), and XEP-0199 pings to the
+// domain every 10 s (§2.4): two missed pings drop the socket so that the
+// library reconnects and resumes.
+//
+// Events: "state" (connecting → online ⇄ reconnecting → offline),
+// "session" (a new XMPP session: the first one, and one after a resumption
+// failed — the rooms must be joined again), "stanza" (every stanza received).
+import { client, type Client } from "@xmpp/client";
+import { xml, type Element } from "@xmpp/xml";
+import { Emitter } from "./emitter";
+
+export type ConnState = "connecting" | "online" | "reconnecting" | "offline";
+
+export class ConnectionError extends Error {
+  constructor(
+    readonly kind: "unreachable" | "auth" | "closed",
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConnectionError";
+  }
+}
+
+export interface ConnectionOptions {
+  service: string; // wss://host/xmpp-websocket
+  domain: string;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+}
+
+/** LJM's endpoint ID: the first 8 characters of the anonymous node when they are hex (§2.2). */
+export function endpointIdFor(local: string, random: () => string = randomHex8): string {
+  const head = local.slice(0, 8).toLowerCase();
+  return /^[0-9a-f]{8}$/.test(head) ? head : random();
+}
+
+export function randomHex8(): string {
+  const b = new Uint8Array(4);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/** The service URL with previd set (or removed when id is empty). */
+export function withPrevId(service: string, id: string): string {
+  const u = new URL(service);
+  if (id) u.searchParams.set("previd", id);
+  else u.searchParams.delete("previd");
+  return u.toString();
+}
+
+export class Connection extends Emitter<{
+  state: [ConnState];
+  session: [first: boolean];
+  resumed: [];
+  stanza: [Element];
+}> {
+  private xmpp: Client;
+  private sessions = 0;
+  private closing = false;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private missedPings = 0;
+  state: ConnState = "offline";
+  endpointId = "";
+  /** How many times a lost connection was resumed (XEP-0198) rather than replaced. */
+  resumptions = 0;
+
+  constructor(private opts: ConnectionOptions) {
+    super();
+    this.xmpp = client({ service: opts.service, domain: opts.domain });
+    const x = this.xmpp;
+    x.reconnect.stop(); // only after the first session: a first failure is reported instead
+    x.streamManagement.timeout = 20_000; // unanswered <r/> → the socket is dead
+    x.on("error", () => {
+      // Socket and stream errors end in "disconnect", handled below.
+    });
+    x.on("stanza", (el: Element) => this.emit("stanza", el));
+    x.on("online", () => {
+      this.sessions++;
+      if (this.sessions === 1) this.endpointId = endpointIdFor(x.jid?.local ?? "");
+      x.reconnect.delay = 1000;
+      this.setState("online");
+      this.emit("session", this.sessions === 1);
+    });
+    x.streamManagement.on("resumed", () => {
+      this.resumptions++;
+      x.reconnect.delay = 1000;
+      this.setState("online");
+      this.emit("resumed");
+    });
+    x.on("disconnect", () => {
+      if (this.closing || this.sessions === 0) return;
+      // Resume as LJM does: previd in the URL, <resume previd h/> in the stream.
+      x.options.service = withPrevId(this.opts.service, x.streamManagement.id);
+      this.setState("reconnecting");
+    });
+    x.reconnect.on("reconnecting", () => {
+      x.reconnect.delay = Math.min(x.reconnect.delay * 2, 15_000);
+    });
+  }
+
+  private setState(s: ConnState) {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit("state", s);
+  }
+
+  get jid(): string {
+    return this.xmpp.jid?.toString() ?? "";
+  }
+
+  /** Opens the session; rejects with a ConnectionError when the server cannot be reached. */
+  async connect(timeoutMs = 15_000): Promise<void> {
+    this.setState("connecting");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.xmpp.start(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new ConnectionError("unreachable", "timed out")), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      this.setState("offline");
+      this.xmpp.stop().catch(() => {});
+      if (err instanceof ConnectionError) throw err;
+      const cond = (err as { condition?: string }).condition;
+      if (cond === "not-authorized" || cond === "not-allowed") {
+        throw new ConnectionError("auth", "the server refused a guest login");
+      }
+      throw new ConnectionError("unreachable", String((err as Error)?.message ?? err));
+    } finally {
+      clearTimeout(timer);
+    }
+    this.xmpp.reconnect.start();
+    this.startPings();
+  }
+
+  private startPings() {
+    const every = this.opts.pingIntervalMs ?? 10_000;
+    const timeout = this.opts.pingTimeoutMs ?? 5_000;
+    this.pingTimer = setInterval(async () => {
+      if (this.state !== "online") return;
+      try {
+        await this.iq(xml("iq", { type: "get", to: this.opts.domain }, xml("ping", { xmlns: "urn:xmpp:ping" })), timeout);
+        this.missedPings = 0;
+      } catch (err) {
+        if ((err as { condition?: string }).condition) {
+          this.missedPings = 0; // an error reply is still a reply
+          return;
+        }
+        if (++this.missedPings >= 2) {
+          this.missedPings = 0;
+          this.dropSocket();
+        }
+      }
+    }, every);
+  }
+
+  /** Closes the socket without a goodbye so the session can be resumed (also used by tests). */
+  dropSocket(): void {
+    this.xmpp.socket?.socket?.close?.();
+  }
+
+  /**
+   * Answers IQs whose payload is <name xmlns=ns> (the media session will
+   * register Jingle, urn:xmpp:jingle:1, here); unhandled ones get an error
+   * reply from the library.
+   */
+  handleIQ(type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined): void {
+    this.xmpp.iqCallee[type](ns, name, ({ stanza, element }) => fn(stanza, element));
+  }
+
+  send(el: Element): Promise<void> {
+    return this.xmpp.send(el);
+  }
+
+  /** An IQ round trip; rejects with a StanzaError (condition) or a TimeoutError. */
+  iq(el: Element, timeoutMs = 10_000): Promise<Element> {
+    return this.xmpp.iqCaller.request(el, timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.pingTimer);
+    this.xmpp.reconnect.stop();
+    try {
+      await Promise.race([this.xmpp.stop(), new Promise((r) => setTimeout(r, 2000))]);
+    } catch {
+      this.dropSocket();
+    }
+    this.setState("offline");
+  }
+}

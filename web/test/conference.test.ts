@@ -1,0 +1,230 @@
+// The conference against a scripted transport that plays the server.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import parse from "@xmpp/xml/lib/parse.js";
+import type { Element } from "@xmpp/xml";
+import { Conference, type Phase, type Transport } from "../src/conference";
+import type { ConnState } from "../src/xmpp";
+
+const cfg = { hosts: { domain: "localhost", muc: "conference.localhost", focus: "focus.localhost" }, websocket: "wss://x/xmpp-websocket" };
+const room = "standup@conference.localhost";
+
+class FakeServer implements Transport {
+  endpointId = "3f2a9c1e";
+  sent: Element[] = [];
+  handlers: Record<string, ((...a: any[]) => void)[]> = {};
+  onSend: (el: Element) => void = () => {};
+  onIQ: (el: Element) => Element | Error = () => Object.assign(new Error("x"), { condition: "service-unavailable" });
+  closed = false;
+  connectError: Error | null = null;
+
+  async connect() {
+    if (this.connectError) throw this.connectError;
+  }
+  async close() {
+    this.closed = true;
+  }
+  async send(el: Element) {
+    this.sent.push(el);
+    queueMicrotask(() => this.onSend(el));
+  }
+  async iq(el: Element) {
+    this.sent.push(el);
+    const r = this.onIQ(el);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+  on(event: string, fn: (...a: any[]) => void) {
+    (this.handlers[event] ??= []).push(fn);
+    return () => {};
+  }
+  fire(event: "stanza", el: Element): void;
+  fire(event: "state", s: ConnState): void;
+  fire(event: "session", first: boolean): void;
+  fire(event: "resumed"): void;
+  fire(event: string, ...args: unknown[]) {
+    for (const fn of this.handlers[event] ?? []) fn(...args);
+  }
+  stanza(xml: string) {
+    this.fire("stanza", parse(xml));
+  }
+}
+
+function selfPresence(nick: string, role = "moderator", extra = "") {
+  return `<presence from="${room}/${nick}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="${role}"/><status code="110"/>${extra}</x></presence>`;
+}
+
+function until(conf: Conference, phase: Phase["phase"]): Promise<Phase> {
+  return new Promise((resolve) => {
+    if (conf.phase.phase === phase) return resolve(conf.phase);
+    const off = conf.on("phase", (p) => {
+      if (p.phase === phase) {
+        off();
+        resolve(p);
+      }
+    });
+  });
+}
+
+const local = { displayName: "Alice", audioMuted: false, videoMuted: true };
+
+test("joins without a focus, sees others, chats, mutes, leaves", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (el.name === "presence" && el.getChild("x", "http://jabber.org/protocol/muc")) {
+      s.stanza(`<presence from="${room}/77aa01bc"><nick xmlns="http://jabber.org/protocol/nick">Bob</nick><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant" jid="b@localhost/r"/></x></presence>`);
+      s.stanza(selfPresence(s.endpointId, "moderator", `<status code="201"/>`));
+    }
+    if (el.name === "message" && el.attrs.type === "groupchat") {
+      s.stanza(`<message from="${room}/${s.endpointId}" type="groupchat" id="${el.attrs.id}"><body>${el.getChildText("body")}</body></message>`);
+    }
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  assert.equal(conf.mediaAvailable, false, "no focus: media unavailable");
+  assert.equal(conf.isModerator, true);
+  assert.deepEqual([...conf.participants.keys()].sort(), ["3f2a9c1e", "77aa01bc"]);
+  assert.equal(conf.displayNameOf("77aa01bc"), "Bob");
+  // The room was created by us: the instant-room form went out.
+  assert.ok(s.sent.some((e) => e.name === "iq" && e.getChild("query", "http://jabber.org/protocol/muc#owner")));
+
+  const got: string[] = [];
+  conf.on("chat", (m) => got.push(`${m.mine ? "me" : m.from}:${m.body}`));
+  conf.sendChat("hello all");
+  await new Promise((r) => setTimeout(r, 5));
+  s.stanza(`<message from="${room}/77aa01bc" type="chat" id="p1"><body>psst</body></message>`);
+  s.stanza(`<message from="${room}/77aa01bc" type="chat" id="p1"><body>psst</body></message>`); // duplicate
+  conf.sendChat("back at you", "77aa01bc");
+  assert.deepEqual(got, ["me:hello all", "77aa01bc:psst", "me:back at you"]);
+  assert.equal(conf.chat.unread, 1);
+
+  conf.setAudioMuted(true);
+  const last = s.sent.at(-1)!;
+  assert.equal(last.name, "presence");
+  assert.match(last.getChildText("SourceInfo")!, /"3f2a9c1e-a0":\{"muted":true\}/);
+
+  s.stanza(`<presence from="${room}/77aa01bc" type="unavailable"/>`);
+  assert.equal(conf.participants.has("77aa01bc"), false);
+
+  await conf.leave();
+  assert.equal(conf.phase.phase, "ended");
+  assert.equal(s.sent.at(-1)!.attrs.type, "unavailable");
+  assert.ok(s.closed);
+});
+
+test("password required, wrong, then right", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (el.name !== "presence") return;
+    const pw = el.getChild("x", "http://jabber.org/protocol/muc")?.getChildText("password");
+    if (pw === "right") s.stanza(selfPresence(s.endpointId, "participant"));
+    else s.stanza(`<presence from="${room}/${s.endpointId}" type="error"><error type="auth"><not-authorized xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></presence>`);
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  conf.start();
+  assert.deepEqual(await until(conf, "password"), { phase: "password", wrong: false, detail: "" });
+  conf.joinWithPassword("wrong");
+  assert.deepEqual(await until(conf, "password"), { phase: "password", wrong: true, detail: "" });
+  conf.joinWithPassword("right");
+  await until(conf, "joined");
+  assert.equal(conf.isModerator, false);
+});
+
+test("kicked, full and unreachable end the conference with a reason", async () => {
+  const kicked = new FakeServer();
+  kicked.onSend = (el) => {
+    if (el.name === "presence" && el.getChild("x", "http://jabber.org/protocol/muc")) kicked.stanza(selfPresence(kicked.endpointId));
+  };
+  const a = new Conference(kicked, cfg, "R", "standup", local, "uid");
+  await a.start();
+  await until(a, "joined");
+  kicked.stanza(`<presence from="${room}/${kicked.endpointId}" type="unavailable"><x xmlns="http://jabber.org/protocol/muc#user"><item role="none"><reason>be nice</reason></item><status code="307"/><status code="110"/></x></presence>`);
+  assert.deepEqual(a.phase, { phase: "ended", reason: "kicked", detail: "be nice" });
+
+  const full = new FakeServer();
+  full.onSend = () => full.stanza(`<presence from="${room}/${full.endpointId}" type="error"><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></presence>`);
+  const b = new Conference(full, cfg, "R", "standup", local, "uid");
+  await b.start();
+  assert.equal(((await until(b, "ended")) as { reason: string }).reason, "full");
+
+  const down = new FakeServer();
+  down.connectError = Object.assign(new Error("refused"), { kind: "unreachable" });
+  const c = new Conference(down, cfg, "R", "standup", local, "uid");
+  await c.start();
+  assert.equal((c.phase as { reason: string }).reason, "unreachable");
+});
+
+test("nickname conflict picks a new endpoint ID", async () => {
+  const s = new FakeServer();
+  let tries = 0;
+  s.onSend = (el) => {
+    const nick = el.attrs.to!.split("/")[1]!;
+    if (tries++ === 0) s.stanza(`<presence from="${room}/${nick}" type="error"><error type="cancel"><conflict xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></presence>`);
+    else s.stanza(selfPresence(nick));
+  };
+  const conf = new Conference(s, cfg, "R", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  assert.notEqual(conf.endpointId, "3f2a9c1e");
+  assert.match(conf.endpointId, /^[0-9a-f]{8}$/);
+});
+
+test("a focus that is ready makes media available and is hidden from the list", async () => {
+  const s = new FakeServer();
+  s.onIQ = (el) =>
+    el.getChild("conference", "http://jitsi.org/protocol/focus")
+      ? parse(`<iq type="result"><conference xmlns="http://jitsi.org/protocol/focus" ready="true" focusjid="focus@auth.localhost"/></iq>`)
+      : parse(`<iq type="result"/>`);
+  s.onSend = (el) => {
+    if (el.name === "presence" && el.getChild("x", "http://jabber.org/protocol/muc")) {
+      s.stanza(`<presence from="${room}/focus"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="moderator" jid="focus@auth.localhost/focus"/></x></presence>`);
+      s.stanza(selfPresence(s.endpointId));
+    }
+  };
+  const conf = new Conference(s, cfg, "R", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  assert.equal(conf.mediaAvailable, true);
+  assert.deepEqual([...conf.participants.keys()], [s.endpointId]);
+});
+
+test("connection loss: resumed keeps the room, a new session joins again", async () => {
+  const s = new FakeServer();
+  let joins = 0;
+  s.onSend = (el) => {
+    if (el.name === "presence" && el.getChild("x", "http://jabber.org/protocol/muc")) {
+      joins++;
+      s.stanza(selfPresence(s.endpointId));
+    }
+  };
+  const conf = new Conference(s, cfg, "R", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  s.fire("state", "reconnecting");
+  assert.equal(conf.phase.phase, "reconnecting");
+  s.fire("resumed");
+  assert.equal(conf.phase.phase, "joined");
+  assert.equal(joins, 1);
+  s.fire("state", "reconnecting");
+  s.fire("session", false);
+  await until(conf, "joined");
+  assert.equal(joins, 2);
+});
+
+test("locking: owner form fetched then submitted; errors are readable", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (el.name === "presence") s.stanza(selfPresence(s.endpointId));
+  };
+  const conf = new Conference(s, cfg, "R", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  s.onIQ = () => parse(`<iq type="result"><query xmlns="http://jabber.org/protocol/muc#owner"><x xmlns="jabber:x:data" type="form"/></query></iq>`);
+  await conf.setPassword("pw");
+  assert.equal(conf.locked, true);
+  const submit = s.sent.at(-1)!;
+  assert.equal(submit.getChild("query", "http://jabber.org/protocol/muc#owner")?.getChild("x", "jabber:x:data")?.attrs.type, "submit");
+  s.onIQ = () => Object.assign(new Error("x"), { condition: "forbidden" });
+  await assert.rejects(conf.setPassword(""), /Only moderators/);
+});
