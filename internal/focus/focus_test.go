@@ -67,7 +67,7 @@ func TestConferenceRequestAndOffer(t *testing.T) {
 			t.Fatalf("no bridge channel URL in %s", tr)
 		}
 	}
-	if strings.Join(media, ",") != "audio,video" {
+	if strings.Join(media, ",") != "audio,video,data" {
 		t.Fatalf("contents %v", media)
 	}
 	a.Send(fmt.Sprintf(`<iq type="result" id="%s" to="%s"/>`, si.Get("id"), si.Get("from")))
@@ -146,5 +146,41 @@ func TestJingleValidation(t *testing.T) {
 	// A second accept of the same session is refused.
 	if r := accept(t, b, "checks", sb, "b2", src(4445, "")); r.Get("type") != "error" {
 		t.Fatalf("second accept: %s", r)
+	}
+}
+
+// A participant whose ICE failed asks for a new session; the focus obliges
+// with a fresh session-initiate, at most five times a minute.
+func TestRestartRequests(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	a := srv.DialWS(t, "")
+	a.Login("", "")
+	si := join(t, a, "flaky", "cccc0003")
+	a.Send(fmt.Sprintf(`<iq type="result" id="%s" to="%s"/>`, si.Get("id"), si.Get("from")))
+	sid := si.Child(nsJingle, "jingle").Get("sid")
+	for i := range 6 {
+		id := fmt.Sprintf("rs%d", i)
+		a.Send(fmt.Sprintf(`<iq type="set" id="%s" to="flaky@conference.localhost/focus"><jingle xmlns="%s" action="session-terminate" sid="%s"><reason><success/></reason><bridge-session xmlns="%s" id="x" restart="true"/></jingle></iq>`,
+			id, nsJingle, sid, nsFocus))
+		r := a.ExpectSkip("restart reply", func(e *stanza.Element) bool { return e.Get("id") == id })
+		if i == 5 {
+			if se := stanza.ErrorOf(r); r.Get("type") != "error" || se.Condition != "resource-constraint" {
+				t.Fatalf("sixth restart in a minute: %s", r)
+			}
+			break
+		}
+		if r.Get("type") != "result" {
+			t.Fatalf("restart %d: %s", i, r)
+		}
+		next := a.ExpectSkip("new session-initiate", func(e *stanza.Element) bool {
+			j := e.Child(nsJingle, "jingle")
+			return j != nil && j.Get("action") == "session-initiate"
+		})
+		a.Send(fmt.Sprintf(`<iq type="result" id="%s" to="%s"/>`, next.Get("id"), next.Get("from")))
+		newSID := next.Child(nsJingle, "jingle").Get("sid")
+		if newSID == sid {
+			t.Fatal("the new session reuses the old sid")
+		}
+		sid = newSID
 	}
 }

@@ -95,11 +95,17 @@ func offer(cfg Config, a *bridge.Allocation, sid, initiator string, features map
 			video.SSRCGroups = append(video.SSRCGroups, jingle.SSRCGroup{Semantics: "FID", SSRCs: []uint32{s.SSRC, s.RTX}})
 		}
 	}
+	// The data content carries the bridge channel over SCTP (port 5000 on
+	// the same DTLS connection), which Jitsi's client prefers to the
+	// WebSocket named in the transport.
+	data := tr()
+	data.SCTP = &jingle.SCTPMap{Number: 5000, Protocol: "webrtc-datachannel", Streams: 1024}
 	j.Contents = []*jingle.Content{
 		{Creator: "initiator", Name: "audio", Senders: "both", Description: audio, Transport: tr()},
 		{Creator: "initiator", Name: "video", Senders: "both", Description: video, Transport: tr()},
+		{Creator: "initiator", Name: "data", Senders: "both", Description: &jingle.Description{Media: "application"}, Transport: data},
 	}
-	j.Groups = []jingle.Group{{Semantics: "BUNDLE", Contents: []string{"audio", "video"}}}
+	j.Groups = []jingle.Group{{Semantics: "BUNDLE", Contents: []string{"audio", "video", "data"}}}
 	j.BridgeSession = &jingle.BridgeSession{ID: a.ConferenceID}
 	return j
 }

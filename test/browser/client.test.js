@@ -52,6 +52,14 @@ test("home page → generated room → pre-join with camera preview → join", T
   await page.waitForFunction(() => document.querySelector("#grid .tile video")?.videoWidth > 0);
   await screenshot(page, "meeting-alone");
 
+  // V turns the camera off (and releases it); the invite link is copied.
+  await page.keyboard.press("v");
+  await page.waitForSelector("#grid .tile .avatar");
+  assert.equal(await page.getAttribute("#cam-toggle", "data-on"), "false");
+  await page.click("#invite");
+  await page.waitForSelector('.toast:has-text("Invite link copied")');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${BASE}/${suggested}`);
+
   // The name is remembered and the room is in the recent list.
   await page.click("#leave");
   await page.waitForSelector("#left");
@@ -134,7 +142,7 @@ test("two participants: list, tiles, chat, private chat, mute", T, async () => {
   await b.context.close();
 });
 
-test("password: a moderator locks the room, a guest is refused then admitted", T, async () => {
+test("password: a moderator locks the room, a guest is refused then admitted, then removed", T, async () => {
   const room = roomName("Lock");
   const a = await participant(browser);
   await join(a, room, "Owner", { audioMuted: true, videoMuted: true });
@@ -163,6 +171,15 @@ test("password: a moderator locks the room, a guest is refused then admitted", T
   // Unlock again.
   await a.page.click("#lock-toggle");
   await a.page.waitForSelector("#lock-state", { state: "hidden" });
+
+  // The moderator removes Carol, who is told why.
+  await a.page.click("#people-toggle");
+  await a.page.click('#people li:has-text("Carol") .btn-kick');
+  await a.page.fill("#kick-dialog input", "time is up");
+  await a.page.click('#kick-dialog button[type="submit"]');
+  await c.page.waitForSelector('#kicked:has-text("time is up")');
+  await screenshot(c.page, "kicked");
+  await waitTiles(a.page, ["Owner (you)"]);
   assert.deepEqual(a.errors, []);
   assert.deepEqual(c.errors, []);
   await a.context.close();
@@ -243,12 +260,18 @@ test("failures have clear messages", T, async () => {
   await n.context.close();
 });
 
-test("phone width: meeting with chat open", T, async () => {
+test("phone width: pre-join, meeting with chat open", T, async () => {
   const room = roomName("Phone");
   const a = await participant(browser, { viewport: { width: 390, height: 844 } });
   const b = await participant(browser);
   await join(b, room, "Desk", { audioMuted: true, videoMuted: true });
-  await join(a, room, "Phone", { videoMuted: true });
+  await a.page.goto(`${BASE}/${room}`);
+  await a.page.waitForFunction(() => document.querySelector("#preview")?.videoWidth > 0);
+  await a.page.fill("#display-name", "Phone");
+  await a.page.click("#cam-toggle"); // join with the camera off
+  await screenshot(a.page, "phone-prejoin");
+  await a.page.click("#join");
+  await a.page.waitForSelector("#meeting");
   await waitTiles(a.page, ["Desk", "Phone (you)"]);
   await screenshot(a.page, "phone-meeting");
   await a.page.click("#chat-toggle");

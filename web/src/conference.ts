@@ -365,6 +365,15 @@ export class Conference extends Emitter<{
     this.emit("room");
   }
 
+  /** Removes a participant (moderators only). Throws a readable Error. */
+  async kick(id: string, reason = ""): Promise<void> {
+    try {
+      await this.conn.iq(muc.kickIQ(this.roomJid, id, reason));
+    } catch (err) {
+      throw new Error(describeIqError(err, "remove people"));
+    }
+  }
+
   /** Leaves the room and closes the connection. */
   async leave(): Promise<void> {
     if (this.phase.phase === "joined" || this.phase.phase === "joining") {

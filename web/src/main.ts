@@ -154,23 +154,24 @@ function showUnreachable() {
 function showEnded(room: string, reason: EndReason, detail: string, byUs: boolean) {
   const rejoin = { label: "Rejoin", primary: true, run: () => location.reload() };
   const goHome = { label: "Home", run: home };
-  const because = detail ? ` Reason: ${detail}` : "";
+  const goHomeFirst = { ...goHome, primary: true };
+  const because = detail ? ` Reason: ${detail.replace(/[.\s]+$/, "")}.` : "";
   switch (reason) {
     case "left":
       if (byUs) showNotice(root, "You left the meeting", `${room} goes on without you.`, [rejoin, goHome], "left");
       else showNotice(root, "You are no longer in the meeting", "The room let you go.", [rejoin, goHome], "left");
       return;
     case "kicked":
-      showNotice(root, "You were removed from the meeting", `A moderator removed you.${because}`, [goHome, { label: "Rejoin", run: () => location.reload() }], "kicked");
+      showNotice(root, "You were removed from the meeting", `A moderator removed you.${because}`, [goHomeFirst, { label: "Rejoin", run: () => location.reload() }], "kicked");
       return;
     case "banned":
-      showNotice(root, "You can't join this meeting", `You are banned from it.${because}`, [goHome], "banned");
+      showNotice(root, "You can't join this meeting", `You are banned from it.${because}`, [goHomeFirst], "banned");
       return;
     case "full":
       showNotice(root, "This meeting is full", "No one else can join right now. Try again later.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "full");
       return;
     case "destroyed":
-      showNotice(root, "The meeting has ended", `The room was closed.${because}`, [goHome], "ended");
+      showNotice(root, "The meeting has ended", `The room was closed.${because}`, [goHomeFirst], "ended");
       return;
     case "members-only":
       showNotice(root, "This meeting is members only", "A moderator must let you in.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "members-only");

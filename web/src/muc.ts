@@ -266,6 +266,15 @@ export function passwordForm(roomJid: string, password: string, current?: Map<st
   );
 }
 
+/** Removes an occupant from the room: muc#admin role "none" (§4.6). */
+export function kickIQ(roomJid: string, nick: string, reason: string): Element {
+  return xml(
+    "iq",
+    { type: "set", to: roomJid },
+    xml("query", { xmlns: NS.mucAdmin }, xml("item", { nick, role: "none" }, reason ? xml("reason", {}, reason) : null)),
+  );
+}
+
 /** disco#info of the room (§4.3). */
 export function roomInfoRequest(roomJid: string): Element {
   return xml("iq", { type: "get", to: roomJid }, xml("query", { xmlns: NS.discoInfo }));

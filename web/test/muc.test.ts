@@ -139,3 +139,11 @@ test("chat messages", () => {
   assert.ok(pm.getChild("x", muc.NS.mucUser));
   assert.ok(muc.roomStatusCodes(parse(`<message from="${room}" type="groupchat"><x xmlns="http://jabber.org/protocol/muc#user"><status code="104"/></x></message>`), room).has("104"));
 });
+
+test("kick (§4.6)", () => {
+  const iq = muc.kickIQ(room, "77aa01bc", "spam");
+  const item = iq.getChild("query", muc.NS.mucAdmin)!.getChild("item")!;
+  assert.deepEqual(item.attrs, { nick: "77aa01bc", role: "none" });
+  assert.equal(item.getChildText("reason"), "spam");
+  assert.equal(muc.kickIQ(room, "x", "").getChild("query", muc.NS.mucAdmin)!.getChild("item")!.getChild("reason"), undefined);
+});

@@ -2,6 +2,7 @@ package c2s
 
 import (
 	"errors"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -384,4 +385,19 @@ func (s *session) handledTooHighLocked(h uint32) error {
 	e.Extra = []*stanza.Element{stanza.New(sm.NS, "handled-count-too-high",
 		"h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(s.unacked.Sent()), 10))}
 	return e
+}
+
+// Anonymous reports whether the session logged in with SASL ANONYMOUS
+// (other components, such as rooms, ask; see router.Lookup).
+func (s *session) Anonymous() bool { return s.anonymous }
+
+// RemoteAddr is the client's IP address on its current connection, or the
+// zero Addr while the session hibernates.
+func (s *session) RemoteAddr() netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return netip.Addr{}
+	}
+	return s.conn.t.remoteIP()
 }

@@ -11,7 +11,7 @@ import (
 // wrong, ready to be sent back to the client.
 //
 // Elements and attributes the dialect does not use are ignored (LJM's traceparent, XEP-0167's
-// encryption, …); header extensions with a URI outside KnownHdrExts are dropped (threats-and-tests
+// encryption, …); header extensions with a URI not known (KnownHdrExt) are dropped (threats-and-tests
 // §5.1 item 18).
 func Parse(el *stanza.Element, lim Limits) (*Jingle, error) {
 	if el == nil {
@@ -157,7 +157,7 @@ func parseDescription(el *stanza.Element, lim Limits) (*Description, error) {
 				return nil, err
 			}
 			uri := ch.Get("uri")
-			if !KnownHdrExts[uri] {
+			if !knownHdrExts[uri] {
 				continue // stripped: we neither forward nor negotiate what we do not know
 			}
 			d.HdrExts = append(d.HdrExts, HdrExt{ID: id, URI: uri, Senders: ch.Get("senders")})

@@ -290,7 +290,7 @@ func (r *sdpReader) description(m *sdp.MediaDescription, i int, sourcesOnly bool
 				return nil, refuse("m-line %d: too many extmap lines", i)
 			}
 			f := strings.Fields(a.Value)
-			if len(f) < 2 || !KnownHdrExts[f[1]] {
+			if len(f) < 2 || !knownHdrExts[f[1]] {
 				continue // unknown extensions are dropped
 			}
 			idStr, dir, _ := strings.Cut(f[0], "/")

@@ -57,9 +57,9 @@ const (
 	maxString       = 1024 // any attribute value
 )
 
-// KnownHdrExts are the RTP header-extension URIs Parse keeps (jitsi-dialect.md §11.2, plus what
+// knownHdrExts are the RTP header-extension URIs Parse keeps (jitsi-dialect.md §11.2, plus what
 // browsers commonly answer with). Others are dropped.
-var KnownHdrExts = map[string]bool{
+var knownHdrExts = map[string]bool{
 	"urn:ietf:params:rtp-hdrext:ssrc-audio-level":                                             true,
 	"urn:ietf:params:rtp-hdrext:toffset":                                                      true,
 	"http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time":                              true,
@@ -244,7 +244,7 @@ func (d *Description) validate(content string, lim Limits, ssrcs map[uint32]bool
 			return refuse("content %q: header extension ID %d appears twice", content, h.ID)
 		}
 		ids[h.ID] = true
-		if !KnownHdrExts[h.URI] {
+		if !knownHdrExts[h.URI] {
 			return refuse("content %q: unknown header extension", content)
 		}
 		switch h.Senders {
@@ -536,3 +536,6 @@ func isHost(s string) bool {
 	}
 	return true
 }
+
+// KnownHdrExt reports whether Parse and FromSDP keep a header extension with this URI.
+func KnownHdrExt(uri string) bool { return knownHdrExts[uri] }

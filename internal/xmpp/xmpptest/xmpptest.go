@@ -121,7 +121,19 @@ type Client struct {
 // DialTCP connects to the c2s port without sending anything.
 func (s *Server) DialTCP(t testing.TB) *Client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", s.TCP, Timeout)
+	return s.DialTCPFrom(t, "")
+}
+
+// DialTCPFrom is DialTCP from a given local address (another loopback
+// address such as 127.0.0.2 acts as another client machine); "" lets the
+// system choose.
+func (s *Server) DialTCPFrom(t testing.TB, localIP string) *Client {
+	t.Helper()
+	d := net.Dialer{Timeout: Timeout}
+	if localIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
+	}
+	c, err := d.Dial("tcp", s.TCP)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

@@ -143,6 +143,17 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
           h("span", { class: "person-name", text: name + (p.local ? " (you)" : "") }),
           p.role === "moderator" ? h("span", { class: "tag", text: "Moderator" }) : null,
           h("span", { class: "person-icons" }, icon(p.audioMuted ? "micOff" : "mic"), icon(p.videoMuted ? "camOff" : "cam")),
+          p.local || !conf.isModerator
+            ? null
+            : h(
+                "button",
+                {
+                  class: "btn btn-icon btn-small btn-kick",
+                  attrs: { type: "button", "aria-label": `Remove ${name} from the meeting`, title: "Remove from the meeting" },
+                  on: { click: () => kick(p.id, name) },
+                },
+                icon("close"),
+              ),
           p.local
             ? null
             : h(
@@ -264,6 +275,24 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     requestAnimationFrame(layout);
   };
 
+  const kick = async (id: string, name: string) => {
+    const reason = await prompt({
+      id: "kick-dialog",
+      title: `Remove ${name}?`,
+      message: "They leave the meeting at once. They can join again unless the meeting is locked.",
+      label: "Reason (optional)",
+      confirm: "Remove",
+      cancel: "Cancel",
+      allowEmpty: true,
+    });
+    if (reason === null) return;
+    try {
+      await conf.kick(id, reason.trim());
+    } catch (err) {
+      toast((err as Error).message, "error");
+    }
+  };
+
   // Local media toggles.
   const toggle = async (kind: MediaKind) => {
     const muted = kind === "audio" ? conf.local.audioMuted : conf.local.videoMuted;
@@ -368,7 +397,10 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
 
   const offs = [
     conf.on("participants", renderParticipants),
-    conf.on("local", renderLocal),
+    conf.on("local", () => {
+      renderLocal();
+      renderRoom();
+    }),
     conf.on("room", renderRoom),
     conf.on("chat", addMessage),
     conf.on("notice", (m) => toast(m, "error")),
