@@ -240,13 +240,7 @@ func (b *Bot) fail(err error) {
 // Close leaves the room and the server.
 func (b *Bot) Close() error {
 	b.cancel()
-	b.mu.Lock()
-	m := b.media
-	b.media = nil
-	b.mu.Unlock()
-	if m != nil {
-		m.close()
-	}
+	b.endSession()
 	if b.xmpp != nil {
 		b.xmpp.Send(stanza.New(stanza.NSClient, stanza.Presence, "to", b.room.WithResource(b.nick).String(), "type", "unavailable"))
 		b.xmpp.Close()
@@ -258,13 +252,7 @@ func (b *Bot) Close() error {
 // Vanish drops the connection without leaving, as a crashed client would.
 func (b *Bot) Vanish() {
 	b.cancel()
-	b.mu.Lock()
-	m := b.media
-	b.media = nil
-	b.mu.Unlock()
-	if m != nil {
-		m.close()
-	}
+	b.endSession()
 	b.xmpp.Drop()
 	b.wg.Wait()
 }
@@ -334,3 +322,14 @@ func httpClient(insecure bool) *http.Client {
 
 // trace logs a step of the session at debug level (`parley bot -v`).
 func (b *Bot) trace(ev string) { b.log.Debug("bot", "endpoint", b.nick, "event", ev) }
+
+// endSession closes the current Jingle session's media, if any.
+func (b *Bot) endSession() {
+	b.mu.Lock()
+	m := b.media
+	b.media = nil
+	b.mu.Unlock()
+	if m != nil {
+		m.close()
+	}
+}

@@ -56,24 +56,12 @@ func (b *Bot) onJingle(el *stanza.Element) {
 	}
 	switch j.Action {
 	case "session-initiate":
-		b.mu.Lock()
-		old := b.media
-		b.media = nil
-		b.mu.Unlock()
-		if old != nil {
-			old.close()
-		}
+		b.endSession()
 		if err := b.startSession(j); err != nil {
 			b.fail(err)
 		}
 	case "session-terminate":
-		b.mu.Lock()
-		old := b.media
-		b.media = nil
-		b.mu.Unlock()
-		if old != nil {
-			old.close()
-		}
+		b.endSession()
 	}
 }
 

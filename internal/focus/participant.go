@@ -2,7 +2,7 @@ package focus
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/parley-im/parley/internal/bridge"
@@ -342,4 +342,4 @@ func bridgeCandidate(c jingle.Candidate) bridge.Candidate {
 	}
 }
 
-func itoa[T ~int | ~int64](v T) string { return fmt.Sprint(int64(v)) }
+func itoa[T ~int | ~int64](v T) string { return strconv.FormatInt(int64(v), 10) }
