@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -240,8 +241,9 @@ func TestShareTLS(t *testing.T) {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, NextProtos: c.alpn}, ForceAttemptHTTP2: len(c.alpn) > 0 && c.alpn[0] == "h2"}
 		if c.alpn == nil {
 			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-			tr.DialTLS = func(network, addr string) (net.Conn, error) {
-				return tls.Dial(network, addr, &tls.Config{InsecureSkipVerify: true})
+			tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}}
+				return d.DialContext(ctx, network, addr)
 			}
 		}
 		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + raw.Addr().String() + "/")

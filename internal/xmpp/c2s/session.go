@@ -192,13 +192,12 @@ func (s *session) startPinger(c *conn) {
 		s.Deliver(ping.Request("ping-"+newID()[:8], s.srv.domain, s.jid.String()))
 		t.Reset(cfg.PingTimeout)
 	}
-	s.mu.Lock() // t is assigned before check can run
+	assigned := make(chan struct{}) // check uses t, so t must be set before it runs
 	t = time.AfterFunc(cfg.PingInterval, func() {
-		s.mu.Lock()
-		s.mu.Unlock()
+		<-assigned
 		check()
 	})
-	s.mu.Unlock()
+	close(assigned)
 }
 
 // readLoop handles the client's stanzas until its connection ends.

@@ -67,7 +67,7 @@ func TestStreamResumptionLosesNothing(t *testing.T) {
 				peer.Send(fmt.Sprintf(`<message to="%s" type="chat"><body>m%d</body></message>`, jc, i))
 			}
 			// The session is still there: a ping to its full JID is queued, not bounced.
-			peer.Send(fmt.Sprintf(`<iq type="get" id="pp" to="localhost"><ping xmlns="urn:xmpp:ping"/></iq>`))
+			peer.Send(`<iq type="get" id="pp" to="localhost"><ping xmlns="urn:xmpp:ping"/></iq>`)
 			peer.ExpectSkip("ping", xmpptest.IsResult("pp"))
 
 			n := dial("previd=" + id)

@@ -46,10 +46,7 @@ var goldenCases = []goldenCase{
 
 func TestGolden(t *testing.T) {
 	if *update {
-		var meta []goldenCase
-		for _, c := range goldenCases {
-			meta = append(meta, c)
-		}
+		meta := append([]goldenCase(nil), goldenCases...)
 		b, _ := json.MarshalIndent(meta, "", "  ")
 		writeGolden(t, "cases.json", append(b, '\n'))
 	}

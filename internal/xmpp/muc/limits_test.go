@@ -162,7 +162,7 @@ func TestNoLeaks(t *testing.T) {
 	}
 	for i, c := range clients {
 		if i%2 == 0 {
-			c.Send(fmt.Sprintf(`<presence type="unavailable"/>`)) // broadcast: ends directed presence too
+			c.Send(`<presence type="unavailable"/>`) // broadcast: ends directed presence too
 			c.Close()
 		} else {
 			c.Drop()
