@@ -55,6 +55,14 @@ type Config struct {
 	// MaxTCPConnections bounds the concurrent TURN connections over TCP and TLS (each is a goroutine and
 	// a socket).
 	MaxTCPConnections int `toml:"max-tcp-connections"`
+
+	// UnauthenticatedPerSecond and UnauthenticatedBurst bound, per source
+	// address, the UDP requests that carry no MESSAGE-INTEGRITY: the ones the
+	// server can only answer unauthenticated (401, Binding success). Spoofed
+	// floods of those would otherwise make the server reflect traffic at a
+	// victim (threats-and-tests §5.1 item 32). 0 turns the limit off.
+	UnauthenticatedPerSecond float64 `toml:"unauthenticated-per-second"`
+	UnauthenticatedBurst     int     `toml:"unauthenticated-burst"`
 }
 
 // Default returns the configuration `parley serve` starts with.
@@ -69,6 +77,9 @@ func Default() Config {
 		UserAllocations:    12,
 		UserBandwidth:      5_000_000,
 		MaxTCPConnections:  4096,
+
+		UnauthenticatedPerSecond: 20,
+		UnauthenticatedBurst:     50,
 	}
 }
 
@@ -111,6 +122,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: permission and channel lifetimes must be in 30s..1h", ErrInvalidConfig)
 	case c.UserAllocations < 1:
 		return fmt.Errorf("%w: user-allocations must be positive", ErrInvalidConfig)
+	case c.UnauthenticatedPerSecond < 0 || c.UnauthenticatedPerSecond > 0 && c.UnauthenticatedBurst < 1:
+		return fmt.Errorf("%w: unauthenticated-per-second must not be negative, and needs a positive burst", ErrInvalidConfig)
 	case c.UserBandwidth < 0:
 		return fmt.Errorf("%w: user-bandwidth must not be negative", ErrInvalidConfig)
 	case c.MaxTCPConnections < 1:

@@ -21,6 +21,7 @@ const (
 	ReasonQuota         = "quota"        // allocations per user
 	ReasonBandwidth     = "bandwidth"    // packets dropped over the per-user byte rate
 	ReasonCredentials   = "credentials"  // REST username refused (expired, malformed, unknown)
+	ReasonFlood         = "flood"        // unauthenticated UDP requests over the per-source rate
 )
 
 // special is one IANA special-purpose range and why a relay must not reach it by default.

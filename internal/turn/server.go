@@ -154,7 +154,7 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 	listeners = append(listeners, turn.ListenerConfig{Listener: s.shared, RelayAddressGenerator: gen, PermissionHandler: perm})
 
 	s.pion, err = turn.NewServer(turn.ServerConfig{
-		PacketConnConfigs:  []turn.PacketConnConfig{{PacketConn: s.udp, RelayAddressGenerator: gen, PermissionHandler: perm}},
+		PacketConnConfigs:  []turn.PacketConnConfig{{PacketConn: s.limitUnauthenticated(s.udp), RelayAddressGenerator: gen, PermissionHandler: perm}},
 		ListenerConfigs:    listeners,
 		LoggerFactory:      pionLogs{s.log},
 		Realm:              s.cfg.Realm,
