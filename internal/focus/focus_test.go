@@ -149,6 +149,31 @@ func TestJingleValidation(t *testing.T) {
 	}
 }
 
+// The new session after a restart starts without the old one's sources: the
+// participant announces the same ones again in its session-accept.
+func TestRestartAcceptsSameSources(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	a := srv.DialWS(t, "")
+	a.Login("", "")
+	sid := join(t, a, "again", "dddd0004").Child(nsJingle, "jingle").Get("sid")
+	if r := accept(t, a, "again", sid, "a1", src(1111, "")); r.Get("type") != "result" {
+		t.Fatalf("first accept: %s", r)
+	}
+	a.Send(fmt.Sprintf(`<iq type="set" id="rs" to="again@conference.localhost/focus"><jingle xmlns="%s" action="session-terminate" sid="%s"><reason><success/></reason><bridge-session xmlns="%s" id="x" restart="true"/></jingle></iq>`,
+		nsJingle, sid, nsFocus))
+	if r := a.ExpectSkip("restart reply", func(e *stanza.Element) bool { return e.Get("id") == "rs" }); r.Get("type") != "result" {
+		t.Fatalf("restart: %s", r)
+	}
+	next := a.ExpectSkip("new session-initiate", func(e *stanza.Element) bool {
+		j := e.Child(nsJingle, "jingle")
+		return j != nil && j.Get("action") == "session-initiate"
+	})
+	a.Send(fmt.Sprintf(`<iq type="result" id="%s" to="%s"/>`, next.Get("id"), next.Get("from")))
+	if r := accept(t, a, "again", next.Child(nsJingle, "jingle").Get("sid"), "a2", src(1111, "")); r.Get("type") != "result" {
+		t.Fatalf("accept of the new session with the same sources: %s", r)
+	}
+}
+
 // A participant whose ICE failed asks for a new session; the focus obliges
 // with a fresh session-initiate, at most five times a minute.
 func TestRestartRequests(t *testing.T) {

@@ -71,6 +71,7 @@ func (p *participant) initiate() {
 	}
 	p.sid = randomHex(8)
 	p.accepted = false
+	p.sources, p.groups = nil, nil // a new session announces its sources afresh
 	j := offer(c.f.cfg, p.alloc, p.sid, c.f.user.String(), p.features)
 	c.request(p.occupant, "set", j.Element(), func(r *stanza.Element) {
 		if r != nil && r.Get("type") == "error" && !p.gone {

@@ -66,7 +66,7 @@ export class Conference extends Emitter<{
   locked = false;
   /** Whether a focus answered ready, so a media session can be offered. */
   mediaAvailable = false;
-  /** Whether audio and video flow (a Jingle session with the bridge); set by the media session, which is still to come. */
+  /** Whether audio and video flow (a Jingle session with the bridge); set by the media session (session.ts). */
   mediaConnected = false;
   role: muc.Role = "none";
   private focusJids = new Set<string>();
@@ -307,6 +307,13 @@ export class Conference extends Emitter<{
   private sendPresence() {
     if (this.phase.phase !== "joined") return;
     this.conn.send(muc.updatePresence(this.roomJid, this.nick, this.local)).catch(() => {});
+  }
+
+  /** Called by the media session: whether audio and video flow (the "unavailable" pill). */
+  setMediaConnected(connected: boolean): void {
+    if (connected === this.mediaConnected) return;
+    this.mediaConnected = connected;
+    this.emit("room");
   }
 
   setAudioMuted(muted: boolean): void {

@@ -156,6 +156,8 @@ export class JingleError extends Error {
 }
 
 const MAX_SOURCES = 512;
+// An answer to the focus's split offer has an m-line per bridge slot (Go: jingle.OfferLimits).
+const MAX_MEDIA_SECTIONS = 1100;
 
 function int(el: Element, name: string, min: number, max: number, def = 0): number {
   const v = el.attrs[name];
@@ -590,7 +592,7 @@ function parseSDPText(text: string): { session: SDPAttr[]; media: SDPMedia[] } {
       (media.length ? media[media.length - 1]!.attrs : session).push(a);
     }
   }
-  if (media.length > 64) throw new JingleError("too many m-lines");
+  if (media.length > MAX_MEDIA_SECTIONS) throw new JingleError("too many m-lines");
   return { session, media };
 }
 

@@ -5,6 +5,7 @@ import { loadConfig, type ServerConfig } from "./config";
 import { readOverrides } from "./hashparams";
 import { LocalMedia, type MediaKind, type MediaProblem } from "./media";
 import { Prefs } from "./prefs";
+import { MediaSession } from "./session";
 import { isValidRoomName, roomFromPath, roomNode } from "./roomname";
 import { prompt } from "./ui/dialog";
 import { clear, h } from "./ui/dom";
@@ -85,7 +86,14 @@ async function startRoom(room: string) {
   showJoining(room);
   const conn = new Connection({ service: cfg.websocket, domain: cfg.hosts.domain });
   const conf = new Conference(conn, cfg, room, roomNode(room), choice, prefs.machineUid());
-  (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn };
+  const session = new MediaSession(conn, {
+    roomJid: conf.roomJid,
+    endpointId: () => conf.endpointId,
+    tracks: () => ({ audio: media.audio, video: conf.local.videoMuted ? null : media.video }),
+    host: location.host,
+  });
+  session.on("connected", (c) => conf.setMediaConnected(c));
+  (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn, session };
   let teardown: (() => void) | null = null;
   let leaving = false;
 
@@ -103,7 +111,7 @@ async function startRoom(room: string) {
         if (!teardown) {
           prefs.addRecentRoom(room);
           const invite = `${location.origin}/${encodeURIComponent(room)}`;
-          teardown = renderMeeting(root, conf, media, invite, leave);
+          teardown = renderMeeting(root, conf, media, session, invite, leave);
           for (const pr of problems) toast(pr.message, "error", 8000);
         }
         break;
@@ -128,6 +136,7 @@ async function startRoom(room: string) {
       case "ended":
         teardown?.();
         teardown = null;
+        session.close();
         media.stopAll();
         showEnded(room, p.reason, p.detail, leaving);
         break;

@@ -172,13 +172,38 @@ export class Connection extends Emitter<{
     this.xmpp.iqCallee[type](ns, name, ({ stanza, element }) => fn(stanza, element));
   }
 
-  send(el: Element): Promise<void> {
+  async send(el: Element): Promise<void> {
+    await this.writable();
     return this.xmpp.send(el);
   }
 
   /** An IQ round trip; rejects with a StanzaError (condition) or a TimeoutError. */
-  iq(el: Element, timeoutMs = 10_000): Promise<Element> {
+  async iq(el: Element, timeoutMs = 10_000): Promise<Element> {
+    await this.writable();
     return this.xmpp.iqCaller.request(el, timeoutMs);
+  }
+
+  /**
+   * Resolves at once unless the socket is going away under a session that
+   * will be resumed; then once the connection is back, so that nothing is
+   * written into a closing WebSocket (the browser logs that as an error).
+   * After maxWaitMs the write goes ahead anyway (and fails as it would have).
+   */
+  private writable(maxWaitMs = 10_000): Promise<void> {
+    const open = this.xmpp.socket?.socket?.readyState === 1;
+    const waiting = this.state === "reconnecting" || (this.state === "online" && !open && this.sessions > 0);
+    if (!waiting) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        off();
+        clearTimeout(timer);
+        resolve();
+      };
+      const off = this.on("state", (s) => {
+        if (s === "online" || s === "offline") done();
+      });
+      const timer = setTimeout(done, maxWaitMs);
+    });
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
 // participant, screenshots kept as artefacts, and console errors collected
 // so a test can insist on none.
 import { mkdirSync } from "node:fs";
-import { join as joinPath } from "node:path";
+import { basename, join as joinPath } from "node:path";
 import { chromium } from "playwright-core";
 
 export const BASE = required("PARLEY_URL"); // https://127.0.0.1:PORT
@@ -29,6 +29,11 @@ export const CHROMIUM_FLAGS = [
   "--use-fake-device-for-media-stream",
   "--use-fake-ui-for-media-stream",
   "--ignore-certificate-errors",
+  // The test server's bridge listens on 127.0.0.1 only; Chromium leaves
+  // loopback out of ICE unless told.
+  "--allow-loopback-in-peer-connection",
+  // Remote audio elements play without a click.
+  "--autoplay-policy=no-user-gesture-required",
 ];
 
 export async function launch() {
@@ -57,9 +62,11 @@ export async function participant(browser, { viewport = { width: 1280, height: 8
 }
 
 let shot = 0;
+// node --test runs each file in its own process: the file's name keeps the numbering apart.
+const suite = basename(process.argv[1] ?? "", ".test.js").replace(/[^a-z0-9]+/gi, "-");
 /** Saves a numbered screenshot under ARTIFACTS and returns its path. */
 export async function screenshot(page, name) {
-  const file = joinPath(ARTIFACTS, `${String(++shot).padStart(2, "0")}-${name}.png`);
+  const file = joinPath(ARTIFACTS, `${suite ? suite + "-" : ""}${String(++shot).padStart(2, "0")}-${name}.png`);
   await page.screenshot({ path: file });
   return file;
 }

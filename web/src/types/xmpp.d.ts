@@ -75,7 +75,7 @@ declare module "@xmpp/client" {
     };
     reconnect: { delay: number; start(): void; stop(): void; on(event: string, fn: Listener): void };
     streamManagement: StreamManagement;
-    socket?: { socket?: { close?: () => void } };
+    socket?: { socket?: { close?: () => void; readyState?: number } };
   }
 
   export function client(options: { service: string; domain: string; resource?: string; credentials?: unknown; username?: string; password?: string }): Client;

@@ -3,7 +3,9 @@
 // M (microphone), V (camera), C (chat), P (people).
 import type { LoggedMessage } from "../chat";
 import { guestName, type Conference, type Participant } from "../conference";
+import { heightFor } from "../bridgechannel";
 import type { LocalMedia, MediaKind, MediaProblem } from "../media";
+import type { MediaSession } from "../session";
 import { prompt } from "./dialog";
 import { clear, h, hueFor, icon, initials, inTextField } from "./dom";
 import { gridFor } from "./layout";
@@ -12,7 +14,7 @@ import { toast } from "./toast";
 
 type Panel = "chat" | "people" | null;
 
-export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalMedia, inviteUrl: string, onLeave: () => void): () => void {
+export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalMedia, session: MediaSession, inviteUrl: string, onLeave: () => void): () => void {
   clear(root);
   document.title = `${conf.roomName} · Parley`;
   let panel: Panel = null;
@@ -65,12 +67,52 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   );
 
   const stageArea = h("div", { class: "stage-area" }, grid, side);
-  const main = h("main", { class: "meeting", attrs: { id: "meeting" } }, topbar, banner, stageArea, toolbar);
+  // Remote audio plays from elements outside the tiles, so re-rendering a tile never interrupts it.
+  const audios = h("div", { attrs: { id: "remote-audio", hidden: "" } });
+  const main = h("main", { class: "meeting", attrs: { id: "meeting" } }, topbar, banner, stageArea, toolbar, audios);
   root.append(main);
 
   // Tiles.
   const localVideo = h("video", { class: "tile-video mirror", attrs: { muted: true, playsinline: true, autoplay: true } });
   localVideo.muted = true;
+  // One <video> per remote participant, kept across re-renders; its track comes from the media session.
+  const remoteVideos = new Map<string, HTMLVideoElement>();
+  const remoteAudios = new Map<string, HTMLAudioElement>();
+  let speaker = "";
+  const remoteVideo = (id: string, track: MediaStreamTrack): HTMLVideoElement => {
+    let v = remoteVideos.get(id);
+    if (!v) {
+      v = h("video", { class: "tile-video remote-video", attrs: { muted: true, playsinline: true, autoplay: true, "data-id": id } });
+      v.muted = true;
+      remoteVideos.set(id, v);
+    }
+    if ((v.srcObject as MediaStream | null)?.getVideoTracks()[0] !== track) v.srcObject = new MediaStream([track]);
+    return v;
+  };
+  const syncAudio = () => {
+    for (const [id, a] of remoteAudios) {
+      const track = session.remotes.get(id)?.audio;
+      if (!track || (a.srcObject as MediaStream | null)?.getAudioTracks()[0] !== track) {
+        a.srcObject = null;
+        a.remove();
+        remoteAudios.delete(id);
+      }
+    }
+    for (const [id, r] of session.remotes) {
+      if (!r.audio || remoteAudios.has(id)) continue;
+      const a = h("audio", { attrs: { autoplay: true, "data-id": id } });
+      a.srcObject = new MediaStream([r.audio]);
+      remoteAudios.set(id, a);
+      audios.append(a);
+      // Without a click on the page first (the pre-join screen skipped), the
+      // browser may refuse to play sound: try again on the first click or key.
+      a.play().catch(() => {
+        const retry = () => a.play().catch(() => {});
+        addEventListener("pointerdown", retry, { once: true });
+        addEventListener("keydown", retry, { once: true });
+      });
+    }
+  };
 
   const tileFor = (p: Participant): HTMLElement => {
     let t = tiles.get(p.id);
@@ -81,6 +123,8 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     clear(t);
     const name = p.local ? p.displayName || "You" : p.displayName || guestName(p.id);
     const showVideo = p.local && !conf.local.videoMuted && !!media.video;
+    const remoteTrack = p.local || p.videoMuted ? null : (session.remotes.get(p.id)?.video ?? null);
+    t.classList.toggle("speaking", !p.local && p.id === speaker);
     const av = h("div", { class: "avatar", attrs: { "aria-hidden": "true" }, text: initials(name) });
     av.style.setProperty("--hue", String(hueFor(p.id)));
     if (showVideo) {
@@ -88,6 +132,10 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
       if (!localVideo.srcObject) localVideo.srcObject = new MediaStream([media.video!]);
       t.append(localVideo);
       localVideo.play().catch(() => {});
+    } else if (remoteTrack) {
+      const v = remoteVideo(p.id, remoteTrack);
+      t.append(v);
+      v.play().catch(() => {});
     } else {
       t.append(av);
     }
@@ -105,6 +153,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     grid.style.setProperty("--cols", String(g.cols));
     grid.style.setProperty("--tile-w", `${Math.floor(g.tileW)}px`);
     grid.style.setProperty("--tile-h", `${Math.floor(g.tileH)}px`);
+    if (g.tileH > 0) session.setMaxHeight(heightFor(g.tileH, devicePixelRatio || 1));
   };
   const resize = new ResizeObserver(layout);
   resize.observe(grid);
@@ -121,6 +170,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
       if (!ids.has(id)) {
         t.remove();
         tiles.delete(id);
+        remoteVideos.delete(id);
       }
     }
     list.forEach((p, i) => {
@@ -313,6 +363,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     }
     if (kind === "audio") conf.setAudioMuted(!muted);
     else conf.setVideoMuted(!muted);
+    await session.updateTracks();
   };
 
   micBtn.addEventListener("click", () => toggle("audio"));
@@ -402,6 +453,14 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
       renderRoom();
     }),
     conf.on("room", renderRoom),
+    session.on("remotes", () => {
+      syncAudio();
+      renderParticipants();
+    }),
+    session.on("dominant", (id) => {
+      speaker = id;
+      for (const [pid, t] of tiles) t.classList.toggle("speaking", pid === id && !conf.participants.get(pid)?.local);
+    }),
     conf.on("chat", addMessage),
     conf.on("notice", (m) => toast(m, "error")),
     conf.on("phase", (p) => {

@@ -1,0 +1,146 @@
+// Media through the bridge: three participants in one room, each sending the
+// fake camera (VP8 simulcast) and microphone. Each must see the other two
+// videos playing — frames decoded increasing in getStats, on the tiles the
+// bridge's sources maps assign them to — and receive their audio.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { WAIT, join, launch, participant, roomName, screenshot, waitTiles } from "./lib/browser.js";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Inbound counters by kind and track, and which tiles show a playing remote video. */
+function mediaStats(page) {
+  return page.evaluate(async () => {
+    const s = window.parley?.session;
+    const out = { connected: !!s?.connected, layers: s?.layers ?? 0, sending: 0, widths: [], frames: {}, audio: {}, tiles: [] };
+    if (!s?.pc) return out;
+    const byTrack = new Map();
+    for (const [owner, r] of s.remotes) {
+      if (r.video) byTrack.set(r.video.id, owner);
+      if (r.audio) byTrack.set(r.audio.id, owner);
+    }
+    const mids = new Map(s.pc.getTransceivers().map((t) => [t.mid, t.receiver.track.id]));
+    const stats = await s.pc.getStats();
+    stats.forEach((st) => {
+      if (st.type === "outbound-rtp" && st.kind === "video" && st.framesEncoded > 0) {
+        out.sending++;
+        out.widths.push(st.frameWidth);
+      }
+      if (st.type !== "inbound-rtp") return;
+      const owner = byTrack.get(mids.get(st.mid) ?? st.trackIdentifier);
+      if (!owner) return;
+      if (st.kind === "video") out.frames[owner] = st.framesDecoded ?? 0;
+      if (st.kind === "audio") out.audio[owner] = st.packetsReceived ?? 0;
+    });
+    for (const v of document.querySelectorAll("#grid .tile video.remote-video")) {
+      if (v.videoWidth > 0 && !v.paused) out.tiles.push(v.dataset.id);
+    }
+    out.tiles.sort();
+    return out;
+  });
+}
+
+/** Waits until fn(stats) holds for this page; returns the last stats. */
+async function waitStats(page, what, fn) {
+  const deadline = Date.now() + 2 * WAIT;
+  let st;
+  while (Date.now() < deadline) {
+    st = await mediaStats(page);
+    if (fn(st)) return st;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`${what}: ${JSON.stringify(st)}`);
+}
+
+/**
+ * Waits until a page plays exactly these remote participants' videos on
+ * their tiles and receives their audio, with frames decoded and audio
+ * packets still increasing a moment later; returns the first stats.
+ */
+async function waitPlaying(page, label, others) {
+  others = [...others].sort();
+  const first = await waitStats(
+    page,
+    `${label}: remote videos playing and audio received`,
+    (s) => s.connected && JSON.stringify(s.tiles) === JSON.stringify(others) && others.every((o) => s.frames[o] > 0 && s.audio[o] > 0),
+  );
+  await waitStats(page, `${label}: media keeps flowing`, (s) => others.every((o) => s.frames[o] > first.frames[o] && s.audio[o] > first.audio[o]));
+  return first;
+}
+
+test("three participants see and hear each other through the bridge", { timeout: 8 * WAIT }, async () => {
+  const room = roomName("Media");
+  const names = ["Ada", "Grace", "Linus"];
+  const ps = [];
+  for (const n of names) {
+    const p = await participant(browser, { viewport: { width: 1000, height: 640 } });
+    p.page.on("console", (m) => console.log(`[${n}] ${m.type()}: ${m.text()}`));
+    await join(p, room, n);
+    ps.push(p);
+  }
+  const ids = [];
+  for (const [i, p] of ps.entries()) {
+    await waitTiles(p.page, names.map((n, j) => (i === j ? `${n} (you)` : n)));
+    ids.push(await p.page.evaluate(() => window.parley.conference.endpointId));
+  }
+  for (const [i, p] of ps.entries()) {
+    const others = ids.filter((_, j) => j !== i).sort();
+    const first = await waitPlaying(p.page, names[i], others);
+    assert.equal(await p.page.locator("#media-unavailable").isVisible(), false);
+    assert.equal(first.layers, 3, "a SIM group of three SSRCs in session-accept");
+    console.log(`${names[i]}: ${first.layers} layers in session-accept, ${first.sending} encoding (widths ${first.widths.sort((a, b) => a - b)}); frames ${JSON.stringify(first.frames)}, audio packets ${JSON.stringify(first.audio)}`);
+  }
+  for (const [i, p] of ps.entries()) await screenshot(p.page, names[i].toLowerCase());
+
+  // Ada turns her camera off: her sender has no track, the others show her avatar.
+  const [ada, grace] = ps;
+  await ada.page.keyboard.press("v");
+  await ada.page.waitForFunction(() => window.parley.session.pc.getSenders().every((s) => s.track?.kind !== "video"));
+  await grace.page.waitForSelector(`#grid .tile[data-id="${ids[0]}"] .avatar`);
+  await screenshot(grace.page, "camera-off");
+  // And on again: her video plays on Grace's page again, with new frames.
+  const before = (await mediaStats(grace.page)).frames[ids[0]];
+  await ada.page.keyboard.press("v");
+  await waitStats(grace.page, "Ada's video after her camera came back", (s) => s.tiles.includes(ids[0]) && s.frames[ids[0]] > before + 10);
+
+  // Linus asks for a new session (as after an ICE failure): the focus
+  // re-invites him, the new session-initiate replaces his PeerConnection,
+  // and everyone sees everyone again.
+  const linus = ps[2];
+  await linus.page.evaluate(() => {
+    window.oldPC = window.parley.session.pc;
+    return window.parley.session.restart();
+  });
+  await linus.page.waitForFunction(() => window.parley.session.pc && window.parley.session.pc !== window.oldPC && window.oldPC.connectionState === "closed");
+  for (const [i, p] of ps.entries()) await waitPlaying(p.page, `${names[i]} after Linus's restart`, ids.filter((_, j) => j !== i));
+  await screenshot(linus.page, "after-restart");
+  for (const p of ps) assert.deepEqual(p.errors, []);
+  for (const p of ps) await p.context.close();
+});
+
+test("a camera turned on after joining muted reaches the others", { timeout: 6 * WAIT }, async () => {
+  const room = roomName("Late");
+  const a = await participant(browser, { viewport: { width: 1000, height: 640 } });
+  const b = await participant(browser, { viewport: { width: 1000, height: 640 } });
+  await join(a, room, "Ada");
+  await join(b, room, "Bob", { audioMuted: true, videoMuted: true });
+  await waitTiles(a.page, ["Ada (you)", "Bob"]);
+  const bob = await b.page.evaluate(() => window.parley.conference.endpointId);
+  // Bob's session is up without a camera or microphone; his tile shows his avatar.
+  await waitStats(b.page, "Bob connected", (s) => s.connected);
+  await a.page.waitForSelector(`#grid .tile[data-id="${bob}"] .avatar`);
+  await b.page.keyboard.press("v");
+  await b.page.keyboard.press("m");
+  await waitStats(a.page, "Bob's camera and microphone at Ada's", (s) => s.tiles.includes(bob) && s.frames[bob] > 10 && s.audio[bob] > 10);
+  await screenshot(a.page, "late-camera");
+  assert.deepEqual(a.errors, []);
+  assert.deepEqual(b.errors, []);
+  await a.context.close();
+  await b.context.close();
+});

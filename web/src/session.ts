@@ -1,0 +1,471 @@
+// The media session (protocol/jitsi-dialect.md §5, docs/protocol.md "Conference
+// focus and Jingle"): the focus's Jingle offer becomes a PeerConnection with
+// the bridge, the way lib-jitsi-meet and `parley bot` (internal/bot/media.go)
+// run it.
+//
+//   session-initiate ─► ack ─► toSDP(split) ─► setRemoteDescription
+//     ─► camera and microphone on the first audio and video m-lines
+//     ─► answer (+ SIM group for 3 simulcast layers) ─► setLocalDescription
+//     ─► session-accept with our sources ("<endpoint>-a0", "<endpoint>-v0")
+//     ─► bridge channel ─► sources maps: slot SSRC → owner endpoint
+//   session-initiate again ─► the old PeerConnection is closed, a new one built
+//   session-terminate ─► closed
+//   ICE failed (or restart()) ─► session-terminate with bridge-session
+//     restart="true" (§5.6) ─► the focus re-invites ─► session-initiate
+//
+// Each of the bridge's send slots is its own m-line with a fixed SSRC; the
+// bridge rewrites whatever it forwards onto a slot and says in
+// VideoSourcesMap/AudioSourcesMap whose media a slot carries.
+import { xml, type Element } from "@xmpp/xml";
+import { BridgeChannel, channelURL, type BridgeMessage, type MappedSource } from "./bridgechannel";
+import { Emitter } from "./emitter";
+import { fromSDP, NSJ, parseJingle, toElement, toSDP, type Jingle, type Source, type SSRCGroup } from "./jingle";
+
+/** One m-section of an SDP as this module needs it. */
+export interface Section {
+  mid: string;
+  kind: string;
+  direction: string;
+  ssrcs: number[]; // in order of first appearance
+  groups: SSRCGroup[];
+}
+
+/** The m-sections of an SDP: mid, kind, direction, SSRCs and SSRC groups. */
+export function sections(sdp: string): Section[] {
+  const out: Section[] = [];
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith("m=")) {
+      out.push({ mid: "", kind: line.slice(2).split(" ")[0]!, direction: "sendrecv", ssrcs: [], groups: [] });
+      continue;
+    }
+    const s = out[out.length - 1];
+    if (!s || !line.startsWith("a=")) continue;
+    const [key, value = ""] = splitAttr(line.slice(2));
+    switch (key) {
+      case "mid":
+        s.mid = value;
+        break;
+      case "sendrecv":
+      case "sendonly":
+      case "recvonly":
+      case "inactive":
+        s.direction = key;
+        break;
+      case "ssrc": {
+        const n = Number(value.split(" ")[0]);
+        if (Number.isInteger(n) && n > 0 && !s.ssrcs.includes(n)) s.ssrcs.push(n);
+        break;
+      }
+      case "ssrc-group": {
+        const [semantics, ...rest] = value.split(" ");
+        s.groups.push({ semantics: semantics!, ssrcs: rest.map(Number).filter((n) => Number.isInteger(n) && n > 0) });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function splitAttr(a: string): [string, string?] {
+  const i = a.indexOf(":");
+  return i < 0 ? [a] : [a.slice(0, i), a.slice(i + 1)];
+}
+
+/** The mids on which we send: the first sendrecv m-line of each kind in the (split) offer. */
+export function sendingMids(offer: Section[]): { audio: string; video: string } {
+  const first = (kind: string) => offer.find((s) => s.kind === kind && s.direction === "sendrecv")?.mid ?? "";
+  return { audio: first("audio"), video: first("video") };
+}
+
+/** Slot SSRC by mid: the bridge's source that each receive-only m-line of the offer carries. */
+export function slotsByMid(offer: Section[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const s of offer) if (s.ssrcs.length > 0) m.set(s.mid, primarySSRC(s));
+  return m;
+}
+
+/** A section's primary SSRC: the first that is not the second member of an FID group. */
+function primarySSRC(s: Section): number {
+  const rtx = new Set(s.groups.filter((g) => g.semantics === "FID").map((g) => g.ssrcs[1]));
+  return s.ssrcs.find((x) => !rtx.has(x)) ?? s.ssrcs[0]!;
+}
+
+export function randomSSRC(): number {
+  const b = new Uint32Array(1);
+  crypto.getRandomValues(b);
+  return (b[0]! % 0xfffffffe) + 1;
+}
+
+/**
+ * Adds simulcast to the video m-line `mid` of a browser's answer, as LJM
+ * does for Chromium: the one SSRC (and its RTX partner) becomes `layers`
+ * SSRCs in a SIM group, each with an FID partner, the same cname and msid.
+ * Chromium then sends that many layers, lowest resolution first. An SDP
+ * without a video SSRC on that mid, or with a SIM group already, comes back
+ * unchanged.
+ */
+export function addSimulcast(sdp: string, mid: string, layers = 3, ssrc: () => number = randomSSRC): string {
+  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
+  const lines = sdp.split(/\r?\n/);
+  // Find the section holding a=mid:<mid>.
+  let start = -1;
+  let end = lines.length;
+  for (let i = 0, cur = -1; i < lines.length; i++) {
+    if (lines[i]!.startsWith("m=")) {
+      if (start >= 0) {
+        end = i;
+        break;
+      }
+      cur = i;
+    } else if (lines[i] === `a=mid:${mid}` && cur >= 0) start = cur;
+  }
+  if (start < 0) return sdp;
+  const sec = lines.slice(start, end);
+  if (sec.some((l) => l.startsWith("a=ssrc-group:SIM "))) return sdp;
+  const parsed = sections(sec.join("\n"))[0]!;
+  if (parsed.kind !== "video" || parsed.ssrcs.length === 0) return sdp;
+  const primary = primarySSRC(parsed);
+  const fid = parsed.groups.find((g) => g.semantics === "FID" && g.ssrcs[0] === primary);
+  const attrsOf = (x: number) => sec.filter((l) => l.startsWith(`a=ssrc:${x} `)).map((l) => l.slice(`a=ssrc:${x} `.length));
+  const taken = new Set(parsed.ssrcs);
+  const fresh = () => {
+    let x = ssrc();
+    while (taken.has(x)) x = ssrc();
+    taken.add(x);
+    return x;
+  };
+  const sim = [primary];
+  const pairs: [number, number][] = fid ? [[primary, fid.ssrcs[1]!]] : [];
+  for (let i = 1; i < layers; i++) {
+    const p = fresh();
+    sim.push(p);
+    if (fid) pairs.push([p, fresh()]);
+  }
+  const ssrcLines: string[] = [];
+  for (const [i, p] of sim.entries()) {
+    for (const a of attrsOf(primary)) ssrcLines.push(`a=ssrc:${p} ${a}`);
+    const r = pairs[i]?.[1];
+    if (r !== undefined) for (const a of attrsOf(fid!.ssrcs[1]!)) ssrcLines.push(`a=ssrc:${r} ${a}`);
+  }
+  const groupLines = [`a=ssrc-group:SIM ${sim.join(" ")}`, ...pairs.map(([p, r]) => `a=ssrc-group:FID ${p} ${r}`)];
+  const rest = sec.filter((l) => !l.startsWith("a=ssrc:") && !l.startsWith("a=ssrc-group:"));
+  // Keep a trailing empty line (the final CRLF) at the very end of the SDP.
+  const tail = rest.length > 0 && rest[rest.length - 1] === "" ? rest.splice(rest.length - 1, 1) : [];
+  const out = [...lines.slice(0, start), ...rest, ...groupLines, ...ssrcLines, ...tail, ...lines.slice(end)];
+  return out.join(eol);
+}
+
+/**
+ * The session-accept for an offer from the browser's local answer: the
+ * transport and codecs from the answer (merged by kind), and as sources our
+ * own, named as Jitsi names them ("<endpoint>-a0", "<endpoint>-v0"): the
+ * audio SSRC, and for video every SSRC with the SIM and FID groups of the
+ * sending m-line.
+ */
+export function buildAccept(offer: Jingle, localSDP: string, endpoint: string, responder: string, mids: { audio: string; video: string }): Jingle {
+  const accept = fromSDP(localSDP, { responder: true, byKind: true, action: "session-accept" });
+  accept.sid = offer.sid;
+  accept.initiator = offer.initiator;
+  accept.responder = responder;
+  const local = sections(localSDP);
+  const msid = (kind: string) => `${endpoint}-${kind}-0-1 ${endpoint}-${kind}-track`;
+  for (const c of accept.contents) {
+    const d = c.description;
+    if (!d || (d.media !== "audio" && d.media !== "video")) continue;
+    const kind = d.media;
+    const s = local.find((x) => x.mid === mids[kind]);
+    const sendsHere = s && (s.direction === "sendrecv" || s.direction === "sendonly");
+    d.sources = [];
+    d.ssrcGroups = [];
+    d.ridGroups = [];
+    if (!s || !sendsHere) continue;
+    const name = `${endpoint}-${kind === "audio" ? "a0" : "v0"}`;
+    const src = (ssrc: number): Source => ({ ssrc, rid: "", name, videoType: kind === "video" ? "camera" : "", msid: msid(kind), owner: "", params: [] });
+    d.sources = s.ssrcs.map(src);
+    if (kind === "video") {
+      const sim = s.groups.filter((g) => g.semantics === "SIM");
+      d.ssrcGroups = [...sim, ...s.groups.filter((g) => g.semantics === "FID")];
+    }
+  }
+  return accept;
+}
+
+/** What a slot carries: the owner endpoint and its source name. */
+export interface SlotOwner {
+  owner: string;
+  source: string;
+}
+
+/**
+ * Applies a sources map to what each slot SSRC carries. The maps announce
+ * new mappings only: a source moved to another slot (its sender came back
+ * with a new endpoint, say) leaves its old slot stale, so that one is
+ * forgotten.
+ */
+export function applyMappings(owners: Map<number, SlotOwner>, mapped: MappedSource[]): void {
+  for (const s of mapped) {
+    for (const [ssrc, o] of owners) if (o.source === s.source && ssrc !== s.ssrc) owners.delete(ssrc);
+    owners.set(s.ssrc, { owner: s.owner, source: s.source });
+  }
+}
+
+/** How many video layers a session-accept announces (the SIM group's size, else 1). */
+export function videoLayers(j: Jingle): number {
+  const d = j.contents.find((c) => c.description?.media === "video")?.description;
+  const sim = d?.ssrcGroups.find((g) => g.semantics === "SIM");
+  return sim ? sim.ssrcs.length : d && d.sources.length > 0 ? 1 : 0;
+}
+
+/** What the session needs from the XMPP connection (Connection in xmpp.ts). */
+export interface Signaling {
+  readonly jid: string;
+  handleIQ(type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined): void;
+  iq(el: Element, timeoutMs?: number): Promise<Element>;
+}
+
+export interface SessionOptions {
+  /** The room's bare JID: Jingle is taken only from its occupants (the focus). */
+  roomJid: string;
+  endpointId: () => string;
+  /** The current local tracks (null when that device is off). */
+  tracks: () => { audio: MediaStreamTrack | null; video: MediaStreamTrack | null };
+  /** The host the page was loaded from; the bridge channel goes there. */
+  host: string;
+  simulcast?: boolean;
+  /** The video height first asked of the bridge. */
+  maxHeight?: number;
+}
+
+/** One remote participant's media as the bridge forwards it to us. */
+export interface Remote {
+  audio: MediaStreamTrack | null;
+  video: MediaStreamTrack | null;
+}
+
+/** The media session with the bridge, one PeerConnection at a time. */
+export class MediaSession extends Emitter<{
+  /** Whether media flows (the PeerConnection is connected). */
+  connected: [boolean];
+  /** The remote tracks' owners changed (see remotes). */
+  remotes: [];
+  dominant: [string];
+}> {
+  pc: RTCPeerConnection | null = null;
+  channel: BridgeChannel | null = null;
+  connected = false;
+  /** How many video layers the last session-accept announced. */
+  layers = 0;
+  /** Remote media by owner endpoint id. */
+  remotes = new Map<string, Remote>();
+  private sid = "";
+  private focus = "";
+  private bridgeSession = "";
+  private generation = 0;
+  private mids = { audio: "", video: "" };
+  private slots = new Map<string, number>(); // mid → slot SSRC
+  private tracksBySSRC = new Map<number, MediaStreamTrack>();
+  private owners = new Map<number, SlotOwner>(); // slot SSRC → what it carries
+  private senders: { audio: RTCRtpSender | null; video: RTCRtpSender | null } = { audio: null, video: null };
+  private stream: MediaStream | null = null;
+  private maxHeight: number;
+
+  constructor(
+    private sig: Signaling,
+    private opts: SessionOptions,
+  ) {
+    super();
+    this.maxHeight = opts.maxHeight ?? 360;
+    sig.handleIQ("set", NSJ.jingle, "jingle", (iq, el) => this.onJingle(iq, el));
+  }
+
+  private onJingle(iq: Element, el: Element): Element | object | undefined {
+    const from = iq.attrs.from ?? "";
+    if (from.split("/")[0] !== this.opts.roomJid) return undefined; // service-unavailable
+    const action = el.attrs.action ?? "";
+    const sid = el.attrs.sid ?? "";
+    switch (action) {
+      case "session-initiate":
+        // Acked at once; the answer goes back as its own session-accept.
+        queueMicrotask(() => {
+          this.start(iq, from).catch((err) => {
+            console.warn("media session failed:", err);
+            this.close();
+          });
+        });
+        return {};
+      case "session-terminate":
+        if (sid === this.sid) this.close();
+        return {};
+      default:
+        // transport-info, source-add/-remove: the bridge's slots are fixed
+        // and its candidates came with the offer.
+        return sid === this.sid ? {} : xml("error", { type: "cancel" }, xml("item-not-found", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" }), xml("unknown-session", { xmlns: "urn:xmpp:jingle:errors:1" }));
+    }
+  }
+
+  private async start(iq: Element, focus: string): Promise<void> {
+    this.close();
+    const gen = ++this.generation;
+    const offer = parseJingle(iq);
+    this.sid = offer.sid;
+    this.focus = focus;
+    this.bridgeSession = offer.bridgeSession?.id ?? "";
+    const offerSDP = toSDP(offer, { split: true });
+    const offered = sections(offerSDP);
+    this.mids = sendingMids(offered);
+    this.slots = slotsByMid(offered);
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    this.pc = pc;
+    pc.addEventListener("track", (ev) => {
+      const ssrc = this.slots.get(ev.transceiver.mid ?? "");
+      if (ssrc === undefined) return;
+      this.tracksBySSRC.set(ssrc, ev.track);
+      this.updateRemotes();
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (this.pc !== pc) return;
+      this.setConnected(pc.connectionState === "connected");
+      if (pc.connectionState === "failed") this.restart();
+    });
+    await pc.setRemoteDescription({ type: "offer", sdp: offerSDP });
+    if (gen !== this.generation) return;
+
+    this.stream = new MediaStream();
+    for (const t of pc.getTransceivers()) {
+      const kind = t.mid === this.mids.audio ? "audio" : t.mid === this.mids.video ? "video" : "";
+      if (!kind) continue;
+      t.direction = "sendrecv";
+      this.senders[kind] = t.sender;
+      t.sender.setStreams(this.stream);
+    }
+    await this.updateTracks();
+    const answer = await pc.createAnswer();
+    let sdp = answer.sdp ?? "";
+    if (this.opts.simulcast !== false && this.mids.video) sdp = addSimulcast(sdp, this.mids.video);
+    await pc.setLocalDescription({ type: "answer", sdp });
+    await gathered(pc, 3000);
+    if (gen !== this.generation) return;
+
+    const accept = buildAccept(offer, pc.localDescription!.sdp, this.opts.endpointId(), this.sig.jid, this.mids);
+    this.layers = videoLayers(accept);
+    await this.sig.iq(xml("iq", { type: "set", to: focus }, toElement(accept)), 15_000);
+    if (gen !== this.generation) return;
+
+    const ws = offer.contents.map((c) => c.transport?.webSockets[0]).find((u) => !!u);
+    if (ws) {
+      const ch = new BridgeChannel(channelURL(ws, this.opts.host), this.maxHeight);
+      ch.on("message", (m) => this.onBridgeMessage(m));
+      this.channel = ch;
+    }
+  }
+
+  private onBridgeMessage(m: BridgeMessage) {
+    switch (m.kind) {
+      case "sources":
+        applyMappings(this.owners, m.mapped);
+        this.updateRemotes();
+        break;
+      case "dominant":
+        this.emit("dominant", m.endpoint);
+        break;
+    }
+  }
+
+  /** Rebuilds remotes from the slot tracks and the bridge's owners. */
+  private updateRemotes() {
+    const next = new Map<string, Remote>();
+    for (const [ssrc, track] of this.tracksBySSRC) {
+      const owner = this.owners.get(ssrc)?.owner;
+      if (!owner || owner === "jvb" || owner === this.opts.endpointId()) continue;
+      const r = next.get(owner) ?? { audio: null, video: null };
+      r[track.kind === "audio" ? "audio" : "video"] = track;
+      next.set(owner, r);
+    }
+    const same = next.size === this.remotes.size && [...next].every(([k, v]) => this.remotes.get(k)?.audio === v.audio && this.remotes.get(k)?.video === v.video);
+    if (same) return;
+    this.remotes = next;
+    this.emit("remotes");
+  }
+
+  /** Puts the current local tracks on the senders (after a device starts, stops or changes). */
+  async updateTracks(): Promise<void> {
+    const t = this.opts.tracks();
+    for (const kind of ["audio", "video"] as const) {
+      const s = this.senders[kind];
+      if (!s || s.track === t[kind]) continue;
+      try {
+        await s.replaceTrack(t[kind]);
+      } catch (err) {
+        console.warn(`replacing the ${kind} track failed:`, err);
+      }
+    }
+  }
+
+  /** The video height to ask the bridge for (from the tile size). */
+  setMaxHeight(h: number): void {
+    this.maxHeight = h;
+    this.channel?.setMaxHeight(h);
+  }
+
+  private setConnected(c: boolean) {
+    if (c === this.connected) return;
+    this.connected = c;
+    this.emit("connected", c);
+  }
+
+  /**
+   * Ends the current session and asks the focus for a new one, as LJM does
+   * when ICE fails: session-terminate with <bridge-session restart="true"/>.
+   */
+  async restart(): Promise<void> {
+    const { sid, focus, bridgeSession } = this;
+    if (!sid || !focus) return;
+    this.close();
+    const terminate = xml(
+      "jingle",
+      { xmlns: NSJ.jingle, action: "session-terminate", sid },
+      xml("reason", {}, xml("success"), xml("text", {}, "restart")),
+      xml("bridge-session", { xmlns: NSJ.focus, ...(bridgeSession ? { id: bridgeSession } : {}), restart: "true" }),
+    );
+    try {
+      await this.sig.iq(xml("iq", { type: "set", to: focus }, terminate), 10_000);
+    } catch (err) {
+      console.warn("the focus refused a session restart:", err);
+    }
+  }
+
+  /** Ends the current PeerConnection and bridge channel, if any. */
+  close(): void {
+    this.generation++;
+    this.channel?.close();
+    this.channel = null;
+    this.pc?.close();
+    this.pc = null;
+    this.sid = "";
+    this.senders = { audio: null, video: null };
+    this.tracksBySSRC.clear();
+    this.owners.clear();
+    this.setConnected(false);
+    if (this.remotes.size > 0) {
+      this.remotes = new Map();
+      this.emit("remotes");
+    }
+  }
+}
+
+/** Resolves when ICE gathering completes, or after timeoutMs. */
+function gathered(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === "complete") done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}

@@ -1,0 +1,202 @@
+// The media session's SDP work: reading the focus's split offer (which
+// m-lines we send on, which slot each other m-line carries), simulcast
+// added to the browser's answer, and the session-accept built from it;
+// and how Jingle requests are acknowledged.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import parse from "@xmpp/xml/lib/parse.js";
+import type { Element } from "@xmpp/xml";
+import { parseJingle, toElement, toSDP } from "../src/jingle";
+import { addSimulcast, applyMappings, buildAccept, type SlotOwner, MediaSession, sections, sendingMids, slotsByMid, videoLayers } from "../src/session";
+
+const golden = join(process.cwd(), "..", "internal", "xmpp", "jingle", "testdata");
+const offerXML = readFileSync(join(golden, "session-initiate.xml"), "utf8");
+
+// What Chromium answers to a split offer, cut down: audio and video sent on
+// the first m-line of each kind, the other slots received only.
+const answer = [
+  "v=0",
+  "o=- 1 2 IN IP4 127.0.0.1",
+  "s=-",
+  "t=0 0",
+  "a=group:BUNDLE 0 1 3 4",
+  "a=msid-semantic: WMS",
+  "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+  "c=IN IP4 0.0.0.0",
+  "a=ice-ufrag:abcd",
+  "a=ice-pwd:0123456789abcdefghijklmn",
+  "a=fingerprint:sha-256 AA:BB",
+  "a=setup:active",
+  "a=mid:0",
+  "a=sendrecv",
+  "a=msid:s1 t1",
+  "a=rtcp-mux",
+  "a=rtpmap:111 opus/48000/2",
+  "a=ssrc:11 cname:c",
+  "a=ssrc:11 msid:s1 t1",
+  "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0",
+  "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+  "c=IN IP4 0.0.0.0",
+  "a=mid:1",
+  "a=recvonly",
+  "a=rtcp-mux",
+  "a=rtpmap:111 opus/48000/2",
+  "m=video 9 UDP/TLS/RTP/SAVPF 100 96",
+  "c=IN IP4 0.0.0.0",
+  "a=mid:3",
+  "a=sendrecv",
+  "a=msid:s1 t2",
+  "a=rtcp-mux",
+  "a=rtpmap:100 VP8/90000",
+  "a=rtpmap:96 rtx/90000",
+  "a=fmtp:96 apt=100",
+  "a=ssrc-group:FID 21 22",
+  "a=ssrc:21 cname:c",
+  "a=ssrc:21 msid:s1 t2",
+  "a=ssrc:22 cname:c",
+  "a=ssrc:22 msid:s1 t2",
+  "m=video 9 UDP/TLS/RTP/SAVPF 100 96",
+  "c=IN IP4 0.0.0.0",
+  "a=mid:4",
+  "a=recvonly",
+  "a=rtcp-mux",
+  "a=rtpmap:100 VP8/90000",
+  "",
+].join("\r\n");
+
+const counter = (start: number) => () => start++;
+
+test("the split offer: we send on the first m-line of each kind; the others are slots", () => {
+  const offer = sections(toSDP(parseJingle(parse(offerXML)), { split: true }));
+  assert.deepEqual(sendingMids(offer), { audio: "0", video: "3" });
+  const slots = slotsByMid(offer);
+  assert.equal(slots.get("1"), 1000001);
+  assert.equal(slots.get("2"), 1000002);
+  assert.equal(slots.get("4"), 2000001); // the primary, not its RTX partner 2000101
+  assert.equal(slots.get("5"), 2000002);
+  assert.equal(slots.has("6"), false); // data
+});
+
+test("simulcast: one SSRC and its RTX become a SIM group of three, each with an FID partner", () => {
+  const out = addSimulcast(answer, "3", 3, counter(100));
+  const v = sections(out).find((s) => s.mid === "3")!;
+  assert.deepEqual(v.groups, [
+    { semantics: "SIM", ssrcs: [21, 100, 102] },
+    { semantics: "FID", ssrcs: [21, 22] },
+    { semantics: "FID", ssrcs: [100, 101] },
+    { semantics: "FID", ssrcs: [102, 103] },
+  ]);
+  assert.deepEqual(v.ssrcs.sort((a, b) => a - b), [21, 22, 100, 101, 102, 103]);
+  // Every new SSRC carries the original's cname and msid.
+  for (const s of [100, 101, 102, 103]) {
+    assert.ok(out.includes(`a=ssrc:${s} cname:c\r\n`), `cname of ${s}`);
+    assert.ok(out.includes(`a=ssrc:${s} msid:s1 t2\r\n`), `msid of ${s}`);
+  }
+  // The rest of the SDP is untouched, and still ends with CRLF.
+  assert.equal(out.replace(/a=ssrc[^\r]*\r\n/g, ""), answer.replace(/a=ssrc[^\r]*\r\n/g, ""));
+  assert.ok(out.endsWith("a=rtpmap:100 VP8/90000\r\n"));
+  // Twice is once; audio, unknown mids and SSRC-less m-lines are left alone.
+  assert.equal(addSimulcast(out, "3", 3, counter(500)), out);
+  assert.equal(addSimulcast(answer, "0"), answer);
+  assert.equal(addSimulcast(answer, "4"), answer);
+  assert.equal(addSimulcast(answer, "9"), answer);
+});
+
+test("simulcast never reuses an SSRC the answer has", () => {
+  const out = addSimulcast(answer, "3", 3, counter(21));
+  const v = sections(out).find((s) => s.mid === "3")!;
+  assert.equal(new Set(v.ssrcs).size, 6);
+  assert.deepEqual(v.groups[0], { semantics: "SIM", ssrcs: [21, 23, 25] });
+});
+
+test("session-accept: the answer's transport with our own named sources", () => {
+  const offer = parseJingle(parse(offerXML));
+  const local = addSimulcast(answer, "3", 3, counter(100));
+  const j = buildAccept(offer, local, "abcd1234", "abcd1234@guest.localhost/r1", { audio: "0", video: "3" });
+  assert.equal(j.action, "session-accept");
+  assert.equal(j.sid, offer.sid);
+  assert.equal(j.initiator, offer.initiator);
+  assert.equal(j.responder, "abcd1234@guest.localhost/r1");
+  const audio = j.contents.find((c) => c.name === "audio")!.description!;
+  assert.deepEqual(
+    audio.sources.map((s) => [s.ssrc, s.name, s.msid]),
+    [[11, "abcd1234-a0", "abcd1234-audio-0-1 abcd1234-audio-track"]],
+  );
+  const video = j.contents.find((c) => c.name === "video")!.description!;
+  assert.ok(video.sources.every((s) => s.name === "abcd1234-v0" && s.videoType === "camera"));
+  assert.equal(video.sources.length, 6);
+  assert.deepEqual(video.ssrcGroups.map((g) => g.semantics), ["SIM", "FID", "FID", "FID"]);
+  assert.equal(videoLayers(j), 3);
+  assert.equal(j.contents.find((c) => c.name === "audio")!.transport!.candidates[0]!.ip, "127.0.0.1");
+  // It serializes.
+  const el = toElement(j);
+  assert.equal(el.getChildren("content").length, 2);
+
+  // Without simulcast: one layer; with the camera's m-line not sending, none.
+  assert.equal(videoLayers(buildAccept(offer, answer, "e", "j", { audio: "0", video: "3" })), 1);
+  const recvOnly = answer.replace("a=mid:3\r\na=sendrecv", "a=mid:3\r\na=recvonly");
+  assert.equal(videoLayers(buildAccept(offer, recvOnly, "e", "j", { audio: "0", video: "3" })), 0);
+});
+
+/** A MediaSession with a signalling stub: the registered Jingle handler, the IQs sent. */
+function stubSession() {
+  let handler: ((iq: Element, payload: Element) => Element | object | undefined) | undefined;
+  const sent: Element[] = [];
+  const s = new MediaSession(
+    {
+      jid: "me@localhost/r",
+      handleIQ: (_t, _ns, _name, fn) => void (handler = fn),
+      iq: async (el) => {
+        sent.push(el);
+        return el;
+      },
+    },
+    { roomJid: "room@conference.localhost", endpointId: () => "abcd1234", tracks: () => ({ audio: null, video: null }), host: "localhost:8443" },
+  );
+  const call = (xml: string) => {
+    const iq = parse(xml);
+    return handler!(iq, iq.getChildElements()[0]!);
+  };
+  return { s, call, sent };
+}
+
+test("Jingle requests: the focus's are acked, others refused, unknown sessions rejected", async () => {
+  const { s, call } = stubSession();
+  const warn = console.warn;
+  const warnings: unknown[] = [];
+  console.warn = (...a: unknown[]) => void warnings.push(a);
+  try {
+    // Not from the room: service-unavailable (the library's reply to undefined).
+    const iq = (from: string) => `<iq type="set" id="i" from="${from}">${offerXML}</iq>`;
+    assert.equal(call(iq("someone@localhost/x")), undefined);
+    // From the room's focus: acked at once (an empty result), whatever happens next.
+    assert.deepEqual(call(iq("room@conference.localhost/focus")), {});
+    await new Promise((r) => setTimeout(r, 10));
+    // No RTCPeerConnection in node: the session failed and closed.
+    assert.equal(s.pc, null);
+    assert.equal(s.connected, false);
+    assert.ok(warnings.length >= 1);
+    // An action for a session we do not have: item-not-found with unknown-session.
+    const err = call(`<iq type="set" from="room@conference.localhost/focus" id="x"><jingle xmlns="urn:xmpp:jingle:1" action="transport-info" sid="nope"/></iq>`) as Element;
+    assert.equal(err.name, "error");
+    assert.ok(err.getChild("unknown-session", "urn:xmpp:jingle:errors:1"));
+    assert.deepEqual(call(`<iq type="set" from="room@conference.localhost/focus" id="y"><jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="nope"/></iq>`), {});
+  } finally {
+    console.warn = warn;
+  }
+});
+
+test("sources maps: a slot takes its newest source; a source moved to another slot leaves the old one", () => {
+  const owners = new Map<number, SlotOwner>();
+  const m = (source: string, ssrc: number) => ({ source, owner: source.split("-")[0]!, ssrc, rtx: 0, videoType: "CAMERA" });
+  applyMappings(owners, [m("aa-v0", 1), m("bb-v0", 2)]);
+  assert.deepEqual([...owners].map(([k, v]) => [k, v.owner]), [[1, "aa"], [2, "bb"]]);
+  // bb came back (a restart) and got slot 3; slot 1 now carries cc.
+  applyMappings(owners, [m("bb-v0", 3), m("cc-v0", 1)]);
+  assert.deepEqual(
+    [...owners].map(([k, v]) => [k, v.owner]).sort((x, y) => (x[0] as number) - (y[0] as number)),
+    [[1, "cc"], [3, "bb"]],
+  );
+});
