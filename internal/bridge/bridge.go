@@ -37,6 +37,7 @@ type Bridge struct {
 	conferences map[string]*Conference
 	conn        net.PacketConn     // media socket, set by Start
 	mux         *ice.UDPMuxDefault // demultiplexes conn by ICE ufrag, set by Start
+	batch       batchSocket        // sendmmsg on conn, or nil (batch.go); set by Start
 	stop        chan struct{}      // closed by Close; stops housekeeping
 	wg          sync.WaitGroup     // housekeeping and endpoint goroutines
 }
@@ -115,14 +116,16 @@ func (b *Bridge) Start() error {
 		return fmt.Errorf("bridge: listen media: %w", err)
 	}
 	b.conn = conn
+	b.batch = newBatchSocket(conn)
 	b.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		UDPConn: conn,
 		Net:     b.net,
 		Logger:  pionLogs{b.log}.NewLogger("udpmux"),
 	})
 	b.started = true
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.housekeeping()
+	go b.feedbackLoop()
 	b.log.Info("media socket open", "addr", conn.LocalAddr().String())
 	return nil
 }

@@ -158,6 +158,9 @@ type clientOpts struct {
 	net       transport.Net // vnet; nil = loopback
 	noSend    bool
 	noChannel bool
+	// tcc negotiates the transport-wide sequence number header extension (id 5, as the focus offers it
+	// to participants with http://jitsi.org/tcc); the client stamps every packet it sends.
+	tcc bool
 	// dataChannel makes the client use the SCTP data channel for the bridge channel instead of the
 	// WebSocket: the offer gets an m=application line and the client opens "JVB data channel" (as LJM does).
 	dataChannel bool
@@ -183,6 +186,9 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	ir := &interceptor.Registry{}
 	must(t, webrtc.ConfigureNack(m, ir))
 	must(t, webrtc.ConfigureRTCPReports(ir))
+	if o.tcc {
+		must(t, webrtc.ConfigureTWCCHeaderExtensionSender(m, ir))
+	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -223,6 +229,9 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	c.alloc, err = tb.AllocateEndpoint(AllocateRequest{ConferenceID: conf, EndpointID: id})
 	must(t, err)
 	offer := offerSDP(c.alloc)
+	if o.tcc {
+		offer = withTransportCC(offer)
+	}
 	if o.dataChannel {
 		offer = withDataChannel(offer, c.alloc)
 		c.openDataChannel()
@@ -243,10 +252,11 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 		c.connectChannel(tb)
 	}
 	if !o.noSend {
-		c.wg.Add(3)
+		c.wg.Add(4)
 		go c.sendVideo(fx)
 		go c.sendAudio(fx)
-		go c.readSenderRTCP()
+		go c.readSenderRTCP(c.vs)
+		go c.readSenderRTCP(c.as)
 	}
 	return c
 }
@@ -287,6 +297,13 @@ func (c *client) answerFor(conf, answerSDP string) Answer {
 		a.Groups = []Group{{Semantics: GroupFID, SSRCs: []uint32{uint32(vp.SSRC), uint32(vp.RTX.SSRC)}}}
 	}
 	return a
+}
+
+// withTransportCC adds the transport-wide sequence number extension to every m-line of an offer made by
+// offerSDP, with the id and URI of the focus's offer.
+func withTransportCC(offer string) string {
+	return strings.ReplaceAll(offer, "a=rtcp-mux\r\n",
+		fmt.Sprintf("a=rtcp-mux\r\na=extmap:%d %s\r\n", extTransportCC, sdp.TransportCCURI))
 }
 
 // withDataChannel adds the SCTP m-line (dialect §6.1, port 5000) to an offer made by offerSDP.
@@ -408,16 +425,21 @@ func (c *client) sendAudio(fx *fixtures) {
 	}
 }
 
-// readSenderRTCP counts keyframe requests for the client's video.
-func (c *client) readSenderRTCP() {
+// readSenderRTCP counts keyframe requests for the client's video and records transport-cc feedback and
+// NACKs (Pion routes each to the sender of its media SSRC).
+func (c *client) readSenderRTCP(s *webrtc.RTPSender) {
 	defer c.wg.Done()
 	for {
-		pkts, _, err := c.vs.ReadRTCP()
+		pkts, _, err := s.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
+			case *rtcp.TransportLayerCC:
+				c.rec.addRTCP(p)
+			case *rtcp.TransportLayerNack:
+				c.rec.addRTCP(p)
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				c.rec.addPLI()
 				select {
@@ -458,6 +480,7 @@ type recorder struct {
 	pkts    map[uint32][]rtp.Packet
 	msgs    []string
 	pliN    int
+	rtcp    []rtcp.Packet // transport-cc feedback and NACKs received as a sender
 }
 
 func newRecorder() *recorder {
@@ -489,6 +512,13 @@ func (r *recorder) addPLI() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pliN++
+	r.notifyLocked()
+}
+
+func (r *recorder) addRTCP(p rtcp.Packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rtcp = append(r.rtcp, p)
 	r.notifyLocked()
 }
 

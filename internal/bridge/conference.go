@@ -248,6 +248,7 @@ func (c *Conference) setSources(e *Endpoint, srcs []*source) {
 			}
 			if src.kind == KindVideo && l.cache == nil {
 				l.cache = packetcache.New(c.b.cfg.PacketCacheSize)
+				l.nack = &nackTracker{}
 			}
 			table[l.ssrc] = l
 		}

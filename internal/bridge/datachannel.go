@@ -26,12 +26,12 @@ const dcMaxBuffered = 1 << 20
 // serveSCTP runs the endpoint's SCTP association until the DTLS connection ends. It owns all reads of
 // dconn (the association's read loop), so its return is how the endpoint learns that DTLS closed.
 func (e *Endpoint) serveSCTP(dconn *dtls.Conn) error {
-	assoc, err := sctp.Server(sctp.Config{
-		NetConn:              dconn,
-		LoggerFactory:        pionLogs{e.log},
-		MaxReceiveBufferSize: 4 * channelReadLimit,
-		MaxMessageSize:       channelReadLimit,
-	})
+	assoc, err := sctp.ServerWithOptions(
+		sctp.WithNetConn(dconn),
+		sctp.WithLoggerFactory(pionLogs{e.log}),
+		sctp.WithMaxReceiveBufferSize(4*channelReadLimit),
+		sctp.WithMaxMessageSize(channelReadLimit),
+	)
 	if err != nil {
 		return err // DTLS closed before (or without) SCTP
 	}

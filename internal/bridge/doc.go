@@ -36,21 +36,26 @@
 // (the highest one being sent, switching at a key frame) and hand the packet to each subscribed slot.
 // Each receiver rewrites SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so
 // a slot is one continuous, decodable stream across switches, and switches a slot only at a key frame.
-// Header extensions and padding are not forwarded.
+// Header extensions and padding are not forwarded. The copies of one incoming packet leave together in
+// one sendmmsg(2) call on the shared socket, addressed to each receiver's selected ICE pair (batch.go;
+// through the ICE connection one by one where the platform or the socket cannot batch).
 //
 // # Concurrency
 //
 // Conference.mu guards membership, sources and slot assignment. Each endpoint's sendMu guards its send
 // side (SRTP context, scratch buffers, slot projections) and is held only to rewrite, encrypt and write
-// one packet; the lock order is Conference.mu before sendMu. The packet path otherwise reads only
-// atomics and copy-on-write snapshots (the SSRC table, each source's subscriber list). One housekeeping
-// goroutine per bridge sends receiver reports, connectivity status events and expires endpoints that
-// never connect.
+// one packet; the lock order is Conference.mu before sendMu. Each endpoint's fbMu guards what its reader
+// goroutine records for feedback (transport-wide sequence numbers, sequence gaps) and is never held with
+// sendMu. The packet path otherwise reads only atomics and copy-on-write snapshots (the SSRC table, each
+// source's subscriber list). One housekeeping goroutine per bridge sends receiver reports, connectivity
+// status events and expires endpoints that never connect; one feedback goroutine sends transport-cc
+// feedback and NACKs toward senders every 50 ms (feedback.go).
 //
 // # Not yet
 //
 // Layer allocation by bandwidth and constraints (stored, not obeyed beyond "no video before the first
-// ReceiverVideoConstraints"), transport-cc feedback and bandwidth estimation, dominant speaker, NACKs
-// toward senders, VP9/AV1/H.264 layer parsing (forwarded without switch
-// points), header-extension forwarding (audio level, mid).
+// ReceiverVideoConstraints"), bandwidth estimation toward receivers (the bridge sends transport-cc
+// feedback to senders but does not yet stamp its own packets or read receivers' feedback), dominant
+// speaker, VP9/AV1/H.264 layer parsing (forwarded without switch points), header-extension forwarding
+// (audio level, mid).
 package bridge

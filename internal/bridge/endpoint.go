@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ type Endpoint struct {
 	expired   atomic.Bool
 	connected atomic.Bool
 	writer    atomic.Pointer[writerBox] // the ICE connection once connected
+	dst       atomic.Pointer[sockaddr]  // the selected pair's remote address for batched sends (batch.go)
 	dtlsConn  atomic.Pointer[dtls.Conn]
 
 	// sources are the endpoint's signalled sources; guarded by conf.mu.
@@ -64,7 +66,11 @@ type Endpoint struct {
 	rtxBuf    [1600]byte
 	rtcpDec   [1600]byte
 	inHdr     rtp.Header
+	out       *sendBatch   // fan-out of the packet being forwarded, when the socket batches
 	lastMedia atomic.Int64 // unix ns of the last RTP packet accepted
+
+	// Feedback toward this endpoint as a sender (transport-cc and NACKs, feedback.go).
+	fbState
 
 	// sendMu guards the send side: srtpOut, the scratch buffers, every slot's state (mapping and
 	// projection), the retransmission budget and srSent. It is held for rewrite+encrypt+write of one
@@ -119,6 +125,13 @@ func newEndpoint(c *Conference, id string) (*Endpoint, error) {
 		return nil, err
 	}
 	e.agent, e.candidates = agent, cands
+	if err := agent.OnSelectedCandidatePairChange(func(_, remote ice.Candidate) {
+		e.setDst(&net.UDPAddr{IP: net.ParseIP(remote.Address()), Port: remote.Port()})
+	}); err != nil {
+		e.cancel()
+		_ = agent.Close()
+		return nil, err
+	}
 	if err := agent.OnConnectionStateChange(func(s ice.ConnectionState) {
 		e.log.Debug("ice state", "state", s.String())
 		if s == ice.ConnectionStateFailed || s == ice.ConnectionStateClosed {

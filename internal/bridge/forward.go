@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// The packet path: one sender's reader goroutine decrypts a packet, checks it, stores it for NACKs,
-// picks the simulcast layer and hands it to every slot mapped to its source. Each receiver rewrites and
-// encrypts under its own sendMu into its own buffers: no allocation and no other lock per packet.
+// The packet path: one sender's reader goroutine decrypts a packet, checks it, notes it for feedback
+// (fbMu), stores it for NACKs, picks the simulcast layer and hands it to every slot mapped to its source.
+// Each receiver rewrites under its own sendMu and encrypts into the sender's send batch, which leaves in
+// one sendmmsg per incoming packet (batch.go): no allocation, and no other lock per packet.
 
 // rtpLayout locates the parts of an RTP packet (RFC 3550 §5.1, RFC 8285).
 type rtpLayout struct {
@@ -75,7 +76,16 @@ func (e *Endpoint) handleRTP(pkt []byte) {
 	}
 	now := time.Now().UnixNano()
 	e.lastMedia.Store(now)
-	s.noteSeq(binary.BigEndian.Uint16(dec[2:]))
+	seq := binary.BigEndian.Uint16(dec[2:])
+	s.noteSeq(seq)
+	e.fbMu.Lock()
+	e.recordTransportCCLocked(s.ssrc, now)
+	if s.nack != nil {
+		s.nack.note(seq, now)
+	} else if s.rtx && s.prim != nil && s.prim.nack != nil && lay.end-lay.hdrLen >= 2 {
+		s.prim.nack.note(binary.BigEndian.Uint16(dec[lay.hdrLen:]), now)
+	}
+	e.fbMu.Unlock()
 	if s.rtx {
 		// RFC 4588 §4: the payload starts with the original sequence number; rebuild the original packet.
 		if lay.end-lay.hdrLen < 2 || s.prim == nil {
@@ -123,10 +133,14 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 	fwd, wantKeyframe := src.chooseLayer(s, keyframe, now)
 	if fwd {
 		if subs := src.subscribers.Load(); subs != nil {
+			bt := e.sendBatch()
 			for _, sl := range *subs {
-				if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, now) {
+				if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, now, bt) {
 					wantKeyframe = true
 				}
+			}
+			if bt != nil && bt.pending() {
+				bt.flush()
 			}
 		}
 	}
@@ -135,11 +149,25 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 	}
 }
 
-// forward rewrites one packet onto slot sl of receiver r and sends it. It reports whether the slot is
-// waiting for a key frame.
-func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *vp8Desc, keyframe bool, now int64) (needKeyframe bool) {
+// sendBatch returns the reader goroutine's send batch, or nil when the bridge's socket does not batch.
+func (e *Endpoint) sendBatch() *sendBatch {
+	if e.b.batch == nil {
+		return nil
+	}
+	if e.out == nil {
+		e.out = e.b.batch.newBatch() // once, at the endpoint's first forwarded packet
+	}
+	return e.out
+}
+
+// forward rewrites one packet onto slot sl of receiver r and sends it, or queues it on bt (the sender's
+// batch) when both are there. It reports whether the slot is waiting for a key frame.
+func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *vp8Desc, keyframe bool, now int64, bt *sendBatch) (needKeyframe bool) {
 	if sl.kind == KindVideo && !r.videoOn.Load() {
 		return false // no video before the receiver's first constraints (dialect §6.1)
+	}
+	if bt != nil && bt.full() {
+		bt.flush()
 	}
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
@@ -151,7 +179,17 @@ func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *
 		return need
 	}
 	n := buildRTP(r.outBuf[:], pkt, lay, sl.ssrc, out, d)
-	r.sendRTPLocked(r.outBuf[:n])
+	if dst := r.dst.Load(); bt != nil && dst != nil {
+		enc, err := r.srtpOut.EncryptRTP(bt.buf(), r.outBuf[:n], &r.outHdr)
+		if err != nil {
+			return false
+		}
+		bt.add(enc, dst)
+		r.conf.m.packetsOut.Inc()
+		r.conf.m.bytesOut.Add(float64(len(enc)))
+	} else {
+		r.sendRTPLocked(r.outBuf[:n])
+	}
 	sl.packets++
 	sl.octets += uint32(lay.end - lay.hdrLen)
 	return false

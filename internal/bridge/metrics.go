@@ -13,6 +13,7 @@ type metrics struct {
 	endpoints                                *prometheus.GaugeVec   // label: conference
 	conferences                              prometheus.Gauge
 	nacksIn                                  prometheus.Counter
+	nacksOut                                 prometheus.Counter
 	retransmits                              prometheus.Counter
 	keyframeReqIn                            prometheus.Counter
 	keyframeReqOut                           prometheus.Counter
@@ -48,6 +49,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "conferences", Help: "Conferences with at least one endpoint."}),
 		nacksIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "nacks_received_total", Help: "Sequence numbers NACKed by receivers."}),
+		nacksOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "nacks_sent_total", Help: "Sequence numbers NACKed toward senders (losses before the bridge)."}),
 		retransmits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "retransmissions_total", Help: "Packets retransmitted (RTX or plain) from the packet cache."}),
 		keyframeReqIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -61,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.005, .01, .025, .05, .1, .2, .4, .8, 1.6}}),
 	}
 	for _, c := range []prometheus.Collector{m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
-		m.conferences, m.nacksIn, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dropped, m.rtt} {
+		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dropped, m.rtt} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -13,7 +13,8 @@ import (
 //     RTT when they answer a sender report the bridge passed on;
 //   - from a sender, about its sources: sender reports → passed on to each receiver of the source with
 //     the slot's SSRC, RTP time and counts;
-//   - toward senders: receiver reports (housekeeping) and PLIs.
+//   - toward senders: receiver reports (housekeeping), PLIs, and transport-cc feedback and NACKs for
+//     losses before the bridge (feedback.go).
 
 // maxRTCPPackets bounds the packets handled from one compound; maxNACKsPerCompound the sequence numbers
 // one compound can ask for (threats §5.1 item 22).

@@ -42,6 +42,7 @@ type inStream struct {
 	rtx   bool      // an RTX stream (RFC 4588); primary is the stream it repairs
 	prim  *inStream // for rtx streams
 	cache *packetcache.Cache
+	nack  *nackTracker // video primaries; guarded by the owner's fbMu
 
 	// Receive statistics for receiver reports (RFC 3550 §6.4.1, A.3). Written by the reader goroutine,
 	// read by housekeeping.

@@ -163,6 +163,7 @@ func (e *Endpoint) connect(remoteUfrag, remotePwd string) {
 	}
 	e.log.Debug("ice connected", "remote", conn.RemoteAddr().String())
 	e.setWriter(conn)
+	e.setDst(conn.RemoteAddr())
 	e.b.wg.Add(1)
 	go e.readLoop(conn)
 

@@ -127,6 +127,12 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 	if s.udp, err = net.ListenPacket("udp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("turn udp listener: %w", err)
 	}
+	if u, ok := s.udp.(*net.UDPConn); ok {
+		// One goroutine reads and relays; a bigger kernel buffer absorbs
+		// bursts while it is busy rather than dropping them (the kernel caps
+		// it at net.core.rmem_max).
+		_ = u.SetReadBuffer(4 << 20)
+	}
 	if s.tcp, err = net.Listen("tcp", s.cfg.Listen); err != nil {
 		s.udp.Close()
 		return fmt.Errorf("turn tcp listener: %w", err)

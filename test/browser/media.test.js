@@ -144,3 +144,31 @@ test("a camera turned on after joining muted reaches the others", { timeout: 6 *
   await a.context.close();
   await b.context.close();
 });
+
+// issue 7: a participant whose network lets nothing but TURN through
+// (config.iceTransportPolicy="relay") still holds the call, through the
+// server's own TURN relay.
+test("a relay-only participant sees and hears the others through TURN", { timeout: 6 * WAIT }, async () => {
+  const room = roomName("Relay");
+  const a = await participant(browser, { viewport: { width: 1000, height: 640 } });
+  const r = await participant(browser, { viewport: { width: 1000, height: 640 } });
+  await join(a, room, "Ada");
+  await join(r, room, "Rita", { relay: true });
+  const ids = await Promise.all([a, r].map((p) => p.page.evaluate(() => window.parley.conference.endpointId)));
+  await waitPlaying(r.page, "Rita (relay only)", [ids[0]]);
+  await waitPlaying(a.page, "Ada", [ids[1]]);
+  const local = await r.page.evaluate(async () => {
+    const stats = await window.parley.session.pc.getStats();
+    let pair;
+    stats.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+    });
+    return pair ? stats.get(pair.localCandidateId)?.candidateType : "none";
+  });
+  assert.equal(local, "relay");
+  await screenshot(r.page, "relay-only");
+  assert.deepEqual(a.errors, []);
+  assert.deepEqual(r.errors, []);
+  await a.context.close();
+  await r.context.close();
+});

@@ -13,7 +13,8 @@
 # Both SFUs and all clients use the same addresses and the same path.
 #
 # Environment: WARMUP (default 5s), DURATION (default 20s), SCENARIOS (default "1x20 1x60 6x0": senders x
-# receive-only participants; with more than one sender the senders also receive each other).
+# receive-only participants; with more than one sender the senders also receive each other), SFULOAD_FLAGS
+# (more sfuload flags, e.g. "-targets parley -bridge-cpuprofile /tmp/bridge.prof" to profile the bridge).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,7 +30,7 @@ if [[ ${SFULOAD_IN_NETNS:-} != 1 ]]; then
 	go build -o "$bin/bridgeserver" ./test/sfuload/bridgeserver
 	echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); $(go version | cut -d' ' -f3); janus $(dpkg-query -W -f='${Version}' janus 2>/dev/null)"
 	echo
-	SFULOAD_IN_NETNS=1 SFULOAD_BIN="$bin" WARMUP=$WARMUP DURATION=$DURATION SCENARIOS=$SCENARIOS \
+	SFULOAD_IN_NETNS=1 SFULOAD_BIN="$bin" WARMUP=$WARMUP DURATION=$DURATION SCENARIOS=$SCENARIOS SFULOAD_FLAGS=${SFULOAD_FLAGS:-} \
 		unshare --net --fork -- "$0"
 	exit
 fi
@@ -51,6 +52,8 @@ for s in $SCENARIOS; do
 	args=(-senders "$senders" -receivers "$receivers" -warmup "$WARMUP" -duration "$DURATION"
 		-server-ip 198.18.0.1 -client-iface sfuload1 -client-ip 198.18.0.2)
 	if [[ $first == 1 ]]; then args+=(-header); fi
+	# shellcheck disable=SC2206 # split on purpose
+	args+=(${SFULOAD_FLAGS:-})
 	echo "sfuload ${args[*]}" >&2
 	"$SFULOAD_BIN/sfuload" "${args[@]}" -bridgeserver "$SFULOAD_BIN/bridgeserver"
 	first=0

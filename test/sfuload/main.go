@@ -72,6 +72,7 @@ func main() {
 	window := flag.Duration("duration", 20*time.Second, "measuring window")
 	fixDir := flag.String("fixtures", "internal/bridge/testdata", "folder with video.ivf and audio.ogg")
 	bridgeBin := flag.String("bridgeserver", "", "bridgeserver binary (default: go build it)")
+	bridgeProfile := flag.String("bridge-cpuprofile", "", "have bridgeserver write a CPU profile to this file (the last scenario's)")
 	janusBin := flag.String("janus", "janus", "janus binary")
 	janusIface := flag.String("janus-iface", "sfuload0", "the only interface Janus gathers candidates on (bench.sh's veth)")
 	serverIP := flag.String("server-ip", "127.0.0.1", "address Parley's bridge takes its media port on")
@@ -117,7 +118,7 @@ func main() {
 					fatalf("build bridgeserver: %v", err)
 				}
 			}
-			t = &parleyTarget{bin: bin, serverIP: *serverIP, clients: nc}
+			t = &parleyTarget{bin: bin, serverIP: *serverIP, clients: nc, cpuProfile: *bridgeProfile}
 		case "janus":
 			t = &janusTarget{bin: *janusBin, iface: *janusIface, clients: nc}
 		default:

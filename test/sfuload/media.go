@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -254,14 +253,4 @@ func rtpPayloadEnd(p []byte) int {
 		end -= int(p[len(p)-1])
 	}
 	return end
-}
-
-// percentiles is for reports of several runs.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }

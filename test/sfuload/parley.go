@@ -22,14 +22,15 @@ import (
 // parleyTarget drives Parley's bridge in its own process (test/sfuload/bridgeserver) through its
 // message-shaped API over loopback HTTP, and each endpoint's bridge channel over WebSocket.
 type parleyTarget struct {
-	bin      string // bridgeserver binary
-	serverIP string // the bridge's media address
-	clients  netConfig
-	srv      *server
-	base     string // http://127.0.0.1:port
-	pcs      []*webrtc.PeerConnection
-	wss      []*websocket.Conn
-	stop     chan struct{}
+	bin        string // bridgeserver binary
+	cpuProfile string // bridgeserver -cpuprofile, when set
+	serverIP   string // the bridge's media address
+	clients    netConfig
+	srv        *server
+	base       string // http://127.0.0.1:port
+	pcs        []*webrtc.PeerConnection
+	wss        []*websocket.Conn
+	stop       chan struct{}
 }
 
 func (p *parleyTarget) name() string { return "parley" }
@@ -38,7 +39,11 @@ func (p *parleyTarget) pid() int     { return p.srv.pid() }
 func (p *parleyTarget) start(sc scenario, dir string) error {
 	slots := max(sc.senders, 1)
 	var addr string
-	srv, err := startServer(p.bin, []string{"-slots", fmt.Sprint(slots), "-media", net.JoinHostPort(p.serverIP, "0")}, filepath.Join(dir, "bridgeserver.log"),
+	args := []string{"-slots", fmt.Sprint(slots), "-media", net.JoinHostPort(p.serverIP, "0")}
+	if p.cpuProfile != "" {
+		args = append(args, "-cpuprofile", p.cpuProfile)
+	}
+	srv, err := startServer(p.bin, args, filepath.Join(dir, "bridgeserver.log"),
 		func(line string) bool {
 			a, ok := strings.CutPrefix(line, "http ")
 			addr = a

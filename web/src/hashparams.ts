@@ -10,6 +10,8 @@ export interface Overrides {
   startAudioMuted?: boolean;
   startVideoMuted?: boolean;
   displayName?: string;
+  /** config.iceTransportPolicy: "relay" sends all media through TURN. */
+  iceTransportPolicy?: "relay" | "all";
 }
 
 const forbidden = new Set(["__proto__", "prototype", "constructor"]);
@@ -61,6 +63,8 @@ export function readOverrides(hash: string): Overrides {
   if (audio !== undefined) o.startAudioMuted = audio;
   const video = bool(p.get("config.startWithVideoMuted")) ?? bool(p.get("config.startVideoMuted"));
   if (video !== undefined) o.startVideoMuted = video;
+  const policy = p.get("config.iceTransportPolicy");
+  if (policy === "relay" || policy === "all") o.iceTransportPolicy = policy;
   const name = p.get("userInfo.displayName");
   if (typeof name === "string" || typeof name === "number") {
     const n = cleanDisplayName(String(name));

@@ -1,5 +1,6 @@
 // Parley's browser client: routes "/" to the home page and "/<Room>" to the
 // pre-join screen and the meeting. See conference.ts for the protocol side.
+import { iceServersFrom, servicesRequest } from "./extdisco";
 import { Conference, type EndReason } from "./conference";
 import { loadConfig, type ServerConfig } from "./config";
 import { readOverrides } from "./hashparams";
@@ -86,7 +87,18 @@ async function startRoom(room: string) {
   showJoining(room);
   const conn = new Connection({ service: cfg.websocket, domain: cfg.hosts.domain });
   const conf = new Conference(conn, cfg, room, roomNode(room), choice, prefs.machineUid());
+  // STUN/TURN servers (XEP-0215), asked again with every new XMPP session;
+  // a media session waits for the answer (at most a few seconds).
+  let iceServers: Promise<RTCIceServer[]> = Promise.resolve([]);
+  conn.on("session", () => {
+    iceServers = conn
+      .iq(servicesRequest(cfg.hosts.domain), 5_000)
+      .then(iceServersFrom)
+      .catch(() => []);
+  });
   const session = new MediaSession(conn, {
+    iceServers: () => iceServers,
+    iceTransportPolicy: overrides.iceTransportPolicy,
     roomJid: conf.roomJid,
     endpointId: () => conf.endpointId,
     tracks: () => ({ audio: media.audio, video: conf.local.videoMuted ? null : media.video }),

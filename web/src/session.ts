@@ -234,6 +234,9 @@ export interface SessionOptions {
   simulcast?: boolean;
   /** The video height first asked of the bridge. */
   maxHeight?: number;
+  /** STUN/TURN servers (XEP-0215) and whether to use relays only. */
+  iceServers?: () => Promise<RTCIceServer[]>;
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 /** One remote participant's media as the bridge forwards it to us. */
@@ -314,7 +317,14 @@ export class MediaSession extends Emitter<{
     const offered = sections(offerSDP);
     this.mids = sendingMids(offered);
     this.slots = slotsByMid(offered);
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    const iceServers = (await this.opts.iceServers?.()) ?? [];
+    if (gen !== this.generation) return; // replaced while waiting
+    const pc = new RTCPeerConnection({
+      bundlePolicy: "max-bundle",
+      rtcpMuxPolicy: "require",
+      iceServers,
+      iceTransportPolicy: this.opts.iceTransportPolicy ?? "all",
+    });
     this.pc = pc;
     pc.addEventListener("track", (ev) => {
       const ssrc = this.slots.get(ev.transceiver.mid ?? "");

@@ -72,10 +72,11 @@ export async function screenshot(page, name) {
 }
 
 /** The hash that skips the pre-join screen (DESIGN.md, room URLs). */
-export function skipPrejoin(name, { audioMuted = false, videoMuted = false } = {}) {
+export function skipPrejoin(name, { audioMuted = false, videoMuted = false, relay = false } = {}) {
   return (
     `#config.prejoinConfig.enabled=false&config.startWithAudioMuted=${audioMuted}` +
-    `&config.startWithVideoMuted=${videoMuted}&userInfo.displayName=${encodeURIComponent(JSON.stringify(name))}`
+    `&config.startWithVideoMuted=${videoMuted}&userInfo.displayName=${encodeURIComponent(JSON.stringify(name))}` +
+    (relay ? `&config.iceTransportPolicy=%22relay%22` : "")
   );
 }
 

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/parley-im/parley/internal/bridge"
@@ -31,7 +32,22 @@ func main() {
 	media := flag.String("media", "127.0.0.1:0", "media UDP address (loopback)")
 	slots := flag.Int("slots", 8, "audio and video send slots per receiver")
 	verbose := flag.Bool("v", false, "log at debug level to stderr")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bridgeserver:", err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	if err := run(*httpAddr, *media, *slots, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "bridgeserver:", err)
 		os.Exit(1)

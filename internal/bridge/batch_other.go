@@ -1,0 +1,17 @@
+//go:build !(linux && (amd64 || arm64))
+
+package bridge
+
+import "net"
+
+// Without sendmmsg every packet goes through the endpoint's ICE connection.
+
+func newSysBatchSocket(*net.UDPConn) batchSocket { return nil }
+
+type sendBatch struct{ failures int }
+
+func (b *sendBatch) buf() []byte           { return nil }
+func (b *sendBatch) full() bool            { return true }
+func (b *sendBatch) add([]byte, *sockaddr) {}
+func (b *sendBatch) flush()                {}
+func (b *sendBatch) pending() bool         { return false }
