@@ -33,3 +33,9 @@ test("display names are cleaned", () => {
   assert.equal(cleanDisplayName("  Bob\u0000\n "), "Bob");
   assert.equal(cleanDisplayName("x".repeat(100)).length, 64);
 });
+
+test("config.iceTransportPolicy takes relay or all only", () => {
+  assert.equal(readOverrides('#config.iceTransportPolicy="relay"').iceTransportPolicy, "relay");
+  assert.equal(readOverrides("#config.iceTransportPolicy=all").iceTransportPolicy, "all");
+  assert.equal(readOverrides('#config.iceTransportPolicy="none"').iceTransportPolicy, undefined);
+});
