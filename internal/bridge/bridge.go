@@ -16,6 +16,8 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // Bridge is the SFU: it owns the media socket, the DTLS certificate and the conferences.
@@ -120,7 +122,7 @@ func (b *Bridge) Start() error {
 	b.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		UDPConn: conn,
 		Net:     b.net,
-		Logger:  pionLogs{b.log}.NewLogger("udpmux"),
+		Logger:  pionlog.New(b.log).NewLogger("udpmux"),
 	})
 	b.started = true
 	b.wg.Add(2)

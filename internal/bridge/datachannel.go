@@ -10,6 +10,8 @@ import (
 	"github.com/pion/datachannel"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/sctp"
+
+	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // The bridge channel over SCTP (dialect §6.1, which LJM prefers): an SCTP association (RFC 8261) over
@@ -28,7 +30,7 @@ const dcMaxBuffered = 1 << 20
 func (e *Endpoint) serveSCTP(dconn *dtls.Conn) error {
 	assoc, err := sctp.ServerWithOptions(
 		sctp.WithNetConn(dconn),
-		sctp.WithLoggerFactory(pionLogs{e.log}),
+		sctp.WithLoggerFactory(pionlog.New(e.log)),
 		sctp.WithMaxReceiveBufferSize(4*channelReadLimit),
 		sctp.WithMaxMessageSize(channelReadLimit),
 	)
@@ -38,7 +40,7 @@ func (e *Endpoint) serveSCTP(dconn *dtls.Conn) error {
 	defer assoc.Close()
 	var open atomic.Bool // a data channel is being served
 	for {
-		dc, err := datachannel.Accept(assoc, &datachannel.Config{LoggerFactory: pionLogs{e.log}})
+		dc, err := datachannel.Accept(assoc, &datachannel.Config{LoggerFactory: pionlog.New(e.log)})
 		if errors.Is(err, io.EOF) {
 			return err // the association ended
 		}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5/vnet"
+
+	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // TestTransportCCFeedback: a Pion client that negotiates the transport-wide sequence number extension
@@ -82,7 +84,7 @@ func TestNoTransportCCWithoutExtension(t *testing.T) {
 // with every packet (the bridge's cache never had the lost ones, so only the sender can repair them).
 func TestNACKUpstreamRepairsSenderLoss(t *testing.T) {
 	checkNoLeaks(t)
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionLogs{testLogger()}})
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
 	must(t, err)
 	nets := map[string]*vnet.Net{}
 	for name, ip := range map[string]string{"bridge": "10.0.0.1", "sender": "10.0.0.2", "receiver": "10.0.0.3"} {

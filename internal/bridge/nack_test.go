@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/pion/transport/v5/vnet"
+
+	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // TestNACKRepairsLossOnVnet: on a Pion vnet link that drops every third video packet from the bridge to
@@ -12,7 +14,7 @@ import (
 // with every packet.
 func TestNACKRepairsLossOnVnet(t *testing.T) {
 	checkNoLeaks(t)
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionLogs{testLogger()}})
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
 	must(t, err)
 	nets := map[string]*vnet.Net{}
 	for name, ip := range map[string]string{"bridge": "10.0.0.1", "sender": "10.0.0.2", "receiver": "10.0.0.3"} {

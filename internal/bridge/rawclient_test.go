@@ -14,6 +14,8 @@ import (
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 	"github.com/pion/ice/v4"
 	"github.com/pion/srtp/v3"
+
+	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // rawClient is an endpoint built from pion/ice, pion/dtls and pion/srtp that can put any bytes on the
@@ -46,7 +48,7 @@ func newRawClient(t *testing.T, tb *testBridge, conf, id string, o rawOpts) *raw
 		ice.WithIncludeLoopback(),
 		ice.WithIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }),
 		ice.WithMulticastDNSMode(ice.MulticastDNSModeDisabled),
-		ice.WithLoggerFactory(pionLogs{testLogger()}),
+		ice.WithLoggerFactory(pionlog.New(testLogger())),
 	)
 	must(t, err)
 	r.agent = agent
@@ -108,7 +110,7 @@ func newRawClient(t *testing.T, tb *testBridge, conf, id string, o rawOpts) *raw
 		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM),
 		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
 		dtls.WithInsecureSkipVerify(true),
-		dtls.WithLoggerFactory(pionLogs{testLogger()}),
+		dtls.WithLoggerFactory(pionlog.New(testLogger())),
 	)
 	must(t, err)
 	hsStart := time.Now()

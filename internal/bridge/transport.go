@@ -17,6 +17,8 @@ import (
 	"github.com/pion/dtls/v3/pkg/crypto/fingerprint"
 	"github.com/pion/ice/v4"
 	"github.com/pion/srtp/v3"
+
+	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // The transport of one endpoint: a full, controlling ICE agent on the shared UDP mux; DTLS (server role)
@@ -37,7 +39,7 @@ func (b *Bridge) newAgent(ufrag, pwd string) (*ice.Agent, []Candidate, error) {
 		ice.WithFailedTimeout(b.cfg.ICEFailedTimeout),
 		ice.WithKeepaliveInterval(b.cfg.ICEKeepaliveInterval),
 		ice.WithRemoteIPFilter(b.remoteIPAllowed),
-		ice.WithLoggerFactory(pionLogs{b.log}),
+		ice.WithLoggerFactory(pionlog.New(b.log)),
 		// A participant's checks usually arrive before its answer (with its
 		// candidates) has come through the focus, so the bridge first knows
 		// its address as peer-reflexive. The checks are authenticated with
@@ -178,7 +180,7 @@ func (e *Endpoint) connect(remoteUfrag, remotePwd string) {
 		dtls.WithInsecureSkipVerify(true), // no CA: the certificate is pinned by fingerprint below
 		dtls.WithVerifyPeerCertificate(e.verifyPeerCertificate),
 		dtls.WithReplayProtectionWindow(64),
-		dtls.WithLoggerFactory(pionLogs{e.log}),
+		dtls.WithLoggerFactory(pionlog.New(e.log)),
 	)
 	if err != nil {
 		e.expire("dtls: " + err.Error())

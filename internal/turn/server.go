@@ -14,6 +14,8 @@ import (
 	"github.com/pion/turn/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // Options are what New needs besides the Config.
@@ -162,7 +164,7 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 	s.pion, err = turn.NewServer(turn.ServerConfig{
 		PacketConnConfigs:  []turn.PacketConnConfig{{PacketConn: s.limitUnauthenticated(s.udp), RelayAddressGenerator: gen, PermissionHandler: perm}},
 		ListenerConfigs:    listeners,
-		LoggerFactory:      pionLogs{s.log},
+		LoggerFactory:      pionlog.Quiet(s.log),
 		Realm:              s.cfg.Realm,
 		AuthHandler:        s.authenticate,
 		QuotaHandler:       s.quota,
