@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/parley-im/parley/test/internal/procstat"
 )
 
 type scenario struct {
@@ -186,8 +188,8 @@ func measure(t target, sc scenario, fx *fixtures, dir string, warmup, window tim
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(warmup)
-	cpu0, err := cpuTime(t.pid())
-	self0, _ := cpuTime(0)
+	cpu0, err := procstat.CPUTime(t.pid())
+	self0, _ := procstat.CPUTime(0)
 	if err != nil {
 		r.err = err
 		return r
@@ -197,8 +199,8 @@ func measure(t target, sc scenario, fx *fixtures, dir string, warmup, window tim
 	time.Sleep(window)
 	st.measuring.Store(false)
 	r.window = time.Since(t0)
-	cpu1, err := cpuTime(t.pid())
-	self1, _ := cpuTime(0)
+	cpu1, err := procstat.CPUTime(t.pid())
+	self1, _ := procstat.CPUTime(0)
 	if err != nil {
 		r.err = err
 		return r

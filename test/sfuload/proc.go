@@ -6,44 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on Linux for every
-// architecture Go supports there).
-const clockTicks = 100
-
-// cpuTime returns the user + system CPU time of process pid (0 = this process) from /proc/PID/stat.
-func cpuTime(pid int) (time.Duration, error) {
-	path := "/proc/self/stat"
-	if pid != 0 {
-		path = fmt.Sprintf("/proc/%d/stat", pid)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after it are space-separated.
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("%s: malformed", path)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("%s: malformed", path)
-	}
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%s: malformed", path)
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
 
 // server is an SFU process the tool started.
 type server struct {

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/parley-im/parley/test/internal/procstat"
 )
 
 type options struct {
@@ -165,9 +167,9 @@ func run(o options) (*result, error) {
 	take := func() sample {
 		var s sample
 		if o.pid != 0 {
-			s.server, _ = cpuTime(o.pid)
+			s.server, _ = procstat.CPUTime(o.pid)
 		}
-		s.own, _ = cpuTime(0)
+		s.own, _ = procstat.CPUTime(0)
 		return s
 	}
 	var at0, at1 sample
@@ -180,7 +182,7 @@ func run(o options) (*result, error) {
 		at0 = take()
 		drops0, _, _ = udpDrops()
 		if o.pid != 0 {
-			if _, cpuErr = cpuTime(o.pid); cpuErr != nil {
+			if _, cpuErr = procstat.CPUTime(o.pid); cpuErr != nil {
 				return
 			}
 		}

@@ -1,46 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
-)
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat. It is
-// 100 on every Linux architecture Go supports; reading sysconf would need cgo.
-const clockTicks = 100
+	"github.com/parley-im/parley/test/internal/procstat"
+)
 
 // cpuSeconds returns the user+system CPU time a process has used so far.
 // pid 0 means this process.
 func cpuSeconds(pid int) (float64, error) {
-	path := "/proc/self/stat"
-	if pid != 0 {
-		path = fmt.Sprintf("/proc/%d/stat", pid)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	// The command name may contain spaces and parentheses; fields resume
-	// after the last ')'. utime and stime are fields 14 and 15 of proc(5),
-	// so 11 and 12 counting from the state field (3).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("%s: unexpected format", path)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("%s: unexpected format", path)
-	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64)
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%s: unexpected format", path)
-	}
-	return float64(utime+stime) / clockTicks, nil
+	d, err := procstat.CPUTime(pid)
+	return d.Seconds(), err
 }
 
 // rssBytes returns a process's resident set size (VmRSS).
