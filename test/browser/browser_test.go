@@ -3,16 +3,15 @@
 package browser_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
+	"github.com/parley-im/parley/test/internal/nodetest"
 )
 
 // TestBrowserClient runs `node --test` over the *.test.js files here with
@@ -22,11 +21,7 @@ import (
 func TestBrowserClient(t *testing.T) {
 	missing := func(what string) {
 		t.Helper()
-		msg := what + ": run make deps (.ci/run installs node and chromium on a fresh machine)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		nodetest.Missing(t, what, "run make deps (.ci/run installs node and chromium on a fresh machine)")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -63,40 +58,9 @@ func TestBrowserClient(t *testing.T) {
 		"PARLEY_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium,
 	)
-	out := &lineLog{t: t}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err = cmd.Run()
-	out.flush()
+	took, err := nodetest.Run(t, cmd)
 	if err != nil {
-		t.Fatalf("browser tests failed after %v: %v (screenshots in %s)", time.Since(start).Round(time.Millisecond), err, artifacts)
+		t.Fatalf("browser tests failed after %v: %v (screenshots in %s)", took.Round(time.Millisecond), err, artifacts)
 	}
 	t.Logf("screenshots in %s", artifacts)
-}
-
-// lineLog passes the node output to t.Log a line at a time.
-type lineLog struct {
-	t   *testing.T
-	buf []byte
-}
-
-func (l *lineLog) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.t.Log("node: " + strings.TrimRight(string(l.buf[:i]), "\r"))
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (l *lineLog) flush() {
-	if len(l.buf) > 0 {
-		l.t.Log("node: " + string(l.buf))
-		l.buf = nil
-	}
 }

@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
+	"github.com/parley-im/parley/test/internal/nodetest"
 )
 
 // TestNodeXMPPClient runs the @xmpp/client tests (WebSocket, RFC 7395)
@@ -45,20 +45,12 @@ func runNodeSuite(t *testing.T, nodeDir string) {
 		// The server's certificate is self-signed.
 		"NODE_TLS_REJECT_UNAUTHORIZED=0",
 	)
-	out := &lineLog{t: t}
-	cmd.Stdout, cmd.Stderr = out, out
-	// node --test runs each file in a child process; should one outlive
-	// node itself and hold the output pipe, stop waiting for it.
-	cmd.WaitDelay = 5 * time.Second
-
-	start := time.Now()
-	err := cmd.Run()
-	out.flush()
+	took, err := nodetest.Run(t, cmd)
 	switch {
 	case ctx.Err() != nil:
 		t.Fatalf("node tests did not finish within 2 minutes: %v", err)
 	case err != nil:
-		t.Fatalf("node tests failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+		t.Fatalf("node tests failed after %v: %v", took.Round(time.Millisecond), err)
 	}
 }
 
@@ -84,11 +76,7 @@ func nodeCommand(t *testing.T, nodeDir string) (string, []string) {
 	t.Helper()
 	missing := func(what string) {
 		t.Helper()
-		msg := what + ": run make deps (.ci/run installs node itself on a fresh machine)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		nodetest.Missing(t, what, "run make deps (.ci/run installs node itself on a fresh machine)")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -116,33 +104,4 @@ func nodeCommand(t *testing.T, nodeDir string) (string, []string) {
 		t.Fatalf(`test/interop/%s/package.json: scripts.test is %q, want a plain "node … --test …" command`, nodeDir, p.Scripts.Test)
 	}
 	return node, fields[1:]
-}
-
-// lineLog passes a process's output to t.Log a line at a time. exec calls
-// Write from one goroutine when Stdout and Stderr are the same writer.
-type lineLog struct {
-	t   *testing.T
-	buf []byte
-}
-
-func (l *lineLog) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.t.Log("node: " + strings.TrimRight(string(l.buf[:i]), "\r"))
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-// flush logs a last line without a newline; call it after the process
-// has exited and its output has been copied.
-func (l *lineLog) flush() {
-	if len(l.buf) > 0 {
-		l.t.Log("node: " + string(l.buf))
-		l.buf = nil
-	}
 }
