@@ -217,14 +217,13 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 		if c.ever && len(c.parts) == 0 {
 			c.end("everyone left")
 		}
-	case typ == "" && part == nil:
-		real := ""
-		if x := p.Child(NSMUCUser, "x"); x != nil {
-			if item := x.Child(NSMUCUser, "item"); item != nil {
-				real = item.Get("jid")
-			}
+	case typ == "" && part != nil:
+		if _, role := occupantItem(p); role != "" {
+			part.role = role
 		}
-		part = &participant{c: c, nick: nick, occupant: from, real: real}
+	case typ == "" && part == nil:
+		real, role := occupantItem(p)
+		part = &participant{c: c, nick: nick, occupant: from, real: real, role: role}
 		c.parts[nick] = part
 		c.count.Store(int32(len(c.parts)))
 		c.ever = true
@@ -245,6 +244,16 @@ func (c *conference) end(why string) {
 		c.send(stanza.New(stanza.NSClient, stanza.Presence, "to", c.self.String(), "type", "unavailable"))
 	}
 	c.f.log.Debug("conference ended", "room", c.room.String(), "why", why)
+}
+
+// occupantItem returns the real JID and role of an occupant's presence.
+func occupantItem(p *stanza.Element) (real, role string) {
+	if x := p.Child(NSMUCUser, "x"); x != nil {
+		if item := x.Child(NSMUCUser, "item"); item != nil {
+			return item.Get("jid"), item.Get("role")
+		}
+	}
+	return "", ""
 }
 
 func hasStatus(p *stanza.Element, code string) bool {

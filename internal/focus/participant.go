@@ -18,6 +18,7 @@ type participant struct {
 	nick     string  // endpoint id
 	occupant jid.JID // room/nick
 	real     string  // real JID from the room's presence
+	role     string  // MUC role from the room's latest presence
 
 	features map[string]bool
 	alloc    *bridge.Allocation
@@ -93,8 +94,8 @@ func (c *conference) leave(p *participant, why string) {
 	c.f.log.Debug("participant left", "room", c.room.String(), "endpoint", p.nick, "why", why)
 }
 
-// onRequest handles IQ requests occupants send the focus: Jingle, and
-// anything else gets service-unavailable.
+// onRequest handles IQ requests occupants send the focus: Jingle, mute
+// requests, and anything else gets service-unavailable.
 func (c *conference) onRequest(iq *stanza.Element, from jid.JID) {
 	reply := func(err error) {
 		if err != nil {
@@ -106,6 +107,10 @@ func (c *conference) onRequest(iq *stanza.Element, from jid.JID) {
 		r := stanza.Result(iq, nil)
 		r.Set("from", "")
 		c.send(r)
+	}
+	if m := muteRequest(iq); m != nil {
+		reply(c.onMute(m, from))
+		return
 	}
 	if iq.Child(NSJingle, "jingle") == nil {
 		reply(stanza.ErrServiceUnavailable)
