@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -32,6 +33,23 @@ type testServer struct {
 // newTestServer starts a TURN server on 127.0.0.1 with the given bridge address(es).
 func newTestServer(t *testing.T, edit func(*Config), bridge ...netip.AddrPort) *testServer {
 	t.Helper()
+	return startTestServer(t, edit, nil, bridge...)
+}
+
+// newTLSTestServer is newTestServer with TURN over TLS on an ephemeral port too.
+func newTLSTestServer(t *testing.T, edit func(*Config), bridge ...netip.AddrPort) *testServer {
+	t.Helper()
+	tlsEdit := func(c *Config) {
+		c.TLSPort = 5349 // ephemeral, as Listen's port is 0
+		if edit != nil {
+			edit(c)
+		}
+	}
+	return startTestServer(t, tlsEdit, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, bridge...)
+}
+
+func startTestServer(t *testing.T, edit func(*Config), tlsCfg *tls.Config, bridge ...netip.AddrPort) *testServer {
+	t.Helper()
 	cfg := Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.TLSPort = 0
@@ -41,7 +59,7 @@ func newTestServer(t *testing.T, edit func(*Config), bridge ...netip.AddrPort) *
 		edit(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	s, err := New(cfg, Options{Registerer: reg, Logger: testLogger()})
+	s, err := New(cfg, Options{Registerer: reg, Logger: testLogger(), TLS: tlsCfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +105,29 @@ func dialSTUN(t *testing.T, network string, addr net.Addr) *stunClient {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &stunClient{t: t, conn: c, tcp: network == "tcp", readTimeout: 5 * time.Second}
+}
+
+// dialTLS connects to the server's TURN over TLS port.
+func dialTLS(t *testing.T, s *testServer) *stunClient {
+	t.Helper()
+	c, err := tls.Dial("tcp", s.TLSAddr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &stunClient{t: t, conn: c, tcp: true, readTimeout: 5 * time.Second}
+}
+
+// dialTransport dials the server over "udp", "tcp" or "tls".
+func dialTransport(t *testing.T, s *testServer, transport string) *stunClient {
+	t.Helper()
+	switch transport {
+	case "udp":
+		return dialSTUN(t, "udp", s.UDPAddr())
+	case "tcp":
+		return dialSTUN(t, "tcp", s.TCPAddr())
+	}
+	return dialTLS(t, s)
 }
 
 // withCredentials sets a REST credential for user valid for d from now.
@@ -148,23 +189,29 @@ func (c *stunClient) roundTrip(m *stun.Message) *stun.Message {
 	}
 }
 
+// build makes a request of method with attrs, authenticated once the server has given a nonce.
+func (c *stunClient) build(method stun.Method, attrs ...stun.Setter) *stun.Message {
+	c.t.Helper()
+	setters := []stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}
+	setters = append(setters, attrs...)
+	if c.nonce != "" {
+		setters = append(setters, stun.NewUsername(c.user), stun.NewRealm(c.realm), stun.NewNonce(c.nonce),
+			stun.NewLongTermIntegrity(c.user, c.realm, c.pass))
+	}
+	setters = append(setters, stun.Fingerprint)
+	m, err := stun.Build(setters...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return m
+}
+
 // request sends method with attrs, authenticated once the server has given a nonce; a 401 or 438
 // answer (first contact, stale nonce) is retried once with the new nonce.
 func (c *stunClient) request(method stun.Method, attrs ...stun.Setter) *stun.Message {
 	c.t.Helper()
 	for try := 0; ; try++ {
-		setters := []stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}
-		setters = append(setters, attrs...)
-		if c.nonce != "" {
-			setters = append(setters, stun.NewUsername(c.user), stun.NewRealm(c.realm), stun.NewNonce(c.nonce),
-				stun.NewLongTermIntegrity(c.user, c.realm, c.pass))
-		}
-		setters = append(setters, stun.Fingerprint)
-		m, err := stun.Build(setters...)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r := c.roundTrip(m)
+		r := c.roundTrip(c.build(method, attrs...))
 		code := errorCode(r)
 		if (code == stun.CodeUnauthorized && c.nonce == "" || code == stun.CodeStaleNonce) && try == 0 {
 			var nonce stun.Nonce
@@ -268,6 +315,11 @@ func newUDPPeer(t *testing.T, addr string, echo bool) *udpPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return udpPeerOn(t, c, echo)
+}
+
+// udpPeerOn is newUDPPeer on a socket already bound.
+func udpPeerOn(t *testing.T, c *net.UDPConn, echo bool) *udpPeer {
 	p := &udpPeer{conn: c, got: make(chan []byte, 100)}
 	t.Cleanup(func() { c.Close() })
 	go func() {

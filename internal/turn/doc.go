@@ -10,8 +10,10 @@
 // The peer policy (threats-and-tests.md §1.4) is deny by default: a relay reaches the bridge's media
 // address(es) and the CIDRs of --turn-allow-peers, nothing else. IPv4-in-IPv6 forms are normalised
 // first (Normalise); special-purpose ranges are refused unless an allow-peers prefix no wider than the
-// range lists them; on this server's own addresses only the bridge's media ports are reachable, checked
-// per packet on the relay socket because TURN permissions are per IP. Refusals are 403 on
-// CreatePermission, ChannelBind and Connect (pion's PermissionHandler), dropped packets on the relay
-// socket, and 447 for a Connect to a forbidden port; each is counted in parley_turn_refusals_total.
+// range lists them; on this server's own addresses only the bridge's media ports are reachable.
+// Refusals are 403 on CreatePermission, ChannelBind and Connect, answered by the guard (guard.go) in
+// front of pion, which sees the port where pion's PermissionHandler sees only the IP: a CreatePermission
+// for this host's IP is granted (TURN permissions are per IP), a ChannelBind or Connect to another of
+// its ports is not, and datagrams to or from its other ports are dropped on the relay socket. Each
+// refusal is counted in parley_turn_refusals_total.
 package turn

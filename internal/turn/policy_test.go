@@ -117,34 +117,30 @@ func familyAttr(ip netip.Addr) []stun.Setter {
 	return []stun.Setter{rawAttr{stun.AttrRequestedAddressFamily, []byte{0x02, 0, 0, 0}}}
 }
 
-// TestRefusedPeersOnTheWire sends every refused form as CreatePermission and ChannelBind over UDP and as
-// Connect over TCP (RFC 6062), and checks the answer and the refusal counter.
+// TestRefusedPeersOnTheWire sends every refused form as CreatePermission and ChannelBind over UDP, TCP
+// and TLS, and as Connect over TCP and TLS (RFC 6062): each gets 403, counted once under its reason.
 func TestRefusedPeersOnTheWire(t *testing.T) {
 	bridge := newUDPPeer(t, "127.0.0.2:0", false)
-	s := newTestServer(t, func(c *Config) { c.UserAllocations = 1000 }, bridge.addr())
+	s := newTLSTestServer(t, func(c *Config) { c.UserAllocations = 1000 }, bridge.addr())
 	for i, c := range refusedPeers {
 		ip := netip.MustParseAddr(c.addr)
 		ap := netip.AddrPortFrom(ip, 3478)
 		t.Run(c.addr, func(t *testing.T) {
 			before := s.refusals(c.reason)
-			u := dialSTUN(t, "udp", s.UDPAddr()).withCredentials(fmt.Sprint("u", i), time.Hour)
-			u.allocate(protoUDP, familyAttr(ip)...)
-			if r := u.request(stun.MethodCreatePermission, peer(ap)); errorCode(r) != stun.CodeForbidden {
-				t.Errorf("CreatePermission: got %v (%d), want 403", r.Type, errorCode(r))
+			for _, tr := range []string{"udp", "tcp", "tls"} {
+				u := dialTransport(t, s, tr).withCredentials(fmt.Sprint("u", i, tr), time.Hour)
+				u.allocate(protoUDP, familyAttr(ip)...)
+				u.forbidden(tr+" CreatePermission", u.request(stun.MethodCreatePermission, peer(ap)))
+				u.forbidden(tr+" ChannelBind", u.request(stun.MethodChannelBind, channel(0x4000), peer(ap)))
+				if tr == "udp" {
+					continue
+				}
+				tc := dialTransport(t, s, tr).withCredentials(fmt.Sprint("t", i, tr), time.Hour)
+				tc.allocate(protoTCP, familyAttr(ip)...)
+				tc.forbidden(tr+" Connect", tc.request(stun.MethodConnect, peer(ap)))
 			}
-			// pion/turn v5.1.3 answers a refused ChannelBind with 401 rather than 403; either way no
-			// channel exists.
-			if r := u.request(stun.MethodChannelBind, channel(0x4000), peer(ap)); r.Type.Class != stun.ClassErrorResponse ||
-				errorCode(r) != stun.CodeForbidden && errorCode(r) != stun.CodeUnauthorized {
-				t.Errorf("ChannelBind: got %v (%d), want refused", r.Type, errorCode(r))
-			}
-			tc := dialSTUN(t, "tcp", s.TCPAddr()).withCredentials(fmt.Sprint("t", i), time.Hour)
-			tc.allocate(protoTCP, familyAttr(ip)...)
-			if r := tc.request(stun.MethodConnect, peer(ap)); errorCode(r) != stun.CodeForbidden {
-				t.Errorf("Connect: got %v (%d), want 403", r.Type, errorCode(r))
-			}
-			if got := s.refusals(c.reason) - before; got < 3 {
-				t.Errorf("refusals{reason=%q} grew by %v, want 3", c.reason, got)
+			if got := s.refusals(c.reason) - before; got != 8 {
+				t.Errorf("refusals{reason=%q} grew by %v, want 8", c.reason, got)
 			}
 		})
 	}
@@ -153,53 +149,92 @@ func TestRefusedPeersOnTheWire(t *testing.T) {
 	}
 }
 
-// TestHostPortsUnreachable: on the bridge's IP (this host) only the bridge's port can be reached; the
-// permission is per IP, so the check is per datagram (UDP) and per connection (TCP Connect → 447).
+// TestHostPortsUnreachable: on the bridge's IP (this host) only the bridge's port can be reached. A
+// CreatePermission for that IP is granted (permissions are per IP); a ChannelBind or Connect, which
+// name the port, gets 403 for any other port; a Send indication to another port is dropped and counted.
 func TestHostPortsUnreachable(t *testing.T) {
-	bridge := newUDPPeer(t, "127.0.0.2:0", false)
+	bridgeTCP, bridge := bridgeStandIn(t)
 	admin := newUDPPeer(t, "127.0.0.2:0", false)
 	adminTCP, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer adminTCP.Close()
-	s := newTestServer(t, nil, bridge.addr())
+	s := newTLSTestServer(t, nil, bridge.addr())
 
-	u := dialSTUN(t, "udp", s.UDPAddr()).withCredentials("alice", time.Hour)
-	u.allocate(protoUDP)
-	if r := u.request(stun.MethodCreatePermission, peer(admin.addr())); r.Type.Class != stun.ClassSuccessResponse {
-		t.Fatalf("CreatePermission for the bridge's IP: %d", errorCode(r))
-	}
-	if r := u.request(stun.MethodChannelBind, channel(0x4001), peer(admin.addr())); r.Type.Class != stun.ClassSuccessResponse {
-		t.Fatalf("ChannelBind: %d", errorCode(r))
-	}
-	if r := u.request(stun.MethodChannelBind, channel(0x4002), peer(bridge.addr())); r.Type.Class != stun.ClassSuccessResponse {
-		t.Fatalf("ChannelBind to the bridge: %d", errorCode(r))
-	}
-	u.write(sendIndication(t, admin.addr(), []byte("to admin by send")))
-	u.write(channelData(0x4001, []byte("to admin by channel"), false))
-	u.write(channelData(0x4002, []byte("to bridge"), false))
-	if got := string(bridge.wait(t, "channel data")); got != "to bridge" {
-		t.Fatalf("bridge got %q", got)
-	}
-	// The server handles one client's datagrams in order: the two before were dropped by now.
-	if !admin.empty() {
-		t.Fatalf("admin port received %q", <-admin.got)
-	}
-	if got := s.refusals(ReasonHost); got != 2 {
-		t.Errorf("refusals{reason=host} = %v, want 2", got)
+	for _, tr := range []string{"udp", "tcp", "tls"} {
+		before := s.refusals(ReasonHost)
+		u := dialTransport(t, s, tr).withCredentials("alice-"+tr, time.Hour)
+		u.allocate(protoUDP)
+		if r := u.request(stun.MethodCreatePermission, peer(admin.addr())); r.Type.Class != stun.ClassSuccessResponse {
+			t.Fatalf("%s: CreatePermission for the bridge's IP: %d", tr, errorCode(r))
+		}
+		u.forbidden(tr+" ChannelBind to another port", u.request(stun.MethodChannelBind, channel(0x4001), peer(admin.addr())))
+		if r := u.request(stun.MethodChannelBind, channel(0x4002), peer(bridge.addr())); r.Type.Class != stun.ClassSuccessResponse {
+			t.Fatalf("%s: ChannelBind to the bridge: %d", tr, errorCode(r))
+		}
+		pad := tr != "udp"
+		u.write(sendIndication(t, admin.addr(), []byte("to admin by send")))
+		u.write(channelData(0x4001, []byte("to admin by channel"), pad))
+		u.write(channelData(0x4002, []byte("to bridge"), pad))
+		if got := string(bridge.wait(t, "channel data")); got != "to bridge" {
+			t.Fatalf("%s: bridge got %q", tr, got)
+		}
+		// The server handles one client's messages in order: the two before were dropped by now.
+		if !admin.empty() {
+			t.Fatalf("%s: admin port received %q", tr, <-admin.got)
+		}
+		if got := s.refusals(ReasonHost) - before; got != 2 {
+			t.Errorf("%s: refusals{reason=host} grew by %v, want 2 (ChannelBind, Send)", tr, got)
+		}
 	}
 
-	tc := dialSTUN(t, "tcp", s.TCPAddr()).withCredentials("bob", time.Hour)
-	tc.allocate(protoTCP)
 	adminAP := adminTCP.Addr().(*net.TCPAddr).AddrPort()
-	if r := tc.request(stun.MethodConnect, peer(adminAP)); errorCode(r) != stun.CodeConnTimeoutOrFailure {
-		t.Errorf("Connect to the admin port: %v (%d), want 447", r.Type, errorCode(r))
+	bridgeAP := bridgeTCP.Addr().(*net.TCPAddr).AddrPort()
+	for _, tr := range []string{"tcp", "tls"} {
+		before := s.refusals(ReasonHost)
+		tc := dialTransport(t, s, tr).withCredentials("bob-"+tr, time.Hour)
+		tc.allocate(protoTCP)
+		tc.forbidden(tr+" Connect to another port", tc.request(stun.MethodConnect, peer(adminAP)))
+		if r := tc.request(stun.MethodConnect, peer(bridgeAP)); r.Type.Class != stun.ClassSuccessResponse {
+			t.Fatalf("%s: Connect to the bridge's port: %v (%d)", tr, r.Type, errorCode(r))
+		}
+		_ = bridgeTCP.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+		c, err := bridgeTCP.Accept()
+		if err != nil {
+			t.Fatalf("%s: the bridge got no relayed connection: %v", tr, err)
+		}
+		c.Close()
+		if got := s.refusals(ReasonHost) - before; got != 1 {
+			t.Errorf("%s: refusals{reason=host} grew by %v, want 1", tr, got)
+		}
 	}
-	adminTCP.(*net.TCPListener).SetDeadline(time.Now())
+	_ = adminTCP.(*net.TCPListener).SetDeadline(time.Now())
 	if c, err := adminTCP.Accept(); err == nil {
 		c.Close()
 		t.Error("the admin port accepted a relayed connection")
+	}
+}
+
+// bridgeStandIn listens on 127.0.0.2 on one port number for TCP and UDP, as a bridge with ICE-TCP does.
+func bridgeStandIn(t *testing.T) (net.Listener, *udpPeer) {
+	t.Helper()
+	for try := 0; ; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.2:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: port})
+		if err != nil && try < 10 {
+			ln.Close()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln, udpPeerOn(t, c, false)
 	}
 }
 

@@ -91,9 +91,10 @@ func (g *relayGen) AllocateListener(c turn.AllocateListenerConfig) (net.Listener
 	return &relayListener{Listener: ln, s: g.s, u: u, userID: c.UserID}, net.TCPAddrFromAddrPort(adv), nil
 }
 
-// AllocateConn dials a peer for an RFC 6062 Connect from the allocation's relay port. pion has already
-// asked permission for the peer's IP; here the port is checked too, so no TCP connection is ever opened
-// to a port on this host other than the bridge's (the client gets 447).
+// AllocateConn dials a peer for an RFC 6062 Connect from the allocation's relay port. The guard has
+// answered a Connect to a refused peer with 403 and pion has asked permission for the peer's IP; the
+// port is checked again here, so no TCP connection is ever opened to a port on this host other than
+// the bridge's, whatever reaches pion (the client would get 447).
 func (g *relayGen) AllocateConn(c turn.AllocateConnConfig) (net.Conn, error) {
 	peer := addrPort(c.RemoteAddr)
 	if r := g.s.policy.check(peer); r != "" {

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -276,6 +277,19 @@ func TestShareTLS(t *testing.T) {
 	u.write(sendIndication(t, echo.addr(), []byte("over 443")))
 	if got := string(echo.wait(t, "relayed data")); got != "over 443" {
 		t.Fatalf("peer got %q", got)
+	}
+	// The guard answers a refused peer on this path too, and the connection goes on relaying.
+	u.forbidden("ChannelBind over the shared port", u.request(stun.MethodChannelBind, channel(0x4000),
+		peer(netip.MustParseAddrPort("169.254.169.254:80"))))
+	if r := u.request(stun.MethodChannelBind, channel(0x4001), peer(echo.addr())); r.Type.Class != stun.ClassSuccessResponse {
+		t.Fatalf("ChannelBind over the shared port: %d", errorCode(r))
+	}
+	u.write(channelData(0x4001, []byte("channel over 443"), true))
+	if got := string(echo.wait(t, "channel data")); got != "channel over 443" {
+		t.Fatalf("peer got %q", got)
+	}
+	if got := s.refusals(ReasonLinkLocal); got != 1 {
+		t.Errorf("refusals{reason=link-local} = %v, want 1", got)
 	}
 }
 

@@ -142,7 +142,7 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 	gen := &relayGen{s: s}
 	perm := s.permission
 	listeners := []turn.ListenerConfig{
-		{Listener: s.limitTCP(s.tcp), RelayAddressGenerator: gen, PermissionHandler: perm},
+		{Listener: s.guard(s.limitTCP(s.tcp)), RelayAddressGenerator: gen, PermissionHandler: perm},
 	}
 	if s.tls != nil && s.cfg.TLSPort != 0 {
 		tlsPort := strconv.Itoa(s.cfg.TLSPort)
@@ -156,13 +156,14 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 			return fmt.Errorf("turn tls listener: %w", err)
 		}
 		s.tlsLn = tls.NewListener(ln, turnTLS(s.tls))
-		listeners = append(listeners, turn.ListenerConfig{Listener: s.limitTCP(s.tlsLn), RelayAddressGenerator: gen, PermissionHandler: perm})
+		listeners = append(listeners, turn.ListenerConfig{Listener: s.guard(s.limitTCP(s.tlsLn)), RelayAddressGenerator: gen, PermissionHandler: perm})
 	}
 	s.shared = newConnListener(s.tcp.Addr(), nil)
-	listeners = append(listeners, turn.ListenerConfig{Listener: s.shared, RelayAddressGenerator: gen, PermissionHandler: perm})
+	listeners = append(listeners, turn.ListenerConfig{Listener: s.guard(s.shared), RelayAddressGenerator: gen, PermissionHandler: perm})
 
 	s.pion, err = turn.NewServer(turn.ServerConfig{
-		PacketConnConfigs:  []turn.PacketConnConfig{{PacketConn: s.limitUnauthenticated(s.udp), RelayAddressGenerator: gen, PermissionHandler: perm}},
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: &guardPacketConn{PacketConn: s.limitUnauthenticated(s.udp), s: s},
+			RelayAddressGenerator: gen, PermissionHandler: perm}},
 		ListenerConfigs:    listeners,
 		LoggerFactory:      pionlog.Quiet(s.log),
 		Realm:              s.cfg.Realm,
@@ -171,6 +172,7 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 		ChannelBindTimeout: s.cfg.ChannelLifetime,
 		PermissionTimeout:  s.cfg.PermissionLifetime,
 		AllocationLifetime: s.cfg.AllocationLifetime,
+		InboundMTU:         inboundMTU,
 	})
 	if err != nil {
 		s.udp.Close()
@@ -331,8 +333,9 @@ func (s *Server) release(userID string) {
 
 var errQuota = errors.New("turn: allocation quota reached")
 
-// permission is pion's PermissionHandler for CreatePermission, ChannelBind and Connect: false answers
-// 403 Forbidden.
+// permission is pion's PermissionHandler for CreatePermission, ChannelBind and Connect. The guard
+// (guard.go) has already answered authenticated requests for a refused peer with 403, so this is the
+// backstop: false makes pion answer 403 (401 for a ChannelBind).
 func (s *Server) permission(client net.Addr, peer net.IP) bool {
 	ip, ok := netip.AddrFromSlice(peer)
 	reason := ReasonUnspecified
@@ -346,6 +349,9 @@ func (s *Server) permission(client net.Addr, peer net.IP) bool {
 	}
 	return true
 }
+
+// guard wraps a listener of TURN over TCP or TLS in the guard (guard.go).
+func (s *Server) guard(ln net.Listener) net.Listener { return &guardListener{Listener: ln, s: s} }
 
 // turnTLS is the HTTPS certificate configuration without HTTP's ALPN protocols: a TURN client offering
 // some other ALPN name must not fail the handshake.
