@@ -3,8 +3,9 @@
 // /config.json, logs in over XMPP WebSocket, asks the focus for the
 // conference, joins the room, answers the focus's Jingle offer with a Pion
 // PeerConnection, opens the bridge channel, sends Opus and three-layer VP8
-// simulcast from internal/testmedia, and counts what it receives from each
-// remote participant through the bridge's sources maps.
+// simulcast from internal/testmedia (the audio with a speech-like audio
+// level, level.go), counts what it receives from each remote participant
+// through the bridge's sources maps, and notes the dominant speaker.
 //
 //	config.json → XMPP login → <conference/> → MUC join → disco#info (answer)
 //	→ session-initiate → SDP offer → Pion answer → session-accept
@@ -68,7 +69,8 @@ type Bot struct {
 	media    *session          // guarded by mu: the current Jingle session's media
 	owners   map[uint32]string // guarded by mu: slot SSRC → remote endpoint (sources maps)
 	received map[string]*Remote
-	changed  chan struct{} // closed and replaced on every change of received/owners
+	dominant string        // guarded by mu: the dominant speaker the bridge last announced
+	changed  chan struct{} // closed and replaced on every change of received/owners/dominant
 	err      error
 }
 
@@ -196,6 +198,13 @@ func (b *Bot) Received() map[string]Remote {
 		out[k] = *v
 	}
 	return out
+}
+
+// DominantSpeaker returns the endpoint id the bridge last named as the dominant speaker, or "".
+func (b *Bot) DominantSpeaker() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dominant
 }
 
 // Wait blocks until cond holds for what was received, the bot fails, or

@@ -83,6 +83,24 @@ func TestJoinLeaveAndIsolation(t *testing.T) {
 	}
 }
 
+// The bots' audio carries audio levels that sound like speech, so the bridge names one of them the
+// dominant speaker to both.
+func TestBotsHearADominantSpeaker(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	a, b := join(t, srv, "talk"), join(t, srv, "talk")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, me := range []*bot.Bot{a, b} {
+		named := func(map[string]bot.Remote) bool {
+			d := me.DominantSpeaker()
+			return d == a.EndpointID() || d == b.EndpointID()
+		}
+		if err := me.Wait(ctx, named); err != nil {
+			t.Fatalf("no dominant speaker: %v", err)
+		}
+	}
+}
+
 // A participant that vanishes without leaving is expired.
 func TestVanishedBotExpired(t *testing.T) {
 	srv := xmpptest.Start(t, nil)

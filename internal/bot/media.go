@@ -14,6 +14,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -172,6 +173,10 @@ func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		return nil, err
 	}
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	ir.Add(audioLevels{}) // level.go
 	se := webrtc.SettingEngine{}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if b.o.Loopback {
@@ -390,11 +395,13 @@ func (b *Bot) openChannel(m *session, raw string) error {
 	return nil
 }
 
-// onChannelMessage applies the bridge's sources maps (jitsi-dialect.md §6.2).
+// onChannelMessage applies the bridge's sources maps and notes the dominant speaker (jitsi-dialect.md
+// §6.2).
 func (b *Bot) onChannelMessage(data []byte) {
 	var msg struct {
-		Class  string `json:"colibriClass"`
-		Mapped []struct {
+		Class    string `json:"colibriClass"`
+		Dominant string `json:"dominantSpeakerEndpoint"`
+		Mapped   []struct {
 			Source string `json:"source"`
 			Owner  string `json:"owner"`
 			SSRC   uint32 `json:"ssrc"`
@@ -415,6 +422,11 @@ func (b *Bot) onChannelMessage(data []byte) {
 			}
 			b.owners[s.SSRC] = owner
 		}
+		b.notifyLocked()
+		b.mu.Unlock()
+	case "DominantSpeakerEndpointChangeEvent":
+		b.mu.Lock()
+		b.dominant = msg.Dominant
 		b.notifyLocked()
 		b.mu.Unlock()
 	}

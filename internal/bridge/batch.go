@@ -3,6 +3,8 @@ package bridge
 import (
 	"net"
 	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Batched sends. Every endpoint shares the bridge's one UDP socket, so the fan-out of one incoming packet
@@ -31,13 +33,14 @@ type batchSocket interface {
 	newBatch() *sendBatch
 }
 
-// newBatchSocket returns the batch sender for the bridge's media socket, or nil when it has none.
-func newBatchSocket(c net.PacketConn) batchSocket {
+// newBatchSocket returns the batch sender for the bridge's media socket, or nil when it has none. delay
+// observes each incoming packet's time in the bridge at its first flush (sendBatch.readAt).
+func newBatchSocket(c net.PacketConn, delay prometheus.Observer) batchSocket {
 	uc, ok := c.(*net.UDPConn)
 	if !ok {
 		return nil
 	}
-	return newSysBatchSocket(uc)
+	return newSysBatchSocket(uc, delay)
 }
 
 // dstFromAddr converts a transport address (an ICE pair's remote) for the batch socket.
@@ -60,5 +63,11 @@ func (b *Bridge) dstFromAddr(a net.Addr) *sockaddr {
 	return &sa
 }
 
-// setDst points batched sends at the endpoint's selected ICE pair.
-func (e *Endpoint) setDst(remote net.Addr) { e.dst.Store(e.b.dstFromAddr(remote)) }
+// setDst points batched sends at the endpoint's selected ICE pair, and has the demultiplexer hand the
+// datagrams from there straight to the endpoint.
+func (e *Endpoint) setDst(remote net.Addr) {
+	e.dst.Store(e.b.dstFromAddr(remote))
+	if e.b.demux != nil {
+		e.b.demux.route(e, remote)
+	}
+}

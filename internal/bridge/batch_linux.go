@@ -7,18 +7,21 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 )
 
 // sysBatchSocket sends with sendmmsg(2) on the bridge's UDP socket.
 type sysBatchSocket struct {
-	rc syscall.RawConn
-	v6 bool // AF_INET6 (dual-stack unless bound to an IPv6 address); IPv4 destinations are v4-mapped
+	rc    syscall.RawConn
+	v6    bool // AF_INET6 (dual-stack unless bound to an IPv6 address); IPv4 destinations are v4-mapped
+	delay prometheus.Observer
 }
 
-func newSysBatchSocket(c *net.UDPConn) batchSocket {
+func newSysBatchSocket(c *net.UDPConn, delay prometheus.Observer) batchSocket {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil
@@ -31,9 +34,9 @@ func newSysBatchSocket(c *net.UDPConn) batchSocket {
 	}
 	switch domain {
 	case unix.AF_INET:
-		return &sysBatchSocket{rc: rc}
+		return &sysBatchSocket{rc: rc, delay: delay}
 	case unix.AF_INET6:
-		return &sysBatchSocket{rc: rc, v6: true}
+		return &sysBatchSocket{rc: rc, v6: true, delay: delay}
 	}
 	return nil
 }
@@ -80,6 +83,9 @@ type sendBatch struct {
 	sent     int
 	errno    syscall.Errno
 	failures int
+	// readAt is when the incoming packet being forwarded was read off the socket (set by
+	// Endpoint.receive, zero otherwise); its first flush observes the time since in sock.delay.
+	readAt time.Time
 }
 
 func (s *sysBatchSocket) newBatch() *sendBatch {
@@ -116,6 +122,12 @@ func (b *sendBatch) add(pkt []byte, dst *sockaddr) {
 // flush sends the queued packets. A destination the kernel refuses (for example an unreachable network)
 // loses that one packet, as a failed sendto would.
 func (b *sendBatch) flush() {
+	if !b.readAt.IsZero() {
+		if b.sock.delay != nil {
+			b.sock.delay.Observe(time.Since(b.readAt).Seconds())
+		}
+		b.readAt = time.Time{}
+	}
 	b.from = 0
 	for b.from < b.n {
 		b.sent, b.errno = 0, 0
@@ -133,9 +145,10 @@ func (b *sendBatch) flush() {
 	b.n = 0
 }
 
-// write is the RawConn.Write callback: one sendmmsg from b.from on.
+// write is the RawConn.Write callback: one sendmmsg from b.from on. The socket is non-blocking, so the
+// call cannot wait: a raw system call spares the scheduler's bookkeeping (and waking sysmon) per call.
 func (b *sendBatch) write(fd uintptr) bool {
-	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[b.from])), uintptr(b.n-b.from),
+	r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[b.from])), uintptr(b.n-b.from),
 		0, 0, 0)
 	if errno == unix.EAGAIN {
 		return false // wait until the socket is writable

@@ -2,13 +2,21 @@
 
 package bridge
 
-import "net"
+import (
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Without sendmmsg every packet goes through the endpoint's ICE connection.
 
-func newSysBatchSocket(*net.UDPConn) batchSocket { return nil }
+func newSysBatchSocket(*net.UDPConn, prometheus.Observer) batchSocket { return nil }
 
-type sendBatch struct{ failures int }
+type sendBatch struct {
+	failures int
+	readAt   time.Time
+}
 
 func (b *sendBatch) buf() []byte           { return nil }
 func (b *sendBatch) full() bool            { return true }

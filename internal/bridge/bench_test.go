@@ -38,7 +38,7 @@ func benchConferenceOn(tb testing.TB, n int, udp bool) (*Endpoint, *srtp.Context
 		sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		must(tb, err)
 		tb.Cleanup(func() { _ = sock.Close() })
-		if br.batch = newBatchSocket(sock); br.batch == nil {
+		if br.batch = newBatchSocket(sock, br.metrics.forwardDelay); br.batch == nil {
 			tb.Skip("no sendmmsg on this platform")
 		}
 	}
@@ -125,7 +125,8 @@ func BenchmarkForwardVideo(b *testing.B) {
 
 // BenchmarkForwardVideoUDP is BenchmarkForwardVideo with real sends: sendmmsg on a loopback UDP socket,
 // one system call per incoming packet (up to maxBatch receivers each). The kernel's work per datagram
-// (including loopback delivery to the receiver's socket) is part of the figure.
+// (including loopback delivery to the receiver's socket) is part of the figure. Packets enter as the
+// demultiplexer hands them over (Endpoint.receive: the endpoint's lock and the forward-delay histogram).
 func BenchmarkForwardVideoUDP(b *testing.B) {
 	for _, n := range []int{1, 4, 16, 60} {
 		b.Run(fmt.Sprintf("receivers=%d", n), func(b *testing.B) {
@@ -135,7 +136,7 @@ func BenchmarkForwardVideoUDP(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(pkt)))
 			for b.Loop() {
-				sender.handlePacket(pkt)
+				sender.receive(pkt, time.Now())
 			}
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "fwd-pkts/s")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/fwd-pkt")
@@ -143,15 +144,18 @@ func BenchmarkForwardVideoUDP(b *testing.B) {
 	}
 }
 
-// TestForwardBatchedDoesNotAllocate pins the zero-allocation packet path with sendmmsg, and that the
-// packets arrive.
+// TestForwardBatchedDoesNotAllocate pins the zero-allocation packet path with sendmmsg, as the
+// demultiplexer enters it (with the forward-delay histogram), and that the packets arrive.
 func TestForwardBatchedDoesNotAllocate(t *testing.T) {
 	sender, enc, writers := benchConferenceOn(t, 40, true) // more receivers than one batch holds
 	pkt, err := enc.EncryptRTP(nil, vp8Packet(1, 90000), nil)
 	must(t, err)
-	sender.handlePacket(pkt)
-	if allocs := testing.AllocsPerRun(200, func() { sender.handlePacket(pkt) }); allocs != 0 {
+	sender.receive(pkt, time.Now())
+	if allocs := testing.AllocsPerRun(200, func() { sender.receive(pkt, time.Now()) }); allocs != 0 {
 		t.Fatalf("%v allocations per forwarded packet, want 0", allocs)
+	}
+	if got := histogramCount(sender.b.metrics.forwardDelay); got < 200 {
+		t.Fatalf("forward delay observed %d times, want one per forwarded packet", got)
 	}
 	if f := sender.out.failures; f != 0 {
 		t.Fatalf("%d sends failed", f)

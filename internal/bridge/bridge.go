@@ -38,7 +38,8 @@ type Bridge struct {
 	closed      bool
 	conferences map[string]*Conference
 	conn        net.PacketConn     // media socket, set by Start
-	mux         *ice.UDPMuxDefault // demultiplexes conn by ICE ufrag, set by Start
+	demux       *demux             // reads conn: media to endpoints, the rest to mux (demux.go); set by Start
+	mux         *ice.UDPMuxDefault // demultiplexes the rest by ICE ufrag, set by Start
 	batch       batchSocket        // sendmmsg on conn, or nil (batch.go); set by Start
 	stop        chan struct{}      // closed by Close; stops housekeeping
 	wg          sync.WaitGroup     // housekeeping and endpoint goroutines
@@ -118,14 +119,16 @@ func (b *Bridge) Start() error {
 		return fmt.Errorf("bridge: listen media: %w", err)
 	}
 	b.conn = conn
-	b.batch = newBatchSocket(conn)
+	b.batch = newBatchSocket(conn, b.metrics.forwardDelay)
+	b.demux = newDemux(b, conn)
 	b.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
-		UDPConn: conn,
+		UDPConn: icePacketConn{b.demux},
 		Net:     b.net,
 		Logger:  pionlog.New(b.log).NewLogger("udpmux"),
 	})
 	b.started = true
-	b.wg.Add(2)
+	b.wg.Add(3)
+	go b.demux.run(b.wg.Done)
 	go b.housekeeping()
 	go b.feedbackLoop()
 	b.log.Info("media socket open", "addr", conn.LocalAddr().String())

@@ -247,6 +247,7 @@ func (e *Endpoint) onChannelOpen(ws channelConn) {
 	fwd := e.forwardedLocked()
 	e.sendMu.Unlock()
 	send(forwardedSources{Class: classForwardedSources, Sources: fwd})
+	e.conf.speech.sendCurrent(ws)
 }
 
 // onChannelMessage handles one message from the endpoint.

@@ -19,6 +19,8 @@ type Conference struct {
 	mu        sync.Mutex // guards endpoints and order, every endpoint's sources, and slot assignment
 	endpoints map[string]*Endpoint
 	order     []*Endpoint // join order: older senders get slots first
+
+	speech speech // the dominant speaker (speaker.go)
 }
 
 func newConference(b *Bridge, id string) *Conference {
@@ -88,6 +90,7 @@ func (c *Conference) remove(e *Endpoint) {
 	e.sources = nil
 	c.reassignLocked()
 	c.mu.Unlock()
+	c.speech.forget(e.id)
 	c.m.endpoints.Dec()
 	c.b.removeConferenceIfEmpty(c)
 }

@@ -16,8 +16,10 @@
 //
 // # Transport
 //
-// One UDP socket (Config.MediaAddr) serves every endpoint: pion/ice's UDPMux routes STUN by the local
-// ufrag, and then each agent's selected pair by remote address (dialect §7.4). The transport of one
+// One UDP socket (Config.MediaAddr) serves every endpoint, read by one goroutine (recvmmsg(2) on Linux,
+// demux.go): datagrams from an endpoint's selected ICE pair, other than STUN, go straight to that
+// endpoint's packet path; STUN and everything else go to pion/ice's UDPMux, which routes STUN by the
+// local ufrag and then each agent's candidate pairs by remote address (dialect §7.4). The transport of one
 // endpoint is built from pion/ice, pion/dtls and pion/srtp directly rather than from a webrtc
 // PeerConnection, because the bridge needs things a PeerConnection hides: its own SSRCs (slots) that are
 // never negotiated per track, every RTCP packet terminated per leg, unsignalled SSRCs dropped before
@@ -31,7 +33,8 @@
 //
 // Each receiver has AudioSlots + VideoSlots fixed SSRCs (video with an RTX SSRC). The conference maps
 // other senders' sources onto free slots in join order and announces the map on the bridge channel
-// (VideoSourcesMap / AudioSourcesMap). The packet path runs on the sender's reader goroutine: check the
+// (VideoSourcesMap / AudioSourcesMap). The packet path runs on the socket's reader goroutine (or, before
+// the sender's ICE pair is selected, on the sender's own reader goroutine; Endpoint.rxMu): check the
 // header, drop unsignalled SSRCs, decrypt, store video in the packet cache, pick the simulcast layer
 // (the highest one being sent, switching at a key frame) and hand the packet to each subscribed slot.
 // Each receiver rewrites SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so
@@ -39,6 +42,13 @@
 // Header extensions and padding are not forwarded. The copies of one incoming packet leave together in
 // one sendmmsg(2) call on the shared socket, addressed to each receiver's selected ICE pair (batch.go;
 // through the ICE connection one by one where the platform or the socket cannot batch).
+//
+// # Dominant speaker
+//
+// The packet path reads the RFC 6464 audio level of each audio packet into the sender's level history;
+// housekeeping scores the histories (Volfin–Cohen, as Jitsi does) and announces a new dominant speaker
+// with DominantSpeakerEndpointChangeEvent to every endpoint, and the current one on each channel open
+// (speaker.go). Slot assignment does not use it yet.
 //
 // # Concurrency
 //
@@ -48,14 +58,15 @@
 // goroutine records for feedback (transport-wide sequence numbers, sequence gaps) and is never held with
 // sendMu. The packet path otherwise reads only atomics and copy-on-write snapshots (the SSRC table, each
 // source's subscriber list). One housekeeping goroutine per bridge sends receiver reports, connectivity
-// status events and expires endpoints that never connect; one feedback goroutine sends transport-cc
+// status events, decides the dominant speaker and expires endpoints that never connect (each endpoint's
+// level history has its own lock, taken once per audio packet); one feedback goroutine sends transport-cc
 // feedback and NACKs toward senders every 50 ms (feedback.go).
 //
 // # Not yet
 //
 // Layer allocation by bandwidth and constraints (stored, not obeyed beyond "no video before the first
 // ReceiverVideoConstraints"), bandwidth estimation toward receivers (the bridge sends transport-cc
-// feedback to senders but does not yet stamp its own packets or read receivers' feedback), dominant
-// speaker, VP9/AV1/H.264 layer parsing (forwarded without switch points), header-extension forwarding
-// (audio level, mid).
+// feedback to senders but does not yet stamp its own packets or read receivers' feedback), speech order
+// in slot assignment, VP9/AV1/H.264 layer parsing (forwarded without switch points), header-extension
+// forwarding (audio level, mid).
 package bridge

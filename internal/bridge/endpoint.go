@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +60,11 @@ type Endpoint struct {
 	// inbound maps every signalled SSRC to its stream: copy-on-write, read on the packet path.
 	inbound atomic.Pointer[map[uint32]*inStream]
 
-	// Receive side, owned by the reader goroutine (readLoop); srtpIn is published by srtpReady.
+	// Receive side, owned by whichever reader holds rxMu: the demultiplexer's goroutine for datagrams
+	// from the selected pair (demux.go), readLoop for what pion's mux passes on (before a pair is
+	// selected, or from another address). Uncontended but for the moment a pair is selected, so each
+	// sender's packets are still handled one at a time and in order. srtpIn is published by srtpReady.
+	rxMu      sync.Mutex
 	srtpReady atomic.Bool
 	srtpIn    *srtp.Context
 	decBuf    [1600]byte
@@ -68,6 +73,10 @@ type Endpoint struct {
 	inHdr     rtp.Header
 	out       *sendBatch   // fan-out of the packet being forwarded, when the socket batches
 	lastMedia atomic.Int64 // unix ns of the last RTP packet accepted
+
+	levels speakerLevels // recent audio levels, for the dominant speaker (speaker.go)
+
+	route netip.AddrPort // the address the demultiplexer routes to this endpoint; guarded by demux.mu
 
 	// Feedback toward this endpoint as a sender (transport-cc and NACKs, feedback.go).
 	fbState
@@ -326,6 +335,9 @@ func (e *Endpoint) expire(reason string) {
 	}
 	e.log.Info("endpoint expired", "reason", reason)
 	e.cancel()
+	if e.b.demux != nil {
+		e.b.demux.unroute(e)
+	}
 	if d := e.dtlsConn.Load(); d != nil {
 		_ = d.Close()
 	}

@@ -112,6 +112,9 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 		return // padding only: nothing to forward (the bridge pads its own legs, if ever)
 	}
 	src := s.src
+	if src.kind == KindAudio {
+		e.noteAudioLevel(pkt, now)
+	}
 	var (
 		d        vp8Desc
 		dp       *vp8Desc

@@ -6,9 +6,9 @@ import (
 )
 
 // housekeeping runs on the bridge's housekeeping goroutine for each conference: connect timeouts,
-// receiver reports toward senders (about once a second) and connectivity status events (an endpoint that
+// receiver reports toward senders (about once a second), connectivity status events (an endpoint that
 // sent media and then went quiet for InactiveAfter is announced inactive, and active again when it
-// resumes).
+// resumes) and the dominant speaker decision (speaker.go).
 func (c *Conference) housekeeping(now time.Time) {
 	members := c.members()
 	var changed []*Endpoint
@@ -45,4 +45,5 @@ func (c *Conference) housekeeping(now time.Time) {
 			}
 		}
 	}
+	c.decideSpeaker(now, members)
 }

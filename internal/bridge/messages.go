@@ -13,6 +13,7 @@ const (
 	classForwardedSources    = "ForwardedSources"
 	classVideoSourcesMap     = "VideoSourcesMap"
 	classAudioSourcesMap     = "AudioSourcesMap"
+	classDominantSpeaker     = "DominantSpeakerEndpointChangeEvent"
 )
 
 type serverHello struct {
@@ -24,6 +25,16 @@ type connectivityStatus struct {
 	Class    string `json:"colibriClass"`
 	Endpoint string `json:"endpoint"`
 	Active   string `json:"active"` // "true" / "false": a string on the wire
+}
+
+// dominantSpeakerEvent names the conference's dominant speaker; Previous lists earlier dominant speakers
+// still present, most recent first. Silence is always false: the bridge keeps the last speaker when
+// nobody speaks rather than announcing silence.
+type dominantSpeakerEvent struct {
+	Class    string   `json:"colibriClass"`
+	Endpoint string   `json:"dominantSpeakerEndpoint"`
+	Previous []string `json:"previousSpeakers"`
+	Silence  bool     `json:"silence"`
 }
 
 type forwardedSources struct {

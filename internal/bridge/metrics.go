@@ -17,8 +17,11 @@ type metrics struct {
 	retransmits                              prometheus.Counter
 	keyframeReqIn                            prometheus.Counter
 	keyframeReqOut                           prometheus.Counter
+	dominantChanges                          prometheus.Counter
 	dropped                                  *prometheus.CounterVec // label: reason
 	rtt                                      prometheus.Histogram
+	demuxed                                  *prometheus.CounterVec // label: path (demux.go)
+	forwardDelay                             prometheus.Histogram
 }
 
 // Reasons for dropping an incoming packet (label values of parley_bridge_dropped_packets_total).
@@ -57,6 +60,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keyframe_requests_received_total", Help: "PLI and FIR received from receivers."}),
 		keyframeReqOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "keyframe_requests_sent_total", Help: "PLI sent to senders after throttling."}),
+		dominantChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "dominant_speaker_changes_total", Help: "Dominant speaker changes announced, all conferences."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "dropped_packets_total", Help: "Incoming packets dropped, by reason."}, []string{"reason"}),
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
@@ -64,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.005, .01, .025, .05, .1, .2, .4, .8, 1.6}}),
 	}
 	for _, c := range []prometheus.Collector{m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
-		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dropped, m.rtt} {
+		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.dropped, m.rtt} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -76,7 +81,40 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{dropMalformed, dropUnsignalled, dropSRTP, dropNotReady, dropNACKLimit, dropOther} {
 		m.dropped.WithLabelValues(r)
 	}
+	if err := m.registerDemux(reg); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// Paths of an incoming datagram through the media socket's demultiplexer (label values of
+// parley_bridge_demuxed_packets_total).
+const (
+	demuxDirect     = "direct"      // an endpoint's selected pair: handled on the socket's reader goroutine
+	demuxICE        = "ice"         // STUN, or an address no endpoint has selected: to pion's UDP mux
+	demuxICEDropped = "ice_dropped" // pion's queue was full
+)
+
+func (m *metrics) registerDemux(reg prometheus.Registerer) error {
+	const ns, sub = "parley", "bridge"
+	m.demuxed = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+		Name: "demuxed_packets_total", Help: "Datagrams read from the media socket, by where they went."},
+		[]string{"path"})
+	// Fine buckets below a millisecond: sfuload reads p50 and p99 from them.
+	m.forwardDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+		Name: "forward_delay_seconds",
+		Help: "Time from reading an RTP packet off the media socket to handing its forwarded copies to sendmmsg.",
+		Buckets: []float64{2e-6, 4e-6, 6e-6, 8e-6, 10e-6, 15e-6, 20e-6, 30e-6, 40e-6, 50e-6, 75e-6, 100e-6,
+			150e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3}})
+	for _, c := range []prometheus.Collector{m.demuxed, m.forwardDelay} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	for _, p := range []string{demuxDirect, demuxICE, demuxICEDropped} {
+		m.demuxed.WithLabelValues(p)
+	}
+	return nil
 }
 
 // conferenceMetrics are one conference's children of the labelled collectors.

@@ -22,9 +22,11 @@ import (
 )
 
 // The transport of one endpoint: a full, controlling ICE agent on the shared UDP mux; DTLS (server role)
-// on the selected pair; SRTP keyed from DTLS (RFC 5764). One goroutine reads the ICE connection and
-// demultiplexes by first byte (RFC 7983): DTLS records go to the DTLS handshake, RTP and RTCP (RFC 5761
-// rtcp-mux) are decrypted and handled in place.
+// on the selected pair; SRTP keyed from DTLS (RFC 5764). Once ICE selects a pair, the media socket's
+// reader hands the pair's datagrams straight to the endpoint (demux.go); before that, the endpoint's own
+// goroutine reads them from the ICE connection. Either way handlePacket demultiplexes by first byte
+// (RFC 7983): DTLS records go to the DTLS handshake, RTP and RTCP (RFC 5761 rtcp-mux) are decrypted and
+// handled in place.
 
 // newAgent creates the endpoint's ICE agent and gathers its host candidates on the bridge's UDP mux.
 func (b *Bridge) newAgent(ufrag, pwd string) (*ice.Agent, []Candidate, error) {
@@ -286,8 +288,8 @@ func (e *Endpoint) startSRTP(dconn *dtls.Conn) error {
 	return nil
 }
 
-// readLoop is the endpoint's reader goroutine: it owns the read side of the ICE connection, e.srtpIn and
-// the receive buffers.
+// readLoop is the endpoint's reader goroutine for the datagrams pion's mux passes on (demux.go): those
+// that came before ICE selected a pair, or from an address other than the selected pair's.
 func (e *Endpoint) readLoop(conn *ice.Conn) {
 	defer e.b.wg.Done()
 	buf := make([]byte, 1500)
@@ -296,8 +298,22 @@ func (e *Endpoint) readLoop(conn *ice.Conn) {
 		if err != nil {
 			return
 		}
-		e.handlePacket(buf[:n])
+		e.receive(buf[:n], time.Time{})
 	}
+}
+
+// receive handles one datagram from either reader. readAt, when set, is when the demultiplexer read it
+// off the socket: the forwarded copies' flush records the time since (parley_bridge_forward_delay_seconds).
+func (e *Endpoint) receive(pkt []byte, readAt time.Time) {
+	e.rxMu.Lock()
+	defer e.rxMu.Unlock()
+	if e.out == nil || readAt.IsZero() || pkt[0] < 128 || pkt[0] > 191 || (len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223) {
+		e.handlePacket(pkt) // not RTP, or not timed
+		return
+	}
+	e.out.readAt = readAt
+	e.handlePacket(pkt)
+	e.out.readAt = time.Time{}
 }
 
 // handlePacket demultiplexes one datagram (RFC 7983 §7).

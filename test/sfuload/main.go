@@ -11,7 +11,9 @@
 //   - the RTP packets every receiver reads (forwarded packets) and the packets senders write;
 //   - each forwarded packet's latency: senders append their send time to every payload (both SFUs
 //     forward payloads untouched past the VP8 descriptor), receivers subtract it from the read time. This
-//     is end-to-end over loopback, so it includes both Pion clients' SRTP and socket paths.
+//     is end-to-end over loopback, so it includes both Pion clients' SRTP and socket paths;
+//   - for Parley, the latency the bridge itself adds, as it measures it: from reading each RTP packet off
+//     its socket to handing the forwarded copies to sendmmsg (delay.go).
 //
 // It prints Markdown table rows (see bench.sh).
 package main
@@ -62,6 +64,8 @@ type result struct {
 	cpu, self time.Duration
 	p50, p99  time.Duration
 	max       time.Duration
+	in        histogram // the SFU's own added latency over the window, when it reports it
+	inErr     error
 	tracks    int64
 	err       error
 }
@@ -137,24 +141,30 @@ func main() {
 		results = append(results, r)
 	}
 	if *header {
-		fmt.Println("| Scenario | SFU | Forwarded packets/s | SFU CPU (% of one core) | CPU µs per forwarded packet | Forwarded packets per CPU-second | Latency p50 | p99 | Delivered |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|")
+		fmt.Println("| Scenario | SFU | Forwarded packets/s | SFU CPU (% of one core) | CPU µs per forwarded packet | Forwarded packets per CPU-second | Latency p50 | p99 | In-SFU p50 | p99 | Delivered |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	}
 	rate := fx.packetRate()
 	for _, r := range results {
 		if r.err != nil {
-			fmt.Printf("| %s | %s | failed: %v | | | | | | |\n", sc, r.target, r.err)
+			fmt.Printf("| %s | %s | failed: %v | | | | | | | | |\n", sc, r.target, r.err)
 			continue
 		}
 		secs := r.window.Seconds()
 		perCPU := float64(r.fwd) / r.cpu.Seconds()
 		// Each sent packet should reach (senders−1) + receivers subscribers.
 		want := float64(r.sent) * float64(sc.subscriptions()) / float64(sc.senders)
-		fmt.Printf("| %s | %s | %.0f | %.1f | %.2f | %.0f | %s | %s | %.1f%% |\n", sc, r.target,
+		inP50, inP99 := "", ""
+		if r.in.count() > 0 {
+			inP50, inP99 = fmtLatFine(r.in.quantile(0.50)), fmtLatFine(r.in.quantile(0.99))
+		} else if r.inErr != nil {
+			fmt.Fprintf(os.Stderr, "%s: in-SFU latency: %v\n", r.target, r.inErr)
+		}
+		fmt.Printf("| %s | %s | %.0f | %.1f | %.2f | %.0f | %s | %s | %s | %s | %.1f%% |\n", sc, r.target,
 			float64(r.fwd)/secs, 100*r.cpu.Seconds()/secs, r.cpu.Seconds()*1e6/float64(r.fwd), perCPU,
-			fmtLat(r.p50), fmtLat(r.p99), 100*float64(r.fwd)/want)
-		fmt.Fprintf(os.Stderr, "%s: %s window, %d sent, %d forwarded (%.0f pkt/s per sender expected), SFU CPU %v, load tool CPU %v, latency max %v\n",
-			r.target, r.window, r.sent, r.fwd, rate, r.cpu, r.self, r.max)
+			fmtLat(r.p50), fmtLat(r.p99), inP50, inP99, 100*float64(r.fwd)/want)
+		fmt.Fprintf(os.Stderr, "%s: %s window, %d sent, %d forwarded (%.0f pkt/s per sender expected), SFU CPU %v, load tool CPU %v, latency max %v, in-SFU observations %.0f\n",
+			r.target, r.window, r.sent, r.fwd, rate, r.cpu, r.self, r.max, r.in.count())
 	}
 	byName := map[string]result{}
 	for _, r := range results {
@@ -163,7 +173,7 @@ func main() {
 	if p, j := byName["parley"], byName["janus"]; p.fwd > 0 && j.fwd > 0 && p.err == nil && j.err == nil {
 		rp := float64(p.fwd) / p.cpu.Seconds()
 		rj := float64(j.fwd) / j.cpu.Seconds()
-		fmt.Printf("| %s | parley ÷ janus | | | | **%.2f×** | | | |\n", sc, rp/rj)
+		fmt.Printf("| %s | parley ÷ janus | | | | **%.2f×** | | | | | |\n", sc, rp/rj)
 	}
 }
 
@@ -188,6 +198,11 @@ func measure(t target, sc scenario, fx *fixtures, dir string, warmup, window tim
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(warmup)
+	dr, _ := t.(delayReporter)
+	var in0 histogram
+	if dr != nil {
+		in0, r.inErr = dr.forwardDelay()
+	}
 	cpu0, err := procstat.CPUTime(t.pid())
 	self0, _ := procstat.CPUTime(0)
 	if err != nil {
@@ -206,6 +221,12 @@ func measure(t target, sc scenario, fx *fixtures, dir string, warmup, window tim
 		return r
 	}
 	r.cpu, r.self = cpu1-cpu0, self1-self0
+	if dr != nil && r.inErr == nil {
+		var in1 histogram
+		if in1, r.inErr = dr.forwardDelay(); r.inErr == nil {
+			r.in, r.inErr = in1.sub(in0)
+		}
+	}
 	r.sent, r.fwd, r.tracks = st.sent.Load(), st.recv.Load(), st.tracks.Load()
 	r.p50, r.p99, r.max = st.quantile(0.50), st.quantile(0.99), time.Duration(st.maxLat.Load())
 	if r.fwd == 0 || r.cpu == 0 {
@@ -216,6 +237,14 @@ func measure(t target, sc scenario, fx *fixtures, dir string, warmup, window tim
 
 func fmtLat(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// fmtLatFine shows sub-millisecond latencies in microseconds.
+func fmtLatFine(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	}
+	return fmtLat(d)
 }
 
 func fatalf(format string, args ...any) {

@@ -155,6 +155,11 @@ func (p *parleyTarget) openChannel(ch bridge.Channel) error {
 	return nil
 }
 
+// forwardDelay reads the bridge's forward-delay histogram (delay.go).
+func (p *parleyTarget) forwardDelay() (histogram, error) {
+	return scrapeHistogram(p.base+"/metrics", "parley_bridge_forward_delay_seconds")
+}
+
 func (p *parleyTarget) call(path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {

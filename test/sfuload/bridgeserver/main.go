@@ -6,6 +6,7 @@
 //	POST /answer    bridge.Answer          → 204
 //	POST /expire    bridge.ExpireRequest   → 204
 //	GET  /colibri-ws/<bridge>/<conference>/<endpoint>?pwd=…  (WebSocket)
+//	GET  /metrics   the bridge's Prometheus metrics (the load tool reads parley_bridge_forward_delay_seconds)
 //
 // It prints "http <addr>" on stdout once it listens and runs until SIGINT or SIGTERM.
 package main
@@ -23,6 +24,9 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parley-im/parley/internal/bridge"
 )
@@ -65,7 +69,8 @@ func run(httpAddr, media string, slots int, verbose bool) error {
 	cfg.MediaAddr = media
 	cfg.IncludeLoopback = true
 	cfg.AudioSlots, cfg.VideoSlots = slots, slots
-	b, err := bridge.New(cfg, log, nil)
+	reg := prometheus.NewRegistry()
+	b, err := bridge.New(cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -79,6 +84,7 @@ func run(httpAddr, media string, slots int, verbose bool) error {
 	mux.HandleFunc("POST /answer", handle(func(a bridge.Answer) (any, error) { return nil, b.SetAnswer(a) }))
 	mux.HandleFunc("POST /expire", handle(func(r bridge.ExpireRequest) (any, error) { return nil, b.Expire(r) }))
 	mux.Handle("/colibri-ws/", b.ChannelHandler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", httpAddr)
 	if err != nil {
