@@ -48,9 +48,17 @@ func TestBrowserClient(t *testing.T) {
 	}
 	os.RemoveAll(artifacts)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	files, _ := filepath.Glob("*.test.js")
+	// PARLEY_BROWSER_TESTS=meeting runs meeting.test.js alone (while working on one file).
+	pattern := "*.test.js"
+	if only := os.Getenv("PARLEY_BROWSER_TESTS"); only != "" {
+		pattern = only + ".test.js"
+	}
+	files, _ := filepath.Glob(pattern)
+	if len(files) == 0 {
+		t.Fatalf("no browser tests match %s", pattern)
+	}
 	args := append([]string{"--test", "--test-concurrency=1"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Env = append(os.Environ(),

@@ -2,7 +2,10 @@
 // bridge whose URL the focus puts in the offer's transport. What the client
 // uses of it:
 //
-//   open ─► ReceiverVideoConstraints (the bridge forwards no video before it)
+//   open ─► ReceiverVideoConstraints (the bridge forwards no video before it),
+//           SourceVideoTypeMessage for a screen share already running
+//   tiles laid out again ─► ReceiverVideoConstraints: a maxHeight per source
+//           from its tile's height, the stage's source in onStageSources
 //   VideoSourcesMap / AudioSourcesMap ─► slot SSRC → owner endpoint (§6.2)
 //   DominantSpeakerEndpointChangeEvent ─► the active speaker
 //
@@ -20,7 +23,7 @@ export interface MappedSource {
 
 export type BridgeMessage =
   | { kind: "sources"; media: "audio" | "video"; mapped: MappedSource[] }
-  | { kind: "dominant"; endpoint: string; silence: boolean }
+  | { kind: "dominant"; endpoint: string; previous: string[]; silence: boolean }
   | { kind: "other"; colibriClass: string };
 
 /** The channel URL: the focus's URL with its host replaced and a secure scheme when the page has one. */
@@ -63,7 +66,12 @@ export function parseBridgeMessage(text: string): BridgeMessage | null {
       return { kind: "sources", media: cls === "VideoSourcesMap" ? "video" : "audio", mapped };
     }
     case "DominantSpeakerEndpointChangeEvent":
-      return { kind: "dominant", endpoint: str(o.dominantSpeakerEndpoint), silence: o.silence === true };
+      return {
+        kind: "dominant",
+        endpoint: str(o.dominantSpeakerEndpoint),
+        previous: (Array.isArray(o.previousSpeakers) ? o.previousSpeakers : []).map(str).filter((x) => x !== ""),
+        silence: o.silence === true,
+      };
     case "":
       return null;
     default:
@@ -78,9 +86,48 @@ export function heightFor(tileHeight: number, pixelRatio = 1): number {
   return 720;
 }
 
-/** ReceiverVideoConstraints asking every source at maxHeight, all of them forwarded (lastN -1). */
-export function constraintsMessage(maxHeight: number): string {
-  return JSON.stringify({ colibriClass: "ReceiverVideoConstraints", lastN: -1, defaultConstraints: { maxHeight } });
+/** What the bridge is asked for one remote video on screen: its source name, its tile's CSS height, whether it is on the stage. */
+export interface TileView {
+  source: string;
+  height: number;
+  onStage?: boolean;
+  desktop?: boolean;
+}
+
+export interface VideoConstraints {
+  colibriClass: "ReceiverVideoConstraints";
+  lastN: number;
+  onStageSources: string[];
+  defaultConstraints: { maxHeight: number };
+  constraints: Record<string, { maxHeight: number }>;
+}
+
+/** The height asked for sources without a tile yet (someone who just joined): a thumbnail, as LJM starts. */
+export const DEFAULT_MAX_HEIGHT = 180;
+
+/**
+ * ReceiverVideoConstraints for the tiles on screen (§6.2): each source gets
+ * the step of 180/360/720 that covers its tile's height in device pixels; a
+ * screen share on the stage gets at least 720 (text must stay legible);
+ * sources that have no visible tile fall back to defaultConstraints. Every
+ * source is forwarded (lastN -1): the grid shows everyone.
+ */
+export function receiverConstraints(tiles: TileView[], pixelRatio = 1): VideoConstraints {
+  const constraints: Record<string, { maxHeight: number }> = {};
+  const onStageSources: string[] = [];
+  for (const t of tiles) {
+    if (!t.source || !(t.height > 0)) continue;
+    let maxHeight = heightFor(t.height, pixelRatio);
+    if (t.onStage && t.desktop) maxHeight = Math.max(maxHeight, 720);
+    constraints[t.source] = { maxHeight: Math.max(maxHeight, constraints[t.source]?.maxHeight ?? 0) };
+    if (t.onStage && !onStageSources.includes(t.source)) onStageSources.push(t.source);
+  }
+  return { colibriClass: "ReceiverVideoConstraints", lastN: -1, onStageSources, defaultConstraints: { maxHeight: DEFAULT_MAX_HEIGHT }, constraints };
+}
+
+/** SourceVideoTypeMessage: what kind of video a local source carries (§6.2). */
+export function videoTypeMessage(sourceName: string, videoType: "camera" | "desktop" | "none"): string {
+  return JSON.stringify({ colibriClass: "SourceVideoTypeMessage", sourceName, videoType });
 }
 
 /** One bridge channel; reconnects are the media session's business (a new session, a new channel). */
@@ -90,15 +137,17 @@ export class BridgeChannel extends Emitter<{
   close: [];
 }> {
   private ws: WebSocket;
-  private maxHeight: number;
+  private constraints: string;
+  private videoTypes = new Map<string, string>(); // source name → SourceVideoTypeMessage
   private closed = false;
 
-  constructor(url: string, maxHeight: number) {
+  constructor(url: string, constraints: VideoConstraints) {
     super();
-    this.maxHeight = maxHeight;
+    this.constraints = JSON.stringify(constraints);
     this.ws = new WebSocket(url);
     this.ws.addEventListener("open", () => {
-      this.ws.send(constraintsMessage(this.maxHeight));
+      this.ws.send(this.constraints);
+      for (const m of this.videoTypes.values()) this.ws.send(m);
       this.emit("open");
     });
     this.ws.addEventListener("message", (ev) => {
@@ -112,11 +161,23 @@ export class BridgeChannel extends Emitter<{
     });
   }
 
-  /** Asks for another default height; sent now if the channel is open, else on open. */
-  setMaxHeight(h: number): void {
-    if (h === this.maxHeight) return;
-    this.maxHeight = h;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(constraintsMessage(h));
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Asks for other constraints; sent now if the channel is open and they changed, else on open. */
+  setConstraints(c: VideoConstraints): void {
+    const text = JSON.stringify(c);
+    if (text === this.constraints) return;
+    this.constraints = text;
+    if (this.open) this.ws.send(text);
+  }
+
+  /** Tells the bridge what a local source carries; sent now if open, and again on open. */
+  setVideoType(sourceName: string, videoType: "camera" | "desktop" | "none"): void {
+    const m = videoTypeMessage(sourceName, videoType);
+    this.videoTypes.set(sourceName, m);
+    if (this.open) this.ws.send(m);
   }
 
   close(): void {

@@ -25,7 +25,15 @@ export interface Transport {
   on(event: "state", fn: (s: ConnState) => void): () => void;
   on(event: "session", fn: (first: boolean) => void): () => void;
   on(event: "resumed", fn: () => void): () => void;
+  handleIQ?(type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined): void;
 }
+
+/** The mute requests of §4.7, by what they mute. */
+export const NSMute = {
+  audio: "http://jitsi.org/jitmeet/audio",
+  video: "http://jitsi.org/jitmeet/video",
+} as const;
+export type MuteKind = keyof typeof NSMute;
 
 export type EndReason =
   | "left"
@@ -57,6 +65,8 @@ export class Conference extends Emitter<{
   room: [];
   chat: [LoggedMessage];
   notice: [string];
+  /** The focus asked us to mute (a moderator's request, §4.7): what, and who asked (display name). */
+  mutedBy: [MuteKind, string];
 }> {
   readonly roomJid: string;
   phase: Phase = { phase: "connecting" };
@@ -116,6 +126,9 @@ export class Conference extends Emitter<{
         if (!first && this.phase.phase !== "ended") this.rejoin();
       }),
     );
+    for (const kind of ["audio", "video"] as const) {
+      this.conn.handleIQ?.("set", NSMute[kind], "mute", (iq, el) => this.onMuteRequest(kind, iq, el));
+    }
     this.setPhase({ phase: "connecting" });
     try {
       await this.conn.connect();
@@ -379,6 +392,46 @@ export class Conference extends Emitter<{
     } catch (err) {
       throw new Error(describeIqError(err, "remove people"));
     }
+  }
+
+  /**
+   * A mute request (§4.7): taken only from the focus's occupant JID, with the
+   * text "true" and for this participant; then replied with a result and
+   * "mutedBy" emitted (the UI mutes). Anything else gets an error reply
+   * and changes nothing.
+   */
+  private onMuteRequest(kind: MuteKind, iq: Element, el: Element): Element | object {
+    const refuse = (condition: string) => muc.errorElement("cancel", condition);
+    if (this.phase.phase !== "joined" && this.phase.phase !== "reconnecting") return refuse("not-allowed");
+    if ((iq.attrs.from ?? "") !== `${this.roomJid}/focus`) return refuse("forbidden");
+    if (el.getText().trim() !== "true") return refuse("bad-request");
+    const target = el.attrs.jid;
+    if (target !== undefined && target !== `${this.roomJid}/${this.nick}`) return refuse("item-not-found");
+    const actor = muc.resourceOf(el.attrs.actor ?? "");
+    queueMicrotask(() => this.emit("mutedBy", kind, actor ? this.displayNameOf(actor) : "a moderator"));
+    return {};
+  }
+
+  /**
+   * Asks the focus to mute a participant's microphone or camera (§4.7;
+   * moderators only). Throws a readable Error when the focus refuses.
+   */
+  async askToMute(id: string, kind: MuteKind): Promise<void> {
+    try {
+      await this.conn.iq(muc.muteRequest(this.roomJid, id, NSMute[kind]));
+    } catch (err) {
+      // The focus says why (§4.7): "only moderators can mute others", "no such participant"…
+      const text = (err as { text?: string }).text;
+      const what = kind === "audio" ? "mute" : "turn off the camera of";
+      if (text) throw new Error(`Could not ${what} ${this.displayNameOf(id)}: ${text.replace(/[.\s]+$/, "")}.`);
+      throw new Error(describeIqError(err, kind === "audio" ? "mute others" : "turn off others' cameras"));
+    }
+  }
+
+  /** Says in presence whether we share a screen (SourceInfo "<endpoint>-v1", §4.1). */
+  setSharing(sharing: boolean): void {
+    this.local = { ...this.local, sharing };
+    this.updateSelf();
   }
 
   /** Leaves the room and closes the connection. */

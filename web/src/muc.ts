@@ -27,6 +27,8 @@ export interface LocalState {
   displayName: string;
   audioMuted: boolean;
   videoMuted: boolean;
+  /** Whether a screen share is being sent (source "<endpoint>-v1"). */
+  sharing?: boolean;
 }
 
 /** Source names follow LJM: `<endpoint>-a0`, `<endpoint>-v0`. */
@@ -34,12 +36,28 @@ export function sourceName(endpointId: string, kind: "audio" | "video", index = 
   return `${endpointId}-${kind === "audio" ? "a" : "v"}${index}`;
 }
 
-/** The <SourceInfo> JSON text for the local sources. */
-export function sourceInfo(endpointId: string, s: Pick<LocalState, "audioMuted" | "videoMuted">): string {
-  return JSON.stringify({
+/** The <SourceInfo> JSON text for the local sources; a screen share is `{"<ep>-v1":{"muted":false,"videoType":"desktop"}}` (§4.1). */
+export function sourceInfo(endpointId: string, s: Pick<LocalState, "audioMuted" | "videoMuted" | "sharing">): string {
+  const info: Record<string, { muted: boolean; videoType?: string }> = {
     [sourceName(endpointId, "audio")]: { muted: s.audioMuted },
     [sourceName(endpointId, "video")]: { muted: s.videoMuted },
-  });
+  };
+  if (s.sharing) info[sourceName(endpointId, "video", 1)] = { muted: false, videoType: "desktop" };
+  return JSON.stringify(info);
+}
+
+/** The screen share an occupant's <SourceInfo> announces (an unmuted desktop source), or "" for none. */
+export function desktopSource(sourceInfoText: string | null): string {
+  if (!sourceInfoText) return "";
+  try {
+    const info = JSON.parse(sourceInfoText) as Record<string, { muted?: boolean; videoType?: string }>;
+    for (const [name, v] of Object.entries(info)) {
+      if (v?.videoType === "desktop" && v.muted !== true && /-v\d+$/.test(name)) return name;
+    }
+  } catch {
+    // Not JSON: no screen share.
+  }
+  return "";
 }
 
 function presenceChildren(endpointId: string, s: LocalState): Element[] {
@@ -83,6 +101,8 @@ export interface Occupant {
   jid?: string; // real JID when the room shows it
   audioMuted: boolean;
   videoMuted: boolean;
+  /** The source name of the occupant's screen share, "" when it shares none. */
+  desktop: string;
 }
 
 export type JoinErrorKind =
@@ -210,6 +230,7 @@ export function parsePresence(el: Element, roomJid: string, selfId: string): Pre
     affiliation: (item?.attrs.affiliation as Affiliation) ?? "none",
     audioMuted: parseMuted(sourceInfoText, "a") ?? legacy("audiomuted") ?? true,
     videoMuted: parseMuted(sourceInfoText, "v") ?? legacy("videomuted") ?? true,
+    desktop: desktopSource(sourceInfoText),
   };
   if (item?.attrs.jid) occupant.jid = item.attrs.jid;
   return { type: "available", occupant, self, codes };
@@ -273,6 +294,16 @@ export function kickIQ(roomJid: string, nick: string, reason: string): Element {
     { type: "set", to: roomJid },
     xml("query", { xmlns: NS.mucAdmin }, xml("item", { nick, role: "none" }, reason ? xml("reason", {}, reason) : null)),
   );
+}
+
+/** A mute request to the focus's occupant (§4.7): mute `nick`'s microphone (ns …/jitmeet/audio) or camera (…/jitmeet/video). */
+export function muteRequest(roomJid: string, nick: string, ns: string): Element {
+  return xml("iq", { type: "set", to: `${roomJid}/focus` }, xml("mute", { xmlns: ns, jid: `${roomJid}/${nick}` }, "true"));
+}
+
+/** An <error/> for an IQ reply: type and a defined condition (RFC 6120 §8.3). */
+export function errorElement(type: "cancel" | "modify" | "auth" | "wait", condition: string): Element {
+  return xml("error", { type }, xml(condition, { xmlns: NS.stanzas }));
 }
 
 /** disco#info of the room (§4.3). */

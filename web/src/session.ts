@@ -8,6 +8,10 @@
 //     ─► answer (+ SIM group for 3 simulcast layers) ─► setLocalDescription
 //     ─► session-accept with our sources ("<endpoint>-a0", "<endpoint>-v0")
 //     ─► bridge channel ─► sources maps: slot SSRC → owner endpoint
+//   screen share ─► one more m-line added to the focus's offer (ours only:
+//     the bridge learns sources from Jingle, not SDP) ─► answer ─► source-add
+//     "<endpoint>-v1" videoType desktop ─► SourceVideoTypeMessage; stopped
+//     ─► the sender's track removed, source-remove (the m-line stays for the next share)
 //   session-initiate again ─► the old PeerConnection is closed, a new one built
 //   session-terminate ─► closed
 //   ICE failed (or restart()) ─► session-terminate with bridge-session
@@ -17,7 +21,7 @@
 // bridge rewrites whatever it forwards onto a slot and says in
 // VideoSourcesMap/AudioSourcesMap whose media a slot carries.
 import { xml, type Element } from "@xmpp/xml";
-import { BridgeChannel, channelURL, type BridgeMessage, type MappedSource } from "./bridgechannel";
+import { BridgeChannel, channelURL, receiverConstraints, type BridgeMessage, type MappedSource, type TileView, type VideoConstraints } from "./bridgechannel";
 import { Emitter } from "./emitter";
 import { fromSDP, NSJ, parseJingle, toElement, toSDP, type Jingle, type Source, type SSRCGroup } from "./jingle";
 
@@ -190,10 +194,116 @@ export function buildAccept(offer: Jingle, localSDP: string, endpoint: string, r
   return accept;
 }
 
-/** What a slot carries: the owner endpoint and its source name. */
+/** The source name of a participant's screen share (LJM's second video source). */
+export function desktopSourceName(endpoint: string): string {
+  return `${endpoint}-v1`;
+}
+
+function splitSDP(sdp: string): { session: string[]; media: string[][] } {
+  const lines = sdp.split(/\r?\n/);
+  if (lines[lines.length - 1] === "") lines.pop();
+  const session: string[] = [];
+  const media: string[][] = [];
+  for (const l of lines) {
+    if (l.startsWith("m=")) media.push([l]);
+    else if (media.length > 0) media[media.length - 1]!.push(l);
+    else session.push(l);
+  }
+  return { session, media };
+}
+
+const joinSDP = (session: string[], media: string[][]) => [...session, ...media.flat()].join("\r\n") + "\r\n";
+
+/**
+ * The focus's (split) offer with one more m-line of `kind` on which we send a
+ * source the offer has no place for, as LJM adds a screen share: a copy of
+ * the first sending m-line of that kind without its sources, recvonly on the
+ * bridge's side, in the BUNDLE group; the o= line gets `version`. Only our
+ * PeerConnection sees this offer: the bridge learns the source from
+ * source-add and takes its packets on the BUNDLEd transport by SSRC.
+ */
+export function addSendSection(sdp: string, kind: "audio" | "video", mid: string, version: number): string {
+  const { session, media } = splitSDP(sdp);
+  const isKind = (m: string[]) => m[0]!.startsWith(`m=${kind} `);
+  const tmpl = media.find((m) => isKind(m) && m.includes("a=sendrecv")) ?? media.find(isKind);
+  if (!tmpl) throw new Error(`the offer has no ${kind} m-line`);
+  if (media.some((m) => m.includes(`a=mid:${mid}`))) throw new Error(`mid ${mid} is taken`);
+  const drop = /^a=(ssrc|ssrc-group|mid|sendrecv|sendonly|recvonly|inactive|rid|simulcast|msid)(:|$)/;
+  const added = [...tmpl.filter((l) => !drop.test(l)), `a=mid:${mid}`, "a=recvonly"];
+  const head = session.map((l) => {
+    if (l.startsWith("o=")) {
+      const f = l.split(" ");
+      if (f.length >= 6) f[2] = String(version);
+      return f.join(" ");
+    }
+    if (l.startsWith("a=group:BUNDLE")) return `${l} ${mid}`;
+    return l;
+  });
+  return joinSDP(head, [...media, added]);
+}
+
+/**
+ * A new local answer with the SSRC lines of the m-line `mid` taken from the
+ * previous one: the SIM group added by addSimulcast is not Chromium's own,
+ * and a renegotiation must not change what the focus was told we send.
+ */
+export function keepSSRCs(sdp: string, prev: string, mid: string): string {
+  const next = splitSDP(sdp);
+  const old = splitSDP(prev).media.find((m) => m.includes(`a=mid:${mid}`));
+  const i = next.media.findIndex((m) => m.includes(`a=mid:${mid}`));
+  if (!old || i < 0) return sdp;
+  const isSSRC = (l: string) => l.startsWith("a=ssrc:") || l.startsWith("a=ssrc-group:");
+  const oldSSRC = old.filter(isSSRC);
+  if (oldSSRC.length === 0) return sdp;
+  next.media[i] = [...next.media[i]!.filter((l) => !isSSRC(l)), ...oldSSRC];
+  return joinSDP(next.session, next.media);
+}
+
+/**
+ * source-add or source-remove for the sources we send on m-line `mid` of our
+ * local SDP (§5.6): one content with the description's sources, named
+ * `name`, and their FID/SIM groups.
+ */
+export function sourceChange(action: "source-add" | "source-remove", sid: string, localSDP: string, mid: string, name: string, videoType: string, msid: string): Jingle {
+  const s = sections(localSDP).find((x) => x.mid === mid);
+  if (!s || s.ssrcs.length === 0) throw new Error(`no SSRC on m-line ${mid}`);
+  const media = s.kind;
+  return {
+    action,
+    sid,
+    initiator: "",
+    responder: "",
+    contents: [
+      {
+        creator: "responder",
+        name: media,
+        senders: "both",
+        description: {
+          media,
+          maxptime: 0,
+          payloadTypes: [],
+          feedback: [],
+          hdrexts: [],
+          extmapAllowMixed: false,
+          rtcpMux: false,
+          sources: s.ssrcs.map((ssrc) => ({ ssrc, rid: "", name, videoType, msid, owner: "", params: [] })),
+          ssrcGroups: s.groups.filter((g) => g.semantics === "SIM" || g.semantics === "FID"),
+          ridGroups: [],
+        },
+        transport: null,
+      },
+    ],
+    groups: [],
+    bridgeSession: null,
+    startMuted: null,
+  };
+}
+
+/** What a slot carries: the owner endpoint, its source name and video type. */
 export interface SlotOwner {
   owner: string;
   source: string;
+  videoType?: string;
 }
 
 /**
@@ -205,7 +315,7 @@ export interface SlotOwner {
 export function applyMappings(owners: Map<number, SlotOwner>, mapped: MappedSource[]): void {
   for (const s of mapped) {
     for (const [ssrc, o] of owners) if (o.source === s.source && ssrc !== s.ssrc) owners.delete(ssrc);
-    owners.set(s.ssrc, { owner: s.owner, source: s.source });
+    owners.set(s.ssrc, { owner: s.owner, source: s.source, videoType: s.videoType });
   }
 }
 
@@ -232,8 +342,6 @@ export interface SessionOptions {
   /** The host the page was loaded from; the bridge channel goes there. */
   host: string;
   simulcast?: boolean;
-  /** The video height first asked of the bridge. */
-  maxHeight?: number;
   /** STUN/TURN servers (XEP-0215) and whether to use relays only. */
   iceServers?: () => Promise<RTCIceServer[]>;
   iceTransportPolicy?: RTCIceTransportPolicy;
@@ -243,6 +351,14 @@ export interface SessionOptions {
 export interface Remote {
   audio: MediaStreamTrack | null;
   video: MediaStreamTrack | null;
+  /** The screen share (source "<endpoint>-v1", videoType desktop). */
+  desktop: MediaStreamTrack | null;
+}
+
+/** Whether a mapped video source is a screen share: its video type, else its name ("-v0" is the camera). */
+export function isDesktop(o: SlotOwner): boolean {
+  if (o.videoType) return o.videoType.toLowerCase().startsWith("desktop");
+  return !/-v0$/.test(o.source);
 }
 
 /** The media session with the bridge, one PeerConnection at a time. */
@@ -251,7 +367,10 @@ export class MediaSession extends Emitter<{
   connected: [boolean];
   /** The remote tracks' owners changed (see remotes). */
   remotes: [];
-  dominant: [string];
+  /** The bridge's active speaker ("" in silence) and the ones before. */
+  dominant: [string, string[], boolean];
+  /** The screen share stopped or failed to start (its error, or null when stopped on purpose or by the browser). */
+  desktop: [Error | null];
 }> {
   pc: RTCPeerConnection | null = null;
   channel: BridgeChannel | null = null;
@@ -270,14 +389,24 @@ export class MediaSession extends Emitter<{
   private owners = new Map<number, SlotOwner>(); // slot SSRC → what it carries
   private senders: { audio: RTCRtpSender | null; video: RTCRtpSender | null } = { audio: null, video: null };
   private stream: MediaStream | null = null;
-  private maxHeight: number;
+  private constraints: VideoConstraints = receiverConstraints([]);
+  private constraintsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The focus's offer as our PeerConnection has it (with the screen share m-line once added). */
+  private offerSDP = "";
+  private offerVersion = 0;
+  /** The screen share: the track we are asked to send, its m-line and sender, whether the focus knows it. */
+  desktop: MediaStreamTrack | null = null;
+  private desktopMid = "";
+  private desktopSender: RTCRtpSender | null = null;
+  private desktopSignalled = false;
+  private desktopQueue: Promise<void> = Promise.resolve();
+  private accepted = false;
 
   constructor(
     private sig: Signaling,
     private opts: SessionOptions,
   ) {
     super();
-    this.maxHeight = opts.maxHeight ?? 360;
     sig.handleIQ("set", NSJ.jingle, "jingle", (iq, el) => this.onJingle(iq, el));
   }
 
@@ -300,8 +429,9 @@ export class MediaSession extends Emitter<{
         if (sid === this.sid) this.close();
         return {};
       default:
-        // transport-info, source-add/-remove: the bridge's slots are fixed
-        // and its candidates came with the offer.
+        // transport-info, source-add/-remove: the bridge's slots are fixed,
+        // its candidates came with the offer, and others' screen shares
+        // arrive on slots like their cameras.
         return sid === this.sid ? {} : xml("error", { type: "cancel" }, xml("item-not-found", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" }), xml("unknown-session", { xmlns: "urn:xmpp:jingle:errors:1" }));
     }
   }
@@ -314,6 +444,11 @@ export class MediaSession extends Emitter<{
     this.focus = focus;
     this.bridgeSession = offer.bridgeSession?.id ?? "";
     const offerSDP = toSDP(offer, { split: true });
+    this.offerSDP = offerSDP;
+    this.offerVersion = 0;
+    this.desktopMid = "";
+    this.desktopSender = null;
+    this.desktopSignalled = false;
     const offered = sections(offerSDP);
     this.mids = sendingMids(offered);
     this.slots = slotsByMid(offered);
@@ -360,13 +495,88 @@ export class MediaSession extends Emitter<{
     this.layers = videoLayers(accept);
     await this.sig.iq(xml("iq", { type: "set", to: focus }, toElement(accept)), 15_000);
     if (gen !== this.generation) return;
+    this.accepted = true;
 
     const ws = offer.contents.map((c) => c.transport?.webSockets[0]).find((u) => !!u);
     if (ws) {
-      const ch = new BridgeChannel(channelURL(ws, this.opts.host), this.maxHeight);
+      const ch = new BridgeChannel(channelURL(ws, this.opts.host), this.constraints);
       ch.on("message", (m) => this.onBridgeMessage(m));
       this.channel = ch;
     }
+    // A screen share that was running before this session (a restart) goes on in it.
+    if (this.desktop) void this.shareDesktop(this.desktop).catch(() => {});
+  }
+
+  /**
+   * Starts (track) or stops (null) sending a screen share. The first share
+   * in a session adds an m-line by a local renegotiation; later ones reuse
+   * it. Rejects when the focus refuses the source-add (the share is then
+   * stopped and "desktop" emitted with the error).
+   */
+  shareDesktop(track: MediaStreamTrack | null): Promise<void> {
+    this.desktop = track;
+    const run = this.desktopQueue.then(() => this.applyDesktop());
+    this.desktopQueue = run.catch(() => {});
+    return run;
+  }
+
+  private async applyDesktop(): Promise<void> {
+    const pc = this.pc;
+    const gen = this.generation;
+    if (!pc || !this.accepted) return; // the next session picks it up
+    const track = this.desktop;
+    const name = desktopSourceName(this.opts.endpointId());
+    const msid = `${this.opts.endpointId()}-video-1-1 ${this.opts.endpointId()}-desktop-track`;
+    if (track) {
+      try {
+        if (!this.desktopSender) await this.addDesktopSection(pc, track);
+        else await this.desktopSender.replaceTrack(track);
+        if (gen !== this.generation || this.desktopSignalled) return;
+        const add = sourceChange("source-add", this.sid, pc.localDescription!.sdp, this.desktopMid, name, "desktop", msid);
+        await this.sig.iq(xml("iq", { type: "set", to: this.focus }, toElement(add)), 15_000);
+        if (gen !== this.generation) return;
+        this.desktopSignalled = true;
+        this.channel?.setVideoType(name, "desktop");
+      } catch (err) {
+        if (gen !== this.generation) return;
+        await this.desktopSender?.replaceTrack(null).catch(() => {});
+        if (this.desktop === track) this.desktop = null;
+        const e = new Error(describeSourceError(err));
+        this.emit("desktop", e);
+        throw e;
+      }
+      return;
+    }
+    await this.desktopSender?.replaceTrack(null).catch(() => {});
+    if (!this.desktopSignalled) return;
+    this.desktopSignalled = false;
+    this.channel?.setVideoType(name, "none");
+    const remove = sourceChange("source-remove", this.sid, pc.localDescription!.sdp, this.desktopMid, name, "desktop", msid);
+    try {
+      await this.sig.iq(xml("iq", { type: "set", to: this.focus }, toElement(remove)), 15_000);
+    } catch (err) {
+      console.warn("the focus refused source-remove:", err);
+    }
+  }
+
+  /** The local renegotiation that gives the screen share an m-line of its own. */
+  private async addDesktopSection(pc: RTCPeerConnection, track: MediaStreamTrack): Promise<void> {
+    const mid = String(sections(this.offerSDP).length);
+    const offer = addSendSection(this.offerSDP, "video", mid, ++this.offerVersion);
+    const prev = pc.localDescription!.sdp;
+    await pc.setRemoteDescription({ type: "offer", sdp: offer });
+    const t = pc.getTransceivers().find((x) => x.mid === mid);
+    if (!t) throw new Error("the browser did not take the screen share's m-line");
+    t.direction = "sendonly";
+    await t.sender.replaceTrack(track);
+    t.sender.setStreams(new MediaStream());
+    const answer = await pc.createAnswer();
+    let sdp = answer.sdp ?? "";
+    if (this.mids.video) sdp = keepSSRCs(sdp, prev, this.mids.video);
+    await pc.setLocalDescription({ type: "answer", sdp });
+    this.offerSDP = offer;
+    this.desktopMid = mid;
+    this.desktopSender = t.sender;
   }
 
   private onBridgeMessage(m: BridgeMessage) {
@@ -376,7 +586,7 @@ export class MediaSession extends Emitter<{
         this.updateRemotes();
         break;
       case "dominant":
-        this.emit("dominant", m.endpoint);
+        this.emit("dominant", m.silence ? "" : m.endpoint, m.previous, m.silence);
         break;
     }
   }
@@ -385,13 +595,21 @@ export class MediaSession extends Emitter<{
   private updateRemotes() {
     const next = new Map<string, Remote>();
     for (const [ssrc, track] of this.tracksBySSRC) {
-      const owner = this.owners.get(ssrc)?.owner;
-      if (!owner || owner === "jvb" || owner === this.opts.endpointId()) continue;
-      const r = next.get(owner) ?? { audio: null, video: null };
-      r[track.kind === "audio" ? "audio" : "video"] = track;
+      const o = this.owners.get(ssrc);
+      const owner = o?.owner;
+      if (!o || !owner || owner === "jvb" || owner === this.opts.endpointId()) continue;
+      const r = next.get(owner) ?? { audio: null, video: null, desktop: null };
+      if (track.kind === "audio") r.audio = track;
+      else if (isDesktop(o)) r.desktop = track;
+      else r.video = track;
       next.set(owner, r);
     }
-    const same = next.size === this.remotes.size && [...next].every(([k, v]) => this.remotes.get(k)?.audio === v.audio && this.remotes.get(k)?.video === v.video);
+    const same =
+      next.size === this.remotes.size &&
+      [...next].every(([k, v]) => {
+        const r = this.remotes.get(k);
+        return r?.audio === v.audio && r?.video === v.video && r?.desktop === v.desktop;
+      });
     if (same) return;
     this.remotes = next;
     this.emit("remotes");
@@ -411,10 +629,20 @@ export class MediaSession extends Emitter<{
     }
   }
 
-  /** The video height to ask the bridge for (from the tile size). */
-  setMaxHeight(h: number): void {
-    this.maxHeight = h;
-    this.channel?.setMaxHeight(h);
+  /**
+   * The remote videos on screen and their tiles' heights; the bridge is
+   * asked for matching ReceiverVideoConstraints once the layout has been
+   * still for debounceMs (a window being dragged asks once).
+   */
+  setTiles(tiles: TileView[], pixelRatio = 1, debounceMs = 250): void {
+    this.constraints = receiverConstraints(tiles, pixelRatio);
+    clearTimeout(this.constraintsTimer);
+    this.constraintsTimer = setTimeout(() => this.channel?.setConstraints(this.constraints), debounceMs);
+  }
+
+  /** The constraints last computed (what the bridge has, or gets when the channel opens). */
+  get videoConstraints(): VideoConstraints {
+    return this.constraints;
   }
 
   private setConnected(c: boolean) {
@@ -452,6 +680,9 @@ export class MediaSession extends Emitter<{
     this.pc?.close();
     this.pc = null;
     this.sid = "";
+    this.accepted = false;
+    this.desktopSender = null;
+    this.desktopSignalled = false;
     this.senders = { audio: null, video: null };
     this.tracksBySSRC.clear();
     this.owners.clear();
@@ -461,6 +692,14 @@ export class MediaSession extends Emitter<{
       this.emit("remotes");
     }
   }
+}
+
+function describeSourceError(err: unknown): string {
+  const c = (err as { condition?: string }).condition;
+  const text = (err as { text?: string }).text;
+  if (c) return `The server refused the screen share (${c}${text ? `: ${text}` : ""}).`;
+  if ((err as Error).name === "TimeoutError") return "The server did not answer; the screen share could not start.";
+  return `The screen share could not start: ${(err as Error).message ?? err}`;
 }
 
 /** Resolves when ICE gathering completes, or after timeoutMs. */

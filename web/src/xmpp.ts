@@ -50,6 +50,23 @@ export function withPrevId(service: string, id: string): string {
   return u.toString();
 }
 
+/**
+ * Makes every write of the library fail at once, without touching the
+ * socket, while the WebSocket is not open: the library would otherwise
+ * write XEP-0198 acks (<a/> answering an <r/>, and the one it sends before
+ * closing) into a socket the server or the network already closed, and
+ * Chromium logs each such send as an error. A refused write is one that
+ * could not have arrived anyway; stanzas stay in the stream-management
+ * queue and are resent on resumption.
+ */
+export function guardWrites(x: { write(s: string): Promise<void>; socket?: { socket?: { readyState?: number } | null } | null }): void {
+  const write = x.write.bind(x);
+  x.write = (s: string) => {
+    if (x.socket?.socket?.readyState !== 1) return Promise.reject(new ConnectionError("closed", "the connection is closed"));
+    return write(s);
+  };
+}
+
 export class Connection extends Emitter<{
   state: [ConnState];
   session: [first: boolean];
@@ -71,6 +88,7 @@ export class Connection extends Emitter<{
     this.xmpp = client({ service: opts.service, domain: opts.domain });
     const x = this.xmpp;
     x.reconnect.stop(); // only after the first session: a first failure is reported instead
+    guardWrites(x);
     x.streamManagement.timeout = 20_000; // unanswered <r/> → the socket is dead
     x.on("error", () => {
       // Socket and stream errors end in "disconnect", handled below.

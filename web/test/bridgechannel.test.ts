@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { channelURL, constraintsMessage, heightFor, parseBridgeMessage } from "../src/bridgechannel";
+import { channelURL, heightFor, parseBridgeMessage, receiverConstraints, videoTypeMessage } from "../src/bridgechannel";
 
 test("the channel goes to the page's host, whatever the focus called the server", () => {
   assert.equal(channelURL("wss://meet.example:443/colibri-ws/default-id/c1/e1?pwd=x", "127.0.0.1:8443"), "wss://127.0.0.1:8443/colibri-ws/default-id/c1/e1?pwd=x");
@@ -32,10 +32,17 @@ test("sources maps: slot SSRC → owner; owner-less entries are named after the 
 });
 
 test("other messages", () => {
-  assert.deepEqual(parseBridgeMessage('{"colibriClass":"DominantSpeakerEndpointChangeEvent","dominantSpeakerEndpoint":"ab","previousSpeakers":[],"silence":false}'), {
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"DominantSpeakerEndpointChangeEvent","dominantSpeakerEndpoint":"ab","previousSpeakers":["cd",7,""],"silence":false}'), {
     kind: "dominant",
     endpoint: "ab",
+    previous: ["cd"],
     silence: false,
+  });
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"DominantSpeakerEndpointChangeEvent","dominantSpeakerEndpoint":"ab","silence":true}'), {
+    kind: "dominant",
+    endpoint: "ab",
+    previous: [],
+    silence: true,
   });
   assert.deepEqual(parseBridgeMessage('{"colibriClass":"ServerHello"}'), { kind: "other", colibriClass: "ServerHello" });
   assert.equal(parseBridgeMessage("not json"), null);
@@ -48,5 +55,42 @@ test("constraints from tile sizes", () => {
   assert.equal(heightFor(200), 360);
   assert.equal(heightFor(200, 2), 720);
   assert.equal(heightFor(1000), 720);
-  assert.deepEqual(JSON.parse(constraintsMessage(360)), { colibriClass: "ReceiverVideoConstraints", lastN: -1, defaultConstraints: { maxHeight: 360 } });
+});
+
+test("ReceiverVideoConstraints: a height per tile, the stage, a default for the rest", () => {
+  // Nothing on screen yet: every source at the default height, all forwarded.
+  assert.deepEqual(receiverConstraints([]), {
+    colibriClass: "ReceiverVideoConstraints",
+    lastN: -1,
+    onStageSources: [],
+    defaultConstraints: { maxHeight: 180 },
+    constraints: {},
+  });
+  // A grid of two tiles 300 px high on a 2× screen, and one hidden tile.
+  assert.deepEqual(
+    receiverConstraints(
+      [
+        { source: "aa-v0", height: 300 },
+        { source: "bb-v0", height: 170 },
+        { source: "cc-v0", height: 0 },
+      ],
+      2,
+    ).constraints,
+    { "aa-v0": { maxHeight: 720 }, "bb-v0": { maxHeight: 360 } },
+  );
+  // Stage view: the big tile is on stage; a screen share on stage gets 720 even in a small window.
+  const stage = receiverConstraints([
+    { source: "aa-v1", height: 300, onStage: true, desktop: true },
+    { source: "aa-v0", height: 90 },
+    { source: "bb-v0", height: 90 },
+  ]);
+  assert.deepEqual(stage.onStageSources, ["aa-v1"]);
+  assert.deepEqual(stage.constraints, { "aa-v1": { maxHeight: 720 }, "aa-v0": { maxHeight: 180 }, "bb-v0": { maxHeight: 180 } });
+  // A camera on stage is asked for what its tile needs.
+  assert.deepEqual(receiverConstraints([{ source: "bb-v0", height: 500, onStage: true }]).constraints, { "bb-v0": { maxHeight: 720 } });
+  assert.deepEqual(receiverConstraints([{ source: "bb-v0", height: 250, onStage: true }]).constraints, { "bb-v0": { maxHeight: 360 } });
+});
+
+test("SourceVideoTypeMessage", () => {
+  assert.deepEqual(JSON.parse(videoTypeMessage("aa-v1", "desktop")), { colibriClass: "SourceVideoTypeMessage", sourceName: "aa-v1", videoType: "desktop" });
 });

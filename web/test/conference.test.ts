@@ -34,6 +34,17 @@ class FakeServer implements Transport {
     if (r instanceof Error) throw r;
     return r;
   }
+  iqHandlers = new Map<string, (iq: Element, payload: Element) => Element | object | undefined>();
+  handleIQ(type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined) {
+    this.iqHandlers.set(`${type} ${ns} ${name}`, fn);
+  }
+  /** Delivers an IQ to the handler registered for its payload, as the XMPP library would; undefined if none. */
+  deliverIQ(xml: string) {
+    const iq = parse(xml);
+    const payload = iq.getChildElements()[0]!;
+    const fn = this.iqHandlers.get(`${iq.attrs.type} ${payload.attrs.xmlns} ${payload.name}`);
+    return fn ? fn(iq, payload) : undefined;
+  }
   on(event: string, fn: (...a: any[]) => void) {
     (this.handlers[event] ??= []).push(fn);
     return () => {};
@@ -227,4 +238,64 @@ test("locking: owner form fetched then submitted; errors are readable", async ()
   assert.equal(submit.getChild("query", "http://jabber.org/protocol/muc#owner")?.getChild("x", "jabber:x:data")?.attrs.type, "submit");
   s.onIQ = () => Object.assign(new Error("x"), { condition: "forbidden" });
   await assert.rejects(conf.setPassword(""), /Only moderators/);
+});
+
+test("ask to mute (§4.7): requests go to the focus; only the focus's true is obeyed", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (el.name === "presence" && el.getChild("x", "http://jabber.org/protocol/muc")) {
+      s.stanza(`<presence from="${room}/77aa01bc"><nick xmlns="http://jabber.org/protocol/nick">Bob</nick><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="moderator" jid="b@localhost/r"/></x></presence>`);
+      s.stanza(selfPresence(s.endpointId, "participant"));
+    }
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  const muted: string[] = [];
+  conf.on("mutedBy", (kind, actor) => muted.push(`${kind} by ${actor}`));
+  await conf.start();
+  await until(conf, "joined");
+
+  // Asking: an IQ to the focus's occupant; a refusal becomes readable text.
+  s.onIQ = (el) => el;
+  await conf.askToMute("77aa01bc", "video");
+  const asked = s.sent.at(-1)!;
+  assert.equal(asked.toString(), `<iq type="set" to="${room}/focus"><mute xmlns="http://jitsi.org/jitmeet/video" jid="${room}/77aa01bc">true</mute></iq>`);
+  s.onIQ = () => Object.assign(new Error("x"), { condition: "not-allowed", text: "only moderators can mute others" });
+  await assert.rejects(conf.askToMute("77aa01bc", "audio"), /Could not mute Bob: only moderators can mute others\./);
+  s.onIQ = () => Object.assign(new Error("x"), { condition: "forbidden" });
+  await assert.rejects(conf.askToMute("77aa01bc", "audio"), /Only moderators can mute others\./);
+
+  const me = `${room}/${s.endpointId}`;
+  const req = (from: string, text: string, ns = "http://jitsi.org/jitmeet/audio", jid = me) =>
+    s.deliverIQ(`<iq type="set" from="${from}" id="m"><mute xmlns="${ns}" jid="${jid}" actor="${room}/77aa01bc">${text}</mute></iq>`);
+  const isError = (r: unknown) => (r as Element | undefined)?.name === "error";
+  // Not from the focus, not "true", not for us, desktop: refused and ignored.
+  assert.ok(isError(req(`${room}/77aa01bc`, "true")));
+  assert.ok(isError(req(`${room}/focus/x`, "true")));
+  assert.ok(isError(req(`focus.localhost`, "true")));
+  assert.ok(isError(req(`${room}/focus`, "false")));
+  assert.ok(isError(req(`${room}/focus`, "true", undefined, `${room}/someoneelse`)));
+  assert.equal(req(`${room}/focus`, "true", "http://jitsi.org/jitmeet/desktop"), undefined); // no handler: the library refuses it
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(muted, []);
+  // From the focus with "true": a result, and the UI is told who asked.
+  assert.deepEqual(req(`${room}/focus`, " true "), {});
+  assert.deepEqual(req(`${room}/focus`, "true", "http://jitsi.org/jitmeet/video"), {});
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(muted, ["audio by Bob", "video by Bob"]);
+  await conf.leave();
+});
+
+test("screen share state goes out in presence", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (el.name === "presence" && el.getChild("x", "http://jabber.org/protocol/muc")) s.stanza(selfPresence(s.endpointId));
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  conf.setSharing(true);
+  assert.deepEqual(JSON.parse(s.sent.at(-1)!.getChildText("SourceInfo")!)["3f2a9c1e-v1"], { muted: false, videoType: "desktop" });
+  conf.setSharing(false);
+  assert.equal(JSON.parse(s.sent.at(-1)!.getChildText("SourceInfo")!)["3f2a9c1e-v1"], undefined);
+  await conf.leave();
 });

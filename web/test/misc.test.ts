@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { ChatLog } from "../src/chat";
 import { parseConfig } from "../src/config";
 import { describeMediaError, levelOf } from "../src/media";
-import { gridFor } from "../src/ui/layout";
-import { endpointIdFor, withPrevId } from "../src/xmpp";
+import { gridFor, stageFor } from "../src/ui/layout";
+import { endpointIdFor, guardWrites, withPrevId } from "../src/xmpp";
 
 test("endpoint ID from the anonymous node (§2.2)", () => {
   assert.equal(endpointIdFor("3F2A9C1E-7b1c-4d"), "3f2a9c1e");
@@ -15,6 +15,23 @@ test("endpoint ID from the anonymous node (§2.2)", () => {
 test("previd in the resume URL", () => {
   assert.equal(withPrevId("wss://h:8443/xmpp-websocket", "abc"), "wss://h:8443/xmpp-websocket?previd=abc");
   assert.equal(withPrevId("wss://h/xmpp-websocket?previd=old&room=x", ""), "wss://h/xmpp-websocket?room=x");
+});
+
+test("no write reaches a WebSocket that is not open", async () => {
+  const written: string[] = [];
+  const x = {
+    socket: { socket: { readyState: 1 } } as { socket?: { readyState?: number } | null } | null,
+    async write(s: string) {
+      written.push(s);
+    },
+  };
+  guardWrites(x);
+  await x.write("<r/>");
+  x.socket!.socket!.readyState = 2; // CLOSING
+  await assert.rejects(x.write("<a h='1'/>"), /closed/);
+  x.socket = null; // detached after close
+  await assert.rejects(x.write("<a h='1'/>"), /closed/);
+  assert.deepEqual(written, ["<r/>"]);
 });
 
 test("chat log: unread counting and de-duplication", () => {
@@ -60,4 +77,18 @@ test("tile grid picks the largest tiles", () => {
   assert.equal(gridFor(2, 400, 900).cols, 1); // phone portrait: stacked
   assert.equal(gridFor(9, 1600, 900).cols, 3);
   assert.equal(gridFor(0, 100, 100).cols, 1);
+});
+
+test("stage view geometry: a filmstrip below, the largest 16:9 stage above", () => {
+  const g = stageFor(2, 1000, 600);
+  assert.equal(g.stripH, 120); // a fifth of the height
+  assert.equal(Math.round(g.stripW), 213);
+  assert.equal(Math.round(g.stageH), 472); // 600 − 120 − 8
+  assert.ok(g.stageW <= 1000);
+  // Many tiles narrow the strip to one row.
+  const many = stageFor(12, 1000, 600);
+  assert.ok(many.stripW * 12 + 11 * 8 <= 1000 + 1e-9);
+  // Nobody else: the stage takes the whole area.
+  const alone = stageFor(0, 1600, 900);
+  assert.deepEqual([alone.stripH, Math.round(alone.stageW), Math.round(alone.stageH)], [0, 1600, 900]);
 });

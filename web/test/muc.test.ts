@@ -29,7 +29,25 @@ test("occupant presence", () => {
   const ev = muc.parsePresence(el, room, "3f2a9c1e");
   assert.ok(ev && ev.type === "available");
   assert.equal(ev.self, false);
-  assert.deepEqual(ev.occupant, { id: "77aa01bc", displayName: "Bob", role: "moderator", affiliation: "owner", audioMuted: true, videoMuted: false, jid: "bob@localhost/x" });
+  assert.deepEqual(ev.occupant, { id: "77aa01bc", displayName: "Bob", role: "moderator", affiliation: "owner", audioMuted: true, videoMuted: false, desktop: "77aa01bc-v1", jid: "bob@localhost/x" });
+});
+
+test("screen share in SourceInfo (§4.1) and mute requests (§4.7)", () => {
+  assert.deepEqual(JSON.parse(muc.sourceInfo("aa", { audioMuted: false, videoMuted: true, sharing: true })), {
+    "aa-a0": { muted: false },
+    "aa-v0": { muted: true },
+    "aa-v1": { muted: false, videoType: "desktop" },
+  });
+  assert.deepEqual(Object.keys(JSON.parse(muc.sourceInfo("aa", { audioMuted: false, videoMuted: false }))), ["aa-a0", "aa-v0"]);
+  assert.equal(muc.desktopSource('{"aa-v0":{"muted":false},"aa-v1":{"muted":false,"videoType":"desktop"}}'), "aa-v1");
+  assert.equal(muc.desktopSource('{"aa-v1":{"muted":true,"videoType":"desktop"}}'), "");
+  assert.equal(muc.desktopSource('{"aa-v1":{"muted":false}}'), "");
+  assert.equal(muc.desktopSource("not json"), "");
+  assert.equal(muc.desktopSource(null), "");
+  assert.equal(
+    muc.muteRequest(room, "77aa01bc", "http://jitsi.org/jitmeet/audio").toString(),
+    `<iq type="set" to="${room}/focus"><mute xmlns="http://jitsi.org/jitmeet/audio" jid="${room}/77aa01bc">true</mute></iq>`,
+  );
 });
 
 test("legacy mute flags when SourceInfo is absent, and self-presence", () => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import parse from "@xmpp/xml/lib/parse.js";
 import type { Element } from "@xmpp/xml";
 import { parseJingle, toElement, toSDP } from "../src/jingle";
-import { addSimulcast, applyMappings, buildAccept, type SlotOwner, MediaSession, sections, sendingMids, slotsByMid, videoLayers } from "../src/session";
+import { addSendSection, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type SlotOwner, MediaSession, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
 
 const golden = join(process.cwd(), "..", "internal", "xmpp", "jingle", "testdata");
 const offerXML = readFileSync(join(golden, "session-initiate.xml"), "utf8");
@@ -199,4 +199,81 @@ test("sources maps: a slot takes its newest source; a source moved to another sl
     [...owners].map(([k, v]) => [k, v.owner]).sort((x, y) => (x[0] as number) - (y[0] as number)),
     [[1, "cc"], [3, "bb"]],
   );
+});
+
+test("the audio m-line we send on keeps ssrc-audio-level as extmap 1 (the bridge's speaker detection)", () => {
+  const offer = toSDP(parseJingle(parse(offerXML)), { split: true });
+  const audio = offer.split("m=").find((m) => m.startsWith("audio") && m.includes("a=sendrecv"))!;
+  assert.match(audio, /a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n/);
+});
+
+test("screen share: one more m-line in our copy of the offer, recvonly on the bridge's side", () => {
+  const offer = toSDP(parseJingle(parse(offerXML)), { split: true });
+  const n = sections(offer).length;
+  const next = addSendSection(offer, "video", String(n), 1);
+  const secs = sections(next);
+  assert.equal(secs.length, n + 1);
+  const added = secs[n]!;
+  assert.deepEqual([added.mid, added.kind, added.direction, added.ssrcs], [String(n), "video", "recvonly", []]);
+  // The rest of the offer is unchanged; the BUNDLE group names the new mid; the version went up.
+  assert.ok(next.startsWith(offer.split("\r\n").slice(0, 1).join("")));
+  assert.match(next, new RegExp(`a=group:BUNDLE [0-9 ]* ${n}\r\n`));
+  assert.match(next, /^o=- \S+ 1 /m);
+  assert.deepEqual(sections(next).slice(0, n), sections(offer));
+  // Codecs and transport come from the camera's m-line.
+  const text = next.split("m=").pop()!;
+  assert.match(text, /a=rtpmap:\d+ VP8\/90000/);
+  assert.match(text, /a=ice-ufrag:/);
+  assert.doesNotMatch(text, /a=ssrc/);
+  assert.throws(() => addSendSection(next, "video", String(n), 2), /taken/);
+});
+
+test("a renegotiated answer keeps the SSRCs the focus was told", () => {
+  const munged = addSimulcast(answer, "3", 3, counter(500));
+  const fresh = answer.replace("a=ssrc-group:FID 21 22", "a=ssrc-group:FID 21 22"); // Chromium's own, without our SIM group
+  const kept = keepSSRCs(fresh, munged, "3");
+  assert.deepEqual(sections(kept).find((x) => x.mid === "3"), sections(munged).find((x) => x.mid === "3"));
+  assert.deepEqual(sections(kept).find((x) => x.mid === "0"), sections(fresh).find((x) => x.mid === "0"));
+  assert.equal(keepSSRCs(fresh, munged, "9"), fresh);
+});
+
+test("source-add and source-remove for the screen share", () => {
+  const local = answer.replace("a=mid:4\r\na=recvonly", "a=mid:4\r\na=sendonly\r\na=ssrc-group:FID 31 32\r\na=ssrc:31 cname:c\r\na=ssrc:32 cname:c");
+  const name = desktopSourceName("3f2a9c1e");
+  assert.equal(name, "3f2a9c1e-v1");
+  const add = sourceChange("source-add", "s1", local, "4", name, "desktop", "m t");
+  const el = toElement(add);
+  assert.equal(el.attrs.action, "source-add");
+  assert.equal(el.attrs.sid, "s1");
+  const d = el.getChild("content")!.getChild("description")!;
+  assert.equal(d.attrs.media, "video");
+  assert.deepEqual(
+    d.getChildren("source").map((x) => [x.attrs.ssrc, x.attrs.name, x.attrs.videoType]),
+    [
+      ["31", name, "desktop"],
+      ["32", name, "desktop"],
+    ],
+  );
+  assert.equal(d.getChild("ssrc-group")!.attrs.semantics, "FID");
+  assert.equal(sourceChange("source-remove", "s1", local, "4", name, "desktop", "m t").action, "source-remove");
+  assert.throws(() => sourceChange("source-add", "s1", answer, "4", name, "desktop", "m t"), /no SSRC/);
+});
+
+test("a mapped video source is a screen share by its video type, else by its name", () => {
+  assert.equal(isDesktop({ owner: "aa", source: "aa-v1", videoType: "DESKTOP" }), true);
+  assert.equal(isDesktop({ owner: "aa", source: "aa-v1", videoType: "desktop_high_fps" }), true);
+  assert.equal(isDesktop({ owner: "aa", source: "aa-v0", videoType: "CAMERA" }), false);
+  assert.equal(isDesktop({ owner: "aa", source: "aa-v1" }), true);
+  assert.equal(isDesktop({ owner: "aa", source: "aa-v0" }), false);
+});
+
+test("constraints follow the tiles, debounced, and are kept for the next bridge channel", async () => {
+  const sig = { jid: "me@localhost/r", handleIQ() {}, iq: async () => parse("<iq/>") };
+  const s = new MediaSession(sig, { roomJid: "room@conference.localhost", endpointId: () => "aa", tracks: () => ({ audio: null, video: null }), host: "h" });
+  assert.deepEqual(s.videoConstraints.constraints, {});
+  s.setTiles([{ source: "bb-v0", height: 300 }], 1, 1);
+  s.setTiles([{ source: "bb-v0", height: 300, onStage: true }, { source: "cc-v0", height: 90 }], 2, 1);
+  assert.deepEqual(s.videoConstraints.onStageSources, ["bb-v0"]);
+  assert.deepEqual(s.videoConstraints.constraints, { "bb-v0": { maxHeight: 720 }, "cc-v0": { maxHeight: 180 } });
+  await new Promise((r) => setTimeout(r, 5)); // the debounce fires without a channel: nothing to send
 });

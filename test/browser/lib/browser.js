@@ -2,7 +2,7 @@
 // one) with fake camera and microphone, one browser context per
 // participant, screenshots kept as artefacts, and console errors collected
 // so a test can insist on none.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join as joinPath } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -36,12 +36,51 @@ export const CHROMIUM_FLAGS = [
   "--autoplay-policy=no-user-gesture-required",
 ];
 
-export async function launch() {
+/**
+ * Starts Chromium. `audioFile` replaces the fake microphone's beep (20 ms
+ * every half second: too short for any speech detection) with a WAV file,
+ * played in a loop by every participant of this browser.
+ */
+export async function launch({ audioFile } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: CHROMIUM_FLAGS,
+    args: audioFile ? [...CHROMIUM_FLAGS, `--use-file-for-fake-audio-capture=${audioFile}`] : CHROMIUM_FLAGS,
     timeout: WAIT,
   });
+}
+
+/**
+ * Writes a mono 16-bit 48 kHz WAV that a speech detector takes for someone
+ * talking: in every second, 700 ms of a loud warbling tone and 300 ms of the
+ * same tone 50 dB quieter (a pause that is not digital silence, so the
+ * detector's noise floor stays low). Returns its path.
+ */
+export function writeSpeechWAV(name = "speech.wav", seconds = 4) {
+  const rate = 48000;
+  const n = rate * seconds;
+  const buf = Buffer.alloc(44 + 2 * n);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + 2 * n, 4);
+  buf.write("WAVEfmt ", 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(2 * rate, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36);
+  buf.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const loud = t % 1 < 0.7;
+    const f = 220 + 60 * Math.sin(2 * Math.PI * 3 * t); // a voice-like pitch that moves
+    const v = (loud ? 0.5 : 0.0016) * (0.7 * Math.sin(2 * Math.PI * f * t) + 0.3 * Math.sin(2 * Math.PI * 3.1 * f * t));
+    buf.writeInt16LE(Math.round(v * 32767), 44 + 2 * i);
+  }
+  const file = joinPath(ARTIFACTS, name);
+  writeFileSync(file, buf);
+  return file;
 }
 
 /**

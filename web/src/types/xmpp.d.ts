@@ -76,6 +76,8 @@ declare module "@xmpp/client" {
     reconnect: { delay: number; start(): void; stop(): void; on(event: string, fn: Listener): void };
     streamManagement: StreamManagement;
     socket?: { socket?: { close?: () => void; readyState?: number } };
+    /** Writes raw text to the socket (Connection.write in @xmpp/connection). */
+    write(s: string): Promise<void>;
   }
 
   export function client(options: { service: string; domain: string; resource?: string; credentials?: unknown; username?: string; password?: string }): Client;

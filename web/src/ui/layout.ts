@@ -22,3 +22,27 @@ export function gridFor(n: number, w: number, h: number, aspect = 16 / 9, gap = 
   }
   return best;
 }
+
+export interface Stage {
+  stageW: number;
+  stageH: number;
+  stripW: number;
+  stripH: number;
+}
+
+/**
+ * Stage view geometry in a w×h area: a filmstrip row of `others` tiles at
+ * the bottom (a fifth of the height, 72–160 px, narrower tiles when they
+ * would not fit in one row) and the largest tile of the aspect ratio above it.
+ */
+export function stageFor(others: number, w: number, h: number, aspect = 16 / 9, gap = 8): Stage {
+  let stripH = others > 0 ? Math.min(160, Math.max(72, h / 5)) : 0;
+  let stripW = stripH * aspect;
+  if (others > 0 && others * stripW + (others - 1) * gap > w) {
+    stripW = Math.max(0, (w - (others - 1) * gap) / others);
+    stripH = stripW / aspect;
+  }
+  const room = Math.max(0, h - (others > 0 ? stripH + gap : 0));
+  const stageW = Math.max(0, Math.min(w, room * aspect));
+  return { stageW, stageH: stageW / aspect, stripW, stripH };
+}

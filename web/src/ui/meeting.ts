@@ -1,18 +1,33 @@
-// The conference screen: tile grid, toolbar, chat and people panels,
-// connection banner, invite link, room lock, and the keyboard shortcuts
-// M (microphone), V (camera), C (chat), P (people).
+// The conference screen: tile grid or stage view, toolbar, chat and people
+// panels, connection banner, invite link, room lock, screen share, tile
+// menus (pin, ask to mute), and the keyboard shortcuts M (microphone),
+// V (camera), D (share screen), W (grid/stage), C (chat), P (people).
+//
+// A tile is a participant's camera (key: endpoint ID) or screen share (key:
+// its source name, "<endpoint>-v1"). The stage shows, in this order: the
+// pinned tile, a screen share (put there when it starts), the active
+// speaker (the one before while that is us), someone else; the other tiles
+// go to the filmstrip below.
 import type { LoggedMessage } from "../chat";
-import { guestName, type Conference, type Participant } from "../conference";
-import { heightFor } from "../bridgechannel";
+import type { TileView } from "../bridgechannel";
+import { guestName, type Conference, type MuteKind, type Participant } from "../conference";
 import type { LocalMedia, MediaKind, MediaProblem } from "../media";
-import type { MediaSession } from "../session";
+import { desktopSourceName, type MediaSession } from "../session";
 import { prompt } from "./dialog";
 import { clear, h, hueFor, icon, initials, inTextField } from "./dom";
-import { gridFor } from "./layout";
+import { gridFor, stageFor } from "./layout";
+import { menuButton, type MenuItem } from "./menu";
 import { setToggle } from "./prejoin";
 import { toast } from "./toast";
 
 type Panel = "chat" | "people" | null;
+
+/** One tile: a participant's camera or screen share. */
+interface TileEntry {
+  key: string;
+  p: Participant;
+  screen: boolean;
+}
 
 export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalMedia, session: MediaSession, inviteUrl: string, onLeave: () => void): () => void {
   clear(root);
@@ -42,7 +57,10 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const inviteBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "invite", "aria-label": "Copy invite link", title: "Copy invite link" } }, icon("link"));
   const lockBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "lock-toggle" } });
   const leaveBtn = h("button", { class: "btn btn-round btn-danger", attrs: { type: "button", id: "leave", "aria-label": "Leave meeting", title: "Leave meeting" } }, icon("leave"));
-  const toolbar = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, chatBtn, peopleBtn, inviteBtn, lockBtn, leaveBtn);
+  const shareBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "share-toggle", "aria-keyshortcuts": "D", "aria-pressed": "false" } }, icon("screen"));
+  shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
+  const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
+  const toolbar = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, chatBtn, peopleBtn, inviteBtn, lockBtn, leaveBtn);
 
   // Side panel: chat and people.
   const messages = h("ol", { class: "messages", attrs: { id: "messages", "aria-live": "polite", "aria-label": "Messages" } });
@@ -75,16 +93,26 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   // Tiles.
   const localVideo = h("video", { class: "tile-video mirror", attrs: { muted: true, playsinline: true, autoplay: true } });
   localVideo.muted = true;
-  // One <video> per remote participant, kept across re-renders; its track comes from the media session.
+  const localScreen = h("video", { class: "tile-video tile-screen", attrs: { muted: true, playsinline: true, autoplay: true } });
+  localScreen.muted = true;
+  // One <video> per remote tile, kept across re-renders; its track comes from the media session.
   const remoteVideos = new Map<string, HTMLVideoElement>();
   const remoteAudios = new Map<string, HTMLAudioElement>();
-  let speaker = "";
-  const remoteVideo = (id: string, track: MediaStreamTrack): HTMLVideoElement => {
-    let v = remoteVideos.get(id);
+  let speaker = ""; // the bridge's active speaker, "" in silence
+  let previousSpeakers: string[] = []; // most recent first
+  let stageView = false;
+  let pinned = ""; // a tile key, or "" to let the stage follow shares and the speaker
+  let stageKey = "";
+  let sharing: MediaStreamTrack | null = null; // our screen share
+  let sharingBusy = false;
+  let knownShares = new Set<string>();
+  let menuFor = ""; // the tile whose menu is open
+  const remoteVideo = (key: string, track: MediaStreamTrack): HTMLVideoElement => {
+    let v = remoteVideos.get(key);
     if (!v) {
-      v = h("video", { class: "tile-video remote-video", attrs: { muted: true, playsinline: true, autoplay: true, "data-id": id } });
+      v = h("video", { class: "tile-video remote-video", attrs: { muted: true, playsinline: true, autoplay: true, "data-id": key } });
       v.muted = true;
-      remoteVideos.set(id, v);
+      remoteVideos.set(key, v);
     }
     if ((v.srcObject as MediaStream | null)?.getVideoTracks()[0] !== track) v.srcObject = new MediaStream([track]);
     return v;
@@ -114,70 +142,213 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     }
   };
 
-  const tileFor = (p: Participant): HTMLElement => {
-    let t = tiles.get(p.id);
+  const nameOf = (p: Participant) => (p.local ? p.displayName || "You" : p.displayName || guestName(p.id));
+
+  /** The tile menu: pin, and for moderators, asking someone to mute and removing them. */
+  const tileMenu = (e: TileEntry, name: string): HTMLElement[] => {
+    const items: MenuItem[] = [];
+    const isPinned = pinned === e.key && stageView;
+    items.push({ label: isPinned ? "Unpin" : "Pin to stage", action: "pin", run: () => pin(isPinned ? "" : e.key) });
+    if (!e.p.local && !e.screen && conf.isModerator) {
+      if (!e.p.audioMuted) items.push({ label: "Ask to mute", action: "mute-audio", run: () => askToMute(e.p.id, "audio", name) });
+      if (!e.p.videoMuted) items.push({ label: "Ask to turn off camera", action: "mute-video", run: () => askToMute(e.p.id, "video", name) });
+      items.push({ label: "Remove from the meeting", action: "kick", run: () => void kick(e.p.id, name) });
+    }
+    return menuButton({
+      label: `Options for ${name}`,
+      items,
+      open: menuFor === e.key,
+      onOpen: () => openMenu(e.key),
+      onClose: (refocus) => {
+        const key = menuFor;
+        closeMenu();
+        if (refocus) tiles.get(key)?.querySelector<HTMLButtonElement>(".tile-menu-button")?.focus();
+      },
+    });
+  };
+  const openMenu = (key: string) => {
+    menuFor = key;
+    renderParticipants();
+    tiles.get(key)?.querySelector<HTMLButtonElement>(".tile-menu button")?.focus();
+  };
+  const closeMenu = () => {
+    if (!menuFor) return;
+    menuFor = "";
+    renderParticipants();
+  };
+
+  const tileFor = (e: TileEntry): HTMLElement => {
+    const { p, key } = e;
+    let t = tiles.get(key);
     if (!t) {
-      t = h("article", { class: "tile", attrs: { "data-id": p.id, tabindex: "0" } });
-      tiles.set(p.id, t);
+      t = h("article", { class: "tile", attrs: { "data-id": key, tabindex: "0" } });
+      if (e.screen) t.dataset.screen = p.id;
+      t.addEventListener("click", () => {
+        if (stageView && stageKey !== key) pin(key);
+      });
+      t.addEventListener("keydown", (ev) => {
+        if (ev.target === t && ev.key === "Enter" && stageView) pin(pinned === key ? "" : key);
+      });
+      tiles.set(key, t);
     }
     clear(t);
-    const name = p.local ? p.displayName || "You" : p.displayName || guestName(p.id);
-    const showVideo = p.local && !conf.local.videoMuted && !!media.video;
-    const remoteTrack = p.local || p.videoMuted ? null : (session.remotes.get(p.id)?.video ?? null);
-    t.classList.toggle("speaking", !p.local && p.id === speaker);
+    const name = nameOf(p);
     const av = h("div", { class: "avatar", attrs: { "aria-hidden": "true" }, text: initials(name) });
     av.style.setProperty("--hue", String(hueFor(p.id)));
-    if (showVideo) {
-      if (localVideo.srcObject !== null && (localVideo.srcObject as MediaStream).getVideoTracks()[0] !== media.video) localVideo.srcObject = null;
-      if (!localVideo.srcObject) localVideo.srcObject = new MediaStream([media.video!]);
-      t.append(localVideo);
-      localVideo.play().catch(() => {});
-    } else if (remoteTrack) {
-      const v = remoteVideo(p.id, remoteTrack);
-      t.append(v);
-      v.play().catch(() => {});
+    t.classList.toggle("tile-screen-share", e.screen);
+    t.classList.toggle("speaking", !e.screen && !p.local && p.id === speaker);
+    t.classList.toggle("on-stage", stageView && key === stageKey);
+    let label: string;
+    if (e.screen) {
+      label = p.local ? "Your screen" : `${name}'s screen`;
+      const track = p.local ? sharing : (session.remotes.get(p.id)?.desktop ?? null);
+      if (p.local && track) {
+        if ((localScreen.srcObject as MediaStream | null)?.getVideoTracks()[0] !== track) localScreen.srcObject = new MediaStream([track]);
+        t.append(localScreen);
+        localScreen.play().catch(() => {});
+      } else if (track) {
+        const v = remoteVideo(key, track);
+        v.classList.add("tile-screen");
+        t.append(v);
+        v.play().catch(() => {});
+      } else {
+        t.append(h("div", { class: "tile-placeholder", attrs: { "aria-hidden": "true" } }, icon("screen")));
+      }
     } else {
-      t.append(av);
+      label = name + (p.local ? " (you)" : "");
+      const showVideo = p.local && !conf.local.videoMuted && !!media.video;
+      const remoteTrack = p.local || p.videoMuted ? null : (session.remotes.get(p.id)?.video ?? null);
+      if (showVideo) {
+        if (localVideo.srcObject !== null && (localVideo.srcObject as MediaStream).getVideoTracks()[0] !== media.video) localVideo.srcObject = null;
+        if (!localVideo.srcObject) localVideo.srcObject = new MediaStream([media.video!]);
+        t.append(localVideo);
+        localVideo.play().catch(() => {});
+      } else if (remoteTrack) {
+        const v = remoteVideo(key, remoteTrack);
+        t.append(v);
+        v.play().catch(() => {});
+      } else {
+        t.append(av);
+      }
     }
-    const label = h("div", { class: "tile-name" }, p.audioMuted ? h("span", { class: "tile-muted", attrs: { title: "Microphone off" } }, icon("micOff")) : null, h("span", { class: "tile-name-text", text: name + (p.local ? " (you)" : "") }));
-    t.append(label);
-    if (p.role === "moderator") t.append(h("span", { class: "tile-role", text: "Moderator" }));
-    t.setAttribute("aria-label", `${name}${p.local ? ", you" : ""}${p.audioMuted ? ", microphone off" : ""}${p.videoMuted ? ", camera off" : ""}`);
+    const muted = !e.screen && p.audioMuted;
+    t.append(h("div", { class: "tile-name" }, e.screen ? h("span", { class: "tile-kind" }, icon("screen")) : null, muted ? h("span", { class: "tile-muted", attrs: { title: "Microphone off" } }, icon("micOff")) : null, h("span", { class: "tile-name-text", text: label })));
+    if (!e.screen && p.role === "moderator") t.append(h("span", { class: "tile-role", text: "Moderator" }));
+    if (stageView && pinned === key) t.append(h("span", { class: "tile-pin", attrs: { title: "Pinned" } }, icon("pin")));
+    t.append(...tileMenu(e, name));
+    t.setAttribute(
+      "aria-label",
+      e.screen ? label : `${name}${p.local ? ", you" : ""}${p.audioMuted ? ", microphone off" : ""}${p.videoMuted ? ", camera off" : ""}${p.id === speaker && !p.local ? ", speaking" : ""}`,
+    );
     return t;
   };
 
+  /** Which tile takes the stage (see the top of this file). */
+  const pickStage = (list: TileEntry[]): string => {
+    const has = (k: string) => list.some((e) => e.key === k);
+    if (pinned && has(pinned)) return pinned;
+    const share = [...list].reverse().find((e) => e.screen && !e.p.local);
+    if (share) return share.key;
+    // The active speaker; while that is us, whoever spoke before (as Jitsi's stage does).
+    for (const id of [speaker, ...previousSpeakers]) if (id && has(id) && !conf.participants.get(id)?.local) return id;
+    return list.find((e) => !e.p.local && !e.screen)?.key ?? list[0]?.key ?? "";
+  };
+
+  let pixelRatio = devicePixelRatio || 1;
   const layout = () => {
     const n = grid.childElementCount;
     const r = grid.getBoundingClientRect();
-    const g = gridFor(n, r.width - 16, r.height - 16);
-    grid.style.setProperty("--cols", String(g.cols));
-    grid.style.setProperty("--tile-w", `${Math.floor(g.tileW)}px`);
-    grid.style.setProperty("--tile-h", `${Math.floor(g.tileH)}px`);
-    if (g.tileH > 0) session.setMaxHeight(heightFor(g.tileH, devicePixelRatio || 1));
+    grid.classList.toggle("stage-view", stageView);
+    if (stageView) {
+      const g = stageFor(Math.max(0, n - 1), r.width - 16, r.height - 16);
+      grid.style.setProperty("--stage-w", `${Math.floor(g.stageW)}px`);
+      grid.style.setProperty("--stage-h", `${Math.floor(g.stageH)}px`);
+      grid.style.setProperty("--tile-w", `${Math.floor(g.stripW)}px`);
+      grid.style.setProperty("--tile-h", `${Math.floor(g.stripH)}px`);
+    } else {
+      const g = gridFor(n, r.width - 16, r.height - 16);
+      grid.style.setProperty("--cols", String(g.cols));
+      grid.style.setProperty("--tile-w", `${Math.floor(g.tileW)}px`);
+      grid.style.setProperty("--tile-h", `${Math.floor(g.tileH)}px`);
+    }
+    // What the bridge should send: each remote video at its tile's height.
+    const views: TileView[] = [];
+    for (const e of current) {
+      if (e.p.local) continue;
+      const t = tiles.get(e.key);
+      if (!t) continue;
+      const source = e.screen ? e.p.desktop : `${e.p.id}-v0`;
+      views.push({ source, height: t.getBoundingClientRect().height, onStage: stageView && e.key === stageKey, desktop: e.screen });
+    }
+    pixelRatio = devicePixelRatio || 1;
+    session.setTiles(views, pixelRatio);
   };
   const resize = new ResizeObserver(layout);
   resize.observe(grid);
+
+  /** The tiles in order: each participant's camera, then its screen share. */
+  const entries = (): TileEntry[] => {
+    const out: TileEntry[] = [];
+    for (const p of ordered()) {
+      out.push({ key: p.id, p, screen: false });
+      if (p.local ? !!sharing : !!p.desktop) out.push({ key: p.local ? desktopSourceName(p.id) : p.desktop, p, screen: true });
+    }
+    return out;
+  };
+  let current: TileEntry[] = [];
 
   const ordered = (): Participant[] => {
     const all = [...conf.participants.values()];
     return all.sort((a, b) => (a.local === b.local ? conf.displayNameOf(a.id).localeCompare(conf.displayNameOf(b.id)) : a.local ? -1 : 1));
   };
 
+  /** Where focus is inside a tile, to put it back after the tile is rebuilt. */
+  const focusInTile = (): (() => void) => {
+    const f = document.activeElement as HTMLElement | null;
+    const tile = f?.closest<HTMLElement>("#grid .tile");
+    if (!f || !tile || f === tile) return () => {};
+    const key = tile.dataset.id ?? "";
+    const sel = f.dataset.action ? `[data-action="${f.dataset.action}"]` : f.classList.contains("tile-menu-button") ? ".tile-menu-button" : "";
+    return () => {
+      if (document.activeElement && document.activeElement !== document.body) return;
+      const t = tiles.get(key);
+      let target = (sel ? t?.querySelector<HTMLElement>(sel) : null) ?? t;
+      if (target?.closest("[hidden]")) target = t?.querySelector<HTMLElement>(".tile-menu-button") ?? t; // the menu closed
+      target?.focus();
+    };
+  };
+
   const renderParticipants = () => {
+    const restoreFocus = focusInTile();
     const list = ordered();
     const ids = new Set(list.map((p) => p.id));
-    for (const [id, t] of tiles) {
-      if (!ids.has(id)) {
-        t.remove();
-        tiles.delete(id);
-        remoteVideos.delete(id);
+    current = entries();
+    // A remote screen share that just started goes on the stage.
+    const shares = new Set(current.filter((e) => e.screen && !e.p.local).map((e) => e.key));
+    for (const k of shares) {
+      if (!knownShares.has(k)) {
+        stageView = true;
+        pinned = k;
       }
     }
-    list.forEach((p, i) => {
-      const t = tileFor(p);
+    knownShares = shares;
+    stageKey = pickStage(current);
+    const keys = new Set(current.map((e) => e.key));
+    if (menuFor && !keys.has(menuFor)) menuFor = "";
+    for (const [key, t] of tiles) {
+      if (!keys.has(key)) {
+        t.remove();
+        tiles.delete(key);
+        remoteVideos.delete(key);
+      }
+    }
+    current.forEach((e, i) => {
+      const t = tileFor(e);
       if (grid.children[i] !== t) grid.insertBefore(t, grid.children[i] ?? null);
     });
+    renderView();
     layout();
+    restoreFocus();
     count.textContent = `${list.length} ${list.length === 1 ? "person" : "people"}`;
 
     clear(peopleList);
@@ -240,6 +411,94 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     recipient.value = privateTo;
     recipient.classList.toggle("private", !!privateTo);
   };
+
+  const renderView = () => {
+    clear(viewBtn);
+    viewBtn.append(icon(stageView ? "grid" : "stage"));
+    const label = stageView ? "Show everyone in a grid" : "Show the speaker on stage";
+    viewBtn.setAttribute("aria-label", label);
+    viewBtn.setAttribute("aria-pressed", String(stageView));
+    viewBtn.title = `${label} (W)`;
+    viewBtn.classList.toggle("btn-active", stageView);
+    shareBtn.setAttribute("aria-pressed", String(!!sharing));
+    shareBtn.classList.toggle("btn-active", !!sharing);
+    const shareLabel = sharing ? "Stop sharing your screen" : "Share your screen";
+    shareBtn.setAttribute("aria-label", shareLabel);
+    shareBtn.title = `${shareLabel} (D)`;
+  };
+
+  const setStageView = (on: boolean) => {
+    stageView = on;
+    if (!on) pinned = "";
+    renderParticipants();
+  };
+
+  /** Pins a tile to the stage ("" unpins); pinning switches to the stage view. */
+  const pin = (key: string) => {
+    pinned = key;
+    if (key) stageView = true;
+    renderParticipants();
+  };
+
+  const askToMute = async (id: string, kind: MuteKind, name: string) => {
+    try {
+      await conf.askToMute(id, kind);
+      toast(kind === "audio" ? `${name} was asked to mute` : `${name} was asked to turn off their camera`);
+    } catch (err) {
+      toast((err as Error).message, "error", 6000);
+    }
+  };
+
+  // Screen share: getDisplayMedia, then source-add (session.ts), then presence.
+  const stopShare = async () => {
+    const track = sharing;
+    if (!track) return;
+    sharing = null;
+    track.stop();
+    conf.setSharing(false);
+    renderParticipants();
+    await session.shareDesktop(null).catch(() => {});
+  };
+  const startShare = async () => {
+    if (sharing || sharingBusy) return;
+    sharingBusy = true;
+    let track: MediaStreamTrack | undefined;
+    try {
+      const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
+      track = stream.getVideoTracks()[0];
+    } catch (err) {
+      sharingBusy = false;
+      const name = (err as Error).name;
+      if (name !== "NotAllowedError" && name !== "AbortError") toast(`Your screen could not be shared: ${(err as Error).message}`, "error", 6000);
+      return;
+    }
+    if (!track) {
+      sharingBusy = false;
+      return;
+    }
+    track.contentHint = "detail";
+    // The browser's own "Stop sharing" ends the track.
+    track.addEventListener("ended", () => {
+      if (sharing === track) stopShare();
+    });
+    try {
+      await session.shareDesktop(track);
+    } catch (err) {
+      track.stop();
+      sharingBusy = false;
+      toast((err as Error).message, "error", 8000);
+      return;
+    }
+    sharingBusy = false;
+    if (track.readyState === "ended") {
+      await session.shareDesktop(null).catch(() => {});
+      return;
+    }
+    sharing = track;
+    conf.setSharing(true);
+    renderParticipants();
+  };
+  const toggleShare = () => (sharing ? stopShare() : startShare());
 
   const renderLocal = () => {
     setToggle(micBtn, !conf.local.audioMuted, "mic", "micOff", "microphone");
@@ -367,6 +626,12 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   };
 
   micBtn.addEventListener("click", () => toggle("audio"));
+  shareBtn.addEventListener("click", () => toggleShare());
+  viewBtn.addEventListener("click", () => setStageView(!stageView));
+  const onDocClick = (ev: MouseEvent) => {
+    if (menuFor && !(ev.target as Element | null)?.closest?.(".tile-menu, .tile-menu-button")) closeMenu();
+  };
+  document.addEventListener("click", onDocClick);
   camBtn.addEventListener("click", () => toggle("video"));
   chatBtn.addEventListener("click", () => setPanel(panel === "chat" ? null : "chat"));
   peopleBtn.addEventListener("click", () => setPanel(panel === "people" ? null : "people"));
@@ -439,6 +704,12 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
       case "p":
         setPanel(panel === "people" ? null : "people");
         break;
+      case "d":
+        if (!shareBtn.hidden) toggleShare();
+        break;
+      case "w":
+        setStageView(!stageView);
+        break;
       default:
         return;
     }
@@ -457,9 +728,26 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
       syncAudio();
       renderParticipants();
     }),
-    session.on("dominant", (id) => {
+    session.on("dominant", (id, previous) => {
+      if (id === speaker && previous.join() === previousSpeakers.join()) return;
       speaker = id;
-      for (const [pid, t] of tiles) t.classList.toggle("speaking", pid === id && !conf.participants.get(pid)?.local);
+      previousSpeakers = previous;
+      renderParticipants();
+    }),
+    session.on("desktop", (err) => {
+      // A running share the session could not carry on (after a restart); a
+      // share that fails to start is reported by startShare.
+      if (!sharing || session.desktop) return;
+      if (err) toast(err.message, "error", 8000);
+      sharing.stop();
+      sharing = null;
+      conf.setSharing(false);
+      renderParticipants();
+    }),
+    conf.on("mutedBy", async (kind, actor) => {
+      const muted = kind === "audio" ? conf.local.audioMuted : conf.local.videoMuted;
+      if (!muted) await toggle(kind);
+      toast(kind === "audio" ? `You were muted by ${actor}` : `Your camera was turned off by ${actor}`, "info", 6000);
     }),
     conf.on("chat", addMessage),
     conf.on("notice", (m) => toast(m, "error")),
@@ -480,6 +768,9 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   return () => {
     for (const f of offs) f();
     document.removeEventListener("keydown", onKey);
+    document.removeEventListener("click", onDocClick);
     resize.disconnect();
+    sharing?.stop();
+    sharing = null;
   };
 }
