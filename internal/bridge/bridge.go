@@ -20,6 +20,9 @@ import (
 	"github.com/parley-im/parley/internal/pionlog"
 )
 
+// socketBuffer is the media socket's requested receive and send buffer size.
+const socketBuffer = 4 << 20
+
 // Bridge is the SFU: it owns the media socket, the DTLS certificate and the conferences.
 type Bridge struct {
 	cfg     Config
@@ -117,6 +120,12 @@ func (b *Bridge) Start() error {
 	conn, err := b.net.ListenUDP("udp", udpAddr)
 	if err != nil {
 		return fmt.Errorf("bridge: listen media: %w", err)
+	}
+	if uc, ok := conn.(*net.UDPConn); ok {
+		// Every endpoint's media shares this socket: room for bursts (a keyframe from each sender at
+		// once) where the kernel allows it (net.core.rmem_max and wmem_max cap what is granted).
+		_ = uc.SetReadBuffer(socketBuffer)
+		_ = uc.SetWriteBuffer(socketBuffer)
 	}
 	b.conn = conn
 	b.batch = newBatchSocket(conn, b.metrics.forwardDelay)

@@ -21,6 +21,18 @@ func histogramCount(h prometheus.Histogram) uint64 {
 	return m.GetHistogram().GetSampleCount()
 }
 
+// demuxedCount is how many datagrams the media socket's reader has taken, on every path.
+func demuxedCount(b *Bridge) float64 {
+	var sum float64
+	for _, p := range []string{demuxDirect, demuxICE, demuxICEDropped} {
+		var m dto.Metric
+		if err := b.metrics.demuxed.WithLabelValues(p).Write(&m); err == nil {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
 // demuxHarness is a demultiplexer on a loopback socket with one endpoint (no ICE agent), read by the test
 // in pion's place.
 type demuxHarness struct {
