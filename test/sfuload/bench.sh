@@ -12,7 +12,7 @@
 # its sockets to their interface (IP_UNICAST_IF), so its packets cross the veth and need accept_local.
 # Both SFUs and all clients use the same addresses and the same path.
 #
-# Environment: WARMUP (default 5s), DURATION (default 20s), SCENARIOS (default "1x20 1x60 6x0": senders x
+# Environment: WARMUP (default 5s), DURATION (default 20s), SCENARIOS (default "1x20 1x60 6x0 3x60": senders x
 # receive-only participants; with more than one sender the senders also receive each other), SFULOAD_FLAGS
 # (more sfuload flags, e.g. "-targets parley -bridge-cpuprofile /tmp/bridge.prof" to profile the bridge).
 set -euo pipefail
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 
 WARMUP=${WARMUP:-5s}
 DURATION=${DURATION:-20s}
-SCENARIOS=${SCENARIOS:-"1x20 1x60 6x0"}
+SCENARIOS=${SCENARIOS:-"1x20 1x60 6x0 3x60"}
 
 if [[ ${SFULOAD_IN_NETNS:-} != 1 ]]; then
 	command -v janus >/dev/null || { echo "bench.sh: janus not installed (apt-get install -y janus)" >&2; exit 1; }
