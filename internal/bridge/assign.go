@@ -65,6 +65,7 @@ func (c *Conference) reassignLocked() {
 				}
 			}
 		}
+		r.applyLimitsLocked()
 		forwarded := r.forwardedLocked()
 		r.sendMu.Unlock()
 		r.ch.announce(newVideo, newAudio)
@@ -80,14 +81,15 @@ func (c *Conference) reassignLocked() {
 	}
 }
 
-// forwardedLocked lists the video sources currently forwarded to r (ForwardedSources); sendMu is held.
+// forwardedLocked lists the video sources currently forwarded to r (ForwardedSources): mapped onto a
+// slot and not limited to height 0. sendMu is held.
 func (r *Endpoint) forwardedLocked() []string {
 	out := []string{}
 	if !r.videoOn.Load() {
 		return out
 	}
 	for _, sl := range r.videoSlots {
-		if sl.src != nil {
+		if sl.src != nil && sl.maxHeight != 0 {
 			out = append(out, sl.src.name)
 		}
 	}

@@ -29,8 +29,13 @@ func benchConference(tb testing.TB, n int) (*Endpoint, *srtp.Context, []*countin
 // to one loopback socket per receiver (nobody reads them: the kernel drops what does not fit), as it
 // does in production once ICE has selected a pair.
 func benchConferenceOn(tb testing.TB, n int, udp bool) (*Endpoint, *srtp.Context, []*countingWriter) {
+	return rigConference(tb, n, udp, 1)
+}
+
+// rigConference is benchConferenceOn with the given number of audio and video slots per receiver.
+func rigConference(tb testing.TB, n int, udp bool, slots int) (*Endpoint, *srtp.Context, []*countingWriter) {
 	cfg := testConfig()
-	cfg.VideoSlots, cfg.AudioSlots = 1, 1
+	cfg.VideoSlots, cfg.AudioSlots = slots, slots
 	br, err := New(cfg, nil, nil)
 	must(tb, err)
 	c := newConference(br, "bench")

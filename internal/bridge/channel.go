@@ -275,6 +275,7 @@ func (e *Endpoint) onChannelMessage(data []byte) {
 			e.ch.mu.Lock()
 			e.ch.settings.LastN = m.LastN
 			e.ch.mu.Unlock()
+			e.updateLimits()
 		}
 	case classSourceVideoType:
 		var m sourceVideoType
@@ -317,7 +318,8 @@ func (e *Endpoint) relay(class string, data []byte) {
 	}
 }
 
-// onReceiverConstraints stores the receiver's constraints; the first one turns video on.
+// onReceiverConstraints stores the receiver's constraints and applies them to its slots (allocate.go);
+// the first one turns video on.
 func (e *Endpoint) onReceiverConstraints(m *receiverVideoConstraints) {
 	e.ch.mu.Lock()
 	s := &e.ch.settings
@@ -343,17 +345,17 @@ func (e *Endpoint) onReceiverConstraints(m *receiverVideoConstraints) {
 		}
 	}
 	e.ch.mu.Unlock()
-	if !e.videoOn.Swap(true) {
+	first := !e.videoOn.Swap(true)
+	e.updateLimits()
+	if first {
 		e.sendMu.Lock()
-		fwd := e.forwardedLocked()
 		var srcs []*source
 		for _, sl := range e.videoSlots {
-			if sl.src != nil {
+			if sl.src != nil && sl.maxHeight != 0 {
 				srcs = append(srcs, sl.src)
 			}
 		}
 		e.sendMu.Unlock()
-		e.ch.sendForwarded(fwd)
 		now := time.Now().UnixNano()
 		for _, src := range srcs {
 			src.requestKeyframe(now)

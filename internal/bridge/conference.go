@@ -205,7 +205,6 @@ func (c *Conference) validateSources(owner string, in []Source, groups []Group) 
 		}
 		names[name] = true
 		src := &source{key: owner + "/" + name, name: name, kind: s.Kind, videoType: strings.ToLower(s.VideoType)}
-		src.current.Store(-1)
 		ssrcs := layersOf[s.SSRC]
 		if ssrcs == nil {
 			ssrcs = []uint32{s.SSRC}

@@ -35,9 +35,11 @@
 // other senders' sources onto free slots in join order and announces the map on the bridge channel
 // (VideoSourcesMap / AudioSourcesMap). The packet path runs on the socket's reader goroutine (or, before
 // the sender's ICE pair is selected, on the sender's own reader goroutine; Endpoint.rxMu): check the
-// header, drop unsignalled SSRCs, decrypt, store video in the packet cache, pick the simulcast layer
-// (the highest one being sent, switching at a key frame) and hand the packet to each subscribed slot.
-// Each receiver rewrites SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so
+// header, drop unsignalled SSRCs, decrypt, store video in the packet cache, note which simulcast layers
+// are being sent and their heights (from VP8 key frames), and hand the packet to each subscribed slot.
+// Each slot carries the layer its receiver's ReceiverVideoConstraints allow (the highest no taller than
+// the source's maxHeight, none for 0 or beyond lastN, allocate.go), moving to another layer only at that
+// layer's key frame, which it asks the sender for. Each receiver rewrites SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so
 // a slot is one continuous, decodable stream across switches, and switches a slot only at a key frame.
 // Header extensions and padding are not forwarded. The copies of one incoming packet leave together in
 // one sendmmsg(2) call on the shared socket, addressed to each receiver's selected ICE pair (batch.go;
@@ -48,25 +50,29 @@
 // The packet path reads the RFC 6464 audio level of each audio packet into the sender's level history;
 // housekeeping scores the histories (Volfin–Cohen, as Jitsi does) and announces a new dominant speaker
 // with DominantSpeakerEndpointChangeEvent to every endpoint, and the current one on each channel open
-// (speaker.go). Slot assignment does not use it yet.
+// (speaker.go). Receivers with lastN ≥ 0 get the video of the most recent speakers (after the sources
+// they put on stage or selected); which senders fill the slots is still join order.
 //
 // # Concurrency
 //
 // Conference.mu guards membership, sources and slot assignment. Each endpoint's sendMu guards its send
 // side (SRTP context, scratch buffers, slot projections) and is held only to rewrite, encrypt and write
-// one packet; the lock order is Conference.mu before sendMu. Each endpoint's fbMu guards what its reader
-// goroutine records for feedback (transport-wide sequence numbers, sequence gaps) and is never held with
-// sendMu. The packet path otherwise reads only atomics and copy-on-write snapshots (the SSRC table, each
-// source's subscriber list). One housekeeping goroutine per bridge sends receiver reports, connectivity
-// status events, decides the dominant speaker and expires endpoints that never connect (each endpoint's
-// level history has its own lock, taken once per audio packet); one feedback goroutine sends transport-cc
-// feedback and NACKs toward senders every 50 ms (feedback.go).
+// one packet; the lock order is Conference.mu before sendMu, and sendMu before a receiver's
+// bridge-channel lock and the conference's speech lock (read to apply the receiver's constraints,
+// allocate.go). Each endpoint's fbMu guards what its reader goroutine records for feedback
+// (transport-wide sequence numbers, sequence gaps) and is never held with sendMu. The packet path
+// otherwise reads only atomics and copy-on-write snapshots (the SSRC table, each source's subscriber
+// list). One housekeeping goroutine per bridge sends receiver reports, connectivity status events,
+// decides the dominant speaker and expires endpoints that never connect (each endpoint's level history
+// has its own lock, taken once per audio packet); one feedback goroutine sends transport-cc feedback and
+// NACKs toward senders every 50 ms (feedback.go).
 //
 // # Not yet
 //
-// Layer allocation by bandwidth and constraints (stored, not obeyed beyond "no video before the first
-// ReceiverVideoConstraints"), bandwidth estimation toward receivers (the bridge sends transport-cc
-// feedback to senders but does not yet stamp its own packets or read receivers' feedback), speech order
-// in slot assignment, VP9/AV1/H.264 layer parsing (forwarded without switch points), header-extension
+// Layer allocation by bandwidth (the receivers' constraints and lastN are obeyed, allocate.go, but not
+// their bandwidth), bandwidth estimation toward receivers (the bridge sends transport-cc feedback to
+// senders but does not yet stamp its own packets or read receivers' feedback), SenderSourceConstraints
+// (senders keep encoding layers nobody receives), speech order in slot assignment when senders outnumber
+// slots, VP9/AV1/H.264 layer parsing (forwarded without switch points), header-extension
 // forwarding (audio level, mid).
 package bridge

@@ -133,18 +133,17 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 			s.cache.Store(binary.BigEndian.Uint16(pkt[2:]), pkt[:lay.end])
 		}
 	}
-	fwd, wantKeyframe := src.chooseLayer(s, keyframe, now)
-	if fwd {
-		if subs := src.subscribers.Load(); subs != nil {
-			bt := e.sendBatch()
-			for _, sl := range *subs {
-				if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, now, bt) {
-					wantKeyframe = true
-				}
+	src.noteLayer(s, dp, now)
+	wantKeyframe := false
+	if subs := src.subscribers.Load(); subs != nil {
+		bt := e.sendBatch()
+		for _, sl := range *subs {
+			if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, now, bt) {
+				wantKeyframe = true
 			}
-			if bt != nil && bt.pending() {
-				bt.flush()
-			}
+		}
+		if bt != nil && bt.pending() {
+			bt.flush()
 		}
 	}
 	if wantKeyframe {
@@ -177,8 +176,27 @@ func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *
 	if sl.src != s.src || r.srtpOut == nil {
 		return false
 	}
+	if sl.kind == KindVideo {
+		// Each slot carries the layer its receiver's constraints pick (targetLayer), and moves to
+		// another only at that layer's key frame, forwarding the old one until then.
+		tgt := s.src.targetLayer(sl.maxHeight, now)
+		switch cur := sl.proj.stream; {
+		case tgt < 0:
+			sl.proj.reset() // off: numbering goes on at the next key frame once it is on again
+			return false
+		case s.layer == tgt: // project below forwards it, or switches to it at a key frame
+		case cur == s:
+			s.src.wantLayer(tgt)
+			needKeyframe = true
+		default:
+			return false // a layer nobody on this slot needs
+		}
+	}
 	out, ok, need := sl.proj.project(s, binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), d, keyframe, now)
 	if !ok {
+		if need {
+			s.src.wantLayer(s.layer)
+		}
 		return need
 	}
 	n := buildRTP(r.outBuf[:], pkt, lay, sl.ssrc, out, d)
@@ -195,7 +213,7 @@ func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *
 	}
 	sl.packets++
 	sl.octets += uint32(lay.end - lay.hdrLen)
-	return false
+	return needKeyframe
 }
 
 // buildRTP writes the forwarded form of pkt into dst: a 12-byte header (no CSRCs, no header extensions:
@@ -229,8 +247,8 @@ func (r *Endpoint) sendRTPLocked(plain []byte) {
 	r.writeLocked(enc)
 }
 
-// requestKeyframe sends a PLI (RFC 4585 §6.3.1) for the source's forwarded layer, or every layer when
-// none is forwarded yet, at most once per KeyframeInterval (sfu-quality.md §5.2).
+// requestKeyframe sends a PLI (RFC 4585 §6.3.1) for the layers slots wait for (wantLayer), or every
+// layer when no slot named one, at most once per KeyframeInterval (sfu-quality.md §5.2).
 func (src *source) requestKeyframe(now int64) {
 	if src.kind != KindVideo {
 		return

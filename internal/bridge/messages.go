@@ -71,8 +71,8 @@ type sourceVideoType struct {
 	VideoType  string `json:"videoType"`
 }
 
-// ReceiverSettings is what an endpoint asked for on its bridge channel (stored; the allocator that
-// obeys it fully is a later issue).
+// ReceiverSettings is what an endpoint asked for on its bridge channel; its lastN, on-stage and selected
+// sources and heights decide which layer of which source each of its video slots carries (allocate.go).
 type ReceiverSettings struct {
 	LastN            int
 	SelectedSources  []string

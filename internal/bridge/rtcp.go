@@ -77,9 +77,12 @@ func (e *Endpoint) onKeyframeRequest(ssrc uint32, now int64) {
 	}
 	e.b.metrics.keyframeReqIn.Inc()
 	e.sendMu.Lock()
-	src := sl.src
+	src, cur := sl.src, sl.proj.stream
 	e.sendMu.Unlock()
 	if src != nil {
+		if cur != nil && cur.src == src {
+			src.wantLayer(cur.layer) // the layer this receiver is decoding
+		}
 		src.requestKeyframe(now)
 	}
 }
@@ -87,10 +90,9 @@ func (e *Endpoint) onKeyframeRequest(ssrc uint32, now int64) {
 // sendPLI asks this endpoint (the sender of src) for a key frame.
 func (e *Endpoint) sendPLI(src *source) {
 	var pkts []rtcp.Packet
-	if cur := src.current.Load(); cur >= 0 && int(cur) < len(src.layers) {
-		pkts = append(pkts, &rtcp.PictureLossIndication{SenderSSRC: e.feedbackVideo, MediaSSRC: src.layers[cur].ssrc})
-	} else {
-		for _, l := range src.layers {
+	want := src.kfLayers.Swap(0)
+	for i, l := range src.layers {
+		if want == 0 || i < 32 && want&(1<<i) != 0 {
 			pkts = append(pkts, &rtcp.PictureLossIndication{SenderSSRC: e.feedbackVideo, MediaSSRC: l.ssrc})
 		}
 	}

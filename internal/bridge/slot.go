@@ -12,11 +12,13 @@ type slot struct {
 	msid    string
 
 	// Guarded by recv.sendMu.
-	src     *source // the source mapped onto this slot, nil when free
-	proj    projection
-	rtxSeq  uint16
-	packets uint32 // sent on ssrc, for sender reports
-	octets  uint32
+	src *source // the source mapped onto this slot, nil when free
+	// maxHeight is the receiver's limit for src (allocate.go): -1 unlimited, 0 no video.
+	maxHeight int
+	proj      projection
+	rtxSeq    uint16
+	packets   uint32 // sent on ssrc, for sender reports
+	octets    uint32
 }
 
 // projection keeps one slot's output numbering continuous while its input changes (another source, or

@@ -29,9 +29,9 @@ type source struct {
 	// Layer selection; used only by the owner's reader goroutine.
 	layerSeen []int64 // unix ns of the last packet per layer
 
-	// current is the index into layers of the layer being forwarded, -1 before the first key frame.
-	// Written by the owner's reader goroutine, read when sending a PLI.
-	current atomic.Int32
+	// kfLayers is the set of layers (bit i = layers[i]) that slots wait for a key frame of; the next
+	// keyframe request asks those, or every layer when it is empty.
+	kfLayers atomic.Uint32
 }
 
 // inStream is one incoming SSRC.
@@ -43,6 +43,8 @@ type inStream struct {
 	prim  *inStream // for rtx streams
 	cache *packetcache.Cache
 	nack  *nackTracker // video primaries; guarded by the owner's fbMu
+	// height is the frame height of this layer's last key frame, 0 before one (owner's reader goroutine).
+	height int
 
 	// Receive statistics for receiver reports (RFC 3550 §6.4.1, A.3). Written by the reader goroutine,
 	// read by housekeeping.
@@ -68,32 +70,66 @@ func (s *inStream) noteSeq(seq uint16) {
 	}
 }
 
-// chooseLayer implements "forward the highest simulcast layer the sender sends, switching only at a
-// keyframe" for one packet of stream s. It reports whether the packet belongs to the forwarded layer, and
-// whether a keyframe of a better layer should be requested.
-func (src *source) chooseLayer(s *inStream, keyframe bool, now int64) (forward, wantKeyframe bool) {
+// staleLayer is how long a simulcast layer may send nothing before slots stop counting on it (a sender
+// drops its higher layers when its bandwidth falls).
+const staleLayer = int64(500 * time.Millisecond)
+
+// noteLayer records a packet of stream s: when its layer was last heard and, from a key frame, its height
+// (and that the layer's key frame came).
+// Owner's reader goroutine only.
+func (src *source) noteLayer(s *inStream, d *vp8Desc, now int64) {
 	if len(src.layers) == 1 {
-		src.current.Store(0)
-		return true, false
+		return
 	}
 	src.layerSeen[s.layer] = now
-	const stale = int64(500 * time.Millisecond)
-	best := -1
-	for i := len(src.layers) - 1; i >= 0; i-- {
-		if now-src.layerSeen[i] < stale {
-			best = i
-			break
+	if d != nil && d.keyframe {
+		if d.height > 0 {
+			s.height = int(d.height)
+		}
+		if s.layer < 32 && src.kfLayers.Load()&(1<<s.layer) != 0 {
+			src.kfLayers.And(^uint32(1 << s.layer)) // it came: nobody needs to ask for it again
 		}
 	}
-	cur := int(src.current.Load())
-	if cur >= 0 && now-src.layerSeen[cur] >= stale {
-		cur = -1 // the forwarded layer stopped: take the next key frame of any active layer
+}
+
+// targetLayer is the layer a slot limited to maxHeight should carry (dialect §11.4): the highest active
+// layer no taller than maxHeight; when every active layer is taller, the lowest of them (the constraint
+// is soft); -1 for maxHeight 0 (hard: no video) or when no layer is active. maxHeight < 0 is unlimited.
+// Owner's reader goroutine only.
+func (src *source) targetLayer(maxHeight int, now int64) int {
+	if maxHeight == 0 {
+		return -1
 	}
-	if keyframe && (s.layer == best || cur < 0) {
-		cur = s.layer
+	if len(src.layers) == 1 {
+		return 0
 	}
-	src.current.Store(int32(cur))
-	return s.layer == cur, best != cur
+	lowest := -1
+	for i := len(src.layers) - 1; i >= 0; i-- {
+		if now-src.layerSeen[i] >= staleLayer {
+			continue
+		}
+		if maxHeight < 0 || src.layerHeight(i) <= maxHeight {
+			return i
+		}
+		lowest = i
+	}
+	return lowest
+}
+
+// layerHeight is layer i's frame height: as its last key frame said, or before one the usual ladder of
+// a 720p camera sending three layers each half the height of the next (180/360/720).
+func (src *source) layerHeight(i int) int {
+	if h := src.layers[i].height; h > 0 {
+		return h
+	}
+	return 720 >> (len(src.layers) - 1 - i)
+}
+
+// wantLayer marks layer i as waited for by a slot, for the next keyframe request.
+func (src *source) wantLayer(i int) {
+	if i >= 0 && i < 32 {
+		src.kfLayers.Or(1 << i)
+	}
 }
 
 func (src *source) String() string { return fmt.Sprintf("%s(%s)", src.key, src.kind) }

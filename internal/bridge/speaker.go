@@ -415,6 +415,7 @@ func (c *Conference) decideSpeaker(now time.Time, members []*Endpoint) {
 	})
 	if changed {
 		c.b.metrics.dominantChanges.Inc()
+		c.speechChanged(members)
 	}
 }
 

@@ -158,38 +158,3 @@ func TestSimulcastSources(t *testing.T) {
 		t.Fatalf("sources %v", srcs)
 	}
 }
-
-// TestLayerChoice: the highest layer being sent is forwarded, switching only at its key frame.
-func TestLayerChoice(t *testing.T) {
-	src := &source{kind: KindVideo}
-	src.current.Store(-1)
-	for i := range 3 {
-		src.layers = append(src.layers, &inStream{src: src, layer: i})
-	}
-	src.layerSeen = make([]int64, 3)
-	now := int64(1e9)
-	low, high := src.layers[0], src.layers[2]
-	if fwd, _ := src.chooseLayer(low, false, now); fwd {
-		t.Fatal("delta frame forwarded before any key frame")
-	}
-	if fwd, _ := src.chooseLayer(low, true, now); !fwd {
-		t.Fatal("first key frame not forwarded")
-	}
-	if fwd, want := src.chooseLayer(high, false, now); fwd || !want {
-		t.Fatalf("high delta frame: fwd=%v wantKeyframe=%v", fwd, want)
-	}
-	if fwd, _ := src.chooseLayer(low, false, now); !fwd {
-		t.Fatal("low layer stopped before the switch")
-	}
-	if fwd, want := src.chooseLayer(high, true, now); !fwd || want {
-		t.Fatalf("high key frame: fwd=%v wantKeyframe=%v", fwd, want)
-	}
-	if fwd, _ := src.chooseLayer(low, true, now); fwd {
-		t.Fatal("low layer forwarded after switching up")
-	}
-	// The high layer stops: the next key frame of an active layer takes over.
-	later := now + int64(600e6)
-	if fwd, _ := src.chooseLayer(low, true, later); !fwd {
-		t.Fatal("no fallback when the forwarded layer stopped")
-	}
-}

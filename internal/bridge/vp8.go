@@ -12,7 +12,9 @@ package bridge
 //	|TID|Y| KEYIDX  |   T or K
 //
 // The first payload byte after the descriptor, in the first packet of a partition 0 (S=1, PID=0), is the
-// VP8 payload header whose low bit P is 0 for a key frame (RFC 7741 §4.3).
+// VP8 payload header whose low bit P is 0 for a key frame (RFC 7741 §4.3). A key frame's header goes on
+// with the start code 9d 01 2a and two little-endian 16-bit fields, width and height, each a 14-bit size
+// under a 2-bit scale (RFC 6386 §9.1); the bridge reads the height to know each simulcast layer's size.
 
 // vp8Desc holds what parseVP8 found; offsets are into the RTP payload.
 type vp8Desc struct {
@@ -23,6 +25,7 @@ type vp8Desc struct {
 	picID    uint16
 	tl0Off   int // offset of TL0PICIDX, 0 if absent
 	tl0      uint8
+	height   uint16 // frame height from a key frame's header, 0 when not known
 }
 
 // parseVP8 parses the descriptor at the start of payload. It reports false for a payload too short for
@@ -79,6 +82,9 @@ func parseVP8(payload []byte) (vp8Desc, bool) {
 			return d, false
 		}
 		d.keyframe = payload[i]&0x01 == 0
+		if h := payload[i:]; d.keyframe && len(h) >= 10 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a {
+			d.height = uint16(h[8]) | uint16(h[9]&0x3f)<<8
+		}
 	}
 	return d, true
 }

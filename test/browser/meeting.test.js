@@ -3,7 +3,8 @@
 // removing someone from the tile menu, the bridge's active speaker
 // highlighted, screen share as a second video source (`<endpoint>-v1`,
 // source-add/-remove) played on the others' stage, and the
-// ReceiverVideoConstraints that follow the tiles. Chromium's fake devices
+// ReceiverVideoConstraints that follow the tiles, which the bridge obeys by
+// sending each tile the simulcast layer it asks for. Chromium's fake devices
 // give every participant the same camera and the same microphone (a
 // recording of tone bursts the bridge's speech detection takes for a
 // talker; the default beep is too short), and with
@@ -59,6 +60,11 @@ async function waitDecoding(page, label, owner, what) {
     return f > 0 ? f : 0;
   });
   await until(`${label}: ${what} of ${owner} keeps decoding`, async () => (await framesOf(page, owner, what)) > first + 10);
+}
+
+/** The height of the frames a page shows in a tile (0 before any). */
+function videoHeight(page, id) {
+  return page.evaluate((id) => document.querySelector(`#grid .tile[data-id="${id}"] video`)?.videoHeight ?? 0, id);
 }
 
 /** Whether a page's remote screen tile for `source` shows a playing video. */
@@ -135,6 +141,13 @@ test("ask to mute, the active speaker, screen share on stage, constraints", { ti
   await grace.page.keyboard.press("w");
   await grace.page.waitForSelector(`#grid.stage-view .tile.on-stage[data-id="${adaId}"]`);
   await screenshot(grace.page, "stage-speaker");
+  // The bridge sends each receiver the simulcast layer its tiles ask for: Ada's camera on the stage
+  // comes in a taller layer than the thumbnails' 180 (Chromium sends 180/360/720 of its 720p camera,
+  // as many as its bandwidth and CPU allow).
+  await until("Grace gets a stage-sized layer of Ada's camera", async () => {
+    const h = await videoHeight(grace.page, adaId);
+    return h > 180 ? h : 0;
+  }, 4 * WAIT);
   await grace.page.keyboard.press("w");
   await grace.page.waitForSelector("#grid:not(.stage-view)");
 
@@ -162,6 +175,12 @@ test("ask to mute, the active speaker, screen share on stage, constraints", { ti
   assert.equal(c.constraints[adaScreen].maxHeight, 720);
   assert.ok(c.constraints[`${adaId}-v0`].maxHeight <= 360, JSON.stringify(c));
   assert.equal(c.defaultConstraints.maxHeight, 180);
+  // Ada's camera, now a thumbnail, drops to a layer within its constraint.
+  const thumbMax = c.constraints[`${adaId}-v0`].maxHeight;
+  await until(`Grace gets Ada's camera in a layer no taller than ${thumbMax}`, async () => {
+    const h = await videoHeight(grace.page, adaId);
+    return h > 0 && h <= thumbMax && h;
+  });
 
   // Ada stops from the toolbar: the screen tile goes away everywhere.
   await ada.page.click("#share-toggle");

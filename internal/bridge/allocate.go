@@ -1,0 +1,113 @@
+package bridge
+
+// Which video each receiver gets (dialect §11.4, without bandwidth estimation yet): the receiver's
+// ReceiverVideoConstraints give every source a maximum height, and each video slot carries the source's
+// simulcast layer that fits it (targetLayer), switching at key frames. Sources are ranked on-stage first,
+// then selected, then by speech (the dominant speaker, then the previous ones), then the rest in slot
+// order; with lastN ≥ 0 the sources ranked past lastN get height 0, which is no video at all.
+
+// limits is what the height of each video slot is computed from.
+type limits struct {
+	lastN         int
+	defaultHeight int
+	heights       map[string]int // source name → maxHeight (-1 unlimited, 0 off)
+	first         []string       // on-stage then selected source names
+	speakers      []string       // endpoint IDs, dominant speaker first
+}
+
+// limitsOf reads r's bridge-channel settings and its conference's speech order. It takes the channel's
+// lock and the speech lock in turn, which may be done with sendMu held (neither is ever held while
+// taking sendMu).
+func (r *Endpoint) limitsOf() limits {
+	r.ch.mu.Lock()
+	s := &r.ch.settings
+	l := limits{lastN: s.LastN, defaultHeight: s.DefaultMaxHeight, heights: s.Constraints}
+	if len(s.OnStageSources)+len(s.SelectedSources) > 0 {
+		l.first = make([]string, 0, len(s.OnStageSources)+len(s.SelectedSources))
+		l.first = append(append(l.first, s.OnStageSources...), s.SelectedSources...)
+	}
+	r.ch.mu.Unlock() // s.Constraints is replaced, never changed in place
+	if l.lastN >= 0 {
+		dom, prev := r.conf.speech.current()
+		if dom != "" {
+			l.speakers = append([]string{dom}, prev...)
+		}
+	}
+	return l
+}
+
+// applyLimitsLocked sets the maximum height of each of r's video slots from its settings as they are
+// now; sendMu is held, so two updates cannot apply their readings out of order.
+func (r *Endpoint) applyLimitsLocked() {
+	l := r.limitsOf()
+	height := func(src *source) int {
+		if h, ok := l.heights[src.name]; ok {
+			return h
+		}
+		return l.defaultHeight
+	}
+	if l.lastN < 0 {
+		for _, sl := range r.videoSlots {
+			if sl.src != nil {
+				sl.maxHeight = height(sl.src)
+			}
+		}
+		return
+	}
+	// Rank the mapped sources; a slot not ranked within lastN gets 0.
+	ranked := 0
+	done := make(map[*slot]bool, len(r.videoSlots))
+	take := func(sl *slot) {
+		if done[sl] {
+			return
+		}
+		done[sl] = true
+		if ranked < l.lastN {
+			sl.maxHeight = height(sl.src)
+		} else {
+			sl.maxHeight = 0
+		}
+		ranked++
+	}
+	for _, name := range l.first {
+		for _, sl := range r.videoSlots {
+			if sl.src != nil && sl.src.name == name {
+				take(sl)
+			}
+		}
+	}
+	for _, id := range l.speakers {
+		for _, sl := range r.videoSlots {
+			if sl.src != nil && sl.src.owner.id == id {
+				take(sl)
+			}
+		}
+	}
+	for _, sl := range r.videoSlots {
+		if sl.src != nil {
+			take(sl)
+		}
+	}
+}
+
+// updateLimits recomputes r's slot heights after its constraints or the speech order changed, and
+// tells it when the set of forwarded sources changed.
+func (r *Endpoint) updateLimits() {
+	r.sendMu.Lock()
+	r.applyLimitsLocked()
+	fwd := r.forwardedLocked()
+	r.sendMu.Unlock()
+	r.ch.sendForwarded(fwd)
+}
+
+// speechChanged recomputes the slot heights of the members that limit how many sources they receive.
+func (c *Conference) speechChanged(members []*Endpoint) {
+	for _, r := range members {
+		r.ch.mu.Lock()
+		lastN := r.ch.settings.LastN
+		r.ch.mu.Unlock()
+		if lastN >= 0 {
+			r.updateLimits()
+		}
+	}
+}
