@@ -1,10 +1,14 @@
 package bridge
 
+import "encoding/json"
+
 // Which video each receiver gets (dialect §11.4, without bandwidth estimation yet): the receiver's
 // ReceiverVideoConstraints give every source a maximum height, and each video slot carries the source's
 // simulcast layer that fits it (targetLayer), switching at key frames. Sources are ranked on-stage first,
 // then selected, then by speech (the dominant speaker, then the previous ones), then the rest in slot
-// order; with lastN ≥ 0 the sources ranked past lastN get height 0, which is no video at all.
+// order; with lastN ≥ 0 the sources ranked past lastN get height 0, which is no video at all. Each sender
+// hears the tallest height any receiver wants of each of its video sources (SenderSourceConstraints), so
+// it can stop encoding layers nobody receives.
 
 // limits is what the height of each video slot is computed from.
 type limits struct {
@@ -90,9 +94,15 @@ func (r *Endpoint) applyLimitsLocked() {
 	}
 }
 
-// updateLimits recomputes r's slot heights after its constraints or the speech order changed, and
-// tells it when the set of forwarded sources changed.
+// updateLimits recomputes r's slot heights after its constraints changed, tells it when the set of
+// forwarded sources changed and the senders when what they should send changed.
 func (r *Endpoint) updateLimits() {
+	r.applyLimits()
+	r.conf.senderConstraints()
+}
+
+// applyLimits is updateLimits without the senders.
+func (r *Endpoint) applyLimits() {
 	r.sendMu.Lock()
 	r.applyLimitsLocked()
 	fwd := r.forwardedLocked()
@@ -102,12 +112,76 @@ func (r *Endpoint) updateLimits() {
 
 // speechChanged recomputes the slot heights of the members that limit how many sources they receive.
 func (c *Conference) speechChanged(members []*Endpoint) {
+	changed := false
 	for _, r := range members {
 		r.ch.mu.Lock()
 		lastN := r.ch.settings.LastN
 		r.ch.mu.Unlock()
 		if lastN >= 0 {
-			r.updateLimits()
+			r.applyLimits()
+			changed = true
+		}
+	}
+	if changed {
+		c.senderConstraints()
+	}
+}
+
+// senderUnsent marks a source whose owner has not been told a height yet.
+const senderUnsent = -2
+
+// senderConstraints sends SenderSourceConstraints for each video source whose tallest wanted height
+// changed.
+func (c *Conference) senderConstraints() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.senderConstraintsLocked()
+}
+
+// senderConstraintsLocked is senderConstraints with c.mu held (slot assignment).
+func (c *Conference) senderConstraintsLocked() {
+	want := map[*source]int{}
+	for _, r := range c.order {
+		if !r.videoOn.Load() {
+			continue
+		}
+		r.sendMu.Lock()
+		for _, sl := range r.videoSlots {
+			if sl.src == nil {
+				continue
+			}
+			if h, mh := want[sl.src], sl.maxHeight; h < 0 || mh < 0 {
+				want[sl.src] = -1
+			} else {
+				want[sl.src] = max(h, mh)
+			}
+		}
+		r.sendMu.Unlock()
+	}
+	for _, e := range c.order {
+		for _, src := range e.sources {
+			if src.kind != KindVideo || src.senderHeight == want[src] {
+				continue
+			}
+			src.senderHeight = want[src]
+			e.ch.sendJSON(senderSourceConstraints{Class: classSenderConstraints, SourceName: src.name, MaxHeight: src.senderHeight})
+		}
+	}
+}
+
+// sendSenderConstraints repeats to a newly opened channel what its sources were last told.
+func (e *Endpoint) sendSenderConstraints(ws channelConn) {
+	e.conf.mu.Lock()
+	var msgs []senderSourceConstraints
+	for _, src := range e.sources {
+		if src.kind == KindVideo && src.senderHeight != senderUnsent {
+			msgs = append(msgs, senderSourceConstraints{Class: classSenderConstraints, SourceName: src.name, MaxHeight: src.senderHeight})
+		}
+	}
+	e.conf.mu.Unlock()
+	for _, m := range msgs {
+		if raw, err := json.Marshal(m); err == nil {
+			ws.send(raw)
 		}
 	}
 }

@@ -2,9 +2,11 @@ package bridge
 
 import (
 	"encoding/binary"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/coder/websocket"
 	"github.com/pion/rtcp"
 	"github.com/pion/srtp/v3"
 )
@@ -284,4 +286,67 @@ func (r *Endpoint) forwardedSourcesForTest() []string {
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
 	return r.forwardedLocked()
+}
+
+// msgConn is a bridge channel transport that keeps what the bridge sends.
+type msgConn struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (m *msgConn) send(raw []byte) {
+	m.mu.Lock()
+	m.msgs = append(m.msgs, string(raw))
+	m.mu.Unlock()
+}
+func (m *msgConn) close(websocket.StatusCode, string) {}
+
+// last returns the last message of a class, "" if none.
+func (m *msgConn) last(class string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.msgs) - 1; i >= 0; i-- {
+		if strings.Contains(m.msgs[i], `"colibriClass":"`+class+`"`) {
+			return m.msgs[i]
+		}
+	}
+	return ""
+}
+
+// TestSenderSourceConstraints: a sender hears the tallest height any receiver wants of its camera,
+// 0 when nobody wants it, -1 when someone wants it unlimited, and again when its channel reopens.
+func TestSenderSourceConstraints(t *testing.T) {
+	sender, _, _ := benchConference(t, 2)
+	members := sender.conf.members()
+	var sent msgConn
+	sender.ch.attach(&sent)
+	sender.onChannelOpen(&sent) // as the channel handler does: what was sent before is repeated
+	want := func(h string) {
+		t.Helper()
+		exp := `{"colibriClass":"SenderSourceConstraints","sourceName":"sender-v0","maxHeight":` + h + `}`
+		if got := sent.last("SenderSourceConstraints"); got != exp {
+			t.Fatalf("sender told %s, want %s", got, exp)
+		}
+	}
+	// The rig's receivers have video on without constraints yet: the default 180 applies.
+	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":180}}`))
+	want("180")
+	members[2].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","constraints":{"sender-v0":{"maxHeight":720}}}`))
+	want("720")
+	members[2].onChannelMessage([]byte(`{"colibriClass":"LastNChangedEvent","lastN":0}`))
+	want("180")
+	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":0}}`))
+	want("0")
+	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":-1}}`))
+	want("-1")
+	n := len(sent.msgs)
+	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","selectedSources":[]}`))
+	if len(sent.msgs) != n {
+		t.Fatalf("unchanged height sent again: %v", sent.msgs[n:])
+	}
+	var reopened msgConn
+	sender.onChannelOpen(&reopened)
+	if got := reopened.last("SenderSourceConstraints"); !strings.Contains(got, `"maxHeight":-1`) {
+		t.Fatalf("reopened channel got %q", got)
+	}
 }

@@ -5,7 +5,7 @@ import "time"
 // reassignLocked maps sender sources onto every receiver's slots (SSRC-rewriting mode, dialect §5.5):
 // a source keeps its slot while it exists; sources without a slot take free slots in join order; a slot
 // whose source went away is freed. Newly mapped slots are announced with VideoSourcesMap/AudioSourcesMap
-// and their sources asked for a key frame. c.mu is held.
+// and their sources asked for a key frame; senders hear what they should now send. c.mu is held.
 func (c *Conference) reassignLocked() {
 	var all []*source
 	for _, e := range c.order {
@@ -75,6 +75,7 @@ func (c *Conference) reassignLocked() {
 		list := subs[src]
 		src.subscribers.Store(&list)
 	}
+	c.senderConstraintsLocked()
 	now := time.Now().UnixNano()
 	for _, src := range keyframes {
 		src.requestKeyframe(now)

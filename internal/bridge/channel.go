@@ -247,6 +247,7 @@ func (e *Endpoint) onChannelOpen(ws channelConn) {
 	fwd := e.forwardedLocked()
 	e.sendMu.Unlock()
 	send(forwardedSources{Class: classForwardedSources, Sources: fwd})
+	e.sendSenderConstraints(ws)
 	e.conf.speech.sendCurrent(ws)
 }
 

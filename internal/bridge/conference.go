@@ -204,7 +204,8 @@ func (c *Conference) validateSources(owner string, in []Source, groups []Group) 
 			return nil, fmt.Errorf("%w: source name %q repeated", ErrBadSources, name)
 		}
 		names[name] = true
-		src := &source{key: owner + "/" + name, name: name, kind: s.Kind, videoType: strings.ToLower(s.VideoType)}
+		src := &source{key: owner + "/" + name, name: name, kind: s.Kind, videoType: strings.ToLower(s.VideoType),
+			senderHeight: senderUnsent}
 		ssrcs := layersOf[s.SSRC]
 		if ssrcs == nil {
 			ssrcs = []uint32{s.SSRC}

@@ -71,8 +71,7 @@
 //
 // Layer allocation by bandwidth (the receivers' constraints and lastN are obeyed, allocate.go, but not
 // their bandwidth), bandwidth estimation toward receivers (the bridge sends transport-cc feedback to
-// senders but does not yet stamp its own packets or read receivers' feedback), SenderSourceConstraints
-// (senders keep encoding layers nobody receives), speech order in slot assignment when senders outnumber
-// slots, VP9/AV1/H.264 layer parsing (forwarded without switch points), header-extension
-// forwarding (audio level, mid).
+// senders but does not yet stamp its own packets or read receivers' feedback), speech order in slot
+// assignment when senders outnumber slots, VP9/AV1/H.264 layer parsing (forwarded without switch points),
+// header-extension forwarding (audio level, mid).
 package bridge

@@ -14,6 +14,7 @@ const (
 	classVideoSourcesMap     = "VideoSourcesMap"
 	classAudioSourcesMap     = "AudioSourcesMap"
 	classDominantSpeaker     = "DominantSpeakerEndpointChangeEvent"
+	classSenderConstraints   = "SenderSourceConstraints"
 )
 
 type serverHello struct {
@@ -35,6 +36,14 @@ type dominantSpeakerEvent struct {
 	Endpoint string   `json:"dominantSpeakerEndpoint"`
 	Previous []string `json:"previousSpeakers"`
 	Silence  bool     `json:"silence"`
+}
+
+// senderSourceConstraints tells a sender the tallest video any receiver wants of one of its sources, so
+// it can stop encoding taller simulcast layers: -1 unlimited, 0 nobody.
+type senderSourceConstraints struct {
+	Class      string `json:"colibriClass"`
+	SourceName string `json:"sourceName"`
+	MaxHeight  int    `json:"maxHeight"`
 }
 
 type forwardedSources struct {

@@ -29,6 +29,10 @@ type source struct {
 	// Layer selection; used only by the owner's reader goroutine.
 	layerSeen []int64 // unix ns of the last packet per layer
 
+	// senderHeight is the SenderSourceConstraints maxHeight last sent to the owner (senderUnsent before
+	// any); guarded by the conference's mu.
+	senderHeight int
+
 	// kfLayers is the set of layers (bit i = layers[i]) that slots wait for a key frame of; the next
 	// keyframe request asks those, or every layer when it is empty.
 	kfLayers atomic.Uint32

@@ -181,6 +181,14 @@ test("ask to mute, the active speaker, screen share on stage, constraints", { ti
     const h = await videoHeight(grace.page, adaId);
     return h > 0 && h <= thumbMax && h;
   });
+  // Nobody has her camera on stage now, so the bridge tells her (SenderSourceConstraints) and her
+  // browser stops encoding the 720p layer; the lower ones go on.
+  await until("Ada stops encoding her camera's top layer", () =>
+    ada.page.evaluate(() => {
+      const active = window.parley.session.senders.video.getParameters().encodings.map((e) => e.active);
+      return active.length === 3 && active[0] && !active[2];
+    }),
+  );
 
   // Ada stops from the toolbar: the screen tile goes away everywhere.
   await ada.page.click("#share-toggle");

@@ -24,6 +24,7 @@ export interface MappedSource {
 export type BridgeMessage =
   | { kind: "sources"; media: "audio" | "video"; mapped: MappedSource[] }
   | { kind: "dominant"; endpoint: string; previous: string[]; silence: boolean }
+  | { kind: "senderConstraints"; source: string; maxHeight: number }
   | { kind: "other"; colibriClass: string };
 
 /** The channel URL: the focus's URL with its host replaced and a secure scheme when the page has one. */
@@ -72,6 +73,11 @@ export function parseBridgeMessage(text: string): BridgeMessage | null {
         previous: (Array.isArray(o.previousSpeakers) ? o.previousSpeakers : []).map(str).filter((x) => x !== ""),
         silence: o.silence === true,
       };
+    case "SenderSourceConstraints": {
+      const h = o.maxHeight;
+      if (!str(o.sourceName) || typeof h !== "number" || !Number.isInteger(h) || h < -1) return { kind: "other", colibriClass: cls };
+      return { kind: "senderConstraints", source: str(o.sourceName), maxHeight: h };
+    }
     case "":
       return null;
     default:
@@ -123,6 +129,23 @@ export function receiverConstraints(tiles: TileView[], pixelRatio = 1): VideoCon
     if (t.onStage && !onStageSources.includes(t.source)) onStageSources.push(t.source);
   }
   return { colibriClass: "ReceiverVideoConstraints", lastN: -1, onStageSources, defaultConstraints: { maxHeight: DEFAULT_MAX_HEIGHT }, constraints };
+}
+
+/**
+ * Which of a camera's simulcast encodings (low to high, each half the
+ * height of the next, the top one the track's height) to keep sending when
+ * the tallest any receiver wants is maxHeight (SenderSourceConstraints; -1
+ * unlimited, 0 nobody): those no taller than it, and always the lowest, so
+ * the stream stays up and a new viewer starts at once. The bridge picks the
+ * same way (the tallest layer within a receiver's limit).
+ */
+export function activeEncodings(count: number, trackHeight: number, maxHeight: number): boolean[] {
+  const out: boolean[] = [];
+  for (let i = 0; i < count; i++) {
+    const height = trackHeight / 2 ** (count - 1 - i);
+    out.push(i === 0 || maxHeight < 0 || height <= maxHeight);
+  }
+  return out;
 }
 
 /** SourceVideoTypeMessage: what kind of video a local source carries (§6.2). */

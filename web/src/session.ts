@@ -21,7 +21,7 @@
 // bridge rewrites whatever it forwards onto a slot and says in
 // VideoSourcesMap/AudioSourcesMap whose media a slot carries.
 import { xml, type Element } from "@xmpp/xml";
-import { BridgeChannel, channelURL, receiverConstraints, type BridgeMessage, type MappedSource, type TileView, type VideoConstraints } from "./bridgechannel";
+import { activeEncodings, BridgeChannel, channelURL, receiverConstraints, type BridgeMessage, type MappedSource, type TileView, type VideoConstraints } from "./bridgechannel";
 import { Emitter } from "./emitter";
 import { fromSDP, NSJ, parseJingle, toElement, toSDP, type Jingle, type Source, type SSRCGroup } from "./jingle";
 
@@ -389,6 +389,9 @@ export class MediaSession extends Emitter<{
   private owners = new Map<number, SlotOwner>(); // slot SSRC → what it carries
   private senders: { audio: RTCRtpSender | null; video: RTCRtpSender | null } = { audio: null, video: null };
   private stream: MediaStream | null = null;
+  /** The tallest video any receiver wants of our camera (SenderSourceConstraints; -1 unlimited). */
+  private senderMaxHeight = -1;
+  private encodingsQueue: Promise<void> = Promise.resolve();
   private constraints: VideoConstraints = receiverConstraints([]);
   private constraintsTimer: ReturnType<typeof setTimeout> | undefined;
   /** The focus's offer as our PeerConnection has it (with the screen share m-line once added). */
@@ -488,6 +491,7 @@ export class MediaSession extends Emitter<{
     let sdp = answer.sdp ?? "";
     if (this.opts.simulcast !== false && this.mids.video) sdp = addSimulcast(sdp, this.mids.video);
     await pc.setLocalDescription({ type: "answer", sdp });
+    void this.applySenderHeight(); // the encodings exist now; a new session starts with all of them
     await gathered(pc, 3000);
     if (gen !== this.generation) return;
 
@@ -588,7 +592,35 @@ export class MediaSession extends Emitter<{
       case "dominant":
         this.emit("dominant", m.silence ? "" : m.endpoint, m.previous, m.silence);
         break;
+      case "senderConstraints":
+        if (m.source !== `${this.opts.endpointId()}-v0`) break; // the screen share is one encoding
+        this.senderMaxHeight = m.maxHeight;
+        void this.applySenderHeight();
+        break;
     }
+  }
+
+  /**
+   * Stops the camera's simulcast encodings taller than any receiver wants
+   * and restarts them when someone does (activeEncodings), one change at a time.
+   */
+  private applySenderHeight(): Promise<void> {
+    this.encodingsQueue = this.encodingsQueue.then(async () => {
+      const s = this.senders.video;
+      const track = s?.track;
+      if (!s || !track) return;
+      const p = s.getParameters();
+      if (!p.encodings || p.encodings.length < 2) return;
+      const want = activeEncodings(p.encodings.length, track.getSettings().height ?? 720, this.senderMaxHeight);
+      if (p.encodings.every((e, i) => e.active === want[i])) return;
+      p.encodings.forEach((e, i) => (e.active = want[i]!));
+      try {
+        await s.setParameters(p);
+      } catch (err) {
+        console.warn("changing the camera's simulcast encodings failed:", err);
+      }
+    });
+    return this.encodingsQueue;
   }
 
   /** Rebuilds remotes from the slot tracks and the bridge's owners. */
@@ -623,6 +655,7 @@ export class MediaSession extends Emitter<{
       if (!s || s.track === t[kind]) continue;
       try {
         await s.replaceTrack(t[kind]);
+        if (kind === "video") await this.applySenderHeight();
       } catch (err) {
         console.warn(`replacing the ${kind} track failed:`, err);
       }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { channelURL, heightFor, parseBridgeMessage, receiverConstraints, videoTypeMessage } from "../src/bridgechannel";
+import { activeEncodings, channelURL, heightFor, parseBridgeMessage, receiverConstraints, videoTypeMessage } from "../src/bridgechannel";
 
 test("the channel goes to the page's host, whatever the focus called the server", () => {
   assert.equal(channelURL("wss://meet.example:443/colibri-ws/default-id/c1/e1?pwd=x", "127.0.0.1:8443"), "wss://127.0.0.1:8443/colibri-ws/default-id/c1/e1?pwd=x");
@@ -93,4 +93,22 @@ test("ReceiverVideoConstraints: a height per tile, the stage, a default for the 
 
 test("SourceVideoTypeMessage", () => {
   assert.deepEqual(JSON.parse(videoTypeMessage("aa-v1", "desktop")), { colibriClass: "SourceVideoTypeMessage", sourceName: "aa-v1", videoType: "desktop" });
+});
+
+test("SenderSourceConstraints: parsed, and the encodings a camera keeps", () => {
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"SenderSourceConstraints","sourceName":"ab-v0","maxHeight":360}'), {
+    kind: "senderConstraints",
+    source: "ab-v0",
+    maxHeight: 360,
+  });
+  for (const bad of ['{"colibriClass":"SenderSourceConstraints","sourceName":"ab-v0","maxHeight":"360"}', '{"colibriClass":"SenderSourceConstraints","maxHeight":360}', '{"colibriClass":"SenderSourceConstraints","sourceName":"ab-v0","maxHeight":-7}']) {
+    assert.deepEqual(parseBridgeMessage(bad), { kind: "other", colibriClass: "SenderSourceConstraints" }, bad);
+  }
+  assert.deepEqual(activeEncodings(3, 720, -1), [true, true, true]);
+  assert.deepEqual(activeEncodings(3, 720, 720), [true, true, true]);
+  assert.deepEqual(activeEncodings(3, 720, 360), [true, true, false]);
+  assert.deepEqual(activeEncodings(3, 720, 200), [true, false, false]);
+  assert.deepEqual(activeEncodings(3, 720, 0), [true, false, false]); // nobody watches: the lowest stays up
+  assert.deepEqual(activeEncodings(3, 480, 360), [true, true, false]);
+  assert.deepEqual(activeEncodings(1, 720, 0), [true]);
 });
