@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -348,5 +349,50 @@ func TestSenderSourceConstraints(t *testing.T) {
 	sender.onChannelOpen(&reopened)
 	if got := reopened.last("SenderSourceConstraints"); !strings.Contains(got, `"maxHeight":-1`) {
 		t.Fatalf("reopened channel got %q", got)
+	}
+}
+
+// TestHostileConstraints: oversized lists are cut, out-of-range numbers mean "unlimited", malformed
+// messages change nothing, and the receiver's video goes on.
+func TestHostileConstraints(t *testing.T) {
+	sender, enc, _ := benchConference(t, 1)
+	r := sender.conf.members()[1]
+	w := &layerWriter{}
+	key, salt := make([]byte, 16), make([]byte, 12)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	ctx, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	must(t, err)
+	w.ctx = ctx
+	r.setWriter(w)
+	names := make([]string, 5000)
+	for i := range names {
+		names[i] = fmt.Sprintf(`"s%d"`, i)
+	}
+	list := "[" + strings.Join(names, ",") + "]"
+	for _, m := range []string{
+		`{"colibriClass":"ReceiverVideoConstraints","lastN":-7,"onStageSources":` + list + `,"selectedSources":` + list +
+			`,"defaultConstraints":{"maxHeight":-9},"constraints":{"sender-v0":{"maxHeight":-100}}}`,
+		`{"colibriClass":"ReceiverVideoConstraints","lastN":"x"}`,
+		`{"colibriClass":"ReceiverVideoConstraints","constraints":{"sender-v0":{"maxHeight":1e99}}}`,
+		`{"colibriClass":"LastNChangedEvent","lastN":{}}`,
+		`{"colibriClass":"ReceiverVideoConstraints","constraints":[1,2]}`,
+	} {
+		r.onChannelMessage([]byte(m))
+	}
+	r.ch.mu.Lock()
+	s := r.ch.settings
+	r.ch.mu.Unlock()
+	if len(s.OnStageSources) != maxListedSources || len(s.SelectedSources) != maxListedSources || s.LastN != -7 {
+		t.Fatalf("settings after hostile messages: lastN %d, %d on stage, %d selected", s.LastN, len(s.OnStageSources), len(s.SelectedSources))
+	}
+	for i := range 3 {
+		pkt, err := enc.EncryptRTP(nil, vp8Packet(uint16(10+i), 90000), nil)
+		must(t, err)
+		sender.handlePacket(pkt)
+	}
+	if layers, _, _ := w.take(); len(layers) != 3 {
+		t.Fatalf("receiver got %d packets after hostile constraints, want 3", len(layers))
 	}
 }

@@ -22,6 +22,9 @@ const (
 	channelReadLimit = 64 << 10
 	channelPing      = 15 * time.Second
 	channelWriteWait = 5 * time.Second
+	// maxListedSources bounds the selectedSources and onStageSources a receiver can name (more are
+	// ignored): a stage holds a few, and every constraint update walks them once per slot.
+	maxListedSources = 64
 )
 
 // ChannelHandler serves /colibri-ws/… on the HTTPS server.
@@ -329,10 +332,10 @@ func (e *Endpoint) onReceiverConstraints(m *receiverVideoConstraints) {
 		s.LastN = *m.LastN
 	}
 	if m.SelectedSources != nil {
-		s.SelectedSources = m.SelectedSources
+		s.SelectedSources = m.SelectedSources[:min(len(m.SelectedSources), maxListedSources)]
 	}
 	if m.OnStageSources != nil {
-		s.OnStageSources = m.OnStageSources
+		s.OnStageSources = m.OnStageSources[:min(len(m.OnStageSources), maxListedSources)]
 	}
 	if m.DefaultConstraints != nil && m.DefaultConstraints.MaxHeight != nil {
 		s.DefaultMaxHeight = *m.DefaultConstraints.MaxHeight
