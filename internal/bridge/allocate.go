@@ -110,23 +110,6 @@ func (r *Endpoint) applyLimits() {
 	r.ch.sendForwarded(fwd)
 }
 
-// speechChanged recomputes the slot heights of the members that limit how many sources they receive.
-func (c *Conference) speechChanged(members []*Endpoint) {
-	changed := false
-	for _, r := range members {
-		r.ch.mu.Lock()
-		lastN := r.ch.settings.LastN
-		r.ch.mu.Unlock()
-		if lastN >= 0 {
-			r.applyLimits()
-			changed = true
-		}
-	}
-	if changed {
-		c.senderConstraints()
-	}
-}
-
 // senderUnsent marks a source whose owner has not been told a height yet.
 const senderUnsent = -2
 

@@ -266,7 +266,9 @@ func TestLastNFollowsSpeech(t *testing.T) {
 		c.speech.mu.Lock()
 		c.speech.dominant, c.speech.previous = id, previous
 		c.speech.mu.Unlock()
-		c.speechChanged(c.members())
+		c.mu.Lock()
+		c.reassignLocked() // as decideSpeaker does on a change
+		c.mu.Unlock()
 	}
 	setSpeaker("r1", "sender")
 	want("r1-v0")
@@ -394,5 +396,63 @@ func TestHostileConstraints(t *testing.T) {
 	}
 	if layers, _, _ := w.take(); len(layers) != 3 {
 		t.Fatalf("receiver got %d packets after hostile constraints, want 3", len(layers))
+	}
+}
+
+// TestSpeakersTakeFullSlots: when a receiver's slots are full, a recent speaker takes the slot of the
+// source ranked last (not a recent speaker, else the least recent, else the last to join), and the
+// receiver hears of the new mapping.
+func TestSpeakersTakeFullSlots(t *testing.T) {
+	sender, _, _ := rigConference(t, 3, false, 2)
+	c := sender.conf
+	members := c.members() // sender, r0, r1 send video; r2 watches with two video slots
+	for i, e := range members[1:3] {
+		srcs, err := c.validateSources(e.id, []Source{{Kind: KindVideo, SSRC: 3000 + uint32(i), Name: e.id + "-v0"}}, nil)
+		must(t, err)
+		c.setSources(e, srcs)
+	}
+	watcher := members[3]
+	var got msgConn
+	watcher.ch.attach(&got)
+	carried := func() string {
+		watcher.sendMu.Lock()
+		defer watcher.sendMu.Unlock()
+		var names []string
+		for _, sl := range watcher.videoSlots {
+			if sl.src != nil {
+				names = append(names, sl.src.name)
+			}
+		}
+		return strings.Join(names, " ")
+	}
+	speak := func(id string, previous ...string) {
+		c.speech.mu.Lock()
+		c.speech.dominant, c.speech.previous = id, previous
+		c.speech.mu.Unlock()
+		c.mu.Lock()
+		c.reassignLocked() // as decideSpeaker does on a change
+		c.mu.Unlock()
+	}
+	if s := carried(); s != "sender-v0 r0-v0" {
+		t.Fatalf("slots carry %q, want the first two to join", s)
+	}
+	speak("r1")
+	if s := carried(); s != "sender-v0 r1-v0" {
+		t.Fatalf("after r1 spoke the slots carry %q, want r1 in place of r0 (the later of two silent ones)", s)
+	}
+	if m := got.last("VideoSourcesMap"); !strings.Contains(m, `"source":"r1-v0"`) {
+		t.Fatalf("VideoSourcesMap after the switch: %q", m)
+	}
+	speak("r0", "r1")
+	if s := carried(); s != "r0-v0 r1-v0" {
+		t.Fatalf("after r0 spoke the slots carry %q, want r0 in place of the silent sender", s)
+	}
+	speak("sender", "r0", "r1")
+	if s := carried(); s != "r0-v0 sender-v0" {
+		t.Fatalf("after the sender spoke the slots carry %q, want it in place of r1, the least recent speaker", s)
+	}
+	speak("r0", "sender", "r1") // both already have a slot: nothing moves
+	if s := carried(); s != "r0-v0 sender-v0" {
+		t.Fatalf("slots moved without need: %q", s)
 	}
 }

@@ -1,10 +1,15 @@
 package bridge
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // reassignLocked maps sender sources onto every receiver's slots (SSRC-rewriting mode, dialect §5.5):
-// a source keeps its slot while it exists; sources without a slot take free slots in join order; a slot
-// whose source went away is freed. Newly mapped slots are announced with VideoSourcesMap/AudioSourcesMap
+// a source keeps its slot while it exists; sources without a slot take free slots, recent speakers first
+// (the dominant speaker, then the previous ones), then in join order; when the slots are full, a recent
+// speaker takes the slot of the source ranked last if that one ranks below it; a slot whose source went
+// away is freed. Newly mapped slots are announced with VideoSourcesMap/AudioSourcesMap
 // and their sources asked for a key frame; senders hear what they should now send. c.mu is held.
 func (c *Conference) reassignLocked() {
 	var all []*source
@@ -13,6 +18,32 @@ func (c *Conference) reassignLocked() {
 	}
 	subs := make(map[*source][]*slot, len(all))
 	var keyframes []*source
+	// Candidates for free slots: the dominant speaker's sources, then the previous speakers', most
+	// recent first, then everyone else's in join order. rank is 1 for the dominant speaker, 2 for the
+	// previous one and so on, 0 for who has not spoken; order is the join order.
+	rank, order := map[string]int{}, map[string]int{}
+	dom, prev := c.speech.current()
+	for i, id := range append([]string{dom}, prev...) {
+		if id != "" && rank[id] == 0 {
+			rank[id] = i + 1
+		}
+	}
+	for i, e := range c.order {
+		order[e.id] = i
+	}
+	candidates := slices.Clone(all)
+	slices.SortStableFunc(candidates, func(a, b *source) int {
+		ra, rb := rank[a.owner.id], rank[b.owner.id]
+		switch {
+		case ra == rb:
+			return 0
+		case ra == 0:
+			return 1
+		case rb == 0:
+			return -1
+		}
+		return ra - rb
+	})
 	for _, r := range c.order {
 		var newVideo, newAudio []*slotMapping
 		r.sendMu.Lock()
@@ -37,18 +68,21 @@ func (c *Conference) reassignLocked() {
 					sl.proj.reset()
 				}
 			}
-			next := 0
-			for _, src := range all {
+			for _, src := range candidates {
 				if src.owner == r || src.kind != kind || used[src.key] {
 					continue
 				}
-				for next < len(slots) && slots[next].src != nil {
-					next++
+				sl := freeSlot(slots)
+				if sl == nil {
+					// Full: a recent speaker takes the slot of the source ranked last, if that one
+					// ranks below it (has not spoken since, or joined later without speaking).
+					if rank[src.owner.id] == 0 {
+						break // the candidates that follow have not spoken either
+					}
+					if sl = lastRanked(slots, rank, order); sl == nil || !ranksBefore(src, sl.src, rank, order) {
+						continue
+					}
 				}
-				if next == len(slots) {
-					break
-				}
-				sl := slots[next]
 				sl.src = src
 				sl.proj.reset()
 				used[src.key] = true
@@ -80,6 +114,40 @@ func (c *Conference) reassignLocked() {
 	for _, src := range keyframes {
 		src.requestKeyframe(now)
 	}
+}
+
+// freeSlot returns the first slot without a source, nil when all carry one.
+func freeSlot(slots []*slot) *slot {
+	for _, sl := range slots {
+		if sl.src == nil {
+			return sl
+		}
+	}
+	return nil
+}
+
+// ranksBefore reports whether source a comes before b for a slot: a more recent speaker, or, when
+// neither has spoken, an earlier join.
+func ranksBefore(a, b *source, rank, order map[string]int) bool {
+	ra, rb := rank[a.owner.id], rank[b.owner.id]
+	switch {
+	case ra != 0 && rb != 0:
+		return ra < rb
+	case ra != 0 || rb != 0:
+		return ra != 0
+	}
+	return order[a.owner.id] < order[b.owner.id]
+}
+
+// lastRanked returns the slot whose source comes last (ranksBefore), nil for no slots.
+func lastRanked(slots []*slot, rank, order map[string]int) *slot {
+	var last *slot
+	for _, sl := range slots {
+		if sl.src != nil && (last == nil || ranksBefore(last.src, sl.src, rank, order)) {
+			last = sl
+		}
+	}
+	return last
 }
 
 // forwardedLocked lists the video sources currently forwarded to r (ForwardedSources): mapped onto a

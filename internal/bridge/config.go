@@ -23,7 +23,7 @@ type Config struct {
 	IncludeLoopback bool `toml:"include-loopback"`
 
 	// AudioSlots and VideoSlots are how many send slots (SSRCs) each receiver gets per media type; a
-	// receiver sees at most that many other senders at once (SSRC-rewriting mode).
+	// receiver sees at most that many other senders at once, recent speakers first (SSRC-rewriting mode).
 	AudioSlots int `toml:"audio-slots"`
 	VideoSlots int `toml:"video-slots"`
 

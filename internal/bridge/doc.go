@@ -32,18 +32,19 @@
 // # Forwarding (SSRC rewriting)
 //
 // Each receiver has AudioSlots + VideoSlots fixed SSRCs (video with an RTX SSRC). The conference maps
-// other senders' sources onto free slots in join order and announces the map on the bridge channel
-// (VideoSourcesMap / AudioSourcesMap). The packet path runs on the socket's reader goroutine (or, before
-// the sender's ICE pair is selected, on the sender's own reader goroutine; Endpoint.rxMu): check the
-// header, drop unsignalled SSRCs, decrypt, store video in the packet cache, note which simulcast layers
-// are being sent and their heights (from VP8 key frames), and hand the packet to each subscribed slot.
-// Each slot carries the layer its receiver's ReceiverVideoConstraints allow (the highest no taller than
-// the source's maxHeight, none for 0 or beyond lastN, allocate.go), moving to another layer only at that
-// layer's key frame, which it asks the sender for. Each receiver rewrites SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so
-// a slot is one continuous, decodable stream across switches, and switches a slot only at a key frame.
-// Header extensions and padding are not forwarded. The copies of one incoming packet leave together in
-// one sendmmsg(2) call on the shared socket, addressed to each receiver's selected ICE pair (batch.go;
-// through the ICE connection one by one where the platform or the socket cannot batch).
+// other senders' sources onto free slots (recent speakers first, then join order) and announces the map
+// on the bridge channel (VideoSourcesMap / AudioSourcesMap). The packet path runs on the socket's reader
+// goroutine (or, before the sender's ICE pair is selected, on the sender's own reader goroutine;
+// Endpoint.rxMu): check the header, drop unsignalled SSRCs, decrypt, store video in the packet cache,
+// note which simulcast layers are being sent and their heights (from VP8 key frames), and hand the packet
+// to each subscribed slot. Each slot carries the layer its receiver's ReceiverVideoConstraints allow (the
+// highest no taller than the source's maxHeight, none for 0 or beyond lastN, allocate.go), moving to
+// another layer only at that layer's key frame, which it asks the sender for. Each receiver rewrites
+// SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so a slot is one continuous,
+// decodable stream across switches, and switches a slot only at a key frame. Header extensions and
+// padding are not forwarded. The copies of one incoming packet leave together in one sendmmsg(2) call on
+// the shared socket, addressed to each receiver's selected ICE pair (batch.go; through the ICE connection
+// one by one where the platform or the socket cannot batch).
 //
 // # Dominant speaker
 //
@@ -51,7 +52,8 @@
 // housekeeping scores the histories (Volfin–Cohen, as Jitsi does) and announces a new dominant speaker
 // with DominantSpeakerEndpointChangeEvent to every endpoint, and the current one on each channel open
 // (speaker.go). Receivers with lastN ≥ 0 get the video of the most recent speakers (after the sources
-// they put on stage or selected); which senders fill the slots is still join order.
+// they put on stage or selected), and when a receiver's slots are full a recent speaker takes the slot of
+// the source ranked last (assign.go).
 //
 // # Concurrency
 //
@@ -71,7 +73,6 @@
 //
 // Layer allocation by bandwidth (the receivers' constraints and lastN are obeyed, allocate.go, but not
 // their bandwidth), bandwidth estimation toward receivers (the bridge sends transport-cc feedback to
-// senders but does not yet stamp its own packets or read receivers' feedback), speech order in slot
-// assignment when senders outnumber slots, VP9/AV1/H.264 layer parsing (forwarded without switch points),
-// header-extension forwarding (audio level, mid).
+// senders but does not yet stamp its own packets or read receivers' feedback), VP9/AV1/H.264 layer
+// parsing (forwarded without switch points), header-extension forwarding (audio level, mid).
 package bridge

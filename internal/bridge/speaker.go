@@ -415,7 +415,10 @@ func (c *Conference) decideSpeaker(now time.Time, members []*Endpoint) {
 	})
 	if changed {
 		c.b.metrics.dominantChanges.Inc()
-		c.speechChanged(members)
+		// The speech order decides who fills full slots, lastN and what senders should send.
+		c.mu.Lock()
+		c.reassignLocked()
+		c.mu.Unlock()
 	}
 }
 
