@@ -112,8 +112,20 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 		return // padding only: nothing to forward (the bridge pads its own legs, if ever)
 	}
 	src := s.src
+	resume := false
 	if src.kind == KindAudio {
-		e.noteAudioLevel(pkt, now)
+		// Silence is not forwarded past the first few packets of a run (Jitsi's discard-silence): a
+		// room of muted microphones would otherwise cost every receiver 50 packets a second each. The
+		// slots re-base at the next sound, so receivers see a pause, not a loss.
+		if e.noteAudioLevel(pkt, now) {
+			if s.silentRun++; s.silentRun > silenceForwarded {
+				e.b.metrics.silenceDiscarded.Inc()
+				return
+			}
+		} else {
+			resume = s.silentRun > silenceForwarded
+			s.silentRun = 0
+		}
 	}
 	var (
 		d        vp8Desc
@@ -138,7 +150,7 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 	if subs := src.subscribers.Load(); subs != nil {
 		bt := e.sendBatch()
 		for _, sl := range *subs {
-			if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, now, bt) {
+			if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, resume, now, bt) {
 				wantKeyframe = true
 			}
 		}
@@ -163,8 +175,9 @@ func (e *Endpoint) sendBatch() *sendBatch {
 }
 
 // forward rewrites one packet onto slot sl of receiver r and sends it, or queues it on bt (the sender's
-// batch) when both are there. It reports whether the slot is waiting for a key frame.
-func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *vp8Desc, keyframe bool, now int64, bt *sendBatch) (needKeyframe bool) {
+// batch) when both are there; resume says packets were discarded just before it (silence), so the slot
+// re-bases. It reports whether the slot is waiting for a key frame.
+func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *vp8Desc, keyframe, resume bool, now int64, bt *sendBatch) (needKeyframe bool) {
 	if sl.kind == KindVideo && !r.videoOn.Load() {
 		return false // no video before the receiver's first constraints (dialect §6.1)
 	}
@@ -191,6 +204,9 @@ func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *
 		default:
 			return false // a layer nobody on this slot needs
 		}
+	}
+	if resume && sl.proj.stream == s {
+		sl.proj.reset() // audio re-bases at any packet: numbering runs on, time advances by the pause
 	}
 	out, ok, need := sl.proj.project(s, binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), d, keyframe, now)
 	if !ok {

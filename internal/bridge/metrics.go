@@ -18,6 +18,7 @@ type metrics struct {
 	keyframeReqIn                            prometheus.Counter
 	keyframeReqOut                           prometheus.Counter
 	dominantChanges                          prometheus.Counter
+	silenceDiscarded                         prometheus.Counter
 	dropped                                  *prometheus.CounterVec // label: reason
 	rtt                                      prometheus.Histogram
 	demuxed                                  *prometheus.CounterVec // label: path (demux.go)
@@ -62,6 +63,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keyframe_requests_sent_total", Help: "PLI sent to senders after throttling."}),
 		dominantChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "dominant_speaker_changes_total", Help: "Dominant speaker changes announced, all conferences."}),
+		silenceDiscarded: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "silence_discarded_packets_total", Help: "Audio packets not forwarded because the sender's audio level said silence (after the first few of a run)."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "dropped_packets_total", Help: "Incoming packets dropped, by reason."}, []string{"reason"}),
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
@@ -69,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.005, .01, .025, .05, .1, .2, .4, .8, 1.6}}),
 	}
 	for _, c := range []prometheus.Collector{m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
-		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.dropped, m.rtt} {
+		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.silenceDiscarded, m.dropped, m.rtt} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -49,6 +49,8 @@ type inStream struct {
 	nack  *nackTracker // video primaries; guarded by the owner's fbMu
 	// height is the frame height of this layer's last key frame, 0 before one (owner's reader goroutine).
 	height int
+	// silentRun counts consecutive audio packets whose level said silence (owner's reader goroutine).
+	silentRun int
 
 	// Receive statistics for receiver reports (RFC 3550 §6.4.1, A.3). Written by the reader goroutine,
 	// read by housekeeping.

@@ -65,6 +65,7 @@ const (
 	minTurnBlocks     = 4                             // active 100 ms blocks in the last second a challenger needs
 	minChangeInterval = int64(time.Second)            // least time between two changes while the dominant stays
 	recentSpeakers    = 10                            // previousSpeakers kept (Jitsi: 10)
+	silenceForwarded  = 3                             // silent audio packets of a run still forwarded (Jitsi: 3)
 )
 
 // audioLevel finds the RFC 6464 audio level in the header extension of an RTP packet: level is −dBov
@@ -136,11 +137,14 @@ func audioLevel(pkt []byte, id uint8) (level uint8, voice, ok bool) {
 	return data[0] & 0x7f, data[0]&0x80 != 0, true
 }
 
-// noteAudioLevel records the audio level of one plaintext audio packet of e (reader goroutine).
-func (e *Endpoint) noteAudioLevel(pkt []byte, now int64) {
-	if level, _, ok := audioLevel(pkt, extAudioLevel); ok {
+// noteAudioLevel records the audio level of one plaintext audio packet of e (reader goroutine) and
+// reports whether the packet says it is silence (level 127, the lowest RFC 6464 can say).
+func (e *Endpoint) noteAudioLevel(pkt []byte, now int64) (silent bool) {
+	level, _, ok := audioLevel(pkt, extAudioLevel)
+	if ok {
 		e.levels.note(127-level, now)
 	}
+	return ok && level == 127
 }
 
 // speakerLevels is one endpoint's recent audio levels as loudness (127 − level: 0 silence … 127 the
