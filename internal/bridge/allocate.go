@@ -1,6 +1,9 @@
 package bridge
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Which video each receiver gets (dialect §11.4, without bandwidth estimation yet): the receiver's
 // ReceiverVideoConstraints give every source a maximum height, and each video slot carries the source's
@@ -113,16 +116,21 @@ func (r *Endpoint) applyLimits() {
 // senderUnsent marks a source whose owner has not been told a height yet.
 const senderUnsent = -2
 
+// senderLowerAfter is how long a lower height must stand before the sender hears it: a layout change
+// often lowers one tile for a moment before raising it again, and each time a sender stops and restarts
+// a layer costs a key frame. A higher height is sent at once.
+const senderLowerAfter = int64(2 * time.Second)
+
 // senderConstraints sends SenderSourceConstraints for each video source whose tallest wanted height
 // changed.
 func (c *Conference) senderConstraints() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.senderConstraintsLocked()
+	c.senderConstraintsLocked(time.Now().UnixNano())
 }
 
-// senderConstraintsLocked is senderConstraints with c.mu held (slot assignment).
-func (c *Conference) senderConstraintsLocked() {
+// senderConstraintsLocked is senderConstraints with c.mu held (slot assignment, housekeeping).
+func (c *Conference) senderConstraintsLocked(now int64) {
 	want := map[*source]int{}
 	for _, r := range c.order {
 		if !r.videoOn.Load() {
@@ -141,15 +149,41 @@ func (c *Conference) senderConstraintsLocked() {
 		}
 		r.sendMu.Unlock()
 	}
+	c.senderLowering = false
 	for _, e := range c.order {
 		for _, src := range e.sources {
-			if src.kind != KindVideo || src.senderHeight == want[src] {
+			h := want[src]
+			if src.kind != KindVideo {
 				continue
 			}
-			src.senderHeight = want[src]
-			e.ch.sendJSON(senderSourceConstraints{Class: classSenderConstraints, SourceName: src.name, MaxHeight: src.senderHeight})
+			if h == src.senderHeight {
+				src.lowerSince = 0
+				continue
+			}
+			if src.senderHeight != senderUnsent && tallerThan(src.senderHeight, h) {
+				if src.lowerSince == 0 || src.lowerTo != h {
+					src.lowerSince, src.lowerTo = now, h
+				}
+				if now-src.lowerSince < senderLowerAfter {
+					c.senderLowering = true // housekeeping looks again
+					continue
+				}
+			}
+			src.senderHeight, src.lowerSince = h, 0
+			e.ch.sendJSON(senderSourceConstraints{Class: classSenderConstraints, SourceName: src.name, MaxHeight: h})
 		}
 	}
+}
+
+// tallerThan reports whether maxHeight a allows more than b (-1 is unlimited).
+func tallerThan(a, b int) bool {
+	switch {
+	case a < 0:
+		return b >= 0
+	case b < 0:
+		return false
+	}
+	return a > b
 }
 
 // sendSenderConstraints repeats to a newly opened channel what its sources were last told.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/pion/rtcp"
@@ -317,7 +318,8 @@ func (m *msgConn) last(class string) string {
 }
 
 // TestSenderSourceConstraints: a sender hears the tallest height any receiver wants of its camera,
-// 0 when nobody wants it, -1 when someone wants it unlimited, and again when its channel reopens.
+// 0 when nobody wants it, -1 when someone wants it unlimited, a lower one only once it has stood for
+// senderLowerAfter, and the last one again when its channel reopens.
 func TestSenderSourceConstraints(t *testing.T) {
 	sender, _, _ := benchConference(t, 2)
 	members := sender.conf.members()
@@ -336,10 +338,32 @@ func TestSenderSourceConstraints(t *testing.T) {
 	want("180")
 	members[2].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","constraints":{"sender-v0":{"maxHeight":720}}}`))
 	want("720")
+	// Lower heights wait senderLowerAfter (housekeeping sends them); higher ones go at once.
+	c := sender.conf
+	after := func(d int64) {
+		c.mu.Lock()
+		c.senderConstraintsLocked(time.Now().UnixNano() + d)
+		c.mu.Unlock()
+	}
 	members[2].onChannelMessage([]byte(`{"colibriClass":"LastNChangedEvent","lastN":0}`))
+	want("720")
+	after(senderLowerAfter / 2)
+	want("720")
+	after(senderLowerAfter)
 	want("180")
 	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":0}}`))
+	after(senderLowerAfter)
 	want("0")
+	// A lower height that is raised again before it was sent is never sent.
+	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":360}}`))
+	want("360")
+	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":180}}`))
+	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":360}}`))
+	after(senderLowerAfter)
+	if n := strings.Count(strings.Join(sent.msgs, "\n"), `"maxHeight":180}`); n != 2 {
+		t.Fatalf("180 sent %d times, want twice (at the start and after lastN 0): %v", n, sent.msgs)
+	}
+	want("360")
 	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":-1}}`))
 	want("-1")
 	n := len(sent.msgs)

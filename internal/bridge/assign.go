@@ -109,8 +109,8 @@ func (c *Conference) reassignLocked() {
 		list := subs[src]
 		src.subscribers.Store(&list)
 	}
-	c.senderConstraintsLocked()
 	now := time.Now().UnixNano()
+	c.senderConstraintsLocked(now)
 	for _, src := range keyframes {
 		src.requestKeyframe(now)
 	}

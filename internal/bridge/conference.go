@@ -21,6 +21,9 @@ type Conference struct {
 	order     []*Endpoint // join order: older senders get slots first
 
 	speech speech // the dominant speaker (speaker.go)
+
+	// senderLowering: some source waits to tell its sender a lower height (allocate.go); guarded by mu.
+	senderLowering bool
 }
 
 func newConference(b *Bridge, id string) *Conference {

@@ -46,4 +46,9 @@ func (c *Conference) housekeeping(now time.Time) {
 		}
 	}
 	c.decideSpeaker(now, members)
+	c.mu.Lock()
+	if c.senderLowering {
+		c.senderConstraintsLocked(now.UnixNano())
+	}
+	c.mu.Unlock()
 }

@@ -32,6 +32,9 @@ type source struct {
 	// senderHeight is the SenderSourceConstraints maxHeight last sent to the owner (senderUnsent before
 	// any); guarded by the conference's mu.
 	senderHeight int
+	// lowerTo is a lower height waiting since lowerSince (unix ns, 0 = none) to be sent; conference mu.
+	lowerTo    int
+	lowerSince int64
 
 	// kfLayers is the set of layers (bit i = layers[i]) that slots wait for a key frame of; the next
 	// keyframe request asks those, or every layer when it is empty.
