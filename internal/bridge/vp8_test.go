@@ -23,6 +23,16 @@ func TestParseVP8(t *testing.T) {
 		{"tl0 cut", []byte{0x80, 0x40}, false, vp8Desc{}},
 		{"tid cut", []byte{0x80, 0x20}, false, vp8Desc{}},
 		{"start without payload header", []byte{0x90, 0x80, 0x05}, false, vp8Desc{}},
+		// A key frame's header: frame tag (3 bytes), start code, width and height (14 bits each, under
+		// a 2-bit scale that the height read ignores).
+		{"key frame 1280x720", []byte{0x10, 0x00, 0, 0, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0xc2}, true,
+			vp8Desc{start: true, keyframe: true, height: 720}},
+		{"key frame header cut", []byte{0x10, 0x00, 0, 0, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0}, true,
+			vp8Desc{start: true, keyframe: true}},
+		{"key frame without start code", []byte{0x10, 0x00, 0, 0, 0x9d, 0x01, 0x2b, 0x00, 0x05, 0xd0, 0x02}, true,
+			vp8Desc{start: true, keyframe: true}},
+		{"delta frame with start code bytes", []byte{0x10, 0x01, 0, 0, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02}, true,
+			vp8Desc{start: true}},
 	} {
 		got, ok := parseVP8(tc.in)
 		if ok != tc.ok || (ok && got != tc.want) {
@@ -112,4 +122,16 @@ func FuzzParseRTPLayout(f *testing.F) {
 			t.Fatalf("layout %+v for %d bytes", l, len(b))
 		}
 	})
+}
+
+// TestKeyframeHeightFromEncoder: the height read from a key frame made by a real encoder (the 320×180
+// fixture, libvpx through ffmpeg) is the frame's height.
+func TestKeyframeHeightFromEncoder(t *testing.T) {
+	f := mustFixtures(t)
+	for _, k := range f.keyframes {
+		d, ok := parseVP8(append([]byte{0x10}, f.video[k]...)) // S=1, PID=0: a frame's first packet
+		if !ok || !d.keyframe || d.height != 180 {
+			t.Fatalf("key frame %d: %+v ok=%v, want a key frame 180 high", k, d, ok)
+		}
+	}
 }
