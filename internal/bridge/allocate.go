@@ -61,7 +61,8 @@ func (r *Endpoint) applyLimitsLocked() {
 		}
 		return
 	}
-	// Rank the mapped sources; a slot not ranked within lastN gets 0.
+	// Rank the mapped sources; a slot not ranked within lastN gets 0. A source the receiver asked not
+	// to see (height 0) takes no place in lastN (as in Jitsi).
 	ranked := 0
 	done := make(map[*slot]bool, len(r.videoSlots))
 	take := func(sl *slot) {
@@ -69,12 +70,16 @@ func (r *Endpoint) applyLimitsLocked() {
 			return
 		}
 		done[sl] = true
-		if ranked < l.lastN {
-			sl.maxHeight = height(sl.src)
-		} else {
+		h := height(sl.src)
+		switch {
+		case h == 0:
+			sl.maxHeight = 0
+		case ranked < l.lastN:
+			sl.maxHeight = h
+			ranked++
+		default:
 			sl.maxHeight = 0
 		}
-		ranked++
 	}
 	for _, name := range l.first {
 		for _, sl := range r.videoSlots {

@@ -276,6 +276,12 @@ func TestLastNFollowsSpeech(t *testing.T) {
 	setSpeaker("r0", "r1", "sender")
 	want("r0-v0")
 
+	// A source the watcher asked not to see takes no place: the next speaker gets it.
+	watcher.onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","constraints":{"r0-v0":{"maxHeight":0}}}`))
+	want("r1-v0")
+	watcher.onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","constraints":{}}`))
+	want("r0-v0")
+
 	// A source on stage comes before any speaker.
 	watcher.onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","onStageSources":["r1-v0"]}`))
 	want("r1-v0")
