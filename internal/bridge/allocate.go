@@ -1,9 +1,6 @@
 package bridge
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Which video each receiver gets (dialect §11.4, without bandwidth estimation yet): the receiver's
 // ReceiverVideoConstraints give every source a maximum height, and each video slot carries the source's
@@ -105,17 +102,12 @@ func (r *Endpoint) applyLimitsLocked() {
 // updateLimits recomputes r's slot heights after its constraints changed, tells it when the set of
 // forwarded sources changed and the senders when what they should send changed.
 func (r *Endpoint) updateLimits() {
-	r.applyLimits()
-	r.conf.senderConstraints()
-}
-
-// applyLimits is updateLimits without the senders.
-func (r *Endpoint) applyLimits() {
 	r.sendMu.Lock()
 	r.applyLimitsLocked()
 	fwd := r.forwardedLocked()
 	r.sendMu.Unlock()
 	r.ch.sendForwarded(fwd)
+	r.conf.senderConstraints()
 }
 
 // senderUnsent marks a source whose owner has not been told a height yet.
@@ -191,19 +183,15 @@ func tallerThan(a, b int) bool {
 	return a > b
 }
 
-// sendSenderConstraints repeats to a newly opened channel what its sources were last told.
-func (e *Endpoint) sendSenderConstraints(ws channelConn) {
+// senderConstraintMsgs is what e's sources were last told, to repeat on a newly opened channel.
+func (e *Endpoint) senderConstraintMsgs() []senderSourceConstraints {
 	e.conf.mu.Lock()
+	defer e.conf.mu.Unlock()
 	var msgs []senderSourceConstraints
 	for _, src := range e.sources {
 		if src.kind == KindVideo && src.senderHeight != senderUnsent {
 			msgs = append(msgs, senderSourceConstraints{Class: classSenderConstraints, SourceName: src.name, MaxHeight: src.senderHeight})
 		}
 	}
-	e.conf.mu.Unlock()
-	for _, m := range msgs {
-		if raw, err := json.Marshal(m); err == nil {
-			ws.send(raw)
-		}
-	}
+	return msgs
 }

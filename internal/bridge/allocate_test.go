@@ -57,6 +57,14 @@ type layerWriter struct {
 	plis   []uint32
 }
 
+// newLayerWriter decrypts with the rig's keys.
+func newLayerWriter(t *testing.T) *layerWriter {
+	key, salt := rigKeys()
+	ctx, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	must(t, err)
+	return &layerWriter{ctx: ctx}
+}
+
 func (w *layerWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -129,22 +137,13 @@ func TestLayerPerReceiver(t *testing.T) {
 	must(t, err)
 	c.setSources(sender, srcs)
 
-	key, salt := make([]byte, 16), make([]byte, 12)
-	for i := range key {
-		key[i] = byte(i)
-	}
-	newWriter := func() *layerWriter {
-		ctx, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
-		must(t, err)
-		return &layerWriter{ctx: ctx}
-	}
 	members := c.members()
 	var recv [3]*layerWriter
 	for i, r := range members[1:] {
-		recv[i] = newWriter()
+		recv[i] = newLayerWriter(t)
 		r.setWriter(recv[i])
 	}
-	toSender := newWriter()
+	toSender := newLayerWriter(t)
 	sender.setWriter(toSender)
 	members[1].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxHeight":180}}`))
 	members[2].onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","constraints":{"sender-v0":{"maxHeight":720}}}`))
@@ -263,17 +262,9 @@ func TestLastNFollowsSpeech(t *testing.T) {
 	watcher.onChannelMessage([]byte(`{"colibriClass":"ReceiverVideoConstraints","lastN":1,"defaultConstraints":{"maxHeight":360}}`))
 	want("sender-v0") // nobody has spoken: slot order
 
-	setSpeaker := func(id string, previous ...string) {
-		c.speech.mu.Lock()
-		c.speech.dominant, c.speech.previous = id, previous
-		c.speech.mu.Unlock()
-		c.mu.Lock()
-		c.reassignLocked() // as decideSpeaker does on a change
-		c.mu.Unlock()
-	}
-	setSpeaker("r1", "sender")
+	setSpeaker(c, "r1", "sender")
 	want("r1-v0")
-	setSpeaker("r0", "r1", "sender")
+	setSpeaker(c, "r0", "r1", "sender")
 	want("r0-v0")
 
 	// A source the watcher asked not to see takes no place: the next speaker gets it.
@@ -290,6 +281,17 @@ func TestLastNFollowsSpeech(t *testing.T) {
 	if h := heights(); h["sender-v0"] != 360 || h["r0-v0"] != 360 || h["r1-v0"] != 360 {
 		t.Fatalf("heights with lastN -1: %v", h)
 	}
+}
+
+// setSpeaker makes id the dominant speaker of c, after previous, as a decision would, and re-runs the
+// assignment as decideSpeaker does on a change.
+func setSpeaker(c *Conference, id string, previous ...string) {
+	c.speech.mu.Lock()
+	c.speech.dominant, c.speech.previous = id, previous
+	c.speech.mu.Unlock()
+	c.mu.Lock()
+	c.reassignLocked()
+	c.mu.Unlock()
 }
 
 func (r *Endpoint) forwardedSourcesForTest() []string {
@@ -389,14 +391,7 @@ func TestSenderSourceConstraints(t *testing.T) {
 func TestHostileConstraints(t *testing.T) {
 	sender, enc, _ := benchConference(t, 1)
 	r := sender.conf.members()[1]
-	w := &layerWriter{}
-	key, salt := make([]byte, 16), make([]byte, 12)
-	for i := range key {
-		key[i] = byte(i)
-	}
-	ctx, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
-	must(t, err)
-	w.ctx = ctx
+	w := newLayerWriter(t)
 	r.setWriter(w)
 	names := make([]string, 5000)
 	for i := range names {
@@ -455,33 +450,25 @@ func TestSpeakersTakeFullSlots(t *testing.T) {
 		}
 		return strings.Join(names, " ")
 	}
-	speak := func(id string, previous ...string) {
-		c.speech.mu.Lock()
-		c.speech.dominant, c.speech.previous = id, previous
-		c.speech.mu.Unlock()
-		c.mu.Lock()
-		c.reassignLocked() // as decideSpeaker does on a change
-		c.mu.Unlock()
-	}
 	if s := carried(); s != "sender-v0 r0-v0" {
 		t.Fatalf("slots carry %q, want the first two to join", s)
 	}
-	speak("r1")
+	setSpeaker(c, "r1")
 	if s := carried(); s != "sender-v0 r1-v0" {
 		t.Fatalf("after r1 spoke the slots carry %q, want r1 in place of r0 (the later of two silent ones)", s)
 	}
 	if m := got.last("VideoSourcesMap"); !strings.Contains(m, `"source":"r1-v0"`) {
 		t.Fatalf("VideoSourcesMap after the switch: %q", m)
 	}
-	speak("r0", "r1")
+	setSpeaker(c, "r0", "r1")
 	if s := carried(); s != "r0-v0 r1-v0" {
 		t.Fatalf("after r0 spoke the slots carry %q, want r0 in place of the silent sender", s)
 	}
-	speak("sender", "r0", "r1")
+	setSpeaker(c, "sender", "r0", "r1")
 	if s := carried(); s != "r0-v0 sender-v0" {
 		t.Fatalf("after the sender spoke the slots carry %q, want it in place of r1, the least recent speaker", s)
 	}
-	speak("r0", "sender", "r1") // both already have a slot: nothing moves
+	setSpeaker(c, "r0", "sender", "r1") // both already have a slot: nothing moves
 	if s := carried(); s != "r0-v0 sender-v0" {
 		t.Fatalf("slots moved without need: %q", s)
 	}

@@ -33,16 +33,13 @@ func (c *Conference) reassignLocked() {
 	}
 	candidates := slices.Clone(all)
 	slices.SortStableFunc(candidates, func(a, b *source) int {
-		ra, rb := rank[a.owner.id], rank[b.owner.id]
 		switch {
-		case ra == rb:
-			return 0
-		case ra == 0:
-			return 1
-		case rb == 0:
+		case ranksBefore(a, b, rank, order):
 			return -1
+		case ranksBefore(b, a, rank, order):
+			return 1
 		}
-		return ra - rb
+		return 0
 	})
 	for _, r := range c.order {
 		var newVideo, newAudio []*slotMapping

@@ -47,10 +47,7 @@ func rigConference(tb testing.TB, n int, udp bool, slots int) (*Endpoint, *srtp.
 			tb.Skip("no sendmmsg on this platform")
 		}
 	}
-	key, salt := make([]byte, 16), make([]byte, 12)
-	for i := range key {
-		key[i] = byte(i)
-	}
+	key, salt := rigKeys()
 	profile := srtp.ProtectionProfileAeadAes128Gcm
 	var writers []*countingWriter
 	mk := func(id string) *Endpoint {
@@ -93,6 +90,15 @@ func rigConference(tb testing.TB, n int, udp bool, slots int) (*Endpoint, *srtp.
 	enc, err := srtp.CreateContext(key, salt, profile)
 	must(tb, err)
 	return sender, enc, writers[1:]
+}
+
+// rigKeys are the SRTP master key and salt every endpoint of the rig uses in both directions.
+func rigKeys() (key, salt []byte) {
+	key, salt = make([]byte, 16), make([]byte, 12)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	return key, salt
 }
 
 // vp8Packet is a 1,100-byte VP8 key frame packet with a 15-bit picture ID and TL0PICIDX.

@@ -250,7 +250,9 @@ func (e *Endpoint) onChannelOpen(ws channelConn) {
 	fwd := e.forwardedLocked()
 	e.sendMu.Unlock()
 	send(forwardedSources{Class: classForwardedSources, Sources: fwd})
-	e.sendSenderConstraints(ws)
+	for _, m := range e.senderConstraintMsgs() {
+		send(m)
+	}
 	e.conf.speech.sendCurrent(ws)
 }
 

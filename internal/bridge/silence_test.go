@@ -3,8 +3,6 @@ package bridge
 import (
 	"encoding/binary"
 	"testing"
-
-	"github.com/pion/srtp/v3"
 )
 
 // opusPacket is an Opus packet of the rig's audio source (SSRC 4321) with an RFC 6464 audio level in a
@@ -29,13 +27,7 @@ func TestSilenceIsNotForwarded(t *testing.T) {
 	srcs, err := c.validateSources("sender", []Source{{Kind: KindVideo, SSRC: 1234, Name: "sender-v0"}, {Kind: KindAudio, SSRC: 4321, Name: "sender-a0"}}, nil)
 	must(t, err)
 	c.setSources(sender, srcs)
-	key, salt := make([]byte, 16), make([]byte, 12)
-	for i := range key {
-		key[i] = byte(i)
-	}
-	ctx, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
-	must(t, err)
-	got := &layerWriter{ctx: ctx} // "layers" are the tags here
+	got := newLayerWriter(t) // "layers" are the tags here
 	c.members()[1].setWriter(got)
 
 	seq := uint16(7000)
