@@ -6,8 +6,9 @@ import (
 )
 
 // MaxMessage bounds one decoded client message (initial response or
-// <response/>) in bytes. Real SCRAM and PLAIN messages are a few hundred.
-const MaxMessage = 4096
+// <response/>) in bytes. Real SCRAM and PLAIN messages are a few hundred;
+// a PLAIN message carrying a JWT (auth.MaxTokenBytes) needs more.
+const MaxMessage = 10 << 10
 
 // maxEncoded is the base64 length of MaxMessage bytes.
 var maxEncoded = base64.StdEncoding.EncodedLen(MaxMessage)

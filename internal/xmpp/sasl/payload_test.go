@@ -36,8 +36,8 @@ func TestDecodePayload(t *testing.T) {
 		{"==", nil, "incorrect-encoding"},                        // not the "=" marker
 		{"YWJj\x00", nil, "incorrect-encoding"},                  // NUL
 		{"YWJjé", nil, "incorrect-encoding"},                     // non-ASCII
-		{strings.Repeat("QUFB", 1366), nil, "malformed-request"}, // 4098 bytes
-		{strings.Repeat("QUFB", 2000), nil, "malformed-request"},
+		{strings.Repeat("QUFB", MaxMessage/3+1), nil, "malformed-request"}, // just over MaxMessage
+		{strings.Repeat("QUFB", MaxMessage), nil, "malformed-request"},
 	}
 	for _, tt := range tests {
 		got, err := DecodePayload(tt.in)

@@ -33,6 +33,11 @@ type Config struct {
 	// Domain is the XMPP domain the accounts live on: an authzid is accepted
 	// only when empty or equal to name@Domain for the authenticating name.
 	Domain string
+	// Tokens, when set, is jwt mode (token.go): ANONYMOUS carries the
+	// connection's token and PLAIN (over TLS) accepts a token as password.
+	Tokens TokenVerifier
+	// Guests lets ANONYMOUS without a token through in jwt mode.
+	Guests bool
 }
 
 // Server starts SASL sessions. It is safe for concurrent use.
@@ -54,16 +59,17 @@ func NewServer(cfg Config) *Server {
 
 // Mechanisms lists what to offer, strongest first: SCRAM-SHA-256,
 // SCRAM-SHA-1 and (over an encrypted stream only) PLAIN when there is a
-// store, then ANONYMOUS when allowed.
+// store, then ANONYMOUS when allowed. In jwt mode PLAIN (encrypted) and
+// ANONYMOUS are always offered: both can carry a token.
 func (s *Server) Mechanisms(encrypted bool) []string {
 	var m []string
 	if s.cfg.Store != nil {
 		m = append(m, ScramSHA256, ScramSHA1)
-		if encrypted {
-			m = append(m, Plain)
-		}
 	}
-	if s.cfg.AllowAnonymous {
+	if encrypted && (s.cfg.Store != nil || s.cfg.Tokens != nil) {
+		m = append(m, Plain)
+	}
+	if s.cfg.AllowAnonymous || s.cfg.Tokens != nil {
 		m = append(m, Anonymous)
 	}
 	return m
@@ -73,7 +79,19 @@ func (s *Server) Mechanisms(encrypted bool) []string {
 // is ErrInvalidMechanism; PLAIN over an unencrypted stream is
 // ErrEncryptionRequired (RFC 6120 §6.5.3: the mechanism needs TLS).
 func (s *Server) Start(mechanism string, encrypted bool) (Session, error) {
+	return s.StartWith(mechanism, encrypted, "")
+}
+
+// StartWith is Start for a connection that brought a token (the WebSocket
+// URL's ?token=); the token is used by ANONYMOUS in jwt mode only.
+func (s *Server) StartWith(mechanism string, encrypted bool, token string) (Session, error) {
 	switch {
+	case mechanism == Anonymous && s.cfg.Tokens != nil:
+		return &tokenAnonymousSession{srv: s, token: token}, nil
+	case mechanism == Plain && s.cfg.Tokens != nil && encrypted:
+		return &tokenPlainSession{srv: s}, nil
+	case mechanism == Plain && s.cfg.Tokens != nil:
+		return nil, fail(ErrEncryptionRequired, "PLAIN needs an encrypted stream", nil)
 	case mechanism == Anonymous && s.cfg.AllowAnonymous:
 		return &anonymousSession{}, nil
 	case s.cfg.Store == nil:
@@ -104,7 +122,9 @@ type Session interface {
 // Identity is the outcome of a successful exchange.
 type Identity struct {
 	Username  string // normalised account name; "" when Anonymous
-	Anonymous bool
+	Anonymous bool   // the server invents the node (guests and token users)
+	// Token is the verified JWT of a token user (jwt mode); nil otherwise.
+	Token *auth.Claims
 }
 
 // state tracks a session's progress; shared by the mechanisms.
