@@ -4,6 +4,7 @@ import (
 	"net"
 
 	"github.com/parley-im/parley/internal/focus"
+	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/router"
 )
 
@@ -21,6 +22,15 @@ func (a *App) newFocus() error {
 		}
 		return "wss://" + net.JoinHostPort(a.cfg.Domain, port)
 	}
+	fc.Limits = a.cfg.Focus
+	fc.Authentication = a.restrictCreation()
+	fc.Requester = func(from, room jid.JID) focus.Requester {
+		p := a.peer(from)
+		return focus.Requester{
+			Addr:     p.Addr,
+			MayStart: !fc.Authentication || p.Authenticated && (p.Token == nil || p.Token.AllowsRoom(room.Local)),
+		}
+	}
 	f, err := focus.New(fc, a.Router, a.Bridge, a.log)
 	if err != nil {
 		return err
@@ -30,3 +40,7 @@ func (a *App) newFocus() error {
 	a.Router.AddComponent(f.UserDomain(), router.ComponentFunc(f.RouteUser))
 	return nil
 }
+
+// restrictCreation reports whether only authenticated users start rooms (a
+// secure domain): the MUC and the focus apply the same rule.
+func (a *App) restrictCreation() bool { return a.cfg.MUC.RestrictCreation }

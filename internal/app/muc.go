@@ -16,17 +16,19 @@ func MUCDomain(domain string) string { return "conference." + domain }
 func (a *App) newMUC() error {
 	// The focus joins rooms as focus@auth.<domain>/focus; no client can
 	// hold a JID at that domain (the router stamps from).
-	focusJID, err := jid.Parse(focus.DefaultConfig(a.cfg.Domain).UserJID)
+	fc := focus.DefaultConfig(a.cfg.Domain)
+	focusJID, err := jid.Parse(fc.UserJID)
 	if err != nil {
 		return err
 	}
 	svc, err := muc.New(muc.Options{
-		Domain:  MUCDomain(a.cfg.Domain),
-		Config:  a.cfg.MUC,
-		Router:  a.Router,
-		Logger:  a.log,
-		Peer:    a.peer,
-		IsFocus: func(j jid.JID) bool { return j.Bare() == focusJID.Bare() },
+		Domain:    MUCDomain(a.cfg.Domain),
+		Config:    a.cfg.MUC,
+		Router:    a.Router,
+		Logger:    a.log,
+		Peer:      a.peer,
+		IsFocus:   func(j jid.JID) bool { return j.Bare() == focusJID.Bare() },
+		FocusNick: fc.Nick,
 	})
 	if err != nil {
 		return err

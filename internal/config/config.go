@@ -20,6 +20,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/turn"
 	"github.com/parley-im/parley/internal/xmpp/c2s"
@@ -51,7 +52,13 @@ type Config struct {
 	// the top-level turn, turn-secret, turn-allow-peers and public-ip keys (see TURNConfig).
 	TURNServer turn.Config `toml:"turn-server"`
 	MUC        muc.Config  `toml:"muc"`
+	// Auth is who may connect and start rooms; JWT is how tokens are
+	// checked in jwt mode (docs/operations.md).
+	Auth auth.Config    `toml:"auth"`
+	JWT  auth.JWTConfig `toml:"jwt"`
 }
+	// Focus bounds the conferences requests can start.
+	Focus focus.Limits `toml:"focus"`
 
 // Default returns a configuration that serves https://localhost:8443.
 func Default() Config {
@@ -67,7 +74,9 @@ func Default() Config {
 		Bridge:     bridge.Default(),
 		TURNServer: turn.Default(),
 		MUC:        muc.Default(),
+		Auth:       auth.DefaultConfig(),
 	}
+		Focus:      focus.DefaultLimits(),
 }
 
 // Validate reports the first problem in c.
@@ -117,7 +126,18 @@ func (c Config) Validate() error {
 	if err := c.MUC.Validate(); err != nil {
 		return err
 	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
+	}
+	if c.Auth.Mode == auth.ModeJWT {
+		if err := c.JWT.Validate(); err != nil {
+			return err
+		}
+	}
 	return c.Bridge.Validate()
+	if err := c.Focus.Validate(); err != nil {
+		return err
+	}
 }
 
 // TURNConfig is the [turn-server] section with the top-level TURN keys folded in; the realm defaults to

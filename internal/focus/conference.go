@@ -3,6 +3,7 @@ package focus
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,10 +14,9 @@ import (
 
 // Timeouts of the conference's own requests.
 const (
-	joinTimeout  = 10 * time.Second // the room answers the focus's join
-	iqTimeout    = 10 * time.Second // a participant answers disco or session-initiate
-	emptyTimeout = 60 * time.Second // a conference nobody joined ends
-	maxQueue     = 10000            // events waiting for one conference
+	joinTimeout = 10 * time.Second // the room answers the focus's join
+	iqTimeout   = 10 * time.Second // a participant answers disco or session-initiate
+	maxQueue    = 10000            // events waiting for one conference
 )
 
 // conference is one room's focus. Everything below mu is owned by its
@@ -33,6 +33,9 @@ type conference struct {
 	wake   chan struct{}
 
 	count atomic.Int32 // len(parts), for readers outside the goroutine
+	// charged are the Focus.pending keys this conference counts against
+	// until somebody joins; guarded by f.mu.
+	charged []string
 
 	joined  bool
 	failed  *stanza.Error // the room refused the focus
@@ -75,7 +78,7 @@ func (c *conference) after(d time.Duration, fn func()) {
 func (c *conference) run() {
 	defer c.f.forget(c)
 	c.join()
-	c.after(emptyTimeout, func() {
+	c.after(c.f.cfg.Limits.JoinWithin, func() {
 		if !c.ever {
 			c.end("nobody joined")
 		}
@@ -158,7 +161,7 @@ func (c *conference) answerWaiting() {
 			continue
 		}
 		r := stanza.New(NSFocus, "conference", "room", c.room.String(), "focusjid", c.f.user.Bare().String(), "ready", "true")
-		r.Add(stanza.New(NSFocus, "property", "name", "authentication", "value", "false"))
+		r.Add(stanza.New(NSFocus, "property", "name", "authentication", "value", strconv.FormatBool(c.f.cfg.Authentication)))
 		r.Add(stanza.New(NSFocus, "property", "name", "visitors-supported", "value", "false"))
 		res := stanza.Result(iq, r)
 		res.Set("from", c.f.cfg.Service)
@@ -226,7 +229,10 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 		part = &participant{c: c, nick: nick, occupant: from, real: real, role: role}
 		c.parts[nick] = part
 		c.count.Store(int32(len(c.parts)))
-		c.ever = true
+		if !c.ever {
+			c.ever = true
+			c.f.settle(c)
+		}
 		part.invite()
 	}
 }

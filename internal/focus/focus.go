@@ -63,7 +63,14 @@ type Config struct {
 	Nick    string // "focus"
 	// PublicURL returns the wss://host:port base of bridge-channel URLs.
 	PublicURL func() string
+	// Requester describes who asks for a conference in a room; nil: anyone
+	// may start one, from an unknown address.
+	Requester func(from, room jid.JID) Requester
+	// Authentication is the conference reply's "authentication" property:
+	// only authenticated users start rooms (a secure domain).
+	Authentication bool
 	// Limits.
+	Limits                Limits
 	MaxSourcesPerEndpoint int // 20, like Jicofo
 	MaxRestartsPerMinute  int // 5
 }
@@ -76,6 +83,7 @@ func DefaultConfig(domain string) Config {
 		MUC:                   "conference." + domain,
 		UserJID:               "focus@auth." + domain + "/focus",
 		Nick:                  "focus",
+		Limits:                DefaultLimits(),
 		MaxSourcesPerEndpoint: 20,
 		MaxRestartsPerMinute:  5,
 	}
@@ -91,9 +99,11 @@ type Focus struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu    sync.Mutex
-	confs map[jid.JID]*conference // guarded by mu: room bare JID → conference
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	confs   map[jid.JID]*conference // guarded by mu: room bare JID → conference
+	pending map[string]int          // guarded by mu: unjoined conferences per requester key (see admit)
+	ended   chan struct{}           // guarded by mu: closed (and replaced) when a conference is forgotten
+	wg      sync.WaitGroup
 }
 
 // New returns a focus; register ServiceComponent for cfg.Service and
@@ -103,9 +113,13 @@ func New(cfg Config, r Router, b Bridge, log *slog.Logger) (*Focus, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Focus{cfg: cfg, user: u, router: r, bridge: b, log: log.With("component", "focus"),
-		ctx: ctx, cancel: cancel, confs: make(map[jid.JID]*conference)}, nil
+		ctx: ctx, cancel: cancel, confs: make(map[jid.JID]*conference), pending: make(map[string]int),
+		ended: make(chan struct{})}, nil
 }
 
 // UserDomain is the domain of the focus's own JID (auth.D), to register
@@ -128,7 +142,7 @@ func (f *Focus) Conferences() int {
 // Participants returns how many participants (besides the focus) the
 // conference in room has; 0 when there is none.
 func (f *Focus) Participants(room jid.JID) int {
-	if c := f.conference(room, false); c != nil {
+	if c := f.conference(room); c != nil {
 		return int(c.count.Load())
 	}
 	return 0
@@ -157,9 +171,13 @@ func (f *Focus) RouteService(el *stanza.Element) {
 		f.router.Route(stanza.ErrorReply(el, stanza.ErrNotAcceptable.WithText("rooms live at %s", f.cfg.MUC)))
 		return
 	}
-	c := f.conference(room, true)
-	if c == nil {
-		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable.WithText("shutting down")))
+	from, err := jid.Parse(el.Get("from"))
+	if err != nil {
+		return
+	}
+	c, serr := f.admit(from, room)
+	if serr != nil {
+		f.router.Route(stanza.ErrorReply(el, serr))
 		return
 	}
 	c.post(func() { c.onConferenceRequest(el) })
@@ -176,7 +194,7 @@ func (f *Focus) RouteUser(el *stanza.Element) {
 		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
 		return
 	}
-	c := f.conference(from.Bare(), false)
+	c := f.conference(from.Bare())
 	if c == nil {
 		if el.Name.Local == stanza.IQ {
 			f.router.Route(stanza.ErrorReply(el, stanza.ErrItemNotFound.WithText("no conference here")))
@@ -186,31 +204,38 @@ func (f *Focus) RouteUser(el *stanza.Element) {
 	c.post(func() { c.onStanza(el, from) })
 }
 
-// conference returns the conference for room, starting it if create is set.
-func (f *Focus) conference(room jid.JID, create bool) *conference {
+// conference returns the running conference for room, or nil.
+func (f *Focus) conference(room jid.JID) *conference {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c := f.confs[room]; c != nil || !create {
-		return c
-	}
-	if f.ctx.Err() != nil {
-		return nil
-	}
-	c := newConference(f, room)
-	f.confs[room] = c
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		c.run()
-	}()
-	return c
+	return f.confs[room]
 }
 
 // forget removes a finished conference, unless a new one took its place.
 func (f *Focus) forget(c *conference) {
+	f.settle(c)
 	f.mu.Lock()
 	if f.confs[c.room] == c {
 		delete(f.confs, c.room)
 	}
+	close(f.ended)
+	f.ended = make(chan struct{})
 	f.mu.Unlock()
+}
+
+// WaitConferences waits until at most n conferences run, or ctx ends.
+func (f *Focus) WaitConferences(ctx context.Context, n int) error {
+	for {
+		f.mu.Lock()
+		live, ch := len(f.confs), f.ended
+		f.mu.Unlock()
+		if live <= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

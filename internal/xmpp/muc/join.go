@@ -9,6 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
 )
@@ -19,6 +22,7 @@ var (
 	errTooManyAttempts    = stanza.ErrNotAuthorized.WithText("too many failed password attempts; try again later")
 	errTooManyRooms       = stanza.ErrResourceConstraint.WithText("this connection is in too many rooms")
 	errPresenceRate       = stanza.ErrPolicyViolation.WithText("too many presence updates")
+	errFocusNick          = stanza.ErrConflict.WithText("this nickname is reserved for the conference focus")
 )
 
 // onPresence handles presence to an occupant JID.
@@ -68,6 +72,18 @@ func (s *Service) validNick(nick string) *stanza.Error {
 	return nil
 }
 
+// reserved reports whether nick is the focus's nickname, compared after
+// compatibility normalisation and case folding so that "Focus" or a
+// full-width "ｆｏｃｕｓ" cannot pass for it either.
+func (s *Service) reserved(nick string) bool {
+	return s.focusNick != "" && foldNick(nick) == s.focusNick
+}
+
+// foldNick is nick in NFKC, case-folded, without surrounding spaces.
+func foldNick(nick string) string {
+	return strings.TrimSpace(cases.Fold().String(norm.NFKC.String(nick)))
+}
+
 // join admits a new occupant, or answers why not.
 func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 	s := r.svc
@@ -80,6 +96,10 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 		return
 	}
 	focus := s.isFocus(from)
+	if !focus && s.reserved(nick) {
+		r.fail(el, errFocusNick)
+		return
+	}
 	fresh := len(r.list) == 0
 	aff := r.affiliation(from)
 	var peer Peer
@@ -226,6 +246,10 @@ func (r *room) changeNick(o *occupant, el *stanza.Element, nick string) {
 	if err := s.validNick(nick); err != nil {
 		r.fail(el, err)
 		return
+	if s.reserved(nick) && !o.focus {
+		r.fail(el, errFocusNick)
+		return
+	}
 	}
 	if r.occupants[nick] != nil {
 		r.fail(el, stanza.ErrConflict)

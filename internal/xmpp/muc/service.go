@@ -94,12 +94,19 @@ type Service struct {
 	log     *slog.Logger
 	peer    func(jid.JID) Peer
 	isFocus func(jid.JID) bool
-	disco   *disco.Info
-	mux     *mux.Mux
-	guard   *attempts
+	// focusNick is Options.FocusNick folded by foldNick; "" = none reserved.
+	focusNick string
+	disco     *disco.Info
+	mux       *mux.Mux
+	guard     *attempts
+	mod       moderation // moderation.go: who is where, and the watchers
 
 	occupants atomic.Int64 // occupants in every room, for Stats
 	wg        sync.WaitGroup
+	// FocusNick is the nickname only the focus may take in any room, in any
+	// case or width ("focus", jitsi-dialect.md §4.2): clients trust Jingle
+	// from room/focus. Default "focus" when IsFocus is set.
+	FocusNick string
 
 	mu      sync.Mutex
 	rooms   map[string]*room // guarded by mu: localpart → live room
@@ -158,6 +165,11 @@ func New(o Options) (*Service, error) {
 
 type errorString string
 
+	} else {
+		s.focusNick = foldNick(o.FocusNick)
+		if s.focusNick == "" {
+			s.focusNick = "focus"
+		}
 func (e errorString) Error() string { return string(e) }
 
 // Domain is the service's domain.
