@@ -5,12 +5,17 @@
 //
 //   connect ─► focus IQ ─► join presence ─► self-presence (110) ─► joined
 //                 │ error: no media, join anyway   │ not-authorized ─► "password" ─► join(pw)
+//                 │ not-authorized (secure domain) │ 407 + <lobbyroom> ─► "lobby" ─► knock() ─► "knocking"
+//                 └► "waiting-host", asked again   │     invite from the room ─► join; kicked from the lobby ─► "denied"
 //   connection lost ─► "reconnecting" ─► resumed (nothing to redo) or new session ─► join again
+// The lobby's and the moderators' stanzas are in lobby.ts and access.ts.
 import type { Element } from "@xmpp/xml";
+import { componentsFrom, domainInfoRequest, endConferenceMessage, grantOwnerIQ, hostWaitDelay } from "./access";
 import { ChatLog, type LoggedMessage } from "./chat";
 import type { ServerConfig } from "./config";
 import { Emitter } from "./emitter";
 import { requestConference } from "./focus";
+import * as lobby from "./lobby";
 import * as muc from "./muc";
 import { randomHex8, type ConnState } from "./xmpp";
 
@@ -44,12 +49,19 @@ export type EndReason =
   | "members-only"
   | "unreachable"
   | "auth-required"
+  | "login-failed" // the server refused the login (a bad or expired token): detail is its reason
+  | "denied" // a moderator did not let us in from the lobby
   | "error";
 
 export type Phase =
   | { phase: "connecting" }
   | { phase: "joining" }
   | { phase: "password"; wrong: boolean; detail: string }
+  /** A secure domain and nobody has started the room: the focus is asked again in retryInMs. */
+  | { phase: "waiting-host"; retryInMs: number }
+  /** The lobby is on: knock() to ask to be let in. */
+  | { phase: "lobby"; lobbyRoom: string }
+  | { phase: "knocking" }
   | { phase: "joined" }
   | { phase: "reconnecting" }
   | { phase: "ended"; reason: EndReason; detail: string };
@@ -67,6 +79,8 @@ export class Conference extends Emitter<{
   notice: [string];
   /** The focus asked us to mute (a moderator's request, §4.7): what, and who asked (display name). */
   mutedBy: [MuteKind, string];
+  /** The people knocking changed (moderators), or the lobby was turned on or off. */
+  lobby: [];
 }> {
   readonly roomJid: string;
   phase: Phase = { phase: "connecting" };
@@ -79,6 +93,16 @@ export class Conference extends Emitter<{
   /** Whether audio and video flow (a Jingle session with the bridge); set by the media session (session.ts). */
   mediaConnected = false;
   role: muc.Role = "none";
+  /** Whether the lobby is on (the room is members-only, §4.5). */
+  lobbyOn = false;
+  /** People knocking, seen by moderators in the lobby room. */
+  knockers = new Map<string, lobby.Knocker>();
+  /** Component addresses by identity type (§2.5): "end_conference", "lobbyrooms" … */
+  components = new Map<string, string>();
+  private lobbyRoom = "";
+  private inLobby = false; // a moderator's seat in the lobby room
+  private hostWaits = 0;
+  private hostTimer: ReturnType<typeof setTimeout> | undefined;
   private focusJids = new Set<string>();
   private password = "";
   private triedPassword = false;
@@ -94,6 +118,7 @@ export class Conference extends Emitter<{
     roomNode: string,
     public local: muc.LocalState,
     private machineUid: string,
+    private opts: { token?: string; hostWait?: (attempt: number) => number } = {},
   ) {
     super();
     this.roomJid = `${roomNode}@${cfg.hosts.muc}`;
@@ -133,10 +158,17 @@ export class Conference extends Emitter<{
     try {
       await this.conn.connect();
     } catch (err) {
-      this.end((err as { kind?: string }).kind === "auth" ? "auth-required" : "unreachable", String((err as Error).message ?? err));
+      this.end((err as { kind?: string }).kind === "auth" ? "login-failed" : "unreachable", String((err as Error).message ?? err));
       return;
     }
     this.nick = this.conn.endpointId || randomHex8();
+    this.conn
+      .iq(domainInfoRequest(this.cfg.hosts.domain), 10_000)
+      .then((res) => {
+        this.components = componentsFrom(res);
+        this.emit("room");
+      })
+      .catch(() => {});
     await this.askFocusAndJoin();
   }
 
@@ -149,6 +181,7 @@ export class Conference extends Emitter<{
         machineUid: this.machineUid,
         startAudioMuted: this.local.audioMuted,
         startVideoMuted: this.local.videoMuted,
+        token: this.opts.token,
       },
       (iq) => this.conn.iq(iq, 10_000),
     );
@@ -159,7 +192,8 @@ export class Conference extends Emitter<{
         if (outcome.reply.focusJid) this.focusJids.add(outcome.reply.focusJid);
         break;
       case "auth-required":
-        this.end("auth-required", "This room needs a moderator to log in first.");
+        // A secure domain: guests wait until someone signed in starts the room (§3.3).
+        this.waitForHost();
         return;
       case "unavailable":
         this.mediaAvailable = false;
@@ -167,6 +201,15 @@ export class Conference extends Emitter<{
     }
     this.emit("room");
     this.sendJoin();
+  }
+
+  private waitForHost() {
+    const retryInMs = (this.opts.hostWait ?? hostWaitDelay)(this.hostWaits++);
+    this.setPhase({ phase: "waiting-host", retryInMs });
+    clearTimeout(this.hostTimer);
+    this.hostTimer = setTimeout(() => {
+      if (this.phase.phase === "waiting-host") this.askFocusAndJoin();
+    }, retryInMs);
   }
 
   private sendJoin() {
@@ -194,8 +237,15 @@ export class Conference extends Emitter<{
   }
 
   private onStanza(el: Element) {
-    if (el.name === "presence") this.onPresence(el);
-    else if (el.name === "message") this.onMessage(el);
+    if (el.name === "presence") {
+      const lev = lobby.parseLobbyPresence(el, this.lobbyRoom, this.nick);
+      if (lev) this.onLobbyPresence(lev);
+      else this.onPresence(el);
+    } else if (el.name === "message") {
+      const invite = lobby.inviteFrom(el, this.roomJid);
+      if (invite) this.onInvite(invite.password);
+      else this.onMessage(el);
+    }
   }
 
   private onPresence(el: Element) {
@@ -203,14 +253,26 @@ export class Conference extends Emitter<{
     if (!ev) return;
     switch (ev.type) {
       case "error":
-        if (ev.id === this.nick) this.onJoinError(ev.error);
+        if (ev.id !== this.nick) return;
+        if (ev.error.kind === "members-only" && this.phase.phase === "joining") {
+          const room = lobby.lobbyRoomOf(el);
+          if (room) {
+            clearTimeout(this.joinTimer);
+            this.lobbyRoom = room;
+            this.setPhase({ phase: "lobby", lobbyRoom: room });
+            return;
+          }
+        }
+        this.onJoinError(ev.error);
         return;
       case "available": {
         const o = ev.occupant;
         if (muc.isFocus(o, this.focusJids)) return;
         if (ev.self) {
           const first = this.phase.phase === "joining";
+          const promoted = !first && o.role === "moderator" && this.role !== "moderator";
           this.role = o.role;
+          if (promoted) this.refreshRoomInfo();
           this.participants.set(o.id, { ...o, local: true, displayName: this.local.displayName });
           if (first) {
             clearTimeout(this.joinTimer);
@@ -299,17 +361,144 @@ export class Conference extends Emitter<{
   }
 
   private async refreshRoomInfo() {
+    let info: lobby.RoomAccess;
     try {
-      const res = await this.conn.iq(muc.roomInfoRequest(this.roomJid));
-      this.locked = muc.isPasswordProtected(res);
-      this.emit("room");
+      info = lobby.roomAccess(await this.conn.iq(muc.roomInfoRequest(this.roomJid)));
     } catch {
-      // Room info is a nicety; the lock state shows after the next change.
+      return; // Room info is a nicety; the lock state shows after the next change.
     }
+    this.locked = info.passwordProtected;
+    this.lobbyOn = info.membersOnly;
+    if (info.lobbyRoom) this.lobbyRoom = info.lobbyRoom;
+    this.syncLobbySeat();
+    this.emit("room");
+    this.emit("lobby");
+  }
+
+  /** Moderators sit in the lobby room while the lobby is on, to see who knocks (§4.5 step 3). */
+  private syncLobbySeat() {
+    if (this.phase.phase !== "joined") return;
+    const want = this.lobbyOn && this.isModerator;
+    if (want && !this.inLobby) {
+      this.lobbyRoom ||= this.components.get("lobbyrooms") ? `${this.roomJid.split("@")[0]}@${this.components.get("lobbyrooms")}` : lobby.defaultLobbyRoom(this.roomJid, this.cfg.hosts.domain);
+      this.inLobby = true;
+      this.conn.send(lobby.knockPresence(this.lobbyRoom, this.nick, this.local.displayName)).catch(() => {});
+    } else if (!want && this.inLobby) {
+      this.inLobby = false;
+      this.conn.send(muc.leavePresence(this.lobbyRoom, this.nick)).catch(() => {});
+      this.knockers.clear();
+    }
+  }
+
+  private onLobbyPresence(ev: lobby.LobbyEvent) {
+    const p = this.phase.phase;
+    if (p === "knocking" || p === "lobby") {
+      // Our own knock: a refusal, a denial (kicked), or the lobby closing.
+      if (!ev.self) return;
+      if (ev.type === "error") this.end(ev.condition === "forbidden" ? "banned" : "error", ev.text || `The lobby refused the request (${ev.condition}).`);
+      else if (ev.type === "gone" && ev.kicked) this.end("denied");
+      else if (ev.type === "gone" && ev.destroyed && ev.to && muc.bareOf(ev.to).toLowerCase() === this.roomJid.toLowerCase()) this.onInvite("");
+      else if (ev.type === "gone" && ev.destroyed) this.end("destroyed");
+      return;
+    }
+    if (!this.inLobby || ev.self) return;
+    if (ev.type === "here") {
+      const k = ev.knocker;
+      // Someone already in the main room (another moderator) is not knocking.
+      const inRoom = k.jid !== "" && [...this.participants.values()].some((o) => o.jid === k.jid);
+      if (inRoom) return;
+      this.knockers.set(k.id, k);
+    } else if (!this.knockers.delete(ev.id)) return;
+    this.emit("lobby");
+  }
+
+  /** The main room invited us (a moderator admitted our knock): leave the lobby and join. */
+  private onInvite(password: string) {
+    if (this.phase.phase !== "knocking" && this.phase.phase !== "lobby") return;
+    if (this.phase.phase === "knocking") this.conn.send(muc.leavePresence(this.lobbyRoom, this.nick)).catch(() => {});
+    if (password) this.password = password;
+    this.lobbyRoom = "";
+    this.setPhase({ phase: "joining" });
+    this.sendJoin();
+  }
+
+  /** Knocks on the lobby (after phase "lobby") with the name moderators will see. */
+  knock(displayName: string): void {
+    if (this.phase.phase !== "lobby") return;
+    this.local = { ...this.local, displayName: displayName.trim().slice(0, 64) };
+    this.setPhase({ phase: "knocking" });
+    this.conn.send(lobby.knockPresence(this.lobbyRoom, this.nick, this.local.displayName)).catch(() => {});
+  }
+
+  /** Turns the lobby on or off (moderators only, §4.5 step 1). Throws a readable Error. */
+  async setLobby(on: boolean): Promise<void> {
+    if (on) {
+      const others = [...this.participants.values()].filter((p) => !p.local && p.jid && !["owner", "admin", "member"].includes(p.affiliation));
+      const members = lobby.membersIQ(this.roomJid, others.map((p) => p.jid!));
+      if (members) await this.conn.iq(members).catch(() => {});
+    }
+    try {
+      await this.conn.iq(lobby.membersOnlyForm(this.roomJid, on));
+    } catch (err) {
+      throw new Error(describeIqError(err, on ? "turn the lobby on" : "turn the lobby off"));
+    }
+    await this.refreshRoomInfo();
+  }
+
+  /** Lets a knocker in: a mediated invite to the main room (§4.5 step 4). */
+  async admit(id: string): Promise<void> {
+    const k = this.knockers.get(id);
+    if (!k?.jid) throw new Error("That person is no longer waiting.");
+    await this.conn.send(lobby.admitMessage(this.roomJid, [k.jid]));
+    this.knockers.delete(id);
+    this.emit("lobby");
+  }
+
+  /** Turns a knocker away: kicked from the lobby room. Throws a readable Error. */
+  async deny(id: string): Promise<void> {
+    try {
+      await this.conn.iq(lobby.denyIQ(this.lobbyRoom, id));
+    } catch (err) {
+      throw new Error(describeIqError(err, "turn people away"));
+    }
+    if (this.knockers.delete(id)) this.emit("lobby");
+  }
+
+  /** Makes a participant a moderator (owner, §4.6). Throws a readable Error. */
+  async grantModerator(id: string): Promise<void> {
+    const p = this.participants.get(id);
+    if (!p?.jid) throw new Error(`The room does not show ${this.displayNameOf(id)}'s address; they cannot be made a moderator.`);
+    try {
+      await this.conn.iq(grantOwnerIQ(this.roomJid, p.jid));
+    } catch (err) {
+      throw new Error(describeIqError(err, "make others moderators"));
+    }
+  }
+
+  /** Asks the focus to mute every other participant's microphone (§4.7); resolves with how many were asked. */
+  async muteEveryone(): Promise<number> {
+    const ids = [...this.participants.values()].filter((p) => !p.local && !p.audioMuted).map((p) => p.id);
+    const results = await Promise.allSettled(ids.map((id) => this.askToMute(id, "audio")));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return ids.length;
+  }
+
+  /** Whether the server can end the meeting for everyone (an end_conference component, §2.5). */
+  get canEndForAll(): boolean {
+    return this.components.has("end_conference");
+  }
+
+  /** Ends the meeting for everyone (moderators only): the room is destroyed and everyone sees why. */
+  async endForAll(): Promise<void> {
+    const component = this.components.get("end_conference");
+    if (!component) throw new Error("This server cannot end meetings for everyone.");
+    await this.conn.send(endConferenceMessage(component));
   }
 
   private end(reason: EndReason, detail = "") {
     clearTimeout(this.joinTimer);
+    clearTimeout(this.hostTimer);
     if (this.phase.phase === "ended") return;
     this.setPhase({ phase: "ended", reason, detail });
     for (const f of this.off) f();
@@ -438,6 +627,9 @@ export class Conference extends Emitter<{
   async leave(): Promise<void> {
     if (this.phase.phase === "joined" || this.phase.phase === "joining") {
       await this.conn.send(muc.leavePresence(this.roomJid, this.nick)).catch(() => {});
+    }
+    if (this.inLobby || this.phase.phase === "knocking") {
+      await this.conn.send(muc.leavePresence(this.lobbyRoom, this.nick)).catch(() => {});
     }
     this.end("left");
   }

@@ -13,6 +13,8 @@ export interface ConferenceRequest {
   machineUid: string;
   startAudioMuted?: boolean;
   startVideoMuted?: boolean;
+  /** The JWT, if any (§3.1: the focus reads the user's identity from it). */
+  token?: string;
 }
 
 export function conferenceIQ(r: ConferenceRequest): Element {
@@ -22,7 +24,7 @@ export function conferenceIQ(r: ConferenceRequest): Element {
     { type: "set", to: r.focus },
     xml(
       "conference",
-      { xmlns: NS_FOCUS, room: r.room, "machine-uid": r.machineUid },
+      { xmlns: NS_FOCUS, room: r.room, "machine-uid": r.machineUid, token: r.token || undefined },
       prop("rtcstatsEnabled", "false"),
       prop("visitors-version", "1"),
       r.startAudioMuted ? prop("startAudioMuted", "true") : null,
@@ -55,7 +57,7 @@ export function retryDelay(n: number, capMs = 120_000): number {
 export type FocusOutcome =
   | { kind: "ready"; reply: ConferenceReply }
   | { kind: "unavailable"; condition: string } // no focus (or it failed): join without media
-  | { kind: "auth-required" }; // not-authorized: the room needs a logged-in moderator first
+  | { kind: "auth-required" }; // not-authorized: a secure domain and nobody signed in has started the room (§3.3)
 
 /**
  * Runs the handshake with `request` (an IQ round trip that rejects with

@@ -1,5 +1,6 @@
 // Parley's browser client: routes "/" to the home page and "/<Room>" to the
 // pre-join screen and the meeting. See conference.ts for the protocol side.
+import { serviceURL, tokenFromSearch } from "./access";
 import { iceServersFrom, servicesRequest } from "./extdisco";
 import { Conference, type EndReason } from "./conference";
 import { loadConfig, type ServerConfig } from "./config";
@@ -11,10 +12,12 @@ import { isValidRoomName, roomFromPath, roomNode } from "./roomname";
 import { prompt } from "./ui/dialog";
 import { clear, h } from "./ui/dom";
 import { renderHome } from "./ui/home";
+import { showKnock, showKnocking } from "./ui/lobby";
 import { renderMeeting } from "./ui/meeting";
 import { showNotice } from "./ui/notice";
 import { renderPrejoin, type JoinChoice } from "./ui/prejoin";
 import { toast } from "./ui/toast";
+import { showWaitingHost, type WaitingScreen } from "./ui/waiting";
 import { Connection } from "./xmpp";
 
 const root = document.getElementById("app")!;
@@ -85,8 +88,10 @@ async function startRoom(room: string) {
   if (overrides.displayName && !prefs.displayName) prefs.displayName = overrides.displayName;
 
   showJoining(room);
-  const conn = new Connection({ service: cfg.websocket, domain: cfg.hosts.domain });
-  const conf = new Conference(conn, cfg, room, roomNode(room), choice, prefs.machineUid());
+  // A JWT on the meeting URL (?jwt=) goes to the WebSocket as ?token= and into the conference request (§10).
+  const token = tokenFromSearch(location.search);
+  const conn = new Connection({ service: serviceURL(cfg.websocket, token, roomNode(room)), domain: cfg.hosts.domain });
+  const conf = new Conference(conn, cfg, room, roomNode(room), choice, prefs.machineUid(), { token });
   // STUN/TURN servers (XEP-0215), asked again with every new XMPP session;
   // a media session waits for the answer (at most a few seconds).
   let iceServers: Promise<RTCIceServer[]> = Promise.resolve([]);
@@ -108,6 +113,7 @@ async function startRoom(room: string) {
   (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn, session };
   let teardown: (() => void) | null = null;
   let leaving = false;
+  let waiting: WaitingScreen | null = null;
 
   const leave = async () => {
     leaving = true;
@@ -118,7 +124,24 @@ async function startRoom(room: string) {
   });
 
   conf.on("phase", async (p) => {
+    if (p.phase !== "waiting-host" && waiting) {
+      waiting.remove();
+      waiting = null;
+    }
     switch (p.phase) {
+      case "waiting-host":
+        waiting ??= showWaitingHost(root, room, () => void leave());
+        waiting.update(p.retryInMs);
+        break;
+      case "lobby":
+        showKnock(root, room, conf.local.displayName, { knock: (name) => conf.knock(name), password: (pw) => conf.joinWithPassword(pw), leave: () => void leave() });
+        break;
+      case "knocking":
+        showKnocking(root, room, conf.local.displayName, () => void leave());
+        break;
+      case "joining":
+        if (!teardown && !document.getElementById("joining")) showJoining(room);
+        break;
       case "joined":
         if (!teardown) {
           prefs.addRecentRoom(room);
@@ -192,7 +215,13 @@ function showEnded(room: string, reason: EndReason, detail: string, byUs: boolea
       showNotice(root, "This meeting is full", "No one else can join right now. Try again later.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "full");
       return;
     case "destroyed":
-      showNotice(root, "The meeting has ended", `The room was closed.${because}`, [goHomeFirst], "ended");
+      showNotice(root, "The meeting was ended", `The meeting is over for everyone.${because}`, [goHomeFirst, { label: "Start it again", run: () => location.reload() }], "ended");
+      return;
+    case "denied":
+      showNotice(root, "You were not admitted", "A moderator did not let you into this meeting.", [goHomeFirst, { label: "Ask again", run: () => location.reload() }], "lobby-denied");
+      return;
+    case "login-failed":
+      showNotice(root, "You could not sign in", `The server refused the login.${because}`, [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "login-failed");
       return;
     case "members-only":
       showNotice(root, "This meeting is members only", "A moderator must let you in.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "members-only");

@@ -30,6 +30,24 @@ export interface ConnectionOptions {
   pingTimeoutMs?: number;
 }
 
+/** A readable reason for a refused login: the server's text, else its SASL condition in words. */
+export function loginFailure(condition: string, text: string): string {
+  const t = text.replace(/\s+/g, " ").trim().slice(0, 200);
+  if (t) return t;
+  switch (condition) {
+    case "not-authorized":
+      return "the server did not accept the login";
+    case "not-allowed":
+      return "the server does not let guests in without a token";
+    case "credentials-expired":
+      return "the token has expired";
+    case "account-disabled":
+      return "the account is disabled";
+    default:
+      return condition ? `the login failed (${condition})` : "the login failed";
+  }
+}
+
 /** LJM's endpoint ID: the first 8 characters of the anonymous node when they are hex (§2.2). */
 export function endpointIdFor(local: string, random: () => string = randomHex8): string {
   const head = local.slice(0, 8).toLowerCase();
@@ -143,9 +161,10 @@ export class Connection extends Emitter<{
       this.setState("offline");
       this.xmpp.stop().catch(() => {});
       if (err instanceof ConnectionError) throw err;
-      const cond = (err as { condition?: string }).condition;
-      if (cond === "not-authorized" || cond === "not-allowed") {
-        throw new ConnectionError("auth", "the server refused a guest login");
+      const e = err as { condition?: string; text?: string; name?: string };
+      if (e.name === "SASLError" || e.condition === "not-authorized" || e.condition === "not-allowed") {
+        // The server's <text> says why (a token expired, for the wrong room …, §2.2, §10).
+        throw new ConnectionError("auth", loginFailure(e.condition ?? "", e.text ?? ""));
       }
       throw new ConnectionError("unreachable", String((err as Error)?.message ?? err));
     } finally {

@@ -299,3 +299,177 @@ test("screen share state goes out in presence", async () => {
   assert.equal(JSON.parse(s.sent.at(-1)!.getChildText("SourceInfo")!)["3f2a9c1e-v1"], undefined);
   await conf.leave();
 });
+
+const FOCUS_NS = "http://jitsi.org/protocol/focus";
+const lroom = "standup@lobby.localhost";
+const tick = () => new Promise((r) => setTimeout(r, 5));
+const isJoin = (el: Element, to = room) => el.name === "presence" && el.attrs.to?.startsWith(to + "/") && !!el.getChild("x", "http://jabber.org/protocol/muc") && el.attrs.type === undefined;
+
+test("secure domain: not-authorized → waiting for the host, asked again, enters once the room is started (§3.3)", async () => {
+  const s = new FakeServer();
+  let asks = 0;
+  let started = false;
+  s.onIQ = (el) => {
+    const c = el.getChild("conference", FOCUS_NS);
+    if (!c) return parse(`<iq type="result"/>`);
+    asks++;
+    assert.equal(c.attrs.token, "eyJ.t.s", "the token rides along (§3.1)");
+    if (!started) return Object.assign(new Error("x"), { condition: "not-authorized" });
+    return parse(`<iq type="result"><conference xmlns="${FOCUS_NS}" ready="true" focusjid="focus@auth.localhost"/></iq>`);
+  };
+  s.onSend = (el) => {
+    if (isJoin(el)) s.stanza(selfPresence(s.endpointId, "participant"));
+  };
+  const waits: number[] = [];
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid", { token: "eyJ.t.s", hostWait: (n) => (n + 1) * 3 });
+  conf.on("phase", (p) => {
+    if (p.phase === "waiting-host") {
+      waits.push(p.retryInMs);
+      if (waits.length === 3) started = true; // the host arrives
+    }
+  });
+  await conf.start();
+  await until(conf, "joined");
+  assert.deepEqual(waits, [3, 6, 9]);
+  assert.equal(asks, 4);
+  assert.equal(s.sent.filter((e) => isJoin(e)).length, 1, "no join before the focus said ready");
+  await conf.leave();
+});
+
+test("leaving while waiting for the host stops asking", async () => {
+  const s = new FakeServer();
+  let asks = 0;
+  s.onIQ = (el) => (el.getChild("conference", FOCUS_NS) ? (asks++, Object.assign(new Error("x"), { condition: "not-authorized" })) : parse(`<iq type="result"/>`));
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid", { hostWait: () => 5 });
+  await conf.start();
+  await until(conf, "waiting-host");
+  await conf.leave();
+  const n = asks;
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(asks, n);
+  assert.equal(conf.phase.phase, "ended");
+});
+
+function lobbyServer() {
+  const s = new FakeServer();
+  let admitted = false;
+  s.onSend = (el) => {
+    if (isJoin(el)) {
+      if (!admitted) s.stanza(`<presence type="error" from="${room}/${s.endpointId}"><x xmlns="http://jabber.org/protocol/muc"/><error type="auth" code="407"><registration-required xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/><lobbyroom xmlns="http://jitsi.org/jitmeet">${lroom}</lobbyroom></error></presence>`);
+      else s.stanza(selfPresence(s.endpointId, "participant"));
+    }
+    if (isJoin(el, lroom)) s.stanza(`<presence from="${lroom}/${s.endpointId}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant"/><status code="110"/></x></presence>`);
+  };
+  return { s, admit: () => (admitted = true) };
+}
+
+test("lobby: 407 → knock with the name → admitted by the room's invite → joined (§4.5)", async () => {
+  const { s, admit } = lobbyServer();
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  assert.deepEqual(await until(conf, "lobby"), { phase: "lobby", lobbyRoom: lroom });
+  conf.knock("  Ada Lovelace ");
+  await until(conf, "knocking");
+  const knock = s.sent.find((e) => isJoin(e, lroom))!;
+  assert.equal(knock.attrs.to, `${lroom}/${s.endpointId}`);
+  assert.equal(knock.getChildText("nick", "http://jabber.org/protocol/nick"), "Ada Lovelace");
+  await tick();
+  // A forged invite from an occupant of the room, or an invite from another room, changes nothing.
+  s.stanza(`<message from="${room}/mallory"><x xmlns="http://jabber.org/protocol/muc#user"><invite from="m@x"/></x></message>`);
+  s.stanza(`<message from="other@conference.localhost"><x xmlns="http://jabber.org/protocol/muc#user"><invite from="m@x"/></x></message>`);
+  await tick();
+  assert.equal(conf.phase.phase, "knocking");
+  admit();
+  s.stanza(`<message from="${room}"><x xmlns="http://jabber.org/protocol/muc#user"><invite from="mod@localhost/r"/></x><body>You are invited</body></message>`);
+  await until(conf, "joined");
+  assert.ok(s.sent.some((e) => e.name === "presence" && e.attrs.to === `${lroom}/${s.endpointId}` && e.attrs.type === "unavailable"), "left the lobby room");
+  assert.equal(conf.local.displayName, "Ada Lovelace");
+  // Our own leaving presence from the lobby afterwards is not a denial.
+  s.stanza(`<presence type="unavailable" from="${lroom}/${s.endpointId}"><x xmlns="http://jabber.org/protocol/muc#user"><status code="110"/></x></presence>`);
+  assert.equal(conf.phase.phase, "joined");
+  await conf.leave();
+});
+
+test("lobby: kicked from the lobby room → denied; the password still lets one in", async () => {
+  const { s } = lobbyServer();
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "lobby");
+  conf.knock("Eve");
+  await until(conf, "knocking");
+  s.stanza(`<presence type="unavailable" from="${lroom}/${s.endpointId}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="none"><actor nick="mod"/></item><status code="307"/><status code="110"/></x></presence>`);
+  assert.equal(((await until(conf, "ended")) as { reason: string }).reason, "denied");
+
+  const b = lobbyServer();
+  const conf2 = new Conference(b.s, cfg, "Standup", "standup", local, "uid");
+  await conf2.start();
+  await until(conf2, "lobby");
+  b.admit(); // the password is right
+  conf2.joinWithPassword("s3cret");
+  await until(conf2, "joined");
+  assert.equal(b.s.sent.filter((e) => isJoin(e)).at(-1)!.getChild("x", "http://jabber.org/protocol/muc")!.getChildText("password"), "s3cret");
+  await conf2.leave();
+});
+
+test("moderator: lobby on, sits in the lobby room, admits and denies knockers, grants, mutes everyone, ends for all", async () => {
+  const s = new FakeServer();
+  let membersOnly = false;
+  const iqs: Element[] = [];
+  s.onIQ = (el) => {
+    iqs.push(el);
+    const q = el.getChildElements()[0];
+    if (el.attrs.to === "localhost") return parse(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#info"><identity category="component" type="end_conference" name="endconference.localhost"/></query></iq>`);
+    if (q?.attrs.xmlns === "http://jabber.org/protocol/disco#info")
+      return parse(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#info">${membersOnly ? `<feature var="muc_membersonly"/><x xmlns="jabber:x:data" type="result"><field var="muc#roominfo_lobbyroom"><value>${lroom}</value></field></x>` : ""}</query></iq>`);
+    if (q?.attrs.xmlns === "http://jabber.org/protocol/muc#owner" && el.attrs.type === "set") membersOnly = q.toString().includes("<value>true</value>");
+    if (q?.name === "conference") return Object.assign(new Error("x"), { condition: "service-unavailable" });
+    return parse(`<iq type="result"/>`);
+  };
+  s.onSend = (el) => {
+    if (isJoin(el)) {
+      s.stanza(`<presence from="${room}/b0b0b0b0"><nick xmlns="http://jabber.org/protocol/nick">Bob</nick><audiomuted>false</audiomuted><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant" jid="b0b0b0b0-1@localhost/r"/></x></presence>`);
+      s.stanza(selfPresence(s.endpointId));
+    }
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  await tick();
+  assert.equal(conf.canEndForAll, true);
+  assert.equal(conf.lobbyOn, false);
+
+  await conf.setLobby(true);
+  const members = iqs.find((e) => e.getChild("query", "http://jabber.org/protocol/muc#admin")?.getChild("item")?.attrs.affiliation === "member")!;
+  assert.equal(members.getChild("query")!.getChild("item")!.attrs.jid, "b0b0b0b0-1@localhost", "those present become members first");
+  assert.equal(conf.lobbyOn, true);
+  assert.ok(s.sent.some((e) => isJoin(e, lroom)), "the moderator sits in the lobby room");
+
+  let changes = 0;
+  conf.on("lobby", () => changes++);
+  s.stanza(`<presence from="${lroom}/${s.endpointId}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="moderator"/><status code="110"/></x></presence>`);
+  s.stanza(`<presence from="${lroom}/aaaa0001"><nick xmlns="http://jabber.org/protocol/nick">Ada</nick><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant" jid="aaaa0001-1@localhost/r"/></x></presence>`);
+  s.stanza(`<presence from="${lroom}/eeee0001"><nick xmlns="http://jabber.org/protocol/nick">Eve</nick><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant" jid="eeee0001-1@localhost/r"/></x></presence>`);
+  // Bob, already in the main room, is not knocking.
+  s.stanza(`<presence from="${lroom}/b0b0b0b0"><x xmlns="http://jabber.org/protocol/muc#user"><item jid="b0b0b0b0-1@localhost/r"/></x></presence>`);
+  assert.deepEqual([...conf.knockers.values()].map((k) => k.displayName), ["Ada", "Eve"]);
+  assert.equal(changes, 2);
+
+  await conf.admit("aaaa0001");
+  const invite = s.sent.at(-1)!;
+  assert.equal(invite.toString(), `<message to="${room}"><x xmlns="http://jabber.org/protocol/muc#user"><invite to="aaaa0001-1@localhost/r"/></x></message>`);
+  await conf.deny("eeee0001");
+  assert.equal(iqs.at(-1)!.toString(), `<iq type="set" to="${lroom}"><query xmlns="http://jabber.org/protocol/muc#admin"><item nick="eeee0001" role="none"/></query></iq>`);
+  assert.equal(conf.knockers.size, 0);
+  await assert.rejects(conf.admit("nobody"), /no longer waiting/);
+
+  await conf.grantModerator("b0b0b0b0");
+  assert.match(iqs.at(-1)!.toString(), /<item affiliation="owner" jid="b0b0b0b0-1@localhost">/);
+  assert.equal(await conf.muteEveryone(), 1);
+  assert.equal(iqs.at(-1)!.attrs.to, `${room}/focus`);
+  assert.equal(iqs.at(-1)!.getChild("mute", "http://jitsi.org/jitmeet/audio")!.attrs.jid, `${room}/b0b0b0b0`);
+  await conf.endForAll();
+  assert.equal(s.sent.at(-1)!.toString(), `<message to="endconference.localhost"><end_conference/></message>`);
+  // The room is destroyed: everyone's meeting ends.
+  s.stanza(`<presence type="unavailable" from="${room}/${s.endpointId}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="none"/><destroy><reason>The meeting has been terminated</reason></destroy><status code="110"/></x></presence>`);
+  assert.deepEqual(await until(conf, "ended"), { phase: "ended", reason: "destroyed", detail: "The meeting has been terminated" });
+});

@@ -61,3 +61,42 @@ export function prompt(o: PromptOptions): Promise<string | null> {
     input.focus();
   });
 }
+
+export interface ConfirmOptions {
+  title: string;
+  message: string;
+  confirm: string;
+  cancel: string;
+  danger?: boolean;
+  id?: string;
+}
+
+/** Asks yes or no; resolves true when confirmed. Escape and the cancel button say no. */
+export function confirm(o: ConfirmOptions): Promise<boolean> {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "dialog", attrs: { "aria-labelledby": "dialog-title", id: o.id } });
+    let done = false;
+    const finish = (v: boolean) => {
+      if (done) return;
+      done = true;
+      dialog.close();
+      dialog.remove();
+      resolve(v);
+    };
+    const cancel = h("button", { class: "btn btn-ghost", attrs: { type: "button", id: "dialog-cancel" }, text: o.cancel, on: { click: () => finish(false) } });
+    dialog.append(
+      h("h2", { attrs: { id: "dialog-title" }, text: o.title }),
+      h("p", { class: "muted", text: o.message }),
+      h(
+        "div",
+        { class: "dialog-actions" },
+        cancel,
+        h("button", { class: `btn ${o.danger ? "btn-danger" : "btn-primary"}`, attrs: { type: "button", id: "dialog-confirm" }, text: o.confirm, on: { click: () => finish(true) } }),
+      ),
+    );
+    dialog.addEventListener("cancel", () => finish(false));
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}

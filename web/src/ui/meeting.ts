@@ -17,6 +17,7 @@ import { prompt } from "./dialog";
 import { clear, h, hueFor, icon, initials, inTextField } from "./dom";
 import { gridFor, stageFor } from "./layout";
 import { menuButton, type MenuItem } from "./menu";
+import { moderationControls } from "./moderation";
 import { setToggle } from "./prejoin";
 import { toast } from "./toast";
 
@@ -60,7 +61,8 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const shareBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "share-toggle", "aria-keyshortcuts": "D", "aria-pressed": "false" } }, icon("screen"));
   shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
   const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
-  const toolbar = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, chatBtn, peopleBtn, inviteBtn, lockBtn, leaveBtn);
+  const moderation = moderationControls(conf); // lobby, mute everyone, end for all, make moderator (ui/moderation.ts)
+  const toolbar = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, chatBtn, peopleBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
 
   // Side panel: chat and people.
   const messages = h("ol", { class: "messages", attrs: { id: "messages", "aria-live": "polite", "aria-label": "Messages" } });
@@ -87,7 +89,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const stageArea = h("div", { class: "stage-area" }, grid, side);
   // Remote audio plays from elements outside the tiles, so re-rendering a tile never interrupts it.
   const audios = h("div", { attrs: { id: "remote-audio", hidden: "" } });
-  const main = h("main", { class: "meeting", attrs: { id: "meeting" } }, topbar, banner, stageArea, toolbar, audios);
+  const main = h("main", { class: "meeting", attrs: { id: "meeting" } }, topbar, banner, stageArea, toolbar, audios, moderation.knockCard);
   root.append(main);
 
   // Tiles.
@@ -152,6 +154,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     if (!e.p.local && !e.screen && conf.isModerator) {
       if (!e.p.audioMuted) items.push({ label: "Ask to mute", action: "mute-audio", run: () => askToMute(e.p.id, "audio", name) });
       if (!e.p.videoMuted) items.push({ label: "Ask to turn off camera", action: "mute-video", run: () => askToMute(e.p.id, "video", name) });
+      items.push(...moderation.tileItems(e.p, name));
       items.push({ label: "Remove from the meeting", action: "kick", run: () => void kick(e.p.id, name) });
     }
     return menuButton({
@@ -770,6 +773,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     document.removeEventListener("keydown", onKey);
     document.removeEventListener("click", onDocClick);
     resize.disconnect();
+    moderation.teardown();
     sharing?.stop();
     sharing = null;
   };

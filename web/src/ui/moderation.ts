@@ -1,0 +1,117 @@
+// The moderator's controls in the meeting: a toolbar menu to turn the lobby
+// on or off (§4.5), mute everyone (§4.7) and end the meeting for everyone
+// (Jitsi's end_conference component), the card of people knocking
+// (ui/lobby.ts), and "Make moderator" for a tile's menu (§4.6). Shown to
+// moderators only; the server checks every request again.
+import type { Conference, Participant } from "../conference";
+import { confirm } from "./dialog";
+import { h, icon } from "./dom";
+import { knockList } from "./lobby";
+import { menuButton, type MenuItem } from "./menu";
+import { toast } from "./toast";
+
+export interface ModerationControls {
+  /** The toolbar's moderation menu (hidden for non-moderators). */
+  button: HTMLElement;
+  /** The card of people knocking. */
+  knockCard: HTMLElement;
+  /** Items for a participant's tile menu. */
+  tileItems(p: Participant, name: string): MenuItem[];
+  teardown(): void;
+}
+
+export function moderationControls(conf: Conference): ModerationControls {
+  const wrap = h("div", { class: "toolbar-menu", attrs: { id: "moderation" } });
+  let open = false;
+  const act = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      toast((err as Error).message, "error", 6000);
+    }
+  };
+  const items = (): MenuItem[] => {
+    const out: MenuItem[] = [
+      {
+        label: conf.lobbyOn ? "Turn the lobby off" : "Turn the lobby on",
+        action: "lobby",
+        run: () =>
+          act(async () => {
+            const on = !conf.lobbyOn;
+            await conf.setLobby(on);
+            toast(on ? "The lobby is on: newcomers ask to join" : "The lobby is off: anyone with the link can join");
+          }),
+      },
+      {
+        label: "Mute everyone",
+        action: "mute-all",
+        run: () =>
+          act(async () => {
+            const n = await conf.muteEveryone();
+            toast(n === 0 ? "Everyone is already muted" : n === 1 ? "1 person was muted" : `${n} people were muted`);
+          }),
+      },
+    ];
+    if (conf.canEndForAll) out.push({ label: "End meeting for all", action: "end-all", run: () => void endForAll() });
+    return out;
+  };
+  const endForAll = async () => {
+    const yes = await confirm({
+      id: "end-dialog",
+      title: "End the meeting for everyone?",
+      message: "Everyone, you included, leaves the meeting at once. It can be started again with the same link.",
+      confirm: "End meeting",
+      cancel: "Cancel",
+      danger: true,
+    });
+    if (yes) await act(() => conf.endForAll());
+  };
+  const render = () => {
+    wrap.hidden = !conf.isModerator;
+    const [button, menu] = menuButton({
+      label: "Moderation",
+      items: items(),
+      open,
+      onOpen: () => {
+        open = true;
+        render();
+        menu.querySelector<HTMLButtonElement>("button")?.focus();
+      },
+      onClose: (refocus) => {
+        open = false;
+        render();
+        if (refocus) wrap.querySelector<HTMLButtonElement>("#moderate")?.focus();
+      },
+    });
+    button.className = "btn btn-round";
+    button.id = "moderate";
+    button.title = "Moderation";
+    button.replaceChildren(icon("shield"));
+    wrap.replaceChildren(button, menu);
+  };
+  const onDocClick = (ev: MouseEvent) => {
+    if (open && !wrap.contains(ev.target as Node)) {
+      open = false;
+      render();
+    }
+  };
+  document.addEventListener("click", onDocClick);
+  const [knockCard, offKnock] = knockList(conf);
+  const offs = [conf.on("room", render), conf.on("local", render), conf.on("lobby", render), offKnock];
+  render();
+  return {
+    button: wrap,
+    knockCard,
+    tileItems(p, name) {
+      if (!conf.isModerator || p.local || p.role === "moderator" || !p.jid) return [];
+      return [{ label: "Make moderator", action: "grant", run: () => act(async () => {
+        await conf.grantModerator(p.id);
+        toast(`${name} is now a moderator`);
+      }) }];
+    },
+    teardown() {
+      document.removeEventListener("click", onDocClick);
+      offs.forEach((f) => f());
+    },
+  };
+}
