@@ -223,7 +223,7 @@ func (s *Server) newMeter() *meter {
 	if s.cfg.ReadBytesPerSec > 0 {
 		m.lim = rate.NewLimiter(rate.Limit(s.cfg.ReadBytesPerSec), s.cfg.ReadBurstBytes)
 	}
-	m.take(0)
+	m.take(0, 0)
 	return m
 }
 

@@ -203,9 +203,10 @@ func (s *session) startPinger(c *conn) {
 // readLoop handles the client's stanzas until its connection ends.
 func (s *session) readLoop(c *conn) {
 	for {
+		start := time.Now()
 		el, err := c.t.next()
 		if err == nil {
-			err = s.throttle()
+			err = s.throttle(time.Since(start))
 		}
 		if err == nil {
 			err = s.handle(el)
@@ -217,12 +218,13 @@ func (s *session) readLoop(c *conn) {
 	}
 }
 
-// throttle holds the reader to the stanza budget (see type throttle).
-func (s *session) throttle() error {
+// throttle holds the reader to the stanza budget (see type throttle); the
+// stanza took waited to arrive.
+func (s *session) throttle(waited time.Duration) error {
 	if s.stanzas == nil {
 		return nil
 	}
-	return s.hold.wait(s.stanzas, 1)
+	return s.hold.wait(s.stanzas, 1, waited)
 }
 
 // connLost decides what a broken or closed connection means for the session:

@@ -57,32 +57,41 @@ type meter struct {
 	last atomic.Int64 // unix nanoseconds of the last read
 }
 
-// take accounts for n bytes, holding the reader back to keep the rate.
-func (m *meter) take(n int) error {
+// take accounts for n bytes that took waited to arrive, holding the reader
+// back to keep the rate.
+func (m *meter) take(n int, waited time.Duration) error {
 	m.last.Store(time.Now().UnixNano())
 	if m.lim == nil || n == 0 {
 		return nil
 	}
-	return m.hold.wait(m.lim, n)
+	return m.hold.wait(m.lim, n, waited)
 }
 
 // throttle slows a reader down to its budget, and gives up on a peer that
 // stays over budget for longer than max: a burst is absorbed, a flood ends
 // with policy-violation. Used by one goroutine only.
+//
+// A peer is over budget from the first read the budget holds back until it
+// leaves its budget unused: the reader waited for its next bytes at least
+// as long as the budget takes to grant them. A token that is free only
+// because the server was slow (a long handler, a busy machine) does not
+// count; a flood, however paced, always has its next stanza waiting.
 type throttle struct {
 	max   time.Duration
-	since time.Time // when the peer last went over budget; zero while within
+	since time.Time // when the peer went over budget; zero while within
 }
 
-func (t *throttle) wait(lim *rate.Limiter, n int) error {
+func (t *throttle) wait(lim *rate.Limiter, n int, waited time.Duration) error {
 	now := time.Now()
 	r := lim.ReserveN(now, n)
 	if !r.OK() {
 		return errThrottled
 	}
 	d := r.DelayFrom(now)
-	if d == 0 {
+	if d == 0 && !t.since.IsZero() && waited >= time.Duration(float64(n)/float64(lim.Limit())*float64(time.Second)) {
 		t.since = time.Time{}
+	}
+	if d == 0 {
 		return nil
 	}
 	if t.since.IsZero() {
@@ -108,9 +117,10 @@ func (c meteredConn) Read(p []byte) (int, error) {
 	if c.m.lim != nil && len(p) > c.m.lim.Burst() {
 		p = p[:c.m.lim.Burst()]
 	}
+	start := time.Now()
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		if terr := c.m.take(n); terr != nil {
+		if terr := c.m.take(n, time.Since(start)); terr != nil {
 			return n, terr
 		}
 	}
@@ -221,6 +231,7 @@ func newWSTransport(ws *websocket.Conn, m *meter, lim stream.Limits, secure bool
 
 // frame reads one text message and parses it.
 func (t *wsTransport) frame() (*stanza.Element, error) {
+	start := time.Now()
 	typ, data, err := t.ws.Read(t.ctx)
 	if err != nil {
 		var ce websocket.CloseError
@@ -235,7 +246,7 @@ func (t *wsTransport) frame() (*stanza.Element, error) {
 		}
 		return nil, err
 	}
-	if err := t.m.take(len(data)); err != nil {
+	if err := t.m.take(len(data), time.Since(start)); err != nil {
 		return nil, err
 	}
 	if typ != websocket.MessageText {
