@@ -21,7 +21,7 @@ const SECURE = process.env.PARLEY_SECURE_URL || "";
 const HOST_TOKEN = process.env.PARLEY_HOST_TOKEN || "";
 const EXPIRED_TOKEN = process.env.PARLEY_EXPIRED_TOKEN || "";
 // Server features this file needs that may not be there yet (set by browser_test.go).
-const missing = (feature) => (process.env[`PARLEY_NO_${feature}`] ? process.env[`PARLEY_NO_${feature}`] : false);
+const missing = (feature) => process.env[`PARLEY_NO_${feature}`] || false;
 
 /** Opens the moderation menu and picks an item (with a screenshot of the open menu when `shot` names one). */
 async function moderate(page, action, shot = "") {
@@ -101,6 +101,8 @@ test("lobby: a moderator turns it on; one knocks and is admitted, another is den
   await waitTiles(ann.page, ["Ann Arbor (you)", "Mona"]);
   await waitTiles(mod.page, ["Ann Arbor", "Mona (you)"]);
   await mod.page.waitForSelector("#lobby-list", { state: "hidden" });
+  // Everyone sees that the lobby is on.
+  await ann.page.waitForSelector("#lobby-state:not([hidden])");
   await screenshot(ann.page, "admitted");
 
   // Dan knocks and is turned away.
@@ -120,6 +122,7 @@ test("lobby: a moderator turns it on; one knocks and is admitted, another is den
   // The lobby off again: newcomers walk in.
   await moderate(mod.page, "lobby");
   await mod.page.waitForSelector('.toast:has-text("The lobby is off")');
+  await ann.page.waitForSelector("#lobby-state", { state: "hidden" });
   const eve = await participant(browser);
   await join(eve, room, "Eve");
   await waitTiles(mod.page, ["Ann Arbor", "Eve", "Mona (you)"]);

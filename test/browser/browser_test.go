@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-im/parley/internal/auth"
+	"github.com/parley-im/parley/internal/config"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
 	"github.com/parley-im/parley/test/internal/nodetest"
 )
@@ -18,6 +22,12 @@ import (
 // PARLEY_URL pointing at a fresh server. Screenshots land in artifacts/
 // (gitignored). Without node, the packages or Chromium the test is skipped,
 // or fails under CI, where .ci/run and make deps install them.
+//
+// A second server runs a secure domain ([auth] mode = "jwt", guests = true)
+// for access.test.js: PARLEY_SECURE_URL, with PARLEY_HOST_TOKEN (a valid
+// token for any room) and PARLEY_EXPIRED_TOKEN. PARLEY_NO_<FEATURE> skips
+// the browser test of a server feature that is not there yet, with its
+// value as the reason; notYet sets it, and setting it empty runs the test.
 func TestBrowserClient(t *testing.T) {
 	missing := func(what string) {
 		t.Helper()
@@ -42,6 +52,10 @@ func TestBrowserClient(t *testing.T) {
 	}
 
 	srv := xmpptest.Start(t, nil)
+	secure := xmpptest.Start(t, func(c *config.Config) {
+		c.Auth = auth.Config{Mode: auth.ModeJWT, Guests: true}
+		c.JWT = auth.JWTConfig{AppID: browserAppID, AppSecret: browserSecret}
+	})
 	artifacts, err := filepath.Abs("artifacts")
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +79,48 @@ func TestBrowserClient(t *testing.T) {
 		"PARLEY_URL=https://"+srv.HTTP,
 		"PARLEY_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium,
+		"PARLEY_SECURE_URL=https://"+secure.HTTP,
+		"PARLEY_HOST_TOKEN="+browserToken(t, time.Hour, "Hilda", true),
+		"PARLEY_EXPIRED_TOKEN="+browserToken(t, -time.Minute, "Late", false),
 	)
+	for feature, reason := range notYet {
+		if _, set := os.LookupEnv("PARLEY_NO_" + feature); !set {
+			cmd.Env = append(cmd.Env, "PARLEY_NO_"+feature+"="+reason)
+		}
+	}
 	took, err := nodetest.Run(t, cmd)
 	if err != nil {
 		t.Fatalf("browser tests failed after %v: %v (screenshots in %s)", took.Round(time.Millisecond), err, artifacts)
 	}
 	t.Logf("screenshots in %s", artifacts)
+}
+
+// The secure server's app id and HS256 secret (test values).
+const (
+	browserAppID  = "parley-browser"
+	browserSecret = "browser-test-secret-hs256"
+)
+
+// browserToken signs a token for any room that expires in `valid` (negative:
+// already expired) for a user with this display name, a moderator (the
+// context.user.moderator claim) when moderator is set.
+func browserToken(t *testing.T, valid time.Duration, name string, moderator bool) string {
+	t.Helper()
+	claims := jwt.MapClaims{
+		"iss": browserAppID, "aud": "jitsi", "sub": "*", "room": "*",
+		"iat": time.Now().Add(-2 * time.Hour).Unix(), "exp": time.Now().Add(valid).Unix(),
+		"context": map[string]any{"user": map[string]any{"name": name, "moderator": moderator}},
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(browserSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// notYet names the server features access.test.js needs that have not
+// landed, and why their tests are skipped.
+var notYet = map[string]string{
+	"LOBBY":          "the server has no lobby rooms yet (jitsi-dialect.md §4.5)",
+	"END_CONFERENCE": "the server has no end_conference component yet",
 }

@@ -215,13 +215,15 @@ function showEnded(room: string, reason: EndReason, detail: string, byUs: boolea
       showNotice(root, "This meeting is full", "No one else can join right now. Try again later.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "full");
       return;
     case "destroyed":
-      showNotice(root, "The meeting was ended", `The meeting is over for everyone.${because}`, [goHomeFirst, { label: "Start it again", run: () => location.reload() }], "ended");
+      // The server's reason ("The meeting has been terminated" from end for all), else a plain line.
+      showNotice(root, "The meeting was ended", detail ? `${detail.replace(/[.\s]+$/, "")}. Everyone has left.` : "It is over for everyone.", [goHomeFirst, { label: "Start it again", run: () => location.reload() }], "ended");
       return;
     case "denied":
       showNotice(root, "You were not admitted", "A moderator did not let you into this meeting.", [goHomeFirst, { label: "Ask again", run: () => location.reload() }], "lobby-denied");
       return;
     case "login-failed":
-      showNotice(root, "You could not sign in", `The server refused the login.${because}`, [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "login-failed");
+      // A refused token stays refused on a reload: the way on is a new link.
+      showNotice(root, "You could not sign in", `The server refused the login.${because} Ask whoever gave you the link for a new one.`, [goHomeFirst, { label: "Try again", run: () => location.reload() }], "login-failed");
       return;
     case "members-only":
       showNotice(root, "This meeting is members only", "A moderator must let you in.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "members-only");

@@ -40,7 +40,8 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const lockBadge = h("span", { class: "badge badge-lock", attrs: { id: "lock-state", title: "This meeting has a password" } }, icon("lock"), h("span", { text: "Locked" }));
   const count = h("span", { class: "muted", attrs: { id: "participant-count" } });
   const mediaPill = h("span", { class: "pill pill-warn", attrs: { id: "media-unavailable" }, text: "Audio and video unavailable" });
-  const topbar = h("header", { class: "topbar" }, h("span", { class: "brand-mark brand-small", attrs: { "aria-hidden": "true" } }), h("h1", { class: "topbar-room", text: conf.roomName }), lockBadge, count, h("span", { class: "spacer" }), mediaPill);
+  const moderation = moderationControls(conf); // lobby, mute everyone, end for all, make moderator (ui/moderation.ts)
+  const topbar = h("header", { class: "topbar" }, h("span", { class: "brand-mark brand-small", attrs: { "aria-hidden": "true" } }), h("h1", { class: "topbar-room", text: conf.roomName }), lockBadge, moderation.lobbyBadge, count, h("span", { class: "spacer" }), mediaPill);
 
   const banner = h("div", { class: "banner", attrs: { id: "connection-banner", role: "status", "aria-live": "polite" }, text: "Connection lost. Reconnecting…" });
   banner.hidden = true;
@@ -61,7 +62,6 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const shareBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "share-toggle", "aria-keyshortcuts": "D", "aria-pressed": "false" } }, icon("screen"));
   shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
   const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
-  const moderation = moderationControls(conf); // lobby, mute everyone, end for all, make moderator (ui/moderation.ts)
   const toolbar = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, chatBtn, peopleBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
 
   // Side panel: chat and people.

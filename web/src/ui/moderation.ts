@@ -15,6 +15,8 @@ export interface ModerationControls {
   button: HTMLElement;
   /** The card of people knocking. */
   knockCard: HTMLElement;
+  /** The top bar's "Lobby" badge, shown to everyone while the lobby is on. */
+  lobbyBadge: HTMLElement;
   /** Items for a participant's tile menu. */
   tileItems(p: Participant, name: string): MenuItem[];
   teardown(): void;
@@ -22,6 +24,7 @@ export interface ModerationControls {
 
 export function moderationControls(conf: Conference): ModerationControls {
   const wrap = h("div", { class: "toolbar-menu", attrs: { id: "moderation" } });
+  const lobbyBadge = h("span", { class: "badge badge-lobby", attrs: { id: "lobby-state", title: "Newcomers wait in the lobby until a moderator admits them" } }, icon("shield"), h("span", { text: "Lobby" }));
   let open = false;
   const act = async (fn: () => Promise<unknown>) => {
     try {
@@ -68,6 +71,7 @@ export function moderationControls(conf: Conference): ModerationControls {
   };
   const render = () => {
     wrap.hidden = !conf.isModerator;
+    lobbyBadge.hidden = !conf.lobbyOn;
     const [button, menu] = menuButton({
       label: "Moderation",
       items: items(),
@@ -102,6 +106,7 @@ export function moderationControls(conf: Conference): ModerationControls {
   return {
     button: wrap,
     knockCard,
+    lobbyBadge,
     tileItems(p, name) {
       if (!conf.isModerator || p.local || p.role === "moderator" || !p.jid) return [];
       return [{ label: "Make moderator", action: "grant", run: () => act(async () => {
