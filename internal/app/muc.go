@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/parley-im/parley/internal/focus"
+	"github.com/parley-im/parley/internal/xmpp/disco"
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/muc"
 )
@@ -35,8 +36,20 @@ func (a *App) newMUC() error {
 	}
 	a.MUC = svc
 	a.Router.AddComponent(svc.Domain(), svc)
+	// The lobby (jitsi-dialect.md §4.5) at lobby.<domain>, advertised on the
+	// domain as Prosody's mod_muc_lobby_rooms does, so that stock Jitsi
+	// clients find it.
+	lobby, err := svc.EnableLobby(LobbyDomain(a.cfg.Domain))
+	if err != nil {
+		return err
+	}
+	a.Router.AddComponent(lobby.Domain(), lobby)
+	a.Disco.AddIdentity(disco.Identity{Category: "component", Type: muc.LobbyIdentityType, Name: lobby.Domain()})
 	return nil
 }
+
+// LobbyDomain is where rooms' lobbies live: lobby.<domain> (dialect §4.5).
+func LobbyDomain(domain string) string { return "lobby." + domain }
 
 // peer tells the MUC who is behind a real JID. A c2s session that reports
 // Anonymous() and RemoteAddr() is asked; otherwise an account of that name

@@ -265,5 +265,6 @@ func (r *room) owner(typ string, q *stanza.Element, from jid.JID) (*stanza.Eleme
 	if err := r.applyConfig(x); err != nil {
 		return nil, err
 	}
+	r.lobbyAfterConfig(from)
 	return nil, nil
 }

@@ -209,6 +209,9 @@ func (r *room) discoInfo(q *stanza.Element) (*stanza.Element, *stanza.Error) {
 	if r.createdMS != "" {
 		form.Add(field("text-single", "muc#roominfo_created_timestamp", "Created (ms since 1970)", r.createdMS))
 	}
+	if r.lob != nil {
+		form.Add(field("text-single", "muc#roominfo_lobbyroom", "Lobby room jid", r.lobbyJID().String()))
+	}
 	if r.subject != nil {
 		form.Add(field("text-single", "muc#roominfo_subject", "Subject", r.subject.ChildText(stanza.NSClient, "subject")))
 	}

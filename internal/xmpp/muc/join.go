@@ -117,11 +117,10 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 	case aff == Outcast:
 		r.fail(el, stanza.ErrForbidden)
 		return
-	case r.conf.membersOnly && aff == None && !focus:
-		r.fail(el, stanza.ErrRegistrationRequired)
-		return
+	case r.conf.membersOnly && aff == None && !focus && !r.lobbyAdmits(el, from, peer):
+		return // lobby.go answered
 	}
-	if r.conf.password != "" && !focus {
+	if r.conf.password != "" && !focus && !r.lobbySkipsPassword(aff) {
 		key := "jid " + from.Bare().String()
 		if peer.Addr.IsValid() {
 			key = "ip " + peer.Addr.String()

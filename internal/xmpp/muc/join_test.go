@@ -170,9 +170,10 @@ func TestJoinErrors(t *testing.T) {
 	d.Send(joinXML(room, "dave", "<password>pw</password>"))
 	d.ExpectSkip("full", isPresenceError(room+"/dave", "service-unavailable"))
 
-	// Members-only: registration-required.
+	// Members-only: registration-required (the right password would admit
+	// dave as a member: the lobby's rule, lobby_test.go).
 	wantResult(t, submit(t, a, room, "cfg2", map[string]string{"muc#roomconfig_membersonly": "1", "muc#roomconfig_maxusers": "10"}))
-	d.Send(joinXML(room, "dave", "<password>pw</password>"))
+	d.Send(fmt.Sprintf(`<presence to="%s/dave"><x xmlns="%s"/><nick xmlns="%s">Dave</nick></presence>`, room, muc.NS, muc.NSNick))
 	d.ExpectSkip("members only", isPresenceError(room+"/dave", "registration-required"))
 
 	// Missing nick.

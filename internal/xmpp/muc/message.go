@@ -184,6 +184,10 @@ func (r *room) inviterJID(o *occupant) string {
 // when the room has one. In a members-only room an invitation by someone
 // allowed to invite makes the invitee a member (how Jitsi's lobby admits).
 func (r *room) invite(o *occupant, el, x *stanza.Element) {
+	if o == nil && r.conf.membersOnly {
+		r.fail(el, stanza.ErrForbidden.WithText("only occupants may invite to this room"))
+		return
+	}
 	if o == nil {
 		r.fail(el, errNotOccupant)
 		return
@@ -227,7 +231,7 @@ func (r *room) invite(o *occupant, el, x *stanza.Element) {
 			iv.Add(stanza.New(NSUser, "reason").SetText(reason))
 		}
 		ux := stanza.New(NSUser, "x").Add(iv)
-		if r.conf.password != "" {
+		if r.conf.password != "" && r.lob == nil { // admitted knockers need no password
 			ux.Add(stanza.New(NSUser, "password").SetText(r.conf.password))
 		}
 		m.Add(ux, stanza.New(stanza.NSClient, "body").SetText(o.nick+" invites you to the room "+r.jid.String()))
@@ -242,6 +246,9 @@ func (r *room) invite(o *occupant, el, x *stanza.Element) {
 		}
 		r.invites[to.Bare()] = o.real
 		r.send(m)
+		if may {
+			r.lobbyGranted(o, to)
+		}
 	}
 }
 

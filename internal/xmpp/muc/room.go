@@ -15,6 +15,7 @@ type event struct {
 	el       *stanza.Element // a stanza addressed to the room or an occupant
 	flush    *occupant       // a coalesced presence is due
 	shutdown bool            // the service is closing: destroy the room
+	lobby    bool            // el (or flush) is for the room's lobby (lobby.go)
 }
 
 // roomConfig is what owners change with the muc#owner form.
@@ -58,6 +59,7 @@ type room struct {
 	createdMS    string              // Jitsi's created timestamp (ms), set when a second occupant joins
 	invites      map[jid.JID]jid.JID // invitee bare JID → inviter real JID, for declines
 	shut         bool                // the service is closing
+	lob          *lobby              // the lobby while the room is members-only; nil otherwise
 }
 
 type histEntry struct {
@@ -75,6 +77,7 @@ func newRoom(s *Service, j jid.JID) *room {
 // reset forgets everything: a room that empties is destroyed, and one that
 // is created again under the same name inherits nothing.
 func (r *room) reset() {
+	r.closeLobby(nil, lobbyClosedReason)
 	r.occupants = make(map[string]*occupant)
 	r.byJID = make(map[jid.JID]*occupant)
 	r.list = nil
@@ -146,6 +149,9 @@ func (r *room) run() {
 // handle processes one event.
 func (r *room) handle(ev event) {
 	switch {
+	case ev.lobby:
+		r.onLobby(ev)
+		return
 	case ev.shutdown:
 		r.shut = true
 		r.destroy(nil, "The server is shutting down")

@@ -101,6 +101,7 @@ type Service struct {
 	guard     *attempts
 	mod       moderation // moderation.go: who is where, and the watchers
 
+	lobby     *Lobby       // lobby.<domain> when EnableLobby was called (lobby.go)
 	occupants atomic.Int64 // occupants in every room, for Stats
 	wg        sync.WaitGroup
 	// FocusNick is the nickname only the focus may take in any room, in any
