@@ -121,7 +121,6 @@ func browserToken(t *testing.T, valid time.Duration, name string, moderator bool
 // notYet names the server features access.test.js needs that have not
 // landed, and why their tests are skipped.
 var notYet = map[string]string{
-	"LOBBY":          "the server has no lobby rooms yet (jitsi-dialect.md §4.5)",
 	"END_CONFERENCE": "the server has no end_conference component yet",
 	"SECURE":         "the XMPP WebSocket does not take ?token= yet (jitsi-dialect.md §10)",
 }
