@@ -100,6 +100,7 @@ export class Conference extends Emitter<{
   /** Component addresses by identity type (§2.5): "end_conference", "lobbyrooms" … */
   components = new Map<string, string>();
   private lobbyRoom = "";
+  private knockedAs = ""; // the name we knocked with, to knock again after a new session
   private inLobby = false; // a moderator's seat in the lobby room
   private hostWaits = 0;
   private hostTimer: ReturnType<typeof setTimeout> | undefined;
@@ -148,7 +149,8 @@ export class Conference extends Emitter<{
         if (this.phase.phase === "reconnecting") this.setPhase({ phase: "joined" });
       }),
       this.conn.on("session", (first) => {
-        if (!first && this.phase.phase !== "ended") this.rejoin();
+        // Waiting for the host or at the knock screen there is nothing to redo; the next step uses the new session.
+        if (!first && !["ended", "waiting-host", "lobby"].includes(this.phase.phase)) this.rejoin();
       }),
     );
     for (const kind of ["audio", "video"] as const) {
@@ -229,8 +231,10 @@ export class Conference extends Emitter<{
   }
 
   private rejoin() {
-    // A new session: the room forgot us. Join again as the same endpoint.
+    // A new session: the room forgot us (and the lobby room too). Join again as the same endpoint.
     this.participants.clear();
+    this.inLobby = false;
+    this.knockers.clear();
     this.emit("participants");
     this.setPhase({ phase: "joining" });
     this.sendJoin();
@@ -260,6 +264,8 @@ export class Conference extends Emitter<{
             clearTimeout(this.joinTimer);
             this.lobbyRoom = room;
             this.setPhase({ phase: "lobby", lobbyRoom: room });
+            // Knocked before this session was lost: knock again rather than ask again.
+            if (this.knockedAs) this.knock(this.knockedAs);
             return;
           }
         }
@@ -426,6 +432,7 @@ export class Conference extends Emitter<{
   knock(displayName: string): void {
     if (this.phase.phase !== "lobby") return;
     this.local = { ...this.local, displayName: displayName.trim().slice(0, 64) };
+    this.knockedAs = this.local.displayName;
     this.setPhase({ phase: "knocking" });
     this.conn.send(lobby.knockPresence(this.lobbyRoom, this.nick, this.local.displayName)).catch(() => {});
   }

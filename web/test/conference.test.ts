@@ -411,6 +411,25 @@ test("lobby: kicked from the lobby room → denied; the password still lets one 
   await conf2.leave();
 });
 
+test("lobby: a new session while knocking knocks again with the same name", async () => {
+  const { s, admit } = lobbyServer();
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "lobby");
+  conf.knock("Ada");
+  await until(conf, "knocking");
+  s.fire("session", false);
+  await tick();
+  const knocks = s.sent.filter((e) => isJoin(e, lroom));
+  assert.equal(knocks.length, 2);
+  assert.equal(knocks[1]!.getChildText("nick", "http://jabber.org/protocol/nick"), "Ada");
+  assert.equal(conf.phase.phase, "knocking");
+  admit();
+  s.stanza(`<message from="${room}"><x xmlns="http://jabber.org/protocol/muc#user"><invite from="mod@localhost/r"/></x></message>`);
+  await until(conf, "joined");
+  await conf.leave();
+});
+
 test("moderator: lobby on, sits in the lobby room, admits and denies knockers, grants, mutes everyone, ends for all", async () => {
   const s = new FakeServer();
   let membersOnly = false;
