@@ -309,6 +309,9 @@ func TestLobbyVisibilityAndChat(t *testing.T) {
 	k2.ExpectSkip("k2 left", isUnavailable(lobbyRoom+"/k2"))
 	a.ExpectSkip("k2 left, for alice", isUnavailable(lobbyRoom+"/k2"))
 	expectBefore(t, k1, "k1 barrier 3", selfPing(t, k1, "k1", "p6"), isUnavailable(lobbyRoom+"/k2"))
+	// A knocker whose connection drops leaves the lobby.
+	k1.Drop()
+	a.ExpectSkip("k1 dropped", isUnavailable(lobbyRoom+"/k1"))
 }
 
 // Turning the lobby off sends the knockers the destroy presence naming the
@@ -491,12 +494,18 @@ func TestLobbyDisplayNames(t *testing.T) {
 // presence burst reaches the moderators coalesced.
 func TestLobbyKnockFlood(t *testing.T) {
 	srv := start(t, func(c *muc.Config) {
-		c.MaxOccupants, c.PresencesPerSecond, c.PresenceBurst = 3, 5, 1
+		c.MaxOccupants, c.PresencesPerSecond, c.PresenceBurst, c.RoomsPerConnection = 3, 5, 1, 2
 	})
 	a := guest(t, srv)
 	join(t, a, room, "alice")
 	enableLobby(t, a, true)
-	knock(t, a, "alice-m", "")
+	knock(t, a, "alice-m", "") // alice's second seat
+	// A lobby seat is a seat: a connection in two rooms cannot knock.
+	x := guest(t, srv)
+	join(t, x, "r2@"+service, "x")
+	join(t, x, "r3@"+service, "x")
+	x.Send(knockXML("x", "X", ""))
+	x.ExpectSkip("too many rooms", isPresenceError(lobbyRoom+"/x", "resource-constraint"))
 	ks := make([]*xmpptest.Client, 4)
 	for i := range ks {
 		ks[i] = guest(t, srv)
@@ -529,9 +538,9 @@ func TestLobbyKnockFlood(t *testing.T) {
 	if len(seen) >= 20 {
 		t.Fatalf("names seen %v: not coalesced", seen)
 	}
-	// Lobby seats count against the per-connection room limit.
+	// Lobby seats are counted like room seats.
 	st := srv.App.MUC.Stats()
-	if st.Occupants != 1+1+3 { // alice in the room and the lobby, three knockers
+	if st.Occupants != 1+1+3+2 { // alice in the room and the lobby, three knockers, x in r2 and r3
 		t.Fatalf("stats %+v", st)
 	}
 }
