@@ -29,6 +29,7 @@ import (
 	"github.com/parley-im/parley/internal/focus"
 	"github.com/parley-im/parley/internal/turn"
 	"github.com/parley-im/parley/internal/web"
+	"github.com/parley-im/parley/internal/xmpp/avmoderation"
 	"github.com/parley-im/parley/internal/xmpp/c2s"
 	"github.com/parley-im/parley/internal/xmpp/disco"
 	"github.com/parley-im/parley/internal/xmpp/extdisco"
@@ -58,6 +59,9 @@ type App struct {
 	MUC    *muc.Service
 	Focus  *focus.Focus
 	reg    *prometheus.Registry
+
+	// AVModeration is avmoderation.<domain> (moderation.go).
+	AVModeration *avmoderation.Component
 
 	http   *http.Server
 	xmppLn net.Listener
@@ -135,6 +139,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		a.store.Close()
 		return nil, err
 	}
+	a.newModeration()
 	metricsAllow, err := allowList(cfg.MetricsAllow)
 	if err != nil {
 		a.store.Close()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/focus"
 	"github.com/parley-im/parley/internal/turn"
 	"github.com/parley-im/parley/internal/xmpp/c2s"
 	"github.com/parley-im/parley/internal/xmpp/jid"
@@ -56,9 +57,9 @@ type Config struct {
 	// checked in jwt mode (docs/operations.md).
 	Auth auth.Config    `toml:"auth"`
 	JWT  auth.JWTConfig `toml:"jwt"`
-}
 	// Focus bounds the conferences requests can start.
 	Focus focus.Limits `toml:"focus"`
+}
 
 // Default returns a configuration that serves https://localhost:8443.
 func Default() Config {
@@ -75,8 +76,8 @@ func Default() Config {
 		TURNServer: turn.Default(),
 		MUC:        muc.Default(),
 		Auth:       auth.DefaultConfig(),
-	}
 		Focus:      focus.DefaultLimits(),
+	}
 }
 
 // Validate reports the first problem in c.
@@ -134,10 +135,10 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	return c.Bridge.Validate()
 	if err := c.Focus.Validate(); err != nil {
 		return err
 	}
+	return c.Bridge.Validate()
 }
 
 // TURNConfig is the [turn-server] section with the top-level TURN keys folded in; the realm defaults to

@@ -2,6 +2,7 @@ package focus
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
@@ -54,6 +55,9 @@ func (c *conference) onMute(m *stanza.Element, from jid.JID) error {
 	}
 	t := c.parts[target.Resource]
 	if t == asker {
+		if !mute && asker.role != "moderator" && !c.f.unmuteAllowed(c.room, asker.occupant, mediumOf(m.Name.Space)) {
+			return errUnmuteNotApproved
+		}
 		return nil
 	}
 	if !mute {
@@ -67,4 +71,44 @@ func (c *conference) onMute(m *stanza.Element, from jid.JID) error {
 	c.request(t.occupant, "set", fwd, func(*stanza.Element) {})
 	c.f.log.Debug("mute forwarded", "room", c.room.String(), "media", m.Name.Space, "by", asker.nick, "target", t.nick)
 	return nil
+}
+
+// errUnmuteNotApproved refuses a participant's own unmute while AV
+// moderation holds that medium and no moderator has approved it.
+var errUnmuteNotApproved = stanza.ErrNotAllowed.WithText("a moderator must approve you to unmute")
+
+// mediumOf names the medium of a mute namespace as AV moderation does.
+func mediumOf(ns string) string {
+	switch ns {
+	case NSMuteVideo:
+		return "video"
+	case NSMuteDesktop:
+		return "desktop"
+	}
+	return "audio"
+}
+
+// UnmutePolicy reports whether the occupant (room@service/nick), who is not
+// a moderator, may unmute medium ("audio", "video", "desktop") itself; AV
+// moderation (jitsi-dialect.md §4.8) supplies it.
+type UnmutePolicy func(room, occupant jid.JID, medium string) bool
+
+// unmutePolicies holds each Focus's policy. It lives here rather than in
+// Focus so that mute requests stay in this file; a Focus without one lets
+// everybody unmute.
+var unmutePolicies sync.Map // *Focus → UnmutePolicy
+
+// SetUnmutePolicy installs p (nil removes it); call it before the focus
+// serves.
+func (f *Focus) SetUnmutePolicy(p UnmutePolicy) {
+	if p == nil {
+		unmutePolicies.Delete(f)
+		return
+	}
+	unmutePolicies.Store(f, p)
+}
+
+func (f *Focus) unmuteAllowed(room, occupant jid.JID, medium string) bool {
+	p, ok := unmutePolicies.Load(f)
+	return !ok || p.(UnmutePolicy)(room, occupant, medium)
 }

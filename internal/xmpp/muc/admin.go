@@ -149,6 +149,7 @@ func (r *room) changeRole(actor *occupant, actorAff string, it *stanza.Element) 
 	if t.role != role {
 		t.role = role
 		r.broadcastPresence(t, false, extra{actor: actor.nick, reason: reason}, nil, nil)
+		r.watchRole(t)
 	}
 	return nil
 }
@@ -231,6 +232,7 @@ func (r *room) setAffiliation(bare jid.JID, aff, actor, reason string) {
 				o.role = role
 			}
 			r.broadcastPresence(o, false, x, nil, nil)
+			r.watchRole(o)
 		}
 	}
 }

@@ -245,10 +245,10 @@ func (r *room) changeNick(o *occupant, el *stanza.Element, nick string) {
 	if err := s.validNick(nick); err != nil {
 		r.fail(el, err)
 		return
+	}
 	if s.reserved(nick) && !o.focus {
 		r.fail(el, errFocusNick)
 		return
-	}
 	}
 	if r.occupants[nick] != nil {
 		r.fail(el, stanza.ErrConflict)

@@ -203,6 +203,7 @@ func (r *room) add(o *occupant) {
 	r.occupants[o.nick] = o
 	r.byJID[o.real] = o
 	r.list = append(r.list, o)
+	r.svc.mod.track(o.real, r.jid.Local)
 	if !o.focus {
 		r.real++
 	}
@@ -225,7 +226,9 @@ func (r *room) remove(o *occupant) {
 		r.real--
 	}
 	r.svc.left(o.real)
+	r.svc.mod.untrack(o.real, r.jid.Local)
 	r.summary()
+	r.watchLeft(o)
 }
 
 // leave removes o and tells everyone, o included, with x; then, if only the

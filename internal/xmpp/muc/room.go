@@ -15,6 +15,7 @@ type event struct {
 	el       *stanza.Element // a stanza addressed to the room or an occupant
 	flush    *occupant       // a coalesced presence is due
 	shutdown bool            // the service is closing: destroy the room
+	do       func(RoomView)  // a moderation request (moderation.go)
 	lobby    bool            // el (or flush) is for the room's lobby (lobby.go)
 }
 
@@ -77,6 +78,9 @@ func newRoom(s *Service, j jid.JID) *room {
 // reset forgets everything: a room that empties is destroyed, and one that
 // is created again under the same name inherits nothing.
 func (r *room) reset() {
+	if r.occupants != nil {
+		r.watchEnded()
+	}
 	r.closeLobby(nil, lobbyClosedReason)
 	r.occupants = make(map[string]*occupant)
 	r.byJID = make(map[jid.JID]*occupant)
@@ -159,6 +163,9 @@ func (r *room) handle(ev event) {
 	case ev.flush != nil:
 		r.flushPresence(ev.flush)
 		return
+	case ev.do != nil:
+		ev.do(RoomView{r})
+		return
 	}
 	el := ev.el
 	from, err := jid.Parse(el.Get("from"))
@@ -175,7 +182,11 @@ func (r *room) handle(ev event) {
 	}
 	switch el.Name.Local {
 	case stanza.Presence:
+		was := r.byJID[from]
 		r.onPresence(el, from, to.Resource)
+		if o := r.byJID[from]; was == nil && o != nil {
+			r.watchJoined(o)
+		}
 	case stanza.Message:
 		if to.Resource == "" {
 			r.onRoomMessage(el, from)

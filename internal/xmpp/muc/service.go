@@ -67,8 +67,24 @@ type Router interface {
 
 // Peer is what the server knows about the client behind a full JID.
 type Peer struct {
-	Authenticated bool       // logged in with an account, not a guest
+	Authenticated bool       // logged in with an account or a valid token, not a guest
 	Addr          netip.Addr // client address; zero when unknown
+	// Token is set when the client logged in with a JWT (jitsi-dialect.md
+	// §10); nil otherwise.
+	Token *Token
+}
+
+// Token is what the room needs of a verified JWT.
+type Token struct {
+	Room      string // the room claim: a room's local part, or "*" for any
+	Moderator bool   // context.user.moderator: joins as owner
+	// From context.user, shown to the room as <identity> in presence.
+	ID, Name, Email, Avatar string
+}
+
+// AllowsRoom reports whether the token may enter the room with local part room.
+func (t *Token) AllowsRoom(room string) bool {
+	return t != nil && (t.Room == "*" || t.Room == room)
 }
 
 // Options build a Service.
@@ -84,6 +100,10 @@ type Options struct {
 	// and moderator, bypasses password, members-only and capacity, and does
 	// not keep a room alive on its own. Nil: there is no focus.
 	IsFocus func(jid.JID) bool
+	// FocusNick is the nickname only the focus may take in any room, in any
+	// case or width ("focus", jitsi-dialect.md §4.2): clients trust Jingle
+	// from room/focus. Default "focus" when IsFocus is set.
+	FocusNick string
 }
 
 // Service is the conference component.
@@ -104,10 +124,6 @@ type Service struct {
 	lobby     *Lobby       // lobby.<domain> when EnableLobby was called (lobby.go)
 	occupants atomic.Int64 // occupants in every room, for Stats
 	wg        sync.WaitGroup
-	// FocusNick is the nickname only the focus may take in any room, in any
-	// case or width ("focus", jitsi-dialect.md §4.2): clients trust Jingle
-	// from room/focus. Default "focus" when IsFocus is set.
-	FocusNick string
 
 	mu      sync.Mutex
 	rooms   map[string]*room // guarded by mu: localpart → live room
@@ -149,6 +165,11 @@ func New(o Options) (*Service, error) {
 	}
 	if s.isFocus == nil {
 		s.isFocus = func(jid.JID) bool { return false }
+	} else {
+		s.focusNick = foldNick(o.FocusNick)
+		if s.focusNick == "" {
+			s.focusNick = "focus"
+		}
 	}
 	s.disco = disco.New(disco.Identity{Category: "conference", Type: "text", Name: "Conference rooms"})
 	s.disco.AddFeature(NS, NSUnique, NSSID)
@@ -166,11 +187,6 @@ func New(o Options) (*Service, error) {
 
 type errorString string
 
-	} else {
-		s.focusNick = foldNick(o.FocusNick)
-		if s.focusNick == "" {
-			s.focusNick = "focus"
-		}
 func (e errorString) Error() string { return string(e) }
 
 // Domain is the service's domain.
