@@ -136,6 +136,13 @@ func (m *moderation) untrack(real jid.JID, room string) {
 	}
 }
 
+// indexed counts the real JIDs in the index, for Stats.
+func (m *moderation) indexed() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.where)
+}
+
 // RoomOf returns the local part of the room real occupies. named, if not
 // empty, is the room the client names (a bare room JID at this service, or
 // a local part); it must be one real occupies.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/muc"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
@@ -73,6 +74,12 @@ func TestEndConference(t *testing.T) {
 		}
 	}
 	waitRooms(t, srv, 1) // dave's room stays
+	if _, err := srv.App.MUC.RoomOf(jid.MustParse(a.JID), ""); err != muc.ErrNotInRoom {
+		t.Fatalf("alice still indexed in a room: %v", err)
+	}
+	if st := srv.App.MUC.Stats(); st.Indexed != 1 || st.Occupants != 1 {
+		t.Fatalf("stats after the end %+v", st)
+	}
 	stillThere(t, d, d, other, "dave", "dave's room is untouched")
 
 	// The room can be created afresh; it inherits nothing.

@@ -351,6 +351,7 @@ type Stats struct {
 	Occupants int // occupants across rooms
 	Tracked   int // real JIDs in the per-connection room count
 	Throttled int // client addresses with failed password attempts on record
+	Indexed   int // real JIDs in the moderation index (moderation.go)
 }
 
 // Stats returns the current counts.
@@ -360,6 +361,7 @@ func (s *Service) Stats() Stats {
 	s.mu.Unlock()
 	st.Occupants = int(s.occupants.Load())
 	st.Throttled = s.guard.len()
+	st.Indexed = s.mod.indexed()
 	return st
 }
 
