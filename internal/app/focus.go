@@ -31,6 +31,11 @@ func (a *App) newFocus() error {
 			MayStart: !fc.Authentication || p.Authenticated && (p.Token == nil || p.Token.AllowsRoom(room.Local)),
 		}
 	}
+	// AV moderation is built after the focus (it watches the rooms) and
+	// before anything is routed.
+	fc.UnmuteAllowed = func(room, occupant jid.JID, medium string) bool {
+		return a.AVModeration == nil || a.AVModeration.UnmuteAllowed(room, occupant, medium)
+	}
 	f, err := focus.New(fc, a.Router, a.Bridge, a.log)
 	if err != nil {
 		return err

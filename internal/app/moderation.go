@@ -23,6 +23,5 @@ func (a *App) newModeration() {
 	av := avmoderation.New(AVModerationDomain(a.cfg.Domain), a.MUC, a.Router, a.log)
 	a.Router.AddComponent(av.Domain(), av)
 	a.Disco.AddIdentity(disco.Identity{Category: "component", Type: "av_moderation", Name: av.Domain()})
-	a.Focus.SetUnmutePolicy(av.UnmuteAllowed)
 	a.AVModeration = av
 }

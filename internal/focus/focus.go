@@ -66,6 +66,9 @@ type Config struct {
 	// Requester describes who asks for a conference in a room; nil: anyone
 	// may start one, from an unknown address.
 	Requester func(from, room jid.JID) Requester
+	// UnmuteAllowed is AV moderation's say on a participant's own unmute
+	// (mute.go); nil lets everybody unmute.
+	UnmuteAllowed UnmutePolicy
 	// Authentication is the conference reply's "authentication" property:
 	// only authenticated users start rooms (a secure domain).
 	Authentication bool

@@ -2,7 +2,6 @@ package focus
 
 import (
 	"strings"
-	"sync"
 
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
@@ -93,22 +92,6 @@ func mediumOf(ns string) string {
 // moderation (jitsi-dialect.md §4.8) supplies it.
 type UnmutePolicy func(room, occupant jid.JID, medium string) bool
 
-// unmutePolicies holds each Focus's policy. It lives here rather than in
-// Focus so that mute requests stay in this file; a Focus without one lets
-// everybody unmute.
-var unmutePolicies sync.Map // *Focus → UnmutePolicy
-
-// SetUnmutePolicy installs p (nil removes it); call it before the focus
-// serves.
-func (f *Focus) SetUnmutePolicy(p UnmutePolicy) {
-	if p == nil {
-		unmutePolicies.Delete(f)
-		return
-	}
-	unmutePolicies.Store(f, p)
-}
-
 func (f *Focus) unmuteAllowed(room, occupant jid.JID, medium string) bool {
-	p, ok := unmutePolicies.Load(f)
-	return !ok || p.(UnmutePolicy)(room, occupant, medium)
+	return f.cfg.UnmuteAllowed == nil || f.cfg.UnmuteAllowed(room, occupant, medium)
 }
