@@ -79,6 +79,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Auth.Mode == auth.ModeAccounts || cfg.Auth.Mode == auth.ModeJWT {
+		// A secure domain: only account or token holders start rooms;
+		// guests join rooms that have been started.
+		cfg.MUC.RestrictCreation = true
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -107,7 +112,17 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		m.Route(context.Background(), el, a.Router.Route)
 	}))
 
-	saslSrv := sasl.NewServer(sasl.Config{AllowAnonymous: cfg.C2S.AllowAnonymous, Store: a.store, Domain: cfg.Domain})
+	saslCfg := sasl.Config{AllowAnonymous: cfg.C2S.AllowAnonymous, Store: a.store, Domain: cfg.Domain}
+	if cfg.Auth.Mode == auth.ModeJWT {
+		// Token users and (with [auth] guests) guests come through
+		// ANONYMOUS; c2s allow-anonymous does not open it to guests.
+		if saslCfg.Tokens, err = auth.NewVerifier(cfg.JWT, cfg.Domain); err != nil {
+			a.store.Close()
+			return nil, err
+		}
+		saslCfg.AllowAnonymous, saslCfg.Guests = false, cfg.Auth.Guests
+	}
+	saslSrv := sasl.NewServer(saslCfg)
 	a.C2S, err = c2s.New(c2s.Options{
 		Domain: cfg.Domain, Config: cfg.C2S, TLS: a.tls, Router: a.Router, SASL: saslSrv, Logger: log,
 	})

@@ -48,8 +48,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/parley-im/parley/internal/xmpp/jid"
 )
 
 // Mode is the [auth] mode.
@@ -347,8 +345,10 @@ func (v *Verifier) check(tc *tokenClaims) (*Claims, error) {
 	}
 	c := &Claims{Room: "*"}
 	if *tc.Room != "*" {
-		room, err := jid.NormalizeLocal(*tc.Room)
-		if err != nil || room == "" {
+		// A JID localpart's rules (NormalizeUsername), so the claim
+		// compares equal to the room's normalised local part.
+		room, err := NormalizeUsername(*tc.Room)
+		if err != nil {
 			return nil, ErrRoom
 		}
 		c.Room = room

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/sasl"
 	"github.com/parley-im/parley/internal/xmpp/sm"
@@ -26,6 +27,7 @@ type conn struct {
 	srv    *Server
 	t      transport
 	previd string // WebSocket ?previd=, to keep an anonymous identity across resumption
+	token  string // WebSocket ?token=, the JWT that SASL ANONYMOUS checks in jwt mode
 
 	wmu       writeLock     // serialises writes to t
 	wake      chan struct{} // signals the writer; made when a session attaches
@@ -39,13 +41,14 @@ type conn struct {
 	authed    bool
 	identity  jid.JID // bare JID after SASL
 	anonymous bool
+	claims    *auth.Claims // the verified token of a token user
 	sess      *session
 }
 
-func (s *Server) serve(t transport) { s.serveWithQuery(t, "") }
+func (s *Server) serve(t transport) { s.serveWithQuery(t, "", "") }
 
-func (s *Server) serveWithQuery(t transport, previd string) {
-	c := &conn{srv: s, t: t, previd: previd, closed: make(chan struct{}), wmu: make(writeLock, 1)}
+func (s *Server) serveWithQuery(t transport, previd, token string) {
+	c := &conn{srv: s, t: t, previd: previd, token: token, closed: make(chan struct{}), wmu: make(writeLock, 1)}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -286,7 +289,11 @@ func (c *conn) authenticate(auth *stanza.Element) (bool, error) {
 		if errors.As(err, &se) {
 			cond = se.Condition
 		}
-		if cond != "aborted" && cond != "temporary-auth-failure" {
+		// A refused token (not-allowed) is not a password guess: an
+		// HS256 secret cannot be found online, and a page reloading with
+		// an expired token must not lock out its neighbours behind one
+		// address. The attempt rate still applies.
+		if cond != "aborted" && cond != "temporary-auth-failure" && cond != sasl.ErrNotAllowed.Condition {
 			srv.limiter.Failure(ip)
 		}
 		f := stanza.New(stream.NSSASL, "failure").Add(stanza.New(stream.NSSASL, cond))
@@ -298,7 +305,7 @@ func (c *conn) authenticate(auth *stanza.Element) (bool, error) {
 	if err := srv.limiter.Allow(ip); err != nil {
 		return fail(err)
 	}
-	sess, err := srv.sasl.Start(auth.Get("mechanism"), c.t.secure())
+	sess, err := srv.sasl.StartWith(auth.Get("mechanism"), c.t.secure(), c.token)
 	if err != nil {
 		return fail(err)
 	}
@@ -369,7 +376,7 @@ func (c *conn) setIdentity(id sasl.Identity) error {
 	if err != nil {
 		return sasl.ErrNotAuthorized
 	}
-	c.authed, c.identity, c.anonymous = true, j, id.Anonymous
+	c.authed, c.identity, c.anonymous, c.claims = true, j, id.Anonymous, id.Token
 	return nil
 }
 
@@ -388,6 +395,7 @@ func (c *conn) bind(iq *stanza.Element) (done bool, err error) {
 		return false, c.send(stanza.ErrorReply(iq, stanza.ErrResourceConstraint.WithText("too many sessions for this account")))
 	}
 	s := newSession(srv, c.identity, c.anonymous)
+	s.token = c.claims
 	for tries := 0; ; tries++ {
 		r := res
 		if r == "" || tries > 0 {
@@ -430,7 +438,7 @@ func (c *conn) resume(el *stanza.Element) (done bool, err error) {
 	srv.mu.Lock()
 	s := srv.resumable[el.Get("previd")]
 	srv.mu.Unlock()
-	if s == nil || !s.sameUser(c.identity, c.anonymous) {
+	if s == nil || !s.sameUser(c.identity, c.anonymous) || !tokenCovers(c.claims, s.token) {
 		return false, c.send(sm.Failed("item-not-found", nil))
 	}
 	if err := s.resumeOn(c, h); err != nil {
@@ -443,6 +451,14 @@ func (c *conn) resume(el *stanza.Element) (done bool, err error) {
 	}
 	c.sess = s
 	return true, nil
+}
+
+// tokenCovers reports whether a connection with token now may resume a
+// session that logged in with token old: a session without a token needs
+// nothing; a token session needs a valid token again (LJM fetches a fresh
+// one before resuming, jitsi-dialect.md §2.3) for the same room or "*".
+func tokenCovers(now, old *auth.Claims) bool {
+	return old == nil || now != nil && (now.Room == "*" || now.Room == old.Room)
 }
 
 // writeLock is a mutex that can be waited for with a time limit.

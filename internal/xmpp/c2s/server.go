@@ -185,7 +185,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := newWSTransport(ws, s.newMeter(), s.cfg.limits(), r.TLS != nil, remote)
 	s.wg.Add(1)
 	defer s.wg.Done()
-	s.serveWithQuery(t, r.URL.Query().Get("previd"))
+	q := r.URL.Query()
+	s.serveWithQuery(t, q.Get("previd"), q.Get("token"))
 }
 
 func hasSubprotocol(r *http.Request, want string) bool {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/ping"
 	"github.com/parley-im/parley/internal/xmpp/sm"
@@ -22,6 +23,7 @@ type session struct {
 	srv       *Server
 	jid       jid.JID // set at bind, then immutable
 	anonymous bool
+	token     *auth.Claims  // set at bind for a token user, then immutable
 	stanzas   *rate.Limiter // inbound stanza budget; used by the reader only
 	hold      throttle      // used by the reader only
 
@@ -388,9 +390,15 @@ func (s *session) handledTooHighLocked(h uint32) error {
 	return e
 }
 
-// Anonymous reports whether the session logged in with SASL ANONYMOUS
+// Anonymous reports whether the server invented the session's node: SASL
+// ANONYMOUS, or a token login (see Token); guests have no Token
 // (other components, such as rooms, ask; see router.Lookup).
 func (s *session) Anonymous() bool { return s.anonymous }
+
+// Token is the verified JWT the session logged in with (jwt mode), nil for
+// guests and account holders. A token user is authenticated even though it
+// used ANONYMOUS (jitsi-dialect.md §2.2).
+func (s *session) Token() *auth.Claims { return s.token }
 
 // RemoteAddr is the client's IP address on its current connection, or the
 // zero Addr while the session hibernates.

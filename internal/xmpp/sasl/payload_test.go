@@ -21,22 +21,23 @@ func TestDecodePayload(t *testing.T) {
 		{"YWJj", []byte("abc"), ""},
 		{"YWI=", []byte("ab"), ""},
 		{"YQ==", []byte("a"), ""},
-		{"YQ", nil, "incorrect-encoding"},                        // padding required
-		{"YQ=", nil, "incorrect-encoding"},                       // length
-		{"YR==", nil, "incorrect-encoding"},                      // non-zero padding bits
-		{"YQ==YQ==", nil, "incorrect-encoding"},                  // padding in the middle
-		{"YW\nJj", nil, "incorrect-encoding"},                    // line break inside
-		{"YW\rJj", nil, "incorrect-encoding"},                    // CR inside (Go's decoder skips it)
-		{"YW Jj", nil, "incorrect-encoding"},                     // space inside
-		{"YWJ-", nil, "incorrect-encoding"},                      // URL alphabet
-		{"YWJ_", nil, "incorrect-encoding"},                      // URL alphabet
-		{"YWJj!", nil, "incorrect-encoding"},                     // outside the alphabet
-		{"====", nil, "incorrect-encoding"},                      // only padding
-		{"A===", nil, "incorrect-encoding"},                      // three padding characters
-		{"==", nil, "incorrect-encoding"},                        // not the "=" marker
-		{"YWJj\x00", nil, "incorrect-encoding"},                  // NUL
-		{"YWJjé", nil, "incorrect-encoding"},                     // non-ASCII
-		{strings.Repeat("QUFB", MaxMessage/3+1), nil, "malformed-request"}, // just over MaxMessage
+		{"YQ", nil, "incorrect-encoding"},       // padding required
+		{"YQ=", nil, "incorrect-encoding"},      // length
+		{"YR==", nil, "incorrect-encoding"},     // non-zero padding bits
+		{"YQ==YQ==", nil, "incorrect-encoding"}, // padding in the middle
+		{"YW\nJj", nil, "incorrect-encoding"},   // line break inside
+		{"YW\rJj", nil, "incorrect-encoding"},   // CR inside (Go's decoder skips it)
+		{"YW Jj", nil, "incorrect-encoding"},    // space inside
+		{"YWJ-", nil, "incorrect-encoding"},     // URL alphabet
+		{"YWJ_", nil, "incorrect-encoding"},     // URL alphabet
+		{"YWJj!", nil, "incorrect-encoding"},    // outside the alphabet
+		{"====", nil, "incorrect-encoding"},     // only padding
+		{"A===", nil, "incorrect-encoding"},     // three padding characters
+		{"==", nil, "incorrect-encoding"},       // not the "=" marker
+		{"YWJj\x00", nil, "incorrect-encoding"}, // NUL
+		{"YWJjé", nil, "incorrect-encoding"},    // non-ASCII
+		// Just over MaxMessage, and far over it.
+		{strings.Repeat("QUFB", MaxMessage/3+1), nil, "malformed-request"},
 		{strings.Repeat("QUFB", MaxMessage), nil, "malformed-request"},
 	}
 	for _, tt := range tests {
