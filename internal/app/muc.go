@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/focus"
 	"github.com/parley-im/parley/internal/xmpp/disco"
 	"github.com/parley-im/parley/internal/xmpp/jid"
@@ -63,6 +64,15 @@ func (a *App) peer(real jid.JID) muc.Peer {
 	s := a.Router.Lookup(real)
 	if x, ok := s.(interface{ RemoteAddr() netip.Addr }); ok {
 		p.Addr = x.RemoteAddr()
+	}
+	if x, ok := s.(interface{ Token() *auth.Claims }); ok {
+		if c := x.Token(); c != nil {
+			// A token user (jwt mode) is authenticated although the server
+			// invented its node (jitsi-dialect.md §10).
+			p.Authenticated = true
+			p.Token = &muc.Token{Room: c.Room, Moderator: c.Moderator, ID: c.ID, Name: c.Name, Email: c.Email, Avatar: c.Avatar}
+			return p
+		}
 	}
 	if x, ok := s.(interface{ Anonymous() bool }); ok {
 		p.Authenticated = !x.Anonymous()

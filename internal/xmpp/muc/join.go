@@ -103,10 +103,14 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 	fresh := len(r.list) == 0
 	aff := r.affiliation(from)
 	var peer Peer
-	if !focus && (s.cfg.RestrictCreation || r.conf.password != "") {
+	if !focus {
 		peer = s.peer(from)
 	}
 	join := el.Child(NS, "x")
+	if peer.Token != nil && !peer.Token.AllowsRoom(r.jid.Local) {
+		r.fail(el, errTokenRoom) // identity.go
+		return
+	}
 	switch {
 	case fresh && s.cfg.RestrictCreation && !focus && !peer.Authenticated:
 		r.fail(el, errCreationRestricted)
@@ -162,6 +166,11 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 	switch {
 	case focus:
 		r.affiliations[from.Bare()] = Owner
+	case peer.Token != nil:
+		// A token user is an owner by its moderator claim alone (identity.go).
+		if peer.Token.Moderator && aff != Outcast {
+			r.affiliations[from.Bare()] = Owner
+		}
 	case s.cfg.RestrictCreation:
 		if peer.Authenticated && aff != Outcast {
 			r.affiliations[from.Bare()] = Owner
@@ -172,6 +181,7 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 	o := r.newOccupant(nick, from, focus)
 	o.role = r.defaultRole(r.affiliation(from))
 	o.payload = presencePayload(el)
+	o.identity = identityElement(peer.Token)
 
 	// Existing occupants first, in the order they came.
 	show := r.canSeeJIDs(o)

@@ -46,6 +46,9 @@ type occupant struct {
 	role    string
 	focus   bool
 	payload []*stanza.Element // presence children broadcast verbatim
+	// identity is <identity> from the occupant's token (identity.go), added
+	// to its available presences; nil without a token.
+	identity *stanza.Element
 
 	presences *rate.Limiter // nil = unlimited
 	messages  *rate.Limiter
@@ -93,6 +96,9 @@ func (r *room) defaultRole(aff string) string {
 func presencePayload(el *stanza.Element) []*stanza.Element {
 	out := make([]*stanza.Element, 0, len(el.Children))
 	for _, c := range el.Children {
+		if c.Name.Local == "identity" {
+			continue // only the server vouches for an identity (identity.go)
+		}
 		switch c.Name.Space {
 		case NS, NSUser:
 			continue
@@ -132,6 +138,9 @@ func (r *room) presenceFor(o *occupant, unavailable, showJID bool, x extra) *sta
 		}
 	} else {
 		p.Children = append(p.Children, o.payload...)
+		if o.identity != nil {
+			p.Add(o.identity)
+		}
 	}
 	ux := stanza.New(NSUser, "x")
 	item := stanza.New(NSUser, "item", "affiliation", r.affiliation(o.real), "role", role)
