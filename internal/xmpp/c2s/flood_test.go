@@ -22,11 +22,11 @@ func TestPacedFloodDisconnected(t *testing.T) {
 	})
 	c := srv.DialTCP(t)
 	c.Login("", "")
-	chunk := strings.Repeat(`<presence to="x@localhost"/>`, 150)
+	chunk := strings.Repeat(`<presence to="x@localhost"/>`, 190)
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() { // about 7,500 stanzas a second until the server hangs up
-		tick := time.NewTicker(20 * time.Millisecond)
+	go func() { // 19,000 stanzas a second until the server hangs up
+		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			if c.TrySend(chunk) != nil {

@@ -111,6 +111,11 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 		r.fail(el, errTokenRoom) // identity.go
 		return
 	}
+	// A host becomes an owner on entry: a token user by its moderator claim,
+	// on a secure domain any other authenticated user. Hosts pass the lobby
+	// as members do.
+	host := !focus && aff != Outcast &&
+		(peer.Token != nil && peer.Token.Moderator || peer.Token == nil && s.cfg.RestrictCreation && peer.Authenticated)
 	switch {
 	case fresh && s.cfg.RestrictCreation && !focus && !peer.Authenticated:
 		r.fail(el, errCreationRestricted)
@@ -121,7 +126,7 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 	case aff == Outcast:
 		r.fail(el, stanza.ErrForbidden)
 		return
-	case r.conf.membersOnly && aff == None && !focus && !r.lobbyAdmits(el, from, peer):
+	case r.conf.membersOnly && aff == None && !focus && !host && !r.lobbyAdmits(el, from, peer):
 		return // lobby.go answered
 	}
 	if r.conf.password != "" && !focus && !r.lobbySkipsPassword(aff) {
@@ -164,17 +169,11 @@ func (r *room) join(el *stanza.Element, from jid.JID, nick string) {
 		r.locked = s.cfg.LockOnCreate
 	}
 	switch {
-	case focus:
+	case focus, host:
 		r.affiliations[from.Bare()] = Owner
-	case peer.Token != nil:
-		// A token user is an owner by its moderator claim alone (identity.go).
-		if peer.Token.Moderator && aff != Outcast {
-			r.affiliations[from.Bare()] = Owner
-		}
-	case s.cfg.RestrictCreation:
-		if peer.Authenticated && aff != Outcast {
-			r.affiliations[from.Bare()] = Owner
-		}
+	case peer.Token != nil || s.cfg.RestrictCreation:
+		// A token user without the moderator claim, or a guest on a secure
+		// domain, is never made an owner by arriving.
 	case r.real == 0 && (s.cfg.AutoOwner || fresh):
 		r.affiliations[from.Bare()] = Owner
 	}
