@@ -187,3 +187,35 @@ test("secure domain: a guest waits for the host and enters by itself; a refused 
   for (const p of [guest, host, late]) assert.deepEqual(p.errors, []);
   for (const p of [guest, host, late]) await p.context.close();
 });
+
+test("secure domain with accounts: the host signs in from the waiting screen and the guest follows", { ...T, skip: process.env.PARLEY_ACCOUNTS_URL ? false : "PARLEY_ACCOUNTS_URL is not set" }, async () => {
+  const ACCOUNTS = process.env.PARLEY_ACCOUNTS_URL;
+  const [user, password] = (process.env.PARLEY_ACCOUNT || ":").split(":");
+  const room = roomName("Hosted");
+  const guest = await participant(browser);
+  await guest.page.goto(`${ACCOUNTS}/${room}${skipPrejoin("Gus")}`);
+  await guest.page.waitForSelector("#waiting-host");
+  // The host arrives as a guest too, and signs in: a wrong password first.
+  const host = await participant(browser);
+  await host.page.goto(`${ACCOUNTS}/${room}${skipPrejoin("Hilda")}`);
+  await host.page.waitForSelector("#waiting-host");
+  await host.page.click("#host-login");
+  await host.page.waitForSelector("#login-dialog[open]");
+  await host.page.fill("#login-user", user);
+  await host.page.fill("#login-password", "not-the-password");
+  await host.page.click('#login-dialog button[type="submit"]');
+  await host.page.waitForSelector("#login-error:not([hidden])");
+  await screenshot(host.page, "login-refused");
+  // Still waiting, as a guest.
+  await host.page.waitForSelector("#waiting-host");
+  await host.page.fill("#login-password", password);
+  await host.page.click('#login-dialog button[type="submit"]');
+  await host.page.waitForSelector("#meeting");
+  await host.page.waitForSelector("#login-dialog", { state: "detached" });
+  await guest.page.waitForSelector("#meeting", { timeout: 20_000 });
+  await waitTiles(guest.page, ["Gus (you)", "Hilda"]);
+  await waitTiles(host.page, ["Gus", "Hilda (you)"]);
+  await screenshot(host.page, "host-signed-in");
+  for (const p of [guest, host]) assert.deepEqual(p.errors, []);
+  for (const p of [guest, host]) await p.context.close();
+});

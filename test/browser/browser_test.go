@@ -25,7 +25,9 @@ import (
 //
 // A second server runs a secure domain ([auth] mode = "jwt", guests = true)
 // for access.test.js: PARLEY_SECURE_URL, with PARLEY_HOST_TOKEN (a valid
-// token for any room) and PARLEY_EXPIRED_TOKEN. PARLEY_NO_<FEATURE> skips
+// token for any room) and PARLEY_EXPIRED_TOKEN; a third one ([auth] mode =
+// "accounts") is PARLEY_ACCOUNTS_URL, with the account PARLEY_ACCOUNT
+// (user:password). PARLEY_NO_<FEATURE> skips
 // the browser test of a server feature that is not there yet, with its
 // value as the reason; notYet sets it, and setting it empty runs the test.
 func TestBrowserClient(t *testing.T) {
@@ -56,6 +58,8 @@ func TestBrowserClient(t *testing.T) {
 		c.Auth = auth.Config{Mode: auth.ModeJWT, Guests: true}
 		c.JWT = auth.JWTConfig{AppID: browserAppID, AppSecret: browserSecret}
 	})
+	accounts := xmpptest.Start(t, func(c *config.Config) { c.Auth = auth.Config{Mode: auth.ModeAccounts} })
+	accounts.AddUser(t, "hilda", "host-password")
 	artifacts, err := filepath.Abs("artifacts")
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +86,8 @@ func TestBrowserClient(t *testing.T) {
 		"PARLEY_SECURE_URL=https://"+secure.HTTP,
 		"PARLEY_HOST_TOKEN="+browserToken(t, time.Hour, "Hilda", true),
 		"PARLEY_EXPIRED_TOKEN="+browserToken(t, -time.Minute, "Late", false),
+		"PARLEY_ACCOUNTS_URL=https://"+accounts.HTTP,
+		"PARLEY_ACCOUNT=hilda:host-password",
 	)
 	for feature, reason := range notYet {
 		if _, set := os.LookupEnv("PARLEY_NO_" + feature); !set {
@@ -121,6 +127,5 @@ func browserToken(t *testing.T, valid time.Duration, name string, moderator bool
 // notYet names the server features access.test.js needs that have not
 // landed, and why their tests are skipped.
 var notYet = map[string]string{
-	"END_CONFERENCE": "the server has no end_conference component yet",
-	"SECURE":         "the XMPP WebSocket does not take ?token= yet (jitsi-dialect.md §10)",
+	// e.g. "LOBBY": "the server has no lobby rooms yet (jitsi-dialect.md §4.5)"
 }

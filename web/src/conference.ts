@@ -31,6 +31,8 @@ export interface Transport {
   on(event: "session", fn: (first: boolean) => void): () => void;
   on(event: "resumed", fn: () => void): () => void;
   handleIQ?(type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined): void;
+  /** A new session signed in with an account (null: anonymous again); see Connection.signIn. */
+  signIn?(credentials: { username: string; password: string } | null): Promise<void>;
 }
 
 /** The mute requests of §4.7, by what they mute. */
@@ -212,6 +214,34 @@ export class Conference extends Emitter<{
     this.hostTimer = setTimeout(() => {
       if (this.phase.phase === "waiting-host") this.askFocusAndJoin();
     }, retryInMs);
+  }
+
+  /**
+   * "I am the host": while waiting for the host, signs in with an account
+   * and asks the focus again, now as someone who may start the room. A
+   * refused login throws a readable Error and the wait goes on as a guest.
+   */
+  async signIn(username: string, password: string): Promise<void> {
+    if (this.phase.phase !== "waiting-host" || !this.conn.signIn) throw new Error("Signing in is not possible now.");
+    clearTimeout(this.hostTimer);
+    this.setPhase({ phase: "connecting" });
+    try {
+      await this.conn.signIn({ username, password });
+    } catch (err) {
+      const why = String((err as Error).message ?? err);
+      try {
+        await this.conn.signIn(null);
+      } catch (e) {
+        this.end("unreachable", String((e as Error).message ?? e));
+        throw new Error(why);
+      }
+      this.nick = this.conn.endpointId || randomHex8();
+      this.waitForHost();
+      throw new Error((err as { kind?: string }).kind === "auth" ? `${why.charAt(0).toUpperCase()}${why.slice(1).replace(/[.\s]+$/, "")}.` : why);
+    }
+    this.nick = this.conn.endpointId || randomHex8();
+    this.hostWaits = 0;
+    await this.askFocusAndJoin();
   }
 
   private sendJoin() {

@@ -130,7 +130,7 @@ async function startRoom(room: string) {
     }
     switch (p.phase) {
       case "waiting-host":
-        waiting ??= showWaitingHost(root, room, () => void leave());
+        waiting ??= showWaitingHost(root, room, { leave: () => void leave(), signIn: (u, pw) => conf.signIn(u, pw) });
         waiting.update(p.retryInMs);
         break;
       case "lobby":

@@ -36,7 +36,7 @@ export function loginFailure(condition: string, text: string): string {
   if (t) return t;
   switch (condition) {
     case "not-authorized":
-      return "the server did not accept the login";
+      return "the user name, password or token was not accepted";
     case "not-allowed":
       return "the server does not let guests in without a token";
     case "credentials-expired":
@@ -101,32 +101,48 @@ export class Connection extends Emitter<{
   /** How many times a lost connection was resumed (XEP-0198) rather than replaced. */
   resumptions = 0;
 
+  /** IQ handlers, registered again on the client signIn makes. */
+  private iqHandlers: [type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined][] = [];
+  private credentials: { username: string; password: string } | null = null;
+
   constructor(private opts: ConnectionOptions) {
     super();
-    this.xmpp = client({ service: opts.service, domain: opts.domain });
-    const x = this.xmpp;
+    this.xmpp = this.makeClient();
+  }
+
+  /** The library's client, anonymous or with credentials, its events wired to this connection's. */
+  private makeClient(): Client {
+    const c = this.credentials;
+    const x = client({ service: this.opts.service, domain: this.opts.domain, ...(c ? { username: c.username, password: c.password } : {}) });
+    const mine = () => x === this.xmpp; // a replaced client's late events are not ours
     x.reconnect.stop(); // only after the first session: a first failure is reported instead
     guardWrites(x);
     x.streamManagement.timeout = 20_000; // unanswered <r/> → the socket is dead
     x.on("error", () => {
       // Socket and stream errors end in "disconnect", handled below.
     });
-    x.on("stanza", (el: Element) => this.emit("stanza", el));
+    x.on("stanza", (el: Element) => {
+      if (mine()) this.emit("stanza", el);
+    });
+    for (const [type, ns, name, fn] of this.iqHandlers) x.iqCallee[type](ns, name, ({ stanza, element }) => fn(stanza, element));
     x.on("online", () => {
+      if (!mine()) return;
       this.sessions++;
-      if (this.sessions === 1) this.endpointId = endpointIdFor(x.jid?.local ?? "");
+      // A signed-in user's local part is a name, not a UUID: a random endpoint id (§2.2).
+      if (this.sessions === 1) this.endpointId = c ? randomHex8() : endpointIdFor(x.jid?.local ?? "");
       x.reconnect.delay = 1000;
       this.setState("online");
       this.emit("session", this.sessions === 1);
     });
     x.streamManagement.on("resumed", () => {
+      if (!mine()) return;
       this.resumptions++;
       x.reconnect.delay = 1000;
       this.setState("online");
       this.emit("resumed");
     });
     x.on("disconnect", () => {
-      if (this.closing || this.sessions === 0) return;
+      if (!mine() || this.closing || this.sessions === 0) return;
       // Resume as LJM does: previd in the URL, <resume previd h/> in the stream.
       x.options.service = withPrevId(this.opts.service, x.streamManagement.id);
       this.setState("reconnecting");
@@ -134,6 +150,30 @@ export class Connection extends Emitter<{
     x.reconnect.on("reconnecting", () => {
       x.reconnect.delay = Math.min(x.reconnect.delay * 2, 15_000);
     });
+    return x;
+  }
+
+  /**
+   * Replaces the session with one signed in as `username` (SCRAM or PLAIN,
+   * as the server offers), or an anonymous one again with null: the
+   * secure domain's "I am the host". Rejects with a ConnectionError as
+   * connect() does; the connection is then closed.
+   */
+  async signIn(credentials: { username: string; password: string } | null): Promise<void> {
+    await this.stopClient();
+    this.credentials = credentials;
+    this.sessions = 0;
+    this.endpointId = "";
+    this.xmpp = this.makeClient();
+    await this.connect();
+  }
+
+  private async stopClient() {
+    this.closing = true;
+    clearInterval(this.pingTimer);
+    this.xmpp.reconnect.stop();
+    await Promise.race([this.xmpp.stop(), new Promise((r) => setTimeout(r, 2000))]).catch(() => this.dropSocket());
+    this.closing = false;
   }
 
   private setState(s: ConnState) {
@@ -206,6 +246,7 @@ export class Connection extends Emitter<{
    * reply from the library.
    */
   handleIQ(type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined): void {
+    this.iqHandlers.push([type, ns, name, fn]);
     this.xmpp.iqCallee[type](ns, name, ({ stanza, element }) => fn(stanza, element));
   }
 

@@ -336,6 +336,41 @@ test("secure domain: not-authorized → waiting for the host, asked again, enter
   await conf.leave();
 });
 
+test("I am the host: signing in while waiting; a refused login keeps waiting as a guest", async () => {
+  const s = new FakeServer();
+  let user = "";
+  const logins: string[] = [];
+  (s as Transport).signIn = async (c) => {
+    logins.push(c ? `${c.username}:${c.password}` : "anonymous");
+    if (c && c.password !== "right") {
+      user = "";
+      throw Object.assign(new Error("the user name, password or token was not accepted"), { kind: "auth" });
+    }
+    user = c?.username ?? "";
+    s.endpointId = c ? "c0ffee00" : "3f2a9c1e";
+  };
+  s.onIQ = (el) => {
+    if (!el.getChild("conference", FOCUS_NS)) return parse(`<iq type="result"/>`);
+    if (!user) return Object.assign(new Error("x"), { condition: "not-authorized" });
+    return parse(`<iq type="result"><conference xmlns="${FOCUS_NS}" ready="true" focusjid="focus@auth.localhost"/></iq>`);
+  };
+  s.onSend = (el) => {
+    if (isJoin(el)) s.stanza(selfPresence(el.attrs.to!.split("/")[1]!));
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid", { hostWait: () => 60_000 });
+  await conf.start();
+  await until(conf, "waiting-host");
+  await assert.rejects(conf.signIn("hilda", "wrong"), /: The user name, password or token was not accepted\.$/);
+  assert.equal(conf.phase.phase, "waiting-host");
+  assert.deepEqual(logins, ["hilda:wrong", "anonymous"]);
+  await conf.signIn("hilda", "right");
+  await until(conf, "joined");
+  assert.equal(conf.endpointId, "c0ffee00", "the signed-in session's endpoint id");
+  assert.ok(s.sent.some((e) => isJoin(e) && e.attrs.to === `${room}/c0ffee00`));
+  await assert.rejects(conf.signIn("hilda", "right"), /not possible now/);
+  await conf.leave();
+});
+
 test("leaving while waiting for the host stops asking", async () => {
   const s = new FakeServer();
   let asks = 0;

@@ -2,7 +2,8 @@
 // focus answered not-authorized because nobody signed in has started this
 // meeting yet. The conference asks again by itself (access.ts,
 // hostWaitDelay) and joins as soon as the host is there; this screen only
-// says so, counts down to the next check and offers a way out.
+// says so, counts down to the next check and offers a way out, and "I am
+// the host": sign in with an account and start the meeting.
 import { clear, h } from "./dom";
 
 export interface WaitingScreen {
@@ -11,11 +12,12 @@ export interface WaitingScreen {
   remove(): void;
 }
 
-export function showWaitingHost(root: HTMLElement, room: string, onLeave: () => void): WaitingScreen {
+export function showWaitingHost(root: HTMLElement, room: string, on: { leave: () => void; signIn: (username: string, password: string) => Promise<void> }): WaitingScreen {
   clear(root);
   document.title = `Waiting for the host · ${room} · Parley`;
   const next = h("p", { class: "muted small", attrs: { id: "waiting-next", "aria-live": "off" } });
-  const leave = h("button", { class: "btn btn-ghost", attrs: { type: "button", id: "waiting-leave" }, text: "Leave", on: { click: onLeave } });
+  const leave = h("button", { class: "btn btn-ghost", attrs: { type: "button", id: "waiting-leave" }, text: "Leave", on: { click: on.leave } });
+  const host = h("button", { class: "btn btn-link", attrs: { type: "button", id: "host-login" }, text: "I am the host: sign in", on: { click: () => signInDialog(on.signIn) } });
   root.append(
     h(
       "main",
@@ -26,6 +28,7 @@ export function showWaitingHost(root: HTMLElement, room: string, onLeave: () => 
       h("p", { class: "muted", attrs: { role: "status" }, text: "This meeting has not started yet. On this server only signed-in people can start meetings; you will join by yourself as soon as the host arrives." }),
       next,
       h("div", { class: "notice-actions" }, leave),
+      host,
     ),
   );
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -45,4 +48,52 @@ export function showWaitingHost(root: HTMLElement, room: string, onLeave: () => 
       clearInterval(timer);
     },
   };
+}
+
+/** Asks for an account's name and password; stays open with the server's reason until signIn resolves, or is cancelled. */
+function signInDialog(signIn: (username: string, password: string) => Promise<void>): void {
+  const user = h("input", { class: "field-input", attrs: { id: "login-user", type: "text", autocomplete: "username", required: true, maxlength: "1023" } });
+  const pass = h("input", { class: "field-input", attrs: { id: "login-password", type: "password", autocomplete: "current-password", required: true } });
+  const error = h("p", { class: "form-error", attrs: { role: "alert", id: "login-error" } });
+  error.hidden = true;
+  const submit = h("button", { class: "btn btn-primary", attrs: { type: "submit" }, text: "Sign in" });
+  const dialog = h("dialog", { class: "dialog", attrs: { "aria-labelledby": "login-title", id: "login-dialog" } });
+  const close = () => {
+    dialog.close();
+    dialog.remove();
+  };
+  const form = h(
+    "form",
+    {},
+    h("h2", { attrs: { id: "login-title" }, text: "Sign in to start the meeting" }),
+    h("p", { class: "muted", text: "With an account on this server you can start the meeting; everyone waiting then joins." }),
+    error,
+    h("label", { class: "field-label", attrs: { for: "login-user" }, text: "User name" }),
+    user,
+    h("label", { class: "field-label", attrs: { for: "login-password" }, text: "Password" }),
+    pass,
+    h("div", { class: "dialog-actions" }, h("button", { class: "btn btn-ghost", attrs: { type: "button" }, text: "Cancel", on: { click: close } }), submit),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!user.value.trim() || !pass.value) return;
+    submit.disabled = true;
+    error.hidden = true;
+    try {
+      await signIn(user.value.trim(), pass.value);
+      close();
+    } catch (err) {
+      error.textContent = (err as Error).message;
+      error.hidden = false;
+      pass.value = "";
+      pass.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  dialog.addEventListener("cancel", close);
+  dialog.append(form);
+  document.body.append(dialog);
+  dialog.showModal();
+  user.focus();
 }
