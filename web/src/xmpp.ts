@@ -32,7 +32,7 @@ export interface ConnectionOptions {
 
 /** A readable reason for a refused login: the server's text, else its SASL condition in words. */
 export function loginFailure(condition: string, text: string): string {
-  const t = text.replace(/\s+/g, " ").trim().slice(0, 200);
+  const t = text.replace(/[\s\u0000-\u001f\u007f]+/g, " ").trim().slice(0, 200);
   if (t) return t;
   switch (condition) {
     case "not-authorized":

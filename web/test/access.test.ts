@@ -31,6 +31,7 @@ test("a refused login says the server's reason", () => {
   assert.equal(loginFailure("not-allowed", "token expired"), "token expired");
   assert.equal(loginFailure("not-allowed", ""), "the server does not let guests in without a token");
   assert.equal(loginFailure("not-authorized", "  bad\n signature "), "bad signature");
+  assert.equal(loginFailure("not-allowed", "token\u0007\u0000 expired"), "token expired");
   assert.equal(loginFailure("temporary-auth-failure", ""), "the login failed (temporary-auth-failure)");
   assert.equal(loginFailure("not-allowed", "x".repeat(5000)).length, 200);
 });
