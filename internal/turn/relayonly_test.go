@@ -291,6 +291,58 @@ func TestShareTLS(t *testing.T) {
 	if got := s.refusals(ReasonLinkLocal); got != 1 {
 		t.Errorf("refusals{reason=link-local} = %v, want 1", got)
 	}
+
+	// A TURN client that offers HTTP's ALPN name before TURN's, as coturn's do, gets "stun.turn" and TURN.
+	tc, err := tls.Dial("tcp", raw.Addr().String(), &tls.Config{InsecureSkipVerify: true,
+		NextProtos: []string{"http/1.1", "stun.turn", "stun.nat-discovery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if got := tc.ConnectionState().NegotiatedProtocol; got != "stun.turn" {
+		t.Errorf("ALPN [http/1.1 stun.turn stun.nat-discovery] negotiated %q, want stun.turn", got)
+	}
+	u2 := &stunClient{t: t, conn: tc, tcp: true, readTimeout: 5 * time.Second}
+	u2.withCredentials("heidi", time.Hour)
+	u2.allocate(protoUDP)
+	if r := u2.request(stun.MethodCreatePermission, peer(echo.addr())); r.Type.Class != stun.ClassSuccessResponse {
+		t.Fatalf("CreatePermission with ALPN http/1.1 and stun.turn: %d", errorCode(r))
+	}
+}
+
+// TestShareTLSFirstRead: on a connection without ALPN, the bytes read to choose the destination reach it
+// as one read, as they came off the TLS record, not a lone first byte followed by the rest.
+func TestShareTLSFirstRead(t *testing.T) {
+	s := newTestServer(t, nil)
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := s.ShareTLS(raw, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, NextProtos: []string{"h2", "http/1.1"}})
+	defer shared.Close()
+	const req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	go func() {
+		c, err := tls.Dial("tcp", raw.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte(req))
+		_, _ = c.Read(make([]byte, 1)) // hold the connection until the server closes it
+	}()
+	c, err := shared.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != req {
+		t.Fatalf("first read: %q, %v; want the whole request %q", buf[:n], err, req)
+	}
+	if _, ok := c.(interface{ ConnectionState() tls.ConnectionState }); !ok {
+		t.Errorf("HTTP connection without ALPN has no ConnectionState")
+	}
 }
 
 func selfSigned(t *testing.T) tls.Certificate {

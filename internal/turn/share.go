@@ -16,11 +16,15 @@ const shareHandshakeTimeout = 10 * time.Second
 // handshaken here, then
 //   - ALPN "h2" or "http/1.1" (every browser page load) goes to HTTP as the *tls.Conn itself, so HTTP/2
 //     keeps working;
-//   - ALPN "stun.turn" (RFC 7443) goes to TURN;
+//   - a client that offers ALPN "stun.turn" (RFC 7443) goes to TURN, and "stun.turn" is what the server
+//     selects for it, even when it offers "http/1.1" too: coturn's clients offer "http/1.1",
+//     "stun.turn" and "stun.nat-discovery" in that order, and the server's own preference (HTTP first)
+//     would otherwise hand their STUN requests to the HTTP server;
 //   - without ALPN the first decrypted byte decides: a STUN message starts with 0x00 or 0x01 (RFC 8489
 //     §5; TURN ChannelData starts with 0x40-0x4F but never comes first), an HTTP/1 request with a
-//     letter. Such HTTP connections reach the HTTP server wrapped, with ConnectionState, so
-//     Request.TLS is still set.
+//     letter. The first read is handed on whole as the connection's first read, so TURN's stream
+//     framing sees the bytes as it does on the TURN TLS port. Such HTTP connections reach the HTTP
+//     server wrapped, with ConnectionState, so Request.TLS is still set.
 //
 // Closing the returned listener closes ln.
 func (s *Server) ShareTLS(ln net.Listener, cfg *tls.Config) net.Listener {
@@ -29,10 +33,7 @@ func (s *Server) ShareTLS(ln net.Listener, cfg *tls.Config) net.Listener {
 		s.sharedPort = tcp.Port
 		s.mu.Unlock()
 	}
-	cfg = cfg.Clone()
-	if !slices.Contains(cfg.NextProtos, "stun.turn") {
-		cfg.NextProtos = append(slices.Clone(cfg.NextProtos), "stun.turn")
-	}
+	cfg = shareConfig(cfg)
 	httpL := newConnListener(ln.Addr(), ln.Close)
 	go func() {
 		defer httpL.Close()
@@ -50,6 +51,46 @@ func (s *Server) ShareTLS(ln net.Listener, cfg *tls.Config) net.Listener {
 	return httpL
 }
 
+// alpnTURN is TURN's ALPN protocol ID (RFC 7443 §6).
+const alpnTURN = "stun.turn"
+
+// shareConfig is the shared port's TLS configuration: cfg offering "stun.turn" as well, and selecting
+// "stun.turn" for every client that offers it, whatever else it offers.
+func shareConfig(cfg *tls.Config) *tls.Config {
+	cfg = cfg.Clone()
+	if !slices.Contains(cfg.NextProtos, alpnTURN) {
+		cfg.NextProtos = append(slices.Clone(cfg.NextProtos), alpnTURN)
+	}
+	forTURN := func(c *tls.Config) *tls.Config {
+		c = c.Clone()
+		c.GetConfigForClient = nil
+		c.NextProtos = []string{alpnTURN}
+		return c
+	}
+	turnCfg := forTURN(cfg)
+	inner := cfg.GetConfigForClient
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		var c *tls.Config
+		if inner != nil {
+			var err error
+			if c, err = inner(hello); err != nil {
+				return nil, err
+			}
+		}
+		if !slices.Contains(hello.SupportedProtos, alpnTURN) {
+			return c, nil
+		}
+		if c != nil {
+			return forTURN(c), nil
+		}
+		return turnCfg, nil
+	}
+	return cfg
+}
+
+// firstRead bounds the first read of a connection without ALPN; what it returns is handed on whole.
+const firstRead = 4096
+
 // split handshakes one connection of the shared port and hands it to TURN or HTTP.
 func (s *Server) split(raw net.Conn, cfg *tls.Config, httpL *connListener) {
 	_ = raw.SetDeadline(time.Now().Add(shareHandshakeTimeout))
@@ -61,16 +102,17 @@ func (s *Server) split(raw net.Conn, cfg *tls.Config, httpL *connListener) {
 	var conn net.Conn = tc
 	toTURN := false
 	switch tc.ConnectionState().NegotiatedProtocol {
-	case "stun.turn":
+	case alpnTURN:
 		toTURN = true
 	case "":
-		var b [1]byte
-		if _, err := tc.Read(b[:]); err != nil {
+		b := make([]byte, firstRead)
+		n, err := tc.Read(b)
+		if err != nil || n == 0 {
 			tc.Close()
 			return
 		}
 		toTURN = b[0] <= 0x01
-		conn = &prefixConn{Conn: tc, tls: tc, first: b[0], pending: true}
+		conn = &prefixConn{Conn: tc, tls: tc, first: b[:n]}
 	}
 	_ = raw.SetDeadline(time.Time{})
 	if !toTURN {
@@ -90,22 +132,25 @@ func (s *Server) split(raw net.Conn, cfg *tls.Config, httpL *connListener) {
 	}
 }
 
-// prefixConn gives back the byte read to choose the destination.
+// prefixConn gives back the bytes read to choose the destination, as they came: the whole first read
+// goes to the first Read that has room for it.
 type prefixConn struct {
 	net.Conn
-	tls     *tls.Conn
-	mu      sync.Mutex // guards first and pending against concurrent Reads
-	first   byte
-	pending bool
+	tls   *tls.Conn
+	mu    sync.Mutex // guards first against concurrent Reads
+	first []byte     // what is left of the first read
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.pending && len(p) > 0 {
-		p[0] = c.first
-		c.pending = false
+	if len(c.first) > 0 && len(p) > 0 {
+		n := copy(p, c.first)
+		c.first = c.first[n:]
+		if len(c.first) == 0 {
+			c.first = nil
+		}
 		c.mu.Unlock()
-		return 1, nil
+		return n, nil
 	}
 	c.mu.Unlock()
 	return c.Conn.Read(p)
