@@ -49,7 +49,7 @@ func TestCommandLine(t *testing.T) {
 	if code, _, stderr := runCmd("", "frobnicate"); code != 2 || !strings.Contains(stderr, "unknown command") {
 		t.Fatalf("unknown: %d %q", code, stderr)
 	}
-	if code, _, stderr := runCmd("", "serve", "--help"); code != 0 || !strings.Contains(stderr, "-turn-allow-peers") {
+	if code, _, stderr := runCmd("", "serve", "--help"); code != 0 || !strings.Contains(stderr, "-turn-allow-peers") || !strings.Contains(stderr, "-turn-tls") {
 		t.Fatalf("serve --help: %d %q", code, stderr)
 	}
 	if code, _, stderr := runCmd("", "serve", "--domain", "bad domain"); code != 2 || !strings.Contains(stderr, "domain") {

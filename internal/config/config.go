@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -36,6 +37,7 @@ type Config struct {
 	XMPP           string   `toml:"xmpp"`
 	Media          string   `toml:"media"`
 	TURN           string   `toml:"turn"`
+	TURNTLS        string   `toml:"turn-tls"`
 	TURNSecret     string   `toml:"turn-secret"`
 	TURNAllowPeers []string `toml:"turn-allow-peers"`
 	PublicIP       string   `toml:"public-ip"`
@@ -49,9 +51,9 @@ type Config struct {
 
 	C2S    c2s.Config    `toml:"c2s"`
 	Bridge bridge.Config `toml:"bridge"`
-	// TURNServer tunes the embedded TURN server; its address, secret, allowed peers and public IP are
-	// the top-level turn, turn-secret, turn-allow-peers and public-ip keys (see TURNConfig).
-	TURNServer turn.Config `toml:"turn-server"`
+	// TURNServer tunes the embedded TURN server; its addresses, secret, allowed peers and public IP are
+	// the top-level turn, turn-tls, turn-secret, turn-allow-peers and public-ip keys (see TURNConfig).
+	TURNServer TURNSection `toml:"turn-server"`
 	MUC        muc.Config  `toml:"muc"`
 	// Auth is who may connect and start rooms; JWT is how tokens are
 	// checked in jwt mode (docs/operations.md).
@@ -59,6 +61,14 @@ type Config struct {
 	JWT  auth.JWTConfig `toml:"jwt"`
 	// Focus bounds the conferences requests can start.
 	Focus focus.Limits `toml:"focus"`
+}
+
+// TURNSection is the [turn-server] section: turn.Config's keys, and tls-port, the key the TURN TLS port
+// had before turn-tls. A file that sets tls-port = N still works as turn-tls = ":N" (0 as off); setting
+// both is an error.
+type TURNSection struct {
+	turn.Config
+	TLSPort *int `toml:"tls-port"`
 }
 
 // Default returns a configuration that serves https://localhost:8443.
@@ -69,11 +79,12 @@ func Default() Config {
 		XMPP:       ":5222",
 		Media:      ":10000",
 		TURN:       ":3478",
+		TURNTLS:    ":5349",
 		Data:       "./data",
 		LogLevel:   "info",
 		C2S:        c2s.Default(),
 		Bridge:     bridge.Default(),
-		TURNServer: turn.Default(),
+		TURNServer: TURNSection{Config: turn.Default()},
 		MUC:        muc.Default(),
 		Auth:       auth.DefaultConfig(),
 		Focus:      focus.DefaultLimits(),
@@ -124,6 +135,14 @@ func (c Config) Validate() error {
 	if err := c.TURNConfig().Validate(); err != nil {
 		return err
 	}
+	if tl := c.TURNConfig().TLSListen; tl != "" {
+		_, tp, _ := net.SplitHostPort(tl)
+		for _, a := range []struct{ name, addr string }{{"http", c.HTTP}, {"xmpp", c.XMPP}} {
+			if _, p, _ := net.SplitHostPort(a.addr); tp != "0" && p == tp {
+				return fmt.Errorf("turn-tls %q and %s %q share a TCP port (TURN over TLS is served on the HTTPS port anyway)", tl, a.name, a.addr)
+			}
+		}
+	}
 	if err := c.MUC.Validate(); err != nil {
 		return err
 	}
@@ -142,10 +161,14 @@ func (c Config) Validate() error {
 }
 
 // TURNConfig is the [turn-server] section with the top-level TURN keys folded in; the realm defaults to
-// the domain.
+// the domain. turn-tls "off" is empty: no TURN TLS listener.
 func (c Config) TURNConfig() turn.Config {
-	t := c.TURNServer
+	t := c.TURNServer.Config
 	t.Listen, t.Secret, t.AllowPeers, t.PublicIP = c.TURN, c.TURNSecret, c.TURNAllowPeers, c.PublicIP
+	t.TLSListen = c.TURNTLS
+	if t.TLSListen == "off" {
+		t.TLSListen = ""
+	}
 	if t.Realm == "" {
 		t.Realm = c.Domain
 	}
@@ -166,6 +189,7 @@ func (c *Config) options() []option {
 		{name: "xmpp", usage: "XMPP client-to-server TCP listen address (STARTTLS)", str: &c.XMPP},
 		{name: "media", usage: "bridge UDP media address", str: &c.Media},
 		{name: "turn", usage: "STUN/TURN listen address (UDP and TCP)", str: &c.TURN},
+		{name: "turn-tls", usage: "TURN over TLS listen address; empty host: --turn's host; \"off\" turns it off", str: &c.TURNTLS},
 		{name: "turn-secret", usage: "TURN REST shared secret (generated into --data when empty)", str: &c.TURNSecret},
 		{name: "turn-allow-peers", usage: "comma-separated CIDRs a TURN relay may reach besides the bridge", list: &c.TURNAllowPeers},
 		{name: "public-ip", usage: "public IP address advertised as a media candidate", str: &c.PublicIP},
@@ -277,6 +301,20 @@ func (c *Config) loadFile(path string) error {
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	if p := c.TURNServer.TLSPort; p != nil {
+		if md.IsDefined("turn-tls") {
+			return fmt.Errorf("config %s: [turn-server] tls-port and turn-tls both set; keep turn-tls", path)
+		}
+		switch {
+		case *p < 0 || *p > 65535:
+			return fmt.Errorf("config %s: [turn-server] tls-port %d is not 0-65535", path, *p)
+		case *p == 0:
+			c.TURNTLS = "off"
+		default:
+			c.TURNTLS = ":" + strconv.Itoa(*p)
+		}
+		c.TURNServer.TLSPort = nil
 	}
 	return nil
 }

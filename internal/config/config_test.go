@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,76 @@ func TestLoadErrors(t *testing.T) {
 func TestEnvName(t *testing.T) {
 	if EnvName("tls-cert") != "PARLEY_TLS_CERT" || EnvName("turn-allow-peers") != "PARLEY_TURN_ALLOW_PEERS" {
 		t.Fatal(EnvName("tls-cert"))
+	}
+}
+
+// TestTURNTLS: the TURN TLS address is a top-level key like turn (flag, key, variable), "off" turns it off,
+// a file's old [turn-server] tls-port still sets it, and clashes are refused with the key named.
+func TestTURNTLS(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	key := write("key.toml", "turn-tls = \"127.0.0.1:6349\"\n")
+	legacy := write("legacy.toml", "[turn-server]\ntls-port = 6350\nrealm = \"turn.example\"\n")
+	legacyOff := write("legacy-off.toml", "[turn-server]\ntls-port = 0\n")
+	both := write("both.toml", "turn-tls = \":6349\"\n[turn-server]\ntls-port = 6350\n")
+	badLegacy := write("bad-legacy.toml", "[turn-server]\ntls-port = 70000\nrealm = \"r\"\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // TURNConfig().TLSListen
+	}{
+		{"default", nil, nil, ":5349"},
+		{"flag", []string{"--turn-tls", ":15349"}, nil, ":15349"},
+		{"env", nil, map[string]string{"PARLEY_TURN_TLS": "[::1]:25349"}, "[::1]:25349"},
+		{"flag over env", []string{"--turn-tls=:15349"}, map[string]string{"PARLEY_TURN_TLS": ":25349"}, ":15349"},
+		{"off", []string{"--turn-tls", "off"}, nil, ""},
+		{"empty flag", []string{"--turn-tls="}, nil, ""},
+		{"file key", []string{"--config", key}, nil, "127.0.0.1:6349"},
+		{"tls-port", []string{"--config", legacy}, nil, ":6350"},
+		{"tls-port 0", []string{"--config", legacyOff}, nil, ""},
+		{"flag over tls-port", []string{"--config", legacy, "--turn-tls", ":7349"}, nil, ":7349"},
+	} {
+		cfg, err := Load(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if got := cfg.TURNConfig().TLSListen; got != tc.want {
+			t.Errorf("%s: TLSListen %q, want %q", tc.name, got, tc.want)
+		}
+		if slices.Contains(tc.args, legacy) && cfg.TURNConfig().Realm != "turn.example" {
+			t.Errorf("%s: the section's other keys were lost: realm %q", tc.name, cfg.TURNConfig().Realm)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--turn-tls", "5349"}, "turn-tls"},
+		{[]string{"--turn-tls", ":http"}, "turn-tls"},
+		{[]string{"--turn-tls", ":70000"}, "turn-tls"},
+		{[]string{"--turn", ":4000", "--turn-tls", ":4000"}, "turn-tls"},
+		{[]string{"--http", ":5349"}, "turn-tls"},
+		{[]string{"--xmpp", ":6000", "--turn-tls", ":6000"}, "turn-tls"},
+		{[]string{"--config", both}, "tls-port and turn-tls"},
+		{[]string{"--config", badLegacy}, "tls-port 70000"},
+	} {
+		_, err := Load(tc.args, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+	// Two servers on one machine: every listener of the second moves with the documented flags.
+	var help strings.Builder
+	Load([]string{"--help"}, func(string) string { return "" }, &help)
+	if !strings.Contains(help.String(), "-turn-tls") || !strings.Contains(help.String(), ":5349") {
+		t.Errorf("serve --help does not show --turn-tls and its default:\n%s", help.String())
 	}
 }

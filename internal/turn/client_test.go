@@ -40,7 +40,7 @@ func newTestServer(t *testing.T, edit func(*Config), bridge ...netip.AddrPort) *
 func newTLSTestServer(t *testing.T, edit func(*Config), bridge ...netip.AddrPort) *testServer {
 	t.Helper()
 	tlsEdit := func(c *Config) {
-		c.TLSPort = 5349 // ephemeral, as Listen's port is 0
+		c.TLSListen = ":5349" // ephemeral, as Listen's port is 0
 		if edit != nil {
 			edit(c)
 		}
@@ -52,7 +52,7 @@ func startTestServer(t *testing.T, edit func(*Config), tlsCfg *tls.Config, bridg
 	t.Helper()
 	cfg := Default()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.TLSPort = 0
+	cfg.TLSListen = ""
 	cfg.Secret = testSecret
 	cfg.Realm = "parley.test"
 	if edit != nil {

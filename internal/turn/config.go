@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -12,8 +13,8 @@ import (
 var ErrInvalidConfig = errors.New("turn: invalid configuration")
 
 // Config is the TURN server's part of Parley's configuration tree. The fields tagged toml:"-" come from
-// the top-level `parley serve` flags (--turn, --turn-secret, --turn-allow-peers, --public-ip); the rest is
-// the [turn-server] section.
+// the top-level `parley serve` flags (--turn, --turn-tls, --turn-secret, --turn-allow-peers, --public-ip);
+// the rest is the [turn-server] section.
 type Config struct {
 	// Listen is the UDP and TCP address of STUN and TURN (--turn, default ":3478").
 	Listen string `toml:"-"`
@@ -26,9 +27,10 @@ type Config struct {
 	// relay bind address if it is specific, else the first global IPv4 address of an interface.
 	PublicIP string `toml:"-"`
 
-	// TLSPort is the port of TURN over TLS ("turns"), on Listen's host; 0 turns it off. When Listen's
-	// port is 0 (tests), TLS gets an ephemeral port too.
-	TLSPort int `toml:"tls-port"`
+	// TLSListen is the TCP address of TURN over TLS ("turns", --turn-tls, default ":5349"); empty turns
+	// it off. An empty host is Listen's host. When Listen's port is 0 (tests), TLS gets an ephemeral port
+	// too.
+	TLSListen string `toml:"-"`
 	// RelayBind is the IP relay sockets bind to; empty means Listen's host, or every address.
 	RelayBind string `toml:"relay-bind"`
 	// Realm is the TURN realm (RFC 8489 §9.2); empty means the XMPP domain.
@@ -69,7 +71,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Listen:             ":3478",
-		TLSPort:            5349,
+		TLSListen:          ":5349",
 		CredentialLifetime: 24 * time.Hour,
 		AllocationLifetime: 10 * time.Minute,
 		PermissionLifetime: 5 * time.Minute,
@@ -110,9 +112,16 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.TLSListen != "" {
+		if _, port, err := net.SplitHostPort(c.TLSListen); err != nil {
+			return fmt.Errorf("%w: turn-tls %q is not host:port", ErrInvalidConfig, c.TLSListen)
+		} else if n, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("%w: turn-tls %q: port %q is not 0-65535", ErrInvalidConfig, c.TLSListen, port)
+		} else if _, listenPort, _ := net.SplitHostPort(c.Listen); n != 0 && port == listenPort {
+			return fmt.Errorf("%w: turn-tls %q and turn %q share a TCP port", ErrInvalidConfig, c.TLSListen, c.Listen)
+		}
+	}
 	switch {
-	case c.TLSPort < 0 || c.TLSPort > 65535:
-		return fmt.Errorf("%w: tls-port %d", ErrInvalidConfig, c.TLSPort)
 	case c.CredentialLifetime < time.Minute || c.CredentialLifetime > 7*24*time.Hour:
 		return fmt.Errorf("%w: credential-lifetime %v not in 1m..168h", ErrInvalidConfig, c.CredentialLifetime)
 	case c.AllocationLifetime < time.Minute || c.AllocationLifetime > time.Hour:

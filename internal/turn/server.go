@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 
 // Options are what New needs besides the Config.
 type Options struct {
-	// TLS serves TURN over TLS on Config.TLSPort; nil turns that listener off.
+	// TLS serves TURN over TLS on Config.TLSListen; nil turns that listener off.
 	TLS *tls.Config
 	// DataDir holds the generated secret when Config.Secret is empty.
 	DataDir string
@@ -144,12 +143,15 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 	listeners := []turn.ListenerConfig{
 		{Listener: s.guard(s.limitTCP(s.tcp)), RelayAddressGenerator: gen, PermissionHandler: perm},
 	}
-	if s.tls != nil && s.cfg.TLSPort != 0 {
-		tlsPort := strconv.Itoa(s.cfg.TLSPort)
+	if s.tls != nil && s.cfg.TLSListen != "" {
+		tlsHost, tlsPort, _ := net.SplitHostPort(s.cfg.TLSListen)
+		if tlsHost == "" {
+			tlsHost = listenHost
+		}
 		if _, p, _ := net.SplitHostPort(s.cfg.Listen); p == "0" {
 			tlsPort = "0" // an ephemeral listen port (tests) gets an ephemeral TLS port too
 		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(listenHost, tlsPort))
+		ln, err := net.Listen("tcp", net.JoinHostPort(tlsHost, tlsPort))
 		if err != nil {
 			s.udp.Close()
 			s.tcp.Close()
@@ -182,7 +184,7 @@ func (s *Server) Start(bridge ...netip.AddrPort) error {
 		}
 		return fmt.Errorf("turn: %w", err)
 	}
-	s.log.Info("turn serving", "listen", s.cfg.Listen, "relay", s.relayIP.String(), "tls-port", s.cfg.TLSPort)
+	s.log.Info("turn serving", "listen", s.cfg.Listen, "relay", s.relayIP.String(), "turn-tls", s.cfg.TLSListen)
 	return nil
 }
 
