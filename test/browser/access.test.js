@@ -105,10 +105,14 @@ test("lobby: a moderator turns it on; one knocks and is admitted, another is den
   await ann.page.waitForSelector("#lobby-state:not([hidden])");
   await screenshot(ann.page, "admitted");
 
-  // Dan knocks and is turned away.
+  // Dan comes without a name (the room answers 406 displayname-required), types one, knocks and is turned away.
   const dan = await participant(browser);
-  await dan.page.goto(`${BASE}/${room}${skipPrejoin("Dan")}`);
+  await dan.page.goto(`${BASE}/${room}${skipPrejoin("")}`);
   await dan.page.waitForSelector("#lobby-knock");
+  assert.equal(await dan.page.inputValue("#lobby-name"), "");
+  await dan.page.click("#knock"); // no name: nothing happens
+  assert.equal(await dan.page.locator("#lobby-knock").count(), 1);
+  await dan.page.fill("#lobby-name", "Dan");
   await dan.page.click("#knock");
   await dan.page.waitForSelector("#lobby-waiting");
   await mod.page.waitForSelector('#lobby-list .knocker:has-text("Dan")');

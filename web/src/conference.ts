@@ -288,6 +288,13 @@ export class Conference extends Emitter<{
     switch (ev.type) {
       case "error":
         if (ev.id !== this.nick) return;
+        if (this.phase.phase === "joining" && lobby.displayNameRequired(el)) {
+          // The lobby is on and we gave no name: ask for one; knocking joins again with it (then 407).
+          clearTimeout(this.joinTimer);
+          this.lobbyRoom = "";
+          this.setPhase({ phase: "lobby", lobbyRoom: "" });
+          return;
+        }
         if (ev.error.kind === "members-only" && this.phase.phase === "joining") {
           const room = lobby.lobbyRoomOf(el);
           if (room) {
@@ -463,6 +470,12 @@ export class Conference extends Emitter<{
     if (this.phase.phase !== "lobby") return;
     this.local = { ...this.local, displayName: displayName.trim().slice(0, 64) };
     this.knockedAs = this.local.displayName;
+    if (!this.lobbyRoom) {
+      // The room has not named its lobby yet (the 406 for a missing name): join with the name, and knock on the 407.
+      this.setPhase({ phase: "joining" });
+      this.sendJoin();
+      return;
+    }
     this.setPhase({ phase: "knocking" });
     this.conn.send(lobby.knockPresence(this.lobbyRoom, this.nick, this.local.displayName)).catch(() => {});
   }

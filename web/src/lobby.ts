@@ -24,6 +24,12 @@ export function lobbyRoomOf(errorPresence: Element): string {
   return "";
 }
 
+/** Whether a join error is the lobby's 406 "a display name is required" (§4.5: not-acceptable + <displayname-required lobby="true"/>). */
+export function displayNameRequired(errorPresence: Element): boolean {
+  const err = errorPresence.getChild("error");
+  return !!err?.getChild("not-acceptable", NS.stanzas) && !!err.getChild("displayname-required", NS.jitmeet);
+}
+
 /** The lobby room by convention when nobody named it: the main room's node at lobby.<domain> (§1.1). */
 export function defaultLobbyRoom(roomJid: string, domain: string): string {
   return `${roomJid.slice(0, roomJid.indexOf("@"))}@lobby.${domain}`;

@@ -446,6 +446,28 @@ test("lobby: kicked from the lobby room → denied; the password still lets one 
   await conf2.leave();
 });
 
+test("lobby: no display name → 406 → the name asked for, joined again with it, then knocked (§4.5)", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (isJoin(el)) {
+      if (!el.getChildText("nick", "http://jabber.org/protocol/nick"))
+        s.stanza(`<presence type="error" from="${room}/${s.endpointId}"><error type="modify" code="406"><not-acceptable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/><displayname-required xmlns="http://jitsi.org/jitmeet" lobby="true"/></error></presence>`);
+      else s.stanza(`<presence type="error" from="${room}/${s.endpointId}"><error type="auth" code="407"><registration-required xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/><lobbyroom xmlns="http://jitsi.org/jitmeet">${lroom}</lobbyroom></error></presence>`);
+    }
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", { ...local, displayName: "" }, "uid");
+  await conf.start();
+  assert.deepEqual(await until(conf, "lobby"), { phase: "lobby", lobbyRoom: "" });
+  conf.knock("Nameless No More");
+  await until(conf, "knocking");
+  const joins = s.sent.filter((e) => isJoin(e));
+  assert.equal(joins.length, 2);
+  assert.equal(joins[1]!.getChildText("nick", "http://jabber.org/protocol/nick"), "Nameless No More");
+  const knock = s.sent.find((e) => isJoin(e, lroom))!;
+  assert.equal(knock.getChildText("nick", "http://jabber.org/protocol/nick"), "Nameless No More");
+  await conf.leave();
+});
+
 test("lobby: a new session while knocking knocks again with the same name", async () => {
   const { s, admit } = lobbyServer();
   const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
