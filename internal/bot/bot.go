@@ -1,7 +1,8 @@
 // Package bot is a Go participant that joins a Parley (or Jitsi-dialect)
 // conference over the real path, as a browser would: it reads
 // /config.json, logs in over XMPP WebSocket, asks the focus for the
-// conference, joins the room, answers the focus's Jingle offer with a Pion
+// conference, joins the room (announcing its audio and camera unmuted in
+// <SourceInfo>), answers the focus's Jingle offer with a Pion
 // PeerConnection, opens the bridge channel, sends Opus and three-layer VP8
 // simulcast from internal/testmedia (the audio with a speech-like audio
 // level, level.go), counts what it receives from each remote participant
@@ -139,11 +140,23 @@ func Join(ctx context.Context, o Options) (*Bot, error) {
 		pres.Add(stanza.New(nsNick, "nick").SetText(o.Name))
 	}
 	pres.Add(stanza.New(stanza.NSClient, "jitsi_participant_codecList").SetText("vp8"))
+	pres.Add(stanza.New(stanza.NSClient, "SourceInfo").SetText(sourceInfo(b.nick)))
 	if err := b.xmpp.Send(pres); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// sourceInfo is the <SourceInfo> text of the bot's presence (jitsi-dialect.md §4.1): its sources by the
+// names it gives them in Jingle (§5.5), the audio and the camera, never muted; a camera has no videoType.
+// Without it other clients draw the bot as muted although it sends both.
+func sourceInfo(endpoint string) string {
+	type source struct {
+		Muted bool `json:"muted"`
+	}
+	text, _ := json.Marshal(map[string]source{endpoint + "-a0": {}, endpoint + "-v0": {}})
+	return string(text)
 }
 
 // endpointID derives the endpoint id from the login's local part the way

@@ -2,11 +2,14 @@ package bot_test
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/internal/bot"
 	"github.com/parley-im/parley/internal/xmpp/jid"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
 )
 
@@ -113,6 +116,31 @@ func TestVanishedBotExpired(t *testing.T) {
 	room, _ := jid.Parse("crash@conference.localhost")
 	b.Vanish()
 	waitFor(t, ctx, "the vanished participant to be expired", func() bool { return srv.App.Focus.Participants(room) == 1 })
+}
+
+// TestBotAnnouncesSources: a participant joining the room sees in the bot's presence its audio and
+// camera sources, named as in the Jingle session, unmuted (<SourceInfo>, jitsi-dialect.md §4.1, §5.5),
+// so clients draw it with its video and an open microphone.
+func TestBotAnnouncesSources(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	b := join(t, srv, "seen")
+	room := "seen@conference." + srv.Domain
+	c := srv.DialTCP(t)
+	c.Login("", "")
+	c.Send(`<presence to="` + room + `/0b5e7e70"><x xmlns="http://jabber.org/protocol/muc"/></presence>`)
+	p := c.ExpectSkip("the bot's presence", func(e *stanza.Element) bool {
+		return e.Name.Local == "presence" && e.Get("from") == room+"/"+b.EndpointID()
+	})
+	text := p.ChildText(stanza.NSClient, "SourceInfo")
+	var info map[string]map[string]any
+	if err := json.Unmarshal([]byte(text), &info); err != nil {
+		t.Fatalf("SourceInfo %q: %v\n%s", text, err, p)
+	}
+	ep := b.EndpointID()
+	want := map[string]map[string]any{ep + "-a0": {"muted": false}, ep + "-v0": {"muted": false}}
+	if !reflect.DeepEqual(info, want) {
+		t.Fatalf("SourceInfo %s, want %v", text, want)
+	}
 }
 
 // waitFor polls cond; the state it watches has no event to wait on.
