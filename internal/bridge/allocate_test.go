@@ -18,9 +18,8 @@ import (
 func TestTargetLayer(t *testing.T) {
 	src := &source{kind: KindVideo}
 	for i := range 3 {
-		src.layers = append(src.layers, &inStream{src: src, layer: i})
+		src.layers = append(src.layers, newInStream(uint32(i+1), src, i))
 	}
-	src.layerSeen = make([]int64, 3)
 	now := int64(10e9)
 	for i, h := range []uint16{180, 360, 720} {
 		src.noteLayer(src.layers[i], &vp8Desc{keyframe: true, height: h}, now)
@@ -38,9 +37,10 @@ func TestTargetLayer(t *testing.T) {
 		t.Errorf("top layer quiet: layer %d, want 1", got)
 	}
 	// Before any key frame the heights are assumed 180/360/720.
-	fresh := &source{kind: KindVideo, layerSeen: []int64{now, now, now}}
+	fresh := &source{kind: KindVideo}
 	for i := range 3 {
-		fresh.layers = append(fresh.layers, &inStream{src: fresh, layer: i})
+		fresh.layers = append(fresh.layers, newInStream(uint32(i+1), fresh, i))
+		fresh.layers[i].seen = now
 	}
 	if got := fresh.targetLayer(360, now); got != 1 {
 		t.Errorf("assumed heights: layer %d, want 1", got)

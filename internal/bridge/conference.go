@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -214,11 +215,10 @@ func (c *Conference) validateSources(owner string, in []Source, groups []Group) 
 			ssrcs = []uint32{s.SSRC}
 		}
 		for i, ssrc := range ssrcs {
-			st := &inStream{ssrc: ssrc, src: src, layer: i}
+			st := newInStream(ssrc, src, i)
 			src.layers = append(src.layers, st)
 			streams[ssrc] = st
 		}
-		src.layerSeen = make([]int64, len(src.layers))
 		out = append(out, src)
 	}
 	for rtx, prim := range rtxOf {
@@ -226,7 +226,8 @@ func (c *Conference) validateSources(owner string, in []Source, groups []Group) 
 		if p == nil {
 			return nil, fmt.Errorf("%w: rtx ssrc %d repairs no primary", ErrBadSources, rtx)
 		}
-		st := &inStream{ssrc: rtx, src: p.src, layer: p.layer, rtx: true, prim: p}
+		st := newInStream(rtx, p.src, p.layer)
+		st.rtx, st.prim = true, p
 		streams[rtx] = st
 		p.src.rtx = append(p.src.rtx, st)
 	}
@@ -234,7 +235,10 @@ func (c *Conference) validateSources(owner string, in []Source, groups []Group) 
 }
 
 // setSources makes srcs the endpoint's sources: the packet path sees the new SSRC table, and the slots
-// of every receiver are reassigned. Streams that keep their SSRC keep their state (cache, statistics).
+// of every receiver are reassigned. A published source and its streams are never changed (the packet
+// path reads them without a lock): a source signalled again unchanged keeps its object, so nothing
+// about it changes for slots, projections or its sender; a changed one is replaced by the new object,
+// whose streams share the state (cache, statistics) of the streams that keep their SSRC.
 func (c *Conference) setSources(e *Endpoint, srcs []*source) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -242,32 +246,57 @@ func (c *Conference) setSources(e *Endpoint, srcs []*source) {
 		return
 	}
 	old := *e.inbound.Load()
-	table := map[uint32]*inStream{}
-	for _, src := range srcs {
-		src.owner = e
-		for i, l := range src.layers {
-			if o := old[l.ssrc]; o != nil && !o.rtx && o.src.key == src.key {
-				// Keep statistics and cache; move the stream to its new source object.
-				o.src, o.layer = src, i
-				src.layers[i] = o
-				l = o
+	prev := make(map[string]*source, len(e.sources))
+	for _, src := range e.sources {
+		prev[src.key] = src
+	}
+	table := make(map[uint32]*inStream, len(old))
+	for i, src := range srcs {
+		if o := prev[src.key]; o != nil && o.sameAs(src) {
+			srcs[i], src = o, o
+		} else {
+			src.owner = e
+			for _, streams := range [][]*inStream{src.layers, src.rtx} {
+				for _, l := range streams {
+					if o := old[l.ssrc]; o != nil && o.rtx == l.rtx && o.src.key == src.key && o.src.kind == src.kind {
+						l.streamState = o.streamState // l is not published yet; o's state is only shared
+					} else if src.kind == KindVideo && !l.rtx {
+						l.cache = packetcache.New(c.b.cfg.PacketCacheSize)
+						l.nack = &nackTracker{}
+					}
+				}
 			}
-			if src.kind == KindVideo && l.cache == nil {
-				l.cache = packetcache.New(c.b.cfg.PacketCacheSize)
-				l.nack = &nackTracker{}
-			}
+		}
+		for _, l := range src.layers {
+			table[l.ssrc] = l
+		}
+		for _, l := range src.rtx {
 			table[l.ssrc] = l
 		}
 	}
 	e.sources = srcs
-	for _, src := range srcs {
-		for _, st := range src.rtx {
-			st.prim = src.layers[st.layer] // the primary may have been replaced by its older self
-			table[st.ssrc] = st
-		}
-	}
 	e.inbound.Store(&table)
 	c.reassignLocked()
+}
+
+// sameAs reports whether n (not yet published) signals what src already is: kind, video type and the
+// same SSRCs in the same roles.
+func (src *source) sameAs(n *source) bool {
+	if src.kind != n.kind || src.videoType != n.videoType ||
+		len(src.layers) != len(n.layers) || len(src.rtx) != len(n.rtx) {
+		return false
+	}
+	for i, l := range src.layers {
+		if l.ssrc != n.layers[i].ssrc {
+			return false
+		}
+	}
+	for _, r := range n.rtx {
+		if !slices.ContainsFunc(src.rtx, func(o *inStream) bool { return o.ssrc == r.ssrc && o.layer == r.layer }) {
+			return false
+		}
+	}
+	return true
 }
 
 // endpointConnected sends what a newly connected endpoint needs: key frames for the sources it receives.

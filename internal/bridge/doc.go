@@ -64,10 +64,15 @@
 // allocate.go). Each endpoint's fbMu guards what its reader goroutine records for feedback
 // (transport-wide sequence numbers, sequence gaps) and is never held with sendMu. The packet path
 // otherwise reads only atomics and copy-on-write snapshots (the SSRC table, each source's subscriber
-// list). One housekeeping goroutine per bridge sends receiver reports, connectivity status events,
-// decides the dominant speaker and expires endpoints that never connect (each endpoint's level history
-// has its own lock, taken once per audio packet); one feedback goroutine sends transport-cc feedback and
-// NACKs toward senders every 50 ms (feedback.go).
+// list). What a snapshot reaches is not written after it is published: a source update (setSources)
+// publishes a new SSRC table in which an unchanged source keeps its object and a changed one is a new
+// source with new streams (inStream: SSRC, source, layer, primary); what a stream accumulates (receive
+// statistics, packet cache, NACK state, when its layer was last heard and its height) is in its
+// streamState, shared by its values in successive tables, and slot projections compare streams by it
+// (inStream.is), so an update is not a switch. One housekeeping goroutine per bridge sends receiver
+// reports, connectivity status events, decides the dominant speaker and expires endpoints that never
+// connect (each endpoint's level history has its own lock, taken once per audio packet); one feedback
+// goroutine sends transport-cc feedback and NACKs toward senders every 50 ms (feedback.go).
 //
 // # Not yet
 //

@@ -198,14 +198,14 @@ func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *
 			sl.proj.reset() // off: numbering goes on at the next key frame once it is on again
 			return false
 		case s.layer == tgt: // project below forwards it, or switches to it at a key frame
-		case cur == s:
+		case cur.is(s):
 			s.src.wantLayer(tgt)
 			needKeyframe = true
 		default:
 			return false // a layer nobody on this slot needs
 		}
 	}
-	if resume && sl.proj.stream == s {
+	if resume && sl.proj.stream.is(s) {
 		sl.proj.reset() // audio re-bases at any packet: numbering runs on, time advances by the pause
 	}
 	out, ok, need := sl.proj.project(s, binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), d, keyframe, now)

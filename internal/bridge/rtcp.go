@@ -206,7 +206,7 @@ func (e *Endpoint) onSenderReport(sr *rtcp.SenderReport, now int64) {
 
 func (r *Endpoint) passSenderReport(sl *slot, s *inStream, sr *rtcp.SenderReport, mid uint32, now int64) {
 	r.sendMu.Lock()
-	if sl.proj.stream != s || sl.src != s.src {
+	if !sl.proj.stream.is(s) || sl.src != s.src {
 		r.sendMu.Unlock()
 		return
 	}

@@ -27,7 +27,7 @@ type slot struct {
 type projection struct {
 	clock uint32 // RTP clock rate: 48000 audio, 90000 video
 
-	stream    *inStream // input being projected; nil until the next switch point
+	stream    *inStream // input being projected (inStream.is), nil until the next switch point
 	started   bool      // something was sent on the slot
 	switchSeq uint16    // first input sequence number of stream
 	seqOff    uint16
@@ -59,11 +59,16 @@ type projected struct {
 // the caller to request a key frame from the sender (the slot waits for one).
 func (p *projection) project(s *inStream, seq uint16, ts uint32, d *vp8Desc, keyframe bool, now int64) (out projected, ok, needKeyframe bool) {
 	if p.stream != s {
-		if !keyframe {
+		switch {
+		case p.stream.is(s):
+			p.stream = s // the same stream in a newer SSRC table (its sources were updated): no switch
+		case !keyframe:
 			return out, false, true
+		default:
+			p.rebase(s, seq, ts, d, now) // switchSeq = seq: the checks below pass
 		}
-		p.rebase(s, seq, ts, d, now)
-	} else if int16(seq-p.switchSeq) < 0 {
+	}
+	if int16(seq-p.switchSeq) < 0 {
 		return out, false, false // older than the switch: its place in the output is taken
 	} else if int16(seq-p.switchSeq) > 8192 {
 		p.switchSeq = seq - 8192 // trail the input so the comparison above survives wrap-around
@@ -123,7 +128,7 @@ func (p *projection) rebase(s *inStream, seq uint16, ts uint32, d *vp8Desc, now 
 
 // mapOld maps an already-projected input packet again (a retransmission), without changing state.
 func (p *projection) mapOld(s *inStream, seq uint16, ts uint32, d *vp8Desc) (out projected, ok bool) {
-	if p.stream != s || int16(seq-p.switchSeq) < 0 || int16(seq+p.seqOff-p.lastSeq) > 0 {
+	if !p.stream.is(s) || int16(seq-p.switchSeq) < 0 || int16(seq+p.seqOff-p.lastSeq) > 0 {
 		return out, false
 	}
 	out.seq, out.ts = seq+p.seqOff, ts+p.tsOff

@@ -26,9 +26,6 @@ type source struct {
 	// lastKeyframeReq is when the bridge last sent a PLI for this source (unix ns), for throttling.
 	lastKeyframeReq atomic.Int64
 
-	// Layer selection; used only by the owner's reader goroutine.
-	layerSeen []int64 // unix ns of the last packet per layer
-
 	// senderHeight is the SenderSourceConstraints maxHeight last sent to the owner (senderUnsent before
 	// any); guarded by the conference's mu.
 	senderHeight int
@@ -41,16 +38,41 @@ type source struct {
 	kfLayers atomic.Uint32
 }
 
-// inStream is one incoming SSRC.
+// inStream is one incoming SSRC as one snapshot of the endpoint's SSRC table (Endpoint.inbound) sees
+// it: which source and layer it belongs to, and whether it repairs another. These fields are immutable
+// once the table is published; a change of sources publishes a new table with new inStream values
+// (Conference.setSources), so the packet path reads them without a lock. What the stream accumulates
+// (statistics, packet cache, NACK state, when it was last heard and its height) lives in its
+// streamState, which the inStream values of successive tables share while the SSRC stays with the same
+// source in the same role.
 type inStream struct {
+	*streamState
 	ssrc  uint32
 	src   *source
 	layer int
 	rtx   bool      // an RTX stream (RFC 4588); primary is the stream it repairs
-	prim  *inStream // for rtx streams
-	cache *packetcache.Cache
-	nack  *nackTracker // video primaries; guarded by the owner's fbMu
-	// height is the frame height of this layer's last key frame, 0 before one (owner's reader goroutine).
+	prim  *inStream // for rtx streams: the primary in the same table
+}
+
+// newInStream makes a stream with new state; the packet cache and NACK state are added by setSources.
+func newInStream(ssrc uint32, src *source, layer int) *inStream {
+	return &inStream{streamState: &streamState{}, ssrc: ssrc, src: src, layer: layer}
+}
+
+// is reports whether s and o are the same stream: the same value, or the values of one stream in two
+// snapshots of the SSRC table (the slot projections compare streams with it, so a source update does
+// not look like a switch to another stream).
+func (s *inStream) is(o *inStream) bool {
+	return s == o || s != nil && o != nil && s.streamState != nil && s.streamState == o.streamState
+}
+
+// streamState is the state of one incoming stream that outlives a snapshot of the SSRC table.
+type streamState struct {
+	cache *packetcache.Cache // video primaries; set before the state is first published
+	nack  *nackTracker       // video primaries; guarded by the owner's fbMu
+	// Layer selection (owner's reader goroutine): when the stream's last packet came (unix ns) and the
+	// frame height of its last key frame (0 before one).
+	seen   int64
 	height int
 	// silentRun counts consecutive audio packets whose level said silence (owner's reader goroutine).
 	silentRun int
@@ -90,7 +112,7 @@ func (src *source) noteLayer(s *inStream, d *vp8Desc, now int64) {
 	if len(src.layers) == 1 {
 		return
 	}
-	src.layerSeen[s.layer] = now
+	s.seen = now
 	if d != nil && d.keyframe {
 		if d.height > 0 {
 			s.height = int(d.height)
@@ -114,7 +136,7 @@ func (src *source) targetLayer(maxHeight int, now int64) int {
 	}
 	lowest := -1
 	for i := len(src.layers) - 1; i >= 0; i-- {
-		if now-src.layerSeen[i] >= staleLayer {
+		if now-src.layers[i].seen >= staleLayer {
 			continue
 		}
 		if maxHeight < 0 || src.layerHeight(i) <= maxHeight {

@@ -54,7 +54,7 @@ func TestWritePicID(t *testing.T) {
 // timestamps forward, continues picture IDs and waits for a key frame.
 func TestProjectionSwitch(t *testing.T) {
 	p := projection{clock: 90000}
-	s1, s2 := &inStream{ssrc: 1}, &inStream{ssrc: 2}
+	s1, s2 := newInStream(1, nil, 0), newInStream(2, nil, 0)
 	d := func(pic uint16) *vp8Desc {
 		return &vp8Desc{picOff: 2, picLen: 2, picID: pic, tl0Off: 4, tl0: uint8(pic)}
 	}
