@@ -73,6 +73,35 @@ test("grant moderator and mute everyone", T, async () => {
   for (const p of [ada, bob, cy]) await p.context.close();
 });
 
+test("moderated microphones: muted until a moderator allows to speak", { ...T, skip: missing("AV_MODERATION") }, async () => {
+  const room = roomName("Quiet");
+  const [ada, bob] = [await participant(browser), await participant(browser)];
+  await join(ada, room, "Ada");
+  await join(bob, room, "Bob");
+  await waitTiles(ada.page, ["Ada (you)", "Bob"]);
+  const bobId = await endpointOf(bob.page);
+  await moderate(ada.page, "av-audio");
+  // Bob's open microphone is closed, and he cannot open it himself.
+  await bob.page.waitForFunction(() => window.parley.conference.local.audioMuted);
+  await bob.page.waitForSelector('.toast:has-text("turned on microphone moderation")');
+  await bob.page.click("#mic-toggle");
+  await bob.page.waitForSelector('.toast:has-text("a moderator has to allow you to unmute")');
+  assert.equal(await bob.page.evaluate(() => window.parley.conference.local.audioMuted), true);
+  await screenshot(bob.page, "mic-moderated");
+  // Ada allows him from his tile's menu; then he can.
+  await ada.page.click(`#grid .tile[data-id="${bobId}"] .tile-menu-button`);
+  await ada.page.click(`#grid .tile[data-id="${bobId}"] [data-action="allow-audio"]`);
+  await bob.page.waitForSelector('.toast:has-text("allowed you to unmute")');
+  await bob.page.click("#mic-toggle");
+  await bob.page.waitForFunction(() => !window.parley.conference.local.audioMuted);
+  await ada.page.waitForFunction((id) => !window.parley.conference.participants.get(id)?.audioMuted, bobId);
+  // Moderation off again.
+  await moderate(ada.page, "av-audio");
+  await bob.page.waitForSelector('.toast:has-text("no longer moderated")');
+  for (const p of [ada, bob]) assert.deepEqual(p.errors, []);
+  for (const p of [ada, bob]) await p.context.close();
+});
+
 test("lobby: a moderator turns it on; one knocks and is admitted, another is denied", { ...T, skip: missing("LOBBY") }, async () => {
   const room = roomName("Lobby");
   const mod = await participant(browser);

@@ -10,6 +10,7 @@
 //   connection lost ─► "reconnecting" ─► resumed (nothing to redo) or new session ─► join again
 // The lobby's and the moderators' stanzas are in lobby.ts and access.ts.
 import type { Element } from "@xmpp/xml";
+import { avModerationMessage, parseAVModeration, type AVModerationEvent } from "./avmoderation";
 import { componentsFrom, domainInfoRequest, endConferenceMessage, grantOwnerIQ, hostWaitDelay } from "./access";
 import { ChatLog, type LoggedMessage } from "./chat";
 import type { ServerConfig } from "./config";
@@ -83,6 +84,8 @@ export class Conference extends Emitter<{
   mutedBy: [MuteKind, string];
   /** The people knocking changed (moderators), or the lobby was turned on or off. */
   lobby: [];
+  /** AV moderation of the microphone changed: on/off, or whether we may unmute ("approved"/"removed"), or who may (moderators). */
+  avModeration: [what: "enabled" | "disabled" | "approved" | "removed" | "whitelist", actor: string];
 }> {
   readonly roomJid: string;
   phase: Phase = { phase: "connecting" };
@@ -101,6 +104,10 @@ export class Conference extends Emitter<{
   knockers = new Map<string, lobby.Knocker>();
   /** Component addresses by identity type (§2.5): "end_conference", "lobbyrooms" … */
   components = new Map<string, string>();
+  /** Whether AV moderation holds the microphone (§4.8), whether we are allowed to unmute, and (moderators) who is. */
+  micModerated = false;
+  micApproved = false;
+  micAllowed = new Set<string>(); // endpoint ids
   private lobbyRoom = "";
   private knockedAs = ""; // the name we knocked with, to knock again after a new session
   private inLobby = false; // a moderator's seat in the lobby room
@@ -277,7 +284,9 @@ export class Conference extends Emitter<{
       else this.onPresence(el);
     } else if (el.name === "message") {
       const invite = lobby.inviteFrom(el, this.roomJid);
+      const av = invite ? null : parseAVModeration(el, this.avComponent, this.roomJid);
       if (invite) this.onInvite(invite.password);
+      else if (av) this.onAVModeration(av);
       else this.onMessage(el);
     }
   }
@@ -532,6 +541,50 @@ export class Conference extends Emitter<{
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
     return ids.length;
+  }
+
+  /** The AV moderation component: as advertised (§2.5), else Jitsi's default address. */
+  private get avComponent(): string {
+    return this.components.get("av_moderation") ?? `avmoderation.${this.cfg.hosts.domain}`;
+  }
+
+  private onAVModeration(ev: AVModerationEvent) {
+    if (ev.mediaType !== "audio") return; // the client moderates microphones only
+    const actor = muc.resourceOf(ev.actor);
+    if (ev.whitelists) {
+      this.micAllowed = new Set((ev.whitelists.audio ?? []).filter((j) => muc.bareOf(j).toLowerCase() === this.roomJid.toLowerCase()).map(muc.resourceOf));
+      this.emit("avModeration", "whitelist", actor);
+    } else if (ev.enabled !== undefined) {
+      this.micModerated = ev.enabled;
+      if (!ev.enabled) this.micAllowed.clear();
+      this.micApproved = false;
+      this.emit("avModeration", ev.enabled ? "enabled" : "disabled", actor ? this.displayNameOf(actor) : "a moderator");
+      // Moderation on: a participant's open microphone is closed until a moderator allows it (as Jitsi's client does).
+      if (ev.enabled && !this.isModerator && !this.local.audioMuted) queueMicrotask(() => this.emit("mutedBy", "audio", actor ? this.displayNameOf(actor) : "a moderator"));
+    } else if (ev.approved) {
+      this.micApproved = true;
+      this.emit("avModeration", "approved", actor ? this.displayNameOf(actor) : "a moderator");
+    } else if (ev.removed) {
+      this.micApproved = false;
+      this.emit("avModeration", "removed", "");
+      if (this.micModerated && !this.isModerator && !this.local.audioMuted) queueMicrotask(() => this.emit("mutedBy", "audio", "a moderator"));
+    }
+    this.emit("room");
+  }
+
+  /** Whether we may unmute the microphone now (AV moderation, §4.8). */
+  get mayUnmuteMic(): boolean {
+    return !this.micModerated || this.isModerator || this.micApproved;
+  }
+
+  /** Turns moderation of microphones on or off (moderators only; the component refuses others). */
+  async setMicModeration(on: boolean): Promise<void> {
+    await this.conn.send(avModerationMessage(this.avComponent, "audio", { enable: on }));
+  }
+
+  /** Allows a participant to unmute while microphones are moderated. */
+  async allowToSpeak(id: string): Promise<void> {
+    await this.conn.send(avModerationMessage(this.avComponent, "audio", { allow: `${this.roomJid}/${id}` }));
   }
 
   /** Whether the server can end the meeting for everyone (an end_conference component, §2.5). */

@@ -549,3 +549,42 @@ test("moderator: lobby on, sits in the lobby room, admits and denies knockers, g
   s.stanza(`<presence type="unavailable" from="${room}/${s.endpointId}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="none"/><destroy><reason>The meeting has been terminated</reason></destroy><status code="110"/></x></presence>`);
   assert.deepEqual(await until(conf, "ended"), { phase: "ended", reason: "destroyed", detail: "The meeting has been terminated" });
 });
+
+test("AV moderation (§4.8): moderated microphones close and stay closed until a moderator allows", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (isJoin(el)) s.stanza(selfPresence(s.endpointId, "participant"));
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  const muted: string[] = [];
+  const av: string[] = [];
+  conf.on("mutedBy", (k, by) => muted.push(`${k} by ${by}`));
+  conf.on("avModeration", (what) => av.push(what));
+  await conf.start();
+  await until(conf, "joined");
+  const comp = "avmoderation.localhost";
+  const json = (j: object, from = comp) => s.stanza(`<message from="${from}"><json-message xmlns="http://jitsi.org/jitmeet">${JSON.stringify({ type: "av_moderation", room, ...j })}</json-message></message>`);
+  assert.equal(conf.mayUnmuteMic, true);
+  json({ enabled: true, mediaType: "audio", actor: `${room}/aaaa0001` });
+  await tick();
+  assert.equal(conf.mayUnmuteMic, false);
+  assert.deepEqual(muted, ["audio by Guest aaaa"], "our open microphone is closed");
+  // Only the component is believed.
+  json({ mediaType: "audio", approved: true }, `${room}/mallory`);
+  assert.equal(conf.mayUnmuteMic, false);
+  json({ mediaType: "audio", approved: true, from: `${room}/aaaa0001` });
+  assert.equal(conf.mayUnmuteMic, true);
+  json({ mediaType: "audio", removed: true });
+  assert.equal(conf.mayUnmuteMic, false);
+  json({ enabled: false, mediaType: "audio" });
+  assert.equal(conf.mayUnmuteMic, true);
+  assert.deepEqual(av, ["enabled", "approved", "removed", "disabled"]);
+
+  await conf.setMicModeration(true);
+  assert.equal(s.sent.at(-1)!.toString(), `<message to="${comp}"><av_moderation mediaType="audio" enable="true"/></message>`);
+  await conf.allowToSpeak("b0b0b0b0");
+  assert.equal(s.sent.at(-1)!.getChild("av_moderation")!.attrs.jidToWhitelist, `${room}/b0b0b0b0`);
+  json({ mediaType: "audio", whitelists: { audio: [`${room}/b0b0b0b0`] } });
+  assert.deepEqual([...conf.micAllowed], ["b0b0b0b0"]);
+  await conf.leave();
+});

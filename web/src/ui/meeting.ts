@@ -609,6 +609,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const toggle = async (kind: MediaKind) => {
     const muted = kind === "audio" ? conf.local.audioMuted : conf.local.videoMuted;
     if (muted) {
+      if (kind === "audio" && !conf.mayUnmuteMic) return void toast("Microphones are moderated: a moderator has to allow you to unmute.", "error", 5000);
       if (!media[kind]) {
         try {
           await media.start(kind);

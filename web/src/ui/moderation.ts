@@ -1,8 +1,10 @@
 // The moderator's controls in the meeting: a toolbar menu to turn the lobby
-// on or off (§4.5), mute everyone (§4.7) and end the meeting for everyone
-// (Jitsi's end_conference component), the card of people knocking
-// (ui/lobby.ts), and "Make moderator" for a tile's menu (§4.6). Shown to
-// moderators only; the server checks every request again.
+// on or off (§4.5), mute everyone (§4.7), moderate microphones (§4.8) and
+// end the meeting for everyone (Jitsi's end_conference component), the card
+// of people knocking (ui/lobby.ts), and "Make moderator" and "Allow to
+// speak" for a tile's menu (§4.6, §4.8). Shown to moderators only; the
+// server checks every request again. The toasts that say what AV
+// moderation means for a participant are here too.
 import type { Conference, Participant } from "../conference";
 import { confirm } from "./dialog";
 import { h, icon } from "./dom";
@@ -55,6 +57,13 @@ export function moderationControls(conf: Conference): ModerationControls {
           }),
       },
     ];
+    if (conf.components.has("av_moderation")) {
+      out.push({
+        label: conf.micModerated ? "Stop moderating microphones" : "Moderate microphones",
+        action: "av-audio",
+        run: () => act(() => conf.setMicModeration(!conf.micModerated)),
+      });
+    }
     if (conf.canEndForAll) out.push({ label: "End meeting for all", action: "end-all", run: () => void endForAll() });
     return out;
   };
@@ -101,18 +110,34 @@ export function moderationControls(conf: Conference): ModerationControls {
   };
   document.addEventListener("click", onDocClick);
   const [knockCard, offKnock] = knockList(conf);
-  const offs = [conf.on("room", render), conf.on("local", render), conf.on("lobby", render), offKnock];
+  const cap = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
+  const onAV = (what: string, actor: string) => {
+    if (what === "enabled") toast(conf.isModerator ? "Microphones are moderated: allow people to speak from their tile's menu" : `${cap(actor)} turned on microphone moderation: a moderator has to allow you to speak`, "info", 6000);
+    else if (what === "disabled") toast("Microphones are no longer moderated: anyone may unmute");
+    else if (what === "approved") toast(`${cap(actor)} allowed you to unmute`, "info", 6000);
+  };
+  const offs = [conf.on("room", render), conf.on("local", render), conf.on("lobby", render), conf.on("avModeration", onAV), offKnock];
   render();
   return {
     button: wrap,
     knockCard,
     lobbyBadge,
     tileItems(p, name) {
-      if (!conf.isModerator || p.local || p.role === "moderator" || !p.jid) return [];
-      return [{ label: "Make moderator", action: "grant", run: () => act(async () => {
-        await conf.grantModerator(p.id);
-        toast(`${name} is now a moderator`);
-      }) }];
+      if (!conf.isModerator || p.local || p.role === "moderator") return [];
+      const out: MenuItem[] = [];
+      if (conf.micModerated && !conf.micAllowed.has(p.id)) {
+        out.push({ label: "Allow to speak", action: "allow-audio", run: () => act(async () => {
+          await conf.allowToSpeak(p.id);
+          toast(`${name} may unmute now`);
+        }) });
+      }
+      if (p.jid) {
+        out.push({ label: "Make moderator", action: "grant", run: () => act(async () => {
+          await conf.grantModerator(p.id);
+          toast(`${name} is now a moderator`);
+        }) });
+      }
+      return out;
     },
     teardown() {
       document.removeEventListener("click", onDocClick);
