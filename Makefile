@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin/parley
 FUZZTIME ?= 30s
-NODE_DIRS := test/interop/node test/interop/strophe web test/browser
+NODE_DIRS := test/interop/node test/interop/strophe test/interop/ljm web test/browser
 
 .PHONY: help build run test race fuzz bench lint deps clean web
 
