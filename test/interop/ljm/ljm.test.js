@@ -21,9 +21,12 @@ const PAGE = env("PARLEY_LJM_PAGE");
 const ROOM = env("PARLEY_LJM_ROOM");
 const ARTIFACTS = env("PARLEY_ARTIFACTS");
 const WAIT = Number(process.env.PARLEY_WAIT_MS || 20_000);
+// LJM options a developer wants to try, merged over the page's (JSON; see README.md).
+const EXTRA = process.env.PARLEY_LJM_EXTRA_CONFIG || "";
 // Set while a server change these assertions need has not landed (ljm_test.go says which).
 const TODO_MEDIA = process.env.PARLEY_LJM_TODO_MEDIA || undefined;
 const TODO_COLIBRI_WS = process.env.PARLEY_LJM_TODO_COLIBRI_WS || undefined;
+const TODO_CODEC = process.env.PARLEY_LJM_TODO_CODEC || undefined;
 mkdirSync(ARTIFACTS, { recursive: true });
 
 // As test/browser/lib/browser.js: Debian's Chromium, fake devices, loopback ICE.
@@ -68,7 +71,9 @@ async function openPage(name) {
   page.on("console", (m) => {
     const line = `${new Date().toISOString().slice(11, 23)} ${m.type()} ${m.text()}`;
     appendFileSync(file, line + "\n");
-    if (m.type() === "error" || m.type() === "warning") report(`${m.type()} ${m.text()}`);
+    // A failed load names no URL in its text: add it.
+    const where = /^Failed to load resource/.test(m.text()) ? ` (${m.location().url})` : "";
+    if (m.type() === "error" || m.type() === "warning") report(`${m.type()} ${m.text()}${where}`);
   });
   page.on("pageerror", (e) => {
     appendFileSync(file, `pageerror ${e.stack || e.message}\n`);
@@ -90,6 +95,7 @@ after(() => {
 async function openLJM(name, sctp) {
   const p = await openPage(name);
   const q = new URLSearchParams({ parley: PARLEY, domain: DOMAIN, room: ROOM, name, sctp: sctp ? "1" : "0" });
+  if (EXTRA) q.set("extra", EXTRA);
   await p.page.goto(`${PAGE}/?${q}`);
   return p;
 }
@@ -225,6 +231,10 @@ test("media: each LJM participant decodes video and receives audio from every ot
     } finally {
       console.log(`${p.name} media: ${JSON.stringify(await get())}`);
       await shot(p, "media");
+      const sdp = await p.page.evaluate(() => window.ljm.sessionSDP());
+      writeFileSync(joinPath(ARTIFACTS, `ljm-${p.name}-remote.sdp`), sdp.remote);
+      writeFileSync(joinPath(ARTIFACTS, `ljm-${p.name}-local.sdp`), sdp.local);
+      console.log(`${p.name}: local tracks on m-lines ${JSON.stringify(sdp.localTrackMids)}; SDP in ljm-${p.name}-{remote,local}.sdp`);
     }
   }
 });
@@ -249,6 +259,11 @@ test("media: the Parley web client and the bot decode the LJM participants", T, 
     console.log(`bot received: ${JSON.stringify(await bot("received").catch((e) => String(e)))}`);
     await shot(cleo, "media");
   }
+});
+
+test("LJM throws nothing: the configuration steers it to the codec the bridge forwards", { ...T, todo: TODO_CODEC }, async () => {
+  const thrown = [ada, bea].flatMap((p) => [...p.errors.keys()].filter((e) => e.startsWith("pageerror")).map((e) => `${p.name}: ${e}`));
+  assert.deepEqual(thrown, []);
 });
 
 test("leaves are seen: the bot, an LJM participant, the Parley web client", T, async () => {

@@ -6,7 +6,8 @@
 // channel over SCTP or WebSocket as the query asks.
 //
 // Query: parley=https://HOST:PORT (the server), domain=DOMAIN, room=ROOM,
-// name=DISPLAY NAME, sctp=1|0 (bridgeChannel.preferSctp).
+// name=DISPLAY NAME, sctp=1|0 (bridgeChannel.preferSctp), extra=JSON (a
+// developer's options, merged over everything else, to try a setting).
 /* global JitsiMeetJS */
 "use strict";
 
@@ -61,13 +62,22 @@ function defaultConfig() {
   };
 }
 
+/** Merges plain objects (b over a), as jitsi-meet merges URL overrides into config. */
+function merge(a, b) {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === "object" && !Array.isArray(v) && a[k] && typeof a[k] === "object" ? merge(a[k], v) : v;
+  }
+  return out;
+}
+
 async function start() {
   let config = await loadParleyConfig();
   state.configSource = config ? `${PARLEY}/config.js` : "defaults (the server serves no config.js)";
   if (!config) config = defaultConfig();
   config = structuredClone(config);
-  // jitsi-meet appends the room to the WebSocket URL (its connection.js).
-  const base = config.serviceUrl || config.websocket || defaultConfig().serviceUrl;
+  // jitsi-meet connects to config.websocket (else serviceUrl) with the room appended.
+  const base = config.websocket || config.serviceUrl || defaultConfig().serviceUrl;
   const u = new URL(base);
   u.searchParams.set("room", ROOM);
   config.serviceUrl = u.toString();
@@ -79,6 +89,7 @@ async function start() {
   config.analytics = { disabled: true, rtcstatsEnabled: false };
   config.disableThirdPartyRequests = true;
   config.websocketKeepAlive = -1;
+  if (q.get("extra")) config = merge(config, JSON.parse(q.get("extra")));
   state.config = config;
   note(`config from ${state.configSource}: ${JSON.stringify(config)}`);
 
@@ -187,10 +198,22 @@ async function mediaStats() {
   return out;
 }
 
+/** The JVB session's SDP, both ways, and which m-line LJM sends each local track on. */
+function sessionSDP() {
+  const tpc = window.ljm.conference?.jvbJingleSession?.peerconnection;
+  const pc = tpc?.peerconnection;
+  return {
+    remote: pc?.remoteDescription?.sdp ?? "",
+    local: pc?.localDescription?.sdp ?? "",
+    localTrackMids: tpc?.localTrackTransceiverMids ? Object.fromEntries(tpc.localTrackTransceiverMids) : {},
+  };
+}
+
 window.ljm = {
   state,
   conference: null,
   mediaStats,
+  sessionSDP,
   sendChat: (text) => window.ljm.conference.sendTextMessage(text),
   leave: async () => {
     await window.ljm.conference?.leave();
