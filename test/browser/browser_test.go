@@ -66,7 +66,7 @@ func TestBrowserClient(t *testing.T) {
 	}
 	os.RemoveAll(artifacts)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute) // under go test's default 10 min
 	defer cancel()
 	// PARLEY_BROWSER_TESTS=meeting runs meeting.test.js alone (while working on one file).
 	pattern := "*.test.js"
