@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		log:         logger.With("component", "bridge"),
 		metrics:     m,
 		cert:        cert,
-		fingerprint: fp,
+		fingerprint: strings.ToUpper(fp), // pion writes lower case; Firefox's SDP parser takes only upper (RFC 8122 §5)
 		conferences: map[string]*Conference{},
 		stop:        make(chan struct{}),
 	}
