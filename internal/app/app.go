@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,12 +226,31 @@ func (a *App) serve(f func() error) {
 	}()
 }
 
+// maxICEServers is the most XEP-0215 entries handed out: each becomes one ICE server URL, and Firefox
+// warns that five or more slow down candidate gathering.
+const maxICEServers = 4
+
 // turnServices answers XEP-0215 with TURN credentials for the requester's bare JID (quotas count per
-// bare JID).
+// bare JID). A STUN entry on the port of a TURN/UDP entry is left out: the TURN server answers STUN
+// Binding there, and browsers take their server-reflexive candidate from the TURN allocation. Of the
+// rest, at most maxICEServers are kept, in the TURN server's order.
 func (a *App) turnServices(from string) []extdisco.Service {
 	bare, _, _ := strings.Cut(from, "/")
+	all := a.TURN.Services(bare, a.cfg.Domain)
+	turnUDP := map[string]bool{}
+	for _, s := range all {
+		if s.Type == "turn" && s.Transport == "udp" {
+			turnUDP[net.JoinHostPort(s.Host, strconv.Itoa(s.Port))] = true
+		}
+	}
 	var out []extdisco.Service
-	for _, s := range a.TURN.Services(bare, a.cfg.Domain) {
+	for _, s := range all {
+		if s.Type == "stun" && turnUDP[net.JoinHostPort(s.Host, strconv.Itoa(s.Port))] {
+			continue
+		}
+		if len(out) == maxICEServers {
+			break
+		}
 		out = append(out, extdisco.Service(s))
 	}
 	return out
