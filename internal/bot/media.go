@@ -32,9 +32,15 @@ type session struct {
 	vs    *webrtc.RTPSender
 	ws    *websocket.Conn
 	plis  chan struct{} // keyframe requests for the video
-	stop  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+
+	// offerSDP is the focus's offer with an m-line for each slot the
+	// sources maps named (remote.go); known holds those slots' SSRCs. Both
+	// belong to the bridge channel's reader once the session is accepted.
+	offerSDP string
+	known    map[uint32]bool
+	stop     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 }
 
 func (m *session) close() {
@@ -77,7 +83,7 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 	if err != nil {
 		return err
 	}
-	m := &session{pc: pc, stop: make(chan struct{}), plis: make(chan struct{}, 1)}
+	m := &session{pc: pc, stop: make(chan struct{}), plis: make(chan struct{}, 1), offerSDP: offerSDP, known: map[uint32]bool{}}
 	if err := b.addSenders(m); err != nil {
 		pc.Close()
 		return err
@@ -111,7 +117,8 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 		pc.Close()
 		return b.ctx.Err()
 	}
-	// The answer has an m-line per slot of the bridge's offer.
+	// The offer has the bridge's feedback sources only; its slots get
+	// m-lines when the sources maps name them (remote.go).
 	lim := jingle.OfferLimits()
 	accept, err := jingle.FromSDPString(pc.LocalDescription().SDP, jingle.SDPOptions{Responder: true, ByKind: true, Limits: &lim})
 	if err != nil {
@@ -389,24 +396,20 @@ func (b *Bot) openChannel(m *session, raw string) error {
 			if err != nil {
 				return
 			}
-			b.onChannelMessage(data)
+			b.onChannelMessage(m, data)
 		}
 	}()
 	return nil
 }
 
-// onChannelMessage applies the bridge's sources maps and notes the dominant speaker (jitsi-dialect.md
-// §6.2).
-func (b *Bot) onChannelMessage(data []byte) {
+// onChannelMessage applies the bridge's sources maps (a slot not seen
+// before gets its m-line first) and notes the dominant speaker
+// (jitsi-dialect.md §6.2).
+func (b *Bot) onChannelMessage(m *session, data []byte) {
 	var msg struct {
-		Class    string `json:"colibriClass"`
-		Dominant string `json:"dominantSpeakerEndpoint"`
-		Mapped   []struct {
-			Source string `json:"source"`
-			Owner  string `json:"owner"`
-			SSRC   uint32 `json:"ssrc"`
-			RTX    uint32 `json:"rtx"`
-		} `json:"mappedSources"`
+		Class    string         `json:"colibriClass"`
+		Dominant string         `json:"dominantSpeakerEndpoint"`
+		Mapped   []mappedSource `json:"mappedSources"`
 	}
 	if json.Unmarshal(data, &msg) != nil {
 		return
@@ -414,6 +417,13 @@ func (b *Bot) onChannelMessage(data []byte) {
 	switch msg.Class {
 	case "VideoSourcesMap", "AudioSourcesMap":
 		b.trace("map " + msg.Class)
+		kind := "video"
+		if msg.Class == "AudioSourcesMap" {
+			kind = "audio"
+		}
+		if err := m.addRemoteSources(kind, msg.Mapped); err != nil {
+			b.log.Warn("bot: a sources map's slots", "err", err)
+		}
 		b.mu.Lock()
 		for _, s := range msg.Mapped {
 			owner := s.Owner

@@ -66,6 +66,21 @@ func TestConferenceRequestAndOffer(t *testing.T) {
 		if ws := tr.Child("http://jitsi.org/protocol/colibri", "web-socket"); ws == nil || !strings.Contains(ws.Get("url"), "/colibri-ws/") {
 			t.Fatalf("no bridge channel URL in %s", tr)
 		}
+		// The only sources offered are the bridge's feedback sources, as Jicofo
+		// offers them with SSRC rewriting (jitsi-dialect.md §5.5): the slots'
+		// SSRCs come from the bridge channel's sources maps.
+		if d := ct.Child("urn:xmpp:jingle:apps:rtp:1", "description"); d != nil {
+			var names []string
+			for _, s := range d.Children {
+				if s.Name.Local == "source" {
+					names = append(names, s.Get("name"))
+				}
+			}
+			want := map[string]string{"audio": "jvb-a0", "video": "jvb-v0"}[ct.Get("name")]
+			if strings.Join(names, ",") != want {
+				t.Fatalf("%s sources %v, want only the feedback source %q", ct.Get("name"), names, want)
+			}
+		}
 	}
 	if strings.Join(media, ",") != "audio,video,data" {
 		t.Fatalf("contents %v", media)

@@ -8,8 +8,14 @@ import (
 // offer builds the session-initiate for one participant (jitsi-dialect.md
 // §5.2 and §11): audio (Opus), video (VP8 with RTX), one BUNDLEd ICE-UDP
 // transport to the bridge with its fingerprint and bridge-channel URL, and
-// the bridge's sources: its feedback sources and the fixed slots it
-// rewrites other senders onto (SSRC rewriting, §5.5).
+// as the bridge's sources only its two feedback sources (jvb-a0, jvb-v0,
+// msid mixedmslabel), as Jicofo offers a client with SSRC rewriting
+// (§5.5). The fixed slots the bridge rewrites other senders onto are not
+// signalled: the client learns each slot's SSRC, and whose media it
+// carries, from the bridge channel's VideoSourcesMap and AudioSourcesMap
+// (§6.2) and adds it to its remote description then. Listing the slots
+// here too makes lib-jitsi-meet add them twice (Chromium: "Duplicate
+// a=msid lines detected").
 //
 // Only VP8 and Opus are offered: the bridge switches simulcast layers and
 // rewrites picture ids for VP8 only, and forwards every packet with the
@@ -84,16 +90,6 @@ func offer(cfg Config, a *bridge.Allocation, sid, initiator string, features map
 			d = video
 		}
 		d.Sources = append(d.Sources, jingle.Source{SSRC: s.SSRC, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
-	}
-	for _, s := range a.AudioSlots {
-		audio.Sources = append(audio.Sources, jingle.Source{SSRC: s.SSRC, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
-	}
-	for _, s := range a.VideoSlots {
-		video.Sources = append(video.Sources, jingle.Source{SSRC: s.SSRC, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
-		if s.RTX != 0 {
-			video.Sources = append(video.Sources, jingle.Source{SSRC: s.RTX, Name: s.Name, MSID: s.MSID, Owner: "jvb"})
-			video.SSRCGroups = append(video.SSRCGroups, jingle.SSRCGroup{Semantics: "FID", SSRCs: []uint32{s.SSRC, s.RTX}})
-		}
 	}
 	// The data content carries the bridge channel over SCTP (port 5000 on
 	// the same DTLS connection), which Jitsi's client prefers to the
