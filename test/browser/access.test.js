@@ -6,6 +6,7 @@
 // room, and a refused token's reason on screen. Screenshots in ARTIFACTS.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { BASE, WAIT, join, launch, participant, roomName, screenshot, skipPrejoin, waitTiles } from "./lib/browser.js";
 
 let browser;
@@ -251,4 +252,29 @@ test("secure domain with accounts: the host signs in from the waiting screen and
   await screenshot(host.page, "host-signed-in");
   for (const p of [guest, host]) assert.deepEqual(p.errors, []);
   for (const p of [guest, host]) await p.context.close();
+});
+
+/** An HS256 token for the secure server (its app id and secret from browser_test.go). */
+function sign(claims) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ iss: process.env.PARLEY_JWT_APP, aud: "jitsi", sub: "*", room: "*", ...claims })}`;
+  return `${body}.${createHmac("sha256", process.env.PARLEY_JWT_SECRET).update(body).digest("base64url")}`;
+}
+
+test("a token that expires during the meeting: a lost connection cannot come back, and the screen says why", { ...T, skip: SECURE && process.env.PARLEY_JWT_SECRET ? missing("SECURE") : "PARLEY_SECURE_URL is not set" }, async () => {
+  const room = roomName("Expiring");
+  // Already past exp, but within the server's leeway for a few more seconds: enough to join.
+  const leeway = Number(process.env.PARLEY_JWT_LEEWAY_S || 0);
+  const exp = Math.floor(Date.now() / 1000) - leeway + 12;
+  const p = await participant(browser, { allow: [/WebSocket/] });
+  await p.page.goto(`${SECURE}/${room}?jwt=${sign({ exp, context: { user: { name: "Brief", moderator: true } } })}${skipPrejoin("Brief")}`);
+  await p.page.waitForSelector("#meeting");
+  // After the token's expiry, the network drops: resuming needs a login, which the server refuses.
+  await p.page.waitForTimeout(Math.max(0, (exp + leeway) * 1000 - Date.now() + 1500));
+  await p.page.evaluate(() => window.parley.connection.dropSocket());
+  await p.page.waitForSelector("#login-failed", { timeout: 30_000 });
+  assert.match(await p.page.locator("#login-failed").textContent(), /expired/i);
+  await screenshot(p.page, "token-expired-in-meeting");
+  assert.deepEqual(p.errors, []);
+  await p.context.close();
 });

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,7 +26,9 @@ import (
 //
 // A second server runs a secure domain ([auth] mode = "jwt", guests = true)
 // for access.test.js: PARLEY_SECURE_URL, with PARLEY_HOST_TOKEN (a valid
-// token for any room) and PARLEY_EXPIRED_TOKEN; a third one ([auth] mode =
+// token for any room) and PARLEY_EXPIRED_TOKEN (PARLEY_JWT_APP and
+// PARLEY_JWT_SECRET sign others, PARLEY_JWT_LEEWAY_S is the clock skew the
+// server allows on exp); a third one ([auth] mode =
 // "accounts") is PARLEY_ACCOUNTS_URL, with the account PARLEY_ACCOUNT
 // (user:password). PARLEY_NO_<FEATURE> skips
 // the browser test of a server feature that is not there yet, with its
@@ -86,6 +89,9 @@ func TestBrowserClient(t *testing.T) {
 		"PARLEY_SECURE_URL=https://"+secure.HTTP,
 		"PARLEY_HOST_TOKEN="+browserToken(t, time.Hour, "Hilda", true),
 		"PARLEY_EXPIRED_TOKEN="+browserToken(t, -time.Minute, "Late", false),
+		"PARLEY_JWT_APP="+browserAppID,
+		"PARLEY_JWT_SECRET="+browserSecret,
+		"PARLEY_JWT_LEEWAY_S="+strconv.Itoa(int(auth.Leeway.Seconds())),
 		"PARLEY_ACCOUNTS_URL=https://"+accounts.HTTP,
 		"PARLEY_ACCOUNT=hilda:host-password",
 	)

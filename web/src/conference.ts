@@ -31,6 +31,7 @@ export interface Transport {
   on(event: "state", fn: (s: ConnState) => void): () => void;
   on(event: "session", fn: (first: boolean) => void): () => void;
   on(event: "resumed", fn: () => void): () => void;
+  on(event: "refused", fn: (reason: string) => void): () => void;
   handleIQ?(type: "get" | "set", ns: string, name: string, fn: (iq: Element, payload: Element) => Element | object | undefined): void;
   /** A new session signed in with an account (null: anonymous again); see Connection.signIn. */
   signIn?(credentials: { username: string; password: string } | null): Promise<void>;
@@ -154,6 +155,7 @@ export class Conference extends Emitter<{
       this.conn.on("state", (s) => {
         if (s === "reconnecting" && this.phase.phase !== "ended") this.setPhase({ phase: "reconnecting" });
       }),
+      this.conn.on("refused", (reason) => this.end("login-failed", reason)),
       this.conn.on("resumed", () => {
         if (this.phase.phase === "reconnecting") this.setPhase({ phase: "joined" });
       }),

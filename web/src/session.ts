@@ -7,7 +7,9 @@
 //     ─► camera and microphone on the first audio and video m-lines
 //     ─► answer (+ SIM group for 3 simulcast layers) ─► setLocalDescription
 //     ─► session-accept with our sources ("<endpoint>-a0", "<endpoint>-v0")
-//     ─► bridge channel ─► sources maps: slot SSRC → owner endpoint
+//     ─► bridge channel ─► sources maps: slot SSRC → owner endpoint; a slot
+//     not seen before ─► one more m-line (sendonly on the bridge's side) added
+//     to the focus's offer ─► answer (a local renegotiation, ours only)
 //   screen share ─► one more m-line added to the focus's offer (ours only:
 //     the bridge learns sources from Jingle, not SDP) ─► answer ─► source-add
 //     "<endpoint>-v1" videoType desktop ─► SourceVideoTypeMessage; stopped
@@ -17,9 +19,12 @@
 //   ICE failed (or restart()) ─► session-terminate with bridge-session
 //     restart="true" (§5.6) ─► the focus re-invites ─► session-initiate
 //
-// Each of the bridge's send slots is its own m-line with a fixed SSRC; the
-// bridge rewrites whatever it forwards onto a slot and says in
-// VideoSourcesMap/AudioSourcesMap whose media a slot carries.
+// The offer names only the bridge's feedback sources (jvb-a0, jvb-v0), as
+// Jicofo offers them to a client with SSRC rewriting (§5.5). Each of the
+// bridge's send slots gets its own m-line with its fixed SSRC once a
+// VideoSourcesMap/AudioSourcesMap names it, as lib-jitsi-meet creates remote
+// sources from the maps (§6.2); the bridge rewrites whatever it forwards
+// onto a slot and the maps say whose media a slot carries.
 import { xml, type Element } from "@xmpp/xml";
 import { activeEncodings, BridgeChannel, channelURL, receiverConstraints, type BridgeMessage, type MappedSource, type TileView, type VideoConstraints } from "./bridgechannel";
 import { Emitter } from "./emitter";
@@ -223,13 +228,33 @@ const joinSDP = (session: string[], media: string[][]) => [...session, ...media.
  * source-add and takes its packets on the BUNDLEd transport by SSRC.
  */
 export function addSendSection(sdp: string, kind: "audio" | "video", mid: string, version: number): string {
+  return addSection(sdp, kind, mid, version, "recvonly", []);
+}
+
+/**
+ * The focus's (split) offer with one more m-line of `kind` on which the
+ * bridge sends `ssrc` (with `rtx` as its RTX partner when not 0): a slot a
+ * sources map named (§6.2). The focus offers only the bridge's feedback
+ * sources, as Jicofo does for a client with SSRC rewriting (§5.5); the
+ * slots come from the maps, each once, and keep their m-line for the
+ * session. Like addSendSection, only our PeerConnection sees this offer.
+ */
+export function addRemoteSection(sdp: string, kind: "audio" | "video", mid: string, version: number, ssrc: number, rtx = 0): string {
+  const msid = `remote-${kind}-${ssrc} remote-${kind}-${ssrc}`;
+  const lines: string[] = [];
+  if (rtx) lines.push(`a=ssrc-group:FID ${ssrc} ${rtx}`);
+  for (const x of rtx ? [ssrc, rtx] : [ssrc]) lines.push(`a=ssrc:${x} cname:jvb`, `a=ssrc:${x} msid:${msid}`);
+  return addSection(sdp, kind, mid, version, "sendonly", lines);
+}
+
+function addSection(sdp: string, kind: "audio" | "video", mid: string, version: number, direction: string, extra: string[]): string {
   const { session, media } = splitSDP(sdp);
   const isKind = (m: string[]) => m[0]!.startsWith(`m=${kind} `);
   const tmpl = media.find((m) => isKind(m) && m.includes("a=sendrecv")) ?? media.find(isKind);
   if (!tmpl) throw new Error(`the offer has no ${kind} m-line`);
   if (media.some((m) => m.includes(`a=mid:${mid}`))) throw new Error(`mid ${mid} is taken`);
   const drop = /^a=(ssrc|ssrc-group|mid|sendrecv|sendonly|recvonly|inactive|rid|simulcast|msid)(:|$)/;
-  const added = [...tmpl.filter((l) => !drop.test(l)), `a=mid:${mid}`, "a=recvonly"];
+  const added = [...tmpl.filter((l) => !drop.test(l)), `a=mid:${mid}`, `a=${direction}`, ...extra];
   const head = session.map((l) => {
     if (l.startsWith("o=")) {
       const f = l.split(" ");
@@ -403,6 +428,8 @@ export class MediaSession extends Emitter<{
   private desktopSender: RTCRtpSender | null = null;
   private desktopSignalled = false;
   private desktopQueue: Promise<void> = Promise.resolve();
+  /** Local renegotiations (a screen share's m-line, the slots' m-lines), one at a time. */
+  private sdpQueue: Promise<void> = Promise.resolve();
   private accepted = false;
 
   constructor(
@@ -533,7 +560,7 @@ export class MediaSession extends Emitter<{
     const msid = `${this.opts.endpointId()}-video-1-1 ${this.opts.endpointId()}-desktop-track`;
     if (track) {
       try {
-        if (!this.desktopSender) await this.addDesktopSection(pc, track);
+        if (!this.desktopSender) await this.negotiate(() => this.addDesktopSection(pc, track));
         else await this.desktopSender.replaceTrack(track);
         if (gen !== this.generation || this.desktopSignalled) return;
         const add = sourceChange("source-add", this.sid, pc.localDescription!.sdp, this.desktopMid, name, "desktop", msid);
@@ -583,11 +610,50 @@ export class MediaSession extends Emitter<{
     this.desktopSender = t.sender;
   }
 
+  /** Runs fn after every local renegotiation queued before it. */
+  private negotiate(fn: () => Promise<void>): Promise<void> {
+    const run = this.sdpQueue.then(fn);
+    this.sdpQueue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Gives each slot a sources map names for the first time its m-line
+   * (addRemoteSection), all in one local renegotiation; the track event
+   * then files its track under the slot's SSRC.
+   */
+  private async addRemoteSources(kind: "audio" | "video", mapped: MappedSource[]): Promise<void> {
+    const pc = this.pc;
+    const gen = this.generation;
+    if (!pc || !this.accepted) return;
+    const known = new Set(this.slots.values());
+    let offer = this.offerSDP;
+    const added: [string, number][] = [];
+    for (const s of mapped) {
+      if (known.has(s.ssrc) || (s.rtx && known.has(s.rtx))) continue;
+      const mid = String(sections(offer).length);
+      offer = addRemoteSection(offer, kind, mid, ++this.offerVersion, s.ssrc, s.rtx);
+      known.add(s.ssrc);
+      added.push([mid, s.ssrc]);
+    }
+    if (added.length === 0) return;
+    for (const [mid, ssrc] of added) this.slots.set(mid, ssrc);
+    const prev = pc.localDescription!.sdp;
+    await pc.setRemoteDescription({ type: "offer", sdp: offer });
+    if (gen !== this.generation) return;
+    this.offerSDP = offer;
+    const answer = await pc.createAnswer();
+    let sdp = answer.sdp ?? "";
+    if (this.mids.video) sdp = keepSSRCs(sdp, prev, this.mids.video);
+    await pc.setLocalDescription({ type: "answer", sdp });
+  }
+
   private onBridgeMessage(m: BridgeMessage) {
     switch (m.kind) {
       case "sources":
         applyMappings(this.owners, m.mapped);
         this.updateRemotes();
+        void this.negotiate(() => this.addRemoteSources(m.media, m.mapped)).catch((err) => console.warn("adding the bridge's slots failed:", err));
         break;
       case "dominant":
         this.emit("dominant", m.silence ? "" : m.endpoint, m.previous, m.silence);

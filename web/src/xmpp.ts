@@ -90,6 +90,8 @@ export class Connection extends Emitter<{
   session: [first: boolean];
   resumed: [];
   stanza: [Element];
+  /** A new session after a lost one was refused at login; the reason. */
+  refused: [string];
 }> {
   private xmpp: Client;
   private sessions = 0;
@@ -118,8 +120,14 @@ export class Connection extends Emitter<{
     x.reconnect.stop(); // only after the first session: a first failure is reported instead
     guardWrites(x);
     x.streamManagement.timeout = 20_000; // unanswered <r/> → the socket is dead
-    x.on("error", () => {
-      // Socket and stream errors end in "disconnect", handled below.
+    x.on("error", (err: { name?: string; condition?: string; text?: string }) => {
+      // Socket and stream errors end in "disconnect", handled below. A login
+      // refused while reconnecting (a token that expired meanwhile, §10)
+      // will not get better by trying again: say so and stop.
+      if (mine() && this.sessions > 0 && !this.closing && err?.name === "SASLError") {
+        x.reconnect.stop();
+        this.emit("refused", loginFailure(err.condition ?? "", err.text ?? ""));
+      }
     });
     x.on("stanza", (el: Element) => {
       if (mine()) this.emit("stanza", el);

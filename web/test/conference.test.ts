@@ -53,6 +53,7 @@ class FakeServer implements Transport {
   fire(event: "state", s: ConnState): void;
   fire(event: "session", first: boolean): void;
   fire(event: "resumed"): void;
+  fire(event: "refused", reason: string): void;
   fire(event: string, ...args: unknown[]) {
     for (const fn of this.handlers[event] ?? []) fn(...args);
   }
@@ -60,6 +61,8 @@ class FakeServer implements Transport {
     this.fire("stanza", parse(xml));
   }
 }
+
+const isJoinPresence = (el: Element) => el.name === "presence" && !!el.getChild("x", "http://jabber.org/protocol/muc");
 
 function selfPresence(nick: string, role = "moderator", extra = "") {
   return `<presence from="${room}/${nick}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="${role}"/><status code="110"/>${extra}</x></presence>`;
@@ -283,6 +286,19 @@ test("ask to mute (§4.7): requests go to the focus; only the focus's true is ob
   await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(muted, ["audio by Bob", "video by Bob"]);
   await conf.leave();
+});
+
+test("a login refused on reconnecting (an expired token) ends the meeting with the reason", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (isJoinPresence(el)) s.stanza(selfPresence(s.endpointId));
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  s.fire("state", "reconnecting");
+  s.fire("refused", "token expired");
+  assert.deepEqual(await until(conf, "ended"), { phase: "ended", reason: "login-failed", detail: "token expired" });
 });
 
 test("screen share state goes out in presence", async () => {

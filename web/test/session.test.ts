@@ -9,7 +9,7 @@ import { join } from "node:path";
 import parse from "@xmpp/xml/lib/parse.js";
 import type { Element } from "@xmpp/xml";
 import { parseJingle, toElement, toSDP } from "../src/jingle";
-import { addSendSection, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type SlotOwner, MediaSession, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
+import { addRemoteSection, addSendSection, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type SlotOwner, MediaSession, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
 
 const golden = join(process.cwd(), "..", "internal", "xmpp", "jingle", "testdata");
 const offerXML = readFileSync(join(golden, "session-initiate.xml"), "utf8");
@@ -226,6 +226,29 @@ test("screen share: one more m-line in our copy of the offer, recvonly on the br
   assert.match(text, /a=ice-ufrag:/);
   assert.doesNotMatch(text, /a=ssrc/);
   assert.throws(() => addSendSection(next, "video", String(n), 2), /taken/);
+});
+
+test("a slot a sources map names: one more m-line the bridge sends on, with its SSRC and RTX partner", () => {
+  const offer = toSDP(parseJingle(parse(offerXML)), { split: true });
+  const n = sections(offer).length;
+  const next = addRemoteSection(offer, "video", String(n), 3, 7000, 7001);
+  const secs = sections(next);
+  assert.equal(secs.length, n + 1);
+  assert.deepEqual(secs.slice(0, n), sections(offer));
+  const added = secs[n]!;
+  assert.deepEqual([added.mid, added.kind, added.direction, added.ssrcs, added.groups], [String(n), "video", "sendonly", [7000, 7001], [{ semantics: "FID", ssrcs: [7000, 7001] }]]);
+  assert.equal(slotsByMid(secs).get(String(n)), 7000);
+  assert.match(next, new RegExp(`a=group:BUNDLE [0-9 ]* ${n}\r\n`));
+  assert.match(next, /^o=- \S+ 3 /m);
+  // One msid per slot, unlike any other m-line's (Chromium refuses duplicates).
+  const text = next.split("m=").pop()!;
+  assert.match(text, /a=ssrc:7000 msid:remote-video-7000 remote-video-7000\r\n/);
+  assert.match(text, /a=ssrc:7001 msid:remote-video-7000 remote-video-7000\r\n/);
+  assert.match(text, /a=rtpmap:\d+ VP8\/90000/);
+  // Audio: no RTX.
+  const audio = sections(addRemoteSection(next, "audio", String(n + 1), 4, 8000)).pop()!;
+  assert.deepEqual([audio.kind, audio.direction, audio.ssrcs, audio.groups], ["audio", "sendonly", [8000], []]);
+  assert.throws(() => addRemoteSection(next, "video", String(n), 5, 9000), /taken/);
 });
 
 test("a renegotiated answer keeps the SSRCs the focus was told", () => {
