@@ -124,8 +124,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		saslCfg.AllowAnonymous, saslCfg.Guests = false, cfg.Auth.Guests
 	}
 	saslSrv := sasl.NewServer(saslCfg)
+	c2sCfg := cfg.C2S
+	c2sCfg.AllowedWSOrigins = a.wsOrigins()
 	a.C2S, err = c2s.New(c2s.Options{
-		Domain: cfg.Domain, Config: cfg.C2S, TLS: a.tls, Router: a.Router, SASL: saslSrv, Logger: log,
+		Domain: cfg.Domain, Config: c2sCfg, TLS: a.tls, Router: a.Router, SASL: saslSrv, Logger: log,
 	})
 	if err != nil {
 		a.store.Close()
@@ -164,10 +166,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.http = &http.Server{
 		Handler: web.New(web.Options{
 			Domain: cfg.Domain,
+			Public: a.publicBase(),
 			XMPP:   a.C2S,
 			Ready:  a.ready.Load,
 			Extra: map[string]http.Handler{
-				"/colibri-ws/": a.Bridge.ChannelHandler(),
+				"/colibri-ws/": a.Bridge.ChannelHandler(a.wsOrigins()...),
 				"GET /metrics": web.OnlyFrom(metricsAllow, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})),
 			},
 		}),

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net"
+	"strings"
 
 	"github.com/parley-im/parley/internal/focus"
 	"github.com/parley-im/parley/internal/xmpp/jid"
@@ -14,6 +15,9 @@ import (
 func (a *App) newFocus() error {
 	fc := focus.DefaultConfig(a.cfg.Domain)
 	fc.PublicURL = func() string {
+		if p := a.publicBase(); p != "" {
+			return "wss://" + strings.TrimPrefix(p, "https://")
+		}
 		port := ""
 		if a.httpLn != nil {
 			_, port, _ = net.SplitHostPort(a.httpLn.Addr().String())
@@ -49,3 +53,23 @@ func (a *App) newFocus() error {
 // restrictCreation reports whether only authenticated users start rooms (a
 // secure domain): the MUC and the focus apply the same rule.
 func (a *App) restrictCreation() bool { return a.cfg.MUC.RestrictCreation }
+
+// publicBase is public-url as https://HOST[:PORT], or "" when unset (the
+// bridge-channel URL is then wss://DOMAIN:PORT and config.js names the host
+// each request came in on).
+func (a *App) publicBase() string {
+	p, _ := a.cfg.PublicBase() // validated by config.Load
+	return p
+}
+
+// wsOrigins is the one Origin rule of both WebSocket endpoints,
+// /xmpp-websocket and /colibri-ws: a page may open them from the host the
+// request came in on (the WebSocket library's own check), from public-url's
+// host, or from a host matching a [c2s] allowed-ws-origins pattern.
+func (a *App) wsOrigins() []string {
+	out := append([]string(nil), a.cfg.C2S.AllowedWSOrigins...)
+	if p := a.publicBase(); p != "" {
+		out = append(out, strings.TrimPrefix(p, "https://"))
+	}
+	return out
+}

@@ -27,10 +27,17 @@ const (
 	maxListedSources = 64
 )
 
-// ChannelHandler serves /colibri-ws/… on the HTTPS server.
-func (b *Bridge) ChannelHandler() http.Handler { return http.HandlerFunc(b.serveChannel) }
+// ChannelHandler serves /colibri-ws/… on the HTTPS server. A page may open
+// the channel from the host the request came in on, or from a host matching
+// one of originPatterns (github.com/coder/websocket AcceptOptions.OriginPatterns:
+// path.Match patterns of the Origin's host[:port]); Parley passes the rule its
+// /xmpp-websocket applies, so the two endpoints agree. Other Origins get 403.
+func (b *Bridge) ChannelHandler(originPatterns ...string) http.Handler {
+	opts := &websocket.AcceptOptions{OriginPatterns: append([]string(nil), originPatterns...)}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { b.serveChannel(w, r, opts) })
+}
 
-func (b *Bridge) serveChannel(w http.ResponseWriter, r *http.Request) {
+func (b *Bridge) serveChannel(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/colibri-ws/"), "/")
 	if !strings.HasPrefix(r.URL.Path, "/colibri-ws/") || len(parts) != 3 || parts[0] != b.cfg.ID {
 		http.NotFound(w, r)
@@ -45,7 +52,7 @@ func (b *Bridge) serveChannel(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "authentication failed", http.StatusForbidden)
 		return
 	}
-	c, err := websocket.Accept(w, r, nil)
+	c, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -45,6 +46,12 @@ type Config struct {
 	TLSCert        string   `toml:"tls-cert"`
 	TLSKey         string   `toml:"tls-key"`
 	LogLevel       string   `toml:"log-level"`
+
+	// PublicURL is the https:// address clients reach the HTTPS port by when
+	// it is not https://DOMAIN:PORT (a reverse proxy, a site host other than
+	// the domain): bridge-channel URLs, config.js and the WebSocket Origin
+	// rule use it (see PublicBase).
+	PublicURL string `toml:"public-url"`
 
 	// MetricsAllow lists the networks that may read /metrics (default: loopback only).
 	MetricsAllow []string `toml:"metrics-allow"`
@@ -116,6 +123,11 @@ func (c Config) Validate() error {
 	if c.PublicIP != "" {
 		if _, err := netip.ParseAddr(c.PublicIP); err != nil {
 			return fmt.Errorf("public-ip: %q is not an IP address", c.PublicIP)
+		}
+	}
+	if c.PublicURL != "" {
+		if _, err := c.PublicBase(); err != nil {
+			return err
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -192,6 +204,7 @@ func (c *Config) options() []option {
 		{name: "turn-tls", usage: "TURN over TLS listen address; empty host: --turn's host; \"off\" turns it off", str: &c.TURNTLS},
 		{name: "turn-secret", usage: "TURN REST shared secret (generated into --data when empty)", str: &c.TURNSecret},
 		{name: "turn-allow-peers", usage: "comma-separated CIDRs a TURN relay may reach besides the bridge", list: &c.TURNAllowPeers},
+		{name: "public-url", usage: "https://HOST[:PORT] clients reach the HTTPS port by, when not https://DOMAIN:PORT (behind a proxy)", str: &c.PublicURL},
 		{name: "public-ip", usage: "public IP address advertised as a media candidate", str: &c.PublicIP},
 		{name: "data", usage: "state directory (accounts, certificate, secrets)", str: &c.Data},
 		{name: "tls-cert", usage: "TLS certificate file (PEM); self-signed when empty", str: &c.TLSCert},
@@ -321,3 +334,24 @@ func (c *Config) loadFile(path string) error {
 
 // Getenv is os.Getenv, named for callers of Load.
 func Getenv(k string) string { return os.Getenv(k) }
+
+// PublicBase returns public-url's scheme and host ("https://meet.example.org"
+// or with a port), or "" when it is not set. Only an https URL with a host
+// and nothing after it (a lone "/" aside) is taken: bridge-channel and
+// XMPP WebSocket URLs are built on it.
+func (c Config) PublicBase() (string, error) {
+	if c.PublicURL == "" {
+		return "", nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Hostname() == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("public-url: %q is not https://HOST[:PORT]", c.PublicURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("public-url: %q has a bad port", c.PublicURL)
+		}
+	}
+	return "https://" + strings.ToLower(u.Host), nil
+}

@@ -53,6 +53,11 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"--http", "8443"}, "http"},
 		{[]string{"--turn-allow-peers", "10.0.0.0"}, "turn-allow-peers"},
 		{[]string{"--public-ip", "example.com"}, "public-ip"},
+		{[]string{"--public-url", "http://meet.example.org"}, "public-url"},
+		{[]string{"--public-url", "https://meet.example.org/room"}, "public-url"},
+		{[]string{"--public-url", "https://meet.example.org:99999"}, "public-url"},
+		{[]string{"--public-url", "https://user@meet.example.org"}, "public-url"},
+		{[]string{"--public-url", "meet.example.org"}, "public-url"},
 		{[]string{"--tls-cert", "a.pem"}, "tls-cert and tls-key"},
 		{[]string{"--log-level", "loud"}, "log-level"},
 		{[]string{"--nope"}, "not defined"},
@@ -139,5 +144,28 @@ func TestTURNTLS(t *testing.T) {
 	Load([]string{"--help"}, func(string) string { return "" }, &help)
 	if !strings.Contains(help.String(), "-turn-tls") || !strings.Contains(help.String(), ":5349") {
 		t.Errorf("serve --help does not show --turn-tls and its default:\n%s", help.String())
+	}
+}
+
+// TestPublicURL: public-url gives the scheme and host clients use; unset is "".
+func TestPublicURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                             "",
+		"https://Meet.Example.org":     "https://meet.example.org",
+		"https://meet.example.org/":    "https://meet.example.org",
+		"https://meet.example.org:443": "https://meet.example.org:443",
+		"https://[2001:db8::1]:8443":   "https://[2001:db8::1]:8443",
+	} {
+		c, err := Load([]string{"--public-url", in}, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if got, err := c.PublicBase(); err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	c, err := Load(nil, func(k string) string { return map[string]string{"PARLEY_PUBLIC_URL": "https://proxy.example"}[k] }, io.Discard)
+	if err != nil || c.PublicURL != "https://proxy.example" {
+		t.Fatalf("env: %q, %v", c.PublicURL, err)
 	}
 }

@@ -1,11 +1,12 @@
 // Package web is Parley's HTTPS front: the browser client and its
-// config.json, XMPP over WebSocket at /xmpp-websocket, the bridge channel,
-// /healthz and /metrics. It only routes; each path's handler belongs to the
+// config.json, a jitsi-meet style /config.js for Jitsi clients, XMPP over
+// WebSocket at /xmpp-websocket, the bridge channel, /healthz and /metrics. It only routes; each path's handler belongs to the
 // component that speaks that protocol.
 package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,9 @@ import (
 // Options are the handlers and facts the front needs.
 type Options struct {
 	Domain string
+	// Public is public-url's https://HOST[:PORT]: the address clients
+	// reach this server by. Empty: the host each request came in on.
+	Public string
 	XMPP   http.Handler // RFC 7395 endpoint
 	Ready  func() bool  // every component is serving
 	// Extra mounts more handlers by pattern (the bridge channel, metrics).
@@ -41,6 +45,18 @@ func New(o Options) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		json.NewEncoder(w).Encode(clientConfig(o.Domain, r))
+	})
+	mux.HandleFunc("GET /config.js", func(w http.ResponseWriter, r *http.Request) {
+		b, err := json.MarshalIndent(jitsiConfig(o.Domain, o.Public, r), "", "  ")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		// json.Marshal escapes <, >, & and U+2028/2029: the object is a safe
+		// JavaScript literal whatever the Host header says.
+		fmt.Fprintf(w, "// Parley's configuration for Jitsi clients (lib-jitsi-meet, jitsi-meet).\nvar config = %s;\n", b)
 	})
 	for pattern, h := range o.Extra {
 		mux.Handle(pattern, h)
@@ -77,6 +93,40 @@ func clientConfig(domain string, r *http.Request) map[string]any {
 		},
 		"websocket":             "wss://" + r.Host + "/xmpp-websocket",
 		"enableWebsocketResume": true,
+	}
+}
+
+// jitsiConfig is the config.js object jitsi-meet deployments serve
+// (protocol/jitsi-dialect.md §1.3), with what Parley offers: XMPP over
+// WebSocket only (no BOSH), the bridge channel over SCTP, SSRC rewriting
+// (the focus offers only the bridge's feedback sources), VP8 and Opus only
+// (the bridge forwards nothing else, and lib-jitsi-meet would otherwise
+// take AV1, its first preference, and set AV1 scalability modes on a VP8
+// sender), and no peer-to-peer mode (the focus never starts one).
+func jitsiConfig(domain, public string, r *http.Request) map[string]any {
+	base := public
+	if base == "" {
+		base = "https://" + r.Host
+	}
+	ws := "wss://" + strings.TrimPrefix(base, "https://") + "/xmpp-websocket"
+	codecs := []string{"VP8"}
+	return map[string]any{
+		"hosts": map[string]string{
+			"domain": domain,
+			"muc":    "conference." + domain,
+			"focus":  "focus." + domain,
+		},
+		"focusUserJid":          "focus@auth." + domain,
+		"serviceUrl":            ws,
+		"websocket":             ws,
+		"enableWebsocketResume": true,
+		"bridgeChannel":         map[string]any{"preferSctp": true},
+		"flags":                 map[string]any{"ssrcRewritingEnabled": true},
+		"videoQuality": map[string]any{
+			"codecPreferenceOrder":       codecs,
+			"mobileCodecPreferenceOrder": codecs,
+		},
+		"p2p": map[string]any{"enabled": false},
 	}
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -117,5 +118,75 @@ func TestEmbeddedClient(t *testing.T) {
 		if rec.Code != http.StatusOK || rec.Body.Len() == 0 {
 			t.Errorf("%s: %d", asset, rec.Code)
 		}
+	}
+}
+
+// TestConfigJS: /config.js defines `config` as jitsi-meet's does, with the
+// hosts, the WebSocket on the host the page came from (or public-url), and
+// the settings that steer lib-jitsi-meet to what Parley serves.
+func TestConfigJS(t *testing.T) {
+	load := func(o Options, host string) map[string]any {
+		t.Helper()
+		o.XMPP = http.NotFoundHandler()
+		req := httptest.NewRequest("GET", "/config.js", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		New(o).ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" ||
+			rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("config.js: %d %v", rec.Code, rec.Header())
+		}
+		body := rec.Body.String()
+		i := strings.Index(body, "var config = ")
+		if i < 0 || !strings.HasSuffix(body, ";\n") {
+			t.Fatalf("config.js does not define config: %q", body)
+		}
+		var c map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimSuffix(body[i+len("var config = "):], ";\n")), &c); err != nil {
+			t.Fatalf("config.js: %v in %q", err, body)
+		}
+		return c
+	}
+	get := func(c map[string]any, path ...string) any {
+		var v any = c
+		for _, k := range path {
+			v = v.(map[string]any)[k]
+		}
+		return v
+	}
+	c := load(Options{Domain: "example.org"}, "site.example:8443")
+	for _, tc := range []struct {
+		path []string
+		want any
+	}{
+		{[]string{"hosts", "domain"}, "example.org"},
+		{[]string{"hosts", "muc"}, "conference.example.org"},
+		{[]string{"hosts", "focus"}, "focus.example.org"},
+		{[]string{"focusUserJid"}, "focus@auth.example.org"},
+		{[]string{"serviceUrl"}, "wss://site.example:8443/xmpp-websocket"},
+		{[]string{"websocket"}, "wss://site.example:8443/xmpp-websocket"},
+		{[]string{"bridgeChannel", "preferSctp"}, true},
+		{[]string{"flags", "ssrcRewritingEnabled"}, true},
+		{[]string{"p2p", "enabled"}, false},
+	} {
+		if got := get(c, tc.path...); got != tc.want {
+			t.Errorf("config.%s = %v, want %v", strings.Join(tc.path, "."), got, tc.want)
+		}
+	}
+	if got := get(c, "videoQuality", "codecPreferenceOrder").([]any); len(got) != 1 || got[0] != "VP8" {
+		t.Errorf("codecPreferenceOrder %v, want [VP8]", got)
+	}
+	// public-url wins over the Host header.
+	c = load(Options{Domain: "example.org", Public: "https://meet.example.org"}, "10.0.0.5:8443")
+	if got := get(c, "serviceUrl"); got != "wss://meet.example.org/xmpp-websocket" {
+		t.Errorf("serviceUrl behind a proxy: %v", got)
+	}
+	// A hostile Host header stays inside a JSON string.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/config.js", nil)
+	req.Host = `x";alert(1);</script>`
+	New(Options{Domain: "example.org", XMPP: http.NotFoundHandler()}).ServeHTTP(rec, req)
+	if b := rec.Body.String(); strings.Contains(b, "</script>") || strings.Count(b, "alert(1)") != 2 || !strings.Contains(b, `x\";alert(1);\u003c/script\u003e`) {
+		t.Errorf("hostile Host in config.js: %q", b)
 	}
 }
