@@ -23,10 +23,8 @@ const ARTIFACTS = env("PARLEY_ARTIFACTS");
 const WAIT = Number(process.env.PARLEY_WAIT_MS || 20_000);
 // LJM options a developer wants to try, merged over the page's (JSON; see README.md).
 const EXTRA = process.env.PARLEY_LJM_EXTRA_CONFIG || "";
-// Set while a server change these assertions need has not landed (ljm_test.go says which).
-const TODO_MEDIA = process.env.PARLEY_LJM_TODO_MEDIA || undefined;
-const TODO_COLIBRI_WS = process.env.PARLEY_LJM_TODO_COLIBRI_WS || undefined;
-const TODO_CODEC = process.env.PARLEY_LJM_TODO_CODEC || undefined;
+// A test waiting for a server change reads PARLEY_LJM_TODO_<KEY> (set by
+// ljm_test.go's notYet) as its todo option; none waits today.
 mkdirSync(ARTIFACTS, { recursive: true });
 
 // As test/browser/lib/browser.js: Debian's Chromium, fake devices, loopback ICE.
@@ -211,11 +209,11 @@ test("LJM opens the bridge channel over SCTP", T, async () => {
   await waitFor("Ada's bridge channel (SCTP)", () => ljmState(ada), (s) => s.bridgeChannel === "open");
 });
 
-test("LJM opens the bridge channel over WebSocket from its own origin", { ...T, todo: TODO_COLIBRI_WS }, async () => {
+test("LJM opens the bridge channel over WebSocket from its own origin", T, async () => {
   await waitFor("Bea's bridge channel (WebSocket)", () => ljmState(bea), (s) => s.bridgeChannel === "open");
 });
 
-test("media: each LJM participant decodes video and receives audio from every other", { ...T, todo: TODO_MEDIA }, async () => {
+test("media: each LJM participant decodes video and receives audio from every other", T, async () => {
   for (const [p, others] of [
     [ada, ["Bea", "Cleo", "Bot"]],
     [bea, ["Ada", "Cleo", "Bot"]],
@@ -261,7 +259,7 @@ test("media: the Parley web client and the bot decode the LJM participants", T, 
   }
 });
 
-test("LJM throws nothing: the configuration steers it to the codec the bridge forwards", { ...T, todo: TODO_CODEC }, async () => {
+test("LJM throws nothing: the configuration steers it to the codec the bridge forwards", T, async () => {
   const thrown = [ada, bea].flatMap((p) => [...p.errors.keys()].filter((e) => e.startsWith("pageerror")).map((e) => `${p.name}: ${e}`));
   assert.deepEqual(thrown, []);
 });

@@ -27,14 +27,9 @@ import (
 // for, and why; each sets PARLEY_LJM_TODO_<KEY>, which marks those
 // assertions todo (run, reported, not failing). Setting the variable empty
 // (PARLEY_LJM_TODO_MEDIA=) runs them as real assertions; drop the entry
-// once the change has landed.
-var notYet = map[string]string{
-	"MEDIA": "issue 14 item 2: the offer lists the bridge's 50+50 slots as sources owned by jvb and the sources maps " +
-		"name them again (Chromium: Duplicate a=msid lines detected); remote sources must come from the sources maps only",
-	"CODEC": "issue 14 item 2: Parley serves no config.js steering LJM to VP8 (videoQuality.codecPreferenceOrder), so LJM " +
-		"takes AV1, its first preference, and its VP8 sender refuses setParameters with scalabilityMode L3T3_KEY",
-	"COLIBRI_WS": "issue 14 item 2: /colibri-ws checks Origin strictly, ignoring [c2s] allowed-ws-origins (403 for a page on another origin)",
-}
+// once the change has landed. Empty since issue 14 item 2 (offer with the
+// bridge's feedback sources only, /config.js, one WebSocket Origin rule).
+var notYet = map[string]string{}
 
 // TestLJM runs ljm.test.js: two LJM participants (one with the bridge
 // channel over SCTP, one over WebSocket), the Parley web client and a bot
