@@ -3,6 +3,7 @@ package bot
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,9 +92,9 @@ func addRemoteSection(offer, kind string, ssrc, rtx uint32) (string, string, err
 // renegotiation. It runs on the bridge channel's reader, one map at a time.
 func (m *session) addRemoteSources(kind string, mapped []mappedSource) error {
 	offer := m.offerSDP
-	added := false
+	var added []uint32
 	for _, s := range mapped {
-		if s.SSRC == 0 || m.known[s.SSRC] {
+		if s.SSRC == 0 || m.known[s.SSRC] || slices.Contains(added, s.SSRC) {
 			continue
 		}
 		next, _, err := addRemoteSection(offer, kind, s.SSRC, s.RTX)
@@ -101,13 +102,9 @@ func (m *session) addRemoteSources(kind string, mapped []mappedSource) error {
 			return err
 		}
 		offer = next
-		m.known[s.SSRC] = true
-		if s.RTX != 0 {
-			m.known[s.RTX] = true
-		}
-		added = true
+		added = append(added, s.SSRC)
 	}
-	if !added {
+	if len(added) == 0 {
 		return nil
 	}
 	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
@@ -121,6 +118,9 @@ func (m *session) addRemoteSources(kind string, mapped []mappedSource) error {
 		return fmt.Errorf("bot: remote sources: %w", err)
 	}
 	m.offerSDP = offer
+	for _, x := range added {
+		m.known[x] = true // only now: a refused offer is tried again with the next map
+	}
 	return nil
 }
 
