@@ -44,7 +44,9 @@ type Allocation struct {
 	// Feedback holds the bridge's RTCP-only sources (jvb-a0, jvb-v0, msid "mixedmslabel …").
 	Feedback []Source `json:"feedback"`
 	// AudioSlots and VideoSlots are the bridge's send slots toward this endpoint: fixed SSRCs onto which
-	// other senders' streams are rewritten. Video slots carry an RTX SSRC (FID group).
+	// other senders' streams are rewritten. Video slots carry an RTX SSRC (FID group). The focus does not
+	// offer them (Jicofo's SSRC-rewriting offer has the feedback sources only): clients learn a slot's
+	// SSRCs from the sources maps on the bridge channel when it first carries someone.
 	AudioSlots []Slot `json:"audioSlots"`
 	VideoSlots []Slot `json:"videoSlots"`
 	// Channel is the bridge channel (colibri WebSocket) for this endpoint.
