@@ -169,6 +169,7 @@ export class BridgeChannel extends Emitter<{
     this.constraints = JSON.stringify(constraints);
     this.ws = new WebSocket(url);
     this.ws.addEventListener("open", () => {
+      if (this.closed) return; // closed while connecting: close() closes it now
       this.ws.send(this.constraints);
       for (const m of this.videoTypes.values()) this.ws.send(m);
       this.emit("open");
@@ -205,6 +206,9 @@ export class BridgeChannel extends Emitter<{
 
   close(): void {
     this.closed = true;
-    this.ws.close();
+    // Closing a socket that is still connecting makes Chromium log an error
+    // ("closed before the connection is established"): close it once open.
+    if (this.ws.readyState === WebSocket.CONNECTING) this.ws.addEventListener("open", () => this.ws.close(), { once: true });
+    else this.ws.close();
   }
 }
