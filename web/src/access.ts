@@ -12,6 +12,22 @@ export function tokenFromSearch(search: string): string {
 }
 
 /**
+ * The display name a token's context.user carries (§10), or "". The client
+ * cannot verify the token; this only prefills the name field, while the
+ * server shows others the name it verified (<identity>, muc.ts).
+ */
+export function tokenDisplayName(token: string): string {
+  try {
+    const part = token.split(".")[1] ?? "";
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const name = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))))?.context?.user?.name;
+    return typeof name === "string" ? name.trim().slice(0, 64) : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
  * The XMPP WebSocket URL for a meeting: the token as `?token=` (how LJM
  * sends it, §10) and the room as `?room=` (how Jitsi's app names the room
  * its session is for; Prosody's end_conference and token checks read it).

@@ -1,6 +1,6 @@
 // Parley's browser client: routes "/" to the home page and "/<Room>" to the
 // pre-join screen and the meeting. See conference.ts for the protocol side.
-import { serviceURL, tokenFromSearch } from "./access";
+import { serviceURL, tokenDisplayName, tokenFromSearch } from "./access";
 import { iceServersFrom, servicesRequest } from "./extdisco";
 import { Conference, type EndReason } from "./conference";
 import { loadConfig, type ServerConfig } from "./config";
@@ -66,7 +66,7 @@ async function startRoom(room: string) {
   const overrides = readOverrides(location.hash);
   const media = new LocalMedia();
   let choice: JoinChoice = {
-    displayName: overrides.displayName ?? prefs.displayName,
+    displayName: overrides.displayName ?? (prefs.displayName || tokenDisplayName(tokenFromSearch(location.search))),
     audioMuted: overrides.startAudioMuted ?? false,
     videoMuted: overrides.startVideoMuted ?? false,
   };
@@ -110,6 +110,9 @@ async function startRoom(room: string) {
     host: location.host,
   });
   session.on("connected", (c) => conf.setMediaConnected(c));
+  session.on("state", (s) => conf.setMediaReconnecting(s === "reconnecting"));
+  // The focus has no session of ours (a restarted server): ask it for the conference again.
+  session.on("lost", () => void conf.requestMedia());
   (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn, session };
   let teardown: (() => void) | null = null;
   let leaving = false;

@@ -225,7 +225,7 @@ export function parsePresence(el: Element, roomJid: string, selfId: string): Pre
   };
   const occupant: Occupant = {
     id,
-    displayName: (el.getChildText("nick", NS.nick) ?? "").trim().slice(0, 64),
+    displayName: (verifiedName(el) || el.getChildText("nick", NS.nick) || "").trim().slice(0, 64),
     role: (item?.attrs.role as Role) ?? "participant",
     affiliation: (item?.attrs.affiliation as Affiliation) ?? "none",
     audioMuted: parseMuted(sourceInfoText, "a") ?? legacy("audiomuted") ?? true,
@@ -234,6 +234,16 @@ export function parsePresence(el: Element, roomJid: string, selfId: string): Pre
   };
   if (item?.attrs.jid) occupant.jid = item.attrs.jid;
   return { type: "available", occupant, self, codes };
+}
+
+/**
+ * The name a verified token gave the occupant: the server puts its
+ * context.user into <identity><user><name/></user></identity> and drops any
+ * <identity> a client sends (jitsi-dialect.md §4.1, §10), so it wins over the
+ * self-chosen <nick>.
+ */
+function verifiedName(el: Element): string {
+  return el.getChild("identity")?.getChild("user")?.getChildText("name")?.trim() ?? "";
 }
 
 /** Whether an occupant is the conference focus (nick "focus" or its real JID, §3.2, §4.2). */

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import parse from "@xmpp/xml/lib/parse.js";
-import { componentsFrom, endConferenceMessage, grantOwnerIQ, hostWaitDelay, serviceURL, tokenFromSearch } from "../src/access";
+import { componentsFrom, endConferenceMessage, grantOwnerIQ, hostWaitDelay, serviceURL, tokenDisplayName, tokenFromSearch } from "../src/access";
 import { conferenceIQ, NS_FOCUS } from "../src/focus";
 import { loginFailure, withPrevId } from "../src/xmpp";
 
@@ -55,4 +55,14 @@ test("components from the domain's disco#info (§2.5); end_conference; grant own
   const g = grantOwnerIQ("r@conference.x", "3f2a9c1e@x/abc");
   const item = g.getChild("query", "http://jabber.org/protocol/muc#admin")!.getChild("item")!;
   assert.deepEqual([g.attrs.type, g.attrs.to, item.attrs.affiliation, item.attrs.jid], ["set", "r@conference.x", "owner", "3f2a9c1e@x"]);
+});
+
+test("a token's context.user.name prefills the display name; anything else gives none", () => {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const tok = (payload: unknown) => `${b64({ alg: "HS256" })}.${b64(payload)}.sig`;
+  assert.equal(tokenDisplayName(tok({ context: { user: { name: " Zoë Ålvik " } } })), "Zoë Ålvik");
+  assert.equal(tokenDisplayName(tok({ context: { user: { name: 42 } } })), "");
+  assert.equal(tokenDisplayName(tok({ room: "*" })), "");
+  assert.equal(tokenDisplayName("not a token"), "");
+  assert.equal(tokenDisplayName(""), "");
 });

@@ -32,6 +32,15 @@ test("occupant presence", () => {
   assert.deepEqual(ev.occupant, { id: "77aa01bc", displayName: "Bob", role: "moderator", affiliation: "owner", audioMuted: true, videoMuted: false, desktop: "77aa01bc-v1", jid: "bob@localhost/x" });
 });
 
+test("a token's verified name wins over the self-chosen nick (§10)", () => {
+  const el = parse(`<presence from="${room}/77aa01bc" to="me@localhost/r"><nick xmlns="http://jabber.org/protocol/nick">Not Bob</nick>
+    <identity><user><id>u1</id><name>Bob Verified</name></user></identity>
+    <x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant" jid="bob@localhost/x"/></x></presence>`);
+  const ev = muc.parsePresence(el, room, "3f2a9c1e");
+  assert.ok(ev && ev.type === "available");
+  assert.equal(ev.occupant.displayName, "Bob Verified");
+});
+
 test("screen share in SourceInfo (§4.1) and mute requests (§4.7)", () => {
   assert.deepEqual(JSON.parse(muc.sourceInfo("aa", { audioMuted: false, videoMuted: true, sharing: true })), {
     "aa-a0": { muted: false },
