@@ -7,7 +7,11 @@
 //                 │ error: no media, join anyway   │ not-authorized ─► "password" ─► join(pw)
 //                 │ not-authorized (secure domain) │ 407 + <lobbyroom> ─► "lobby" ─► knock() ─► "knocking"
 //                 └► "waiting-host", asked again   │     invite from the room ─► join; kicked from the lobby ─► "denied"
-//   connection lost ─► "reconnecting" ─► resumed (nothing to redo) or new session ─► join again
+//   connection lost ─► "reconnecting" ─► resumed (nothing to redo) or new session
+//     ─► focus IQ and join again (a restarted server has neither the room nor
+//     the conference: the focus must be asked, or media never comes back)
+//   the media session lost (its restart refused, item-not-found) ─► requestMedia():
+//     the focus IQ again; a focus that starts the conference invites us
 // The lobby's and the moderators' stanzas are in lobby.ts and access.ts.
 import type { Element } from "@xmpp/xml";
 import { avModerationMessage, parseAVModeration, type AVModerationEvent } from "./avmoderation";
@@ -15,7 +19,7 @@ import { componentsFrom, domainInfoRequest, endConferenceMessage, grantOwnerIQ, 
 import { ChatLog, type LoggedMessage } from "./chat";
 import type { ServerConfig } from "./config";
 import { Emitter } from "./emitter";
-import { requestConference } from "./focus";
+import { requestConference, type ConferenceRequest } from "./focus";
 import * as lobby from "./lobby";
 import * as muc from "./muc";
 import { randomHex8, type ConnState } from "./xmpp";
@@ -98,6 +102,8 @@ export class Conference extends Emitter<{
   mediaAvailable = false;
   /** Whether audio and video flow (a Jingle session with the bridge); set by the media session (session.ts). */
   mediaConnected = false;
+  /** Whether a media session that was lost is being restarted or replaced; set by the media session. */
+  mediaReconnecting = false;
   role: muc.Role = "none";
   /** Whether the lobby is on (the room is members-only, §4.5). */
   lobbyOn = false;
@@ -120,6 +126,7 @@ export class Conference extends Emitter<{
   private nick = "";
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  private askingFocus = false;
   private off: (() => void)[] = [];
 
   constructor(
@@ -185,19 +192,20 @@ export class Conference extends Emitter<{
     await this.askFocusAndJoin();
   }
 
+  private focusRequest(): ConferenceRequest {
+    return {
+      focus: this.cfg.hosts.focus,
+      room: this.roomJid,
+      machineUid: this.machineUid,
+      startAudioMuted: this.local.audioMuted,
+      startVideoMuted: this.local.videoMuted,
+      token: this.opts.token,
+    };
+  }
+
   private async askFocusAndJoin() {
     this.setPhase({ phase: "joining" });
-    const outcome = await requestConference(
-      {
-        focus: this.cfg.hosts.focus,
-        room: this.roomJid,
-        machineUid: this.machineUid,
-        startAudioMuted: this.local.audioMuted,
-        startVideoMuted: this.local.videoMuted,
-        token: this.opts.token,
-      },
-      (iq) => this.conn.iq(iq, 10_000),
-    );
+    const outcome = await requestConference(this.focusRequest(), (iq) => this.conn.iq(iq, 10_000));
     if (this.phase.phase === "ended") return;
     switch (outcome.kind) {
       case "ready":
@@ -270,13 +278,37 @@ export class Conference extends Emitter<{
   }
 
   private rejoin() {
-    // A new session: the room forgot us (and the lobby room too). Join again as the same endpoint.
+    // A new session: the room forgot us (and the lobby room too), and the
+    // server may have restarted with no conference at all. Ask the focus
+    // again and join as the same endpoint.
     this.participants.clear();
     this.inLobby = false;
     this.knockers.clear();
     this.emit("participants");
-    this.setPhase({ phase: "joining" });
-    this.sendJoin();
+    void this.askFocusAndJoin();
+  }
+
+  /**
+   * Asks the focus for the conference again while joined, when the media
+   * session learns that the focus has no session of ours (session.ts
+   * "lost"): a focus that had no conference starts one, joins the room and
+   * invites everyone in it. Nothing else changes; a refusal leaves the
+   * meeting without media (the "unavailable" pill).
+   */
+  async requestMedia(): Promise<void> {
+    if (this.phase.phase !== "joined" || this.askingFocus) return;
+    this.askingFocus = true;
+    try {
+      const outcome = await requestConference(this.focusRequest(), (iq) => this.conn.iq(iq, 10_000));
+      if (outcome.kind === "ready" && outcome.reply.focusJid) this.focusJids.add(outcome.reply.focusJid);
+      const available = outcome.kind === "ready";
+      if (available !== this.mediaAvailable) {
+        this.mediaAvailable = available;
+        this.emit("room");
+      }
+    } finally {
+      this.askingFocus = false;
+    }
   }
 
   private onStanza(el: Element) {
@@ -614,6 +646,13 @@ export class Conference extends Emitter<{
   private sendPresence() {
     if (this.phase.phase !== "joined") return;
     this.conn.send(muc.updatePresence(this.roomJid, this.nick, this.local)).catch(() => {});
+  }
+
+  /** Called by the media session: whether a lost session is being restored (the pill says "Reconnecting media…"). */
+  setMediaReconnecting(reconnecting: boolean): void {
+    if (reconnecting === this.mediaReconnecting) return;
+    this.mediaReconnecting = reconnecting;
+    this.emit("room");
   }
 
   /** Called by the media session: whether audio and video flow (the "unavailable" pill). */

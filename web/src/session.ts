@@ -16,8 +16,19 @@
 //     ─► the sender's track removed, source-remove (the m-line stays for the next share)
 //   session-initiate again ─► the old PeerConnection is closed, a new one built
 //   session-terminate ─► closed
-//   ICE failed (or restart()) ─► session-terminate with bridge-session
-//     restart="true" (§5.6) ─► the focus re-invites ─► session-initiate
+//   ICE failed ─► "reconnecting" ─► after restartDelay(n) ─► restart()
+//   restart() ─► session-terminate with bridge-session restart="true" (§5.6)
+//     ─► the focus re-invites ─► session-initiate
+//     refused with item-not-found (the focus has no such session, e.g. a
+//     restarted server) ─► "lost": the conference asks the focus for a new
+//     conference; other refusals (resource-constraint) ─► the next restart,
+//     later
+//
+// Restarts back off (restartDelay): 1 s, 2 s, 4 s, 8 s, 16 s, then every
+// 30 s, each up to a fifth longer at random so that clients cut off together
+// do not come back together; five in a row take over 30 s, under the focus's
+// five a minute. The count starts over once a session has stayed connected
+// for stableMs (10 s).
 //
 // The offer names only the bridge's feedback sources (jvb-a0, jvb-v0), as
 // Jicofo offers them to a client with SSRC rewriting (§5.5). Each of the
@@ -351,6 +362,30 @@ export function videoLayers(j: Jingle): number {
   return sim ? sim.ssrcs.length : d && d.sources.length > 0 ? 1 : 0;
 }
 
+/**
+ * The delay before restart n (0-based) of a run of restarts: 1 s, 2 s, 4 s,
+ * 8 s, 16 s, then 30 s each, times 1 to 1.2 at random (random() in [0, 1)).
+ */
+export function restartDelay(n: number, random: () => number = Math.random): number {
+  const base = Math.min(1000 * 2 ** Math.min(Math.max(n, 0), 10), 30_000);
+  return Math.round(base * (1 + 0.2 * random()));
+}
+
+/** How long a session must stay connected before the restart count starts over. */
+export const stableMs = 10_000;
+
+/** Whether a refused restart means the focus has no session of ours (item-not-found): only a new conference request helps. */
+export function sessionUnknown(err: unknown): boolean {
+  return (err as { condition?: string }).condition === "item-not-found";
+}
+
+/**
+ * What the meeting shows of media: "connecting" until the first session
+ * connects, "connected", and "reconnecting" while a lost session is being
+ * restarted or replaced; "idle" before any session and after close().
+ */
+export type MediaState = "idle" | "connecting" | "connected" | "reconnecting";
+
 /** What the session needs from the XMPP connection (Connection in xmpp.ts). */
 export interface Signaling {
   readonly jid: string;
@@ -370,6 +405,10 @@ export interface SessionOptions {
   /** STUN/TURN servers (XEP-0215) and whether to use relays only. */
   iceServers?: () => Promise<RTCIceServer[]>;
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /** The delay before restart n of a run (restartDelay by default). */
+  restartDelay?: (n: number) => number;
+  /** How long to wait for the focus's session-initiate after "lost" before asking again (15 s). */
+  inviteWaitMs?: number;
 }
 
 /** One remote participant's media as the bridge forwards it to us. */
@@ -396,10 +435,20 @@ export class MediaSession extends Emitter<{
   dominant: [string, string[], boolean];
   /** The screen share stopped or failed to start (its error, or null when stopped on purpose or by the browser). */
   desktop: [Error | null];
+  /** What the meeting shows of media (see MediaState). */
+  state: [MediaState];
+  /** The focus has no session of ours (a restart was refused with item-not-found): ask it for the conference again. */
+  lost: [];
 }> {
   pc: RTCPeerConnection | null = null;
   channel: BridgeChannel | null = null;
   connected = false;
+  state: MediaState = "idle";
+  /** Restarts asked for since the last session that stayed connected stableMs. */
+  restarts = 0;
+  private everConnected = false;
+  private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private stableTimer: ReturnType<typeof setTimeout> | undefined;
   /** How many video layers the last session-accept announced. */
   layers = 0;
   /** Remote media by owner endpoint id. */
@@ -456,7 +505,10 @@ export class MediaSession extends Emitter<{
         });
         return {};
       case "session-terminate":
-        if (sid === this.sid) this.close();
+        if (sid === this.sid) {
+          this.close();
+          this.setState(this.everConnected ? "reconnecting" : "idle");
+        }
         return {};
       default:
         // transport-info, source-add/-remove: the bridge's slots are fixed,
@@ -468,6 +520,7 @@ export class MediaSession extends Emitter<{
 
   private async start(iq: Element, focus: string): Promise<void> {
     this.close();
+    this.setState(this.everConnected ? "reconnecting" : "connecting");
     const gen = ++this.generation;
     const offer = parseJingle(iq);
     this.sid = offer.sid;
@@ -500,7 +553,22 @@ export class MediaSession extends Emitter<{
     pc.addEventListener("connectionstatechange", () => {
       if (this.pc !== pc) return;
       this.setConnected(pc.connectionState === "connected");
-      if (pc.connectionState === "failed") this.restart();
+      switch (pc.connectionState) {
+        case "connected":
+          this.everConnected = true;
+          this.setState("connected");
+          clearTimeout(this.stableTimer);
+          this.stableTimer = setTimeout(() => (this.restarts = 0), stableMs);
+          break;
+        case "disconnected": // ICE may come back by itself; "failed" if not
+          clearTimeout(this.stableTimer);
+          this.setState("reconnecting");
+          break;
+        case "failed":
+          clearTimeout(this.stableTimer);
+          this.scheduleRestart();
+          break;
+      }
     });
     await pc.setRemoteDescription({ type: "offer", sdp: offerSDP });
     if (gen !== this.generation) return;
@@ -744,6 +812,39 @@ export class MediaSession extends Emitter<{
     return this.constraints;
   }
 
+  private setState(s: MediaState) {
+    if (s === this.state) return;
+    this.state = s;
+    this.emit("state", s);
+  }
+
+  /** Restarts the session after restartDelay(restarts), unless a restart is already due. */
+  private scheduleRestart(): void {
+    this.setState("reconnecting");
+    if (this.restartTimer !== undefined) return;
+    const delay = (this.opts.restartDelay ?? restartDelay)(this.restarts);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restart();
+    }, delay);
+  }
+
+  /**
+   * Emits "lost" (the conference asks the focus again), and again after
+   * max(inviteWaitMs, restartDelay) each time no session-initiate has come by then.
+   */
+  private lose(): void {
+    this.setState("reconnecting");
+    this.emit("lost");
+    clearTimeout(this.restartTimer);
+    const delay = Math.max(this.opts.inviteWaitMs ?? 15_000, (this.opts.restartDelay ?? restartDelay)(this.restarts));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restarts++;
+      this.lose();
+    }, delay);
+  }
+
   private setConnected(c: boolean) {
     if (c === this.connected) return;
     this.connected = c;
@@ -753,11 +854,17 @@ export class MediaSession extends Emitter<{
   /**
    * Ends the current session and asks the focus for a new one, as LJM does
    * when ICE fails: session-terminate with <bridge-session restart="true"/>.
+   * A refusal with item-not-found emits "lost" (the focus has no such
+   * session: a restarted server); any other (resource-constraint, no
+   * answer) schedules the next restart, later.
    */
   async restart(): Promise<void> {
     const { sid, focus, bridgeSession } = this;
     if (!sid || !focus) return;
     this.close();
+    this.restarts++;
+    this.setState("reconnecting");
+    const gen = this.generation;
     const terminate = xml(
       "jingle",
       { xmlns: NSJ.jingle, action: "session-terminate", sid },
@@ -767,13 +874,25 @@ export class MediaSession extends Emitter<{
     try {
       await this.sig.iq(xml("iq", { type: "set", to: focus }, terminate), 10_000);
     } catch (err) {
-      console.warn("the focus refused a session restart:", err);
+      if (gen !== this.generation) return; // a new session came meanwhile
+      if (sessionUnknown(err)) {
+        console.info("the focus has no such session; asking for the conference again");
+        this.lose();
+        return;
+      }
+      console.info("the focus refused a session restart; trying again later:", (err as { condition?: string }).condition ?? err);
+      // restart() needs the session it restarts: keep the old one's names.
+      this.sid = sid;
+      this.scheduleRestart();
     }
   }
 
   /** Ends the current PeerConnection and bridge channel, if any. */
   close(): void {
     this.generation++;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    clearTimeout(this.stableTimer);
     this.channel?.close();
     this.channel = null;
     this.pc?.close();

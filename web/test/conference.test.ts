@@ -226,6 +226,64 @@ test("connection loss: resumed keeps the room, a new session joins again", async
   assert.equal(joins, 2);
 });
 
+// issue 14 item 3: a restarted server has neither the room nor the
+// conference; a new session must ask the focus before joining again, or the
+// focus never invites anyone and media never comes back.
+test("a new session after a server restart asks the focus again, then joins", async () => {
+  const s = new FakeServer();
+  const order: string[] = [];
+  s.onIQ = (el) => {
+    if (!el.getChild("conference", "http://jitsi.org/protocol/focus")) return Object.assign(new Error("x"), { condition: "service-unavailable" });
+    order.push("focus");
+    return parse(`<iq type="result"><conference xmlns="http://jitsi.org/protocol/focus" ready="true" focusjid="focus@auth.localhost"/></iq>`);
+  };
+  s.onSend = (el) => {
+    if (isJoinPresence(el)) {
+      order.push("join");
+      s.stanza(selfPresence(s.endpointId));
+    }
+  };
+  const conf = new Conference(s, cfg, "R", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  assert.deepEqual(order, ["focus", "join"]);
+  s.fire("state", "reconnecting");
+  s.fire("session", false);
+  await until(conf, "joined");
+  assert.deepEqual(order, ["focus", "join", "focus", "join"]);
+  assert.equal(conf.mediaAvailable, true);
+});
+
+test("requestMedia: asks the focus again while joined, without joining again; once at a time", async () => {
+  const s = new FakeServer();
+  let asked = 0;
+  let ready = true;
+  s.onIQ = (el) => {
+    if (!el.getChild("conference", "http://jitsi.org/protocol/focus")) return Object.assign(new Error("x"), { condition: "service-unavailable" });
+    asked++;
+    return ready ? parse(`<iq type="result"><conference xmlns="http://jitsi.org/protocol/focus" ready="true" focusjid="focus@auth.localhost"/></iq>`) : Object.assign(new Error("x"), { condition: "service-unavailable" });
+  };
+  let joins = 0;
+  s.onSend = (el) => {
+    if (isJoinPresence(el)) {
+      joins++;
+      s.stanza(selfPresence(s.endpointId));
+    }
+  };
+  const conf = new Conference(s, cfg, "R", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  await Promise.all([conf.requestMedia(), conf.requestMedia()]);
+  assert.equal(asked, 2, "the join's request and one more");
+  assert.equal(joins, 1);
+  assert.equal(conf.mediaAvailable, true);
+  // A focus that is gone: media unavailable (the pill), the meeting goes on.
+  ready = false;
+  await conf.requestMedia();
+  assert.equal(conf.mediaAvailable, false);
+  assert.equal(conf.phase.phase, "joined");
+});
+
 test("locking: owner form fetched then submitted; errors are readable", async () => {
   const s = new FakeServer();
   s.onSend = (el) => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import parse from "@xmpp/xml/lib/parse.js";
 import type { Element } from "@xmpp/xml";
 import { parseJingle, toElement, toSDP } from "../src/jingle";
-import { addRemoteSection, addSendSection, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type SlotOwner, MediaSession, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
+import { addRemoteSection, addSendSection, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type MediaState, type SlotOwner, MediaSession, restartDelay, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
 
 const golden = join(process.cwd(), "..", "internal", "xmpp", "jingle", "testdata");
 const offerXML = readFileSync(join(golden, "session-initiate.xml"), "utf8");
@@ -299,4 +299,101 @@ test("constraints follow the tiles, debounced, and are kept for the next bridge 
   assert.deepEqual(s.videoConstraints.onStageSources, ["bb-v0"]);
   assert.deepEqual(s.videoConstraints.constraints, { "bb-v0": { maxHeight: 720 }, "cc-v0": { maxHeight: 180 } });
   await new Promise((r) => setTimeout(r, 5)); // the debounce fires without a channel: nothing to send
+});
+
+test("restart back-off: 1 s, 2 s, 4 s, 8 s, 16 s, then 30 s, up to a fifth longer at random", () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 20].map((n) => restartDelay(n, () => 0)), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+  assert.deepEqual([0, 5].map((n) => restartDelay(n, () => 0.999999)), [1200, 36000]);
+  // Five restarts in a row take more than 30 s, and the sixth comes a minute after the first: under the focus's five a minute.
+  let t = 0;
+  const at: number[] = [];
+  for (let n = 0; n < 6; n++) at.push((t += restartDelay(n, () => 0)));
+  assert.ok(at[4]! - at[0]! >= 30_000);
+  assert.ok(at[5]! - at[0]! >= 60_000);
+});
+
+/** A MediaSession whose restart requests the focus answers with `reply` (an error condition, or "" for a result). */
+function restartingSession(reply: () => string, delays: number[]) {
+  const sent: Element[] = [];
+  const s = new MediaSession(
+    {
+      jid: "me@localhost/r",
+      handleIQ: () => {},
+      iq: async (el) => {
+        sent.push(el);
+        const c = reply();
+        if (c) throw Object.assign(new Error(c), { condition: c });
+        return el;
+      },
+    },
+    {
+      roomJid: "room@conference.localhost",
+      endpointId: () => "abcd1234",
+      tracks: () => ({ audio: null, video: null }),
+      host: "h",
+      restartDelay: (n) => {
+        delays.push(n);
+        return 5;
+      },
+      inviteWaitMs: 20,
+    },
+  );
+  // As after a session-initiate (no RTCPeerConnection in node).
+  Object.assign(s as unknown as { sid: string; focus: string; bridgeSession: string }, { sid: "s1", focus: "room@conference.localhost/focus", bridgeSession: "b1" });
+  const states: MediaState[] = [];
+  s.on("state", (x) => states.push(x));
+  return { s, sent, states };
+}
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("a restart the focus refuses for lack of resources is tried again, each time later; a new session stops it", async () => {
+  const info = console.info;
+  console.info = () => {};
+  try {
+    const delays: number[] = [];
+    const { s, sent, states } = restartingSession(() => "resource-constraint", delays);
+    await s.restart();
+    assert.equal(sent.length, 1);
+    const j = sent[0]!.getChild("jingle", "urn:xmpp:jingle:1")!;
+    assert.equal(j.attrs.action, "session-terminate");
+    assert.equal(j.attrs.sid, "s1");
+    assert.equal(j.getChild("bridge-session", "http://jitsi.org/protocol/focus")?.attrs.restart, "true");
+    assert.deepEqual(states, ["reconnecting"]);
+    while (sent.length < 4) await wait(5);
+    // Each refused restart asked restartDelay for the next one with a higher count.
+    assert.deepEqual(delays.slice(0, 3), [1, 2, 3]);
+    assert.ok(sent.every((e) => e.getChild("jingle", "urn:xmpp:jingle:1")?.attrs.sid === "s1"));
+    s.close();
+    const n = sent.length;
+    await wait(30);
+    assert.ok(sent.length <= n + 1, "close() stops the restarts (one may be in flight)");
+    const m = sent.length;
+    await wait(30);
+    assert.equal(sent.length, m);
+  } finally {
+    console.info = info;
+  }
+});
+
+test("a restart refused with item-not-found (a restarted server) emits lost, and again while no session comes", async () => {
+  const info = console.info;
+  console.info = () => {};
+  try {
+    const { s, sent, states } = restartingSession(() => "item-not-found", []);
+    let lost = 0;
+    s.on("lost", () => lost++);
+    await s.restart();
+    assert.equal(lost, 1);
+    assert.equal(sent.length, 1, "no second restart: the focus has no such session");
+    assert.equal(s.state, "reconnecting");
+    while (lost < 3) await wait(5);
+    assert.equal(sent.length, 1);
+    s.close();
+    await wait(60);
+    assert.equal(lost, 3, "close() stops asking");
+    assert.deepEqual(states, ["reconnecting"]);
+  } finally {
+    console.info = info;
+  }
 });

@@ -39,7 +39,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   // Top bar.
   const lockBadge = h("span", { class: "badge badge-lock", attrs: { id: "lock-state", title: "This meeting has a password" } }, icon("lock"), h("span", { text: "Locked" }));
   const count = h("span", { class: "muted", attrs: { id: "participant-count" } });
-  const mediaPill = h("span", { class: "pill pill-warn", attrs: { id: "media-unavailable" }, text: "Audio and video unavailable" });
+  const mediaPill = h("span", { class: "pill pill-warn", attrs: { id: "media-unavailable", role: "status", "aria-live": "polite" }, text: "Audio and video unavailable" });
   const moderation = moderationControls(conf); // lobby, mute everyone, end for all, make moderator (ui/moderation.ts)
   const topbar = h("header", { class: "topbar" }, h("span", { class: "brand-mark brand-small", attrs: { "aria-hidden": "true" } }), h("h1", { class: "topbar-room", text: conf.roomName }), lockBadge, moderation.lobbyBadge, count, h("span", { class: "spacer" }), mediaPill);
 
@@ -513,9 +513,15 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const renderRoom = () => {
     lockBadge.hidden = !conf.locked;
     mediaPill.hidden = conf.mediaConnected;
-    mediaPill.title = conf.mediaAvailable
-      ? "Others cannot see or hear you yet; chat and the participant list work."
-      : "The media server is not available; chat and the participant list work.";
+    // A session that was lost and is coming back (session.ts restarts it or the focus replaces it): calm, not a warning.
+    const back = conf.mediaReconnecting && conf.mediaAvailable;
+    mediaPill.className = back ? "pill pill-info" : "pill pill-warn";
+    mediaPill.textContent = back ? "Reconnecting media…" : "Audio and video unavailable";
+    mediaPill.title = back
+      ? "The audio and video connection dropped; Parley is restoring it by itself. Chat and the participant list work."
+      : conf.mediaAvailable
+        ? "Others cannot see or hear you yet; chat and the participant list work."
+        : "The media server is not available; chat and the participant list work.";
     lockBtn.hidden = !conf.isModerator;
     clear(lockBtn);
     lockBtn.append(icon(conf.locked ? "unlock" : "lock"));
