@@ -23,7 +23,10 @@ const LATCH = process.env.PARLEY_FIREFOX_TODO_LATCH;
 
 let chromium, firefox;
 before(async () => {
-  [chromium, firefox] = await Promise.all([launch(), launchFirefox()]);
+  // Both are kept even if one fails to start, so after() closes the other and node ends.
+  const [c, f] = await Promise.allSettled([launch(), launchFirefox()]);
+  [chromium, firefox] = [c.value, f.value];
+  for (const r of [c, f]) if (r.status === "rejected") throw r.reason;
 });
 after(async () => {
   await Promise.allSettled([chromium?.close(), firefox?.close()]);
