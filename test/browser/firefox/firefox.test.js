@@ -85,7 +85,7 @@ async function until(what, get, ok, timeout = 2 * WAIT) {
 }
 
 /** Waits until a page plays these participants' videos on their tiles and receives their audio, still flowing a moment later. */
-async function waitPlaying(page, label, others, t) {
+async function waitPlaying(page, label, others, latched) {
   others = [...others].sort();
   // A source whose packets a browser bound to another m-line than the one signalled for it (see
   // LATCH below) is reported, and its audio not waited for, while PARLEY_FIREFOX_TODO_LATCH is set.
@@ -100,7 +100,7 @@ async function waitPlaying(page, label, others, t) {
     if (first.latched.length > 0) {
       const msg = `${label} received ${JSON.stringify(first.latched)} on another m-line than signalled: ${LATCH}`;
       console.log(msg);
-      t.todo(msg);
+      latched.push(msg);
     }
     return first;
   } catch (e) {
@@ -151,8 +151,9 @@ test("Firefox, Chromium and a bot see and hear each other", { timeout: 10 * WAIT
   }
   console.log(`endpoints: Firefox ${ids.Fox}, Chromium ${ids.Chrome}, bot ${bot}`);
 
-  const ffFirst = await waitPlaying(ff.page, "Firefox", [ids.Chrome, bot], t);
-  const chFirst = await waitPlaying(ch.page, "Chromium", [ids.Fox, bot], t);
+  const latched = [];
+  const ffFirst = await waitPlaying(ff.page, "Firefox", [ids.Chrome, bot], latched);
+  const chFirst = await waitPlaying(ch.page, "Chromium", [ids.Fox, bot], latched);
   console.log(`Firefox: frames ${JSON.stringify(ffFirst.frames)}, audio packets ${JSON.stringify(ffFirst.audio)}`);
   console.log(`Chromium: frames ${JSON.stringify(chFirst.frames)}, audio packets ${JSON.stringify(chFirst.audio)}`);
 
@@ -172,4 +173,6 @@ test("Firefox, Chromium and a bot see and hear each other", { timeout: 10 * WAIT
   assert.deepEqual(ff.errors, [], "Firefox console errors");
   assert.deepEqual(ch.errors, [], "Chromium console errors");
   await Promise.allSettled([ff.context.close(), ch.context.close()]);
+  // Marked todo only once everything else has passed, so the known fault masks nothing else.
+  if (latched.length > 0) t.todo(latched.join("; "));
 });
