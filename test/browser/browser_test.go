@@ -4,15 +4,22 @@ package browser_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/parley-im/parley/internal/app"
 	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/config"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
@@ -30,7 +37,9 @@ import (
 // PARLEY_JWT_SECRET sign others, PARLEY_JWT_LEEWAY_S is the clock skew the
 // server allows on exp); a third one ([auth] mode =
 // "accounts") is PARLEY_ACCOUNTS_URL, with the account PARLEY_ACCOUNT
-// (user:password). PARLEY_NO_<FEATURE> skips
+// (user:password). PARLEY_RESTART_URL is a fourth server that media.test.js
+// restarts during a call with a POST to PARLEY_RESTART_CONTROL (see
+// restartable). PARLEY_NO_<FEATURE> skips
 // the browser test of a server feature that is not there yet, with its
 // value as the reason; notYet sets it, and setting it empty runs the test.
 func TestBrowserClient(t *testing.T) {
@@ -63,6 +72,7 @@ func TestBrowserClient(t *testing.T) {
 	})
 	accounts := xmpptest.Start(t, func(c *config.Config) { c.Auth = auth.Config{Mode: auth.ModeAccounts} })
 	accounts.AddUser(t, "hilda", "host-password")
+	restart := startRestartable(t)
 	artifacts, err := filepath.Abs("artifacts")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +104,8 @@ func TestBrowserClient(t *testing.T) {
 		"PARLEY_JWT_LEEWAY_S="+strconv.Itoa(int(auth.Leeway.Seconds())),
 		"PARLEY_ACCOUNTS_URL=https://"+accounts.HTTP,
 		"PARLEY_ACCOUNT=hilda:host-password",
+		"PARLEY_RESTART_URL=https://"+restart.cfg.HTTP,
+		"PARLEY_RESTART_CONTROL="+restart.control,
 	)
 	for feature, reason := range notYet {
 		if _, set := os.LookupEnv("PARLEY_NO_" + feature); !set {
@@ -134,4 +146,94 @@ func browserToken(t *testing.T, valid time.Duration, name string, moderator bool
 // landed, and why their tests are skipped.
 var notYet = map[string]string{
 	// e.g. "LOBBY": "the server has no lobby rooms yet (jitsi-dialect.md §4.5)"
+}
+
+// restartable is a server that can be restarted as an operator restarts
+// one: Shutdown (every stream ends with system-shutdown; every conference
+// and media session is gone), then a new App on the same HTTPS, c2s and
+// media addresses with the same data directory (certificate, secrets).
+// A POST to control does it and answers once the new App serves.
+type restartable struct {
+	t       *testing.T
+	mu      sync.Mutex
+	cfg     config.Config
+	app     *app.App
+	control string
+}
+
+func startRestartable(t *testing.T) *restartable {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTP, cfg.XMPP, cfg.Media, cfg.TURN = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	cfg.LogLevel = "warn"
+	cfg.C2S.LoginsPerSecond, cfg.C2S.LoginBurst = 1000, 1000
+	cfg.Bridge.IncludeLoopback = true
+	r := &restartable{t: t, cfg: cfg}
+	if err := r.start(); err != nil {
+		t.Fatal(err)
+	}
+	r.cfg.HTTP, r.cfg.XMPP, r.cfg.Media = r.app.HTTPAddr().String(), r.app.XMPPAddr().String(), r.app.Bridge.MediaAddr().String()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(r.serveControl)}
+	go srv.Serve(ln)
+	r.control = "http://" + ln.Addr().String() + "/restart"
+	t.Cleanup(func() {
+		srv.Close()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.app != nil {
+			r.stop()
+		}
+	})
+	return r
+}
+
+func (r *restartable) start() error {
+	log := slog.New(slog.NewTextHandler(logWriter{r.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := app.New(r.cfg, log)
+	if err != nil {
+		return fmt.Errorf("app.New: %w", err)
+	}
+	if err := a.Start(); err != nil {
+		return fmt.Errorf("app.Start: %w", err)
+	}
+	r.app = a
+	return nil
+}
+
+func (r *restartable) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.Timeout)
+	defer cancel()
+	if err := r.app.Shutdown(ctx); err != nil {
+		r.t.Errorf("shutdown: %v", err)
+	}
+	r.app = nil
+}
+
+func (r *restartable) serveControl(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		http.Error(w, "POST restarts the server", http.StatusMethodNotAllowed)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.app != nil {
+		r.stop()
+	}
+	if err := r.start(); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, "restarted")
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -4,7 +4,7 @@
 // bridge's sources maps assign them to — and receive their audio.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { WAIT, join, launch, participant, roomName, screenshot, waitTiles } from "./lib/browser.js";
+import { WAIT, join, launch, participant, roomName, screenshot, skipPrejoin, waitTiles } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -171,4 +171,60 @@ test("a relay-only participant sees and hears the others through TURN", { timeou
   assert.deepEqual(r.errors, []);
   await a.context.close();
   await r.context.close();
+});
+
+// issue 14 item 3: the server restarts during a three-person call (every
+// XMPP session, conference and media session is gone). Each client gets a
+// new XMPP session, asks the focus again, joins, is invited and plays the
+// others' media again, with no reload; meanwhile the meeting says
+// "Reconnecting media…".
+test("a call survives a restart of the server without a reload", { timeout: 10 * WAIT }, async () => {
+  const base = process.env.PARLEY_RESTART_URL;
+  const control = process.env.PARLEY_RESTART_CONTROL;
+  assert.ok(base && control, "PARLEY_RESTART_URL and PARLEY_RESTART_CONTROL (browser_test.go)");
+  const room = roomName("Restart");
+  const names = ["Ada", "Grace", "Linus"];
+  // While the server is down the browser logs the refused WebSocket and the bridge channel closing.
+  const allow = [/WebSocket/i, /net::ERR_/, /Failed to load resource/];
+  const ps = [];
+  for (const n of names) {
+    const p = await participant(browser, { viewport: { width: 1000, height: 640 }, allow });
+    p.page.on("console", (m) => console.log(`[${n}] ${m.type()}: ${m.text()}`));
+    await p.page.goto(`${base}/${room}${skipPrejoin(n)}`);
+    await p.page.waitForSelector("#meeting");
+    ps.push(p);
+  }
+  const ids = [];
+  for (const p of ps) ids.push(await p.page.evaluate(() => window.parley.conference.endpointId));
+  for (const [i, p] of ps.entries()) await waitPlaying(p.page, names[i], ids.filter((_, j) => j !== i));
+  for (const p of ps) {
+    await p.page.evaluate(() => {
+      window.oldPC = window.parley.session.pc;
+      window.sameDocument = true; // gone with a reload
+      window.mediaStates = [];
+      window.parley.session.on("state", (s) => window.mediaStates.push(s));
+    });
+  }
+
+  const t0 = Date.now();
+  const res = await fetch(control, { method: "POST" });
+  assert.equal(res.status, 200, await res.text());
+  // The meeting says what is happening, calmly.
+  await ps[0].page.waitForFunction(() => window.mediaStates.includes("reconnecting"), null, { timeout: 2 * WAIT });
+  await screenshot(ps[0].page, "server-restart-reconnecting");
+  for (const [i, p] of ps.entries()) {
+    await p.page.waitForFunction(() => window.parley.session.pc && window.parley.session.pc !== window.oldPC, null, { timeout: 2 * WAIT });
+    await waitPlaying(p.page, `${names[i]} after the server's restart`, ids.filter((_, j) => j !== i));
+  }
+  const took = Date.now() - t0;
+  console.log(`media back on all three pages ${took} ms after the restart`);
+  for (const p of ps) {
+    const states = await p.page.evaluate(() => window.mediaStates);
+    assert.ok(states.includes("reconnecting") && states.at(-1) === "connected", `media states ${JSON.stringify(states)}`);
+    assert.equal(await p.page.locator("#media-unavailable").isVisible(), false);
+    assert.equal(await p.page.evaluate(() => window.sameDocument), true, "no reload: the same document");
+  }
+  await screenshot(ps[2].page, "server-restart-back");
+  for (const p of ps) assert.deepEqual(p.errors, []);
+  for (const p of ps) await p.context.close();
 });
