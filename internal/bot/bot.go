@@ -12,6 +12,15 @@
 //	→ session-initiate → SDP offer → Pion answer → session-accept
 //	→ ICE/DTLS to the bridge → media; bridge channel: ServerHello, sources maps
 //
+// A lost XMPP connection (a restarted server) is dialled again with
+// back-off (restartDelay: 1 s, 2 s, 4 s, 8 s, 16 s, then every 30 s, up to a
+// fifth longer at random), and the bot asks the focus for the conference
+// and joins again as the same endpoint, as the web client does; the focus
+// then offers a new session. A session whose ICE fails is restarted
+// (session-terminate with bridge-session restart, §5.6) on the same
+// schedule; a restart the focus does not know (item-not-found) asks for
+// the conference again.
+//
 // `parley bot` and the end-to-end tests use it.
 package bot
 
@@ -24,10 +33,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/parley-im/parley/internal/xmpp/client"
 	"github.com/parley-im/parley/internal/xmpp/jid"
@@ -56,7 +68,9 @@ type Remote struct {
 type Bot struct {
 	o      Options
 	log    *slog.Logger
-	xmpp   *client.Client
+	conn   atomic.Pointer[client.Client] // the current XMPP connection (x())
+	cfg    *clientConfig
+	wsURL  string
 	room   jid.JID // bare room JID
 	nick   string  // endpoint id
 	focus  jid.JID // room/focus
@@ -71,6 +85,7 @@ type Bot struct {
 	owners   map[uint32]string // guarded by mu: slot SSRC → remote endpoint (sources maps)
 	received map[string]*Remote
 	dominant string        // guarded by mu: the dominant speaker the bridge last announced
+	restarts int           // guarded by mu: session restarts since a session stayed connected stableAfter
 	changed  chan struct{} // closed and replaced on every change of received/owners/dominant
 	err      error
 }
@@ -113,39 +128,132 @@ func Join(ctx context.Context, o Options) (*Bot, error) {
 	if wsURL == "" {
 		wsURL = "wss://" + u.Host + "/xmpp-websocket"
 	}
+	b.cfg, b.wsURL = cfg, wsURL
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.xmpp, err = client.Dial(ctx, client.Options{URL: wsURL, Domain: cfg.Hosts.Domain, Insecure: o.Insecure, Handler: b.onStanza})
+	c, err := b.dial(ctx)
 	if err != nil {
 		b.cancel()
 		return nil, err
 	}
-	self, _ := jid.Parse(b.xmpp.JID())
+	b.conn.Store(c)
+	self, _ := jid.Parse(c.JID())
 	b.nick = endpointID(self.Local)
 	b.focus = b.room.WithResource("focus")
-
-	conf := stanza.New(nsFocus, "conference", "room", b.room.String(), "machine-uid", b.nick)
-	conf.Add(stanza.New(nsFocus, "property", "name", "rtcstatsEnabled", "value", "false"))
-	r, err := b.xmpp.IQ(ctx, stanza.NewIQ("set", "", "", cfg.Hosts.Focus, conf))
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("bot: conference request: %w", err)
-	}
-	if c := r.Child(nsFocus, "conference"); c == nil || c.Get("ready") != "true" {
-		b.Close()
-		return nil, fmt.Errorf("bot: the focus is not ready: %s", r)
-	}
-	pres := stanza.New(stanza.NSClient, stanza.Presence, "to", b.room.WithResource(b.nick).String())
-	pres.Add(stanza.New(nsMUC, "x"))
-	if o.Name != "" {
-		pres.Add(stanza.New(nsNick, "nick").SetText(o.Name))
-	}
-	pres.Add(stanza.New(stanza.NSClient, "jitsi_participant_codecList").SetText("vp8"))
-	pres.Add(stanza.New(stanza.NSClient, "SourceInfo").SetText(sourceInfo(b.nick)))
-	if err := b.xmpp.Send(pres); err != nil {
+	if err := b.enter(ctx, c); err != nil {
 		b.Close()
 		return nil, err
 	}
+	b.wg.Add(1)
+	go b.supervise()
 	return b, nil
+}
+
+// x is the current XMPP connection.
+func (b *Bot) x() *client.Client { return b.conn.Load() }
+
+func (b *Bot) dial(ctx context.Context) (*client.Client, error) {
+	return client.Dial(ctx, client.Options{URL: b.wsURL, Domain: b.cfg.Hosts.Domain, Insecure: b.o.Insecure, Handler: b.onStanza})
+}
+
+// askFocus sends the conference request (§3) and wants ready="true".
+func (b *Bot) askFocus(ctx context.Context, c *client.Client) error {
+	conf := stanza.New(nsFocus, "conference", "room", b.room.String(), "machine-uid", b.nick)
+	conf.Add(stanza.New(nsFocus, "property", "name", "rtcstatsEnabled", "value", "false"))
+	r, err := c.IQ(ctx, stanza.NewIQ("set", "", "", b.cfg.Hosts.Focus, conf))
+	if err != nil {
+		return fmt.Errorf("bot: conference request: %w", err)
+	}
+	if cf := r.Child(nsFocus, "conference"); cf == nil || cf.Get("ready") != "true" {
+		return fmt.Errorf("bot: the focus is not ready: %s", r)
+	}
+	return nil
+}
+
+// enter asks the focus for the conference and joins the room as b.nick.
+func (b *Bot) enter(ctx context.Context, c *client.Client) error {
+	if err := b.askFocus(ctx, c); err != nil {
+		return err
+	}
+	pres := stanza.New(stanza.NSClient, stanza.Presence, "to", b.room.WithResource(b.nick).String())
+	pres.Add(stanza.New(nsMUC, "x"))
+	if b.o.Name != "" {
+		pres.Add(stanza.New(nsNick, "nick").SetText(b.o.Name))
+	}
+	pres.Add(stanza.New(stanza.NSClient, "jitsi_participant_codecList").SetText("vp8"))
+	pres.Add(stanza.New(stanza.NSClient, "SourceInfo").SetText(sourceInfo(b.nick)))
+	return c.Send(pres)
+}
+
+// restartDelay is the wait before attempt n (0-based) of a run of
+// reconnections or session restarts: 1 s, 2 s, 4 s, 8 s, 16 s, then 30 s,
+// each up to a fifth longer at random (the web client's schedule,
+// web/src/session.ts). Five restarts take over 30 s: under the focus's five
+// a minute.
+func restartDelay(n int) time.Duration {
+	base := min(time.Second<<min(max(n, 0), 10), 30*time.Second)
+	return base + time.Duration(mathrand.Int64N(int64(base)/5+1))
+}
+
+// stableAfter is how long a session must stay connected before the restart count starts over.
+const stableAfter = 10 * time.Second
+
+// pause waits d; false when the bot is closed meanwhile.
+func (b *Bot) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.ctx.Done():
+		return false
+	}
+}
+
+// supervise dials again when the XMPP connection ends (a restarted
+// server), with back-off, then asks the focus and joins again as the same
+// endpoint; the focus offers a new session.
+func (b *Bot) supervise() {
+	defer b.wg.Done()
+	for {
+		c := b.x()
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-c.Done():
+		}
+		b.log.Info("bot: XMPP connection lost; reconnecting", "endpoint", b.nick, "err", c.Err())
+		b.endSession()
+		for n := 0; ; n++ {
+			if !b.pause(restartDelay(n)) {
+				return
+			}
+			if err := b.reconnect(); err != nil {
+				b.log.Info("bot: reconnecting failed", "endpoint", b.nick, "attempt", n+1, "err", err)
+				continue
+			}
+			b.log.Info("bot: reconnected", "endpoint", b.nick)
+			break
+		}
+	}
+}
+
+func (b *Bot) reconnect() error {
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	c, err := b.dial(ctx)
+	if err != nil {
+		return err
+	}
+	b.conn.Store(c) // before enter: the focus's disco#info and Jingle arrive on it
+	if b.ctx.Err() != nil {
+		c.Close() // Close ran meanwhile
+		return b.ctx.Err()
+	}
+	if err := b.enter(ctx, c); err != nil {
+		c.Close()
+		return err
+	}
+	return nil
 }
 
 // sourceInfo is the <SourceInfo> text of the bot's presence (jitsi-dialect.md §4.1): its sources by the
@@ -235,8 +343,8 @@ func (b *Bot) Wait(ctx context.Context, cond func(map[string]Remote) bool) error
 		}
 		select {
 		case <-ch:
-		case <-b.xmpp.Done():
-			return fmt.Errorf("bot %s: XMPP connection ended: %v", b.nick, b.xmpp.Err())
+		case <-b.ctx.Done():
+			return fmt.Errorf("bot %s: closed", b.nick)
 		case <-ctx.Done():
 			return fmt.Errorf("bot %s: %w (received %v)", b.nick, ctx.Err(), b.Received())
 		}
@@ -263,9 +371,9 @@ func (b *Bot) fail(err error) {
 func (b *Bot) Close() error {
 	b.cancel()
 	b.endSession()
-	if b.xmpp != nil {
-		b.xmpp.Send(stanza.New(stanza.NSClient, stanza.Presence, "to", b.room.WithResource(b.nick).String(), "type", "unavailable"))
-		b.xmpp.Close()
+	if c := b.x(); c != nil {
+		c.Send(stanza.New(stanza.NSClient, stanza.Presence, "to", b.room.WithResource(b.nick).String(), "type", "unavailable"))
+		c.Close()
 	}
 	b.wg.Wait()
 	return nil
@@ -275,7 +383,7 @@ func (b *Bot) Close() error {
 func (b *Bot) Vanish() {
 	b.cancel()
 	b.endSession()
-	b.xmpp.Drop()
+	b.x().Drop()
 	b.wg.Wait()
 }
 
@@ -308,16 +416,16 @@ func (b *Bot) onStanza(el *stanza.Element) {
 		for _, f := range features {
 			q.Add(stanza.New(stanza.NSDiscoInf, "feature", "var", f))
 		}
-		b.xmpp.Send(stanza.Result(el, q))
+		b.x().Send(stanza.Result(el, q))
 	case el.Child(nsJingle, "jingle") != nil:
 		if from != b.focus {
 			e := stanza.ErrNotAllowed.WithText("Jingle is taken from the focus only")
-			b.xmpp.Send(stanza.ErrorReply(el, e))
+			b.x().Send(stanza.ErrorReply(el, e))
 			return
 		}
 		// Acknowledge at once, as Jitsi's client does, then work off the
 		// reader goroutine.
-		b.xmpp.Send(stanza.Result(el, nil))
+		b.x().Send(stanza.Result(el, nil))
 		j := el.Child(nsJingle, "jingle")
 		b.wg.Add(1)
 		go func() {
@@ -325,7 +433,7 @@ func (b *Bot) onStanza(el *stanza.Element) {
 			b.onJingle(j)
 		}()
 	default:
-		b.xmpp.Send(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
+		b.x().Send(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
 	}
 }
 

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 
 // session is one Jingle session's PeerConnection, senders and bridge channel.
 type session struct {
+	sid   string // the Jingle session's id
 	pc    *webrtc.PeerConnection
 	audio *webrtc.TrackLocalStaticSample
 	video [3]*webrtc.TrackLocalStaticSample
@@ -83,7 +85,7 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 	if err != nil {
 		return err
 	}
-	m := &session{pc: pc, stop: make(chan struct{}), plis: make(chan struct{}, 1), offerSDP: offerSDP, known: map[uint32]bool{}}
+	m := &session{sid: offer.SID, pc: pc, stop: make(chan struct{}), plis: make(chan struct{}, 1), offerSDP: offerSDP, known: map[uint32]bool{}}
 	if err := b.addSenders(m); err != nil {
 		pc.Close()
 		return err
@@ -110,7 +112,27 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 		return fmt.Errorf("set answer: %w", err)
 	}
 	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) { b.trace("ice " + s.String()) })
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { b.trace("pc " + s.String()) })
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		b.trace("pc " + s.String())
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			time.AfterFunc(stableAfter, func() {
+				b.mu.Lock()
+				if b.media == m && pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+					b.restarts = 0
+				}
+				b.mu.Unlock()
+			})
+		case webrtc.PeerConnectionStateFailed:
+			if b.ctx.Err() == nil {
+				b.wg.Add(1)
+				go func() {
+					defer b.wg.Done()
+					b.restartSession(m)
+				}()
+			}
+		}
+	})
 	select {
 	case <-gathered:
 	case <-b.ctx.Done():
@@ -128,7 +150,7 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 	accept.Action = "session-accept"
 	accept.SID = offer.SID
 	accept.Initiator = offer.Initiator
-	accept.Responder = b.xmpp.JID()
+	accept.Responder = b.x().JID()
 	b.setSources(accept, m)
 	b.mu.Lock()
 	b.media = m
@@ -137,7 +159,7 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
 	defer cancel()
 	b.trace("gathered")
-	if _, err := b.xmpp.IQ(ctx, stanza.NewIQ("set", "", "", b.focus.String(), accept.Element())); err != nil {
+	if _, err := b.x().IQ(ctx, stanza.NewIQ("set", "", "", b.focus.String(), accept.Element())); err != nil {
 		return fmt.Errorf("session-accept refused: %w", err)
 	}
 	b.trace("accepted")
@@ -439,5 +461,52 @@ func (b *Bot) onChannelMessage(m *session, data []byte) {
 		b.dominant = msg.Dominant
 		b.notifyLocked()
 		b.mu.Unlock()
+	}
+}
+
+// restartSession asks the focus for a new session after m's ICE failed
+// (§5.6: session-terminate with bridge-session restart="true"), after
+// restartDelay(restarts); a refusal other than item-not-found is tried
+// again, later; item-not-found (the focus has no such session: a restarted
+// server) asks for the conference again. It stops once another session
+// has started.
+func (b *Bot) restartSession(m *session) {
+	replaced := func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.media != nil && b.media != m
+	}
+	for {
+		b.mu.Lock()
+		n := b.restarts
+		b.restarts++
+		b.mu.Unlock()
+		if !b.pause(restartDelay(n)) || replaced() {
+			return
+		}
+		b.mu.Lock()
+		if b.media == m {
+			b.media = nil
+		}
+		b.mu.Unlock()
+		m.close()
+		term := stanza.New(nsJingle, "jingle", "action", "session-terminate", "sid", m.sid)
+		reason := stanza.New(nsJingle, "reason")
+		reason.Add(stanza.New(nsJingle, "success"))
+		reason.Add(stanza.New(nsJingle, "text").SetText("restart"))
+		term.Add(reason)
+		term.Add(stanza.New(nsFocus, "bridge-session", "restart", "true"))
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		c := b.x()
+		_, err := c.IQ(ctx, stanza.NewIQ("set", "", "", b.focus.String(), term))
+		if errors.Is(err, stanza.ErrItemNotFound) {
+			b.log.Info("bot: the focus has no such session; asking for the conference again", "endpoint", b.nick)
+			err = b.askFocus(ctx, c)
+		}
+		cancel()
+		if err == nil || replaced() {
+			return
+		}
+		b.log.Info("bot: session restart refused; trying again later", "endpoint", b.nick, "err", err)
 	}
 }
