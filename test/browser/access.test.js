@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { BASE, WAIT, join, launch, participant, roomName, screenshot, skipPrejoin, waitTiles } from "./lib/browser.js";
+import { BASE, join, launch, participant, roomName, screenshot, skipPrejoin, WAIT, waitTiles, waitToast } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -50,7 +50,7 @@ test("grant moderator and mute everyone", T, async () => {
   await ada.page.waitForSelector(`#grid .tile[data-id="${bobId}"] [data-action="grant"]`);
   await screenshot(ada.page, "grant-menu");
   await ada.page.click(`#grid .tile[data-id="${bobId}"] [data-action="grant"]`);
-  await ada.page.waitForSelector('.toast:has-text("Bob is now a moderator")');
+  await waitToast(ada.page, "Bob is now a moderator");
   await bob.page.waitForFunction(() => window.parley.conference.isModerator);
   await bob.page.waitForSelector("#moderation:not([hidden]) #moderate");
   await cy.page.waitForSelector(`#grid .tile[data-id="${bobId}"] .tile-role`);
@@ -65,10 +65,10 @@ test("grant moderator and mute everyone", T, async () => {
   await moderate(bob.page, "mute-all", "moderation-menu");
   for (const p of [ada, cy]) {
     await p.page.waitForFunction(() => window.parley.conference.local.audioMuted);
-    await p.page.waitForSelector('.toast:has-text("You were muted by Bob")');
+    await waitToast(p.page, "You were muted by Bob");
   }
   assert.equal(await bob.page.evaluate(() => window.parley.conference.local.audioMuted), false);
-  await bob.page.waitForSelector('.toast:has-text("2 people were muted")');
+  await waitToast(bob.page, "2 people were muted");
   await screenshot(cy.page, "muted-by-everyone");
   for (const p of [ada, bob, cy]) assert.deepEqual(p.errors, []);
   for (const p of [ada, bob, cy]) await p.context.close();
@@ -84,21 +84,21 @@ test("moderated microphones: muted until a moderator allows to speak", { ...T, s
   await moderate(ada.page, "av-audio");
   // Bob's open microphone is closed, and he cannot open it himself.
   await bob.page.waitForFunction(() => window.parley.conference.local.audioMuted);
-  await bob.page.waitForSelector('.toast:has-text("turned on microphone moderation")');
+  await waitToast(bob.page, "turned on microphone moderation");
   await bob.page.click("#mic-toggle");
-  await bob.page.waitForSelector('.toast:has-text("a moderator has to allow you to unmute")');
+  await waitToast(bob.page, "a moderator has to allow you to unmute");
   assert.equal(await bob.page.evaluate(() => window.parley.conference.local.audioMuted), true);
   await screenshot(bob.page, "mic-moderated");
   // Ada allows him from his tile's menu; then he can.
   await ada.page.click(`#grid .tile[data-id="${bobId}"] .tile-menu-button`);
   await ada.page.click(`#grid .tile[data-id="${bobId}"] [data-action="allow-audio"]`);
-  await bob.page.waitForSelector('.toast:has-text("allowed you to unmute")');
+  await waitToast(bob.page, "allowed you to unmute");
   await bob.page.click("#mic-toggle");
   await bob.page.waitForFunction(() => !window.parley.conference.local.audioMuted);
   await ada.page.waitForFunction((id) => !window.parley.conference.participants.get(id)?.audioMuted, bobId);
   // Moderation off again.
   await moderate(ada.page, "av-audio");
-  await bob.page.waitForSelector('.toast:has-text("no longer moderated")');
+  await waitToast(bob.page, "no longer moderated");
   for (const p of [ada, bob]) assert.deepEqual(p.errors, []);
   for (const p of [ada, bob]) await p.context.close();
 });
@@ -108,7 +108,7 @@ test("lobby: a moderator turns it on; one knocks and is admitted, another is den
   const mod = await participant(browser);
   await join(mod, room, "Mona");
   await moderate(mod.page, "lobby");
-  await mod.page.waitForSelector('.toast:has-text("The lobby is on")');
+  await waitToast(mod.page, "The lobby is on");
   await mod.page.waitForFunction(() => window.parley.conference.lobbyOn);
 
   // Ann arrives: the knock screen has her name from the pre-join step.
@@ -124,7 +124,7 @@ test("lobby: a moderator turns it on; one knocks and is admitted, another is den
 
   // Mona sees her knock and admits her.
   await mod.page.waitForSelector('#lobby-list:not([hidden]) .knocker:has-text("Ann Arbor")');
-  await mod.page.waitForSelector('.toast:has-text("Ann Arbor is asking to join")');
+  await waitToast(mod.page, "Ann Arbor is asking to join");
   await screenshot(mod.page, "lobby-list");
   await mod.page.click('#lobby-list .knocker:has-text("Ann Arbor") [data-action="admit"]');
   await ann.page.waitForSelector("#meeting");
@@ -155,7 +155,7 @@ test("lobby: a moderator turns it on; one knocks and is admitted, another is den
 
   // The lobby off again: newcomers walk in.
   await moderate(mod.page, "lobby");
-  await mod.page.waitForSelector('.toast:has-text("The lobby is off")');
+  await waitToast(mod.page, "The lobby is off");
   await ann.page.waitForSelector("#lobby-state", { state: "hidden" });
   const eve = await participant(browser);
   await join(eve, room, "Eve");

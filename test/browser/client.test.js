@@ -5,7 +5,7 @@
 // media.test.js). Every step leaves a screenshot in ARTIFACTS.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, WAIT, join, launch, participant, roomName, screenshot, waitTiles } from "./lib/browser.js";
+import { BASE, join, launch, participant, roomName, screenshot, WAIT, waitTiles, waitToast } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -57,7 +57,7 @@ test("home page → generated room → pre-join with camera preview → join", T
   await page.waitForSelector("#grid .tile .avatar");
   assert.equal(await page.getAttribute("#cam-toggle", "data-on"), "false");
   await page.click("#invite");
-  await page.waitForSelector('.toast:has-text("Invite link copied")');
+  await waitToast(page, "Invite link copied");
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${BASE}/${suggested}`);
 
   // The name is remembered and the room is in the recent list.

@@ -12,7 +12,7 @@
 // without a picker. Every step leaves a screenshot in ARTIFACTS.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { WAIT, join, launch, participant, roomName, screenshot, waitTiles, writeSpeechWAV } from "./lib/browser.js";
+import { join, launch, participant, roomName, screenshot, WAIT, waitTiles, waitToast, writeSpeechWAV } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -114,7 +114,7 @@ test("ask to mute, the active speaker, screen share on stage, constraints", { ti
   await screenshot(ada.page, "tile-menu");
   await ada.page.keyboard.press("Enter");
   await grace.page.waitForFunction(() => window.parley.conference.local.audioMuted);
-  await grace.page.waitForSelector('.toast:has-text("You were muted by Ada")');
+  await waitToast(grace.page, "You were muted by Ada");
   await grace.page.waitForSelector("#mic-toggle.btn-off");
   await screenshot(grace.page, "muted-by-ada");
   for (const p of [ada, linus]) await p.page.waitForSelector(`#grid .tile[data-id="${graceId}"] .tile-muted`);

@@ -126,6 +126,11 @@ export async function join(p, room, name, opts) {
 }
 
 /** The names on a page's tiles, sorted. */
+/** Waits until the page has shown a toast containing text (toasts vanish after 4 s, so this reads the page's log of them). */
+export async function waitToast(page, text) {
+  await page.waitForFunction((t) => (window.parleyToasts ?? []).some((m) => m.includes(t)), text, { timeout: WAIT });
+}
+
 export async function tileNames(page) {
   const names = await page.locator("#grid .tile .tile-name-text").allTextContents();
   return names.sort();
