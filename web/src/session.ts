@@ -278,6 +278,36 @@ function addSection(sdp: string, kind: "audio" | "video", mid: string, version: 
   return joinSDP(head, [...media, added]);
 }
 
+/** The mids of the decoy m-lines (addDecoys). */
+export const decoyMids = ["decoy-a", "decoy-v"];
+
+/**
+ * The focus's (split) offer with one more audio and one more video m-line
+ * that carry no sources. Firefox hands a packet whose SSRC no m-line
+ * signals to the one m-line whose payload type it carries, and keeps it
+ * there: the first slot audio the bridge forwarded before its sources map
+ * had given it an m-line ended on the bridge's feedback line and was never
+ * heard. With two m-lines per payload type none is unique, so such packets
+ * wait (dropped) for the m-line with their SSRC. Only our PeerConnection
+ * sees this offer; the session-accept leaves these m-lines out.
+ */
+export function addDecoys(sdp: string): string {
+  return addSection(addSection(sdp, "audio", decoyMids[0]!, 0, "sendonly", []), "video", decoyMids[1]!, 0, "sendonly", []);
+}
+
+/** sdp without the m-lines `mids` (and without them in the BUNDLE group). */
+export function withoutSections(sdp: string, mids: string[]): string {
+  const { session, media } = splitSDP(sdp);
+  const keep = media.filter((m) => !mids.some((mid) => m.includes(`a=mid:${mid}`)));
+  const head = session.map((l) => (l.startsWith("a=group:BUNDLE") ? l.split(" ").filter((w) => !mids.includes(w)).join(" ") : l));
+  return joinSDP(head, keep);
+}
+
+/** Whether this browser needs addDecoys (Firefox's payload-type demultiplexing). */
+export function needsDecoys(userAgent: string): boolean {
+  return /Firefox\//.test(userAgent);
+}
+
 /**
  * A new local answer with the SSRC lines of the m-line `mid` taken from the
  * previous one: the SIM group added by addSimulcast is not Chromium's own,
@@ -526,7 +556,8 @@ export class MediaSession extends Emitter<{
     this.sid = offer.sid;
     this.focus = focus;
     this.bridgeSession = offer.bridgeSession?.id ?? "";
-    const offerSDP = toSDP(offer, { split: true });
+    let offerSDP = toSDP(offer, { split: true });
+    if (typeof navigator !== "undefined" && needsDecoys(navigator.userAgent)) offerSDP = addDecoys(offerSDP);
     this.offerSDP = offerSDP;
     this.offerVersion = 0;
     this.desktopMid = "";
@@ -590,7 +621,7 @@ export class MediaSession extends Emitter<{
     await gathered(pc, 3000);
     if (gen !== this.generation) return;
 
-    const accept = buildAccept(offer, pc.localDescription!.sdp, this.opts.endpointId(), this.sig.jid, this.mids);
+    const accept = buildAccept(offer, withoutSections(pc.localDescription!.sdp, decoyMids), this.opts.endpointId(), this.sig.jid, this.mids);
     this.layers = videoLayers(accept);
     await this.sig.iq(xml("iq", { type: "set", to: focus }, toElement(accept)), 15_000);
     if (gen !== this.generation) return;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import parse from "@xmpp/xml/lib/parse.js";
 import type { Element } from "@xmpp/xml";
 import { parseJingle, toElement, toSDP } from "../src/jingle";
-import { addRemoteSection, addSendSection, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type MediaState, type SlotOwner, MediaSession, restartDelay, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
+import { addDecoys, addRemoteSection, addSendSection, decoyMids, needsDecoys, withoutSections, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type MediaState, type SlotOwner, MediaSession, restartDelay, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
 
 const golden = join(process.cwd(), "..", "internal", "xmpp", "jingle", "testdata");
 const offerXML = readFileSync(join(golden, "session-initiate.xml"), "utf8");
@@ -249,6 +249,31 @@ test("a slot a sources map names: one more m-line the bridge sends on, with its 
   const audio = sections(addRemoteSection(next, "audio", String(n + 1), 4, 8000)).pop()!;
   assert.deepEqual([audio.kind, audio.direction, audio.ssrcs, audio.groups], ["audio", "sendonly", [8000], []]);
   assert.throws(() => addRemoteSection(next, "video", String(n), 5, 9000), /taken/);
+});
+
+test("Firefox's decoys: no payload type unique to one m-line, no sources, no change to what the focus hears", () => {
+  const offer = toSDP(parseJingle(parse(offerXML)), { split: true });
+  const n = sections(offer).length;
+  const decoyed = addDecoys(offer);
+  const secs = sections(decoyed);
+  assert.equal(secs.length, n + 2);
+  assert.deepEqual(secs.slice(0, n), sections(offer));
+  assert.deepEqual(secs.slice(n).map((x) => [x.mid, x.kind, x.direction, x.ssrcs]), [["decoy-a", "audio", "sendonly", []], ["decoy-v", "video", "sendonly", []]]);
+  assert.match(decoyed, /a=group:BUNDLE .* decoy-a decoy-v\r\n/);
+  // Each decoy carries the payload types of the sending m-line of its kind, so none is unique to that one.
+  for (const kind of ["audio", "video"]) {
+    const lines = decoyed.split("m=").filter((m) => m.startsWith(kind));
+    const pts = (m: string) => m.split("\r\n")[0]!.split(" ").slice(3).join(" ");
+    const sending = lines.find((m) => m.includes("a=sendrecv"))!;
+    assert.equal(pts(lines[lines.length - 1]!), pts(sending));
+  }
+  // The sending mids and the slots are those of the focus's offer.
+  assert.deepEqual(sendingMids(secs), sendingMids(sections(offer)));
+  assert.deepEqual(slotsByMid(secs), slotsByMid(sections(offer)));
+  // Taken out again (for the session-accept), the SDP is the original.
+  assert.equal(withoutSections(decoyed, decoyMids).replace(/^o=.*$/m, ""), offer.replace(/^o=.*$/m, ""));
+  assert.ok(needsDecoys("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"));
+  assert.ok(!needsDecoys("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"));
 });
 
 test("a renegotiated answer keeps the SSRCs the focus was told", () => {

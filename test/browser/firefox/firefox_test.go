@@ -142,12 +142,7 @@ func TestFirefoxMixedCall(t *testing.T) {
 // notYet names known faults that firefox.test.js reports as todo (run, logged, not failing) instead
 // of failing, and why; each sets PARLEY_FIREFOX_TODO_<KEY>. Setting the variable empty
 // (PARLEY_FIREFOX_TODO_LATCH=) makes them fail again; drop the entry once fixed.
-var notYet = map[string]string{
-	"LATCH": "Firefox binds the first remote audio SSRC, forwarded before the sources map adds its m-line, to the " +
-		"offer's feedback audio m-line (mid 0; the one m-line with that payload type) and keeps it there once a " +
-		"renegotiation signals the SSRC on its own m-line, so that participant stays unheard; the bridge or the " +
-		"client must keep an unsignalled slot's packets from reaching Firefox first (or the payload type from being unique)",
-}
+var notYet = map[string]string{}
 
 func randomHex(t *testing.T) string {
 	b := make([]byte, 4)
