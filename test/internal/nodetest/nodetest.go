@@ -14,9 +14,14 @@ import (
 
 // Missing skips the test because a prerequisite is missing, or fails it
 // when CI is set: there, .ci/run and `make deps` must have installed it.
+// Without node on PATH the message also says what to install first, since
+// `make deps` cannot install the packages without it.
 func Missing(t testing.TB, what, hint string) {
 	t.Helper()
 	msg := what + ": " + hint
+	if _, err := exec.LookPath("node"); err != nil {
+		msg += "; first install Node.js >= 20.10 with npm (the Go tests do not need it)"
+	}
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
