@@ -1,9 +1,10 @@
 // Package pionlog routes Pion's leveled logs (ICE, DTLS, SCTP, TURN) into
 // log/slog. Pion's trace and debug output is per packet and dropped; its
-// info goes out at debug, its warnings at info and its errors at warn,
-// because they are mostly about one peer's bad packets, not about Parley.
-// A TURN server hears from anyone on the internet, so Quiet lowers those
-// one level more.
+// info and warnings go out at debug and its errors at info: they are about
+// one peer's packets or Pion's own set-up (a UDP mux on an unspecified
+// address at every start, a closed pipe at every leave), not about Parley,
+// and at info they would bury Parley's own lines. A TURN server hears from
+// anyone on the internet, so Quiet puts its errors at debug too.
 package pionlog
 
 import (
@@ -22,13 +23,12 @@ type Factory struct {
 
 // New returns a factory for log.
 func New(log *slog.Logger) Factory {
-	return Factory{log: log, warn: slog.LevelInfo, err: slog.LevelWarn}
+	return Factory{log: log, warn: slog.LevelDebug, err: slog.LevelInfo}
 }
 
-// Quiet returns a factory that logs Pion's warnings at debug and its errors
-// at info.
+// Quiet returns a factory that logs Pion's warnings and errors at debug.
 func Quiet(log *slog.Logger) Factory {
-	return Factory{log: log, warn: slog.LevelDebug, err: slog.LevelInfo}
+	return Factory{log: log, warn: slog.LevelDebug, err: slog.LevelDebug}
 }
 
 // NewLogger implements logging.LoggerFactory.
