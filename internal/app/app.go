@@ -51,6 +51,8 @@ type App struct {
 	log   *slog.Logger
 	tls   *tls.Config
 	store *auth.Store
+	// selfSigned: no tls-cert was given, so the certificate is Parley's own.
+	selfSigned bool
 
 	Router *router.Router
 	C2S    *c2s.Server
@@ -88,7 +90,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, errc: make(chan error, 4)}
+	a := &App{cfg: cfg, log: log, errc: make(chan error, 4), selfSigned: cfg.TLSCert == ""}
 	var err error
 	if a.tls, err = loadTLS(cfg.TLSCert, cfg.TLSKey, cfg.Data, cfg.Domain); err != nil {
 		return nil, err
@@ -216,7 +218,34 @@ func (a *App) Start() error {
 	a.ready.Store(true)
 	a.log.Info("parley serving", "domain", a.cfg.Domain, "https", a.httpLn.Addr().String(),
 		"xmpp", a.xmppLn.Addr().String(), "media", a.Bridge.MediaAddr().String(), "version", Version)
+	a.log.Info(a.openLine())
 	return nil
+}
+
+// URL is the address to open in a browser: public-url when set, else
+// https://DOMAIN with the HTTPS listener's port (left out when 443), the
+// name the certificate is for.
+func (a *App) URL() string {
+	if p := a.publicBase(); p != "" {
+		return p + "/"
+	}
+	_, port, _ := net.SplitHostPort(a.httpLn.Addr().String())
+	host := a.cfg.Domain
+	if port != "443" {
+		host = net.JoinHostPort(host, port)
+	}
+	return "https://" + host + "/"
+}
+
+// openLine is the one startup line a person reads: where to go, and that a
+// self-signed certificate needs accepting once in the browser.
+func (a *App) openLine() string {
+	line := "open " + a.URL() + " in a browser"
+	if a.selfSigned {
+		line += "; the certificate is self-signed (" + filepath.Join(a.cfg.Data, "tls-cert.pem") +
+			"), so the browser warns once: accept it there (set --tls-cert and --tls-key for a real one)"
+	}
+	return line
 }
 
 func (a *App) serve(f func() error) {
