@@ -98,31 +98,67 @@ func Default() Config {
 	}
 }
 
+// KeyError is a bad value of one top-level key. Load names the key the way
+// the value was given: "--http" for a flag, "PARLEY_HTTP" for the
+// environment, "http" for the file or a default.
+type KeyError struct {
+	Key     string // the key, as in the file: "http"
+	Name    string // how the value was given; Key when empty
+	Problem string // what is wrong, without the key: `"8443" is not host:port`
+}
+
+func (e *KeyError) Error() string {
+	name := e.Name
+	if name == "" {
+		name = e.Key
+	}
+	return name + ": " + e.Problem
+}
+
+func keyError(key, format string, args ...any) error {
+	return &KeyError{Key: key, Problem: fmt.Sprintf(format, args...)}
+}
+
+// checkAddr is a listen address's check: host:port with a port 0-65535.
+func checkAddr(key, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if _, perr := strconv.Atoi(addr); perr == nil {
+			return keyError(key, "%q is not host:port (%q listens on every address)", addr, ":"+addr)
+		}
+		return keyError(key, "%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return keyError(key, "%q has a bad port (0-65535)", addr)
+	}
+	return nil
+}
+
 // Validate reports the first problem in c.
 func (c Config) Validate() error {
 	if d, err := jid.New("", c.Domain, ""); err != nil || d.Domain != c.Domain {
-		return fmt.Errorf("domain %q is not a valid, normalised domain name", c.Domain)
+		return keyError("domain", "%q is not a valid, normalised domain name", c.Domain)
 	}
 	for _, a := range []struct{ name, addr string }{
 		{"http", c.HTTP}, {"xmpp", c.XMPP}, {"media", c.Media}, {"turn", c.TURN},
 	} {
-		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			return fmt.Errorf("%s: %q is not host:port: %v", a.name, a.addr, err)
+		if err := checkAddr(a.name, a.addr); err != nil {
+			return err
 		}
 	}
 	for _, p := range c.TURNAllowPeers {
 		if _, err := netip.ParsePrefix(p); err != nil {
-			return fmt.Errorf("turn-allow-peers: %q is not a CIDR: %v", p, err)
+			return keyError("turn-allow-peers", "%q is not a CIDR", p)
 		}
 	}
 	for _, p := range c.MetricsAllow {
 		if _, err := netip.ParsePrefix(p); err != nil {
-			return fmt.Errorf("metrics-allow: %q is not a CIDR: %v", p, err)
+			return keyError("metrics-allow", "%q is not a CIDR", p)
 		}
 	}
 	if c.PublicIP != "" {
 		if _, err := netip.ParseAddr(c.PublicIP); err != nil {
-			return fmt.Errorf("public-ip: %q is not an IP address", c.PublicIP)
+			return keyError("public-ip", "%q is not an IP address", c.PublicIP)
 		}
 	}
 	if c.PublicURL != "" {
@@ -134,12 +170,12 @@ func (c Config) Validate() error {
 		return errors.New("tls-cert and tls-key go together")
 	}
 	if c.Data == "" {
-		return errors.New("data: a state directory is required")
+		return keyError("data", "a state directory is required")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel)
+		return keyError("log-level", "%q is not debug, info, warn or error", c.LogLevel)
 	}
 	if err := c.C2S.Validate(); err != nil {
 		return err
@@ -267,11 +303,14 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 			return Config{}, err
 		}
 	}
+	// given says how each key set outside the file was given, for errors.
+	given := map[string]string{}
 	for _, o := range cfg.options() {
 		v, ok := lookupEnv(getenv, EnvName(o.name))
 		if !ok {
 			continue
 		}
+		given[o.name] = EnvName(o.name)
 		if o.str != nil {
 			*o.str = v
 		} else {
@@ -294,7 +333,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return cfg, cfg.Validate()
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = "--" + f.Name })
+	err := cfg.Validate()
+	var ke *KeyError
+	if errors.As(err, &ke) && given[ke.Key] != "" {
+		ke.Name = given[ke.Key]
+	}
+	return cfg, err
 }
 
 func lookupEnv(getenv func(string) string, name string) (string, bool) {
@@ -346,11 +391,11 @@ func (c Config) PublicBase() (string, error) {
 	u, err := url.Parse(c.PublicURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.Hostname() == "" || u.User != nil ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return "", fmt.Errorf("public-url: %q is not https://HOST[:PORT]", c.PublicURL)
+		return "", keyError("public-url", "%q is not https://HOST[:PORT]", c.PublicURL)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("public-url: %q has a bad port", c.PublicURL)
+			return "", keyError("public-url", "%q has a bad port", c.PublicURL)
 		}
 	}
 	return "https://" + strings.ToLower(u.Host), nil

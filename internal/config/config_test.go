@@ -169,3 +169,37 @@ func TestPublicURL(t *testing.T) {
 		t.Fatalf("env: %q, %v", c.PublicURL, err)
 	}
 }
+
+// TestErrorsNameTheSource: a bad top-level value is reported under the name
+// it was given by (flag, environment variable or file key), once, with the
+// value once.
+func TestErrorsNameTheSource(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "p.toml")
+	os.WriteFile(file, []byte("http = \"8443\"\nlog-level = \"loud\"\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, map[string]string{"PARLEY_HTTP": "8443"}, `PARLEY_HTTP: "8443" is not host:port (":8443" listens on every address)`},
+		{nil, map[string]string{"PARLEY_HTTP": "localhost"}, `PARLEY_HTTP: "localhost" is not host:port`},
+		{nil, map[string]string{"PARLEY_XMPP": ":99999"}, `PARLEY_XMPP: ":99999" has a bad port (0-65535)`},
+		{[]string{"--http", "8443"}, nil, `--http: "8443" is not host:port (":8443" listens on every address)`},
+		{[]string{"--media=:x"}, nil, `--media: ":x" has a bad port (0-65535)`},
+		// The flag wins over the variable, and so does its name.
+		{[]string{"--http", "nope"}, map[string]string{"PARLEY_HTTP": ":8443"}, `--http: "nope" is not host:port`},
+		{[]string{"--config", file}, nil, `http: "8443" is not host:port (":8443" listens on every address)`},
+		{[]string{"--config", file, "--http", ":1"}, nil, `log-level: "loud" is not debug, info, warn or error`},
+		{nil, map[string]string{"PARLEY_LOG_LEVEL": "loud"}, `PARLEY_LOG_LEVEL: "loud" is not debug, info, warn or error`},
+		{nil, map[string]string{"PARLEY_PUBLIC_IP": "example.com"}, `PARLEY_PUBLIC_IP: "example.com" is not an IP address`},
+		{nil, map[string]string{"PARLEY_PUBLIC_URL": "http://x"}, `PARLEY_PUBLIC_URL: "http://x" is not https://HOST[:PORT]`},
+		{[]string{"--metrics-allow", "10.0.0.1"}, nil, `--metrics-allow: "10.0.0.1" is not a CIDR`},
+		{nil, map[string]string{"PARLEY_TURN_ALLOW_PEERS": "x"}, `PARLEY_TURN_ALLOW_PEERS: "x" is not a CIDR`},
+		{nil, map[string]string{"PARLEY_DOMAIN": "Bad Domain"}, `PARLEY_DOMAIN: "Bad Domain" is not a valid, normalised domain name`},
+	} {
+		_, err := Load(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%v %v: got %v, want %s", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
