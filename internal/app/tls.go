@@ -13,7 +13,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/parley-im/parley/internal/config"
 )
 
 // loadTLS returns the server certificate: the configured files, or a
@@ -24,18 +27,57 @@ func loadTLS(certFile, keyFile, dataDir, domain string) (*tls.Config, error) {
 		certFile = filepath.Join(dataDir, "tls-cert.pem")
 		keyFile = filepath.Join(dataDir, "tls-key.pem")
 		if err := ensureSelfSigned(certFile, keyFile, domain); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("self-signed certificate in %s: %w", dataDir, err)
 		}
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cert, err := loadKeyPair(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, err
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"h2", "http/1.1"},
 	}, nil
+}
+
+// loadKeyPair reads the certificate and key files; an error names the key
+// (tls-cert or tls-key, as the flag and PARLEY_TLS_* are spelled) and the
+// file, and carries crypto/tls's reason without its "tls: " prefix.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, &config.KeyError{Key: "tls-cert", Problem: err.Error()}
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, &config.KeyError{Key: "tls-key", Problem: err.Error()}
+	}
+	if !hasPEM(certPEM, func(t string) bool { return t == "CERTIFICATE" }) {
+		return tls.Certificate{}, &config.KeyError{Key: "tls-cert", Problem: certFile + " holds no PEM CERTIFICATE block"}
+	}
+	if !hasPEM(keyPEM, func(t string) bool { return t == "PRIVATE KEY" || strings.HasSuffix(t, " PRIVATE KEY") }) {
+		return tls.Certificate{}, &config.KeyError{Key: "tls-key", Problem: keyFile + " holds no PEM PRIVATE KEY block"}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, &config.KeyError{Key: "tls-cert",
+			Problem: certFile + " with tls-key " + keyFile + ": " + strings.TrimPrefix(err.Error(), "tls: ")}
+	}
+	return cert, nil
+}
+
+// hasPEM reports whether data holds a PEM block whose type is wanted.
+func hasPEM(data []byte, wanted func(string) bool) bool {
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return false
+		}
+		if wanted(b.Type) {
+			return true
+		}
+	}
 }
 
 func ensureSelfSigned(certFile, keyFile, domain string) error {
