@@ -57,6 +57,22 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
+// TestServeErrorsNameTheFlag: `parley serve` reports a bad value under the
+// name it was given by: an unreadable certificate as --tls-cert, a bad
+// listen address from the environment as PARLEY_HTTP.
+func TestServeErrorsNameTheFlag(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "cert.pem")
+	code, _, stderr := runCmd("", "serve", "--data", t.TempDir(), "--tls-cert", missing, "--tls-key", missing)
+	if want := "--tls-cert: open " + missing + ": no such file or directory"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("unreadable --tls-cert: %d %q, want %q", code, stderr, want)
+	}
+	t.Setenv("PARLEY_HTTP", "8443")
+	code, _, stderr = runCmd("", "serve", "--data", t.TempDir())
+	if want := `parley serve: PARLEY_HTTP: "8443" is not host:port (":8443" listens on every address)`; code != 2 || strings.TrimSpace(stderr) != want {
+		t.Errorf("bad PARLEY_HTTP: %d %q, want %q", code, stderr, want)
+	}
+}
+
 // `parley bot --bots 2 --json` against a server: one JSON object per bot,
 // each having received audio and video from the other.
 func TestBotCommand(t *testing.T) {

@@ -93,7 +93,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, errc: make(chan error, 4), selfSigned: cfg.TLSCert == ""}
 	var err error
 	if a.tls, err = loadTLS(cfg.TLSCert, cfg.TLSKey, cfg.Data, cfg.Domain); err != nil {
-		return nil, err
+		return nil, cfg.Named(err)
 	}
 	if a.store, err = auth.Open(AccountsFile(cfg.Data)); err != nil {
 		return nil, err

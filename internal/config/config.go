@@ -68,6 +68,21 @@ type Config struct {
 	JWT  auth.JWTConfig `toml:"jwt"`
 	// Focus bounds the conferences requests can start.
 	Focus focus.Limits `toml:"focus"`
+
+	// given says how Load was given each key set by a flag or variable
+	// ("--tls-cert", "PARLEY_TLS_CERT"), for Named.
+	given map[string]string
+}
+
+// Named returns err with a KeyError's key spelled as Load was given it
+// (--tls-cert or PARLEY_TLS_CERT); other errors come back unchanged. Errors
+// found after Load, such as an unreadable tls-cert file, go through it.
+func (c Config) Named(err error) error {
+	var ke *KeyError
+	if errors.As(err, &ke) && ke.Name == "" && c.given[ke.Key] != "" {
+		ke.Name = c.given[ke.Key]
+	}
+	return err
 }
 
 // TURNSection is the [turn-server] section: turn.Config's keys, and tls-port, the key the TURN TLS port
@@ -334,12 +349,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = "--" + f.Name })
-	err := cfg.Validate()
-	var ke *KeyError
-	if errors.As(err, &ke) && given[ke.Key] != "" {
-		ke.Name = given[ke.Key]
-	}
-	return cfg, err
+	cfg.given = given
+	return cfg, cfg.Named(cfg.Validate())
 }
 
 func lookupEnv(getenv func(string) string, name string) (string, bool) {

@@ -203,3 +203,26 @@ func TestErrorsNameTheSource(t *testing.T) {
 		}
 	}
 }
+
+// TestNamed: an error found after Load (an unreadable tls-cert, say) is
+// named as the value was given; an error of a key from the file or a
+// default keeps the key's name.
+func TestNamed(t *testing.T) {
+	env := map[string]string{"PARLEY_TLS_CERT": "c.pem", "PARLEY_TLS_KEY": "k.pem"}
+	cfg, err := Load([]string{"--tls-key", "k2.pem"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"tls-cert": "PARLEY_TLS_CERT: unreadable",
+		"tls-key":  "--tls-key: unreadable",
+		"data":     "data: unreadable",
+	} {
+		if got := cfg.Named(&KeyError{Key: key, Problem: "unreadable"}).Error(); got != want {
+			t.Errorf("%s: %q, want %q", key, got, want)
+		}
+	}
+	if got := cfg.Named(io.EOF); got != io.EOF {
+		t.Errorf("other error changed: %v", got)
+	}
+}
