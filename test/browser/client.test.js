@@ -17,9 +17,23 @@ after(async () => {
 
 const T = { timeout: 6 * WAIT };
 
+// Records each text the media pill showed: it is for media that failed, not
+// for a first session still connecting (alone, or just in after a password).
+async function watchMediaPill(page) {
+  await page.addInitScript(() => {
+    window.parleyPillShown = [];
+    new MutationObserver(() => {
+      const p = document.getElementById("media-unavailable");
+      if (p && !p.hidden && window.parleyPillShown.at(-1) !== p.textContent) window.parleyPillShown.push(p.textContent);
+    }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["hidden"] });
+  });
+}
+const pillShown = (page) => page.evaluate(() => window.parleyPillShown);
+
 test("home page → generated room → pre-join with camera preview → join", T, async () => {
   const a = await participant(browser);
   const { page } = a;
+  await watchMediaPill(page);
   await page.goto(BASE + "/");
   await page.waitForSelector("#home");
   const suggested = await page.locator("#room-name").getAttribute("placeholder");
@@ -50,7 +64,17 @@ test("home page → generated room → pre-join with camera preview → join", T
   // The first person in the room is its moderator and may lock it.
   await page.waitForSelector("#lock-toggle:not([hidden])");
   await page.waitForFunction(() => document.querySelector("#grid .tile video")?.videoWidth > 0);
+  assert.deepEqual(await pillShown(page), [], "alone, with media connecting then connected, no pill");
   await screenshot(page, "meeting-alone");
+
+  // A screen share the browser refuses: a clear sentence, the browser's own text only in the console.
+  await page.evaluate(() => {
+    navigator.mediaDevices.getDisplayMedia = () => Promise.reject(new DOMException("Permission denied by system", "NotAllowedError"));
+  });
+  await page.click("#share-toggle");
+  await waitToast(page, "Screen sharing was blocked or cancelled.");
+  assert.ok(!(await page.evaluate(() => window.parleyToasts)).some((m) => m.includes("Permission denied")), "no raw exception text on the page");
+  assert.equal(await page.evaluate(() => window.parley.conference.local.sharing ?? false), false);
 
   // V turns the camera off (and releases it); the invite link is copied.
   await page.keyboard.press("v");
@@ -156,6 +180,7 @@ test("password: a moderator locks the room, a guest is refused then admitted, th
   // Removed from the room, Carol's client closes its XMPP stream: nothing
   // may be written into the closing socket (no console errors).
   const c = await participant(browser);
+  await watchMediaPill(c.page);
   await c.page.goto(`${BASE}/${room}#config.prejoinConfig.enabled=false&userInfo.displayName="Carol"&config.startWithVideoMuted=true`);
   await c.page.waitForSelector("#password-dialog");
   await c.page.fill("#password-dialog input", "wrong");
@@ -168,6 +193,8 @@ test("password: a moderator locks the room, a guest is refused then admitted, th
   await waitTiles(a.page, ["Carol", "Owner (you)"]);
   await waitTiles(c.page, ["Carol (you)", "Owner"]);
   await c.page.waitForSelector("#lock-state:not([hidden])");
+  await c.page.waitForSelector("#media-unavailable", { state: "hidden" });
+  assert.deepEqual(await pillShown(c.page), [], "in with the password, no pill while media connects");
   await screenshot(a.page, "locked-room");
 
   // Unlock again.

@@ -110,9 +110,12 @@ test("ask to mute, the active speaker, screen share on stage, constraints", { ti
   await ada.page.waitForFunction(() => document.activeElement?.dataset.action === "pin");
   await ada.page.keyboard.press("ArrowDown");
   await ada.page.waitForFunction(() => document.activeElement?.dataset.action === "mute-audio");
+  // The focus's mute is obeyed at once: the item says "Mute", not "Ask to mute".
+  assert.equal((await ada.page.locator(`#grid .tile[data-id="${graceId}"] .tile-menu [data-action="mute-audio"]`).textContent()).trim(), "Mute");
   assert.equal(await ada.page.locator(`#grid .tile[data-id="${graceId}"] .tile-menu [data-action="kick"]`).count(), 1);
   await screenshot(ada.page, "tile-menu");
   await ada.page.keyboard.press("Enter");
+  await waitToast(ada.page, "You muted Grace");
   await grace.page.waitForFunction(() => window.parley.conference.local.audioMuted);
   await waitToast(grace.page, "You were muted by Ada");
   await grace.page.waitForSelector("#mic-toggle.btn-off");
@@ -226,6 +229,10 @@ test("ask to mute, the active speaker, screen share on stage, constraints", { ti
   await ada.page.click(`#grid .tile[data-id="${linusId}"] .tile-menu-button`);
   await ada.page.click(`#grid .tile[data-id="${linusId}"] .tile-menu [data-action="kick"]`);
   await ada.page.fill("#kick-dialog input", "wrong room");
+  // Removing is not a ban: the dialog says how they can come back; its button looks dangerous, as Leave does.
+  assert.match(await ada.page.locator("#kick-dialog").textContent(), /not a ban: they can join again with the meeting link/);
+  assert.match(await ada.page.locator('#kick-dialog button[type="submit"]').getAttribute("class"), /\bbtn-danger\b/);
+  await screenshot(ada.page, "remove-dialog");
   await ada.page.click('#kick-dialog button[type="submit"]');
   await linus.page.waitForSelector('#kicked:has-text("wrong room")');
   await screenshot(linus.page, "removed-from-tile-menu");

@@ -20,8 +20,10 @@ import { ChatLog, type LoggedMessage } from "./chat";
 import type { ServerConfig } from "./config";
 import { Emitter } from "./emitter";
 import { requestConference, type ConferenceRequest } from "./focus";
+import { mediaPill, type MediaPill } from "./mediastatus";
 import * as lobby from "./lobby";
 import * as muc from "./muc";
+import type { MediaState } from "./session";
 import { randomHex8, type ConnState } from "./xmpp";
 
 /** What the conference needs from the XMPP connection (Connection in xmpp.ts). */
@@ -104,6 +106,15 @@ export class Conference extends Emitter<{
   mediaConnected = false;
   /** Whether a media session that was lost is being restarted or replaced; set by the media session. */
   mediaReconnecting = false;
+  /** The condition the focus failed with when media is not available. */
+  mediaUnavailable = "";
+  /** The media session's state; set by the media session. */
+  mediaState: MediaState = "idle";
+  /** Why the last media session could not be set up ("" if none failed); set by the media session. */
+  mediaFailure = "";
+  /** Whether the first media session has taken longer than mediaWaitMs since joining. */
+  mediaOverdue = false;
+  private mediaTimer: ReturnType<typeof setTimeout> | undefined;
   role: muc.Role = "none";
   /** Whether the lobby is on (the room is members-only, §4.5). */
   lobbyOn = false;
@@ -136,7 +147,7 @@ export class Conference extends Emitter<{
     roomNode: string,
     public local: muc.LocalState,
     private machineUid: string,
-    private opts: { token?: string; hostWait?: (attempt: number) => number } = {},
+    private opts: { token?: string; hostWait?: (attempt: number) => number; mediaWaitMs?: number } = {},
   ) {
     super();
     this.roomJid = `${roomNode}@${cfg.hosts.muc}`;
@@ -152,6 +163,19 @@ export class Conference extends Emitter<{
 
   private setPhase(p: Phase) {
     this.phase = p;
+    if (p.phase === "joined" && !this.mediaConnected && !this.mediaOverdue && this.mediaTimer === undefined) {
+      // A first session takes a few seconds; only one that never comes is a failure (the pill, mediastatus.ts).
+      this.mediaTimer = setTimeout(() => {
+        this.mediaTimer = undefined;
+        if (this.mediaConnected || this.phase.phase === "ended") return;
+        this.mediaOverdue = true;
+        this.emit("room");
+      }, this.opts.mediaWaitMs ?? 20_000);
+      (this.mediaTimer as { unref?: () => void }).unref?.(); // (Node, the unit tests: not what keeps them running)
+    } else if (p.phase === "ended") {
+      clearTimeout(this.mediaTimer);
+      this.mediaTimer = undefined;
+    }
     this.emit("phase", p);
   }
 
@@ -210,6 +234,7 @@ export class Conference extends Emitter<{
     switch (outcome.kind) {
       case "ready":
         this.mediaAvailable = true;
+        this.mediaUnavailable = "";
         if (outcome.reply.focusJid) this.focusJids.add(outcome.reply.focusJid);
         break;
       case "auth-required":
@@ -218,6 +243,7 @@ export class Conference extends Emitter<{
         return;
       case "unavailable":
         this.mediaAvailable = false;
+        this.mediaUnavailable = outcome.condition;
         break;
     }
     this.emit("room");
@@ -302,6 +328,7 @@ export class Conference extends Emitter<{
       const outcome = await requestConference(this.focusRequest(), (iq) => this.conn.iq(iq, 10_000));
       if (outcome.kind === "ready" && outcome.reply.focusJid) this.focusJids.add(outcome.reply.focusJid);
       const available = outcome.kind === "ready";
+      this.mediaUnavailable = outcome.kind === "unavailable" ? outcome.condition : "";
       if (available !== this.mediaAvailable) {
         this.mediaAvailable = available;
         this.emit("room");
@@ -648,18 +675,44 @@ export class Conference extends Emitter<{
     this.conn.send(muc.updatePresence(this.roomJid, this.nick, this.local)).catch(() => {});
   }
 
-  /** Called by the media session: whether a lost session is being restored (the pill says "Reconnecting media…"). */
-  setMediaReconnecting(reconnecting: boolean): void {
-    if (reconnecting === this.mediaReconnecting) return;
-    this.mediaReconnecting = reconnecting;
+  /** Called by the media session: its state ("reconnecting": the pill says "Reconnecting media…"). */
+  setMediaState(state: MediaState): void {
+    if (state === this.mediaState) return;
+    this.mediaState = state;
+    this.mediaReconnecting = state === "reconnecting";
     this.emit("room");
   }
 
-  /** Called by the media session: whether audio and video flow (the "unavailable" pill). */
+  /** Called by the media session: why a session could not be set up (the pill says so). */
+  setMediaFailure(why: string): void {
+    if (why === this.mediaFailure) return;
+    this.mediaFailure = why;
+    this.emit("room");
+  }
+
+  /** Called by the media session: whether audio and video flow (the pill hides). */
   setMediaConnected(connected: boolean): void {
     if (connected === this.mediaConnected) return;
     this.mediaConnected = connected;
+    if (connected) {
+      this.mediaFailure = "";
+      this.mediaOverdue = false;
+      clearTimeout(this.mediaTimer);
+      this.mediaTimer = undefined;
+    }
     this.emit("room");
+  }
+
+  /** What the meeting's media pill says (mediastatus.ts). */
+  get mediaPill(): MediaPill {
+    return mediaPill({
+      available: this.mediaAvailable,
+      unavailableCondition: this.mediaUnavailable,
+      connected: this.mediaConnected,
+      state: this.mediaState,
+      failure: this.mediaFailure,
+      overdue: this.mediaOverdue,
+    });
   }
 
   setAudioMuted(muted: boolean): void {

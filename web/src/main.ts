@@ -110,7 +110,8 @@ async function startRoom(room: string) {
     host: location.host,
   });
   session.on("connected", (c) => conf.setMediaConnected(c));
-  session.on("state", (s) => conf.setMediaReconnecting(s === "reconnecting"));
+  session.on("state", (s) => conf.setMediaState(s));
+  session.on("failed", (err) => conf.setMediaFailure(err.message));
   // The focus has no session of ours (a restarted server): ask it for the conference again.
   session.on("lost", () => void conf.requestMedia());
   (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn, session };

@@ -467,6 +467,8 @@ export class MediaSession extends Emitter<{
   desktop: [Error | null];
   /** What the meeting shows of media (see MediaState). */
   state: [MediaState];
+  /** A session-initiate could not be set up (its error; the meeting says so). */
+  failed: [Error];
   /** The focus has no session of ours (a restart was refused with item-not-found): ask it for the conference again. */
   lost: [];
 }> {
@@ -531,6 +533,8 @@ export class MediaSession extends Emitter<{
           this.start(iq, from).catch((err) => {
             console.warn("media session failed:", err);
             this.close();
+            this.setState(this.everConnected ? "reconnecting" : "idle");
+            this.emit("failed", err instanceof Error ? err : new Error(String(err)));
           });
         });
         return {};
@@ -948,7 +952,8 @@ function describeSourceError(err: unknown): string {
   const text = (err as { text?: string }).text;
   if (c) return `The server refused the screen share (${c}${text ? `: ${text}` : ""}).`;
   if ((err as Error).name === "TimeoutError") return "The server did not answer; the screen share could not start.";
-  return `The screen share could not start: ${(err as Error).message ?? err}`;
+  console.warn("the screen share could not start:", err);
+  return "The screen share could not start.";
 }
 
 /** Resolves when ICE gathering completes, or after timeoutMs. */

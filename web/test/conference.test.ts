@@ -662,3 +662,52 @@ test("AV moderation (§4.8): moderated microphones close and stay closed until a
   assert.deepEqual([...conf.micAllowed], ["b0b0b0b0"]);
   await conf.leave();
 });
+
+const pillOf = (c: Conference): string => c.mediaPill.kind;
+
+test("media: no failure while the first session connects; overdue after mediaWaitMs; connected clears it; the focus's condition kept", async () => {
+  const s = new FakeServer();
+  s.onIQ = (el) =>
+    el.getChild("conference", "http://jitsi.org/protocol/focus")
+      ? parse(`<iq type="result"><conference xmlns="http://jitsi.org/protocol/focus" ready="true" focusjid="focus@auth.localhost"/></iq>`)
+      : parse(`<iq type="result"/>`);
+  s.onSend = (el) => {
+    if (isJoinPresence(el)) s.stanza(selfPresence(s.endpointId));
+  };
+  const conf = new Conference(s, cfg, "R", "standup", local, "uid", { mediaWaitMs: 30 });
+  await conf.start();
+  await until(conf, "joined");
+  conf.setMediaState("connecting");
+  assert.equal(pillOf(conf), "hidden", "a session still connecting is no failure");
+  const guard = setTimeout(() => {}, 5000); // the media timer is unref'd: keep the test alive while awaiting it
+  await new Promise<void>((resolve) => {
+    const off = conf.on("room", () => {
+      if (conf.mediaOverdue) {
+        off();
+        resolve();
+      }
+    });
+  });
+  clearTimeout(guard);
+  assert.equal(pillOf(conf), "failed");
+  conf.setMediaConnected(true);
+  conf.setMediaState("connected");
+  assert.equal(conf.mediaOverdue, false);
+  assert.equal(pillOf(conf), "hidden");
+  conf.setMediaConnected(false);
+  conf.setMediaState("reconnecting");
+  assert.equal(pillOf(conf), "reconnecting");
+  await conf.leave();
+
+  const t = new FakeServer(); // no focus: the condition is shown
+  t.onSend = (el) => {
+    if (isJoinPresence(el)) t.stanza(selfPresence(t.endpointId));
+  };
+  const alone = new Conference(t, cfg, "R", "standup", local, "uid");
+  await alone.start();
+  await until(alone, "joined");
+  assert.equal(alone.mediaUnavailable, "service-unavailable");
+  const pill = alone.mediaPill;
+  assert.ok(pill.kind === "failed" && /service-unavailable/.test(pill.title));
+  await alone.leave();
+});

@@ -11,6 +11,8 @@ export interface PromptOptions {
   cancel?: string;
   value?: string;
   allowEmpty?: boolean;
+  /** The confirm button does something that cannot be undone: it looks dangerous (btn-danger). */
+  danger?: boolean;
   id?: string;
 }
 
@@ -35,7 +37,7 @@ export function prompt(o: PromptOptions): Promise<string | null> {
         "div",
         { class: "dialog-actions" },
         o.cancel ? h("button", { class: "btn btn-ghost", attrs: { type: "button", value: "cancel" }, text: o.cancel, on: { click: () => finish(null) } }) : null,
-        h("button", { class: "btn btn-primary", attrs: { type: "submit" }, text: o.confirm }),
+        h("button", { class: `btn ${o.danger ? "btn-danger" : "btn-primary"}`, attrs: { type: "submit" }, text: o.confirm }),
       ),
     );
     let done = false;

@@ -68,9 +68,15 @@ export function icon(name: IconName): SVGSVGElement {
   return svg;
 }
 
-/** Initials for an avatar: "Ada Lovelace" → "AL". */
+/**
+ * Initials for an avatar, from letters and digits only: "Ada Lovelace" →
+ * "AL", "Phil (phone)" → "PP", "-- ?" → "?".
+ */
 export function initials(name: string): string {
-  const words = name.trim().split(/\s+/).filter(Boolean);
+  const words = name
+    .split(/\s+/)
+    .map((w) => w.replace(/[^\p{L}\p{N}]/gu, ""))
+    .filter(Boolean);
   if (words.length === 0) return "?";
   const first = Array.from(words[0]!)[0] ?? "";
   const last = words.length > 1 ? (Array.from(words[words.length - 1]!)[0] ?? "") : "";

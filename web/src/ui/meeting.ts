@@ -15,6 +15,7 @@ import type { LocalMedia, MediaKind, MediaProblem } from "../media";
 import { desktopSourceName, type MediaSession } from "../session";
 import { prompt } from "./dialog";
 import { clear, h, hueFor, icon, initials, inTextField } from "./dom";
+import { describeShareError, kickMessage } from "./wording";
 import { gridFor, stageFor } from "./layout";
 import { menuButton, type MenuItem } from "./menu";
 import { moderationControls } from "./moderation";
@@ -39,7 +40,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   // Top bar.
   const lockBadge = h("span", { class: "badge badge-lock", attrs: { id: "lock-state", title: "This meeting has a password" } }, icon("lock"), h("span", { text: "Locked" }));
   const count = h("span", { class: "muted", attrs: { id: "participant-count" } });
-  const mediaPill = h("span", { class: "pill pill-warn", attrs: { id: "media-unavailable", role: "status", "aria-live": "polite" }, text: "Audio and video unavailable" });
+  const mediaPill = h("span", { class: "pill pill-warn", attrs: { id: "media-unavailable", role: "status", "aria-live": "polite", hidden: true } });
   const moderation = moderationControls(conf); // lobby, mute everyone, end for all, make moderator (ui/moderation.ts)
   const topbar = h("header", { class: "topbar" }, h("span", { class: "brand-mark brand-small", attrs: { "aria-hidden": "true" } }), h("h1", { class: "topbar-room", text: conf.roomName }), lockBadge, moderation.lobbyBadge, count, h("span", { class: "spacer" }), mediaPill);
 
@@ -152,8 +153,9 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     const isPinned = pinned === e.key && stageView;
     items.push({ label: isPinned ? "Unpin" : "Pin to stage", action: "pin", run: () => pin(isPinned ? "" : e.key) });
     if (!e.p.local && !e.screen && conf.isModerator) {
-      if (!e.p.audioMuted) items.push({ label: "Ask to mute", action: "mute-audio", run: () => askToMute(e.p.id, "audio", name) });
-      if (!e.p.videoMuted) items.push({ label: "Ask to turn off camera", action: "mute-video", run: () => askToMute(e.p.id, "video", name) });
+      // The focus's mute is obeyed at once (§4.7): the items say so; they can unmute themselves afterwards.
+      if (!e.p.audioMuted) items.push({ label: "Mute", action: "mute-audio", run: () => askToMute(e.p.id, "audio", name) });
+      if (!e.p.videoMuted) items.push({ label: "Turn off camera", action: "mute-video", run: () => askToMute(e.p.id, "video", name) });
       items.push(...moderation.tileItems(e.p, name));
       items.push({ label: "Remove from the meeting", action: "kick", run: () => void kick(e.p.id, name) });
     }
@@ -446,7 +448,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const askToMute = async (id: string, kind: MuteKind, name: string) => {
     try {
       await conf.askToMute(id, kind);
-      toast(kind === "audio" ? `${name} was asked to mute` : `${name} was asked to turn off their camera`);
+      toast(kind === "audio" ? `You muted ${name}` : `You turned off ${name}'s camera`);
     } catch (err) {
       toast((err as Error).message, "error", 6000);
     }
@@ -471,8 +473,10 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
       track = stream.getVideoTracks()[0];
     } catch (err) {
       sharingBusy = false;
-      const name = (err as Error).name;
-      if (name !== "NotAllowedError" && name !== "AbortError") toast(`Your screen could not be shared: ${(err as Error).message}`, "error", 6000);
+      console.warn("getDisplayMedia failed:", err);
+      // Blocked or cancelled (the picker's Cancel, a policy, the system) is said calmly; anything else is an error.
+      const calm = (err as Error | null)?.name === "NotAllowedError";
+      toast(describeShareError(err), calm ? "info" : "error", 6000);
       return;
     }
     if (!track) {
@@ -512,16 +516,14 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
 
   const renderRoom = () => {
     lockBadge.hidden = !conf.locked;
-    mediaPill.hidden = conf.mediaConnected;
-    // A session that was lost and is coming back (session.ts restarts it or the focus replaces it): calm, not a warning.
-    const back = conf.mediaReconnecting && conf.mediaAvailable;
-    mediaPill.className = back ? "pill pill-info" : "pill pill-warn";
-    mediaPill.textContent = back ? "Reconnecting media…" : "Audio and video unavailable";
-    mediaPill.title = back
-      ? "The audio and video connection dropped; Parley is restoring it by itself. Chat and the participant list work."
-      : conf.mediaAvailable
-        ? "Others cannot see or hear you yet; chat and the participant list work."
-        : "The media server is not available; chat and the participant list work.";
+    // Only a real failure (with why) or a lost session coming back (calm, not a warning); see mediastatus.ts.
+    const pill = conf.mediaPill;
+    mediaPill.hidden = pill.kind === "hidden";
+    if (pill.kind !== "hidden") {
+      mediaPill.className = pill.kind === "reconnecting" ? "pill pill-info" : "pill pill-warn";
+      mediaPill.textContent = pill.text;
+      mediaPill.title = pill.title;
+    }
     lockBtn.hidden = !conf.isModerator;
     clear(lockBtn);
     lockBtn.append(icon(conf.locked ? "unlock" : "lock"));
@@ -597,11 +599,12 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     const reason = await prompt({
       id: "kick-dialog",
       title: `Remove ${name}?`,
-      message: "They leave the meeting at once. They can join again unless the meeting is locked.",
+      message: kickMessage(conf.locked, conf.lobbyOn),
       label: "Reason (optional)",
       confirm: "Remove",
       cancel: "Cancel",
       allowEmpty: true,
+      danger: true,
     });
     if (reason === null) return;
     try {
