@@ -166,7 +166,9 @@ func TestJWTResumeNeedsToken(t *testing.T) {
 		g := srv.DialWS(t, q+"&previd="+id)
 		resumeAuth(t, g, "", "")
 		g.Send(`<resume xmlns="urn:xmpp:sm:3" previd="` + id + `" h="0"/>`)
-		g.Expect("failed", func(e *stanza.Element) bool { return e.Is(nsSM, "failed") && e.Child(stanza.NSStanzas, "item-not-found") != nil })
+		g.Expect("failed", func(e *stanza.Element) bool {
+			return e.Is(nsSM, "failed") && e.Child(stanza.NSStanzas, "item-not-found") != nil
+		})
 	}
 	n := srv.DialWS(t, daily+"&previd="+id)
 	resumeAuth(t, n, "", "")
