@@ -133,14 +133,23 @@ var (
 	ErrExpired          = errors.New("token expired")
 	ErrNotYetValid      = errors.New("token not valid yet ('nbf' claim)")
 	ErrIssuerMissing    = errors.New("'iss' claim is missing")
-	ErrIssuer           = errors.New("Invalid issuer ('iss' claim)")
 	ErrAudienceMissing  = errors.New("'aud' claim is missing")
-	ErrAudience         = errors.New("Invalid audience ('aud' claim)")
-	ErrSubject          = errors.New("Invalid subject ('sub' claim)")
 	ErrRoomMissing      = errors.New("'room' claim is missing")
-	ErrRoom             = errors.New("Invalid room ('room' claim)")
 	ErrContextUser      = errors.New("invalid 'context.user' claim")
 	errVerifierNotReady = errors.New("token verification is not configured")
+)
+
+// Reasons with Prosody's own wording (jitsi-dialect.md §10), capital letter
+// included, since Jitsi clients show them as they come.
+var (
+	//lint:ignore ST1005 Prosody's wording
+	ErrIssuer = errors.New("Invalid issuer ('iss' claim)")
+	//lint:ignore ST1005 Prosody's wording
+	ErrAudience = errors.New("Invalid audience ('aud' claim)")
+	//lint:ignore ST1005 Prosody's wording
+	ErrSubject = errors.New("Invalid subject ('sub' claim)")
+	//lint:ignore ST1005 Prosody's wording
+	ErrRoom = errors.New("Invalid room ('room' claim)")
 )
 
 // Claims is what a verified token says about its holder.
