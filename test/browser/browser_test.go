@@ -43,24 +43,7 @@ import (
 // the browser test of a server feature that is not there yet, with its
 // value as the reason; notYet sets it, and setting it empty runs the test.
 func TestBrowserClient(t *testing.T) {
-	missing := func(what string) {
-		t.Helper()
-		nodetest.Missing(t, what, "run make deps (.ci/run installs node and chromium on a fresh machine)")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		missing("test/browser/node_modules is missing")
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing("chromium is not installed (apt-get install chromium)")
-	}
+	node, chromium := nodetest.Chromium(t, "node_modules", "playwright-core")
 	if testing.Short() {
 		t.Skip("browser tests take a minute; skipped with -short")
 	}

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -35,26 +34,7 @@ import (
 // (.ci/run installs firefox-esr; CI runs as root). Without node, the node
 // packages or Chromium it skips, or fails under CI, as test/browser does.
 func TestFirefoxMixedCall(t *testing.T) {
-	missing := func(what string) {
-		t.Helper()
-		nodetest.Missing(t, what, "run make deps (.ci/run installs node, chromium and firefox-esr on a fresh machine)")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	for _, pkg := range []string{"playwright-core", "puppeteer-core"} {
-		if _, err := os.Stat(filepath.Join("..", "node_modules", pkg)); err != nil {
-			missing("test/browser/node_modules/" + pkg + " is missing")
-		}
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing("chromium is not installed (apt-get install chromium)")
-	}
+	node, chromium := nodetest.Chromium(t, filepath.Join("..", "node_modules"), "playwright-core", "puppeteer-core")
 	firefox := os.Getenv("FIREFOX")
 	if firefox == "" {
 		firefox = "/usr/bin/firefox-esr"

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,32 @@ func Missing(t testing.TB, what, hint string) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// Chromium checks what a suite driving Debian's Chromium from node needs:
+// node on PATH, each package under nodeModules, and Chromium (the CHROMIUM
+// variable, else /usr/bin/chromium). It returns node's and Chromium's paths,
+// and skips (fails under CI) through Missing when something is not there.
+func Chromium(t testing.TB, nodeModules string, packages ...string) (node, chromium string) {
+	t.Helper()
+	const hint = "run make deps (.ci/run installs node, chromium and firefox-esr on a fresh machine)"
+	node, err := exec.LookPath("node")
+	if err != nil {
+		Missing(t, "node is not installed", hint)
+	}
+	for _, pkg := range packages {
+		if _, err := os.Stat(filepath.Join(nodeModules, pkg)); err != nil {
+			Missing(t, filepath.ToSlash(filepath.Join(nodeModules, pkg))+" is missing", hint)
+		}
+	}
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		Missing(t, "chromium is not installed (apt-get install chromium)", hint)
+	}
+	return node, chromium
 }
 
 // Run runs cmd with its output in the test log and returns how long it took.

@@ -48,24 +48,7 @@ func TestLJM(t *testing.T) {
 	if _, err := os.Stat(bundle); err != nil {
 		t.Fatalf("PARLEY_LJM_BUNDLE: %v", err)
 	}
-	missing := func(what string) {
-		t.Helper()
-		nodetest.Missing(t, what, "run make deps (.ci/run installs node and chromium on a fresh machine)")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		missing("test/interop/ljm/node_modules is missing")
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing("chromium is not installed (apt-get install chromium)")
-	}
+	node, chromium := nodetest.Chromium(t, "node_modules", "playwright-core")
 	if testing.Short() {
 		t.Skip("the LJM call takes a minute; skipped with -short")
 	}
