@@ -22,18 +22,18 @@ func TestTargetLayer(t *testing.T) {
 	}
 	now := int64(10e9)
 	for i, h := range []uint16{180, 360, 720} {
-		src.noteLayer(src.layers[i], &vp8Desc{keyframe: true, height: h}, now)
+		src.noteLayer(src.layers[i], &vp8Desc{keyframe: true, height: h}, 1000, now)
 	}
 	for _, c := range []struct{ max, want int }{{-1, 2}, {0, -1}, {720, 2}, {719, 1}, {360, 1}, {180, 0}, {90, 0}} {
-		if got := src.targetLayer(c.max, now); got != c.want {
+		if got := src.targetLayer(c.max, noLayerCap, now); got != c.want {
 			t.Errorf("maxHeight %d: layer %d, want %d", c.max, got, c.want)
 		}
 	}
 	// The top layer stops (the sender's bandwidth fell): unlimited receivers get the middle one.
 	later := now + staleLayer
-	src.noteLayer(src.layers[0], nil, later)
-	src.noteLayer(src.layers[1], nil, later)
-	if got := src.targetLayer(-1, later); got != 1 {
+	src.noteLayer(src.layers[0], nil, 1000, later)
+	src.noteLayer(src.layers[1], nil, 1000, later)
+	if got := src.targetLayer(-1, noLayerCap, later); got != 1 {
 		t.Errorf("top layer quiet: layer %d, want 1", got)
 	}
 	// Before any key frame the heights are assumed 180/360/720.
@@ -42,7 +42,7 @@ func TestTargetLayer(t *testing.T) {
 		fresh.layers = append(fresh.layers, newInStream(uint32(i+1), fresh, i))
 		fresh.layers[i].seen = now
 	}
-	if got := fresh.targetLayer(360, now); got != 1 {
+	if got := fresh.targetLayer(360, noLayerCap, now); got != 1 {
 		t.Errorf("assumed heights: layer %d, want 1", got)
 	}
 }

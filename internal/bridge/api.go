@@ -141,6 +141,10 @@ type Answer struct {
 	// RTX is true when the endpoint accepted the RTX payload type for video (urn:ietf:rfc:4588); the bridge
 	// then answers its NACKs with RTX on the slot's RTX SSRC rather than plain retransmissions.
 	RTX bool `json:"rtx,omitempty"`
+	// TransportCC is the id (1-14) under which the endpoint accepted the transport-wide sequence number
+	// extension with transport-cc feedback, 0 when it did not: the bridge then numbers the packets it
+	// sends to the endpoint and estimates the endpoint's bandwidth from its feedback.
+	TransportCC int `json:"transportCC,omitempty"`
 }
 
 // SourcesUpdate replaces the sources an endpoint sends (Jingle source-add / source-remove).

@@ -161,6 +161,9 @@ type clientOpts struct {
 	// tcc negotiates the transport-wide sequence number header extension (id 5, as the focus offers it
 	// to participants with http://jitsi.org/tcc); the client stamps every packet it sends.
 	tcc bool
+	// tccFeedback also accepts the extension on what the bridge sends (Answer.TransportCC) and sends
+	// transport-cc feedback about it, as a browser does (pion's TWCC sender interceptor).
+	tccFeedback bool
 	// dataChannel makes the client use the SCTP data channel for the bridge channel instead of the
 	// WebSocket: the offer gets an m=application line and the client opens "JVB data channel" (as LJM does).
 	dataChannel bool
@@ -188,6 +191,9 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	must(t, webrtc.ConfigureRTCPReports(ir))
 	if o.tcc {
 		must(t, webrtc.ConfigureTWCCHeaderExtensionSender(m, ir))
+	}
+	if o.tccFeedback {
+		must(t, webrtc.ConfigureTWCCSender(m, ir))
 	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -229,7 +235,7 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	c.alloc, err = tb.AllocateEndpoint(AllocateRequest{ConferenceID: conf, EndpointID: id})
 	must(t, err)
 	offer := offerSDP(c.alloc)
-	if o.tcc {
+	if o.tcc || o.tccFeedback {
 		offer = withTransportCC(offer)
 	}
 	if o.dataChannel {
@@ -242,7 +248,11 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	gathered := webrtc.GatheringCompletePromise(pc)
 	must(t, pc.SetLocalDescription(answer))
 	<-gathered
-	must(t, tb.SetAnswer(c.answerFor(conf, pc.LocalDescription().SDP)))
+	ans := c.answerFor(conf, pc.LocalDescription().SDP)
+	if o.tccFeedback {
+		ans.TransportCC = extTransportCC
+	}
+	must(t, tb.SetAnswer(ans))
 
 	switch {
 	case o.dataChannel:

@@ -22,7 +22,10 @@ import (
 	"github.com/pion/srtp/v3"
 )
 
-// Endpoint is one participant's leg: its transport, the sources it sends and the slots it receives on.
+// Endpoint is one participant's leg. Its state is split along its lock domains: the transport (link:
+// ICE, DTLS, where packets go), the receive side (recvSide: what its reader goroutine owns while it
+// handles the participant's packets), feedback toward it as a sender (fbState, fbMu), and the send side
+// (sendSide: what is sent to it, under sendMu). The rest is fixed at allocation or atomic.
 type Endpoint struct {
 	id   string
 	conf *Conference
@@ -30,10 +33,7 @@ type Endpoint struct {
 	log  *slog.Logger
 
 	// Fixed at allocation.
-	ufrag, pwd    string
 	channelPwd    string
-	agent         *ice.Agent
-	candidates    []Candidate
 	feedbackAudio uint32
 	feedbackVideo uint32
 	audioSlots    []*slot
@@ -42,58 +42,29 @@ type Endpoint struct {
 	created       time.Time
 	ctx           context.Context // cancelled by expire
 	cancel        context.CancelFunc
-	dtlsIn        chan []byte // DTLS records from the reader goroutine to the handshake
 
 	// Fixed by SetAnswer (before the transport starts).
-	answered   atomic.Bool
-	remoteDTLS DTLS
-	rtx        bool
+	answered atomic.Bool
+	rtx      bool
+	tccExt   uint8 // the transport-wide sequence number extension's id the endpoint accepted, 0 = none
 
-	expired   atomic.Bool
-	connected atomic.Bool
-	writer    atomic.Pointer[writerBox] // the ICE connection once connected
-	dst       atomic.Pointer[sockaddr]  // the selected pair's remote address for batched sends (batch.go)
-	dtlsConn  atomic.Pointer[dtls.Conn]
+	expired atomic.Bool
+
+	link
 
 	// sources are the endpoint's signalled sources; guarded by conf.mu.
 	sources []*source
 	// inbound maps every signalled SSRC to its stream: copy-on-write, read on the packet path.
 	inbound atomic.Pointer[map[uint32]*inStream]
 
-	// Receive side, owned by whichever reader holds rxMu: the demultiplexer's goroutine for datagrams
-	// from the selected pair (demux.go), readLoop for what pion's mux passes on (before a pair is
-	// selected, or from another address). Uncontended but for the moment a pair is selected, so each
-	// sender's packets are still handled one at a time and in order. srtpIn is published by srtpReady.
-	rxMu      sync.Mutex
-	srtpReady atomic.Bool
-	srtpIn    *srtp.Context
-	decBuf    [1600]byte
-	rtxBuf    [1600]byte
-	rtcpDec   [1600]byte
-	inHdr     rtp.Header
-	out       *sendBatch   // fan-out of the packet being forwarded, when the socket batches
-	lastMedia atomic.Int64 // unix ns of the last RTP packet accepted
+	recvSide
 
 	levels speakerLevels // recent audio levels, for the dominant speaker (speaker.go)
-
-	route netip.AddrPort // the address the demultiplexer routes to this endpoint; guarded by demux.mu
 
 	// Feedback toward this endpoint as a sender (transport-cc and NACKs, feedback.go).
 	fbState
 
-	// sendMu guards the send side: srtpOut, the scratch buffers, every slot's state (mapping and
-	// projection), the retransmission budget and srSent. It is held for rewrite+encrypt+write of one
-	// packet; lock order: conf.mu before sendMu, never the other way.
-	sendMu    sync.Mutex
-	srtpOut   *srtp.Context
-	outBuf    [1600]byte
-	encBuf    [1700]byte
-	cacheBuf  [1600]byte
-	outHdr    rtp.Header
-	rtxTokens float64
-	rtxRefill int64
-	srSent    [8]srRecord
-	srNext    int
+	sendSide
 
 	// Receiver settings from the bridge channel.
 	videoOn atomic.Bool  // set by the first ReceiverVideoConstraints (dialect §6.1)
@@ -105,6 +76,59 @@ type Endpoint struct {
 	lastRR       time.Time
 
 	ch channel // the bridge channel
+}
+
+// link is an endpoint's transport: its ICE agent and credentials, the DTLS association, and where its
+// packets go once a candidate pair is selected.
+type link struct {
+	ufrag, pwd string
+	agent      *ice.Agent
+	candidates []Candidate
+	dtlsIn     chan []byte // DTLS records from the reader goroutine to the handshake
+	remoteDTLS DTLS        // fixed by SetAnswer
+
+	connected atomic.Bool
+	writer    atomic.Pointer[writerBox] // the ICE connection once connected
+	dst       atomic.Pointer[sockaddr]  // the selected pair's remote address for batched sends (batch.go)
+	dtlsConn  atomic.Pointer[dtls.Conn]
+	route     netip.AddrPort // the address the demultiplexer routes to this endpoint; guarded by demux.mu
+}
+
+// recvSide is owned by whichever reader holds rxMu: the demultiplexer's goroutine for datagrams from
+// the selected pair (demux.go), readLoop for what pion's mux passes on (before a pair is selected, or
+// from another address). Uncontended but for the moment a pair is selected, so each sender's packets
+// are still handled one at a time and in order. srtpIn is published by srtpReady.
+type recvSide struct {
+	rxMu       sync.Mutex
+	srtpReady  atomic.Bool
+	srtpIn     *srtp.Context
+	decBuf     [1600]byte
+	rtxBuf     [1600]byte
+	rtcpDec    [1600]byte
+	inHdr      rtp.Header
+	out        *sendBatch   // fan-out of the packet being forwarded, when the socket batches
+	lastMedia  atomic.Int64 // unix ns of the last RTP packet accepted
+	arrivals   []tccArrival // scratch for transport-cc feedback from this endpoint as a receiver
+	tccReports atomic.Int64 // transport-cc feedback packets from this endpoint as a receiver
+}
+
+// sendSide is what the bridge sends to the endpoint. sendMu guards srtpOut, the scratch buffers, every
+// slot's state (mapping and projection), the retransmission budget, srSent and the transport-wide
+// numbering. It is held for rewrite+encrypt+write of one packet; lock order: conf.mu before sendMu,
+// never the other way.
+type sendSide struct {
+	sendMu    sync.Mutex
+	srtpOut   *srtp.Context
+	outBuf    [1600]byte
+	encBuf    [1700]byte
+	cacheBuf  [1600]byte
+	outHdr    rtp.Header
+	rtxTokens float64
+	rtxRefill int64
+	srSent    [8]srRecord
+	srNext    int
+	tccSeq    uint16     // the last transport-wide sequence number sent
+	est       *estimator // bandwidth toward the endpoint; nil without transport-cc (congestion.go)
 }
 
 // writerBox lets the packet path swap the transport writer atomically (an ICE connection, or a
@@ -162,14 +186,13 @@ func newEndpointState(c *Conference, id string) *Endpoint {
 		conf:       c,
 		b:          b,
 		log:        b.log.With("conference", c.id, "endpoint", id),
-		ufrag:      randString(8),
-		pwd:        randString(24),
 		channelPwd: randString(24),
 		created:    time.Now(),
-		dtlsIn:     make(chan []byte, 64),
 		slotBySSRC: map[uint32]*slot{},
-		rtxTokens:  float64(b.cfg.RetransmitBurst),
 	}
+	e.ufrag, e.pwd = randString(8), randString(24)
+	e.dtlsIn = make(chan []byte, 64)
+	e.rtxTokens = float64(b.cfg.RetransmitBurst)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.ch.init()
 	empty := map[uint32]*inStream{}
@@ -184,7 +207,7 @@ func newEndpointState(c *Conference, id string) *Endpoint {
 		e.slotBySSRC[s.ssrc] = s
 	}
 	for i := range b.cfg.VideoSlots {
-		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(),
+		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(), maxLayer: noLayerCap,
 			name: "jvb-v" + strconv.Itoa(i+1), msid: fmt.Sprintf("remote-video-%d remote-video-%d", i, i)}
 		s.rtxSSRC = e.newSSRC()
 		s.proj.clock = 90000
@@ -275,6 +298,10 @@ func (e *Endpoint) setAnswer(a Answer) error {
 	}
 	e.remoteDTLS = a.DTLS
 	e.rtx = a.RTX
+	if a.TransportCC > 0 && a.TransportCC < 15 {
+		e.tccExt = uint8(a.TransportCC)
+		e.est = e.b.newEstimator()
+	}
 	for _, c := range a.ICE.Candidates {
 		ic, err := e.b.toICECandidate(c)
 		if err != nil {

@@ -105,14 +105,39 @@ func (e *Endpoint) handleRTP(pkt []byte) {
 	e.forwardFrom(s, dec, lay, now)
 }
 
+// inPacket is one plaintext packet on the packet path, parsed once by the sender's reader goroutine
+// and handed to every slot its source is mapped onto.
+type inPacket struct {
+	s        *inStream
+	buf      []byte // the whole plaintext packet
+	lay      rtpLayout
+	vp8      vp8Desc // when isVP8
+	isVP8    bool    // false for audio and for video the bridge does not parse
+	keyframe bool    // a point a slot can switch at: every audio packet, a VP8 key frame's packets
+	resume   bool    // packets of the stream were discarded just before it (silence): slots re-base
+	now      int64   // unix ns when it was read
+}
+
+func (p *inPacket) seq() uint16     { return binary.BigEndian.Uint16(p.buf[2:]) }
+func (p *inPacket) ts() uint32      { return binary.BigEndian.Uint32(p.buf[4:]) }
+func (p *inPacket) payload() []byte { return p.buf[p.lay.hdrLen:p.lay.end] }
+func (p *inPacket) payloadLen() int { return p.lay.end - p.lay.hdrLen }
+
+// desc is the packet's VP8 payload descriptor, nil when it has none.
+func (p *inPacket) desc() *vp8Desc {
+	if !p.isVP8 {
+		return nil
+	}
+	return &p.vp8
+}
+
 // forwardFrom sends one plaintext packet of stream s to the slots mapped to its source.
 func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64) {
-	payload := pkt[lay.hdrLen:lay.end]
-	if len(payload) == 0 {
-		return // padding only: nothing to forward (the bridge pads its own legs, if ever)
+	p := &inPacket{s: s, buf: pkt, lay: lay, keyframe: true, now: now}
+	if len(p.payload()) == 0 {
+		return // padding only: nothing to forward (the bridge pads its own legs)
 	}
 	src := s.src
-	resume := false
 	if src.kind == KindAudio {
 		// Silence is not forwarded past the first few packets of a run (Jitsi's discard-silence): a
 		// room of muted microphones would otherwise cost every receiver 50 packets a second each. The
@@ -123,34 +148,29 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 				return
 			}
 		} else {
-			resume = s.silentRun > silenceForwarded
+			p.resume = s.silentRun > silenceForwarded
 			s.silentRun = 0
 		}
 	}
-	var (
-		d        vp8Desc
-		dp       *vp8Desc
-		keyframe = true // audio, and video codecs the bridge cannot parse, switch anywhere
-	)
 	if src.kind == KindVideo {
 		if pkt[1]&0x7f == PayloadTypeVP8 {
 			var ok bool
-			if d, ok = parseVP8(payload); !ok {
+			if p.vp8, ok = parseVP8(p.payload()); !ok {
 				e.b.metrics.dropped.WithLabelValues(dropMalformed).Inc()
 				return
 			}
-			dp, keyframe = &d, d.keyframe
+			p.isVP8, p.keyframe = true, p.vp8.keyframe
 		}
 		if s.cache != nil {
-			s.cache.Store(binary.BigEndian.Uint16(pkt[2:]), pkt[:lay.end])
+			s.cache.Store(p.seq(), pkt[:lay.end])
 		}
 	}
-	src.noteLayer(s, dp, now)
+	src.noteLayer(s, p.desc(), p.payloadLen(), now)
 	wantKeyframe := false
 	if subs := src.subscribers.Load(); subs != nil {
 		bt := e.sendBatch()
 		for _, sl := range *subs {
-			if sl.recv.forward(sl, s, pkt, lay, dp, keyframe, resume, now, bt) {
+			if sl.recv.forward(sl, p, bt) {
 				wantKeyframe = true
 			}
 		}
@@ -174,10 +194,9 @@ func (e *Endpoint) sendBatch() *sendBatch {
 	return e.out
 }
 
-// forward rewrites one packet onto slot sl of receiver r and sends it, or queues it on bt (the sender's
-// batch) when both are there; resume says packets were discarded just before it (silence), so the slot
-// re-bases. It reports whether the slot is waiting for a key frame.
-func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *vp8Desc, keyframe, resume bool, now int64, bt *sendBatch) (needKeyframe bool) {
+// forward rewrites packet p onto slot sl of receiver r and sends it, or queues it on bt (the sender's
+// batch) when both are there. It reports whether the slot is waiting for a key frame.
+func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe bool) {
 	if sl.kind == KindVideo && !r.videoOn.Load() {
 		return false // no video before the receiver's first constraints (dialect §6.1)
 	}
@@ -186,13 +205,14 @@ func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *
 	}
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
+	s := p.s
 	if sl.src != s.src || r.srtpOut == nil {
 		return false
 	}
 	if sl.kind == KindVideo {
-		// Each slot carries the layer its receiver's constraints pick (targetLayer), and moves to
-		// another only at that layer's key frame, forwarding the old one until then.
-		tgt := s.src.targetLayer(sl.maxHeight, now)
+		// Each slot carries the layer its receiver's constraints and bandwidth allow (targetLayer),
+		// and moves to another only at that layer's key frame, forwarding the old one until then.
+		tgt := s.src.targetLayer(sl.maxHeight, sl.maxLayer, p.now)
 		switch cur := sl.proj.stream; {
 		case tgt < 0:
 			sl.proj.reset() // off: numbering goes on at the next key frame once it is on again
@@ -205,45 +225,59 @@ func (r *Endpoint) forward(sl *slot, s *inStream, pkt []byte, lay rtpLayout, d *
 			return false // a layer nobody on this slot needs
 		}
 	}
-	if resume && sl.proj.stream.is(s) {
+	if p.resume && sl.proj.stream.is(s) {
 		sl.proj.reset() // audio re-bases at any packet: numbering runs on, time advances by the pause
 	}
-	out, ok, need := sl.proj.project(s, binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), d, keyframe, now)
+	out, ok, need := sl.proj.project(s, p.seq(), p.ts(), p.desc(), p.keyframe, p.now)
 	if !ok {
 		if need {
 			s.src.wantLayer(s.layer)
 		}
 		return need
 	}
-	n := buildRTP(r.outBuf[:], pkt, lay, sl.ssrc, out, d)
+	n := buildRTP(r.outBuf[:], p.buf, p.lay, sl.ssrc, out, p.desc(), r.nextTransportSeqLocked())
+	r.sendPacketLocked(r.outBuf[:n], p.now, bt)
+	sl.packets++
+	sl.octets += uint32(p.payloadLen())
+	return needKeyframe
+}
+
+// sendPacketLocked encrypts one plaintext RTP packet for r and queues it on bt (when the socket batches
+// and r's pair is known) or writes it at once, and records it for bandwidth estimation; sendMu is held.
+func (r *Endpoint) sendPacketLocked(plain []byte, now int64, bt *sendBatch) {
+	var enc []byte
 	if dst := r.dst.Load(); bt != nil && dst != nil {
-		enc, err := r.srtpOut.EncryptRTP(bt.buf(), r.outBuf[:n], &r.outHdr)
-		if err != nil {
-			return false
+		var err error
+		if enc, err = r.srtpOut.EncryptRTP(bt.buf(), plain, &r.outHdr); err != nil {
+			return
 		}
 		bt.add(enc, dst)
 		r.conf.m.packetsOut.Inc()
 		r.conf.m.bytesOut.Add(float64(len(enc)))
 	} else {
-		r.sendRTPLocked(r.outBuf[:n])
+		var err error
+		if enc, err = r.srtpOut.EncryptRTP(r.encBuf[:0], plain, &r.outHdr); err != nil {
+			return
+		}
+		r.writeLocked(enc)
 	}
-	sl.packets++
-	sl.octets += uint32(lay.end - lay.hdrLen)
-	return needKeyframe
+	r.noteSentLocked(plain, len(enc), now, false)
 }
 
-// buildRTP writes the forwarded form of pkt into dst: a 12-byte header (no CSRCs, no header extensions:
-// the sender's extensions describe the sender's leg), the payload with VP8 picture ID and TL0PICIDX
-// rewritten, no padding. It returns the length.
-func buildRTP(dst, pkt []byte, lay rtpLayout, ssrc uint32, out projected, d *vp8Desc) int {
+// buildRTP writes the forwarded form of pkt into dst: a 12-byte header (no CSRCs; of the header
+// extensions only the bridge's own transport-wide sequence number, when tcc.on: the sender's extensions
+// describe the sender's leg), the payload with VP8 picture ID and TL0PICIDX rewritten, no padding. It
+// returns the length.
+func buildRTP(dst, pkt []byte, lay rtpLayout, ssrc uint32, out projected, d *vp8Desc, tcc transportSeq) int {
 	dst[0] = 0x80
 	dst[1] = pkt[1] // marker and payload type
 	binary.BigEndian.PutUint16(dst[2:], out.seq)
 	binary.BigEndian.PutUint32(dst[4:], out.ts)
 	binary.BigEndian.PutUint32(dst[8:], ssrc)
-	n := 12 + copy(dst[12:], pkt[lay.hdrLen:lay.end])
+	h := 12 + tcc.write(dst)
+	n := h + copy(dst[h:], pkt[lay.hdrLen:lay.end])
 	if d != nil {
-		payload := dst[12:n]
+		payload := dst[h:n]
 		if d.picLen > 0 {
 			writePicID(payload, d, out.pic)
 		}
@@ -254,13 +288,10 @@ func buildRTP(dst, pkt []byte, lay rtpLayout, ssrc uint32, out projected, d *vp8
 	return n
 }
 
-// sendRTPLocked encrypts and sends one plaintext RTP packet; sendMu is held.
-func (r *Endpoint) sendRTPLocked(plain []byte) {
-	enc, err := r.srtpOut.EncryptRTP(r.encBuf[:0], plain, &r.outHdr)
-	if err != nil {
-		return
-	}
-	r.writeLocked(enc)
+// sendRTPLocked encrypts and sends one plaintext RTP packet outside the fan-out (retransmissions,
+// probes); sendMu is held.
+func (r *Endpoint) sendRTPLocked(plain []byte, now int64) {
+	r.sendPacketLocked(plain, now, nil)
 }
 
 // requestKeyframe sends a PLI (RFC 4585 §6.3.1) for the layers slots wait for (wantLayer), or every

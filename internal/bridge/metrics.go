@@ -23,6 +23,8 @@ type metrics struct {
 	rtt                                      prometheus.Histogram
 	demuxed                                  *prometheus.CounterVec // label: path (demux.go)
 	forwardDelay                             prometheus.Histogram
+	tccFeedbackIn                            prometheus.Counter
+	probeBytes                               prometheus.Counter
 }
 
 // Reasons for dropping an incoming packet (label values of parley_bridge_dropped_packets_total).
@@ -70,8 +72,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "rtt_seconds", Help: "Round-trip time to endpoints from RTCP receiver reports.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .2, .4, .8, 1.6}}),
+		tccFeedbackIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "transport_cc_feedback_received_total", Help: "Transport-cc feedback packets from receivers about the bridge's packets."}),
+		probeBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "probe_bytes_sent_total", Help: "Bytes of padding sent to receivers to probe their bandwidth."}),
 	}
-	for _, c := range []prometheus.Collector{m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
+	for _, c := range []prometheus.Collector{m.tccFeedbackIn, m.probeBytes, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
 		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.silenceDiscarded, m.dropped, m.rtt} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError

@@ -55,6 +55,8 @@ func (e *Endpoint) handleRTCP(pkt []byte) {
 			nacks = e.onNACK(p, nacks, now)
 		case *rtcp.PictureLossIndication:
 			e.onKeyframeRequest(p.MediaSSRC, now)
+		case *rtcp.TransportLayerCC:
+			e.onTransportCC(p, now)
 		case *rtcp.FullIntraRequest:
 			for i, f := range p.FIR {
 				if i >= 4 {
@@ -154,21 +156,23 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	if !ok {
 		return
 	}
+	tcc := e.nextTransportSeqLocked()
 	if !e.rtx {
-		n = buildRTP(e.outBuf[:], pkt, lay, sl.ssrc, out, d)
+		n = buildRTP(e.outBuf[:], pkt, lay, sl.ssrc, out, d, tcc)
 	} else {
 		// RFC 4588 §4: RTX packet on the slot's RTX SSRC with its own sequence numbers; the payload is the
 		// original sequence number followed by the original payload.
-		n = buildRTP(e.outBuf[2:], pkt, lay, sl.ssrc, out, d) + 2
-		copy(e.outBuf[:12], e.outBuf[2:14])
-		binary.BigEndian.PutUint16(e.outBuf[12:], out.seq)
+		h := 12 + tcc.len()
+		n = buildRTP(e.outBuf[2:], pkt, lay, sl.ssrc, out, d, tcc) + 2
+		copy(e.outBuf[:h], e.outBuf[2:2+h])
+		binary.BigEndian.PutUint16(e.outBuf[h:], out.seq)
 		e.outBuf[1] = e.outBuf[1]&0x80 | PayloadTypeVP8RTX
 		binary.BigEndian.PutUint16(e.outBuf[2:], sl.rtxSeq)
 		binary.BigEndian.PutUint32(e.outBuf[8:], sl.rtxSSRC)
 		sl.rtxSeq++
 	}
 	e.b.metrics.retransmits.Inc()
-	e.sendRTPLocked(e.outBuf[:n])
+	e.sendRTPLocked(e.outBuf[:n], now)
 }
 
 // takeRetransmitTokenLocked is a token bucket of RetransmitRate per second, RetransmitBurst deep.

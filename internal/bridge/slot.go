@@ -15,10 +15,13 @@ type slot struct {
 	src *source // the source mapped onto this slot, nil when free
 	// maxHeight is the receiver's limit for src (allocate.go): -1 unlimited, 0 no video.
 	maxHeight int
-	proj      projection
-	rtxSeq    uint16
-	packets   uint32 // sent on ssrc, for sender reports
-	octets    uint32
+	// maxLayer is the highest layer of src the receiver's bandwidth allows (the allocator's target,
+	// congestion.go): noLayerCap without a limit, -1 suspended.
+	maxLayer int
+	proj     projection
+	rtxSeq   uint16
+	packets  uint32 // sent on ssrc, for sender reports
+	octets   uint32
 }
 
 // projection keeps one slot's output numbering continuous while its input changes (another source, or

@@ -74,6 +74,9 @@ type streamState struct {
 	// frame height of its last key frame (0 before one).
 	seen   int64
 	height int
+	// bytes counts the plaintext bytes received (owner's reader goroutine adds, the allocation tick reads
+	// it for the layer's bit rate).
+	bytes atomic.Uint64
 	// silentRun counts consecutive audio packets whose level said silence (owner's reader goroutine).
 	silentRun int
 
@@ -105,10 +108,11 @@ func (s *inStream) noteSeq(seq uint16) {
 // drops its higher layers when its bandwidth falls).
 const staleLayer = int64(500 * time.Millisecond)
 
-// noteLayer records a packet of stream s: when its layer was last heard and, from a key frame, its height
-// (and that the layer's key frame came).
-// Owner's reader goroutine only.
-func (src *source) noteLayer(s *inStream, d *vp8Desc, now int64) {
+// noteLayer records a packet of stream s, size bytes of plaintext: the layer's byte count (its bit rate,
+// for the allocator), when its layer was last heard and, from a key frame, its height (and that the
+// layer's key frame came). Owner's reader goroutine only.
+func (src *source) noteLayer(s *inStream, d *vp8Desc, size int, now int64) {
+	s.bytes.Add(uint64(size))
 	if len(src.layers) == 1 {
 		return
 	}
@@ -123,12 +127,17 @@ func (src *source) noteLayer(s *inStream, d *vp8Desc, now int64) {
 	}
 }
 
-// targetLayer is the layer a slot limited to maxHeight should carry (dialect §11.4): the highest active
-// layer no taller than maxHeight; when every active layer is taller, the lowest of them (the constraint
-// is soft); -1 for maxHeight 0 (hard: no video) or when no layer is active. maxHeight < 0 is unlimited.
+// noLayerCap is a slot's maxLayer while bandwidth does not limit it.
+const noLayerCap = 1 << 30
+
+// targetLayer is the layer a slot limited to maxHeight and, by its receiver's bandwidth, to layers up to
+// maxLayer should carry (dialect §11.4): the highest active layer within both; when every active layer
+// is above them, the lowest of those (the height constraint is soft, and the allocator caps a source at
+// its lowest layer rather than at nothing only when that layer fits); -1 for maxHeight 0 (hard: no
+// video), maxLayer < 0 (suspended for bandwidth) or when no layer is active. maxHeight < 0 is unlimited.
 // Owner's reader goroutine only.
-func (src *source) targetLayer(maxHeight int, now int64) int {
-	if maxHeight == 0 {
+func (src *source) targetLayer(maxHeight, maxLayer int, now int64) int {
+	if maxHeight == 0 || maxLayer < 0 {
 		return -1
 	}
 	if len(src.layers) == 1 {
@@ -139,7 +148,7 @@ func (src *source) targetLayer(maxHeight int, now int64) int {
 		if now-src.layers[i].seen >= staleLayer {
 			continue
 		}
-		if maxHeight < 0 || src.layerHeight(i) <= maxHeight {
+		if i <= maxLayer && (maxHeight < 0 || src.layerHeight(i) <= maxHeight) {
 			return i
 		}
 		lowest = i

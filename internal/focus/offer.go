@@ -42,7 +42,7 @@ func offer(cfg Config, a *bridge.Allocation, sid, initiator string, features map
 		uris := map[int]string{
 			1:  "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
 			3:  "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
-			5:  "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+			5:  uriTransportCC,
 			10: "urn:ietf:params:rtp-hdrext:sdes:mid",
 		}
 		var out []jingle.HdrExt

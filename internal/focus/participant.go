@@ -36,6 +36,9 @@ const (
 	featureVideo = "urn:xmpp:jingle:apps:rtp:video"
 	featureRTX   = "urn:ietf:rfc:4588"
 	featureTCC   = "http://jitsi.org/tcc"
+
+	// uriTransportCC is the transport-wide sequence number header extension (RFC 8285 URI).
+	uriTransportCC = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 )
 
 // invite asks for the participant's features, then starts its session.
@@ -243,11 +246,35 @@ func (p *participant) answer(j *jingle.Jingle) (bridge.Answer, error) {
 				ans.RTX = true
 			}
 		}
+		ans.TransportCC = transportCCExt(ct.Description)
 	}
 	srcs, groups := sourcesOf(j)
 	var err error
 	ans.Sources, ans.Groups, err = p.applySources("source-add", srcs, groups)
 	return ans, err
+}
+
+// transportCCExt is the id under which a description accepts the transport-wide sequence number
+// extension, if it also accepts transport-cc feedback for one of its payload types; 0 otherwise.
+func transportCCExt(d *jingle.Description) int {
+	fb := false
+	for _, pt := range d.PayloadTypes {
+		for _, f := range pt.RTCPFB {
+			fb = fb || f.Type == "transport-cc"
+		}
+	}
+	for _, f := range d.RTCPFB {
+		fb = fb || f.Type == "transport-cc"
+	}
+	if !fb {
+		return 0
+	}
+	for _, h := range d.HdrExts {
+		if h.URI == uriTransportCC && h.ID >= 1 && h.ID <= 14 {
+			return h.ID
+		}
+	}
+	return 0
 }
 
 // sourcesOf collects the sources and groups of every content.
