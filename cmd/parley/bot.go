@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -16,7 +19,8 @@ import (
 )
 
 // botCmd runs `parley bot`: N Go participants in one room for a while,
-// then a report of what each received from whom.
+// then a report of what each received from whom, as a viewer would have
+// seen it, and what it sent.
 func botCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -27,11 +31,25 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON object per bot at the end")
 	loopback := fs.Bool("loopback", false, "use loopback addresses for media (server on this machine)")
 	verbose := fs.Bool("v", false, "log what happens")
+	def := bot.DefaultConstraints()
+	maxHeight := fs.Int("max-height", def.MaxHeight, "tallest video to receive of each source: -1 no limit, 0 no video")
+	lastN := fs.Int("last-n", def.LastN, "receive video of this many sources at most, -1 all")
+	stage := fs.String("stage", "", "put this `ENDPOINT` (its camera) or source name on stage, in full height")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *roomURL == "" || *n < 1 || *n > 500 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: parley bot --url https://HOST:PORT/ROOM [--insecure] [--bots N] [--duration D] [--json]")
+		fmt.Fprintln(stderr, "usage: parley bot --url https://HOST:PORT/ROOM [--insecure] [--bots N] [--duration D] [--json]\n"+
+			"                  [--max-height H] [--last-n N] [--stage ENDPOINT]")
+		return 2
+	}
+	constraints := bot.Constraints{MaxHeight: *maxHeight, LastN: *lastN, Stage: *stage}
+	switch err := constraints.Validate(); {
+	case errors.Is(err, bot.ErrMaxHeight):
+		fmt.Fprintf(stderr, "parley bot: --max-height %d: %v\n", *maxHeight, bot.ErrMaxHeight)
+		return 2
+	case errors.Is(err, bot.ErrLastN):
+		fmt.Fprintf(stderr, "parley bot: --last-n %d: %v\n", *lastN, bot.ErrLastN)
 		return 2
 	}
 	level := slog.LevelWarn
@@ -52,7 +70,7 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 			jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			bots[i], errs[i] = bot.Join(jctx, bot.Options{URL: *roomURL, Insecure: *insecure, Loopback: *loopback,
-				Name: fmt.Sprintf("bot %d", i+1), Log: log})
+				Name: fmt.Sprintf("bot %d", i+1), Constraints: &constraints, Log: log})
 		}()
 	}
 	wg.Wait()
@@ -72,22 +90,41 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 		if b == nil {
 			continue
 		}
-		got := b.Received()
 		b.Close()
+		r := b.Report()
 		if *asJSON {
-			enc.Encode(struct {
-				Endpoint string                `json:"endpoint"`
-				Received map[string]bot.Remote `json:"received"`
-			}{b.EndpointID(), got})
+			enc.Encode(r)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s received from %d participants:\n", b.EndpointID(), len(got))
-		for from, r := range got {
-			fmt.Fprintf(stdout, "  %s: %d audio packets, %d video frames\n", from, r.AudioPackets, r.VideoFrames)
-		}
+		printReport(stdout, r)
 	}
 	if failed > 0 {
 		return 1
 	}
 	return 0
+}
+
+// printReport writes what one bot received and sent, one line per source
+// and per encoding.
+func printReport(w io.Writer, r bot.Report) {
+	fmt.Fprintf(w, "%s received from %d participants in %s:\n", r.Endpoint, len(r.Received), r.End.Sub(r.Start).Round(time.Millisecond))
+	for _, from := range slices.Sorted(maps.Keys(r.Received)) {
+		got := r.Received[from]
+		fmt.Fprintf(w, "  %s: %d audio packets, %d video frames\n", from, got.AudioPackets, got.VideoFrames)
+		for _, name := range slices.Sorted(maps.Keys(got.Sources)) {
+			s := got.Sources[name]
+			if v := s.Video; v != nil {
+				fmt.Fprintf(w, "    %s: %dp, %d frames (%.1f fps), %d key frames, %d dropped, %d decode errors, %d freezes (%.0f ms), %d/%d packets lost, jitter %.1f ms\n",
+					name, v.Height, v.Frames, v.FramesPerSecond, v.KeyFrames, v.FramesDropped, v.DecodeErrors, v.Freezes, v.FreezeMs,
+					s.PacketsLost, s.Packets+s.PacketsLost, s.JitterMs)
+			} else {
+				fmt.Fprintf(w, "    %s: %d packets, %d lost, jitter %.1f ms\n", name, s.Packets, s.PacketsLost, s.JitterMs)
+			}
+		}
+	}
+	fmt.Fprintf(w, "  sent (max height %d, %d keyframe requests):", r.Sent.MaxHeight, r.Sent.KeyFrameRequests)
+	for _, e := range r.Sent.Encodings {
+		fmt.Fprintf(w, " %dp %d frames", e.Height, e.Frames)
+	}
+	fmt.Fprintln(w)
 }

@@ -3,14 +3,19 @@
 // /config.json, logs in over XMPP WebSocket, asks the focus for the
 // conference, joins the room (announcing its audio and camera unmuted in
 // <SourceInfo>), answers the focus's Jingle offer with a Pion
-// PeerConnection, opens the bridge channel, sends Opus and three-layer VP8
+// PeerConnection, opens the bridge channel and asks for video with
+// ReceiverVideoConstraints (Constraints), sends Opus and three-layer VP8
 // simulcast from internal/testmedia (the audio with a speech-like audio
-// level, level.go), counts what it receives from each remote participant
-// through the bridge's sources maps, and notes the dominant speaker.
+// level, level.go; the video obeying SenderSourceConstraints, camera.go),
+// and reports what a viewer would have seen of each remote source through
+// the bridge's sources maps: complete and decodable frames, freezes, the
+// height, loss and jitter (recv.go, frames.go), asking for a key frame
+// when a frame cannot be decoded. It notes the dominant speaker.
 //
 //	config.json → XMPP login → <conference/> → MUC join → disco#info (answer)
 //	→ session-initiate → SDP offer → Pion answer → session-accept
-//	→ ICE/DTLS to the bridge → media; bridge channel: ServerHello, sources maps
+//	→ ICE/DTLS to the bridge → media; bridge channel: ServerHello, sources maps,
+//	  SenderSourceConstraints, ForwardedSources
 //
 // A lost XMPP connection (a restarted server) is dialled again with
 // back-off (restartDelay: 1 s, 2 s, 4 s, 8 s, 16 s, then every 30 s, up to a
@@ -41,6 +46,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-im/parley/internal/testmedia"
 	"github.com/parley-im/parley/internal/xmpp/client"
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
@@ -55,13 +61,10 @@ type Options struct {
 	Name string
 	// Loopback lets ICE use loopback addresses only (tests on one machine).
 	Loopback bool
-	Log      *slog.Logger
-}
-
-// Remote is what a bot received from one remote participant.
-type Remote struct {
-	AudioPackets int `json:"audioPackets"`
-	VideoFrames  int `json:"videoFrames"`
+	// Constraints is the video the bot asks the bridge for; nil is
+	// DefaultConstraints.
+	Constraints *Constraints
+	Log         *slog.Logger
 }
 
 // Bot is one participant.
@@ -80,14 +83,18 @@ type Bot struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	media    *session          // guarded by mu: the current Jingle session's media
-	owners   map[uint32]string // guarded by mu: slot SSRC → remote endpoint (sources maps)
-	received map[string]*Remote
-	dominant string        // guarded by mu: the dominant speaker the bridge last announced
-	restarts int           // guarded by mu: session restarts since a session stayed connected stableAfter
-	changed  chan struct{} // closed and replaced on every change of received/owners/dominant
-	err      error
+	cam *camera // what the bot sends of its video; has its own lock
+
+	mu          sync.Mutex
+	media       *session      // guarded by mu: the current Jingle session's media
+	in          *inbound      // guarded by mu: what arrived, by remote source (recv.go)
+	constraints Constraints   // guarded by mu: sent on each bridge channel
+	forwarded   []string      // guarded by mu: the last ForwardedSources
+	dominant    string        // guarded by mu: the dominant speaker the bridge last announced
+	restarts    int           // guarded by mu: session restarts since a session stayed connected stableAfter
+	start, end  time.Time     // guarded by mu: when Join began, when Close or Vanish ran (zero before)
+	changed     chan struct{} // closed and replaced on every change of what arrived, the maps or the dominant speaker
+	err         error
 }
 
 // config.json as far as the bot reads it.
@@ -115,8 +122,19 @@ func Join(ctx context.Context, o Options) (*Bot, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bot{o: o, log: log, origin: u.Scheme + "://" + u.Host, owners: map[uint32]string{},
-		received: map[string]*Remote{}, changed: make(chan struct{})}
+	c := DefaultConstraints()
+	if o.Constraints != nil {
+		c = *o.Constraints
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	fx, err := testmedia.Load()
+	if err != nil {
+		return nil, err
+	}
+	b := &Bot{o: o, log: log, origin: u.Scheme + "://" + u.Host, in: newInbound(), cam: newCamera(fx),
+		constraints: c, start: time.Now(), changed: make(chan struct{})}
 	cfg, err := b.fetchConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -130,16 +148,16 @@ func Join(ctx context.Context, o Options) (*Bot, error) {
 	}
 	b.cfg, b.wsURL = cfg, wsURL
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	c, err := b.dial(ctx)
+	xc, err := b.dial(ctx)
 	if err != nil {
 		b.cancel()
 		return nil, err
 	}
-	b.conn.Store(c)
-	self, _ := jid.Parse(c.JID())
+	b.conn.Store(xc)
+	self, _ := jid.Parse(xc.JID())
 	b.nick = endpointID(self.Local)
 	b.focus = b.room.WithResource("focus")
-	if err := b.enter(ctx, c); err != nil {
+	if err := b.enter(ctx, xc); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -310,15 +328,33 @@ func (b *Bot) fetchConfig(ctx context.Context) (*clientConfig, error) {
 // EndpointID is the bot's endpoint id (its nick in the room).
 func (b *Bot) EndpointID() string { return b.nick }
 
-// Received returns a copy of what arrived, by remote endpoint id.
+// Received returns what arrived, by remote endpoint id.
 func (b *Bot) Received() map[string]Remote {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make(map[string]Remote, len(b.received))
-	for k, v := range b.received {
-		out[k] = *v
+	return b.in.remotes()
+}
+
+// Sent returns what the bot sent of its camera.
+func (b *Bot) Sent() Sent { return b.cam.stats() }
+
+// Report returns what the bot received and sent, and when.
+func (b *Bot) Report() Report {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	end := b.end
+	if end.IsZero() {
+		end = time.Now()
 	}
-	return out
+	return Report{Endpoint: b.nick, Start: b.start, End: end, Received: b.in.remotes(), Sent: b.cam.stats(),
+		Forwarded: append([]string{}, b.forwarded...)}
+}
+
+// Forwarded returns the video sources the bridge last said it forwards to the bot.
+func (b *Bot) Forwarded() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.forwarded...)
 }
 
 // DominantSpeaker returns the endpoint id the bridge last named as the dominant speaker, or "".
@@ -367,8 +403,18 @@ func (b *Bot) fail(err error) {
 	b.log.Warn("bot failed", "endpoint", b.nick, "err", err)
 }
 
+// ended notes when the bot left.
+func (b *Bot) ended() {
+	b.mu.Lock()
+	if b.end.IsZero() {
+		b.end = time.Now()
+	}
+	b.mu.Unlock()
+}
+
 // Close leaves the room and the server.
 func (b *Bot) Close() error {
+	b.ended()
 	b.cancel()
 	b.endSession()
 	if c := b.x(); c != nil {
@@ -381,6 +427,7 @@ func (b *Bot) Close() error {
 
 // Vanish drops the connection without leaving, as a crashed client would.
 func (b *Bot) Vanish() {
+	b.ended()
 	b.cancel()
 	b.endSession()
 	b.x().Drop()

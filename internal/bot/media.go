@@ -35,6 +35,10 @@ type session struct {
 	ws    *websocket.Conn
 	plis  chan struct{} // keyframe requests for the video
 
+	// feedbackSSRC is the SSRC the bot's keyframe requests come from (its
+	// lowest video encoding's).
+	feedbackSSRC uint32
+
 	// offerSDP is the focus's offer with an m-line for each slot the
 	// sources maps named (remote.go); known holds those slots' SSRCs. Both
 	// belong to the bridge channel's reader once the session is accepted.
@@ -90,11 +94,18 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 		pc.Close()
 		return err
 	}
+	if enc := m.vs.GetParameters().Encodings; len(enc) > 0 {
+		m.feedbackSSRC = uint32(enc[0].SSRC)
+	}
+	b.mu.Lock()
+	b.in.newSession()
+	b.mu.Unlock()
+	b.cam.setMaxHeight(-1) // until the bridge says otherwise, as a new PeerConnection
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			b.receive(tr)
+			b.receive(m, tr)
 		}()
 	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
@@ -176,8 +187,8 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 		return err
 	}
 	m.wg.Add(3)
-	go func() { defer m.wg.Done(); readKeyframeRequests(m) }()
-	go func() { defer m.wg.Done(); sendVideo(m, fx) }()
+	go func() { defer m.wg.Done(); readKeyframeRequests(m, b.cam) }()
+	go func() { defer m.wg.Done(); sendVideo(m, fx, b.cam) }()
 	go func() { defer m.wg.Done(); sendAudio(m, fx) }()
 	return nil
 }
@@ -278,66 +289,6 @@ func (b *Bot) setSources(j *jingle.Jingle, m *session) {
 	}
 }
 
-// sendVideo writes the three layers at 30 fps, looping; a keyframe
-// request from the bridge skips ahead to the next key frame.
-func sendVideo(m *session, fx *testmedia.Media) {
-	tick := time.NewTicker(testmedia.VideoFrameDuration)
-	defer tick.Stop()
-	for i := 0; ; i = (i + 1) % len(fx.Layers[0]) {
-		select {
-		case <-m.stop:
-			return
-		case <-m.plis:
-			i = nextKeyFrame(fx.KeyFrames, i)
-		case <-tick.C:
-		}
-		for l, t := range m.video {
-			if err := t.WriteSample(media.Sample{Data: fx.Layers[l][i], Duration: testmedia.VideoFrameDuration}); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// nextKeyFrame returns the first key frame after i, wrapping around.
-func nextKeyFrame(keys []int, i int) int {
-	for _, k := range keys {
-		if k > i {
-			return k
-		}
-	}
-	return keys[0]
-}
-
-// readKeyframeRequests turns PLI and FIR for any simulcast layer of the
-// video sender into a signal for sendVideo (the bridge asks the layer it
-// forwards, usually the highest).
-func readKeyframeRequests(m *session) {
-	var wg sync.WaitGroup
-	for _, rid := range []string{"q", "h", "f"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				pkts, _, err := m.vs.ReadSimulcastRTCP(rid)
-				if err != nil {
-					return
-				}
-				for _, p := range pkts {
-					switch p.(type) {
-					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-						select {
-						case m.plis <- struct{}{}:
-						default:
-						}
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // sendAudio writes Opus every 20 ms, looping.
 func sendAudio(m *session, fx *testmedia.Media) {
 	tick := time.NewTicker(testmedia.AudioFrameDuration)
@@ -354,37 +305,40 @@ func sendAudio(m *session, fx *testmedia.Media) {
 	}
 }
 
-// receive counts a remote track's packets against the endpoint that the
-// sources maps say fills its slot.
-func (b *Bot) receive(tr *webrtc.TrackRemote) {
-	audio := tr.Kind() == webrtc.RTPCodecTypeAudio
+// receive reads a remote track (one of the bridge's slots) and counts its
+// packets against the source the sources maps say the slot carries
+// (recv.go); a packet that came by RTX is marked repaired.
+func (b *Bot) receive(m *session, tr *webrtc.TrackRemote) {
 	ssrc := uint32(tr.SSRC())
 	var p rtp.Packet
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := tr.Read(buf)
+		n, attr, err := tr.Read(buf)
 		if err != nil {
 			return
 		}
 		if err := p.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
+		repaired := attr != nil && attr.Get(webrtc.AttributeRtxSsrc) != nil
 		b.mu.Lock()
-		if owner := b.owners[ssrc]; owner != "" {
-			r := b.received[owner]
-			if r == nil {
-				r = &Remote{}
-				b.received[owner] = r
-			}
-			if audio {
-				r.AudioPackets++
-			} else if p.Marker {
-				r.VideoFrames++
-			}
-			b.notifyLocked()
-		}
+		plis := b.in.packet(ssrc, &p, repaired, time.Now())
+		b.notifyLocked()
 		b.mu.Unlock()
+		m.requestKeyFrames(plis)
 	}
+}
+
+// requestKeyFrames sends a PLI (RFC 4585 §6.3.1) for each slot SSRC.
+func (m *session) requestKeyFrames(ssrcs []uint32) {
+	if len(ssrcs) == 0 {
+		return
+	}
+	pkts := make([]rtcp.Packet, len(ssrcs))
+	for i, s := range ssrcs {
+		pkts[i] = &rtcp.PictureLossIndication{SenderSSRC: m.feedbackSSRC, MediaSSRC: s}
+	}
+	m.pc.WriteRTCP(pkts)
 }
 
 // openChannel connects the bridge channel. The URL's host is the one the
@@ -405,9 +359,11 @@ func (b *Bot) openChannel(m *session, raw string) error {
 		return fmt.Errorf("bridge channel: %w", err)
 	}
 	ws.SetReadLimit(1 << 20)
+	b.mu.Lock()
 	m.ws = ws
-	constraints := `{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":720}}`
-	if err := ws.Write(ctx, websocket.MessageText, []byte(constraints)); err != nil {
+	constraints := b.constraints.message()
+	b.mu.Unlock()
+	if err := ws.Write(ctx, websocket.MessageText, constraints); err != nil {
 		return fmt.Errorf("bridge channel: %w", err)
 	}
 	m.wg.Add(1)
@@ -424,14 +380,19 @@ func (b *Bot) openChannel(m *session, raw string) error {
 	return nil
 }
 
-// onChannelMessage applies the bridge's sources maps (a slot not seen
-// before gets its m-line first) and notes the dominant speaker
-// (jitsi-dialect.md §6.2).
+// onChannelMessage applies the bridge's sources maps (the slots are
+// mapped to their sources first, so that no packet of a new slot finds its
+// source unknown, then a slot not seen before gets its m-line), the
+// camera's SenderSourceConstraints, ForwardedSources and the dominant
+// speaker (jitsi-dialect.md §6.2).
 func (b *Bot) onChannelMessage(m *session, data []byte) {
 	var msg struct {
-		Class    string         `json:"colibriClass"`
-		Dominant string         `json:"dominantSpeakerEndpoint"`
-		Mapped   []mappedSource `json:"mappedSources"`
+		Class      string         `json:"colibriClass"`
+		Dominant   string         `json:"dominantSpeakerEndpoint"`
+		Mapped     []mappedSource `json:"mappedSources"`
+		SourceName string         `json:"sourceName"`
+		MaxHeight  *int           `json:"maxHeight"`
+		Forwarded  []string       `json:"forwardedSources"`
 	}
 	if json.Unmarshal(data, &msg) != nil {
 		return
@@ -443,17 +404,36 @@ func (b *Bot) onChannelMessage(m *session, data []byte) {
 		if msg.Class == "AudioSourcesMap" {
 			kind = "audio"
 		}
-		if err := m.addRemoteSources(kind, msg.Mapped); err != nil {
-			b.log.Warn("bot: a sources map's slots", "err", err)
-		}
+		var plis []uint32
 		b.mu.Lock()
+		now := time.Now()
 		for _, s := range msg.Mapped {
+			if s.SSRC == 0 || s.Source == "" {
+				continue
+			}
 			owner := s.Owner
 			if owner == "" {
 				owner, _, _ = strings.Cut(s.Source, "-")
 			}
-			b.owners[s.SSRC] = owner
+			plis = append(plis, b.in.mapSlot(s.SSRC, s.Source, owner, kind, now)...)
 		}
+		b.notifyLocked()
+		b.mu.Unlock()
+		if err := m.addRemoteSources(kind, msg.Mapped); err != nil {
+			b.log.Warn("bot: a sources map's slots", "err", err)
+		}
+		m.requestKeyFrames(plis)
+	case "SenderSourceConstraints":
+		if msg.SourceName == b.nick+"-v0" && msg.MaxHeight != nil {
+			b.trace(fmt.Sprintf("sender constraint %d", *msg.MaxHeight))
+			b.cam.setMaxHeight(*msg.MaxHeight)
+			b.mu.Lock()
+			b.notifyLocked()
+			b.mu.Unlock()
+		}
+	case "ForwardedSources":
+		b.mu.Lock()
+		b.forwarded = msg.Forwarded
 		b.notifyLocked()
 		b.mu.Unlock()
 	case "DominantSpeakerEndpointChangeEvent":

@@ -1,0 +1,268 @@
+package bot
+
+import (
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// What the bot received, by remote source. The bridge sends each remote
+// source on one of its slots (an SSRC), and the sources maps say which
+// source a slot carries (jitsi-dialect.md §5.5, §6.2). A slot's packets can
+// come before its map (RTP over UDP overtakes the bridge channel, and Pion
+// hands a new slot's first packets over as soon as the slot's m-line is
+// added): they are held, the last pendingFor or pendingMax of each slot,
+// and counted once a map names the slot.
+
+// Bounds of what is held of a slot no map has named yet.
+const (
+	pendingFor   = 2 * time.Second
+	pendingMax   = 400 // packets per slot
+	pendingSlots = 128 // slots held at once
+)
+
+// keyFrameInterval is the least time between two keyframe requests the
+// bot sends for one source.
+const keyFrameInterval = 500 * time.Millisecond
+
+// Clock rates of the bot's codecs.
+const (
+	videoClock = 90000
+	audioClock = 48000
+)
+
+// inbound is the bot's receive bookkeeping. Not safe for concurrent use:
+// the bot guards it with its mu.
+type inbound struct {
+	sources map[string]*sourceState // by source name, for the bot's life
+	slots   map[uint32]*sourceState // the session's slot SSRC → the source the maps say it carries
+	pending map[uint32][]heldPacket // the session's slots no map has named yet
+}
+
+func newInbound() *inbound {
+	return &inbound{sources: map[string]*sourceState{}, slots: map[uint32]*sourceState{}, pending: map[uint32][]heldPacket{}}
+}
+
+// heldPacket is a packet of a slot no map named yet.
+type heldPacket struct {
+	pkt      rtp.Packet // its payload a copy
+	repaired bool
+	at       time.Time
+}
+
+// sourceState is what arrived of one remote source.
+type sourceState struct {
+	name, owner, kind string
+	ssrc              uint32 // its slot in this session; 0 when none
+
+	seq *seqTracker     // the current slot's stream; nil before its first packet there
+	asm *frameAssembler // video: the current stream's frames
+
+	first, last time.Time
+	packets     int
+	repaired    int
+	lostBefore  int     // on earlier streams
+	jitterMs    float64 // of the last stream
+
+	frames, keyFrames, dropped, decodeErrors int
+	width, height                            int
+	freeze                                   freezeDetector
+	needKey                                  bool      // a frame was not decodable since the last key frame
+	lastPLI                                  time.Time // zero: none yet
+	plis                                     int
+}
+
+// endStream closes the source's current stream: a new slot or session
+// starts its sequence numbers and frames afresh.
+func (s *sourceState) endStream() {
+	if s.seq != nil {
+		s.lostBefore += s.seq.lost()
+		s.jitterMs = s.seq.jitterMs()
+	}
+	s.seq, s.asm = nil, nil
+}
+
+// newSession forgets the slots of the session that ended; what the sources
+// received stays.
+func (in *inbound) newSession() {
+	for _, s := range in.sources {
+		s.endStream()
+		s.ssrc = 0
+	}
+	clear(in.slots)
+	clear(in.pending)
+}
+
+// mapSlot notes that slot ssrc carries source name of owner, of kind
+// "audio" or "video", counts what was held of the slot, and returns the
+// SSRCs to send a keyframe request for: a video source that is new on its
+// slot asks at once rather than wait for the sender's next key frame.
+func (in *inbound) mapSlot(ssrc uint32, name, owner, kind string, now time.Time) []uint32 {
+	s := in.sources[name]
+	if s == nil {
+		s = &sourceState{name: name, owner: owner, kind: kind}
+		in.sources[name] = s
+	}
+	s.owner = owner
+	if old := in.slots[ssrc]; old == s {
+		return nil // announced again
+	} else if old != nil {
+		old.endStream()
+		old.ssrc = 0
+	}
+	if s.ssrc != 0 && in.slots[s.ssrc] == s {
+		delete(in.slots, s.ssrc) // it moved
+	}
+	s.endStream()
+	s.ssrc = ssrc
+	in.slots[ssrc] = s
+	var plis []uint32
+	if s.kind == "video" {
+		s.needKey = true
+		plis = append(plis, in.keyFrameRequest(s, now)...)
+	}
+	held := in.pending[ssrc]
+	delete(in.pending, ssrc)
+	for _, h := range held {
+		plis = append(plis, in.deliver(s, &h.pkt, h.repaired, h.at)...)
+	}
+	return plis
+}
+
+// packet takes one packet of slot ssrc (repaired when it came by RTX) and
+// returns the SSRCs to send a keyframe request for.
+func (in *inbound) packet(ssrc uint32, p *rtp.Packet, repaired bool, now time.Time) []uint32 {
+	if s := in.slots[ssrc]; s != nil {
+		return in.deliver(s, p, repaired, now)
+	}
+	in.hold(ssrc, p, repaired, now)
+	return nil
+}
+
+// hold keeps a packet of a slot no map has named yet.
+func (in *inbound) hold(ssrc uint32, p *rtp.Packet, repaired bool, now time.Time) {
+	q, ok := in.pending[ssrc]
+	if !ok && len(in.pending) >= pendingSlots {
+		return
+	}
+	c := *p
+	c.Payload = append([]byte(nil), p.Payload...)
+	c.Header.Extensions = nil // not read
+	c.Header.CSRC = nil
+	q = append(q, heldPacket{pkt: c, repaired: repaired, at: now})
+	drop := 0
+	for drop < len(q) && (len(q)-drop > pendingMax || now.Sub(q[drop].at) > pendingFor) {
+		drop++
+	}
+	in.pending[ssrc] = append(q[:0], q[drop:]...)
+}
+
+// deliver counts a packet of source s.
+func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now time.Time) []uint32 {
+	if s.seq == nil {
+		clock := float64(audioClock)
+		if s.kind == "video" {
+			clock = videoClock
+			s.asm = newFrameAssembler()
+		}
+		s.seq = newSeqTracker(clock)
+	}
+	ext, ok := s.seq.push(p.SequenceNumber, p.Timestamp, repaired, now)
+	if !ok {
+		return nil
+	}
+	if s.first.IsZero() {
+		s.first = now
+	}
+	s.last = now
+	s.packets++
+	if repaired {
+		s.repaired++
+	}
+	if s.asm == nil {
+		return nil
+	}
+	v, ok := parseVP8(p)
+	if !ok {
+		return nil
+	}
+	for _, f := range s.asm.push(ext, v, now) {
+		s.noteFrame(f)
+	}
+	return in.keyFrameRequest(s, now)
+}
+
+// noteFrame counts a frame the assembler finished with.
+func (s *sourceState) noteFrame(f frameEvent) {
+	switch {
+	case !f.complete:
+		s.dropped += f.dropped
+		s.needKey = true
+	case !f.decodable:
+		s.decodeErrors++
+		s.needKey = true
+	default:
+		s.frames++
+		s.freeze.frame(f.at)
+		if f.key {
+			s.keyFrames++
+			s.needKey = false
+			if f.height > 0 {
+				s.width, s.height = f.width, f.height
+			}
+		}
+	}
+}
+
+// keyFrameRequest returns s's slot when s needs a key frame and the last
+// request is keyFrameInterval old, and counts the request.
+func (in *inbound) keyFrameRequest(s *sourceState, now time.Time) []uint32 {
+	if !s.needKey || s.ssrc == 0 || !s.lastPLI.IsZero() && now.Sub(s.lastPLI) < keyFrameInterval {
+		return nil
+	}
+	s.lastPLI = now
+	s.plis++
+	return []uint32{s.ssrc}
+}
+
+// stats is what arrived of s.
+func (s *sourceState) stats() SourceStats {
+	st := SourceStats{Kind: s.kind, SSRC: s.ssrc, FirstPacket: s.first, LastPacket: s.last,
+		Packets: s.packets, PacketsLost: s.lostBefore, PacketsRepaired: s.repaired, JitterMs: s.jitterMs}
+	if s.seq != nil {
+		st.PacketsLost += s.seq.lost()
+		st.JitterMs = s.seq.jitterMs()
+	}
+	if s.kind != "video" {
+		return st
+	}
+	v := &VideoStats{Frames: s.frames, KeyFrames: s.keyFrames, FramesDropped: s.dropped, DecodeErrors: s.decodeErrors,
+		Freezes: s.freeze.count, FreezeMs: float64(s.freeze.total) / float64(time.Millisecond),
+		Width: s.width, Height: s.height, KeyFrameRequests: s.plis}
+	if d := s.last.Sub(s.first); d > 0 {
+		v.FramesPerSecond = float64(s.frames) / d.Seconds()
+	}
+	st.Video = v
+	return st
+}
+
+// remotes is what arrived, by remote endpoint: every source a map named,
+// even when nothing of it came.
+func (in *inbound) remotes() map[string]Remote {
+	out := map[string]Remote{}
+	for name, s := range in.sources {
+		r := out[s.owner]
+		if r.Sources == nil {
+			r.Sources = map[string]SourceStats{}
+		}
+		st := s.stats()
+		r.Sources[name] = st
+		if st.Video != nil {
+			r.VideoFrames += st.Video.Frames
+		} else {
+			r.AudioPackets += st.Packets
+		}
+		out[s.owner] = r
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package bot
+
+import "time"
+
+// Report is what `parley bot --json` prints for one bot: what it received
+// from each remote participant, what it sent, and when.
+type Report struct {
+	Endpoint string `json:"endpoint"`
+	// Start is when the bot began to join; End when it left (or now, while
+	// it is still in the room).
+	Start    time.Time         `json:"start"`
+	End      time.Time         `json:"end"`
+	Received map[string]Remote `json:"received"` // by remote endpoint id
+	Sent     Sent              `json:"sent"`
+	// Forwarded is the bridge's last ForwardedSources: the video sources it
+	// forwards to this bot (jitsi-dialect.md §6.2).
+	Forwarded []string `json:"forwardedSources"`
+}
+
+// Remote is what a bot received from one remote participant.
+type Remote struct {
+	// AudioPackets adds up the audio packets received of its sources;
+	// VideoFrames the complete, decodable video frames (as a viewer would
+	// see them; packets lost for good or undecodable frames do not count).
+	AudioPackets int `json:"audioPackets"`
+	VideoFrames  int `json:"videoFrames"`
+	// Sources details each of its sources, by source name.
+	Sources map[string]SourceStats `json:"sources,omitempty"`
+}
+
+// SourceStats is what arrived of one remote source.
+type SourceStats struct {
+	Kind string `json:"kind"` // "audio" or "video"
+	// SSRC is the bridge's slot that carried it last (the SSRC a keyframe
+	// request names).
+	SSRC        uint32    `json:"ssrc"`
+	FirstPacket time.Time `json:"firstPacket"`
+	LastPacket  time.Time `json:"lastPacket"`
+	// Packets counts the packets received, without duplicates, with those
+	// RTX repaired (PacketsRepaired of them); PacketsLost the ones the
+	// sequence numbers say were sent and never arrived, even repaired.
+	Packets         int     `json:"packets"`
+	PacketsLost     int     `json:"packetsLost"`
+	PacketsRepaired int     `json:"packetsRepaired"`
+	JitterMs        float64 `json:"jitterMs"` // RFC 3550 interarrival jitter
+	// Video is set for a video source.
+	Video *VideoStats `json:"video,omitempty"`
+}
+
+// VideoStats is what a viewer would have seen of one remote VP8 source
+// (frames.go).
+type VideoStats struct {
+	// Frames counts the complete, decodable frames; FramesPerSecond is
+	// them over the time from the source's first packet to its last.
+	Frames          int     `json:"frames"`
+	FramesPerSecond float64 `json:"framesPerSecond"`
+	KeyFrames       int     `json:"keyFrames"`
+	// FramesDropped counts frames given up with packets missing;
+	// DecodeErrors the complete frames after one, before the next key frame,
+	// that a decoder could not decode.
+	FramesDropped int `json:"framesDropped"`
+	DecodeErrors  int `json:"decodeErrors"`
+	// Freezes and FreezeMs are W3C webrtc-stats' freezeCount and
+	// totalFreezesDuration over the decodable frames.
+	Freezes  int     `json:"freezes"`
+	FreezeMs float64 `json:"freezeMs"`
+	// Width and Height are the last key frame's.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// KeyFrameRequests counts the PLIs the bot sent for this source.
+	KeyFrameRequests int `json:"keyFrameRequests"`
+}
+
+// Sent is what the bot sent of its camera, per simulcast encoding.
+type Sent struct {
+	// MaxHeight is the bridge's last SenderSourceConstraints for the
+	// camera: -1 unlimited (also before any), 0 no video.
+	MaxHeight int `json:"maxHeight"`
+	// KeyFrameRequests counts the PLIs and FIRs received for the camera;
+	// KeyFramesOnRequest the times the video skipped to a key frame for
+	// one (or to restart an encoding).
+	KeyFrameRequests   int             `json:"keyFrameRequests"`
+	KeyFramesOnRequest int             `json:"keyFramesOnRequest"`
+	Encodings          []EncodingStats `json:"encodings"`
+}
+
+// EncodingStats is one simulcast encoding of the camera.
+type EncodingStats struct {
+	RID       string `json:"rid"`
+	Height    int    `json:"height"`
+	Active    bool   `json:"active"` // sending now
+	Frames    int    `json:"frames"`
+	KeyFrames int    `json:"keyFrames"`
+	Bytes     int64  `json:"bytes"`
+}
