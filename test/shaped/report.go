@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// BotReport is one bot's `parley bot --json` object, read tolerantly: the format grows (per-source
+// frames, freezes and heights came after the first), so fields a version lacks stay at their zero
+// (or -1, unknown) and the raw object is kept.
+type BotReport struct {
+	Endpoint   string
+	Start, End time.Time // zero when the version does not say
+	Remotes    []RemoteReport
+	Raw        json.RawMessage
+}
+
+// RemoteReport is what the bot received from one remote participant.
+type RemoteReport struct {
+	Endpoint     string
+	AudioPackets int
+	// VideoFrames is the bot's count: complete decodable frames in the newer format, RTP marker bits
+	// (frame ends, complete or not) in the first.
+	VideoFrames int
+	Detailed    bool // the report has per-source details: the fields below are measured
+	// Of its video source(s): complete frames, frames per second, W3C freezes and their time, the
+	// height of the last key frame.
+	Frames   int
+	FPS      float64
+	Freezes  int
+	FreezeMs float64
+	Height   int
+	// Of its audio source(s): packets received and lost (by sequence number).
+	AudioLost int
+}
+
+// AudioLoss is the share of its audio packets that never arrived, -1 when the report does not say.
+func (r RemoteReport) AudioLoss() float64 {
+	if !r.Detailed || r.AudioPackets+r.AudioLost == 0 {
+		return -1
+	}
+	return float64(r.AudioLost) / float64(r.AudioPackets+r.AudioLost)
+}
+
+// ParseReports reads the JSON objects `parley bot --json` printed, one per bot.
+func ParseReports(b []byte) ([]BotReport, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var out []BotReport
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return out, fmt.Errorf("bot report %d: %w", len(out)+1, err)
+		}
+		r, err := parseReport(raw)
+		if err != nil {
+			return out, fmt.Errorf("bot report %d: %w", len(out)+1, err)
+		}
+		out = append(out, r)
+	}
+}
+
+// report is the union of the formats' fields the harness reads.
+type report struct {
+	Endpoint string               `json:"endpoint"`
+	Start    time.Time            `json:"start"`
+	End      time.Time            `json:"end"`
+	Received map[string]remoteRaw `json:"received"`
+}
+
+type remoteRaw struct {
+	AudioPackets int                  `json:"audioPackets"`
+	VideoFrames  int                  `json:"videoFrames"`
+	Sources      map[string]sourceRaw `json:"sources"`
+}
+
+type sourceRaw struct {
+	Kind        string `json:"kind"`
+	Packets     int    `json:"packets"`
+	PacketsLost int    `json:"packetsLost"`
+	Video       *struct {
+		Frames          int     `json:"frames"`
+		FramesPerSecond float64 `json:"framesPerSecond"`
+		Freezes         int     `json:"freezes"`
+		FreezeMs        float64 `json:"freezeMs"`
+		Height          int     `json:"height"`
+	} `json:"video"`
+}
+
+func parseReport(raw json.RawMessage) (BotReport, error) {
+	var r report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return BotReport{}, err
+	}
+	if r.Endpoint == "" {
+		return BotReport{}, errors.New("no endpoint")
+	}
+	out := BotReport{Endpoint: r.Endpoint, Start: r.Start, End: r.End, Raw: raw}
+	for ep, rr := range r.Received {
+		rem := RemoteReport{Endpoint: ep, AudioPackets: rr.AudioPackets, VideoFrames: rr.VideoFrames}
+		for _, s := range rr.Sources {
+			rem.Detailed = true
+			switch {
+			case s.Video != nil:
+				rem.Frames += s.Video.Frames
+				rem.FPS += s.Video.FramesPerSecond
+				rem.Freezes += s.Video.Freezes
+				rem.FreezeMs += s.Video.FreezeMs
+				rem.Height = max(rem.Height, s.Video.Height)
+			case s.Kind == "audio":
+				rem.AudioLost += s.PacketsLost
+			}
+		}
+		if !rem.Detailed {
+			rem.Frames = rem.VideoFrames
+		}
+		out.Remotes = append(out.Remotes, rem)
+	}
+	sort.Slice(out.Remotes, func(i, j int) bool { return out.Remotes[i].Endpoint < out.Remotes[j].Endpoint })
+	return out, nil
+}
+
+// Row is one scenario's line of the table.
+type Row struct {
+	Scenario               string
+	Window                 time.Duration
+	LinkKbps, BridgeKbps   float64 // carried by the link toward the receiver; sent by the bridge toward it
+	LinkDropped            float64 // share of the packets the limit dropped
+	RelayLost              uint64  // packets the relay's profile dropped
+	RetransmitsPerSec      float64
+	Sources                int     // remote participants heard from
+	FramesPerSource, FPS   float64 // mean over remote sources
+	MinFPS                 float64
+	FreezesPerMin          float64 // mean over sources; -1 unknown
+	FrozenShare            float64 // of the window, mean over sources; -1 unknown
+	Height                 int     // lowest over sources; 0 unknown
+	AudioPerSec, AudioLoss float64 // audio packets per second per source; loss -1 unknown
+	MarkerFrames           bool    // frames are the first format's marker bits
+}
+
+// Summarize reduces a run to its row. fps comes from the bot when it says, else from frames over
+// the window.
+func Summarize(res *Result) Row {
+	secs := res.Window.Seconds()
+	row := Row{Scenario: res.Scenario.Name, Window: res.Window,
+		LinkKbps:          float64(res.Link.Bytes) * 8 / secs / 1000,
+		BridgeKbps:        float64(res.Bridge.Bytes) * 8 / secs / 1000,
+		RelayLost:         res.Bridge.Lost,
+		RetransmitsPerSec: res.Retransmissions / secs,
+		FreezesPerMin:     -1, FrozenShare: -1, AudioLoss: -1, MinFPS: -1}
+	if n := res.Link.Packets + res.Link.Dropped; n > 0 {
+		row.LinkDropped = float64(res.Link.Dropped) / float64(n)
+	}
+	rems := res.Receiver.Remotes
+	row.Sources = len(rems)
+	if len(rems) == 0 {
+		return row
+	}
+	var lost, got int
+	detailed := false
+	for _, r := range rems {
+		fps := r.FPS
+		if !r.Detailed {
+			fps = float64(r.Frames) / secs
+			row.MarkerFrames = true
+		}
+		row.FramesPerSource += float64(r.Frames) / float64(len(rems))
+		row.FPS += fps / float64(len(rems))
+		if row.MinFPS < 0 || fps < row.MinFPS {
+			row.MinFPS = fps
+		}
+		row.AudioPerSec += float64(r.AudioPackets) / secs / float64(len(rems))
+		if r.Detailed {
+			if !detailed {
+				detailed, row.FreezesPerMin, row.FrozenShare = true, 0, 0
+			}
+			row.FreezesPerMin += float64(r.Freezes) / (secs / 60) / float64(len(rems))
+			row.FrozenShare += r.FreezeMs / 1000 / secs / float64(len(rems))
+			lost += r.AudioLost
+			got += r.AudioPackets
+			if row.Height == 0 || (r.Height > 0 && r.Height < row.Height) {
+				row.Height = r.Height
+			}
+		}
+	}
+	if got+lost > 0 {
+		row.AudioLoss = float64(lost) / float64(got+lost)
+	}
+	return row
+}
+
+// WriteTable writes rows as a Markdown table.
+func WriteTable(w io.Writer, rows []Row) {
+	fmt.Fprintln(w, "| Scenario | Window | Link carried (kbit/s) | Bridge sent (kbit/s) | Dropped at the limit | Relay lost (pkts) | Retransmissions/s | Sources | Frames per source | fps (mean / min) | Freezes per min | Time frozen | Height (lowest) | Audio pkts/s per source | Audio loss |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		unknown := func(v float64, f string) string {
+			if v < 0 {
+				return "n/a"
+			}
+			return fmt.Sprintf(f, v)
+		}
+		height := "n/a"
+		if r.Height > 0 {
+			height = fmt.Sprint(r.Height)
+		}
+		frames := fmt.Sprintf("%.0f", r.FramesPerSource)
+		if r.MarkerFrames {
+			frames += " (marker bits)"
+		}
+		fmt.Fprintf(w, "| %s | %.1f s | %.0f | %.0f | %.1f%% | %d | %.0f | %d | %s | %.1f / %.1f | %s | %s | %s | %.1f | %s |\n",
+			r.Scenario, r.Window.Seconds(), r.LinkKbps, r.BridgeKbps, r.LinkDropped*100, r.RelayLost, r.RetransmitsPerSec,
+			r.Sources, frames, r.FPS, max(r.MinFPS, 0), unknown(r.FreezesPerMin, "%.1f"), unknown(r.FrozenShare*100, "%.0f%%"),
+			height, r.AudioPerSec, unknown(r.AudioLoss*100, "%.1f%%"))
+	}
+}
+
+// describe lists scenarios for -h.
+func describeScenarios() string {
+	var b strings.Builder
+	for _, s := range Scenarios {
+		fmt.Fprintf(&b, "  %-12s %s\n", s.Name, s.About)
+	}
+	return b.String()
+}
