@@ -1,0 +1,120 @@
+// The toolbar: microphone, camera, screen share, grid or stage, chat,
+// participants, invite link, room lock, the moderation menu and leave.
+// Its buttons show the state (render*); what they do is in Actions.
+import { prompt } from "../dialog";
+import { clear, h, icon } from "../dom";
+import type { ModerationControls } from "../moderation";
+import { setToggle } from "../prejoin";
+import { toast } from "../toast";
+import type { Meeting } from "./state";
+
+export interface Toolbar {
+  element: HTMLElement;
+  /** Whether this browser can share its screen (the button is shown). */
+  canShare: boolean;
+  renderLocal(): void;
+  renderRoom(): void;
+  renderView(): void;
+  renderUnread(): void;
+  renderPanel(): void;
+}
+
+export function createToolbar(m: Meeting, moderation: ModerationControls, inviteUrl: string, onLeave: () => void): Toolbar {
+  const { conf, state } = m;
+  const micBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "mic-toggle", "aria-keyshortcuts": "M" } });
+  const camBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "cam-toggle", "aria-keyshortcuts": "V" } });
+  const chatBadge = h("span", { class: "count-badge", attrs: { id: "unread", "aria-hidden": "true" } });
+  const chatBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "chat-toggle", "aria-label": "Chat", title: "Chat (C)", "aria-keyshortcuts": "C", "aria-expanded": "false", "aria-controls": "side" } }, icon("chat"), chatBadge);
+  const peopleBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "people-toggle", "aria-label": "Participants", title: "Participants (P)", "aria-keyshortcuts": "P", "aria-expanded": "false", "aria-controls": "side" } }, icon("people"));
+  const inviteBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "invite", "aria-label": "Copy invite link", title: "Copy invite link" } }, icon("link"));
+  const lockBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "lock-toggle" } });
+  const leaveBtn = h("button", { class: "btn btn-round btn-danger", attrs: { type: "button", id: "leave", "aria-label": "Leave meeting", title: "Leave meeting" } }, icon("leave"));
+  const shareBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "share-toggle", "aria-keyshortcuts": "D", "aria-pressed": "false" } }, icon("screen"));
+  shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
+  const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
+  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, chatBtn, peopleBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
+
+  micBtn.addEventListener("click", () => m.act.toggleMedia("audio"));
+  camBtn.addEventListener("click", () => m.act.toggleMedia("video"));
+  shareBtn.addEventListener("click", () => m.act.toggleShare());
+  viewBtn.addEventListener("click", () => m.act.setStageView(!state.stageView));
+  chatBtn.addEventListener("click", () => m.act.setPanel(state.panel === "chat" ? null : "chat"));
+  peopleBtn.addEventListener("click", () => m.act.setPanel(state.panel === "people" ? null : "people"));
+  inviteBtn.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(inviteUrl);
+      toast("Invite link copied");
+    } catch {
+      await prompt({ title: "Invite people", message: "Copy this link and send it to the people you want to invite.", label: "Meeting link", value: inviteUrl, confirm: "Done", allowEmpty: true });
+    }
+  });
+  lockBtn.addEventListener("click", () => void toggleLock(m));
+  leaveBtn.addEventListener("click", onLeave);
+
+  return {
+    element,
+    canShare: !shareBtn.hidden,
+    renderLocal() {
+      setToggle(micBtn, !conf.local.audioMuted, "mic", "micOff", "microphone");
+      setToggle(camBtn, !conf.local.videoMuted, "cam", "camOff", "camera");
+      micBtn.title += " (M)";
+      camBtn.title += " (V)";
+    },
+    renderRoom() {
+      lockBtn.hidden = !conf.isModerator;
+      clear(lockBtn);
+      lockBtn.append(icon(conf.locked ? "unlock" : "lock"));
+      const label = conf.locked ? "Remove the meeting password" : "Lock the meeting with a password";
+      lockBtn.setAttribute("aria-label", label);
+      lockBtn.title = label;
+    },
+    renderView() {
+      clear(viewBtn);
+      viewBtn.append(icon(state.stageView ? "grid" : "stage"));
+      const label = state.stageView ? "Show everyone in a grid" : "Show the speaker on stage";
+      viewBtn.setAttribute("aria-label", label);
+      viewBtn.setAttribute("aria-pressed", String(state.stageView));
+      viewBtn.title = `${label} (W)`;
+      viewBtn.classList.toggle("btn-active", state.stageView);
+      shareBtn.setAttribute("aria-pressed", String(!!state.sharing));
+      shareBtn.classList.toggle("btn-active", !!state.sharing);
+      const shareLabel = state.sharing ? "Stop sharing your screen" : "Share your screen";
+      shareBtn.setAttribute("aria-label", shareLabel);
+      shareBtn.title = `${shareLabel} (D)`;
+    },
+    renderUnread() {
+      const n = conf.chat.unread;
+      chatBadge.textContent = n > 99 ? "99+" : String(n);
+      chatBadge.hidden = n === 0;
+      chatBtn.setAttribute("aria-label", n ? `Chat, ${n} unread` : "Chat");
+    },
+    renderPanel() {
+      chatBtn.setAttribute("aria-expanded", String(state.panel === "chat"));
+      peopleBtn.setAttribute("aria-expanded", String(state.panel === "people"));
+      chatBtn.classList.toggle("btn-active", state.panel === "chat");
+      peopleBtn.classList.toggle("btn-active", state.panel === "people");
+    },
+  };
+}
+
+/** Locks the room with a password asked for, or removes the password. */
+async function toggleLock(m: Meeting): Promise<void> {
+  const { conf } = m;
+  if (conf.locked) {
+    try {
+      await conf.setPassword("");
+      toast("The meeting password was removed");
+    } catch (err) {
+      toast((err as Error).message, "error");
+    }
+    return;
+  }
+  const pw = await prompt({ id: "lock-dialog", title: "Lock the meeting", message: "People who join from now on need this password. Share it separately from the link.", label: "Password", type: "password", confirm: "Lock", cancel: "Cancel" });
+  if (!pw) return;
+  try {
+    await conf.setPassword(pw);
+    toast("The meeting is locked");
+  } catch (err) {
+    toast((err as Error).message, "error");
+  }
+}
