@@ -1,0 +1,375 @@
+package bwe
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Jitsi's defaults for the estimate's bounds and start (videobridge reference.conf).
+const (
+	DefaultInitial int64 = 2_500_000
+	DefaultMin     int64 = 30_000
+	DefaultMax     int64 = 20_000_000
+)
+
+// maxArrival bounds a believable arrival time: transport-cc reference times (24 bits of 64 ms) span about
+// 12.4 days, so anything larger is garbage that would only overflow differences.
+const maxArrival = time.Duration(1 << 50)
+
+// Config bounds the estimate, in bit/s. Zero (or negative) values take the defaults.
+type Config struct {
+	Initial, Min, Max int64
+}
+
+// normalized fills defaults and makes Min ≤ Initial ≤ Max.
+func (c Config) normalized() Config {
+	if c.Min <= 0 {
+		c.Min = DefaultMin
+	}
+	if c.Max <= 0 {
+		c.Max = DefaultMax
+	}
+	if c.Initial <= 0 {
+		c.Initial = DefaultInitial
+	}
+	c.Max = max(c.Max, c.Min)
+	c.Initial = min(max(c.Initial, c.Min), c.Max)
+	return c
+}
+
+// Arrival is one packet status from a receiver's transport-cc feedback: At is the receiver's arrival time on
+// the receiver's own clock (feedback reference time plus deltas), meaningful only as differences.
+type Arrival struct {
+	Seq      uint16
+	Received bool
+	At       time.Duration
+}
+
+// Stats is a snapshot for metrics and debug output.
+type Stats struct {
+	EstimateBps   int64      `json:"estimate_bps"`
+	DelayBasedBps int64      `json:"delay_based_bps"`
+	LossBasedBps  int64      `json:"loss_based_bps"` // 0 = loss does not cap the estimate
+	DelayState    DelayState `json:"delay_state"`
+	LossFraction  float64    `json:"loss_fraction"`
+	AckedBps      int64      `json:"acked_bps"`
+	Probing       bool       `json:"probing"`
+	AppLimited    bool       `json:"app_limited"`
+	RTTMillis     float64    `json:"rtt_ms"`
+	PaddingBudget int64      `json:"padding_budget_bytes"`
+}
+
+// Estimator is the send-side bandwidth estimate toward one receiver. It is safe for concurrent use.
+type Estimator struct {
+	mu       sync.Mutex // guards everything below; held briefly by every method
+	cfg      Config
+	epoch    time.Time // first time seen; all times are kept as durations since it
+	hasEpoch bool
+	hist     history
+	ia       interArrival
+	trend    trendline
+	rate     aimd
+	loss     lossControl
+	acked    ackedRate
+	alr      alrDetector
+	probe    prober
+	state    DelayState
+	estimate float64
+	rtt      time.Duration
+	received []received // scratch for one feedback's received packets, reused
+}
+
+type received struct {
+	sent, arrived time.Duration
+	size          int
+}
+
+// New returns an estimator starting at cfg.Initial.
+func New(cfg Config) *Estimator {
+	cfg = cfg.normalized()
+	e := &Estimator{
+		cfg:      cfg,
+		rate:     newAIMD(cfg.Initial, cfg.Min, cfg.Max),
+		loss:     newLossControl(),
+		estimate: float64(cfg.Initial),
+		rtt:      defaultRTT,
+		received: make([]received, 0, 256),
+	}
+	e.hist.init()
+	e.trend.reset()
+	e.probe.budget = e.probe.budgetMax(e.estimate)
+	return e
+}
+
+// sinceLocked converts a wall time into the estimator's time line.
+func (e *Estimator) sinceLocked(t time.Time) time.Duration {
+	if !e.hasEpoch {
+		e.epoch, e.hasEpoch = t, true
+	}
+	return t.Sub(e.epoch)
+}
+
+// OnSent records one packet sent to this receiver with transport-wide sequence number seq, its size on the
+// wire and when. probe marks padding and probe packets. It does not allocate.
+func (e *Estimator) OnSent(seq uint16, size int, at time.Time, probe bool) {
+	e.mu.Lock()
+	t := e.sinceLocked(at)
+	r := e.hist.put(seq, size, t, probe)
+	e.alr.update(t, int(r.size), e.estimate)
+	if probe {
+		e.probe.spend(int(r.size), e.estimate)
+	} else {
+		e.probe.accrue(int(r.size), e.estimate)
+	}
+	c := &e.probe.cur
+	if c.open && t >= c.end {
+		e.closeClusterLocked(t)
+	}
+	if c.open && t >= c.start {
+		r.cluster = c.id
+		c.onSent(r.ext, int(r.size), t, probe)
+	}
+	e.mu.Unlock()
+}
+
+// OnRTT takes a round-trip time measurement (from RTCP receiver reports); it paces decreases and sizes the
+// additive increase.
+func (e *Estimator) OnRTT(rtt time.Duration, now time.Time) {
+	if rtt <= 0 {
+		return
+	}
+	rtt = min(rtt, 10*time.Second)
+	e.mu.Lock()
+	e.sinceLocked(now)
+	e.rtt = rtt
+	e.rate.rtt = rtt
+	e.mu.Unlock()
+}
+
+// OnFeedback takes one feedback packet's statuses, in sequence order, received at now. Statuses for
+// packets never sent, already reported or too old are ignored.
+func (e *Estimator) OnFeedback(now time.Time, arrivals []Arrival) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.sinceLocked(now)
+	e.received = e.received[:0]
+	for _, a := range arrivals {
+		e.matchLocked(a)
+	}
+	// Delay variation is measured in arrival order (feedback is in sequence order; the path may reorder).
+	slices.SortStableFunc(e.received, func(a, b received) int { return cmp.Compare(a.arrived, b.arrived) })
+	for _, p := range e.received {
+		e.acked.add(p.arrived, p.size)
+		if d, ok := e.ia.add(p.sent, p.arrived, t, p.size); ok {
+			e.state = e.trend.update(d)
+		}
+	}
+	if len(e.received) > 0 || len(arrivals) > 0 {
+		e.updateLocked(t)
+	}
+}
+
+// matchLocked pairs one status with its send record and counts it.
+func (e *Estimator) matchLocked(a Arrival) {
+	r := e.hist.lookup(a.Seq)
+	if r == nil {
+		return
+	}
+	if a.Received && (a.At > maxArrival || a.At < -maxArrival) {
+		return
+	}
+	switch {
+	case r.state == stateReceived:
+		return // duplicate report
+	case r.state == stateLost && !a.Received:
+		return // repeated loss report
+	}
+	lostBefore := r.state == stateLost
+	e.loss.count(a.Received, lostBefore)
+	if c := &e.probe.cur; c.open || c.pending {
+		if r.cluster == c.id {
+			c.onFeedback(r, a.Received, a.At)
+		} else if r.ext >= c.lastExt && c.sentPackets > 0 {
+			c.covered = true
+		}
+	}
+	if !a.Received {
+		r.state = stateLost
+		return
+	}
+	r.state = stateReceived
+	e.received = append(e.received, received{sent: r.sent, arrived: a.At, size: int(r.size)})
+}
+
+// updateLocked runs the rate controllers after a feedback packet.
+func (e *Estimator) updateLocked(t time.Duration) {
+	acked := e.acked.rate()
+	if c := &e.probe.cur; c.pending && (c.covered || t-c.closedAt > probeTimeout) {
+		c.pending = false
+		if res, ok := c.result(); ok && c.covered {
+			e.onProbeResultLocked(res, c, t)
+		}
+	}
+	e.loss.update(e.estimate, e.rtt, t)
+	if e.state == Overusing {
+		if e.rate.canDecreaseAgain(acked, t) {
+			e.rate.update(Overusing, acked, e.alr.in, t)
+		}
+	} else {
+		e.rate.update(e.state, acked, e.alr.in, t)
+	}
+	e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
+}
+
+// onProbeResultLocked raises the estimate to what a probe proved, and plans a follow-up probe while the
+// path keeps carrying what is probed.
+func (e *Estimator) onProbeResultLocked(res float64, c *cluster, t time.Duration) {
+	e.probe.further = 0
+	if e.state == Overusing {
+		return // the probe congested the path; its rate is not one to keep
+	}
+	switch {
+	case c.saturated && res < e.estimate:
+		// The probe filled the path and it delivered less than the estimate: we have been sending above the
+		// capacity, as on an overuse. This catches a queue that filled before the delay detector had a window of
+		// samples: a standing full queue shows no delay trend, only loss.
+		delivered := res / probeUtilization
+		e.rate.set(beta*delivered, t)
+		e.rate.link.onOveruse(delivered)
+		e.rate.state = rateHold
+		e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
+	case res > e.estimate:
+		if res >= probeMinGain*e.estimate {
+			e.probe.refund(c.probeBytes, res)
+		}
+		e.rate.set(res, t)
+		e.loss.lift(res)
+		e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
+	}
+	if res >= probeFurtherMin*c.bps {
+		e.probe.further = probeFurtherScale * res
+	}
+}
+
+func (e *Estimator) closeClusterLocked(t time.Duration) {
+	c := &e.probe.cur
+	c.open = false
+	c.pending = c.sentPackets > 0
+	c.closedAt = t
+}
+
+// Estimate returns the current estimate in bit/s.
+func (e *Estimator) Estimate() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int64(e.estimate)
+}
+
+// Stats returns a snapshot of the estimator's state.
+func (e *Estimator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Stats{
+		EstimateBps:   int64(e.estimate),
+		DelayBasedBps: int64(e.rate.bps),
+		DelayState:    e.state,
+		LossFraction:  e.loss.fraction,
+		AckedBps:      int64(e.acked.rate()),
+		Probing:       e.probe.active(),
+		AppLimited:    e.alr.in,
+		RTTMillis:     ms(e.rtt),
+		PaddingBudget: int64(e.probe.budget),
+	}
+	if !math.IsInf(e.loss.cap, 1) {
+		s.LossBasedBps = int64(e.loss.cap)
+	}
+	return s
+}
+
+// ProbeBytes says how many bytes of padding or probe traffic to send now. The scheduler calls it about every
+// 15 ms with the bit rate the allocator uses (target) and the rate it would like (ideal). It combines Jitsi's
+// rule (fill up to the estimate while the allocator wants more than the estimate) with the estimator's own
+// probe clusters, and keeps both within the padding budget.
+func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.sinceLocked(now)
+	e.alr.update(t, 0, e.estimate)
+	p := &e.probe
+	dt := probeSlice
+	if p.called {
+		dt = min(max(t-p.lastCall, 0), 4*probeSlice)
+	}
+	p.lastCall, p.called = t, true
+
+	if p.cur.open && t >= p.cur.end {
+		e.closeClusterLocked(t)
+	}
+	out := 0
+	switch {
+	case p.cur.open:
+		out = p.clusterDue(t)
+	case !p.cur.pending || t-p.cur.closedAt > probeTimeout:
+		p.cur.pending = false
+		if rate := e.probeRateLocked(t, float64(ideal)); rate > 0 {
+			p.startCluster(rate, t)
+			out = p.clusterDue(t)
+		}
+	}
+	return max(out, e.paddingLocked(dt, float64(target), float64(ideal)))
+}
+
+// probeRateLocked decides whether a probe cluster should start now, and at what rate (0 = none).
+func (e *Estimator) probeRateLocked(t time.Duration, ideal float64) float64 {
+	p := &e.probe
+	est := e.estimate
+	if ideal <= 0 || e.state == Overusing || e.loss.fraction > lossLow {
+		p.further = 0
+		return 0
+	}
+	var rate float64
+	switch {
+	case p.further > 0:
+		rate = p.further
+	case !p.initial:
+		rate = probeInitialScale * est
+	case e.alr.in && (!p.started || t-p.lastStart >= probeALRInterval):
+		rate = probeALRScale * est
+	case ideal > est && (!p.started || t-p.lastStart >= probeDeficitPeriod):
+		rate = probeFurtherScale * est
+	default:
+		return 0
+	}
+	rate = min(rate, float64(e.cfg.Max), probeAllocScale*ideal)
+	if rate < probeMinGain*est {
+		p.further, p.initial = 0, true
+		return 0
+	}
+	if p.budget < rate*probeDuration.Seconds()/8 {
+		return 0 // wait for the budget; the same probe is tried at the next slice
+	}
+	p.further, p.initial = 0, true
+	return rate
+}
+
+// paddingLocked is Jitsi's padding rule for one slice of dt: while the allocator would like more than the
+// estimate (ideal > estimate), send min(ideal − target, estimate − target) so the path is exercised up to the
+// estimate and feedback can show whether more fits. Limited by the padding budget.
+func (e *Estimator) paddingLocked(dt time.Duration, target, ideal float64) int {
+	p := &e.probe
+	est := e.estimate
+	if ideal <= est || target >= est || e.state == Overusing {
+		p.carry = 0
+		return 0
+	}
+	bytes := min(ideal-target, est-target)*dt.Seconds()/8 + p.carry
+	// Keep enough budget for the next probe cluster: a probe finds headroom, padding only uses it.
+	reserve := probeFurtherScale * est * probeDuration.Seconds() / 8
+	bytes = min(bytes, max(p.budget-reserve, 0))
+	n := int(bytes)
+	p.carry = bytes - float64(n)
+	return n
+}

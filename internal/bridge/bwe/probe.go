@@ -1,0 +1,173 @@
+package bwe
+
+import (
+	"math"
+	"time"
+)
+
+// Probing constants. The cluster scales and intervals are libwebrtc's ProbeController values as Jitsi's
+// GoogleCc2 runs them; the measurement rules are its ProbeBitrateEstimator's.
+const (
+	probeDuration      = 45 * time.Millisecond // three 15 ms scheduler slices: enough packets, short enough to be cheap
+	probeSlice         = 15 * time.Millisecond // the scheduler's period (Jitsi's padding-period)
+	probeInitialScale  = 3.0                   // first probe at 3 × the initial rate ...
+	probeFurtherScale  = 2.0                   // ... then 2 × each result (so 3×, ~6×, ...) while results keep up
+	probeFurtherMin    = 0.7                   // "keep up": result ≥ 70% of the probed rate
+	probeALRScale      = 2.0                   // application-limited: probe 2 × the estimate ...
+	probeALRInterval   = 5 * time.Second       // ... every 5 s
+	probeDeficitPeriod = 3 * time.Second       // the allocator wants more than the estimate: probe every 3 s
+	probeAllocScale    = 2.0                   // never probe above 2 × the allocator's ideal rate
+	probeMinGain       = 1.1                   // a probe must be able to raise the estimate by 10% to be worth it
+	probeMinPackets    = 5
+	probeMinReceived   = 0.8 // fraction of a cluster's packets that must arrive for a valid result
+	probeMaxInterval   = time.Second
+	probeSaturated     = 0.9  // receive rate < 90% of send rate: the probe filled the link ...
+	probeUtilization   = 0.95 // ... so take 95% of the receive rate
+	probeMaxRatio      = 2.0  // receive rate above 2 × send rate is not a measurement
+	probeTimeout       = time.Second
+	paddingShare       = 0.15 // probe and padding bytes may be at most 15% of media bytes when they gain nothing
+	paddingBudgetSpan  = 5 * time.Second
+)
+
+// cluster is one probe: for probeDuration everything sent (media and padding) is tagged with its id and its
+// total rate is brought up to bps; feedback on the tagged packets tells what the path delivered.
+type cluster struct {
+	id         int32
+	bps        float64
+	start, end time.Duration
+	open       bool // still sending
+	pending    bool // sent, waiting for feedback
+	closedAt   time.Duration
+
+	sentBytes, probeBytes int64
+	sentPackets           int
+	firstSent, lastSent   time.Duration
+	lastSentSize          int
+	lastExt               int64
+
+	recvBytes, lostPackets int64
+	recvPackets            int
+	firstArr, lastArr      time.Duration
+	firstArrSize           int
+	covered                bool // feedback reached the cluster's last packet
+	saturated              bool // set by result: the path delivered clearly less than was sent
+}
+
+func (c *cluster) onSent(ext int64, size int, at time.Duration, probe bool) {
+	if c.sentPackets == 0 || at < c.firstSent {
+		c.firstSent = at
+	}
+	if c.sentPackets == 0 || at >= c.lastSent {
+		c.lastSent, c.lastSentSize = at, size
+	}
+	c.sentPackets++
+	c.sentBytes += int64(size)
+	if probe {
+		c.probeBytes += int64(size)
+	}
+	c.lastExt = max(c.lastExt, ext)
+}
+
+func (c *cluster) onFeedback(r *record, received bool, arrived time.Duration) {
+	if r.ext >= c.lastExt {
+		c.covered = true
+	}
+	if !received {
+		c.lostPackets++
+		return
+	}
+	if c.recvPackets == 0 || arrived < c.firstArr {
+		c.firstArr, c.firstArrSize = arrived, int(r.size)
+	}
+	if c.recvPackets == 0 || arrived > c.lastArr {
+		c.lastArr = arrived
+	}
+	c.recvPackets++
+	c.recvBytes += int64(r.size)
+}
+
+// result is the rate the cluster proved the path carries, or false when the cluster cannot tell.
+func (c *cluster) result() (float64, bool) {
+	c.saturated = false
+	if c.sentPackets < probeMinPackets || float64(c.recvPackets) < probeMinReceived*float64(c.sentPackets) {
+		return 0, false
+	}
+	sendIv, recvIv := c.lastSent-c.firstSent, c.lastArr-c.firstArr
+	if sendIv <= 0 || recvIv <= 0 || sendIv > probeMaxInterval || recvIv > probeMaxInterval {
+		return 0, false
+	}
+	// The last packet sent and the first received only mark the interval's ends.
+	send := float64(c.sentBytes-int64(c.lastSentSize)) * 8 / sendIv.Seconds()
+	recv := float64(c.recvBytes-int64(c.firstArrSize)) * 8 / recvIv.Seconds()
+	// The scheduler sends each slice at the start of its 15 ms, so the measured send rate overstates the
+	// planned one by up to a slice; the planned rate is the better send rate.
+	send = min(send, c.bps)
+	if recv > probeMaxRatio*send {
+		return 0, false
+	}
+	if recv < probeSaturated*send {
+		c.saturated = true
+		return probeUtilization * recv, true
+	}
+	return min(send, recv), true
+}
+
+// prober decides when to start clusters, how many bytes each scheduler slice must send, and keeps the
+// padding budget.
+type prober struct {
+	cur        cluster
+	nextID     int32
+	lastStart  time.Duration
+	started    bool    // a cluster was ever started
+	initial    bool    // the initial probe was made
+	further    float64 // rate of the follow-up probe to start next, 0 = none
+	lastCall   time.Duration
+	called     bool
+	carry      float64 // fractional padding bytes carried to the next slice
+	budget     float64 // bytes of padding/probe allowed now
+	budgetInit bool
+}
+
+// active reports whether a cluster is sending or waiting for its feedback.
+func (p *prober) active() bool { return p.cur.open || p.cur.pending }
+
+// accrue adds a media packet's share to the padding budget.
+func (p *prober) accrue(size int, estimate float64) {
+	p.budget = min(p.budget+paddingShare*float64(size), p.budgetMax(estimate))
+}
+
+func (p *prober) budgetMax(estimate float64) float64 {
+	return paddingShare * estimate / 8 * paddingBudgetSpan.Seconds()
+}
+
+// spend charges probe or padding bytes to the budget.
+func (p *prober) spend(size int, estimate float64) {
+	p.budget = max(p.budget-float64(size), -p.budgetMax(estimate))
+}
+
+// refund returns a cluster's padding to the budget when it raised the estimate: that padding was not waste.
+func (p *prober) refund(bytes int64, estimate float64) {
+	p.budget = min(p.budget+float64(bytes), p.budgetMax(estimate))
+}
+
+// startCluster opens a probe at bps.
+func (p *prober) startCluster(bps float64, now time.Duration) {
+	p.nextID++
+	if p.nextID <= 0 {
+		p.nextID = 1
+	}
+	p.cur = cluster{id: p.nextID, bps: bps, start: now, end: now + probeDuration, open: true}
+	p.lastStart = now
+	p.started = true
+}
+
+// clusterDue is how many bytes the open cluster still needs by the end of the current slice.
+func (p *prober) clusterDue(now time.Duration) int {
+	c := &p.cur
+	elapsed := min(now-c.start+probeSlice, probeDuration)
+	due := c.bps*elapsed.Seconds()/8 - float64(c.sentBytes)
+	if due <= 0 {
+		return 0
+	}
+	return int(math.Ceil(due))
+}

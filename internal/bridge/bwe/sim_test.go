@@ -1,0 +1,212 @@
+package bwe
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// The simulated path: the bridge (a sender model driving an Estimator), a FIFO bottleneck with a capacity, a
+// drop-tail queue, random loss and a base delay, and a receiver that reports transport-cc-like feedback.
+
+var simEpoch = time.Unix(1_800_000_000, 0)
+
+// ladder is the set of media rates the sender model can pick, like an allocator choosing layers of a few
+// simulcast streams: it never sends a rate that is not on it.
+var ladder = []int64{150e3, 200e3, 300e3, 400e3, 500e3, 600e3, 700e3, 850e3, 1000e3, 1150e3, 1300e3,
+	1500e3, 1750e3, 2000e3, 2300e3, 2600e3, 3000e3, 3500e3, 4000e3, 5000e3}
+
+func ladderFloor(bps int64) int64 {
+	best := ladder[0]
+	for _, r := range ladder {
+		if r <= bps {
+			best = r
+		}
+	}
+	return best
+}
+
+type inflight struct {
+	seq     uint16
+	size    int
+	arrives time.Duration
+}
+
+type feedbackMsg struct {
+	at       time.Duration
+	arrivals []Arrival
+}
+
+type sim struct {
+	t   *testing.T
+	e   *Estimator
+	rng *rand.Rand
+
+	// link
+	capacity   int64 // bit/s
+	queueLimit int   // bytes
+	lossRate   float64
+	delay      time.Duration // one way, both directions
+	linkFree   time.Duration // when the link finishes the last queued packet
+	queue      []inflight    // in the link or in flight, in order
+	queued     int           // bytes not yet transmitted onto the link
+
+	// sender
+	ideal         int64 // what the allocator would like
+	honorProbes   bool  // the bridge sends the padding ProbeBytes asks for
+	target        int64
+	seq           uint16
+	now           time.Duration
+	nextFrame     time.Duration
+	nextProbe     time.Duration
+	nextAlloc     time.Duration
+	mediaBytes    int64
+	paddingBytes  int64
+	receiverClock time.Duration // offset of the receiver's clock
+
+	// receiver
+	pendingRecv []Arrival // statuses not yet reported
+	nextSeqRep  uint16    // next seq the receiver expects to report
+	haveRep     bool
+	nextFb      time.Duration
+	feedback    []feedbackMsg
+	recvLog     []recvEvent // every delivery, for delivered-rate measurements
+}
+
+type recvEvent struct {
+	at   time.Duration
+	size int
+}
+
+func newSim(t *testing.T, cfg Config, capacity int64, seed uint64) *sim {
+	return &sim{
+		t: t, e: New(cfg), rng: rand.New(rand.NewPCG(seed, 7)),
+		capacity: capacity, queueLimit: 60_000, delay: 20 * time.Millisecond,
+		ideal: 5_000_000, honorProbes: true, receiverClock: 1234 * time.Second,
+	}
+}
+
+// send puts one packet on the wire.
+func (s *sim) send(size int, probe bool) {
+	s.seq++
+	s.e.OnSent(s.seq, size, simEpoch.Add(s.now), probe)
+	if probe {
+		s.paddingBytes += int64(size)
+	} else {
+		s.mediaBytes += int64(size)
+	}
+	if s.queued+size > s.queueLimit {
+		return // drop-tail
+	}
+	if s.lossRate > 0 && s.rng.Float64() < s.lossRate {
+		return
+	}
+	start := max(s.now, s.linkFree)
+	s.linkFree = start + time.Duration(float64(size*8)/float64(s.capacity)*float64(time.Second))
+	s.queued += size
+	s.queue = append(s.queue, inflight{seq: s.seq, size: size, arrives: s.linkFree + s.delay})
+}
+
+// sendBytes sends n bytes as packets of at most 1200 bytes.
+func (s *sim) sendBytes(n int, probe bool) {
+	for n > 0 {
+		size := min(n, 1200)
+		if probe && size < 200 {
+			size = 200 // a padding packet has headers and a minimum useful size
+		}
+		s.send(size, probe)
+		n -= size
+	}
+}
+
+// step advances the simulation by 1 ms.
+func (s *sim) step() {
+	if s.now >= s.nextAlloc {
+		s.target = min(ladderFloor(s.e.Estimate()), s.ideal)
+		s.nextAlloc = s.now + 100*time.Millisecond
+	}
+	if s.now >= s.nextFrame {
+		frame := int(s.target / 8 / 30)
+		// A key-frame-free video stream still varies frame to frame.
+		frame = int(float64(frame) * (0.8 + 0.4*s.rng.Float64()))
+		s.sendBytes(frame, false)
+		s.nextFrame += time.Second / 30
+	}
+	if s.now >= s.nextProbe {
+		n := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal)
+		if s.honorProbes && n > 0 {
+			s.sendBytes(n, true)
+		}
+		s.nextProbe += 15 * time.Millisecond
+	}
+	s.deliver()
+	if s.now >= s.nextFb {
+		s.report()
+		s.nextFb = s.now + time.Duration(50+s.rng.IntN(51))*time.Millisecond
+	}
+	if s.now%time.Second == 0 {
+		// What RTCP receiver reports would measure: both directions' delay plus the queue.
+		s.e.OnRTT(2*s.delay+max(s.linkFree-s.now, 0), simEpoch.Add(s.now))
+	}
+	for len(s.feedback) > 0 && s.feedback[0].at <= s.now {
+		s.e.OnFeedback(simEpoch.Add(s.now), s.feedback[0].arrivals)
+		s.feedback = s.feedback[1:]
+	}
+	s.now += time.Millisecond
+}
+
+// deliver moves packets whose arrival time has come to the receiver.
+func (s *sim) deliver() {
+	for len(s.queue) > 0 && s.queue[0].arrives <= s.now {
+		p := s.queue[0]
+		s.queue = s.queue[1:]
+		s.queued -= p.size
+		s.recvLog = append(s.recvLog, recvEvent{at: p.arrives, size: p.size})
+		// Everything between the last reported seq and this one that did not arrive was lost (FIFO path).
+		if !s.haveRep {
+			s.nextSeqRep, s.haveRep = p.seq, true
+		}
+		for ; s.nextSeqRep != p.seq; s.nextSeqRep++ {
+			s.pendingRecv = append(s.pendingRecv, Arrival{Seq: s.nextSeqRep})
+		}
+		s.pendingRecv = append(s.pendingRecv, Arrival{Seq: p.seq, Received: true, At: p.arrives + s.receiverClock})
+		s.nextSeqRep = p.seq + 1
+	}
+	// The link's queue shrinks as the link transmits; approximate queued bytes by what is not yet sent out.
+	s.queued = 0
+	for _, p := range s.queue {
+		if p.arrives-s.delay > s.now {
+			s.queued += p.size
+		}
+	}
+}
+
+// report sends the receiver's pending statuses back as one feedback packet.
+func (s *sim) report() {
+	if len(s.pendingRecv) == 0 {
+		return
+	}
+	fb := feedbackMsg{at: s.now + s.delay, arrivals: s.pendingRecv}
+	s.pendingRecv = nil
+	s.feedback = append(s.feedback, fb)
+}
+
+// run advances d, calling each every 100 ms.
+func (s *sim) run(d time.Duration, each func()) {
+	end := s.now + d
+	for s.now < end {
+		s.step()
+		if each != nil && s.now%(100*time.Millisecond) == 0 {
+			each()
+		}
+	}
+}
+
+// delivered is the receiver's delivered rate over the window ending now.
+func (s *sim) delivered(window time.Duration) int64 {
+	var sum int
+	for i := len(s.recvLog) - 1; i >= 0 && s.recvLog[i].at > s.now-window; i-- {
+		sum += s.recvLog[i].size
+	}
+	return int64(float64(sum*8) / window.Seconds())
+}
