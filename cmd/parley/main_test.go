@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
@@ -73,12 +74,14 @@ func TestServeErrorsNameTheFlag(t *testing.T) {
 	}
 }
 
-// `parley bot --bots 2 --json` against a server: one JSON object per bot,
-// each having received audio and video from the other.
+// `parley bot --bots 2 --json --max-height 180` against a server: one JSON
+// object per bot, each having received audio and video from the other, the
+// video at 180p, over the bot's time in the room; each sent its 180p
+// encoding.
 func TestBotCommand(t *testing.T) {
 	srv := xmpptest.Start(t, nil)
 	code, out, stderr := runCmd("", "bot", "--url", "https://"+srv.HTTP+"/cli-room", "--insecure", "--loopback",
-		"--bots", "2", "--duration", "1500ms", "--json")
+		"--bots", "2", "--duration", "1500ms", "--json", "--max-height", "180")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -88,22 +91,63 @@ func TestBotCommand(t *testing.T) {
 	}
 	for _, l := range lines {
 		var r struct {
-			Endpoint string `json:"endpoint"`
+			Endpoint string    `json:"endpoint"`
+			Start    time.Time `json:"start"`
+			End      time.Time `json:"end"`
 			Received map[string]struct {
 				AudioPackets int `json:"audioPackets"`
 				VideoFrames  int `json:"videoFrames"`
+				Sources      map[string]struct {
+					Kind  string `json:"kind"`
+					Video *struct {
+						Frames int `json:"frames"`
+						Height int `json:"height"`
+					} `json:"video"`
+				} `json:"sources"`
 			} `json:"received"`
+			Sent struct {
+				Encodings []struct {
+					Height int `json:"height"`
+					Frames int `json:"frames"`
+				} `json:"encodings"`
+			} `json:"sent"`
 		}
 		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Endpoint == "" || len(r.Received) != 1 {
 			t.Fatalf("line %q: %v", l, err)
+		}
+		if r.Start.IsZero() || r.End.Sub(r.Start) < 1500*time.Millisecond {
+			t.Errorf("start %v, end %v: shorter than --duration", r.Start, r.End)
 		}
 		for from, got := range r.Received {
 			if from == r.Endpoint || got.AudioPackets == 0 || got.VideoFrames == 0 {
 				t.Fatalf("%s received %+v from %s", r.Endpoint, got, from)
 			}
+			v := got.Sources[from+"-v0"].Video
+			if got.Sources[from+"-a0"].Kind != "audio" || v == nil || v.Frames != got.VideoFrames || v.Height != 180 {
+				t.Fatalf("%s received from %s: %s", r.Endpoint, from, l)
+			}
+		}
+		if e := r.Sent.Encodings; len(e) != 3 || e[0].Height != 180 || e[0].Frames == 0 {
+			t.Fatalf("%s sent %+v", r.Endpoint, e)
 		}
 	}
 	if code, _, _ := runCmd("", "bot"); code != 2 {
 		t.Fatal("bot without --url")
+	}
+}
+
+// TestBotFlagErrors: a bad receive constraint is reported under its flag,
+// before joining.
+func TestBotFlagErrors(t *testing.T) {
+	for _, c := range []struct{ args, want []string }{
+		{[]string{"--max-height", "-2"}, []string{"parley bot: --max-height -2: must be -1 (no limit), 0 (no video) or a height in pixels"}},
+		{[]string{"--last-n", "-5"}, []string{"parley bot: --last-n -5: must be -1 (every source) or a number of sources"}},
+		{[]string{"--max-height", "tall"}, []string{`invalid value "tall" for flag -max-height`}},
+	} {
+		args := append([]string{"bot", "--url", "https://127.0.0.1:1/room"}, c.args...)
+		code, _, stderr := runCmd("", args...)
+		if code != 2 || !strings.Contains(stderr, c.want[0]) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want[0])
+		}
 	}
 }
