@@ -207,30 +207,29 @@ func (e *Estimator) matchLocked(a Arrival) {
 // updateLocked runs the rate controllers after a feedback packet.
 func (e *Estimator) updateLocked(t time.Duration) {
 	acked := e.acked.rate()
+	e.loss.update(e.estimate, e.rtt, t)
+	switch {
+	case e.state != Overusing:
+		e.rate.update(e.state, acked, e.alr.in, t)
+	case e.probe.active():
+		// A probe cluster is sending or waiting for its feedback: the queue it builds is expected. Its result
+		// decides (below, and in onProbeResultLocked), not the delay it causes.
+	case e.rate.canDecreaseAgain(acked, t):
+		e.rate.update(Overusing, acked, e.alr.in, t)
+	}
+	e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
 	if c := &e.probe.cur; c.pending && (c.covered || t-c.closedAt > probeTimeout) {
 		c.pending = false
 		if res, ok := c.result(); ok && c.covered {
 			e.onProbeResultLocked(res, c, t)
 		}
 	}
-	e.loss.update(e.estimate, e.rtt, t)
-	if e.state == Overusing {
-		if e.rate.canDecreaseAgain(acked, t) {
-			e.rate.update(Overusing, acked, e.alr.in, t)
-		}
-	} else {
-		e.rate.update(e.state, acked, e.alr.in, t)
-	}
-	e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
 }
 
 // onProbeResultLocked raises the estimate to what a probe proved, and plans a follow-up probe while the
 // path keeps carrying what is probed.
 func (e *Estimator) onProbeResultLocked(res float64, c *cluster, t time.Duration) {
 	e.probe.further = 0
-	if e.state == Overusing {
-		return // the probe congested the path; its rate is not one to keep
-	}
 	switch {
 	case c.saturated && res < e.estimate:
 		// The probe filled the path and it delivered less than the estimate: we have been sending above the
@@ -246,6 +245,11 @@ func (e *Estimator) onProbeResultLocked(res float64, c *cluster, t time.Duration
 			e.probe.refund(c.probeBytes, res)
 		}
 		e.rate.set(res, t)
+		if c.saturated {
+			// The path's capacity is now known: from here increase additively, not 8% a second, so the queue
+			// this probe left behind can drain before the estimate passes the capacity again.
+			e.rate.link.onOveruse(res / probeUtilization)
+		}
 		e.loss.lift(res)
 		e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
 	}
@@ -315,7 +319,7 @@ func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) int {
 	case !p.cur.pending || t-p.cur.closedAt > probeTimeout:
 		p.cur.pending = false
 		if rate := e.probeRateLocked(t, float64(ideal)); rate > 0 {
-			p.startCluster(rate, t)
+			p.startCluster(rate, e.estimate, t)
 			out = p.clusterDue(t)
 		}
 	}

@@ -34,6 +34,7 @@ const (
 type cluster struct {
 	id         int32
 	bps        float64
+	estAtStart float64 // the estimate when the probe began
 	start, end time.Duration
 	open       bool // still sending
 	pending    bool // sent, waiting for feedback
@@ -151,12 +152,12 @@ func (p *prober) refund(bytes int64, estimate float64) {
 }
 
 // startCluster opens a probe at bps.
-func (p *prober) startCluster(bps float64, now time.Duration) {
+func (p *prober) startCluster(bps, estimate float64, now time.Duration) {
 	p.nextID++
 	if p.nextID <= 0 {
 		p.nextID = 1
 	}
-	p.cur = cluster{id: p.nextID, bps: bps, start: now, end: now + probeDuration, open: true}
+	p.cur = cluster{id: p.nextID, bps: bps, estAtStart: estimate, start: now, end: now + probeDuration, open: true}
 	p.lastStart = now
 	p.started = true
 }

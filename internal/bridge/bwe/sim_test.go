@@ -32,6 +32,11 @@ type inflight struct {
 	arrives time.Duration
 }
 
+type framePkt struct {
+	at   time.Duration
+	size int
+}
+
 type feedbackMsg struct {
 	at       time.Duration
 	arrivals []Arrival
@@ -52,8 +57,9 @@ type sim struct {
 	queued     int           // bytes not yet transmitted onto the link
 
 	// sender
-	ideal         int64 // what the allocator would like
-	honorProbes   bool  // the bridge sends the padding ProbeBytes asks for
+	framePkts     []framePkt // media packets of the current frame not yet forwarded
+	ideal         int64      // what the allocator would like
+	honorProbes   bool       // the bridge sends the padding ProbeBytes asks for
 	target        int64
 	seq           uint16
 	now           time.Duration
@@ -129,8 +135,19 @@ func (s *sim) step() {
 		frame := int(s.target / 8 / 30)
 		// A key-frame-free video stream still varies frame to frame.
 		frame = int(float64(frame) * (0.8 + 0.4*s.rng.Float64()))
-		s.sendBytes(frame, false)
+		// The publisher's pacer (2.5 × its rate in libwebrtc) spreads a frame over 40% of the frame interval,
+		// and the bridge forwards packets as they come.
+		n := (frame + 1199) / 1200
+		for i := 0; i < n; i++ {
+			size := min(1200, frame-i*1200)
+			at := s.now + time.Duration(i)*(time.Second/30*4/10)/time.Duration(n)
+			s.framePkts = append(s.framePkts, framePkt{at: at, size: size})
+		}
 		s.nextFrame += time.Second / 30
+	}
+	for len(s.framePkts) > 0 && s.framePkts[0].at <= s.now {
+		s.send(s.framePkts[0].size, false)
+		s.framePkts = s.framePkts[1:]
 	}
 	if s.now >= s.nextProbe {
 		n := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal)
