@@ -41,6 +41,7 @@ func main() {
 	senders := flag.Int("senders", 3, "unshaped sender bots")
 	duration := flag.Duration("duration", 30*time.Second, "the receiver's time in the room")
 	parley := flag.String("parley", "", "parley binary (default: go build ./cmd/parley into a temporary folder)")
+	botBin := flag.String("bot", "", "parley binary for the bots (default: -parley), to measure one server with a newer bot")
 	receiverFlags := flag.String("receiver-flags", "", "extra flags for the receiver's parley bot, space-separated (--max-height 360)")
 	seed := flag.Uint64("seed", 1, "seed of the relay's losses")
 	jsonOut := flag.String("json", "", "also write the runs, with the bots' raw reports, to this file")
@@ -49,13 +50,13 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*scenario, *senders, *duration, *parley, *receiverFlags, *seed, *jsonOut); err != nil {
+	if err := run(*scenario, *senders, *duration, *parley, *botBin, *receiverFlags, *seed, *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "shaped:", err)
 		os.Exit(1)
 	}
 }
 
-func run(names string, senders int, duration time.Duration, parley, receiverFlags string, seed uint64, jsonOut string) error {
+func run(names string, senders int, duration time.Duration, parley, botBin, receiverFlags string, seed uint64, jsonOut string) error {
 	var scs []Scenario
 	if names == "all" {
 		scs = Scenarios
@@ -80,7 +81,7 @@ func run(names string, senders int, duration time.Duration, parley, receiverFlag
 			return err
 		}
 	}
-	o := Options{Parley: parley, Senders: senders, Duration: duration, ReceiverFlags: strings.Fields(receiverFlags),
+	o := Options{Parley: parley, Bot: botBin, Senders: senders, Duration: duration, ReceiverFlags: strings.Fields(receiverFlags),
 		Seed: seed, Log: os.Stderr}
 	fmt.Fprintf(os.Stderr, "machine: %d cores, %s; %d senders, receiver %v per scenario\n", runtime.NumCPU(), cpuModel(), senders, duration)
 	var rows []Row

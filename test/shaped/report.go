@@ -129,18 +129,22 @@ func parseReport(raw json.RawMessage) (BotReport, error) {
 
 // Row is one scenario's line of the table.
 type Row struct {
-	Scenario               string
-	Window                 time.Duration
-	LinkKbps, BridgeKbps   float64 // carried by the link toward the receiver; sent by the bridge toward it
-	LinkDropped            float64 // share of the packets the limit dropped
-	RelayLost              uint64  // packets the relay's profile dropped
-	RetransmitsPerSec      float64
-	Sources                int     // remote participants heard from
-	FramesPerSource, FPS   float64 // mean over remote sources
-	MinFPS                 float64
-	FreezesPerMin          float64 // mean over sources; -1 unknown
-	FrozenShare            float64 // of the window, mean over sources; -1 unknown
-	Height                 int     // lowest over sources; 0 unknown
+	Scenario             string
+	Window               time.Duration
+	LinkKbps, BridgeKbps float64 // carried by the link toward the receiver; sent by the bridge toward it
+	LinkDropped          float64 // share of the packets the limit dropped
+	RelayLost            uint64  // packets the relay's profile dropped
+	RetransmitsPerSec    float64
+	Sources              int     // remote participants heard from
+	WithVideo            int     // of them, those with 2 complete frames or more
+	FramesPerSource, FPS float64 // mean over remote sources
+	MinFPS               float64
+	// W3C freezes, mean over the sources WithVideo (a source without frames has no gaps between
+	// them, and at under 1 fps the mean frame interval is itself seconds long, so few gaps count);
+	// -1 unknown or no source with video.
+	FreezesPerMin          float64
+	FrozenShare            float64 // of the window
+	Height                 int     // lowest over the sources WithVideo; 0 unknown
 	AudioPerSec, AudioLoss float64 // audio packets per second per source; loss -1 unknown
 	MarkerFrames           bool    // frames are the first format's marker bits
 }
@@ -164,7 +168,6 @@ func Summarize(res *Result) Row {
 		return row
 	}
 	var lost, got int
-	detailed := false
 	for _, r := range rems {
 		fps := r.FPS
 		if !r.Detailed {
@@ -177,18 +180,29 @@ func Summarize(res *Result) Row {
 			row.MinFPS = fps
 		}
 		row.AudioPerSec += float64(r.AudioPackets) / secs / float64(len(rems))
-		if r.Detailed {
-			if !detailed {
-				detailed, row.FreezesPerMin, row.FrozenShare = true, 0, 0
-			}
-			row.FreezesPerMin += float64(r.Freezes) / (secs / 60) / float64(len(rems))
-			row.FrozenShare += r.FreezeMs / 1000 / secs / float64(len(rems))
-			lost += r.AudioLost
-			got += r.AudioPackets
-			if row.Height == 0 || (r.Height > 0 && r.Height < row.Height) {
-				row.Height = r.Height
-			}
+		if r.Frames >= 2 {
+			row.WithVideo++
 		}
+		if !r.Detailed {
+			continue
+		}
+		lost += r.AudioLost
+		got += r.AudioPackets
+		if r.Frames < 2 {
+			continue
+		}
+		if row.FreezesPerMin < 0 {
+			row.FreezesPerMin, row.FrozenShare = 0, 0
+		}
+		row.FreezesPerMin += float64(r.Freezes) / (secs / 60)
+		row.FrozenShare += r.FreezeMs / 1000 / secs
+		if row.Height == 0 || (r.Height > 0 && r.Height < row.Height) {
+			row.Height = r.Height
+		}
+	}
+	if row.FreezesPerMin >= 0 {
+		row.FreezesPerMin /= float64(row.WithVideo)
+		row.FrozenShare /= float64(row.WithVideo)
 	}
 	if got+lost > 0 {
 		row.AudioLoss = float64(lost) / float64(got+lost)
@@ -198,7 +212,7 @@ func Summarize(res *Result) Row {
 
 // WriteTable writes rows as a Markdown table.
 func WriteTable(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| Scenario | Window | Link carried (kbit/s) | Bridge sent (kbit/s) | Dropped at the limit | Relay lost (pkts) | Retransmissions/s | Sources | Frames per source | fps (mean / min) | Freezes per min | Time frozen | Height (lowest) | Audio pkts/s per source | Audio loss |")
+	fmt.Fprintln(w, "| Scenario | Window | Link carried (kbit/s) | Bridge sent (kbit/s) | Dropped at the limit | Relay lost (pkts) | Retransmissions/s | Sources (with video) | Frames per source | fps (mean / min) | Freezes per min | Time frozen | Height (lowest) | Audio pkts/s per source | Audio loss |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		unknown := func(v float64, f string) string {
@@ -215,9 +229,9 @@ func WriteTable(w io.Writer, rows []Row) {
 		if r.MarkerFrames {
 			frames += " (marker bits)"
 		}
-		fmt.Fprintf(w, "| %s | %.1f s | %.0f | %.0f | %.1f%% | %d | %.0f | %d | %s | %.1f / %.1f | %s | %s | %s | %.1f | %s |\n",
+		fmt.Fprintf(w, "| %s | %.1f s | %.0f | %.0f | %.1f%% | %d | %.0f | %d (%d) | %s | %.1f / %.1f | %s | %s | %s | %.1f | %s |\n",
 			r.Scenario, r.Window.Seconds(), r.LinkKbps, r.BridgeKbps, r.LinkDropped*100, r.RelayLost, r.RetransmitsPerSec,
-			r.Sources, frames, r.FPS, max(r.MinFPS, 0), unknown(r.FreezesPerMin, "%.1f"), unknown(r.FrozenShare*100, "%.0f%%"),
+			r.Sources, r.WithVideo, frames, r.FPS, max(r.MinFPS, 0), unknown(r.FreezesPerMin, "%.1f"), unknown(r.FrozenShare*100, "%.0f%%"),
 			height, r.AudioPerSec, unknown(r.AudioLoss*100, "%.1f%%"))
 	}
 }

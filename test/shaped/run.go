@@ -28,6 +28,7 @@ import (
 // Options are a run's settings, the same for every scenario.
 type Options struct {
 	Parley   string        // the parley binary
+	Bot      string        // the parley binary the bots run; empty: Parley
 	Senders  int           // unshaped sender bots
 	Duration time.Duration // the receiver's time in the room
 	// ReceiverFlags go to the receiver's `parley bot` as they are (--max-height 360, --stage EP).
@@ -94,6 +95,13 @@ func Run(ctx context.Context, o Options, sc Scenario) (*Result, error) {
 	return h.run(ctx)
 }
 
+func (o Options) bot() string {
+	if o.Bot != "" {
+		return o.Bot
+	}
+	return o.Parley
+}
+
 func (o Options) logf(format string, args ...any) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, format+"\n", args...)
@@ -113,7 +121,7 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 	defer server.stop(syscall.SIGTERM, 10*time.Second)
 
 	room := h.base + "/shaped" + randomHex()
-	senders, err := h.start(exec.CommandContext(ctx, h.o.Parley, "bot", "--url", room, "--insecure",
+	senders, err := h.start(exec.CommandContext(ctx, h.o.bot(), "bot", "--url", room, "--insecure",
 		"--loopback", "--bots", strconv.Itoa(h.o.Senders), "--json", "--duration", (h.o.Duration+2*time.Minute).String()), "senders")
 	if err != nil {
 		return nil, err
@@ -126,7 +134,7 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 
 	args := append([]string{"bot", "--url", room, "--insecure", "--bots", "1", "--json",
 		"--duration", h.o.Duration.String()}, h.o.ReceiverFlags...)
-	receiver, err := h.start(h.ns.Command(ctx, h.o.Parley, args...), "receiver")
+	receiver, err := h.start(h.ns.Command(ctx, h.o.bot(), args...), "receiver")
 	if err != nil {
 		return nil, err
 	}
