@@ -1,0 +1,80 @@
+// Package bwe is the bridge's send-side bandwidth estimator toward one receiver: from the transport-wide
+// sequence numbers the bridge stamps on what it sends (draft-holmer-rmcat-transport-wide-cc-extensions-01)
+// and the receiver's transport-cc feedback, it estimates how many bits per second the path to that receiver
+// carries, and says how much padding to send to find out whether it carries more. It follows Google
+// Congestion Control as libwebrtc runs it (and Jitsi's GoogleCc2 port), written anew; pure Go, no Pion types,
+// no clocks (every method takes the time), no goroutines.
+//
+// Flow, per receiver:
+//
+//	send path   OnSent(seq, size, at, probe)          a record in a fixed ring (8192 entries), O(1), no allocation
+//	feedback    OnFeedback(now, []Arrival)            match records → loss counts, delivered rate, delay groups
+//	                                                   → trendline detector → AIMD; loss cap; probe results
+//	RTCP RR     OnRTT(rtt, now)                       paces decreases and the additive increase
+//	scheduler   ProbeBytes(now, target, ideal)        every ~15 ms: bytes of padding/RTX to send now
+//	allocator   Estimate(), Stats()
+//
+// # Delay-based estimate
+//
+// Packets sent within 5 ms of each other form a group (a frame leaves as a burst); packets that arrive in a
+// burst sooner than they were sent (a queue upstream released them) join the group, up to 100 ms. For each
+// pair of groups the delay variation is (arrival spacing − send spacing). The trendline filter accumulates
+// it, smooths it (α 0.9), and fits a least-squares slope over the last 20 groups; the slope × min(groups,
+// 60) × 4 is compared with a threshold that starts at 12.5 ms and follows the signal (k_up 0.0087 when above,
+// k_down 0.039 when below, clamped to 6–600 ms, ignoring spikes 15 ms above it), so that it tracks the path's
+// noise without drifting up and hiding congestion. Overuse is declared only when the signal stays above the
+// threshold for more than 10 ms and more than one group while the slope keeps rising; below −threshold is
+// underuse (the queue drains). These are libwebrtc's constants.
+//
+// AIMD rate control: on overuse the estimate becomes 0.85 × the delivered (acknowledged) rate, at most once
+// per RTT (10–200 ms) unless delivery fell below half the estimate; on underuse it holds; otherwise it grows,
+// multiplicatively (8% per second) while no congestion point is known, additively (about one 1200-byte packet
+// per frame per RTT + 100 ms, at least 4 kbit/s per second) near the delivered rate seen at recent overuses
+// (mean ± 3 deviations). It never grows beyond 1.5 × the delivered rate + 10 kbit/s, and not at all while the
+// sender is application-limited: feedback about 300 kbit/s of traffic cannot vouch for 3 Mbit/s
+// (pion/interceptor#299, where an estimator without this ran from 784 kbit/s of traffic to 4 Mbit/s).
+//
+// The delivered rate is measured from the receiver's arrival times over the last 300 ms.
+//
+// # Loss-based cap
+//
+// Every ≥ 500 ms with ≥ 50 packets reported: below 2% loss the cap rises 8% per second (and disappears when
+// far above the estimate); between 2% and 10% it holds the estimate where it was when the loss began (the loss
+// may be the link's own, so no cut, but no climbing on a lossy path either); above 10% it cuts to
+// estimate × (1 − 0.5 × loss), once per 300 ms + RTT (draft-ietf-rmcat-gcc-02 §6, Jitsi's 2%/10%). Windows of
+// 50 packets, not 20: with 5% random loss a 20-packet window reads above 10% about one time in fourteen.
+//
+// # Application-limited region
+//
+// A budget refills at 65% of the estimate and every byte sent spends it (500 ms window); when the budget is
+// over 80% unspent the sender is application-limited until it drops below 50% (libwebrtc's AlrDetector).
+//
+// # Probing and padding
+//
+// ProbeBytes combines two things. Jitsi's rule: while the allocator would like more than the estimate
+// (ideal > estimate) and uses less (target < estimate), send min(ideal − target, estimate − target) per slice,
+// so the path runs at the estimate and feedback can show whether more fits. And probe clusters: for 45 ms
+// (three 15 ms slices) everything sent is tagged and its total rate is brought up to the cluster's rate;
+// the feedback on the tagged packets gives the send rate and the receive rate, and the cluster's result is
+// min of the two, or 95% of the receive rate when the path delivered less than 90% of what was sent
+// (libwebrtc's ProbeBitrateEstimator; at least 5 packets, 80% of them received, intervals under 1 s). Clusters:
+// the first at 3 × the initial rate, then 2 × each result while results reach 70% of what was probed (so 3×,
+// ~6×, ...); every 5 s at 2 × the estimate when application-limited; every 3 s at 2 × the estimate while the
+// allocator wants more than the estimate. No probe goes above 2 × the allocator's ideal rate (libwebrtc caps
+// probes at twice the allocated rate) or is started when it could not raise the estimate by 10%, while
+// overusing, or while loss is above 2%.
+//
+// A result above the estimate raises it. A probe that filled the path (saturated) teaches the link capacity,
+// so later increases are additive; one that filled it below the estimate shows we have been sending above the
+// capacity, and sets the estimate to 0.85 × what was delivered, as an overuse would. This catches the case the
+// delay detector cannot see: a queue that filled before the detector had a window of samples stays full and
+// shows no delay trend, only loss. While a cluster is sending or waiting for its feedback, overuse does not
+// cut the estimate: the queue the probe builds is expected, and the probe's result decides.
+//
+// Padding and probe bytes together stay below 15% of the media bytes over time: a budget accrues 15% of each
+// media packet (up to 5 s worth at the estimate) and every padding byte spends it; a cluster's padding is
+// refunded when it raised the estimate by 10% or more, since that padding was not waste. Jitsi's padding
+// leaves enough budget for the next probe cluster.
+//
+// Defaults (Jitsi's reference.conf): initial 2.5 Mbit/s, minimum 30 kbit/s, maximum 20 Mbit/s.
+package bwe

@@ -1,0 +1,175 @@
+package bwe
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// feedTrend feeds n groups sent 10 ms apart whose arrival spacing is 10 ms + extra, and returns the last state.
+func feedTrend(tr *trendline, at *time.Duration, n int, extra time.Duration) DelayState {
+	var s DelayState
+	for i := 0; i < n; i++ {
+		*at += 10*time.Millisecond + extra
+		s = tr.update(delta{send: 10 * time.Millisecond, arrival: 10*time.Millisecond + extra, arrivalAt: *at})
+	}
+	return s
+}
+
+func TestTrendline(t *testing.T) {
+	var tr trendline
+	tr.reset()
+	var at time.Duration
+	if s := feedTrend(&tr, &at, 200, 0); s != Normal {
+		t.Fatalf("constant delay: state %v, want normal", s)
+	}
+	// A queue growing by 1 ms per 10 ms group (sending 10% above the bottleneck).
+	n := 0
+	for ; n < 100 && tr.state != Overusing; n++ {
+		feedTrend(&tr, &at, 1, time.Millisecond)
+	}
+	if tr.state != Overusing {
+		t.Fatalf("delay ramp +1 ms per group: state %v after 100 groups, want overusing", tr.state)
+	}
+	if n < 3 {
+		t.Fatalf("overuse after %d groups: must persist over more than one delta and 10 ms", n)
+	}
+	// The queue drains.
+	if s := feedTrend(&tr, &at, 30, -2*time.Millisecond); s != Underusing {
+		t.Fatalf("draining queue: state %v, want underusing", s)
+	}
+	if tr.threshold < thresholdMin || tr.threshold > thresholdMax {
+		t.Fatalf("threshold %.1f outside [%v, %v]", tr.threshold, thresholdMin, thresholdMax)
+	}
+}
+
+// A single spike of delay (one late group) is noise, not overuse.
+func TestTrendlineIgnoresOneSpike(t *testing.T) {
+	var tr trendline
+	tr.reset()
+	var at time.Duration
+	feedTrend(&tr, &at, 100, 0)
+	feedTrend(&tr, &at, 1, 30*time.Millisecond)
+	if s := feedTrend(&tr, &at, 1, -30*time.Millisecond); s == Overusing {
+		t.Fatal("one delayed group made the detector report overuse")
+	}
+}
+
+func TestThresholdAdapts(t *testing.T) {
+	var tr trendline
+	tr.reset()
+	// A trend somewhat above the threshold raises it slowly (k_up), below it lowers it faster (k_down).
+	tr.adapt(tr.threshold+10, 0)
+	tr.adapt(tr.threshold+10, 10*time.Millisecond)
+	up := tr.threshold - thresholdInit
+	tr.reset()
+	tr.adapt(0, 0)
+	tr.adapt(0, 10*time.Millisecond)
+	down := thresholdInit - tr.threshold
+	if up <= 0 || down <= 0 || down/thresholdInit <= 2*up/10 {
+		t.Fatalf("threshold moved up %.2f for +10 ms, down %.2f for −12.5 ms: want both, down faster", up, down)
+	}
+	tr.reset()
+	tr.adapt(tr.threshold+100, 0) // a spike far above is not adapted to
+	tr.adapt(tr.threshold+100, 100*time.Millisecond)
+	if tr.threshold != thresholdInit {
+		t.Fatalf("threshold %.2f after a spike far above it, want unchanged", tr.threshold)
+	}
+}
+
+func lossWindow(l *lossControl, lost, total int) {
+	for i := 0; i < total; i++ {
+		l.count(i >= lost, false)
+	}
+}
+
+func TestLossRule(t *testing.T) {
+	l := newLossControl()
+	now := time.Duration(0)
+	l.update(1e6, 0, now)
+	step := func(lost, total int, current float64) {
+		lossWindow(&l, lost, total)
+		now += lossInterval
+		l.update(current, 100*time.Millisecond, now)
+	}
+	step(1, 100, 1e6)
+	if !math.IsInf(l.cap, 1) {
+		t.Fatalf("1%% loss: cap %v, want none", l.cap)
+	}
+	step(5, 100, 1e6)
+	if l.cap != 1e6 {
+		t.Fatalf("5%% loss: cap %v, want held at the current 1e6", l.cap)
+	}
+	step(5, 100, 0.8e6) // the estimate dipped for another reason: the hold does not follow it down
+	if l.cap != 1e6 {
+		t.Fatalf("5%% loss after a dip: cap %v, want still 1e6", l.cap)
+	}
+	step(20, 100, 1e6)
+	if want := 1e6 * (1 - 0.5*0.2); math.Abs(l.cap-want) > 1 {
+		t.Fatalf("20%% loss: cap %v, want %v", l.cap, want)
+	}
+	lossWindow(&l, 20, 100)
+	now += lossInterval
+	l.update(0.9e6, 400*time.Millisecond, now) // 500 ms after the cut, with a 400 ms RTT: too soon to cut again
+	if want := 1e6 * (1 - 0.5*0.2); math.Abs(l.cap-want) > 1 {
+		t.Fatalf("second 20%% window within 300 ms + RTT: cap %v, want unchanged %v", l.cap, want)
+	}
+	before := l.cap
+	step(0, 100, before)
+	if l.cap <= before || l.cap > before*1.08+1000 {
+		t.Fatalf("0%% loss over %v: cap %v from %v, want up by at most 8%%/s", lossInterval, l.cap, before)
+	}
+	// Too few packets: no decision.
+	l2 := newLossControl()
+	l2.update(1e6, 0, 0)
+	lossWindow(&l2, 10, 20)
+	l2.update(1e6, 0, time.Second)
+	if !math.IsInf(l2.cap, 1) {
+		t.Fatalf("50%% of 20 packets: cap %v, want no decision below %d packets", l2.cap, lossMinPackets)
+	}
+}
+
+func TestHistoryWrapAndStale(t *testing.T) {
+	var h history
+	h.init()
+	for i := 0; i < 70000; i++ {
+		h.put(uint16(i), 1000, time.Duration(i)*time.Millisecond, false)
+	}
+	// The newest 8192 packets are found across the 65535 → 0 wrap; older ones are stale.
+	newest := uint16(69999 % 65536)
+	for back := 0; back < historySize; back++ {
+		r := h.lookup(newest - uint16(back))
+		if r == nil || r.ext != int64(69999-back) {
+			t.Fatalf("seq %d (%d back): not found or wrong record", newest-uint16(back), back)
+		}
+	}
+	if h.lookup(newest-historySize) != nil {
+		t.Fatal("a packet older than the history was found")
+	}
+	if h.lookup(newest+1) != nil || h.lookup(newest+100) != nil {
+		t.Fatal("a packet not yet sent was found")
+	}
+	var empty history
+	empty.init()
+	if empty.lookup(0) != nil {
+		t.Fatal("found a packet in an empty history")
+	}
+}
+
+func TestAckedRate(t *testing.T) {
+	var a ackedRate
+	if a.rate() != 0 {
+		t.Fatal("rate before any packet")
+	}
+	// 1 Mbit/s: 1250 bytes every 10 ms.
+	for i := 0; i < 100; i++ {
+		a.add(time.Duration(i)*10*time.Millisecond, 1250)
+	}
+	if r := a.rate(); r < 0.95e6 || r > 1.05e6 {
+		t.Fatalf("rate %v, want about 1e6", r)
+	}
+	a.add(-time.Hour, 1e9) // far in the past: the receiver's clock restarted
+	if r := a.rate(); r != 0 {
+		t.Fatalf("rate %v right after a clock restart, want 0 until a window is seen", r)
+	}
+}
