@@ -156,8 +156,11 @@ func (e *Estimator) OnFeedback(now time.Time, arrivals []Arrival) {
 	defer e.mu.Unlock()
 	t := e.sinceLocked(now)
 	e.received = e.received[:0]
+	matched := 0
 	for _, a := range arrivals {
-		e.matchLocked(a)
+		if e.matchLocked(a) {
+			matched++
+		}
 	}
 	// Delay variation is measured in arrival order (feedback is in sequence order; the path may reorder).
 	slices.SortStableFunc(e.received, func(a, b received) int { return cmp.Compare(a.arrived, b.arrived) })
@@ -167,41 +170,42 @@ func (e *Estimator) OnFeedback(now time.Time, arrivals []Arrival) {
 			e.state = e.trend.update(d)
 		}
 	}
-	if len(e.received) > 0 || len(arrivals) > 0 {
-		e.updateLocked(t)
+	if matched > 0 {
+		e.updateLocked(t) // feedback about nothing we know of (stale, hostile, empty) changes nothing
 	}
 }
 
-// matchLocked pairs one status with its send record and counts it.
-func (e *Estimator) matchLocked(a Arrival) {
+// matchLocked pairs one status with its send record and counts it; false when it tells nothing new.
+func (e *Estimator) matchLocked(a Arrival) bool {
 	r := e.hist.lookup(a.Seq)
 	if r == nil {
-		return
+		return false
 	}
 	if a.Received && (a.At > maxArrival || a.At < -maxArrival) {
-		return
+		return false
 	}
 	switch {
 	case r.state == stateReceived:
-		return // duplicate report
+		return false // duplicate report
 	case r.state == stateLost && !a.Received:
-		return // repeated loss report
+		return false // repeated loss report
 	}
 	lostBefore := r.state == stateLost
 	e.loss.count(a.Received, lostBefore)
 	if c := &e.probe.cur; c.open || c.pending {
 		if r.cluster == c.id {
 			c.onFeedback(r, a.Received, a.At)
-		} else if r.ext >= c.lastExt && c.sentPackets > 0 {
+		} else if !c.open && r.ext >= c.lastExt && c.sentPackets > 0 {
 			c.covered = true
 		}
 	}
 	if !a.Received {
 		r.state = stateLost
-		return
+		return true
 	}
 	r.state = stateReceived
 	e.received = append(e.received, received{sent: r.sent, arrived: a.At, size: int(r.size)})
+	return true
 }
 
 // updateLocked runs the rate controllers after a feedback packet.

@@ -70,8 +70,8 @@ func (c *cluster) onSent(ext int64, size int, at time.Duration, probe bool) {
 }
 
 func (c *cluster) onFeedback(r *record, received bool, arrived time.Duration) {
-	if r.ext >= c.lastExt {
-		c.covered = true
+	if !c.open && r.ext >= c.lastExt {
+		c.covered = true // only a closed cluster's last packet is final
 	}
 	if !received {
 		c.lostPackets++
