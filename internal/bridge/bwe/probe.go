@@ -19,6 +19,7 @@ const (
 	probeAllocScale    = 2.0                   // never probe above 2 × the allocator's ideal rate
 	probeMinGain       = 1.1                   // a probe must be able to raise the estimate by 10% to be worth it
 	probeMinPackets    = 5
+	probeMinFill       = 0.8 // a cluster must have sent 80% of its planned bytes to count
 	probeMinReceived   = 0.8 // fraction of a cluster's packets that must arrive for a valid result
 	probeMaxInterval   = time.Second
 	probeSaturated     = 0.9  // receive rate < 90% of send rate: the probe filled the link ...
@@ -91,6 +92,11 @@ func (c *cluster) onFeedback(r *record, received bool, arrived time.Duration) {
 func (c *cluster) result() (float64, bool) {
 	c.saturated = false
 	if c.sentPackets < probeMinPackets || float64(c.recvPackets) < probeMinReceived*float64(c.sentPackets) {
+		return 0, false
+	}
+	// A cluster the sender did not fill (no padding available, or it ignored ProbeBytes) measured only media,
+	// and a video frame's burst inside 45 ms would look like a saturating probe.
+	if float64(c.sentBytes*8) < probeMinFill*c.bps*probeDuration.Seconds() {
 		return 0, false
 	}
 	sendIv, recvIv := c.lastSent-c.firstSent, c.lastArr-c.firstArr
