@@ -40,7 +40,7 @@ func TestTargetLayer(t *testing.T) {
 	fresh := &source{kind: KindVideo}
 	for i := range 3 {
 		fresh.layers = append(fresh.layers, newInStream(uint32(i+1), fresh, i))
-		fresh.layers[i].seen = now
+		fresh.layers[i].seen.Store(now)
 	}
 	if got := fresh.targetLayer(360, noLayerCap, now); got != 1 {
 		t.Errorf("assumed heights: layer %d, want 1", got)

@@ -155,7 +155,7 @@ func (r *Endpoint) forwardedLocked() []string {
 		return out
 	}
 	for _, sl := range r.videoSlots {
-		if sl.src != nil && sl.maxHeight != 0 {
+		if sl.src != nil && sl.maxHeight != 0 && sl.maxLayer >= 0 {
 			out = append(out, sl.src.name)
 		}
 	}

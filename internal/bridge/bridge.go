@@ -137,10 +137,11 @@ func (b *Bridge) Start() error {
 		Logger:  pionlog.New(b.log).NewLogger("udpmux"),
 	})
 	b.started = true
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go b.demux.run(b.wg.Done)
 	go b.housekeeping()
 	go b.feedbackLoop()
+	go b.congestionLoop()
 	b.log.Info("media socket open", "addr", conn.LocalAddr().String())
 	return nil
 }

@@ -80,7 +80,7 @@ func offerSDP(a *Allocation) string {
 	w("s=-")
 	w("t=0 0")
 	var mids []string
-	for i := 0; i < len(a.AudioSlots)+len(a.VideoSlots); i++ {
+	for i := 0; i < len(a.AudioSlots)+len(a.VideoSlots)+1; i++ {
 		mids = append(mids, fmt.Sprint(i))
 	}
 	w("a=group:BUNDLE %s", strings.Join(mids, " "))
@@ -127,6 +127,19 @@ func offerSDP(a *Allocation) string {
 		w("a=ssrc:%d msid:%s", s.SSRC, s.MSID)
 		w("a=ssrc:%d cname:parley-bridge", s.RTX)
 		w("a=ssrc:%d msid:%s", s.RTX, s.MSID)
+	}
+	// The bridge's own video source (jvb-v0), as Jicofo's offer carries it: the bridge's probes
+	// (padding) come on it.
+	for _, s := range a.Feedback {
+		if s.Kind != KindVideo {
+			continue
+		}
+		w("m=video 9 UDP/TLS/RTP/SAVPF %d", PayloadTypeVP8)
+		common("sendonly")
+		w("a=rtpmap:%d VP8/90000", PayloadTypeVP8)
+		w("a=msid:%s", s.MSID)
+		w("a=ssrc:%d cname:parley-bridge", s.SSRC)
+		w("a=ssrc:%d msid:%s", s.SSRC, s.MSID)
 	}
 	return b.String()
 }

@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"time"
 
+	"github.com/parley-im/parley/internal/bridge/bwe"
 	"github.com/pion/rtcp"
 )
 
@@ -77,14 +79,6 @@ func (r *Endpoint) noteSentLocked(plain []byte, size int, now int64, probe bool)
 // estimate is of the link, so each packet is counted as the link carries it.
 const udpIPOverhead = 28
 
-// tccArrival is one packet's status from a transport-cc feedback packet: whether it arrived and when, on
-// the receiver's clock (meaningful only as differences between packets).
-type tccArrival struct {
-	seq      uint16
-	received bool
-	at       time.Duration
-}
-
 // maxFeedbackStatuses bounds the statuses taken from one feedback packet (a 16-bit count could claim
 // 65535; a real receiver reports what arrived in about 100 ms).
 const maxFeedbackStatuses = 4096
@@ -93,7 +87,7 @@ const maxFeedbackStatuses = 4096
 // (draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1) in sequence order, appending to out. The
 // receive deltas are consumed in order by the packets reported received; a packet that claims more
 // received packets than it carries deltas ends the list there.
-func expandTransportCC(p *rtcp.TransportLayerCC, out []tccArrival) []tccArrival {
+func expandTransportCC(p *rtcp.TransportLayerCC, out []bwe.Arrival) []bwe.Arrival {
 	count := min(int(p.PacketStatusCount), maxFeedbackStatuses)
 	at := time.Duration(p.ReferenceTime) * 64 * time.Millisecond
 	seq := p.BaseSequenceNumber
@@ -103,7 +97,7 @@ func expandTransportCC(p *rtcp.TransportLayerCC, out []tccArrival) []tccArrival 
 			return false
 		}
 		count--
-		a := tccArrival{seq: seq}
+		a := bwe.Arrival{Seq: seq}
 		seq++
 		if symbol == rtcp.TypeTCCPacketReceivedSmallDelta || symbol == rtcp.TypeTCCPacketReceivedLargeDelta {
 			if len(deltas) == 0 {
@@ -112,7 +106,7 @@ func expandTransportCC(p *rtcp.TransportLayerCC, out []tccArrival) []tccArrival 
 			}
 			at += time.Duration(deltas[0].Delta) * time.Microsecond
 			deltas = deltas[1:]
-			a.received, a.at = true, at
+			a.Received, a.At = true, at
 		}
 		out = append(out, a)
 		return true
@@ -146,4 +140,132 @@ func (e *Endpoint) onTransportCC(p *rtcp.TransportLayerCC, now int64) {
 	e.tccReports.Add(1)
 	e.b.metrics.tccFeedbackIn.Inc()
 	e.est.OnFeedback(time.Unix(0, now), e.arrivals)
+}
+
+// newEstimator starts the estimate toward a new receiver at Jitsi's initial 2.5 Mbit/s, within its
+// bounds (bwe defaults).
+func (b *Bridge) newEstimator() *bwe.Estimator { return bwe.New(bwe.Config{}) }
+
+// The congestion loop (one goroutine per bridge) runs every probeTick: it sends each receiver the probe
+// bytes its estimator asks for and, every allocTick, measures each incoming layer's bit rate and
+// re-allocates each receiver's video to its estimate (allocation.go).
+const (
+	probeTick  = 15 * time.Millisecond // Jitsi's padding period
+	allocTicks = 7                     // allocation every 7 probe ticks, about 100 ms
+	rateWindow = 10                    // rate samples (allocation ticks) in a layer's measured bit rate
+	maxPadding = 255                   // padding bytes in one probe packet (RFC 3550 §5.1: a count byte)
+	probePT    = PayloadTypeVP8        // probes are padding-only packets on the bridge's own video SSRC
+	probeClock = uint32(90000 / 1000)  // RTP ticks per ms of the probe stream
+)
+
+func (b *Bridge) congestionLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(probeTick)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			for _, c := range b.conferenceList() {
+				members := c.members()
+				if n%allocTicks == 0 {
+					c.measureRates(members)
+					for _, r := range members {
+						r.allocate(now)
+					}
+				}
+				for _, r := range members {
+					r.probe(now)
+				}
+			}
+		}
+	}
+}
+
+// conferenceList is a snapshot of the bridge's conferences.
+func (b *Bridge) conferenceList() []*Conference {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	confs := make([]*Conference, 0, len(b.conferences))
+	for _, c := range b.conferences {
+		confs = append(confs, c)
+	}
+	return confs
+}
+
+// rateMeter is a stream's received bit rate over the last rateWindow allocation ticks, from its byte
+// counter sampled once per tick (congestion loop only).
+type rateMeter struct {
+	samples [rateWindow + 1]uint64
+	n       int
+	bps     atomic.Int64
+}
+
+func (m *rateMeter) sample(total uint64, tick time.Duration) {
+	m.samples[m.n%len(m.samples)] = total
+	m.n++
+	span := min(m.n-1, rateWindow)
+	if span == 0 {
+		return
+	}
+	oldest := m.samples[(m.n-1-span)%len(m.samples)]
+	m.bps.Store(int64(float64(total-oldest) * 8 / (float64(span) * tick.Seconds())))
+}
+
+// measureRates samples the byte counters of every stream the members send.
+func (c *Conference) measureRates(members []*Endpoint) {
+	for _, e := range members {
+		for _, s := range *e.inbound.Load() {
+			if !s.rtx {
+				s.rate.sample(s.bytes.Load(), probeTick*allocTicks)
+			}
+		}
+	}
+}
+
+// probe sends what r's estimator wants of padding now (congestion loop).
+func (r *Endpoint) probe(now time.Time) {
+	if !r.connected.Load() || r.est == nil { // connected first: est is set before the transport starts
+		return
+	}
+	target, ideal := r.allocTarget.Load(), r.allocIdeal.Load()
+	n := r.est.ProbeBytes(now, target, ideal)
+	if n <= 0 {
+		return
+	}
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	if r.srtpOut == nil {
+		return
+	}
+	for n > 0 {
+		pad := min(n, maxPadding)
+		r.sendPaddingLocked(pad, now.UnixNano())
+		n -= pad
+		r.b.metrics.probeBytes.Add(float64(pad))
+	}
+}
+
+// sendPaddingLocked sends one padding-only RTP packet (RFC 3550 §5.1) of pad padding bytes on the
+// bridge's own video SSRC (jvb-v0, in every offer) with its own sequence and time, numbered for
+// transport-cc like every other packet toward r; sendMu is held.
+func (r *Endpoint) sendPaddingLocked(pad int, now int64) {
+	buf := r.outBuf[:]
+	buf[0] = 0x80 | 0x20 // padding
+	buf[1] = probePT
+	r.padSeq++
+	binary.BigEndian.PutUint16(buf[2:], r.padSeq)
+	binary.BigEndian.PutUint32(buf[4:], uint32(now/1e6)*probeClock)
+	binary.BigEndian.PutUint32(buf[8:], r.feedbackVideo)
+	h := 12 + r.nextTransportSeqLocked().write(buf)
+	clear(buf[h : h+pad-1])
+	buf[h+pad-1] = byte(pad)
+	plain := buf[:h+pad]
+	enc, err := r.srtpOut.EncryptRTP(r.encBuf[:0], plain, &r.outHdr)
+	if err != nil {
+		return
+	}
+	r.writeLocked(enc)
+	r.noteSentLocked(plain, len(enc), now, true)
 }

@@ -4,8 +4,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/internal/bridge/bwe"
+	"github.com/parley-im/parley/internal/pionlog"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5/vnet"
 )
 
 // A receiver that accepted the transport-wide sequence number extension gets it on every packet the
@@ -79,12 +82,12 @@ func TestExpandTransportCC(t *testing.T) {
 	}
 	got := expandTransportCC(fb, nil)
 	base := 640 * time.Millisecond
-	want := []tccArrival{
-		{seq: 65534, received: true, at: base + 1000*time.Microsecond},
-		{seq: 65535, received: true, at: base + 1250*time.Microsecond},
-		{seq: 0},
-		{seq: 1, received: true, at: base - 750*time.Microsecond},
-		{seq: 2, received: true, at: base - 250*time.Microsecond},
+	want := []bwe.Arrival{
+		{Seq: 65534, Received: true, At: base + 1000*time.Microsecond},
+		{Seq: 65535, Received: true, At: base + 1250*time.Microsecond},
+		{Seq: 0},
+		{Seq: 1, Received: true, At: base - 750*time.Microsecond},
+		{Seq: 2, Received: true, At: base - 250*time.Microsecond},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d statuses %+v, want %d", len(got), got, len(want))
@@ -137,5 +140,90 @@ func TestBuildRTPTransportSeq(t *testing.T) {
 	}
 	if n := buildRTP(buf[:], in, lay, 42, projected{}, nil, transportSeq{}); n != 16 || buf[0]&0x10 != 0 {
 		t.Fatalf("without a number: length %d, X bit %v", n, buf[0]&0x10 != 0)
+	}
+}
+
+// TestReceiverLinkAdaptation: a receiver behind a Pion vnet token bucket gets what its link carries. At
+// 2 Mbit/s it gets the sender's video and audio; when the link drops to 120 kbit/s (below the video's
+// ~230 kbit/s but above the audio) the bridge's estimate follows it down and the allocator suspends the
+// video (ForwardedSources empties) while the audio keeps arriving; when the link is back at 2 Mbit/s
+// the probes find the room and the video returns.
+func TestReceiverLinkAdaptation(t *testing.T) {
+	checkNoLeaks(t)
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
+	must(t, err)
+	nets := map[string]*vnet.Net{}
+	for name, ip := range map[string]string{"bridge": "10.0.0.1", "sender": "10.0.0.2", "receiver": "10.0.0.3"} {
+		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
+		must(t, err)
+		nets[name] = n
+	}
+	must(t, router.AddNet(nets["bridge"]))
+	must(t, router.AddNet(nets["sender"]))
+	link := vnet.NewTBFQueue(2_000_000, 10_000, 12_000) // rate bit/s, burst and queue in bytes
+	q, err := vnet.NewQueue(nets["receiver"], link)
+	must(t, err)
+	must(t, router.AddNet(q))
+	must(t, router.Start())
+	t.Cleanup(func() { _ = q.Close(); _ = router.Stop() })
+
+	cfg := testConfig()
+	cfg.MediaAddr = "10.0.0.1:10000"
+	cfg.IncludeLoopback = false
+	tb := newTestBridge(t, cfg, WithNet(nets["bridge"]))
+	s := newClient(t, tb, "shaped", "sender", clientOpts{net: nets["sender"]})
+	r := newClient(t, tb, "shaped", "receiver", clientOpts{net: nets["receiver"], noSend: true, tccFeedback: true})
+	v := slotOf(t, r, "sender-v0")
+	a := r.alloc.AudioSlots[0].SSRC
+	er, err := tb.endpoint("shaped", "receiver")
+	must(t, err)
+	forwarded := func() bool {
+		fwd := er.forwardedSourcesForTest()
+		return len(fwd) == 1 && fwd[0] == "sender-v0"
+	}
+
+	r.rec.wait(t, "video at 2 Mbit/s", func(rec *recorder) bool { return len(rec.pkts[v]) > 60 })
+	eventually(t, "an estimate from feedback", func() bool { return er.tccReports.Load() > 5 })
+	if !forwarded() {
+		t.Fatalf("at 2 Mbit/s ForwardedSources = %v", er.forwardedSourcesForTest())
+	}
+
+	link.SetRate(120_000)
+	waitLong(t, 20*time.Second, "video suspended at 120 kbit/s", func() bool { return !forwarded() })
+	if est := er.est.Estimate(); est > 400_000 {
+		t.Errorf("estimate %d bit/s on a 120 kbit/s link", est)
+	}
+	// Audio still arrives, nearly whole: count what comes in 3 s against the 150 packets sent.
+	before := r.rec.n(a)
+	videoBefore := r.rec.n(v)
+	time.Sleep(3 * time.Second) // a measurement window, not a wait for an event
+	if got := r.rec.n(a) - before; got < 135 {
+		t.Errorf("audio while video is suspended: %d packets in 3 s, want ≥ 135 of 150", got)
+	}
+	if got := r.rec.n(v) - videoBefore; got > 20 {
+		t.Errorf("video while suspended: %d packets in 3 s", got)
+	}
+
+	link.SetRate(2_000_000)
+	waitLong(t, 20*time.Second, "video back at 2 Mbit/s", forwarded)
+	t.Logf("back at 2 Mbit/s: %+v", er.est.Stats())
+	videoBefore = r.rec.n(v)
+	r.rec.wait(t, "video flowing again", func(rec *recorder) bool { return len(rec.pkts[v]) > videoBefore+30 })
+
+	s.close()
+	r.close()
+	_ = tb.Close()
+}
+
+// waitLong polls cond every 50 ms until it holds or d passes (for state that has no notification and
+// takes seconds: an estimate converging).
+func waitLong(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-im/parley/internal/bridge/bwe"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
@@ -76,6 +77,8 @@ type Endpoint struct {
 	lastRR       time.Time
 
 	ch channel // the bridge channel
+
+	bw bwAlloc // bandwidth allocation toward the endpoint (congestion loop)
 }
 
 // link is an endpoint's transport: its ICE agent and credentials, the DTLS association, and where its
@@ -106,10 +109,10 @@ type recvSide struct {
 	rtxBuf     [1600]byte
 	rtcpDec    [1600]byte
 	inHdr      rtp.Header
-	out        *sendBatch   // fan-out of the packet being forwarded, when the socket batches
-	lastMedia  atomic.Int64 // unix ns of the last RTP packet accepted
-	arrivals   []tccArrival // scratch for transport-cc feedback from this endpoint as a receiver
-	tccReports atomic.Int64 // transport-cc feedback packets from this endpoint as a receiver
+	out        *sendBatch    // fan-out of the packet being forwarded, when the socket batches
+	lastMedia  atomic.Int64  // unix ns of the last RTP packet accepted
+	arrivals   []bwe.Arrival // scratch for transport-cc feedback from this endpoint as a receiver
+	tccReports atomic.Int64  // transport-cc feedback packets from this endpoint as a receiver
 }
 
 // sendSide is what the bridge sends to the endpoint. sendMu guards srtpOut, the scratch buffers, every
@@ -127,8 +130,13 @@ type sendSide struct {
 	rtxRefill int64
 	srSent    [8]srRecord
 	srNext    int
-	tccSeq    uint16     // the last transport-wide sequence number sent
-	est       *estimator // bandwidth toward the endpoint; nil without transport-cc (congestion.go)
+	tccSeq    uint16         // the last transport-wide sequence number sent
+	est       *bwe.Estimator // bandwidth toward the endpoint; nil without transport-cc (congestion.go)
+	padSeq    uint16         // sequence numbers of the probe (padding) stream
+
+	// The last allocation's video bit rates toward the endpoint: what it forwards (target) and what it
+	// would with unlimited bandwidth (ideal), which the probes aim for (congestion loop).
+	allocTarget, allocIdeal atomic.Int64
 }
 
 // writerBox lets the packet path swap the transport writer atomically (an ICE connection, or a

@@ -72,11 +72,12 @@ type streamState struct {
 	nack  *nackTracker       // video primaries; guarded by the owner's fbMu
 	// Layer selection (owner's reader goroutine): when the stream's last packet came (unix ns) and the
 	// frame height of its last key frame (0 before one).
-	seen   int64
-	height int
+	seen   atomic.Int64
+	height atomic.Int32
 	// bytes counts the plaintext bytes received (owner's reader goroutine adds, the allocation tick reads
 	// it for the layer's bit rate).
 	bytes atomic.Uint64
+	rate  rateMeter // bit rate from bytes (congestion loop)
 	// silentRun counts consecutive audio packets whose level said silence (owner's reader goroutine).
 	silentRun int
 
@@ -116,10 +117,10 @@ func (src *source) noteLayer(s *inStream, d *vp8Desc, size int, now int64) {
 	if len(src.layers) == 1 {
 		return
 	}
-	s.seen = now
+	s.seen.Store(now)
 	if d != nil && d.keyframe {
 		if d.height > 0 {
-			s.height = int(d.height)
+			s.height.Store(int32(d.height))
 		}
 		if s.layer < 32 && src.kfLayers.Load()&(1<<s.layer) != 0 {
 			src.kfLayers.And(^uint32(1 << s.layer)) // it came: nobody needs to ask for it again
@@ -145,7 +146,7 @@ func (src *source) targetLayer(maxHeight, maxLayer int, now int64) int {
 	}
 	lowest := -1
 	for i := len(src.layers) - 1; i >= 0; i-- {
-		if now-src.layers[i].seen >= staleLayer {
+		if now-src.layers[i].seen.Load() >= staleLayer {
 			continue
 		}
 		if i <= maxLayer && (maxHeight < 0 || src.layerHeight(i) <= maxHeight) {
@@ -159,8 +160,8 @@ func (src *source) targetLayer(maxHeight, maxLayer int, now int64) int {
 // layerHeight is layer i's frame height: as its last key frame said, or before one the usual ladder of
 // a 720p camera sending three layers each half the height of the next (180/360/720).
 func (src *source) layerHeight(i int) int {
-	if h := src.layers[i].height; h > 0 {
-		return h
+	if h := src.layers[i].height.Load(); h > 0 {
+		return int(h)
 	}
 	return 720 >> (len(src.layers) - 1 - i)
 }

@@ -1,0 +1,116 @@
+package bridge
+
+import (
+	"time"
+
+	"github.com/parley-im/parley/internal/bridge/alloc"
+)
+
+// Bandwidth allocation (sfu-quality.md §7.3): every allocation tick the congestion loop gives each
+// receiver with an estimator the layers of its video slots that fit its estimate. The receiver's
+// constraints and last-N are applied first (allocate.go: each slot's maxHeight); the allocator
+// (package alloc, Jitsi's order and hysteresis) then fits what is left to the estimate minus the
+// audio, and each slot forwards at most the layer it was given (slot.maxLayer, applied per packet by
+// targetLayer and switched at key frames). A receiver without transport-cc feedback is not limited.
+
+// bwAlloc is one receiver's allocation state, owned by the congestion loop.
+type bwAlloc struct {
+	a        *alloc.Allocator
+	sources  []alloc.Source
+	layers   []alloc.Layer // backing store of every source's Layers
+	slots    []*slot       // the slot of each entry of sources
+	heights  map[string]int
+	speakers []string
+}
+
+// allocate re-fits r's video to its estimate (congestion loop).
+func (r *Endpoint) allocate(now time.Time) {
+	if !r.connected.Load() || r.est == nil || !r.videoOn.Load() { // connected first: est is set before the transport starts
+		return
+	}
+	ba := &r.bw
+	if ba.a == nil {
+		a, err := alloc.NewAllocator(alloc.DefaultLimits(), alloc.DefaultHysteresis())
+		if err != nil {
+			r.log.Error("bandwidth allocator", "err", err)
+			return
+		}
+		ba.a, ba.heights = a, map[string]int{}
+	}
+	// Trusted once feedback came (sfu-quality.md §7.4); until then every source gets its ideal layer.
+	bwe := alloc.Unlimited
+	if r.tccReports.Load() > 0 {
+		bwe = max(r.est.Estimate()-r.audioRate(), 0)
+	}
+	settings := r.allocSettings()
+	nowNs := now.UnixNano()
+
+	r.sendMu.Lock()
+	ba.collect(r.videoSlots, nowNs)
+	settings.MaxHeight = ba.heights
+	res := ba.a.Allocate(ba.sources, ba.speakers, settings, bwe, nowNs)
+	for i, al := range res.Sources {
+		ba.slots[i].maxLayer = al.Target
+	}
+	fwd := r.forwardedLocked()
+	r.sendMu.Unlock()
+
+	r.allocTarget.Store(res.TargetBps)
+	r.allocIdeal.Store(res.IdealBps)
+	r.ch.sendForwarded(fwd)
+}
+
+// allocSettings reads r's on-stage and selected sources and the speech order; the slots' heights
+// already carry the rest of its constraints and last-N.
+func (r *Endpoint) allocSettings() alloc.Settings {
+	r.ch.mu.Lock()
+	s := alloc.Settings{LastN: -1, DefaultMaxHeight: -1,
+		OnStage: r.ch.settings.OnStageSources, Selected: r.ch.settings.SelectedSources}
+	r.ch.mu.Unlock() // the lists are replaced, never changed in place
+	dom, prev := r.conf.speech.current()
+	ba := &r.bw
+	ba.speakers = ba.speakers[:0]
+	if dom != "" {
+		ba.speakers = append(append(ba.speakers, dom), prev...)
+	}
+	return s
+}
+
+// collect describes r's mapped video slots to the allocator: one layer per simulcast encoding with its
+// measured bit rate; sendMu is held.
+func (ba *bwAlloc) collect(slots []*slot, now int64) {
+	ba.sources, ba.slots, ba.layers = ba.sources[:0], ba.slots[:0], ba.layers[:0]
+	clear(ba.heights)
+	for _, sl := range slots {
+		if sl.src == nil {
+			continue
+		}
+		src := sl.src
+		start := len(ba.layers)
+		for i, s := range src.layers {
+			active := s.rate.bps.Load() > 0
+			if len(src.layers) > 1 {
+				active = active && now-s.seen.Load() < staleLayer
+			}
+			ba.layers = append(ba.layers, alloc.Layer{Encoding: i, Temporal: 2, Height: src.layerHeight(i),
+				FPS: 30, Bps: s.rate.bps.Load(), Active: active})
+		}
+		ba.sources = append(ba.sources, alloc.Source{ID: src.name, Owner: src.owner.id,
+			Desktop: src.videoType == "desktop", Layers: ba.layers[start:len(ba.layers):len(ba.layers)]})
+		ba.slots = append(ba.slots, sl)
+		ba.heights[src.name] = sl.maxHeight
+	}
+}
+
+// audioRate is the bit rate of the audio r's slots carry now: the estimate minus it is what video may use.
+func (r *Endpoint) audioRate() int64 {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	var bps int64
+	for _, sl := range r.audioSlots {
+		if sl.src != nil && len(sl.src.layers) > 0 {
+			bps += sl.src.layers[0].rate.bps.Load()
+		}
+	}
+	return bps
+}
