@@ -17,7 +17,6 @@ type alrDetector struct {
 	last    time.Duration
 	started bool
 	in      bool
-	since   time.Duration
 }
 
 // update accounts bytes sent at now with the current estimate.
@@ -39,7 +38,7 @@ func (d *alrDetector) update(now time.Duration, bytes int, estimate float64) {
 	level := d.budget / limit
 	switch {
 	case !d.in && level > alrEnter:
-		d.in, d.since = true, now
+		d.in = true
 	case d.in && level < alrLeave:
 		d.in = false
 	}

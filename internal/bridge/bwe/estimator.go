@@ -221,7 +221,7 @@ func (e *Estimator) updateLocked(t time.Duration) {
 	case e.rate.canDecreaseAgain(acked, t):
 		e.rate.update(Overusing, acked, e.alr.in, t)
 	}
-	e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
+	e.combineLocked()
 	if c := &e.probe.cur; c.pending && (c.covered || t-c.closedAt > probeTimeout) {
 		c.pending = false
 		if res, ok := c.result(); ok && c.covered {
@@ -243,7 +243,7 @@ func (e *Estimator) onProbeResultLocked(res float64, c *cluster, t time.Duration
 		e.rate.set(beta*delivered, t)
 		e.rate.link.onOveruse(delivered)
 		e.rate.state = rateHold
-		e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
+		e.combineLocked()
 	case res > e.estimate:
 		if res >= probeMinGain*e.estimate {
 			e.probe.refund(c.probeBytes, res)
@@ -255,11 +255,16 @@ func (e *Estimator) onProbeResultLocked(res float64, c *cluster, t time.Duration
 			e.rate.link.onOveruse(res / probeUtilization)
 		}
 		e.loss.lift(res)
-		e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
+		e.combineLocked()
 	}
 	if res >= probeFurtherMin*c.bps {
 		e.probe.further = probeFurtherScale * res
 	}
+}
+
+// combineLocked sets the estimate: the delay-based rate under the loss-based cap, within the configured bounds.
+func (e *Estimator) combineLocked() {
+	e.estimate = min(max(min(e.rate.bps, e.loss.cap), float64(e.cfg.Min)), float64(e.cfg.Max))
 }
 
 func (e *Estimator) closeClusterLocked(t time.Duration) {
@@ -300,7 +305,8 @@ func (e *Estimator) Stats() Stats {
 // ProbeBytes says how many bytes of padding or probe traffic to send now. The scheduler calls it about every
 // 15 ms with the bit rate the allocator uses (target) and the rate it would like (ideal). It combines Jitsi's
 // rule (fill up to the estimate while the allocator wants more than the estimate) with the estimator's own
-// probe clusters, and keeps both within the padding budget.
+// probe clusters, and keeps both within the padding budget. The bytes should go out at once (RTX of recent
+// packets, else padding-only packets), each reported to OnSent with probe set.
 func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()

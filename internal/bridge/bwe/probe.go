@@ -47,12 +47,12 @@ type cluster struct {
 	lastSentSize          int
 	lastExt               int64
 
-	recvBytes, lostPackets int64
-	recvPackets            int
-	firstArr, lastArr      time.Duration
-	firstArrSize           int
-	covered                bool // feedback reached the cluster's last packet
-	saturated              bool // set by result: the path delivered clearly less than was sent
+	recvBytes         int64
+	recvPackets       int
+	firstArr, lastArr time.Duration
+	firstArrSize      int
+	covered           bool // feedback reached the cluster's last packet
+	saturated         bool // set by result: the path delivered clearly less than was sent
 }
 
 func (c *cluster) onSent(ext int64, size int, at time.Duration, probe bool) {
@@ -75,7 +75,6 @@ func (c *cluster) onFeedback(r *record, received bool, arrived time.Duration) {
 		c.covered = true // only a closed cluster's last packet is final
 	}
 	if !received {
-		c.lostPackets++
 		return
 	}
 	if c.recvPackets == 0 || arrived < c.firstArr {
@@ -122,17 +121,16 @@ func (c *cluster) result() (float64, bool) {
 // prober decides when to start clusters, how many bytes each scheduler slice must send, and keeps the
 // padding budget.
 type prober struct {
-	cur        cluster
-	nextID     int32
-	lastStart  time.Duration
-	started    bool    // a cluster was ever started
-	initial    bool    // the initial probe was made
-	further    float64 // rate of the follow-up probe to start next, 0 = none
-	lastCall   time.Duration
-	called     bool
-	carry      float64 // fractional padding bytes carried to the next slice
-	budget     float64 // bytes of padding/probe allowed now
-	budgetInit bool
+	cur       cluster
+	nextID    int32
+	lastStart time.Duration
+	started   bool    // a cluster was ever started
+	initial   bool    // the initial probe was made
+	further   float64 // rate of the follow-up probe to start next, 0 = none
+	lastCall  time.Duration
+	called    bool
+	carry     float64 // fractional padding bytes carried to the next slice
+	budget    float64 // bytes of padding/probe allowed now
 }
 
 // active reports whether a cluster is sending or waiting for its feedback.
