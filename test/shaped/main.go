@@ -96,6 +96,18 @@ func run(names string, senders int, duration time.Duration, parley, botBin, rece
 		WriteTable(os.Stderr, rows[len(rows)-1:])
 	}
 	WriteTable(os.Stdout, rows)
+	for _, res := range results {
+		if len(res.Scenario.Steps) == 0 {
+			continue
+		}
+		fmt.Fprintf(os.Stdout, "\n%s, by phase (the second after each step left out):\n\n", res.Scenario.Name)
+		fmt.Fprintln(os.Stdout, "| Phase | Limit (kbit/s) | Link carried (kbit/s) | Bridge sent (kbit/s) | Dropped at the limit |")
+		fmt.Fprintln(os.Stdout, "|---|---:|---:|---:|---:|")
+		for _, p := range Phases(res, duration) {
+			fmt.Fprintf(os.Stdout, "| %.0f–%.0f s | %d | %.0f | %.0f | %.1f%% |\n", p.From.Seconds(), p.To.Seconds(),
+				p.Rate/1000, p.LinkKbps, p.BridgeKbps, p.LinkDropped*100)
+		}
+	}
 	if jsonOut != "" {
 		b, err := json.MarshalIndent(results, "", "  ")
 		if err != nil {

@@ -236,6 +236,64 @@ func WriteTable(w io.Writer, rows []Row) {
 	}
 }
 
+// Phase is the rates over one part of a run: between two steps of the limit.
+type Phase struct {
+	From, To             time.Duration
+	Rate                 int64 // the limit, bit/s; 0 none
+	LinkKbps, BridgeKbps float64
+	LinkDropped          float64 // share of packets the limit dropped
+}
+
+// Phases splits a run at its scenario's steps, from its once-a-second samples; the second after
+// each step is left out, so that each phase shows where the bridge settled, not the change itself.
+func Phases(res *Result, d time.Duration) []Phase {
+	bounds := append([]time.Duration{0}, res.Scenario.StepTimes(d)...)
+	rates := []int64{res.Scenario.Rate}
+	for _, st := range res.Scenario.Steps {
+		rates = append(rates, st.Rate)
+	}
+	var out []Phase
+	for i, from := range bounds {
+		to := res.Window
+		if i+1 < len(bounds) {
+			to = bounds[i+1]
+		}
+		if i > 0 {
+			from += time.Second
+		}
+		a, b, ok := samplesAround(res.Samples, from, to)
+		if !ok {
+			continue
+		}
+		secs := (b.At - a.At).Seconds()
+		p := Phase{From: a.At, To: b.At, Rate: rates[i],
+			LinkKbps:   float64(b.Link.Bytes-a.Link.Bytes) * 8 / secs / 1000,
+			BridgeKbps: float64(b.Bridge.Bytes-a.Bridge.Bytes) * 8 / secs / 1000}
+		if n := (b.Link.Packets - a.Link.Packets) + (b.Link.Dropped - a.Link.Dropped); n > 0 {
+			p.LinkDropped = float64(b.Link.Dropped-a.Link.Dropped) / float64(n)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// samplesAround returns the first sample at or after from and the last at or before to.
+func samplesAround(ss []Sample, from, to time.Duration) (a, b Sample, ok bool) {
+	first, last := -1, -1
+	for i, s := range ss {
+		if first < 0 && s.At >= from {
+			first = i
+		}
+		if s.At <= to {
+			last = i
+		}
+	}
+	if first < 0 || last <= first {
+		return a, b, false
+	}
+	return ss[first], ss[last], true
+}
+
 // describe lists scenarios for -h.
 func describeScenarios() string {
 	var b strings.Builder

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/test/internal/netns"
+	"github.com/parley-im/parley/test/shaped/impair"
 )
 
 // The first --json format: counts per remote participant, frames being RTP marker bits.
@@ -92,4 +93,42 @@ func rowsClose(a, b Row) bool {
 
 func linkStats(bytes, packets, dropped uint64) netns.LinkStats {
 	return netns.LinkStats{Bytes: bytes, Packets: packets, Dropped: dropped}
+}
+
+// TestPhases: a 30 s step run whose bridge sends 2 Mbit/s, then 8, then 2 again, and whose link
+// carries 1 Mbit/s throughout, splits into three phases with those rates, each phase but the first
+// starting a second after its step.
+func TestPhases(t *testing.T) {
+	sc, err := Find("step")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &Result{Scenario: sc, Window: 30 * time.Second}
+	var bridge, link uint64
+	for s := 1; s <= 30; s++ {
+		rate := uint64(2_000_000)
+		if s > 10 && s <= 20 {
+			rate = 8_000_000
+		}
+		bridge += rate / 8
+		link += 1_000_000 / 8
+		res.Samples = append(res.Samples, Sample{At: time.Duration(s) * time.Second,
+			Link: linkStats(link, link/1000, 0), Bridge: impair.Counters{Bytes: bridge}})
+	}
+	got := Phases(res, 30*time.Second)
+	want := []Phase{
+		{From: 1 * time.Second, To: 10 * time.Second, Rate: 3_000_000, LinkKbps: 1000, BridgeKbps: 2000},
+		{From: 11 * time.Second, To: 20 * time.Second, Rate: 500_000, LinkKbps: 1000, BridgeKbps: 8000},
+		{From: 21 * time.Second, To: 30 * time.Second, Rate: 3_000_000, LinkKbps: 1000, BridgeKbps: 2000},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("phases %+v", got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.From != w.From || g.To != w.To || g.Rate != w.Rate || math.Abs(g.LinkKbps-w.LinkKbps) > 1e-6 ||
+			math.Abs(g.BridgeKbps-w.BridgeKbps) > 1e-6 {
+			t.Errorf("phase %d: %+v, want %+v", i, g, w)
+		}
+	}
 }

@@ -53,6 +53,16 @@ type Result struct {
 	Retransmissions, KeyframeRequests float64
 	Receiver                          BotReport
 	Senders                           []BotReport
+	// Samples are the link's and the bridge's counters once a second of the window, for the rates
+	// of a step's phases.
+	Samples []Sample
+}
+
+// Sample is the counters since the window began, At into it.
+type Sample struct {
+	At     time.Duration
+	Link   netns.LinkStats
+	Bridge impair.Counters
 }
 
 // harness is one scenario's run: a namespace, a server, a relay and the bots' processes.
@@ -154,11 +164,13 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 	}
 	stepsDone := make(chan struct{})
 	go h.applySteps(start, stepsDone)
+	samples := make(chan []Sample, 1)
+	go func() { samples <- h.sample(start, link0, bridge0, stepsDone) }()
 
 	werr := receiver.wait(h.o.Duration + time.Minute)
 	close(stepsDone)
 	window := time.Since(start)
-	res := &Result{Scenario: h.sc, Window: window, Bridge: diffCounters(h.relay.Down(), bridge0)}
+	res := &Result{Scenario: h.sc, Window: window, Bridge: diffCounters(h.relay.Down(), bridge0), Samples: <-samples}
 	link1, err := h.ns.Down()
 	if err != nil {
 		return nil, err
@@ -339,6 +351,26 @@ func (h *harness) applySteps(start time.Time, done <-chan struct{}) {
 			continue
 		}
 		h.o.logf("%s: %v in: download limit now %d kbit/s", h.sc.Name, time.Since(start).Round(time.Millisecond), rate/1000)
+	}
+}
+
+// sample notes the counters every second from start until done is closed.
+func (h *harness) sample(start time.Time, link0 netns.LinkStats, bridge0 impair.Counters, done <-chan struct{}) []Sample {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var out []Sample
+	for {
+		select {
+		case <-done:
+			return out
+		case <-tick.C:
+		}
+		l, err := h.ns.Down()
+		if err != nil {
+			continue
+		}
+		out = append(out, Sample{At: time.Since(start), Bridge: diffCounters(h.relay.Down(), bridge0),
+			Link: netns.LinkStats{Bytes: l.Bytes - link0.Bytes, Packets: l.Packets - link0.Packets, Dropped: l.Dropped - link0.Dropped}})
 	}
 }
 
