@@ -64,22 +64,23 @@ type Stats struct {
 
 // Estimator is the send-side bandwidth estimate toward one receiver. It is safe for concurrent use.
 type Estimator struct {
-	mu       sync.Mutex // guards everything below; held briefly by every method
-	cfg      Config
-	epoch    time.Time // first time seen; all times are kept as durations since it
-	hasEpoch bool
-	hist     history
-	ia       interArrival
-	trend    trendline
-	rate     aimd
-	loss     lossControl
-	acked    ackedRate
-	alr      alrDetector
-	probe    prober
-	state    DelayState
-	estimate float64
-	rtt      time.Duration
-	received []received // scratch for one feedback's received packets, reused
+	mu         sync.Mutex // guards everything below; held briefly by every method
+	cfg        Config
+	epoch      time.Time // first time seen; all times are kept as durations since it
+	hasEpoch   bool
+	hist       history
+	ia         interArrival
+	trend      trendline
+	rate       aimd
+	loss       lossControl
+	acked      ackedRate
+	alr        alrDetector
+	probe      prober
+	state      DelayState
+	estimate   float64
+	rtt        time.Duration
+	received   []received    // scratch for one feedback's received packets, reused
+	newestSent time.Duration // send time of the newest packet reported received
 }
 
 type received struct {
@@ -204,6 +205,7 @@ func (e *Estimator) matchLocked(a Arrival) bool {
 		return true
 	}
 	r.state = stateReceived
+	e.newestSent = max(e.newestSent, r.sent)
 	e.received = append(e.received, received{sent: r.sent, arrived: a.At, size: int(r.size)})
 	return true
 }
@@ -215,9 +217,10 @@ func (e *Estimator) updateLocked(t time.Duration) {
 	switch {
 	case e.state != Overusing:
 		e.rate.update(e.state, acked, e.alr.in, t)
-	case e.probe.active():
-		// A probe cluster is sending or waiting for its feedback: the queue it builds is expected. Its result
-		// decides (below, and in onProbeResultLocked), not the delay it causes.
+	case e.probe.active() || (e.probe.started && e.newestSent < e.probe.cur.closedAt+probeSettle):
+		// A probe cluster is sending or waiting for its feedback, or the delay detector's window still holds
+		// groups sent during it: the queue a probe builds is expected. Its result decides (below, and in
+		// onProbeResultLocked), not the delay it causes.
 	case e.rate.canDecreaseAgain(acked, t):
 		e.rate.update(Overusing, acked, e.alr.in, t)
 	}

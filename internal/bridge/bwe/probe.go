@@ -26,7 +26,8 @@ const (
 	probeUtilization   = 0.95 // ... so take 95% of the receive rate
 	probeMaxRatio      = 2.0  // receive rate above 2 × send rate is not a measurement
 	probeTimeout       = time.Second
-	paddingShare       = 0.15 // probe and padding bytes may be at most 15% of media bytes when they gain nothing
+	probeSettle        = 300 * time.Millisecond // after a cluster: the detector's window and smoothing still hold its groups
+	paddingShare       = 0.15                   // probe and padding bytes may be at most 15% of media bytes when they gain nothing
 	paddingBudgetSpan  = 5 * time.Second
 )
 

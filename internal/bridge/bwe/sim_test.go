@@ -60,6 +60,7 @@ type sim struct {
 	framePkts     []framePkt // media packets of the current frame not yet forwarded
 	ideal         int64      // what the allocator would like
 	honorProbes   bool       // the bridge sends the padding ProbeBytes asks for
+	padSize       int        // bytes on the wire of one padding packet
 	target        int64
 	seq           uint16
 	now           time.Duration
@@ -88,7 +89,7 @@ func newSim(t *testing.T, cfg Config, capacity int64, seed uint64) *sim {
 	return &sim{
 		t: t, e: New(cfg), rng: rand.New(rand.NewPCG(seed, 7)),
 		capacity: capacity, queueLimit: 60_000, delay: 20 * time.Millisecond,
-		ideal: 5_000_000, honorProbes: true, receiverClock: 1234 * time.Second,
+		ideal: 5_000_000, honorProbes: true, padSize: 1200, receiverClock: 1234 * time.Second,
 	}
 }
 
@@ -117,8 +118,10 @@ func (s *sim) send(size int, probe bool) {
 func (s *sim) sendBytes(n int, probe bool) {
 	for n > 0 {
 		size := min(n, 1200)
-		if probe && size < 200 {
-			size = 200 // a padding packet has headers and a minimum useful size
+		if probe {
+			// Padding-only packets carry at most 255 padding bytes (RFC 3550 §5.1), plus RTP, extension,
+			// SRTP tag, UDP and IP headers; RTX probes of recent packets are full size.
+			size = max(min(n, s.padSize), 100)
 		}
 		s.send(size, probe)
 		n -= size
