@@ -174,6 +174,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			Extra: map[string]http.Handler{
 				"/colibri-ws/": a.Bridge.ChannelHandler(a.wsOrigins()...),
 				"GET /metrics": web.OnlyFrom(metricsAllow, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})),
+				// What the bridge does for each receiver (estimate, allocation, layers): from where
+				// /metrics may be read, as it names every conference and participant.
+				"GET /debug/bridge": web.OnlyFrom(metricsAllow, a.Bridge.DebugHandler()),
 			},
 		}),
 		TLSConfig:         a.tls,

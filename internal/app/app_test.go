@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -91,6 +92,16 @@ func TestMetricsAndBridgeChannelMounted(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	// The bridge's debug state is JSON, from where /metrics may be read.
+	r, err = cl.Get("https://" + srv.HTTP + "/debug/bridge")
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("debug/bridge: %v %v", err, r)
+	}
+	var dbg struct{ Conferences []any }
+	if err := json.NewDecoder(r.Body).Decode(&dbg); err != nil || dbg.Conferences == nil {
+		t.Errorf("debug/bridge: %v %+v", err, dbg)
+	}
+	r.Body.Close()
 	// The bridge channel answers 404 for a conference that does not exist.
 	r, err = cl.Get("https://" + srv.HTTP + "/colibri-ws/parley/nope/nobody?pwd=x")
 	if err != nil {

@@ -40,7 +40,9 @@ func (r *Endpoint) allocate(now time.Time) {
 	// Trusted once feedback came (sfu-quality.md §7.4); until then every source gets its ideal layer.
 	bwe := alloc.Unlimited
 	if r.tccReports.Load() > 0 {
-		bwe = max(r.est.Estimate()-r.audioRate(), 0)
+		est := r.est.Estimate()
+		r.b.metrics.estimate.Observe(float64(est))
+		bwe = max(est-r.audioRate(), 0)
 	}
 	settings := r.allocSettings()
 	nowNs := now.UnixNano()
@@ -50,7 +52,12 @@ func (r *Endpoint) allocate(now time.Time) {
 	settings.MaxHeight = ba.heights
 	res := ba.a.Allocate(ba.sources, ba.speakers, settings, bwe, nowNs)
 	for i, al := range res.Sources {
-		ba.slots[i].maxLayer = al.Target
+		if sl := ba.slots[i]; sl.maxLayer != al.Target {
+			if sl.maxLayer != noLayerCap {
+				r.b.metrics.layerCaps.Inc()
+			}
+			sl.maxLayer = al.Target
+		}
 	}
 	fwd := r.forwardedLocked()
 	r.sendMu.Unlock()

@@ -193,6 +193,9 @@ func TestReceiverLinkAdaptation(t *testing.T) {
 	if est := er.est.Estimate(); est > 400_000 {
 		t.Errorf("estimate %d bit/s on a 120 kbit/s link", est)
 	}
+	if d := er.debug(); d.BWE == nil || len(d.Forwarded) != 0 || d.Slots[0].Source != "sender-v0" || d.Slots[0].MaxLayer != -1 {
+		t.Errorf("debug state while suspended: %+v", d)
+	}
 	// Audio still arrives, nearly whole: count what comes in 3 s against the 150 packets sent.
 	before := r.rec.n(a)
 	videoBefore := r.rec.n(v)

@@ -25,6 +25,8 @@ type metrics struct {
 	forwardDelay                             prometheus.Histogram
 	tccFeedbackIn                            prometheus.Counter
 	probeBytes                               prometheus.Counter
+	estimate                                 prometheus.Histogram
+	layerCaps                                prometheus.Counter
 }
 
 // Reasons for dropping an incoming packet (label values of parley_bridge_dropped_packets_total).
@@ -76,8 +78,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "transport_cc_feedback_received_total", Help: "Transport-cc feedback packets from receivers about the bridge's packets."}),
 		probeBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "probe_bytes_sent_total", Help: "Bytes of padding sent to receivers to probe their bandwidth."}),
+		estimate: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "bandwidth_estimate_bps", Help: "Receivers' bandwidth estimates, sampled at every allocation (10 per second per receiver).",
+			Buckets: []float64{100e3, 250e3, 500e3, 1e6, 2e6, 3e6, 5e6, 10e6}}),
+		layerCaps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "bandwidth_layer_changes_total", Help: "Changes of the highest layer a receiver's bandwidth allows on one of its video slots (suspensions included)."}),
 	}
-	for _, c := range []prometheus.Collector{m.tccFeedbackIn, m.probeBytes, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
+	for _, c := range []prometheus.Collector{m.tccFeedbackIn, m.probeBytes, m.estimate, m.layerCaps, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
 		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.silenceDiscarded, m.dropped, m.rtt} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
