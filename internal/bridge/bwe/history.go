@@ -15,12 +15,12 @@ const (
 	stateReceived              // feedback said received; later reports of it are duplicates
 )
 
-// record is what the bridge remembers of one sent packet.
+// record is what the bridge remembers of one sent packet: 24 bytes, so a receiver's history is 192 KiB.
 type record struct {
 	ext     int64         // unwrapped sequence number, to tell a live slot from a stale one
 	sent    time.Duration // send time since the estimator's epoch
-	size    int32         // bytes on the wire
-	cluster int32         // probe cluster id, 0 = none
+	size    uint16        // bytes on the wire (a UDP payload fits)
+	cluster uint16        // probe cluster id, 0 = none; ids wrap long after a record is overwritten
 	probe   bool
 	state   uint8
 }
@@ -52,14 +52,14 @@ func (h *history) put(seq uint16, size int, sent time.Duration, probe bool) *rec
 	if ext > h.lastExt {
 		h.lastExt = ext
 	}
-	if size > 1<<30 {
-		size = 1 << 30
+	if size > 65535 {
+		size = 65535
 	}
 	if size < 0 {
 		size = 0
 	}
 	r := &h.recs[ext&(historySize-1)]
-	*r = record{ext: ext, sent: sent, size: int32(size), probe: probe, state: stateSent}
+	*r = record{ext: ext, sent: sent, size: uint16(size), probe: probe, state: stateSent}
 	return r
 }
 

@@ -2,6 +2,7 @@ package bwe
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"sync"
 	"testing"
@@ -179,5 +180,32 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if est := e.Estimate(); est < DefaultMin || est > DefaultMax {
 		t.Fatalf("estimate %d outside the bounds", est)
+	}
+}
+
+// Stats reports what the allocator's metrics and debug JSON need, in words where it is a state.
+func TestStats(t *testing.T) {
+	s := newSim(t, Config{}, 3_000_000, 11)
+	s.ideal = 300_000
+	s.run(5*time.Second, nil)
+	if st := s.e.Stats(); !st.AppLimited || st.AckedBps < 200_000 || st.AckedBps > 400_000 {
+		t.Fatalf("sending 300 kbit/s under a 2.5 Mbit/s estimate: %+v, want app-limited with about 300 kbit/s acked", st)
+	}
+	s.ideal = 5_000_000
+	probing := false
+	s.run(3*time.Second, func() { probing = probing || s.e.Stats().Probing })
+	if !probing {
+		t.Fatal("the allocator wants 5 Mbit/s on a 3 Mbit/s link: no probe seen in 3 s")
+	}
+	b, err := json.Marshal(s.e.Stats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := m["delay_state"].(string); st != "normal" && st != "overusing" && st != "underusing" {
+		t.Fatalf("delay_state %v in %s, want a word", m["delay_state"], b)
 	}
 }

@@ -34,7 +34,7 @@ const (
 // cluster is one probe: for probeDuration everything sent (media and padding) is tagged with its id and its
 // total rate is brought up to bps; feedback on the tagged packets tells what the path delivered.
 type cluster struct {
-	id         int32
+	id         uint16
 	bps        float64
 	estAtStart float64 // the estimate when the probe began
 	start, end time.Duration
@@ -123,7 +123,7 @@ func (c *cluster) result() (float64, bool) {
 // padding budget.
 type prober struct {
 	cur       cluster
-	nextID    int32
+	nextID    uint16
 	lastStart time.Duration
 	started   bool    // a cluster was ever started
 	initial   bool    // the initial probe was made
@@ -159,7 +159,7 @@ func (p *prober) refund(bytes int64, estimate float64) {
 // startCluster opens a probe at bps.
 func (p *prober) startCluster(bps, estimate float64, now time.Duration) {
 	p.nextID++
-	if p.nextID <= 0 {
+	if p.nextID == 0 {
 		p.nextID = 1
 	}
 	p.cur = cluster{id: p.nextID, bps: bps, estAtStart: estimate, start: now, end: now + probeDuration, open: true}
