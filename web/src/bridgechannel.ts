@@ -25,6 +25,8 @@ export type BridgeMessage =
   | { kind: "sources"; media: "audio" | "video"; mapped: MappedSource[] }
   | { kind: "dominant"; endpoint: string; previous: string[]; silence: boolean }
   | { kind: "senderConstraints"; source: string; maxHeight: number }
+  /** Another endpoint's EndpointMessage, relayed by the bridge with "from" (§6). */
+  | { kind: "endpoint"; from: string; payload: Record<string, unknown> }
   | { kind: "other"; colibriClass: string };
 
 /** The channel URL: the focus's URL with its host replaced and a secure scheme when the page has one. */
@@ -77,6 +79,11 @@ export function parseBridgeMessage(text: string): BridgeMessage | null {
       const h = o.maxHeight;
       if (!str(o.sourceName) || typeof h !== "number" || !Number.isInteger(h) || h < -1) return { kind: "other", colibriClass: cls };
       return { kind: "senderConstraints", source: str(o.sourceName), maxHeight: h };
+    }
+    case "EndpointMessage": {
+      const p = o.msgPayload;
+      if (!str(o.from) || !p || typeof p !== "object" || Array.isArray(p)) return { kind: "other", colibriClass: cls };
+      return { kind: "endpoint", from: str(o.from), payload: p as Record<string, unknown> };
     }
     case "":
       return null;
@@ -202,6 +209,13 @@ export class BridgeChannel extends Emitter<{
     const m = videoTypeMessage(sourceName, videoType);
     this.videoTypes.set(sourceName, m);
     if (this.open) this.ws.send(m);
+  }
+
+  /** Sends an EndpointMessage to one endpoint ("" for everyone); false when the channel is not open (nothing is queued). */
+  sendEndpointMessage(to: string, payload: Record<string, unknown>): boolean {
+    if (!this.open) return false;
+    this.ws.send(JSON.stringify({ colibriClass: "EndpointMessage", to, msgPayload: payload }));
+    return true;
   }
 
   close(): void {

@@ -23,6 +23,7 @@ import { requestConference, type ConferenceRequest } from "./focus";
 import { mediaPill, type MediaPill } from "./mediastatus";
 import * as lobby from "./lobby";
 import * as muc from "./muc";
+import { LOWER_HAND_MESSAGE, parseEndpointPayload, reactionPayload, type ReactionId } from "./reactions";
 import type { MediaState } from "./session";
 import { randomHex8, type ConnState } from "./xmpp";
 
@@ -93,6 +94,12 @@ export class Conference extends Emitter<{
   lobby: [];
   /** AV moderation of the microphone changed: on/off, or whether we may unmute ("approved"/"removed"), or who may (moderators). */
   avModeration: [what: "enabled" | "disabled" | "approved" | "removed" | "whitelist", actor: string];
+  /** Someone else's hand went up (true) or down (false). */
+  hand: [id: string, raised: boolean];
+  /** A moderator lowered our hand (their display name). */
+  handLowered: [actor: string];
+  /** Someone reacted (our own reactions too, with our endpoint ID). */
+  reaction: [from: string, reactions: ReactionId[]];
 }> {
   readonly roomJid: string;
   phase: Phase = { phase: "connecting" };
@@ -126,6 +133,11 @@ export class Conference extends Emitter<{
   micModerated = false;
   micApproved = false;
   micAllowed = new Set<string>(); // endpoint ids
+  /**
+   * Sends an EndpointMessage through the bridge channel ("" to everyone);
+   * false when there is no channel. main.ts sets it to the media session's.
+   */
+  sendEndpointMessage: (to: string, payload: Record<string, unknown>) => boolean = () => false;
   private lobbyRoom = "";
   private knockedAs = ""; // the name we knocked with, to knock again after a new session
   private inLobby = false; // a moderator's seat in the lobby room
@@ -386,7 +398,7 @@ export class Conference extends Emitter<{
           const promoted = !first && o.role === "moderator" && this.role !== "moderator";
           this.role = o.role;
           if (promoted) this.refreshRoomInfo();
-          this.participants.set(o.id, { ...o, local: true, displayName: this.local.displayName });
+          this.participants.set(o.id, { ...o, local: true, displayName: this.local.displayName, raisedHand: this.local.raisedHand ?? 0 });
           if (first) {
             clearTimeout(this.joinTimer);
             this.retries = 0;
@@ -399,7 +411,11 @@ export class Conference extends Emitter<{
           }
           this.emit("local");
         } else {
-          this.participants.set(o.id, { ...o, local: false });
+          const before = this.participants.get(o.id)?.raisedHand ?? 0;
+          // A hand raised without a time ("true", older clients) keeps the time it was first seen.
+          const raisedHand = o.raisedHand < 0 ? (before > 0 ? before : Date.now()) : o.raisedHand;
+          this.participants.set(o.id, { ...o, local: false, raisedHand });
+          if (raisedHand > 0 !== before > 0 && this.phase.phase === "joined") this.emit("hand", o.id, raisedHand > 0);
         }
         this.emit("participants");
         return;
@@ -732,10 +748,58 @@ export class Conference extends Emitter<{
 
   private updateSelf() {
     const me = this.participants.get(this.nick);
-    if (me) this.participants.set(this.nick, { ...me, ...this.local });
+    if (me) this.participants.set(this.nick, { ...me, ...this.local, raisedHand: this.local.raisedHand ?? 0 });
     this.sendPresence();
     this.emit("local");
     this.emit("participants");
+  }
+
+  /**
+   * Raises or lowers our hand: <jitsi_participant_raisedHand> in presence
+   * with the time it went up, "0" when lowered (§9). Raising it again
+   * keeps its place in the queue.
+   */
+  raiseHand(up: boolean): void {
+    if (up === (this.local.raisedHand ?? 0) > 0) return;
+    this.local = { ...this.local, raisedHand: up ? Date.now() : 0 };
+    this.updateSelf();
+  }
+
+  /** Whether our hand is up. */
+  get handRaised(): boolean {
+    return (this.local.raisedHand ?? 0) > 0;
+  }
+
+  /** Everyone whose hand is up, in the order the hands went up. */
+  get raisedHands(): Participant[] {
+    return [...this.participants.values()].filter((p) => p.raisedHand > 0).sort((a, b) => a.raisedHand - b.raisedHand || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Asks someone to lower their hand (moderators; as Jitsi Meet does, an
+   * EndpointMessage "lower-hand-message" to them). Throws a readable Error.
+   */
+  askToLowerHand(id: string): void {
+    if (!this.isModerator) throw new Error("Only moderators can lower others' hands.");
+    if (!this.sendEndpointMessage(id, { name: LOWER_HAND_MESSAGE })) throw new Error(`Could not lower ${this.displayNameOf(id)}'s hand: there is no media connection.`);
+  }
+
+  /** Sends a reaction to everyone (an "endpoint-reaction" EndpointMessage) and shows it here too. Throws a readable Error. */
+  sendReaction(id: ReactionId): void {
+    if (!this.sendEndpointMessage("", reactionPayload([id]))) throw new Error("Reactions need the media connection, which is not there yet.");
+    this.emit("reaction", this.nick, [id]);
+  }
+
+  /** An EndpointMessage from another endpoint (the media session's): reactions, and a moderator lowering our hand. */
+  onEndpointMessage(from: string, payload: Record<string, unknown>): void {
+    const sender = this.participants.get(from);
+    if (!sender || sender.local) return;
+    const ev = parseEndpointPayload(payload);
+    if (ev?.kind === "reactions") this.emit("reaction", from, ev.reactions);
+    else if (ev?.kind === "lower-hand" && sender.role === "moderator" && this.handRaised) {
+      this.raiseHand(false);
+      this.emit("handLowered", this.displayNameOf(from));
+    }
   }
 
   /** Sends a chat message to the room, or privately to one participant. */

@@ -114,6 +114,9 @@ async function startRoom(room: string) {
   session.on("failed", (err) => conf.setMediaFailure(err.message));
   // The focus has no session of ours (a restarted server): ask it for the conference again.
   session.on("lost", () => void conf.requestMedia());
+  // Reactions and lower-hand requests travel as EndpointMessages through the bridge channel (reactions.ts).
+  session.on("endpointMessage", (from, payload) => conf.onEndpointMessage(from, payload));
+  conf.sendEndpointMessage = (to, payload) => session.sendEndpointMessage(to, payload);
   (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn, session };
   let teardown: (() => void) | null = null;
   let leaving = false;

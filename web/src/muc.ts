@@ -29,6 +29,11 @@ export interface LocalState {
   videoMuted: boolean;
   /** Whether a screen share is being sent (source "<endpoint>-v1"). */
   sharing?: boolean;
+  /**
+   * When the hand went up (ms since the epoch), 0 once lowered, undefined
+   * if it never went up: <jitsi_participant_raisedHand> (§9).
+   */
+  raisedHand?: number;
 }
 
 /** Source names follow LJM: `<endpoint>-a0`, `<endpoint>-v0`. */
@@ -67,7 +72,24 @@ function presenceChildren(endpointId: string, s: LocalState): Element[] {
     xml("videomuted", {}, String(s.videoMuted)),
   ];
   if (s.displayName) out.unshift(xml("nick", { xmlns: NS.nick }, s.displayName));
+  // Jitsi Meet says a lowered hand with "0" rather than by leaving the element out (LJM keeps a property it last saw).
+  if (s.raisedHand !== undefined) out.push(xml(raisedHandElement, {}, String(Math.max(0, Math.floor(s.raisedHand)))));
   return out;
+}
+
+/** The participant property (LJM setLocalParticipantProperty("raisedHand", …)) that carries a raised hand. */
+export const raisedHandElement = "jitsi_participant_raisedHand";
+
+/**
+ * Reads <jitsi_participant_raisedHand>: Jitsi Meet sends the time the hand
+ * went up in ms since the epoch, "0" when it is down; older clients sent
+ * "true"/"false". Returns that time, 0 for a lowered hand, and -1 for a
+ * hand raised at a time not given (the caller picks one).
+ */
+export function parseRaisedHand(text: string | null): number {
+  const t = (text ?? "").trim();
+  if (/^\d{1,15}$/.test(t)) return Number(t);
+  return t === "true" ? -1 : 0;
 }
 
 /** The first presence to `room/endpointId`, with the password if one is known (§4.1, §4.4). */
@@ -103,6 +125,8 @@ export interface Occupant {
   videoMuted: boolean;
   /** The source name of the occupant's screen share, "" when it shares none. */
   desktop: string;
+  /** When the occupant's hand went up (ms since the epoch; -1: raised, time unknown), 0 when it is down. */
+  raisedHand: number;
 }
 
 export type JoinErrorKind =
@@ -231,6 +255,7 @@ export function parsePresence(el: Element, roomJid: string, selfId: string): Pre
     audioMuted: parseMuted(sourceInfoText, "a") ?? legacy("audiomuted") ?? true,
     videoMuted: parseMuted(sourceInfoText, "v") ?? legacy("videomuted") ?? true,
     desktop: desktopSource(sourceInfoText),
+    raisedHand: parseRaisedHand(el.getChildText(raisedHandElement)),
   };
   if (item?.attrs.jid) occupant.jid = item.attrs.jid;
   return { type: "available", occupant, self, codes };

@@ -471,6 +471,8 @@ export class MediaSession extends Emitter<{
   failed: [Error];
   /** The focus has no session of ours (a restart was refused with item-not-found): ask it for the conference again. */
   lost: [];
+  /** Another endpoint's EndpointMessage through the bridge channel: its endpoint ID and msgPayload. */
+  endpointMessage: [string, Record<string, unknown>];
 }> {
   pc: RTCPeerConnection | null = null;
   channel: BridgeChannel | null = null;
@@ -761,6 +763,9 @@ export class MediaSession extends Emitter<{
       case "dominant":
         this.emit("dominant", m.silence ? "" : m.endpoint, m.previous, m.silence);
         break;
+      case "endpoint":
+        this.emit("endpointMessage", m.from, m.payload);
+        break;
       case "senderConstraints":
         if (m.source !== `${this.opts.endpointId()}-v0`) break; // the screen share is one encoding
         this.senderMaxHeight = m.maxHeight;
@@ -920,6 +925,11 @@ export class MediaSession extends Emitter<{
       this.sid = sid;
       this.scheduleRestart();
     }
+  }
+
+  /** Sends an EndpointMessage through the bridge channel to one endpoint ("" for all); false without an open channel. */
+  sendEndpointMessage(to: string, payload: Record<string, unknown>): boolean {
+    return this.channel?.sendEndpointMessage(to, payload) ?? false;
   }
 
   /** Ends the current PeerConnection and bridge channel, if any. */

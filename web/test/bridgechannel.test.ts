@@ -46,6 +46,14 @@ test("other messages", () => {
   });
   assert.deepEqual(parseBridgeMessage('{"colibriClass":"ServerHello"}'), { kind: "other", colibriClass: "ServerHello" });
   assert.equal(parseBridgeMessage("not json"), null);
+  // EndpointMessages relayed by the bridge (§6): from and msgPayload; without either it is not one we can use.
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"EndpointMessage","to":"","from":"ab","msgPayload":{"name":"endpoint-reaction","reactions":["like"]}}'), {
+    kind: "endpoint",
+    from: "ab",
+    payload: { name: "endpoint-reaction", reactions: ["like"] },
+  });
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"EndpointMessage","msgPayload":{"name":"x"}}'), { kind: "other", colibriClass: "EndpointMessage" });
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"EndpointMessage","from":"ab","msgPayload":[1]}'), { kind: "other", colibriClass: "EndpointMessage" });
   assert.equal(parseBridgeMessage("[1]"), null);
   assert.equal(parseBridgeMessage("null"), null);
 });

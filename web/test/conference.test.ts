@@ -711,3 +711,81 @@ test("media: no failure while the first session connects; overdue after mediaWai
   assert.ok(pill.kind === "failed" && /service-unavailable/.test(pill.title));
   await alone.leave();
 });
+
+test("raised hands (§9): ours goes out in presence, others' are kept in the order they went up", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (isJoinPresence(el)) s.stanza(selfPresence(s.endpointId));
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  const hands: string[] = [];
+  conf.on("hand", (id, up) => hands.push(`${id}:${up}`));
+  const occupant = (id: string, hand: string, role = "participant") =>
+    s.stanza(`<presence from="${room}/${id}"><jitsi_participant_raisedHand>${hand}</jitsi_participant_raisedHand><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="${role}"/></x></presence>`);
+  occupant("bbbbbbbb", "2000");
+  occupant("aaaaaaaa", "1000");
+  occupant("cccccccc", "0");
+  assert.deepEqual(conf.raisedHands.map((p) => p.id), ["aaaaaaaa", "bbbbbbbb"], "earliest hand first");
+  conf.raiseHand(true);
+  const sent = s.sent.at(-1)!;
+  assert.equal(sent.name, "presence");
+  const at = Number(sent.getChildText("jitsi_participant_raisedHand"));
+  assert.ok(at > 2000 && at <= Date.now());
+  assert.deepEqual(conf.raisedHands.map((p) => p.id), ["aaaaaaaa", "bbbbbbbb", s.endpointId]);
+  occupant("aaaaaaaa", "0");
+  assert.deepEqual(conf.raisedHands.map((p) => p.id), ["bbbbbbbb", s.endpointId]);
+  // An older client says "true": raised now, and it keeps its place when said again.
+  occupant("cccccccc", "true");
+  const first = conf.participants.get("cccccccc")!.raisedHand;
+  assert.ok(first >= at);
+  occupant("cccccccc", "true");
+  assert.equal(conf.participants.get("cccccccc")!.raisedHand, first);
+  assert.deepEqual(hands, ["bbbbbbbb:true", "aaaaaaaa:true", "aaaaaaaa:false", "cccccccc:true"]);
+  conf.raiseHand(false);
+  assert.equal(s.sent.at(-1)!.getChildText("jitsi_participant_raisedHand"), "0");
+  assert.equal(conf.handRaised, false);
+  await conf.leave();
+});
+
+test("reactions and lower-hand requests as EndpointMessages through the bridge channel", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (isJoinPresence(el)) {
+      s.stanza(`<presence from="${room}/aaaaaaaa"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="moderator"/></x></presence>`);
+      s.stanza(`<presence from="${room}/bbbbbbbb"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant"/></x></presence>`);
+      s.stanza(selfPresence(s.endpointId, "participant"));
+    }
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  const out: [string, Record<string, unknown>][] = [];
+  assert.throws(() => conf.sendReaction("like"), /media connection/, "no bridge channel yet");
+  conf.sendEndpointMessage = (to, payload) => (out.push([to, payload]), true);
+  const seen: string[] = [];
+  conf.on("reaction", (from, ids) => seen.push(`${from}:${ids.join()}`));
+  conf.sendReaction("clap");
+  assert.equal(out[0]![0], "", "to everyone");
+  assert.equal(out[0]![1].name, "endpoint-reaction");
+  assert.deepEqual(out[0]![1].reactions, ["clap"]);
+  assert.equal(typeof out[0]![1].timestamp, "number");
+  conf.onEndpointMessage("bbbbbbbb", { name: "endpoint-reaction", reactions: ["like", "nonsense", 7, "laugh"], timestamp: 1 });
+  conf.onEndpointMessage("ffffffff", { name: "endpoint-reaction", reactions: ["like"] }); // not in the room
+  conf.onEndpointMessage("bbbbbbbb", { name: "e2e-ping-request" });
+  assert.deepEqual(seen, [`${s.endpointId}:clap`, "bbbbbbbb:like,laugh"]);
+
+  // Only a moderator lowers our hand.
+  const lowered: string[] = [];
+  conf.on("handLowered", (actor) => lowered.push(actor));
+  conf.raiseHand(true);
+  conf.onEndpointMessage("bbbbbbbb", { name: "lower-hand-message" });
+  assert.equal(conf.handRaised, true);
+  conf.onEndpointMessage("aaaaaaaa", { name: "lower-hand-message" });
+  assert.equal(conf.handRaised, false);
+  assert.equal(lowered.length, 1);
+  // We are no moderator: we cannot ask others.
+  assert.throws(() => conf.askToLowerHand("bbbbbbbb"), /Only moderators/);
+  await conf.leave();
+});

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mediaPill, type MediaFacts } from "../src/mediastatus";
 import { initials } from "../src/ui/dom";
-import { describeShareError, kickMessage } from "../src/ui/wording";
+import { describeShareError, kickMessage, preview, words } from "../src/ui/wording";
 
 const ok: MediaFacts = { available: true, unavailableCondition: "", connected: false, state: "idle", failure: "", overdue: false };
 
@@ -61,4 +61,23 @@ test("a failed screen share is described, not echoed", () => {
   assert.match(describeShareError(Object.assign(new Error("x"), { name: "NotReadableError" })), /could not be captured/);
   assert.match(describeShareError(new TypeError("getDisplayMedia is not a function")), /cannot share/);
   assert.equal(describeShareError(null), "Screen sharing could not start.");
+});
+
+test("chat notifications: the tab's title counts unread messages; a toast shows the start of one line", () => {
+  assert.equal(words.title("Standup", 0), "Standup · Parley");
+  assert.equal(words.title("Standup", 2), "(2) Standup · Parley");
+  assert.equal(words.title("Standup", 150), "(99+) Standup · Parley");
+  assert.equal(words.chatToast("Ada", "hello\n  there"), "Ada: hello there");
+  const long = preview("x".repeat(200));
+  assert.equal(long.length, 80);
+  assert.ok(long.endsWith("…"));
+  assert.equal(preview("short"), "short");
+});
+
+test("raised hands say their place in line", () => {
+  assert.equal(words.handOrder("Ada", 1), "Ada's hand is up, 1st in line");
+  assert.equal(words.handOrder("Ada", 2), "Ada's hand is up, 2nd in line");
+  assert.equal(words.handOrder("Ada", 3), "Ada's hand is up, 3rd in line");
+  assert.equal(words.handOrder("Ada", 11), "Ada's hand is up, 11th in line");
+  assert.equal(words.handOrder("Ada", 22), "Ada's hand is up, 22nd in line");
 });

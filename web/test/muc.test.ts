@@ -29,7 +29,27 @@ test("occupant presence", () => {
   const ev = muc.parsePresence(el, room, "3f2a9c1e");
   assert.ok(ev && ev.type === "available");
   assert.equal(ev.self, false);
-  assert.deepEqual(ev.occupant, { id: "77aa01bc", displayName: "Bob", role: "moderator", affiliation: "owner", audioMuted: true, videoMuted: false, desktop: "77aa01bc-v1", jid: "bob@localhost/x" });
+  assert.deepEqual(ev.occupant, { id: "77aa01bc", displayName: "Bob", role: "moderator", affiliation: "owner", audioMuted: true, videoMuted: false, desktop: "77aa01bc-v1", raisedHand: 0, jid: "bob@localhost/x" });
+});
+
+test("raised hand: <jitsi_participant_raisedHand> with the time it went up, 0 when lowered (§9)", () => {
+  const presence = (value: string) => parse(`<presence from="${room}/77aa01bc"><jitsi_participant_raisedHand>${value}</jitsi_participant_raisedHand><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant"/></x></presence>`);
+  const hand = (value: string) => {
+    const ev = muc.parsePresence(presence(value), room, "3f2a9c1e");
+    assert.ok(ev && ev.type === "available");
+    return ev.occupant.raisedHand;
+  };
+  assert.equal(hand("1733570000123"), 1733570000123);
+  assert.equal(hand("0"), 0);
+  assert.equal(hand("true"), -1, "an older client's boolean: raised, time unknown");
+  assert.equal(hand("false"), 0);
+  assert.equal(hand("soon"), 0);
+  assert.equal(hand("-5"), 0);
+  // Sent only once the hand has been raised; lowered is "0", as Jitsi Meet sends it.
+  const base = { displayName: "A", audioMuted: true, videoMuted: true };
+  assert.equal(muc.updatePresence(room, "aa", base).getChild(muc.raisedHandElement), undefined);
+  assert.equal(muc.updatePresence(room, "aa", { ...base, raisedHand: 1733570000123 }).getChildText(muc.raisedHandElement), "1733570000123");
+  assert.equal(muc.joinPresence(room, "aa", { ...base, raisedHand: 0 }).getChildText(muc.raisedHandElement), "0");
 });
 
 test("a token's verified name wins over the self-chosen nick (§10)", () => {

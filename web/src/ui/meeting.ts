@@ -1,6 +1,7 @@
 // The conference screen, composed of its parts (ui/meeting/): the top bar,
 // the tile grid and stage, the side panel (chat, participants), the
-// toolbar, remote audio and the keyboard shortcuts. They share one
+// toolbar, raised hands, reactions, remote audio and the keyboard
+// shortcuts. They share one
 // MeetingState and call each other through Actions (meeting/state.ts);
 // this file wires them to the conference's and media session's events.
 import type { Conference } from "../conference";
@@ -9,11 +10,14 @@ import type { MediaSession } from "../session";
 import { clear, h } from "./dom";
 import { moderationControls } from "./moderation";
 import { toast } from "./toast";
+import { words } from "./wording";
 import * as actions from "./meeting/actions";
 import { createRemoteAudio } from "./meeting/audio";
 import { createChatPanel } from "./meeting/chatpanel";
+import { toggleHand } from "./meeting/hands";
 import { installKeys } from "./meeting/keys";
 import { createPeoplePanel } from "./meeting/peoplepanel";
+import { createReactions } from "./meeting/reactions";
 import { createSide } from "./meeting/side";
 import { pin, setStageView } from "./meeting/stage";
 import { newMeetingState, type Actions, type Meeting, type Panel } from "./meeting/state";
@@ -23,7 +27,7 @@ import { createTopBar } from "./meeting/topbar";
 
 export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalMedia, session: MediaSession, inviteUrl: string, onLeave: () => void): () => void {
   clear(root);
-  document.title = `${conf.roomName} · Parley`;
+  document.title = words.title(conf.roomName, 0);
   const m: Meeting = { conf, media, session, state: newMeetingState(), act: {} as Actions };
   const { state } = m;
 
@@ -33,9 +37,11 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
   const chat = createChatPanel(m);
   const people = createPeoplePanel(m);
   const side = createSide(m, chat, people);
-  const toolbar = createToolbar(m, moderation, inviteUrl, onLeave);
+  const reactions = createReactions(m);
+  const toolbar = createToolbar(m, moderation, reactions.picker, inviteUrl, onLeave);
   const audio = createRemoteAudio(session);
-  const main = h("main", { class: "meeting", attrs: { id: "meeting" } }, topbar.element, topbar.banner, h("div", { class: "stage-area" }, tiles.grid, side.element), toolbar.element, audio.element, moderation.knockCard);
+  const stageArea = h("div", { class: "stage-area" }, tiles.grid, side.element, reactions.overlay);
+  const main = h("main", { class: "meeting", attrs: { id: "meeting" } }, topbar.element, topbar.banner, stageArea, toolbar.element, audio.element, moderation.knockCard);
   root.append(main);
 
   const render = () => {
@@ -68,10 +74,15 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     setStageView: (on) => setStageView(m, on),
     toggleMedia: (kind) => actions.toggleMedia(m, kind),
     toggleShare: () => void (state.sharing ? actions.stopShare(m) : actions.startShare(m)),
+    toggleHand: () => toggleHand(m),
     kick: (id, name) => actions.kick(m, id, name),
     askToMute: (id, kind, name) => actions.askToMute(m, id, kind, name),
   };
-  const removeKeys = installKeys(m, () => toolbar.canShare);
+  const removeKeys = installKeys(m, {
+    canShare: () => toolbar.canShare,
+    closeReactions: reactions.close,
+    pushToTalk: topbar.renderPushToTalk,
+  });
 
   const offs = [
     conf.on("participants", render),
@@ -101,6 +112,11 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
       toolbar.renderUnread();
     }),
     conf.on("notice", (text) => toast(text, "error")),
+    conf.on("hand", (id, raised) => {
+      if (raised) toast(words.handRaisedBy(conf.displayNameOf(id)));
+    }),
+    conf.on("handLowered", (actor) => toast(words.handLoweredBy(actor), "info", 6000)),
+    conf.on("reaction", (from, ids) => reactions.show(from, ids)),
     conf.on("phase", (p) => {
       topbar.banner.hidden = p.phase !== "reconnecting";
       if (p.phase === "joined") main.classList.remove("offline");
@@ -119,6 +135,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     for (const f of offs) f();
     removeKeys();
     tiles.teardown();
+    reactions.teardown();
     moderation.teardown();
     state.sharing?.stop();
     state.sharing = null;

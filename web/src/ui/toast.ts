@@ -8,6 +8,9 @@ let region: HTMLElement | null = null;
 const shown: string[] = [];
 (window as unknown as { parleyToasts?: string[] }).parleyToasts = shown;
 
+/** At most this many toasts are on screen at once. */
+const maxShown = 3;
+
 export function toast(message: string, kind: "info" | "error" = "info", ms = 4000): void {
   if (!region || !region.isConnected) {
     region = h("div", { class: "toasts", attrs: { role: "status", "aria-live": "polite" } });
@@ -16,6 +19,8 @@ export function toast(message: string, kind: "info" | "error" = "info", ms = 400
   shown.push(message);
   if (shown.length > 50) shown.shift();
   const t = h("div", { class: `toast toast-${kind}`, text: message });
+  // A busy meeting (hands, chat) would stack toasts over the tiles: the oldest make way.
+  while (region.childElementCount >= maxShown) region.firstElementChild?.remove();
   region.append(t);
   setTimeout(() => {
     t.classList.add("toast-out");

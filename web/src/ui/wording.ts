@@ -39,3 +39,50 @@ export function describeShareError(err: unknown): string {
       return "Screen sharing could not start.";
   }
 }
+
+/**
+ * The meeting's words for raised hands, reactions, chat notifications and
+ * the keyboard shortcuts, in one place for a translation to replace.
+ */
+export const words = {
+  raiseHand: "Raise your hand",
+  lowerHand: "Lower your hand",
+  handRaisedBy: (name: string) => `${name} raised a hand`,
+  handLoweredBy: (name: string) => `${name} lowered your hand`,
+  lowerHandOf: (name: string) => `Lower ${name}'s hand`,
+  handOrder: (name: string, place: number) => `${name}'s hand is up, ${ordinal(place)} in line`,
+  yourHandOrder: (place: number) => `Your hand is up, ${ordinal(place)} in line: click to lower it`,
+  reactions: "Send a reaction",
+  reactionNames: { like: "Thumbs up", clap: "Applause", laugh: "Laughter", surprised: "Surprise", boo: "Disappointment", silence: "Silence" } as Record<string, string>,
+  reactedBy: (name: string, reaction: string) => `${name}: ${reaction}`,
+  chatToast: (from: string, body: string) => `${from}: ${preview(body)}`,
+  chatUnread: (n: number) => (n ? `Chat, ${n} unread` : "Chat"),
+  /** The tab's title, "(2) room · Parley" while messages are unread (the other screens' titles use "·" too). */
+  title: (room: string, unread: number) => `${unread ? `(${unread > 99 ? "99+" : unread}) ` : ""}${room} · Parley`,
+  shortcutsTitle: "Keyboard shortcuts",
+  shortcuts: [
+    ["M", "Microphone on or off"],
+    ["Space", "Hold to talk while muted"],
+    ["V", "Camera on or off"],
+    ["D", "Share your screen, or stop"],
+    ["R", "Raise or lower your hand"],
+    ["C", "Chat"],
+    ["P", "Participants"],
+    ["W", "Grid or stage"],
+    ["?", "These shortcuts"],
+    ["Esc", "Close the panel"],
+  ] as [string, string][],
+  pushToTalk: "Talking while you hold Space",
+  close: "Close",
+};
+
+/** The start of a chat message for a notification: one line, at most 80 characters. */
+export function preview(body: string, max = 80): string {
+  const line = body.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max - 1).trimEnd()}…` : line;
+}
+
+function ordinal(n: number): string {
+  const s = n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
+  return `${n}${s}`;
+}

@@ -5,6 +5,7 @@ import type { LoggedMessage } from "../../chat";
 import type { Participant } from "../../conference";
 import { clear, h, icon } from "../dom";
 import { toast } from "../toast";
+import { words } from "../wording";
 import type { Meeting } from "./state";
 
 export interface ChatPanel {
@@ -88,7 +89,7 @@ export function createChatPanel(m: Meeting): ChatPanel {
       const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
       messages.append(li);
       if (atBottom || msg.mine) messages.scrollTop = messages.scrollHeight;
-      if (!msg.mine && !msg.history && state.panel !== "chat") toast(`${who}: ${msg.body.slice(0, 80)}`);
+      if (!msg.mine && !msg.history && state.panel !== "chat") toast(words.chatToast(who, msg.body));
     },
     renderRecipients(list) {
       const ids = new Set(list.map((p) => p.id));

@@ -39,6 +39,10 @@ export interface MeetingState {
   menuFor: string;
   /** The tiles as last rendered, in order. */
   tiles: TileEntry[];
+  /** Whether the reactions picker is open. */
+  reactionsOpen: boolean;
+  /** Whether the microphone is open only while Space is held (push to talk, keys.ts). */
+  pushToTalk: boolean;
 }
 
 export function newMeetingState(): MeetingState {
@@ -55,6 +59,8 @@ export function newMeetingState(): MeetingState {
     knownShares: new Set(),
     menuFor: "",
     tiles: [],
+    reactionsOpen: false,
+    pushToTalk: false,
   };
 }
 
@@ -70,6 +76,7 @@ export interface Actions {
   setStageView(on: boolean): void;
   toggleMedia(kind: MediaKind): Promise<void>;
   toggleShare(): void;
+  toggleHand(): void;
   kick(id: string, name: string): Promise<void>;
   askToMute(id: string, kind: MuteKind, name: string): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { clear, h, hueFor, icon, initials } from "../dom";
 import { gridFor, stageFor } from "../layout";
 import { menuButton, type MenuItem } from "../menu";
 import type { ModerationControls } from "../moderation";
+import { handBadge, handPlaces } from "./hands";
 import { followNewShares, pickStage } from "./stage";
 import { nameOf, type Meeting, type TileEntry } from "./state";
 
@@ -125,7 +126,7 @@ export function createTiles(m: Meeting, moderation: ModerationControls): Tiles {
     return av;
   };
 
-  const tileFor = (e: TileEntry): HTMLElement => {
+  const tileFor = (e: TileEntry, hands: Map<string, number>): HTMLElement => {
     const { p, key } = e;
     let t = tiles.get(key);
     if (!t) {
@@ -151,12 +152,18 @@ export function createTiles(m: Meeting, moderation: ModerationControls): Tiles {
     const label = e.screen ? (p.local ? "Your screen" : `${name}'s screen`) : name + (p.local ? " (you)" : "");
     const muted = !e.screen && p.audioMuted;
     t.append(h("div", { class: "tile-name" }, e.screen ? h("span", { class: "tile-kind" }, icon("screen")) : null, muted ? h("span", { class: "tile-muted", attrs: { title: "Microphone off" } }, icon("micOff")) : null, h("span", { class: "tile-name-text", text: label })));
-    if (!e.screen && p.role === "moderator") t.append(h("span", { class: "tile-role", text: "Moderator" }));
+    if (!e.screen) {
+      // Top left: the raised hand with its place in line, then the role.
+      const hand = handBadge(m, p, hands.get(p.id), "tile-hand");
+      const role = p.role === "moderator" ? h("span", { class: "tile-role", text: "Moderator" }) : null;
+      t.classList.toggle("hand-up", !!hand);
+      if (hand || role) t.append(h("div", { class: "tile-badges" }, hand, role));
+    }
     if (state.stageView && state.pinned === key) t.append(h("span", { class: "tile-pin", attrs: { title: "Pinned" } }, icon("pin")));
     t.append(...tileMenu(e, name));
     t.setAttribute(
       "aria-label",
-      e.screen ? label : `${name}${p.local ? ", you" : ""}${p.audioMuted ? ", microphone off" : ""}${p.videoMuted ? ", camera off" : ""}${p.id === state.speaker && !p.local ? ", speaking" : ""}`,
+      e.screen ? label : `${name}${p.local ? ", you" : ""}${hands.has(p.id) ? ", hand raised" : ""}${p.audioMuted ? ", microphone off" : ""}${p.videoMuted ? ", camera off" : ""}${p.id === state.speaker && !p.local ? ", speaking" : ""}`,
     );
     return t;
   };
@@ -222,8 +229,9 @@ export function createTiles(m: Meeting, moderation: ModerationControls): Tiles {
         remoteVideos.delete(key);
       }
     }
+    const hands = handPlaces(m);
     state.tiles.forEach((e, i) => {
-      const t = tileFor(e);
+      const t = tileFor(e, hands);
       if (grid.children[i] !== t) grid.insertBefore(t, grid.children[i] ?? null);
     });
     layout();

@@ -1,4 +1,5 @@
-// The toolbar: microphone, camera, screen share, grid or stage, chat,
+// The toolbar: microphone, camera, screen share, grid or stage, raise
+// hand, reactions, chat (with the unread count, also in the tab's title),
 // participants, invite link, room lock, the moderation menu and leave.
 // Its buttons show the state (render*); what they do is in Actions.
 import { prompt } from "../dialog";
@@ -6,6 +7,7 @@ import { clear, h, icon } from "../dom";
 import type { ModerationControls } from "../moderation";
 import { setToggle } from "../prejoin";
 import { toast } from "../toast";
+import { words } from "../wording";
 import type { Meeting } from "./state";
 
 export interface Toolbar {
@@ -19,7 +21,7 @@ export interface Toolbar {
   renderPanel(): void;
 }
 
-export function createToolbar(m: Meeting, moderation: ModerationControls, inviteUrl: string, onLeave: () => void): Toolbar {
+export function createToolbar(m: Meeting, moderation: ModerationControls, reactionsPicker: HTMLElement, inviteUrl: string, onLeave: () => void): Toolbar {
   const { conf, state } = m;
   const micBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "mic-toggle", "aria-keyshortcuts": "M" } });
   const camBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "cam-toggle", "aria-keyshortcuts": "V" } });
@@ -32,11 +34,13 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, invite
   const shareBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "share-toggle", "aria-keyshortcuts": "D", "aria-pressed": "false" } }, icon("screen"));
   shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
   const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
-  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, chatBtn, peopleBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
+  const handBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "hand-toggle", "aria-keyshortcuts": "R", "aria-pressed": "false" } }, icon("hand"));
+  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, handBtn, reactionsPicker, chatBtn, peopleBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
 
   micBtn.addEventListener("click", () => m.act.toggleMedia("audio"));
   camBtn.addEventListener("click", () => m.act.toggleMedia("video"));
   shareBtn.addEventListener("click", () => m.act.toggleShare());
+  handBtn.addEventListener("click", () => m.act.toggleHand());
   viewBtn.addEventListener("click", () => m.act.setStageView(!state.stageView));
   chatBtn.addEventListener("click", () => m.act.setPanel(state.panel === "chat" ? null : "chat"));
   peopleBtn.addEventListener("click", () => m.act.setPanel(state.panel === "people" ? null : "people"));
@@ -59,6 +63,12 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, invite
       setToggle(camBtn, !conf.local.videoMuted, "cam", "camOff", "camera");
       micBtn.title += " (M)";
       camBtn.title += " (V)";
+      const up = conf.handRaised;
+      const label = up ? words.lowerHand : words.raiseHand;
+      handBtn.setAttribute("aria-pressed", String(up));
+      handBtn.setAttribute("aria-label", label);
+      handBtn.title = `${label} (R)`;
+      handBtn.classList.toggle("btn-active", up);
     },
     renderRoom() {
       lockBtn.hidden = !conf.isModerator;
@@ -86,7 +96,8 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, invite
       const n = conf.chat.unread;
       chatBadge.textContent = n > 99 ? "99+" : String(n);
       chatBadge.hidden = n === 0;
-      chatBtn.setAttribute("aria-label", n ? `Chat, ${n} unread` : "Chat");
+      chatBtn.setAttribute("aria-label", words.chatUnread(n));
+      document.title = words.title(conf.roomName, n);
     },
     renderPanel() {
       chatBtn.setAttribute("aria-expanded", String(state.panel === "chat"));

@@ -2,6 +2,7 @@
 // media pill) and the banner shown while the connection is lost.
 import { h, icon } from "../dom";
 import type { ModerationControls } from "../moderation";
+import { words } from "../wording";
 import type { Meeting } from "./state";
 
 export interface TopBar {
@@ -9,6 +10,8 @@ export interface TopBar {
   banner: HTMLElement;
   renderRoom(): void;
   renderCount(n: number): void;
+  /** Shows whether we talk because Space is held. */
+  renderPushToTalk(on: boolean): void;
 }
 
 export function createTopBar(m: Meeting, moderation: ModerationControls): TopBar {
@@ -16,7 +19,8 @@ export function createTopBar(m: Meeting, moderation: ModerationControls): TopBar
   const lockBadge = h("span", { class: "badge badge-lock", attrs: { id: "lock-state", title: "This meeting has a password" } }, icon("lock"), h("span", { text: "Locked" }));
   const count = h("span", { class: "muted", attrs: { id: "participant-count" } });
   const mediaPill = h("span", { class: "pill pill-warn", attrs: { id: "media-unavailable", role: "status", "aria-live": "polite", hidden: true } });
-  const element = h("header", { class: "topbar" }, h("span", { class: "brand-mark brand-small", attrs: { "aria-hidden": "true" } }), h("h1", { class: "topbar-room", text: conf.roomName }), lockBadge, moderation.lobbyBadge, count, h("span", { class: "spacer" }), mediaPill);
+  const pttPill = h("span", { class: "pill pill-live", attrs: { id: "push-to-talk", role: "status", hidden: true }, text: words.pushToTalk });
+  const element = h("header", { class: "topbar" }, h("span", { class: "brand-mark brand-small", attrs: { "aria-hidden": "true" } }), h("h1", { class: "topbar-room", text: conf.roomName }), lockBadge, moderation.lobbyBadge, count, h("span", { class: "spacer" }), pttPill, mediaPill);
   const banner = h("div", { class: "banner", attrs: { id: "connection-banner", role: "status", "aria-live": "polite" }, text: "Connection lost. Reconnecting…" });
   banner.hidden = true;
   return {
@@ -32,6 +36,9 @@ export function createTopBar(m: Meeting, moderation: ModerationControls): TopBar
         mediaPill.textContent = pill.text;
         mediaPill.title = pill.title;
       }
+    },
+    renderPushToTalk(on) {
+      pttPill.hidden = !on;
     },
     renderCount(n) {
       count.textContent = `${n} ${n === 1 ? "person" : "people"}`;
