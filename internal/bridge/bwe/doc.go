@@ -57,7 +57,9 @@
 // (three 15 ms slices) everything sent is tagged and its total rate is brought up to the cluster's rate;
 // the feedback on the tagged packets gives the send rate and the receive rate, and the cluster's result is
 // min of the two, or 95% of the receive rate when the path delivered less than 90% of what was sent
-// (libwebrtc's ProbeBitrateEstimator; at least 5 packets, 80% of them received, intervals under 1 s). Clusters:
+// (libwebrtc's ProbeBitrateEstimator; at least 5 packets, 80% of them received, intervals under 1 s). A
+// cluster the sender did not fill to 80% of its planned bytes (it had no padding to send) measures nothing:
+// a video frame's burst inside 45 ms would look like a saturating probe and pull the estimate down. Clusters:
 // the first at 3 × the initial rate, then 2 × each result while results reach 70% of what was probed (so 3×,
 // ~6×, ...); every 5 s at 2 × the estimate when application-limited; every 3 s at 2 × the estimate while the
 // allocator wants more than the estimate. No probe goes above 2 × the allocator's ideal rate (libwebrtc caps

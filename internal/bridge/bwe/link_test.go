@@ -7,8 +7,8 @@ import (
 
 // TestPhases runs §7.5 criterion 6's phases (pion/bwe-test's, on a 1 Mbit/s base): 25 s each at 2.0×, 1.0× with
 // 5% random loss, 1.75×, 0.5× and 1.0×, with a sender that always wants more than the link (not app-limited).
-// From 10 s into each phase the estimate (each second's mean) must stay within ±20% of the capacity (±25%
-// when the bridge cannot send padding).
+// From 10 s into each phase the estimate must stay within ±20% of the capacity (±25% when the bridge cannot
+// send padding).
 func TestPhases(t *testing.T) {
 	phases := []struct {
 		capacity int64
@@ -27,24 +27,18 @@ func TestPhases(t *testing.T) {
 		for i, ph := range phases {
 			s.capacity, s.lossRate = ph.capacity, ph.loss
 			s.run(10*time.Second, nil)
-			// The estimate averaged over each second: AIMD's sawtooth dips for a moment to 0.85 × the delivered
-			// rate after each overuse; the allocator coalesces changes (≥ 100 ms, ≥ 15%), so the mean of a
-			// second is what it acts on.
+			// Every 100 ms sample, as the allocator may read the estimate at any time.
 			lo, hi := int64(1<<62), int64(0)
-			var sum, n int64
 			s.run(15*time.Second, func() {
-				sum += s.e.Estimate()
-				if n++; n == 10 {
-					lo, hi = min(lo, sum/n), max(hi, sum/n)
-					sum, n = 0, 0
-				}
+				est := s.e.Estimate()
+				lo, hi = min(lo, est), max(hi, est)
 			})
 			t.Logf("seed %d padding %v phase %d (%d bit/s, loss %.0f%%): estimate %d..%d", seed, run.padding, i, ph.capacity, ph.loss*100, lo, hi)
 			// With random loss the path delivers (1 − loss) × capacity; that is the rate to be within 20% of.
 			usable := float64(ph.capacity) * (1 - ph.loss)
 			// Without padding the sender fills only the ladder step below the estimate, so the delivered rate
 			// that each overuse backs off from (× 0.85) is lower, and the sawtooth dips deeper: measured down to
-			// 0.79, asserted at ±25%.
+			// 0.80 and up to 1.23 (the ladder step below a high estimate still fits), asserted at ±25%.
 			tol := 0.2
 			if !run.padding {
 				tol = 0.25
