@@ -93,7 +93,7 @@ func TestFirefoxMixedCall(t *testing.T) {
 	go ctl.Serve(ln)
 	defer ctl.Close()
 
-	cmd := ns.CommandContext(ctx, node, "--test", "--test-concurrency=1", "firefox.test.js")
+	cmd := ns.Command(ctx, node, "--test", "--test-concurrency=1", "firefox.test.js")
 	cmd.Env = append(os.Environ(),
 		"PARLEY_URL=https://"+srv.HTTP,
 		"PARLEY_ROOM="+room,
