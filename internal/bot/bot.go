@@ -65,6 +65,11 @@ type Options struct {
 	// DefaultConstraints.
 	Constraints *Constraints
 	Log         *slog.Logger
+
+	// dropReceived, when set, drops the received video packets it is true
+	// for (their RTP sequence number; rtx for the bridge's repairs), as a
+	// lossy link would (impair.go; tests only).
+	dropReceived func(rtx bool, seq uint16) bool
 }
 
 // Bot is one participant.

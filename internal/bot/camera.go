@@ -146,7 +146,9 @@ func sendVideo(m *session, fx *testmedia.Media, cam *camera) {
 		on, restarted := cam.nextLayers()
 		if skip || restarted {
 			i = keyFrameFrom(fx.KeyFrames, i)
-			cam.skipped()
+			if on != [3]bool{} {
+				cam.skipped()
+			}
 		}
 		for l, t := range m.video {
 			if !on[l] {

@@ -117,6 +117,6 @@ func (b *Bot) RequestKeyFrame(source string) error {
 	s.plis++
 	ssrc := s.ssrc
 	b.mu.Unlock()
-	m.requestKeyFrames([]uint32{ssrc})
+	m.sendFeedback(feedback{plis: []uint32{ssrc}})
 	return nil
 }

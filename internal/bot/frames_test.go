@@ -50,7 +50,7 @@ func feed(in *inbound, now *time.Time, pkts []*rtp.Packet, skip ...uint16) []uin
 		if slices.Contains(skip, p.SequenceNumber) {
 			continue
 		}
-		plis = append(plis, in.packet(p.SSRC, p, false, *now)...)
+		plis = append(plis, in.packet(p.SSRC, p, false, *now).plis...)
 	}
 	return plis
 }
@@ -69,7 +69,7 @@ func videoStats(t *testing.T, in *inbound) VideoStats {
 func newVideoIn(t *testing.T, now time.Time) *inbound {
 	t.Helper()
 	in := newInbound()
-	if plis := in.mapSlot(7, "ep-v0", "ep", "video", now); !slices.Equal(plis, []uint32{7}) {
+	if plis := in.mapSlot(7, "ep-v0", "ep", "video", now).plis; !slices.Equal(plis, []uint32{7}) {
 		t.Fatalf("a new source asked keyframes for %v, want [7]", plis)
 	}
 	return in
@@ -275,7 +275,7 @@ func TestSlotChangesSource(t *testing.T) {
 	in := newVideoIn(t, now)
 	var s vp8Stream
 	feed(in, &now, s.frame(2, true, 180))
-	if plis := in.mapSlot(7, "other-v0", "other", "video", now); !slices.Equal(plis, []uint32{7}) {
+	if plis := in.mapSlot(7, "other-v0", "other", "video", now).plis; !slices.Equal(plis, []uint32{7}) {
 		t.Errorf("keyframe requests %v for the slot's new source", plis)
 	}
 	feed(in, &now, s.frame(2, true, 360))
@@ -368,5 +368,55 @@ func TestSeqTracker(t *testing.T) {
 	}
 	if _, ok := tr.push(missing, 0, true, at); !ok || tr.lost() != 1 {
 		t.Errorf("a repaired packet: lost %d", tr.lost())
+	}
+}
+
+// TestNacks: a gap is asked for when seen, again every nackRetry, at most
+// maxNacks times and not after lossWait; a packet that comes (repaired or
+// late) is not asked for again.
+func TestNacks(t *testing.T) {
+	tr := newNackedTracker(videoClock)
+	at := time.Unix(1000, 0)
+	push := func(seq uint16) {
+		if _, ok := tr.push(seq, 0, false, at); !ok {
+			t.Fatalf("packet %d refused", seq)
+		}
+	}
+	push(65534)
+	push(2) // 65535, 0 and 1 missing, across the wrap
+	if got := tr.nacks(at); !slices.Equal(got, []uint16{65535, 0, 1}) {
+		t.Fatalf("first NACK %v", got)
+	}
+	if got := tr.nacks(at.Add(nackRetry / 2)); len(got) != 0 {
+		t.Fatalf("asked again after %v: %v", nackRetry/2, got)
+	}
+	at = at.Add(nackRetry)
+	if _, ok := tr.push(0, 0, true, at); !ok {
+		t.Fatal("the repair was refused")
+	}
+	if got := tr.nacks(at); !slices.Equal(got, []uint16{65535, 1}) {
+		t.Fatalf("second NACK %v, want the two still missing", got)
+	}
+	at = at.Add(nackRetry)
+	push(5)
+	if got := tr.nacks(at); !slices.Equal(got, []uint16{65535, 1, 3, 4}) {
+		t.Fatalf("third NACK %v", got)
+	}
+	at = at.Add(nackRetry)
+	if got := tr.nacks(at); !slices.Equal(got, []uint16{3, 4}) {
+		t.Fatalf("after %d NACKs and %v: %v, want only the newer gap", maxNacks, lossWait, got)
+	}
+	if tr.lost() != 4 {
+		t.Errorf("lost %d, want 4", tr.lost())
+	}
+	// An inbound source sends its NACKs on its slot.
+	now := time.Unix(2000, 0)
+	in := newVideoIn(t, now)
+	var s vp8Stream
+	key := s.frame(3, true, 180)
+	in.packet(7, key[0], false, now)
+	fb := in.packet(7, key[2], false, now)
+	if len(fb.nacks) != 1 || fb.nacks[0].ssrc != 7 || !slices.Equal(fb.nacks[0].seqs, []uint16{key[1].SequenceNumber}) {
+		t.Errorf("feedback %+v", fb)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -210,7 +211,12 @@ func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	if b.o.dropReceived != nil {
+		ir.Add(dropper{b.o.dropReceived}) // first: the closest to the network
+	}
+	// Pion's NACK generator binds no stream: the bot sends its own NACKs (seq.go).
+	noNacks := nack.GeneratorStreamsFilter(func(*interceptor.StreamInfo) bool { return false })
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, ir, webrtc.WithNackGeneratorOptions(noNacks)); err != nil {
 		return nil, err
 	}
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
@@ -322,23 +328,27 @@ func (b *Bot) receive(m *session, tr *webrtc.TrackRemote) {
 		}
 		repaired := attr != nil && attr.Get(webrtc.AttributeRtxSsrc) != nil
 		b.mu.Lock()
-		plis := b.in.packet(ssrc, &p, repaired, time.Now())
+		fb := b.in.packet(ssrc, &p, repaired, time.Now())
 		b.notifyLocked()
 		b.mu.Unlock()
-		m.requestKeyFrames(plis)
+		m.sendFeedback(fb)
 	}
 }
 
-// requestKeyFrames sends a PLI (RFC 4585 §6.3.1) for each slot SSRC.
-func (m *session) requestKeyFrames(ssrcs []uint32) {
-	if len(ssrcs) == 0 {
-		return
+// sendFeedback sends a PLI (RFC 4585 §6.3.1) for each slot that needs a
+// key frame and a generic NACK (§6.2.1) for the packets missing on a slot.
+func (m *session) sendFeedback(fb feedback) {
+	var pkts []rtcp.Packet
+	for _, s := range fb.plis {
+		pkts = append(pkts, &rtcp.PictureLossIndication{SenderSSRC: m.feedbackSSRC, MediaSSRC: s})
 	}
-	pkts := make([]rtcp.Packet, len(ssrcs))
-	for i, s := range ssrcs {
-		pkts[i] = &rtcp.PictureLossIndication{SenderSSRC: m.feedbackSSRC, MediaSSRC: s}
+	for _, n := range fb.nacks {
+		pkts = append(pkts, &rtcp.TransportLayerNack{SenderSSRC: m.feedbackSSRC, MediaSSRC: n.ssrc,
+			Nacks: rtcp.NackPairsFromSequenceNumbers(n.seqs)})
 	}
-	m.pc.WriteRTCP(pkts)
+	if len(pkts) > 0 {
+		m.pc.WriteRTCP(pkts)
+	}
 }
 
 // openChannel connects the bridge channel. The URL's host is the one the
@@ -404,7 +414,7 @@ func (b *Bot) onChannelMessage(m *session, data []byte) {
 		if msg.Class == "AudioSourcesMap" {
 			kind = "audio"
 		}
-		var plis []uint32
+		var fb feedback
 		b.mu.Lock()
 		now := time.Now()
 		for _, s := range msg.Mapped {
@@ -415,14 +425,14 @@ func (b *Bot) onChannelMessage(m *session, data []byte) {
 			if owner == "" {
 				owner, _, _ = strings.Cut(s.Source, "-")
 			}
-			plis = append(plis, b.in.mapSlot(s.SSRC, s.Source, owner, kind, now)...)
+			fb.add(b.in.mapSlot(s.SSRC, s.Source, owner, kind, now))
 		}
 		b.notifyLocked()
 		b.mu.Unlock()
 		if err := m.addRemoteSources(kind, msg.Mapped); err != nil {
 			b.log.Warn("bot: a sources map's slots", "err", err)
 		}
-		m.requestKeyFrames(plis)
+		m.sendFeedback(fb)
 	case "SenderSourceConstraints":
 		if msg.SourceName == b.nick+"-v0" && msg.MaxHeight != nil {
 			b.trace(fmt.Sprintf("sender constraint %d", *msg.MaxHeight))

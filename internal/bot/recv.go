@@ -25,6 +25,24 @@ const (
 // bot sends for one source.
 const keyFrameInterval = 500 * time.Millisecond
 
+// feedback is the RTCP the bot owes the bridge: keyframe requests for
+// slots, and NACKs (seq.go) of the packets missing on a slot.
+type feedback struct {
+	plis  []uint32
+	nacks []nackRequest
+}
+
+// nackRequest asks for the packets seqs of slot ssrc again.
+type nackRequest struct {
+	ssrc uint32
+	seqs []uint16
+}
+
+func (f *feedback) add(g feedback) {
+	f.plis = append(f.plis, g.plis...)
+	f.nacks = append(f.nacks, g.nacks...)
+}
+
 // Clock rates of the bot's codecs.
 const (
 	videoClock = 90000
@@ -95,9 +113,9 @@ func (in *inbound) newSession() {
 
 // mapSlot notes that slot ssrc carries source name of owner, of kind
 // "audio" or "video", counts what was held of the slot, and returns the
-// SSRCs to send a keyframe request for: a video source that is new on its
-// slot asks at once rather than wait for the sender's next key frame.
-func (in *inbound) mapSlot(ssrc uint32, name, owner, kind string, now time.Time) []uint32 {
+// feedback to send: a video source that is new on its slot asks for a key
+// frame at once rather than wait for the sender's next one.
+func (in *inbound) mapSlot(ssrc uint32, name, owner, kind string, now time.Time) feedback {
 	s := in.sources[name]
 	if s == nil {
 		s = &sourceState{name: name, owner: owner, kind: kind}
@@ -105,7 +123,7 @@ func (in *inbound) mapSlot(ssrc uint32, name, owner, kind string, now time.Time)
 	}
 	s.owner = owner
 	if old := in.slots[ssrc]; old == s {
-		return nil // announced again
+		return feedback{} // announced again
 	} else if old != nil {
 		old.endStream()
 		old.ssrc = 0
@@ -116,27 +134,43 @@ func (in *inbound) mapSlot(ssrc uint32, name, owner, kind string, now time.Time)
 	s.endStream()
 	s.ssrc = ssrc
 	in.slots[ssrc] = s
-	var plis []uint32
+	var fb feedback
 	if s.kind == "video" {
 		s.needKey = true
-		plis = append(plis, in.keyFrameRequest(s, now)...)
+		fb.plis = in.keyFrameRequest(s, now)
 	}
 	held := in.pending[ssrc]
 	delete(in.pending, ssrc)
 	for _, h := range held {
-		plis = append(plis, in.deliver(s, &h.pkt, h.repaired, h.at)...)
+		in.deliver(s, &h.pkt, h.repaired, h.at)
 	}
-	return plis
+	if len(held) > 0 {
+		fb.add(in.feedback(s, now))
+	}
+	return fb
 }
 
 // packet takes one packet of slot ssrc (repaired when it came by RTX) and
-// returns the SSRCs to send a keyframe request for.
-func (in *inbound) packet(ssrc uint32, p *rtp.Packet, repaired bool, now time.Time) []uint32 {
+// returns the feedback to send.
+func (in *inbound) packet(ssrc uint32, p *rtp.Packet, repaired bool, now time.Time) feedback {
 	if s := in.slots[ssrc]; s != nil {
-		return in.deliver(s, p, repaired, now)
+		in.deliver(s, p, repaired, now)
+		return in.feedback(s, now)
 	}
 	in.hold(ssrc, p, repaired, now)
-	return nil
+	return feedback{}
+}
+
+// feedback is what the bot owes the bridge about s now: a keyframe request
+// when it needs one, NACKs for the packets missing.
+func (in *inbound) feedback(s *sourceState, now time.Time) feedback {
+	fb := feedback{plis: in.keyFrameRequest(s, now)}
+	if s.seq != nil && s.seq.missing != nil && s.ssrc != 0 {
+		if seqs := s.seq.nacks(now); len(seqs) > 0 {
+			fb.nacks = []nackRequest{{ssrc: s.ssrc, seqs: seqs}}
+		}
+	}
+	return fb
 }
 
 // hold keeps a packet of a slot no map has named yet.
@@ -158,18 +192,17 @@ func (in *inbound) hold(ssrc uint32, p *rtp.Packet, repaired bool, now time.Time
 }
 
 // deliver counts a packet of source s.
-func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now time.Time) []uint32 {
+func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now time.Time) {
 	if s.seq == nil {
-		clock := float64(audioClock)
+		s.seq = newSeqTracker(audioClock)
 		if s.kind == "video" {
-			clock = videoClock
+			s.seq = newNackedTracker(videoClock)
 			s.asm = newFrameAssembler()
 		}
-		s.seq = newSeqTracker(clock)
 	}
 	ext, ok := s.seq.push(p.SequenceNumber, p.Timestamp, repaired, now)
 	if !ok {
-		return nil
+		return
 	}
 	if s.first.IsZero() {
 		s.first = now
@@ -180,16 +213,15 @@ func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now tim
 		s.repaired++
 	}
 	if s.asm == nil {
-		return nil
+		return
 	}
 	v, ok := parseVP8(p)
 	if !ok {
-		return nil
+		return
 	}
 	for _, f := range s.asm.push(ext, v, now) {
 		s.noteFrame(f)
 	}
-	return in.keyFrameRequest(s, now)
 }
 
 // noteFrame counts a frame the assembler finished with.

@@ -77,8 +77,8 @@ type Sent struct {
 	// camera: -1 unlimited (also before any), 0 no video.
 	MaxHeight int `json:"maxHeight"`
 	// KeyFrameRequests counts the PLIs and FIRs received for the camera;
-	// KeyFramesOnRequest the times the video skipped to a key frame for
-	// one (or to restart an encoding).
+	// KeyFramesOnRequest the key frames sent out of turn for one (or to
+	// start an encoding again).
 	KeyFrameRequests   int             `json:"keyFrameRequests"`
 	KeyFramesOnRequest int             `json:"keyFramesOnRequest"`
 	Encodings          []EncodingStats `json:"encodings"`
