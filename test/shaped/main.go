@@ -96,6 +96,9 @@ func run(names string, senders int, duration time.Duration, parley, botBin, rece
 		WriteTable(os.Stderr, rows[len(rows)-1:])
 	}
 	WriteTable(os.Stdout, rows)
+	fmt.Fprintln(os.Stdout, "\nBy remote source:")
+	fmt.Fprintln(os.Stdout)
+	WriteSources(os.Stdout, results)
 	for _, res := range results {
 		if len(res.Scenario.Steps) == 0 {
 			continue

@@ -236,6 +236,25 @@ func WriteTable(w io.Writer, rows []Row) {
 	}
 }
 
+// WriteSources writes a Markdown table of what the receiver got from each remote source in each run.
+func WriteSources(w io.Writer, results []*Result) {
+	fmt.Fprintln(w, "| Scenario | Source | Complete frames | fps | Freezes | Frozen (ms) | Height | Audio packets | Audio loss |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, res := range results {
+		for _, r := range res.Receiver.Remotes {
+			fps, loss := r.FPS, "n/a"
+			if !r.Detailed {
+				fps = float64(r.Frames) / res.Window.Seconds()
+			}
+			if l := r.AudioLoss(); l >= 0 {
+				loss = fmt.Sprintf("%.1f%%", l*100)
+			}
+			fmt.Fprintf(w, "| %s | %s | %d | %.1f | %d | %.0f | %d | %d | %s |\n", res.Scenario.Name, r.Endpoint,
+				r.Frames, fps, r.Freezes, r.FreezeMs, r.Height, r.AudioPackets, loss)
+		}
+	}
+}
+
 // Phase is the rates over one part of a run: between two steps of the limit.
 type Phase struct {
 	From, To             time.Duration
