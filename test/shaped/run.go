@@ -102,6 +102,11 @@ func Run(ctx context.Context, o Options, sc Scenario) (*Result, error) {
 			return nil, err
 		}
 	}
+	if sc.UpRate > 0 {
+		if err := ns.LimitUp(netns.Limit{Rate: sc.UpRate}); err != nil {
+			return nil, err
+		}
+	}
 	return h.run(ctx)
 }
 
@@ -204,10 +209,16 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 func (h *harness) describe() string {
 	var parts []string
 	if h.sc.Rate > 0 {
-		parts = append(parts, netns.Limit{Rate: h.sc.Rate}.String())
+		parts = append(parts, "down "+netns.Limit{Rate: h.sc.Rate}.String())
 	}
 	if p := h.sc.Down.String(); p != "none" {
-		parts = append(parts, p)
+		parts = append(parts, "down "+p)
+	}
+	if h.sc.UpRate > 0 {
+		parts = append(parts, "up "+netns.Limit{Rate: h.sc.UpRate}.String())
+	}
+	if p := h.sc.Up.String(); p != "none" {
+		parts = append(parts, "up "+p)
 	}
 	if len(parts) == 0 {
 		return "an unshaped link"
@@ -234,7 +245,7 @@ func (h *harness) startRelay() (string, error) {
 		probe.Close()
 		bridge := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
 		prefix := h.ns.Prefix()
-		h.relay = impair.NewRelay(ln, bridge, impair.Profile{}, h.sc.Down,
+		h.relay = impair.NewRelay(ln, bridge, h.sc.Up, h.sc.Down,
 			func(a netip.AddrPort) bool { return prefix.Contains(a.Addr()) }, h.o.Seed)
 		go h.relay.Serve()
 		return bridge.String(), nil

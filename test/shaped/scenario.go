@@ -16,6 +16,10 @@ type Scenario struct {
 	Rate  int64  // download limit in bit/s; 0: none
 	Steps []Step // changes of Rate, at shares of the run
 	Down  impair.Profile
+	// UpRate and Up do the same to what the receiver sends (tbf on the namespace's end); none of
+	// issue 15's scenarios uses them.
+	UpRate int64
+	Up     impair.Profile
 }
 
 // Step changes the download limit once At (0..1) of the run has passed.
