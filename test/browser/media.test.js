@@ -46,6 +46,19 @@ function mediaStats(page) {
   });
 }
 
+/** Polls the bridge's debug state (from the page: same origin, loopback) until fn returns a truthy value. */
+async function waitBridge(page, what, fn) {
+  const deadline = Date.now() + 2 * WAIT;
+  let d;
+  while (Date.now() < deadline) {
+    d = await page.evaluate(async () => (await fetch("/debug/bridge")).json());
+    const v = fn(d);
+    if (v) return v;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`${what}: ${JSON.stringify(d)}`);
+}
+
 /** Waits until fn(stats) holds for this page; returns the last stats. */
 async function waitStats(page, what, fn) {
   const deadline = Date.now() + 2 * WAIT;
@@ -97,6 +110,15 @@ test("three participants see and hear each other through the bridge", { timeout:
     console.log(`${names[i]}: ${first.layers} layers in session-accept, ${first.sending} encoding (widths ${first.widths.sort((a, b) => a - b)}); frames ${JSON.stringify(first.frames)}, audio packets ${JSON.stringify(first.audio)}`);
   }
   for (const [i, p] of ps.entries()) await screenshot(p.page, names[i].toLowerCase());
+
+  // Each browser accepted transport-cc (the client announces http://jitsi.org/tcc) and sends feedback
+  // about what the bridge sends it, from which the bridge estimates its bandwidth (/debug/bridge).
+  const estimates = await waitBridge(ps[0].page, "transport-cc feedback from every browser", (d) => {
+    const conf = d.conferences.find((c) => c.endpoints.some((e) => e.id === ids[0]));
+    const eps = conf?.endpoints.filter((e) => ids.includes(e.id)) ?? [];
+    return eps.length === 3 && eps.every((e) => e.transportCCFeedback > 5 && e.bwe?.estimate_bps > 0) && eps;
+  });
+  console.log(`bridge estimates: ${estimates.map((e) => `${e.id} ${Math.round(e.bwe.estimate_bps / 1000)} kbit/s`).join(", ")}`);
 
   // Ada turns her camera off: her sender has no track, the others show her avatar.
   const [ada, grace] = ps;

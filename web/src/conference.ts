@@ -16,6 +16,7 @@
 import type { Element } from "@xmpp/xml";
 import { avModerationMessage, parseAVModeration, type AVModerationEvent } from "./avmoderation";
 import { componentsFrom, domainInfoRequest, endConferenceMessage, grantOwnerIQ, hostWaitDelay } from "./access";
+import { discoInfoResult } from "./caps";
 import { ChatLog, type LoggedMessage } from "./chat";
 import type { ServerConfig } from "./config";
 import { Emitter } from "./emitter";
@@ -210,6 +211,7 @@ export class Conference extends Emitter<{
     for (const kind of ["audio", "video"] as const) {
       this.conn.handleIQ?.("set", NSMute[kind], "mute", (iq, el) => this.onMuteRequest(kind, iq, el));
     }
+    this.conn.handleIQ?.("get", muc.NS.discoInfo, "query", () => discoInfoResult());
     this.setPhase({ phase: "connecting" });
     try {
       await this.conn.connect();
