@@ -39,6 +39,7 @@ type work struct {
 	budget, up int64 // the estimate; moves above a source's hold must keep the total within up
 	unlimited  bool
 	total      int64 // sum of the current targets' rates
+	nextUp     int64 // the smallest total a refused move up needed (the Allocator reallocates when it fits)
 }
 
 // srcState is one source during an allocation. Positions index its candidates, not its layers.
@@ -273,6 +274,7 @@ func (w *work) setBudget(bwe, up int64) {
 // needs; without a stage this is a round-robin (everyone at 180p before anyone at 360p). capped
 // keeps every source at or below its hold.
 func (w *work) allocate(capped bool) {
+	w.nextUp = maxBps * maxSources
 	limit := len(w.cands) + 2 // each changing pass moves some source up at least one position
 	for pass := 0; pass < limit; pass++ {
 		changed := false
@@ -349,10 +351,11 @@ func (w *work) fits(st *srcState, from, p int32, extra int64) bool {
 	if d <= 0 {
 		return true
 	}
-	if w.total+d > w.budget+extra {
+	if w.total+d > w.budget+extra || p > st.hold && w.total+d > w.up+extra {
+		w.nextUp = min(w.nextUp, w.total+d-extra)
 		return false
 	}
-	return p <= st.hold || w.total+d <= w.up+extra
+	return true
 }
 
 // finish writes the outcome into out.

@@ -9,13 +9,18 @@ type Allocator struct {
 	lim Limits
 	hy  Hysteresis
 	res Result
+	win window // recent estimates, for the up budget
 
-	prev    map[string]int // source ID → the layer it was last given (-1 none)
-	have    bool           // an allocation has been made
-	lastBwe int64          // the estimate of the last allocation
-	lastAt  int64          // when it was made
-	upAfter int64          // no source moves up before this time (after a forced move down)
-	blocked bool           // the last allocation skipped moving up because of upAfter
+	prev     map[string]int // source ID → the layer it was last given (-1 none)
+	have     bool           // an allocation has been made
+	lastBwe  int64          // the estimate of the last allocation
+	lastAt   int64          // when it was made
+	upAfter  int64          // no source moves up before this time (after a forced move down)
+	blocked  bool           // the last allocation skipped moving up because of upAfter
+	nextUp   int64          // the up budget at which the last allocation could have moved a source up
+	seenAt   int64          // the last estimate recorded in win, and when, so a repeat is not counted twice
+	seenBwe  int64
+	seenOnce bool
 }
 
 // NewAllocator returns an Allocator with the given limits and hysteresis.
@@ -26,20 +31,23 @@ func NewAllocator(lim Limits, hy Hysteresis) (*Allocator, error) {
 	if err := hy.Validate(); err != nil {
 		return nil, fmt.Errorf("new allocator: %w", err)
 	}
-	return &Allocator{lim: lim, hy: hy, prev: map[string]int{}}, nil
+	a := &Allocator{lim: lim, hy: hy, prev: map[string]int{}}
+	a.win.width = int64(hy.UpWindow) / windowBuckets
+	return a, nil
 }
 
 // Allocate computes the allocation for the estimate bwe (Unlimited while untrusted) at time now (in
 // nanoseconds on any monotonic clock; only differences matter). It runs the loop of Allocate twice:
 //
-//  1. capped at what each source was given last time: the layers that still fit the estimate are
-//     kept, and the lowest-priority ones that do not are lowered at once;
+//  1. capped at what each source was given last time: the layers that still fit the latest estimate
+//     are kept, and the lowest-priority ones that do not are lowered at once;
 //  2. from there, uncapped, but a source may only move above its last layer while the whole allocation
-//     stays within estimate/(1+UpMargin), and not at all for UpDelayAfterDown after step 1 had to
-//     lower one.
+//     stays within the up budget, mean estimate over UpWindow / (1+UpMargin), and not at all for
+//     UpDelayAfterDown after step 1 had to lower one.
 //
 // The returned Result belongs to the Allocator and is overwritten by the next call.
 func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings, bwe int64, now int64) *Result {
+	a.observe(bwe, now)
 	w := &a.res.w
 	w.prepare(sources, speechOrder, &s, &a.lim)
 	a.setHolds(w)
@@ -48,10 +56,13 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	if a.forcedDown(w) {
 		a.upAfter = now + int64(a.hy.UpDelayAfterDown)
 	}
+	up := a.upBudget(bwe, now)
 	a.blocked = now < a.upAfter
+	a.nextUp = maxBps * maxSources
 	if !a.blocked {
-		w.setBudget(bwe, int64(float64(max(bwe, 0))/(1+a.hy.UpMargin)))
+		w.setBudget(bwe, up)
 		w.allocate(false)
+		a.nextUp = w.nextUp
 	}
 	w.finish(sources, &a.res)
 	clear(a.prev)
@@ -62,6 +73,34 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	}
 	a.have, a.lastBwe, a.lastAt = true, max(bwe, 0), now
 	return &a.res
+}
+
+// observe records an estimate in the window; an untrusted one forgets the window.
+func (a *Allocator) observe(bwe, now int64) {
+	bwe = max(bwe, 0)
+	if a.seenOnce && a.seenAt == now && a.seenBwe == bwe {
+		return
+	}
+	a.seenOnce, a.seenAt, a.seenBwe = true, now, bwe
+	if bwe >= maxBps*maxSources {
+		a.win.reset()
+		return
+	}
+	a.win.add(bwe, now)
+}
+
+// upBudget is the total a move up must keep the allocation within: the mean estimate over UpWindow
+// divided by 1+UpMargin, and no more than the latest estimate.
+func (a *Allocator) upBudget(bwe, now int64) int64 {
+	bwe = max(bwe, 0)
+	if bwe >= maxBps*maxSources {
+		return bwe
+	}
+	mean, ok := a.win.mean(now)
+	if !ok {
+		mean = float64(bwe)
+	}
+	return min(int64(mean/(1+a.hy.UpMargin)), bwe)
 }
 
 // setHolds gives each source the candidate position of the layer it had last time: the best candidate
@@ -95,23 +134,41 @@ func (a *Allocator) forcedDown(w *work) bool {
 }
 
 // ShouldReallocate reports whether a new estimate (or the passing of time) calls for an allocation
-// when nothing else changed: none was made yet, the estimate moved by more than ReallocChange of the
-// last one allocated with (or became trusted, or untrusted), ReallocEvery has passed, or moving up was
-// held back after a forced move down and may happen now. Changes of sources, layers, settings or the
-// speech order call for one anyway; the caller knows about those.
+// when nothing else changed. It does when:
+//   - none was made yet, or ReallocEvery has passed since the last one;
+//   - the estimate moved by more than ReallocChange since the last allocation, or became trusted or
+//     untrusted (Jitsi's rule);
+//   - the estimate no longer carries the allocation (a move down is due), or the up budget now
+//     allows a move up the last allocation refused, or the delay after a forced move down ended:
+//     the hysteresis decides on every estimate, not only on 15% steps.
+//
+// Call it with every new estimate: it records it for the up budget's mean. Changes of sources,
+// layers, settings or the speech order call for an allocation anyway; the caller knows about those.
 func (a *Allocator) ShouldReallocate(bwe int64, now int64) bool {
-	if !a.have || now-a.lastAt >= int64(a.hy.ReallocEvery) || a.blocked && now >= a.upAfter {
+	a.observe(bwe, now)
+	if !a.have || now-a.lastAt >= int64(a.hy.ReallocEvery) {
 		return true
 	}
-	b, l := max(bwe, 0), a.lastBwe
-	if (b == Unlimited) != (l == Unlimited) {
+	b := max(bwe, 0)
+	if (b >= maxBps*maxSources) != (a.lastBwe >= maxBps*maxSources) {
 		return true
 	}
-	diff := b - l
-	if diff < 0 {
-		diff = -diff
+	if a.moved(b, a.lastBwe) || !a.res.Oversending && b < a.res.TargetBps {
+		return true
 	}
-	return float64(diff) > a.hy.ReallocChange*float64(l)
+	if a.blocked {
+		return now >= a.upAfter
+	}
+	return a.upBudget(b, now) >= a.nextUp
+}
+
+// moved reports whether v differs from last by more than ReallocChange of last.
+func (a *Allocator) moved(v, last int64) bool {
+	d := v - last
+	if d < 0 {
+		d = -d
+	}
+	return float64(d) > a.hy.ReallocChange*float64(last)
 }
 
 // Last returns the result of the last allocation (empty before the first).

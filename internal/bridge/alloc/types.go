@@ -98,9 +98,11 @@ func (l Limits) Validate() error {
 // Hysteresis is what keeps the stateful Allocator from flickering (see doc.go).
 type Hysteresis struct {
 	// UpMargin is the headroom a move up must leave: the whole allocation after it must fit in
-	// estimate/(1+UpMargin). Moves down need no margin: they happen as soon as the estimate no longer
-	// carries what is forwarded.
+	// mean/(1+UpMargin), where mean is the mean estimate over UpWindow (and in the latest estimate).
+	// Moves down need no margin: they happen as soon as the latest estimate no longer carries what is
+	// forwarded.
 	UpMargin float64
+	UpWindow time.Duration
 	// UpDelayAfterDown is how long no source moves up after the estimate forced one down.
 	UpDelayAfterDown time.Duration
 	// ReallocChange and ReallocEvery drive ShouldReallocate: an estimate that moved by more than this
@@ -109,11 +111,13 @@ type Hysteresis struct {
 	ReallocEvery  time.Duration
 }
 
-// DefaultHysteresis: a 15% margin (as Jitsi's reallocation threshold, and above the ±5% noise of a
-// steady estimate on both sides), 4 s without moving up after a forced move down (shorter than the 5 s
-// periodic reallocation, so the next periodic run may move up again), Jitsi's 15% and 5 s.
+// DefaultHysteresis: a 15% margin over a 2 s mean (an estimator's ±10% jitter then never takes back
+// a layer a move up bought: 1/1.15 < 0.9), 4 s without moving up after a forced move down (shorter
+// than the 5 s periodic reallocation, so the next periodic run may move up again), and Jitsi's 15% and
+// 5 s for ShouldReallocate.
 func DefaultHysteresis() Hysteresis {
-	return Hysteresis{UpMargin: 0.15, UpDelayAfterDown: 4 * time.Second, ReallocChange: 0.15, ReallocEvery: 5 * time.Second}
+	return Hysteresis{UpMargin: 0.15, UpWindow: 2 * time.Second, UpDelayAfterDown: 4 * time.Second,
+		ReallocChange: 0.15, ReallocEvery: 5 * time.Second}
 }
 
 // ErrInvalidHysteresis is returned by Validate for a value the Allocator cannot work with.
@@ -124,6 +128,8 @@ func (h Hysteresis) Validate() error {
 	switch {
 	case !(h.UpMargin >= 0) || h.UpMargin > 10:
 		return fmt.Errorf("%w: UpMargin %v must be in [0, 10]", ErrInvalidHysteresis, h.UpMargin)
+	case h.UpWindow < 0:
+		return fmt.Errorf("%w: UpWindow %v is negative", ErrInvalidHysteresis, h.UpWindow)
 	case h.UpDelayAfterDown < 0:
 		return fmt.Errorf("%w: UpDelayAfterDown %v is negative", ErrInvalidHysteresis, h.UpDelayAfterDown)
 	case !(h.ReallocChange >= 0) || math.IsInf(h.ReallocChange, 0):
