@@ -124,8 +124,9 @@ func (c *camera) stats() Sent {
 }
 
 // sendVideo writes the encodings the bridge wants at 30 fps, looping the
-// fixtures; a keyframe request, or an encoding starting again, skips to a
-// key frame.
+// fixtures; after a keyframe request, or when an encoding starts again,
+// the next frame is a key frame (the fixtures skip ahead to one), as a
+// browser's encoder does at its next capture.
 func sendVideo(m *session, fx *testmedia.Media, cam *camera) {
 	defer cam.stopped()
 	tick := time.NewTicker(testmedia.VideoFrameDuration)
@@ -134,21 +135,21 @@ func sendVideo(m *session, fx *testmedia.Media, cam *camera) {
 	for _, k := range fx.KeyFrames {
 		isKey[k] = true
 	}
-	for i := 0; ; i = (i + 1) % len(fx.Layers[0]) {
-		skip := false
+	requested := false
+	for i := 0; ; {
 		select {
 		case <-m.stop:
 			return
 		case <-m.plis:
-			skip = true
+			requested = true
+			continue
 		case <-tick.C:
 		}
 		on, restarted := cam.nextLayers()
-		if skip || restarted {
+		if (requested || restarted) && on != [3]bool{} {
 			i = keyFrameFrom(fx.KeyFrames, i)
-			if on != [3]bool{} {
-				cam.skipped()
-			}
+			cam.skipped()
+			requested = false
 		}
 		for l, t := range m.video {
 			if !on[l] {
@@ -160,6 +161,7 @@ func sendVideo(m *session, fx *testmedia.Media, cam *camera) {
 			}
 			cam.sent(l, frame, isKey[i])
 		}
+		i = (i + 1) % len(fx.Layers[0])
 	}
 }
 

@@ -8,11 +8,13 @@ import (
 
 // What the bot received, by remote source. The bridge sends each remote
 // source on one of its slots (an SSRC), and the sources maps say which
-// source a slot carries (jitsi-dialect.md §5.5, §6.2). A slot's packets can
-// come before its map (RTP over UDP overtakes the bridge channel, and Pion
-// hands a new slot's first packets over as soon as the slot's m-line is
-// added): they are held, the last pendingFor or pendingMax of each slot,
-// and counted once a map names the slot.
+// source a slot carries (jitsi-dialect.md §5.5, §6.2). A slot's packets
+// often come before its map (RTP over UDP overtakes the bridge channel);
+// Pion keeps them until the map adds the slot's m-line, then hands them
+// over at once. The bot ties the slot to its source before it adds the
+// m-line (it used to after, and lost those first packets); a packet of a
+// slot no map has named all the same is held, the last pendingFor or
+// pendingMax of each slot, and counted once a map names the slot.
 
 // Bounds of what is held of a slot no map has named yet.
 const (
