@@ -451,7 +451,7 @@ const (
 var features = []string{
 	"urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
 	"urn:xmpp:jingle:apps:rtp:video", "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:dtls:0",
-	"urn:ietf:rfc:4588", "urn:ietf:rfc:5761", "urn:ietf:rfc:5888", "http://jitsi.org/source-name",
+	"urn:ietf:rfc:4588", "urn:ietf:rfc:5761", "urn:ietf:rfc:5888", "http://jitsi.org/source-name", "http://jitsi.org/tcc",
 	"http://jitsi.org/ssrc-rewriting-1", "http://jitsi.org/receive-multiple-video-streams",
 }
 

@@ -251,6 +251,9 @@ func (e *Endpoint) onReportBlocks(blocks []rtcp.ReceptionReport, now int64) {
 		}
 		e.rtt.Store(rtt)
 		e.b.metrics.rtt.Observe(float64(rtt) / 1e9)
+		if e.connected.Load() && e.est != nil {
+			e.est.OnRTT(time.Duration(rtt), time.Unix(0, now))
+		}
 	}
 }
 
