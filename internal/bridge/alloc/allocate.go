@@ -25,7 +25,7 @@ func Allocate(sources []Source, speechOrder []string, s Settings, bwe int64, lim
 
 // work is the scratch of one allocation. It lives in Result so that a reused Result needs no memory.
 type work struct {
-	lim   *Limits
+	lim   Limits
 	src   []Source
 	st    []srcState
 	cands []int32 // candidate layer indices of every source, back to back
@@ -61,7 +61,7 @@ func (w *work) prepare(sources []Source, speech []string, s *Settings, lim *Limi
 	if len(sources) > maxSources {
 		sources = sources[:maxSources]
 	}
-	w.lim, w.src, w.total = lim, sources, 0
+	w.lim, w.src, w.total = *lim, sources, 0
 	w.prioritize(sources, speech, s)
 	w.constrain(s)
 	w.cands = w.cands[:0]
