@@ -38,6 +38,7 @@ type work struct {
 
 	budget, up int64 // the estimate; moves above a source's hold must keep the total within up
 	unlimited  bool
+	noUp       bool  // no move above a hold at all (the Allocator's delay after a forced move down)
 	total      int64 // sum of the current targets' rates
 	nextUp     int64 // the smallest total a refused move up needed (the Allocator reallocates when it fits)
 }
@@ -61,7 +62,7 @@ func (w *work) prepare(sources []Source, speech []string, s *Settings, lim *Limi
 	if len(sources) > maxSources {
 		sources = sources[:maxSources]
 	}
-	w.lim, w.src, w.total = *lim, sources, 0
+	w.lim, w.src, w.total, w.noUp = *lim, sources, 0, false
 	w.prioritize(sources, speech, s)
 	w.constrain(s)
 	w.cands = w.cands[:0]
@@ -344,12 +345,15 @@ func (w *work) improve(st *srcState, first, capped bool) bool {
 // fits reports whether st may move from position from to p: the extra rate fits in what the estimate
 // (plus extra) leaves, and, above st's hold, the new total stays within the up budget (plus extra).
 func (w *work) fits(st *srcState, from, p int32, extra int64) bool {
-	if w.unlimited {
+	if w.unlimited && !w.noUp {
 		return true
 	}
 	d := w.cost(st, p) - w.cost(st, from)
 	if d <= 0 {
 		return true
+	}
+	if p > st.hold && w.noUp {
+		return false
 	}
 	if w.total+d > w.budget+extra || p > st.hold && w.total+d > w.up+extra {
 		w.nextUp = min(w.nextUp, w.total+d-extra)

@@ -43,7 +43,9 @@ func NewAllocator(lim Limits, hy Hysteresis) (*Allocator, error) {
 //     are kept, and the lowest-priority ones that do not are lowered at once;
 //  2. from there, uncapped, but a source may only move above its last layer while the whole allocation
 //     stays within the up budget, mean estimate over UpWindow / (1+UpMargin), and not at all for
-//     UpDelayAfterDown after step 1 had to lower one.
+//     UpDelayAfterDown after an allocation ended with a source below its last layer. (Step 2 also
+//     lets sources return to their last layer when step 1 stopped short of it behind an on-stage
+//     source that had yet to climb, as after a change of stage.)
 //
 // The returned Result belongs to the Allocator and is overwritten by the next call.
 func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings, bwe int64, now int64) *Result {
@@ -53,17 +55,13 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	a.setHolds(w)
 	w.setBudget(bwe, 0)
 	w.allocate(true)
+	w.setBudget(bwe, a.upBudget(bwe, now))
+	w.noUp = now < a.upAfter
+	w.allocate(false)
 	if a.forcedDown(w) {
 		a.upAfter = now + int64(a.hy.UpDelayAfterDown)
 	}
-	up := a.upBudget(bwe, now)
-	a.blocked = now < a.upAfter
-	a.nextUp = maxBps * maxSources
-	if !a.blocked {
-		w.setBudget(bwe, up)
-		w.allocate(false)
-		a.nextUp = w.nextUp
-	}
+	a.blocked, a.nextUp = now < a.upAfter, w.nextUp
 	w.finish(sources, &a.res)
 	clear(a.prev)
 	for i := range a.res.Sources {
@@ -75,7 +73,8 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	return &a.res
 }
 
-// observe records an estimate in the window; an untrusted one forgets the window.
+// observe records an estimate in the window; an untrusted one forgets the window and any delay after
+// a forced move down (without an estimate every source gets its ideal).
 func (a *Allocator) observe(bwe, now int64) {
 	bwe = max(bwe, 0)
 	if a.seenOnce && a.seenAt == now && a.seenBwe == bwe {
@@ -84,6 +83,7 @@ func (a *Allocator) observe(bwe, now int64) {
 	a.seenOnce, a.seenAt, a.seenBwe = true, now, bwe
 	if bwe >= maxBps*maxSources {
 		a.win.reset()
+		a.upAfter = 0
 		return
 	}
 	a.win.add(bwe, now)
@@ -150,8 +150,10 @@ func (a *Allocator) ShouldReallocate(bwe int64, now int64) bool {
 		return true
 	}
 	b := max(bwe, 0)
-	if (b >= maxBps*maxSources) != (a.lastBwe >= maxBps*maxSources) {
+	if untrusted := b >= maxBps*maxSources; untrusted != (a.lastBwe >= maxBps*maxSources) {
 		return true
+	} else if untrusted {
+		return false // every source has its ideal already
 	}
 	if a.moved(b, a.lastBwe) || !a.res.Oversending && b < a.res.TargetBps {
 		return true

@@ -1,0 +1,186 @@
+package alloc
+
+import (
+	"testing"
+	"time"
+)
+
+const ms = int64(time.Millisecond)
+
+// stageRoom is A on stage at 720p with B, C, D as 180p thumbnails, one layer per encoding.
+func stageRoom() ([]Source, []string, Settings) {
+	return cameras(4, false), []string{"a", "b", "c", "d"},
+		Settings{LastN: -1, OnStage: []string{"A"}, DefaultMaxHeight: 180, MaxHeight: map[string]int{"A": 720}}
+}
+
+// hold feeds the Allocator a constant estimate every 100 ms from now for d, allocating each time, and
+// returns the time after.
+func hold(a *Allocator, src []Source, speech []string, s Settings, bwe, now int64, d time.Duration) int64 {
+	for end := now + int64(d); now < end; now += 100 * ms {
+		a.Allocate(src, speech, s, bwe, now)
+	}
+	return now
+}
+
+func newAllocator(t *testing.T) *Allocator {
+	t.Helper()
+	a, err := NewAllocator(DefaultLimits(), DefaultHysteresis())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// A drop of the estimate lowers the allocation in the very allocation that sees it, and
+// ShouldReallocate asks for that allocation even though the drop is below 15%.
+func TestHysteresisDownAtOnce(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	now := hold(a, src, speech, s, 3_000_000, 0, 3*time.Second)
+	settled := a.Last().TargetBps // A:HD30 and three LD30: 2.45 Mbit/s
+	if settled != 2_450_000 {
+		t.Fatalf("settled at %d: %s", settled, describe(src, a.Last()))
+	}
+	drop := settled * 9 / 10 // 10% below what is forwarded, 27% below the last estimate
+	if !a.ShouldReallocate(drop, now) {
+		t.Fatal("ShouldReallocate ignores an estimate that no longer carries the allocation")
+	}
+	r := a.Allocate(src, speech, s, drop, now)
+	if r.TargetBps > drop || r.Oversending {
+		t.Fatalf("at %d still forwarding %d: %s", drop, r.TargetBps, describe(src, r))
+	}
+	// Down is what the memoryless allocation gives at that estimate: the stage keeps SD30 and the
+	// thumbnails, which rank before the stage's climb above SD30, keep theirs.
+	var plain Result
+	Allocate(src, speech, s, drop, DefaultLimits(), &plain)
+	if got, want := describe(src, r), describe(src, &plain); got != want || want != "A:SD30 B:LD30 C:LD30 D:LD30" {
+		t.Fatalf("lowered to %s, the memoryless allocation is %s", got, want)
+	}
+	// A further dip under 15% that still carries the allocation asks for nothing.
+	if a.ShouldReallocate(drop*9/10, now+100*ms) {
+		t.Fatal("ShouldReallocate asks for an allocation that changes nothing")
+	}
+}
+
+// One high estimate among steady ones does not buy a layer (the pure function takes it), and
+// a move up needs the 15% margin over the 2 s mean.
+func TestHysteresisUpNeedsMargin(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	// 1.1 Mbit/s carries A:SD30 + three LD30 (950 kbit/s); A:HD30 needs 2.45 Mbit/s.
+	now := hold(a, src, speech, s, 1_100_000, 0, 3*time.Second)
+	before := describe(src, a.Last())
+	if before != "A:SD30 B:LD30 C:LD30 D:LD30" {
+		t.Fatalf("settled at %s", before)
+	}
+	spike := int64(2_600_000)
+	var plain Result
+	Allocate(src, speech, s, spike, DefaultLimits(), &plain)
+	if !atLeast(src, &plain, 0, 720, 30) {
+		t.Fatalf("the spike should buy HD without hysteresis: %s", describe(src, &plain))
+	}
+	if r := a.Allocate(src, speech, s, spike, now); describe(src, r) != before {
+		t.Fatalf("one spike changed %s to %s", before, describe(src, r))
+	}
+	// A steady 2.6 Mbit/s: its mean over 2 s, divided by 1.15, is 2.26 Mbit/s, still short of HD's
+	// 2.45; 3 Mbit/s (2.61) buys it once the mean has caught up.
+	now = hold(a, src, speech, s, spike, now+100*ms, 3*time.Second)
+	if r := a.Last(); describe(src, r) != before {
+		t.Fatalf("HD bought without the margin: %s", describe(src, r))
+	}
+	hold(a, src, speech, s, 3_000_000, now, 3*time.Second)
+	if r := a.Last(); !atLeast(src, r, 0, 720, 30) {
+		t.Fatalf("3 Mbit/s for 3 s did not buy HD: %s", describe(src, r))
+	}
+}
+
+// After the estimate forced a move down, nothing moves up for UpDelayAfterDown even if the estimate
+// comes straight back; ShouldReallocate asks for the allocation when the delay ends.
+func TestHysteresisDelayAfterDown(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	now := hold(a, src, speech, s, 3_000_000, 0, 3*time.Second)
+	high := describe(src, a.Last())
+	down := a.Allocate(src, speech, s, 700_000, now)
+	low := describe(src, down)
+	if low == high {
+		t.Fatal("700 kbit/s did not lower anything")
+	}
+	downAt := now
+	delay := int64(DefaultHysteresis().UpDelayAfterDown)
+	for now = downAt + 100*ms; now < downAt+delay; now += 100 * ms {
+		if r := a.Allocate(src, speech, s, 3_000_000, now); describe(src, r) != low {
+			t.Fatalf("moved up %v after a forced move down: %s", time.Duration(now-downAt), describe(src, r))
+		}
+		if a.ShouldReallocate(3_000_000, now+50*ms) {
+			t.Fatalf("ShouldReallocate true during the delay at %v", time.Duration(now-downAt))
+		}
+	}
+	if !a.ShouldReallocate(3_000_000, downAt+delay) {
+		t.Fatal("ShouldReallocate false when the delay ended")
+	}
+	if r := a.Allocate(src, speech, s, 3_000_000, downAt+delay); describe(src, r) != high {
+		t.Fatalf("after the delay: %s, want %s", describe(src, r), high)
+	}
+}
+
+// Moving a source to the stage at a steady estimate is a change of settings, not of bandwidth: the
+// new stage source climbs and the old one becomes a thumbnail in the same allocation, without the
+// delay after a forced move down.
+func TestHysteresisStageChange(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	now := hold(a, src, speech, s, 3_000_000, 0, 3*time.Second)
+	s2 := Settings{LastN: -1, OnStage: []string{"B"}, DefaultMaxHeight: 180, MaxHeight: map[string]int{"B": 720}}
+	r := a.Allocate(src, speech, s2, 3_000_000, now)
+	if got, want := describe(src, r), "A:LD30 B:HD30 C:LD30 D:LD30"; got != want {
+		t.Fatalf("after the stage change %s, want %s", got, want)
+	}
+}
+
+// While the estimate is not trusted every source gets its ideal layer; once it is, the allocation
+// follows it, and ShouldReallocate notices both changes.
+func TestHysteresisUntrusted(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	r := a.Allocate(src, speech, s, Unlimited, 0)
+	for _, al := range r.Sources {
+		if al.Target != al.Ideal || al.Target < 0 {
+			t.Fatalf("untrusted: %+v", al)
+		}
+	}
+	if a.ShouldReallocate(Unlimited, 100*ms) {
+		t.Fatal("ShouldReallocate with nothing changed")
+	}
+	if !a.ShouldReallocate(600_000, 200*ms) {
+		t.Fatal("ShouldReallocate ignores the estimate becoming trusted")
+	}
+	if r := a.Allocate(src, speech, s, 600_000, 200*ms); r.TargetBps > 600_000 {
+		t.Fatalf("trusted 600 kbit/s: %s", describe(src, r))
+	}
+}
+
+// ShouldReallocate keeps Jitsi's rules: more than 15% of change, or 5 s since the last allocation.
+func TestShouldReallocateJitsiRules(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	if !a.ShouldReallocate(10_000_000, 0) {
+		t.Fatal("no allocation yet")
+	}
+	now := hold(a, src, speech, s, 10_000_000, 0, 3*time.Second) - 100*ms
+	for _, tc := range []struct {
+		bwe  int64
+		at   int64
+		want bool
+	}{
+		{11_000_000, now + 100*ms, false},
+		{8_700_000, now + 100*ms, false},
+		{11_600_000, now + 100*ms, true},
+		{8_400_000, now + 100*ms, true},
+		{10_000_000, now + int64(5*time.Second), true},
+	} {
+		if got := a.ShouldReallocate(tc.bwe, tc.at); got != tc.want {
+			t.Errorf("bwe %d at +%v: %v, want %v", tc.bwe, time.Duration(tc.at-now), got, tc.want)
+		}
+	}
+}
