@@ -420,3 +420,31 @@ func TestNacks(t *testing.T) {
 		t.Errorf("feedback %+v", fb)
 	}
 }
+
+// TestCutFrame: a frame that ends without its marker, the next frame
+// following with no sequence number missing (the bridge switched layers
+// in the middle of it), is dropped at once: the key frame after it
+// decodes without waiting lossWait, and nothing is lost or asked for.
+func TestCutFrame(t *testing.T) {
+	now := time.Unix(1000, 0)
+	in := newVideoIn(t, now)
+	var s vp8Stream
+	feed(in, &now, s.frame(2, true, 180))
+	cut := s.frame(3, false, 0)
+	now = now.Add(time.Second) // a keyframe request would not wait for keyFrameInterval
+	var fb feedback
+	for _, p := range cut[:2] {
+		fb.add(in.packet(7, p, false, now))
+	}
+	s.seq = cut[2].SequenceNumber // the third packet was never sent
+	for _, p := range s.frame(3, true, 720) {
+		fb.add(in.packet(7, p, false, now))
+	}
+	v := videoStats(t, in)
+	if v.Frames != 2 || v.FramesDropped != 1 || v.DecodeErrors != 0 || v.Height != 720 {
+		t.Errorf("stats %+v", v)
+	}
+	if st := in.sources["ep-v0"].stats(); st.PacketsLost != 0 || len(fb.nacks) != 0 || len(fb.plis) != 0 {
+		t.Errorf("%d lost, feedback %+v for a cut frame followed by a key frame", st.PacketsLost, fb)
+	}
+}

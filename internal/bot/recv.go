@@ -248,10 +248,12 @@ func (s *sourceState) noteFrame(f frameEvent) {
 	}
 }
 
-// keyFrameRequest returns s's slot when s needs a key frame and the last
-// request is keyFrameInterval old, and counts the request.
+// keyFrameRequest returns s's slot when s needs a key frame, none is
+// arriving and the last request is keyFrameInterval old, and counts the
+// request.
 func (in *inbound) keyFrameRequest(s *sourceState, now time.Time) []uint32 {
-	if !s.needKey || s.ssrc == 0 || !s.lastPLI.IsZero() && now.Sub(s.lastPLI) < keyFrameInterval {
+	if !s.needKey || s.ssrc == 0 || !s.lastPLI.IsZero() && now.Sub(s.lastPLI) < keyFrameInterval ||
+		s.asm != nil && s.asm.keyArriving() {
 		return nil
 	}
 	s.lastPLI = now
