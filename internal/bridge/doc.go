@@ -74,10 +74,23 @@
 // connect (each endpoint's level history has its own lock, taken once per audio packet); one feedback
 // goroutine sends transport-cc feedback and NACKs toward senders every 50 ms (feedback.go).
 //
+// # Bandwidth toward each receiver
+//
+// A receiver that accepted the transport-wide sequence number extension with transport-cc feedback
+// (Answer.TransportCC) gets the bridge's own number on every packet sent to it, one counter across its
+// slots, retransmissions and probes (congestion.go); its feedback feeds its estimator (package bwe:
+// trendline delay detector, AIMD, loss cap, ALR, probe clusters). One congestion goroutine per bridge
+// runs every 15 ms: it sends each receiver the padding its estimator asks for (padding-only packets on
+// the bridge's own video source, jvb-v0) and, every 100 ms, measures every incoming layer's bit rate and
+// re-allocates each receiver's video (bandwidth.go, package alloc: Jitsi's order — on stage, selected,
+// speakers, the rest — with hysteresis) to the estimate minus its audio. The result caps each video slot
+// (slot.maxLayer), which targetLayer applies per packet, switching at key frames; a source left with
+// nothing is suspended and leaves ForwardedSources. Receivers without transport-cc are limited by their
+// constraints only. GET /debug/bridge shows each receiver's estimate and layers (debug.go).
+//
 // # Not yet
 //
-// Layer allocation by bandwidth (the receivers' constraints and lastN are obeyed, allocate.go, but not
-// their bandwidth), bandwidth estimation toward receivers (the bridge sends transport-cc feedback to
-// senders but does not yet stamp its own packets or read receivers' feedback), VP9/AV1/H.264 layer
-// parsing (forwarded without switch points), header-extension forwarding (audio level, mid).
+// Temporal-layer dropping (the allocator can weigh per-temporal layers; the bridge forwards whole
+// simulcast encodings), RTX copies as probes (probes are padding only), VP9/AV1/H.264 layer parsing
+// (forwarded without switch points), header-extension forwarding (audio level, mid).
 package bridge
