@@ -18,7 +18,7 @@ const (
 func Allocate(sources []Source, speechOrder []string, s Settings, bwe int64, lim Limits, out *Result) {
 	w := &out.w
 	w.prepare(sources, speechOrder, &s, &lim)
-	w.setBudget(bwe, 0)
+	w.setBudget(bwe, -1)
 	w.allocate(false)
 	w.finish(sources, out)
 }
@@ -258,12 +258,12 @@ func (w *work) cost(st *srcState, p int32) int64 {
 	return min(max(w.layer(st, p).Bps, 0), maxBps)
 }
 
-// setBudget sets the estimate and the total that moves above a hold must stay within; up 0 means the
-// estimate itself.
+// setBudget sets the estimate and the total that moves above a hold must stay within; a negative up
+// means the estimate itself.
 func (w *work) setBudget(bwe, up int64) {
 	w.unlimited = bwe >= maxBps*maxSources
 	w.budget = max(bwe, 0)
-	if up <= 0 || up > w.budget {
+	if up < 0 || up > w.budget {
 		up = w.budget
 	}
 	w.up = up
@@ -393,4 +393,9 @@ func (w *work) finish(sources []Source, out *Result) {
 		}
 	}
 	out.Oversending = !w.unlimited && out.TargetBps > w.budget
+	// Let go of the caller's sources: the scratch outlives the call.
+	w.src = nil
+	for i := range w.st {
+		w.st[i].layers = nil
+	}
 }

@@ -11,14 +11,17 @@ type Allocator struct {
 	res Result
 	win window // recent estimates, for the up budget
 
-	prev     map[string]int // source ID → the layer it was last given (-1 none)
-	have     bool           // an allocation has been made
-	lastBwe  int64          // the estimate of the last allocation
-	lastAt   int64          // when it was made
-	upAfter  int64          // no source moves up before this time (after a forced move down)
-	blocked  bool           // the last allocation skipped moving up because of upAfter
-	nextUp   int64          // the up budget at which the last allocation could have moved a source up
-	seenAt   int64          // the last estimate recorded in win, and when, so a repeat is not counted twice
+	// prev is source ID → the layer it was last given (-1 none), built from res only when the sources
+	// do not come in the same order as last time (the usual case needs no map work).
+	prev     map[string]int
+	prevOK   bool  // prev matches res
+	have     bool  // an allocation has been made
+	lastBwe  int64 // the estimate of the last allocation
+	lastAt   int64 // when it was made
+	upAfter  int64 // no source moves up before this time (after a forced move down)
+	blocked  bool  // the last allocation skipped moving up because of upAfter
+	nextUp   int64 // the up budget at which the last allocation could have moved a source up
+	seenAt   int64 // the last estimate recorded in win, and when, so a repeat is not counted twice
 	seenBwe  int64
 	seenOnce bool
 }
@@ -53,7 +56,7 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	w := &a.res.w
 	w.prepare(sources, speechOrder, &s, &a.lim)
 	a.setHolds(w)
-	w.setBudget(bwe, 0)
+	w.setBudget(bwe, -1)
 	w.allocate(true)
 	w.setBudget(bwe, a.upBudget(bwe, now))
 	w.noUp = now < a.upAfter
@@ -63,12 +66,7 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	}
 	a.blocked, a.nextUp = now < a.upAfter, w.nextUp
 	w.finish(sources, &a.res)
-	clear(a.prev)
-	for i := range a.res.Sources {
-		if al := &a.res.Sources[i]; i < len(w.st) && !w.st[i].duplicate {
-			a.prev[al.ID] = al.Target
-		}
-	}
+	a.prevOK = false
 	a.have, a.lastBwe, a.lastAt = true, max(bwe, 0), now
 	return &a.res
 }
@@ -109,7 +107,7 @@ func (a *Allocator) setHolds(w *work) {
 	for i := range w.st {
 		st := &w.st[i]
 		st.hold = -1
-		last, ok := a.prev[w.src[i].ID]
+		last, ok := a.lastTarget(i, w.src[i].ID)
 		if !ok || last < 0 || st.duplicate {
 			continue
 		}
@@ -120,6 +118,29 @@ func (a *Allocator) setHolds(w *work) {
 			}
 		}
 	}
+}
+
+// lastTarget is the layer the last allocation gave source id, found at index i when the sources come
+// in the same order, else by ID; ok false for a source it did not have.
+func (a *Allocator) lastTarget(i int, id string) (layer int, ok bool) {
+	last := a.res.Sources
+	if !a.have {
+		return -1, false
+	}
+	if i < len(last) && last[i].ID == id {
+		return last[i].Target, true
+	}
+	if !a.prevOK {
+		clear(a.prev)
+		for k := range last {
+			if _, dup := a.prev[last[k].ID]; !dup {
+				a.prev[last[k].ID] = last[k].Target
+			}
+		}
+		a.prevOK = true
+	}
+	layer, ok = a.prev[id]
+	return layer, ok
 }
 
 // forcedDown reports whether the capped pass left some source below its hold: the estimate no longer

@@ -184,3 +184,22 @@ func TestShouldReallocateJitsiRules(t *testing.T) {
 		}
 	}
 }
+
+// The Allocator remembers sources by ID: passing them in another order changes nothing.
+func TestHysteresisSourceOrder(t *testing.T) {
+	src := cameras(3, false)
+	speech, s := []string{"a", "b", "c"}, Settings{LastN: -1, DefaultMaxHeight: 720}
+	a := newAllocator(t)
+	now := hold(a, src, speech, s, 3_600_000, 0, 3*time.Second)
+	before := describe(src, a.Last())
+	if before != "A:HD30 B:SD30 C:SD30" {
+		t.Fatalf("settled at %s", before)
+	}
+	reversed := []Source{src[2], src[1], src[0]}
+	// 3.1 Mbit/s still carries the 3 Mbit/s allocation, but not with the margin a move up needs, so
+	// only the memory of each source's layer keeps A at HD (and not C, which now comes first).
+	r := a.Allocate(reversed, speech, s, 3_100_000, now)
+	if got := describe(reversed, r); got != "C:SD30 B:SD30 A:HD30" {
+		t.Fatalf("reordered sources: %s, before %s", got, before)
+	}
+}
