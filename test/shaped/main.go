@@ -45,18 +45,21 @@ func main() {
 	receiverFlags := flag.String("receiver-flags", "", "extra flags for the receiver's parley bot, space-separated (--max-height 360)")
 	seed := flag.Uint64("seed", 1, "seed of the relay's losses")
 	jsonOut := flag.String("json", "", "also write the runs, with the bots' raw reports, to this file")
+	var lk LiveKitOptions
+	flag.StringVar(&lk.Server, "livekit", "", "livekit-server binary: run each scenario with LiveKit too, right after Parley (livekit.go)")
+	flag.StringVar(&lk.Bot, "lkbot", "", "lkbot binary for -livekit (default: go build test/shaped/livekit into a temporary folder)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./test/shaped [flags] (as root)\n\nscenarios:\n%s\nflags:\n", describeScenarios())
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*scenario, *senders, *duration, *parley, *botBin, *receiverFlags, *seed, *jsonOut); err != nil {
+	if err := run(*scenario, *senders, *duration, *parley, *botBin, *receiverFlags, *seed, *jsonOut, lk); err != nil {
 		fmt.Fprintln(os.Stderr, "shaped:", err)
 		os.Exit(1)
 	}
 }
 
-func run(names string, senders int, duration time.Duration, parley, botBin, receiverFlags string, seed uint64, jsonOut string) error {
+func run(names string, senders int, duration time.Duration, parley, botBin, receiverFlags string, seed uint64, jsonOut string, lk LiveKitOptions) error {
 	var scs []Scenario
 	if names == "all" {
 		scs = Scenarios
@@ -81,6 +84,13 @@ func run(names string, senders int, duration time.Duration, parley, botBin, rece
 			return err
 		}
 	}
+	if lk.Server != "" {
+		cleanup, err := lk.prepare(ctx)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	o := Options{Parley: parley, Bot: botBin, Senders: senders, Duration: duration, ReceiverFlags: strings.Fields(receiverFlags),
 		Seed: seed, Log: os.Stderr}
 	fmt.Fprintf(os.Stderr, "machine: %d cores, %s; %d senders, receiver %v per scenario\n", runtime.NumCPU(), cpuModel(), senders, duration)
@@ -90,6 +100,15 @@ func run(names string, senders int, duration time.Duration, parley, botBin, rece
 		res, err := Run(ctx, o, sc)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		results = append(results, res)
+		rows = append(rows, Summarize(res))
+		WriteTable(os.Stderr, rows[len(rows)-1:])
+		if lk.Server == "" {
+			continue
+		}
+		if res, err = RunLiveKit(ctx, o, lk, sc); err != nil {
+			return fmt.Errorf("%s with LiveKit: %w", sc.Name, err)
 		}
 		results = append(results, res)
 		rows = append(rows, Summarize(res))

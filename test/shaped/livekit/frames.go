@@ -1,0 +1,276 @@
+package main
+
+// This file is a copy of internal/bot/frames.go (frame assembly and W3C freezes), so that LiveKit's
+// receivers count exactly as `parley bot` does: Go does not let another module
+// import internal/. Keep the two the same.
+
+import (
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+)
+
+// What a viewer would see of one remote VP8 source: the packets are put
+// back together into frames as a receiver's jitter buffer does. A frame is
+// complete when every packet from its first (the VP8 payload descriptor's
+// S bit with partition 0, RFC 7741 §4.2) to the RTP marker arrived, with
+// no sequence number missing; it is decodable when it is a key frame or
+// every frame since the last key frame was decodable. A gap waits lossWait
+// for NACK and RTX to fill it (Pion asks, the bridge repairs), then the
+// frames it touches are given up and the frames after them are not
+// decodable until the next key frame: a decoder would show garbage or
+// nothing, so those count as decode errors and ask for a key frame.
+
+// lossWait is how long a sequence gap may stay open, while later packets
+// arrive, before the frame it is in is given up: long enough for a NACK
+// and its RTX repair over a loaded link, short enough that a viewer would
+// not wait longer.
+const lossWait = 300 * time.Millisecond
+
+// maxBuffered bounds the packets an assembler holds behind a gap.
+const maxBuffered = 2000
+
+// vp8Packet is what the frame assembler needs of one RTP packet.
+type vp8Packet struct {
+	ts      uint32
+	marker  bool
+	start   bool // first packet of a frame: S bit set, partition 0
+	key     bool // the first packet of a key frame
+	width   int  // from a key frame's header, else 0
+	height  int
+	padding bool // no payload (a bandwidth probe): part of no frame
+}
+
+// parseVP8 reads the payload descriptor and, on a key frame's first
+// packet, the frame size; false when the payload is not VP8.
+func parseVP8(p *rtp.Packet) (vp8Packet, bool) {
+	v := vp8Packet{ts: p.Timestamp, marker: p.Marker}
+	if len(p.Payload) == 0 {
+		v.padding = true
+		return v, true
+	}
+	var d codecs.VP8Packet
+	if _, err := d.Unmarshal(p.Payload); err != nil {
+		return v, false
+	}
+	v.start = d.S == 1 && d.PID == 0
+	if v.start && len(d.Payload) > 0 && d.Payload[0]&1 == 0 {
+		v.key = true
+		v.width, v.height, _ = keyFrameSize(d.Payload)
+	}
+	return v, true
+}
+
+// keyFrameSize reads the width and height of a VP8 key frame from its
+// uncompressed header (RFC 6386 §9.1): a 3-byte frame tag, the start code
+// 9d 01 2a, then 14-bit width and height, little-endian, each with two
+// bits of scaling above.
+func keyFrameSize(frame []byte) (w, h int, ok bool) {
+	if len(frame) < 10 || frame[0]&1 != 0 || frame[3] != 0x9d || frame[4] != 0x01 || frame[5] != 0x2a {
+		return 0, 0, false
+	}
+	w = int(frame[6]) | int(frame[7]&0x3f)<<8
+	h = int(frame[8]) | int(frame[9]&0x3f)<<8
+	return w, h, true
+}
+
+// frameEvent is one frame the assembler finished with, in sequence order.
+type frameEvent struct {
+	complete  bool // false: given up, packets missing
+	dropped   int  // frames given up (when not complete)
+	decodable bool
+	key       bool
+	width     int
+	height    int
+	at        time.Time // when it became complete or was given up
+}
+
+// frameAssembler turns one stream's packets (by extended sequence number,
+// seqTracker) into frames. Not safe for concurrent use.
+type frameAssembler struct {
+	pkts     map[uint64]vp8Packet // held packets at or after next
+	next     uint64               // the first packet not yet consumed
+	started  bool                 // next is set: a frame start arrived
+	highest  uint64
+	chainOK  bool      // every frame since the last key frame was decodable
+	gapSince time.Time // when the assembler started waiting at a gap; zero when not waiting
+}
+
+func newFrameAssembler() *frameAssembler {
+	return &frameAssembler{pkts: map[uint64]vp8Packet{}}
+}
+
+// push adds the packet with extended sequence number ext, arrived at now,
+// and returns the frames that are finished with, oldest first. Packets
+// before the first frame start, and late ones (their frame already
+// finished with), are ignored.
+func (a *frameAssembler) push(ext uint64, p vp8Packet, now time.Time) []frameEvent {
+	if !a.started {
+		if !p.start {
+			return nil // joined in the middle of a frame
+		}
+		a.started, a.next, a.highest = true, ext, ext
+	}
+	if ext < a.next {
+		return nil
+	}
+	if _, dup := a.pkts[ext]; !dup {
+		a.pkts[ext] = p
+	}
+	a.highest = max(a.highest, ext)
+	return a.drain(now)
+}
+
+// drain finishes every frame it can at now.
+func (a *frameAssembler) drain(now time.Time) []frameEvent {
+	var out []frameEvent
+	for {
+		ev, ok := a.nextFrame(now)
+		if !ok {
+			return out
+		}
+		out = append(out, ev)
+	}
+}
+
+// nextFrame finishes the frame at a.next: complete when all its packets
+// are there, given up when a gap in it has waited lossWait (or too many
+// packets are held); false when it must wait.
+func (a *frameAssembler) nextFrame(now time.Time) (frameEvent, bool) {
+	for {
+		p, ok := a.pkts[a.next]
+		if ok && p.padding {
+			delete(a.pkts, a.next)
+			a.next++
+			continue
+		}
+		if !ok || !p.start {
+			return a.giveUp(now)
+		}
+		for s := a.next; s <= a.highest; s++ {
+			q, ok := a.pkts[s]
+			if !ok {
+				return a.giveUp(now)
+			}
+			if s > a.next && (q.start || q.ts != p.ts) {
+				break // the next frame began without this one's marker: incomplete
+			}
+			if q.marker {
+				return a.complete(p, s, now), true
+			}
+		}
+		if a.hasLaterStart() {
+			return a.giveUp(now) // the next frame began without this one's marker
+		}
+		return frameEvent{}, false
+	}
+}
+
+// complete consumes the frame from a.next to last, whose first packet is first.
+func (a *frameAssembler) complete(first vp8Packet, last uint64, now time.Time) frameEvent {
+	for s := a.next; s <= last; s++ {
+		delete(a.pkts, s)
+	}
+	a.next, a.gapSince = last+1, time.Time{}
+	ev := frameEvent{complete: true, key: first.key, width: first.width, height: first.height, at: now}
+	if first.key {
+		a.chainOK = true
+	}
+	ev.decodable = a.chainOK
+	return ev
+}
+
+// hasLaterStart reports whether a frame start after a.next is held.
+func (a *frameAssembler) hasLaterStart() bool {
+	_, ok := a.laterStart()
+	return ok
+}
+
+// laterStart is the first held frame start after a.next.
+func (a *frameAssembler) laterStart() (uint64, bool) {
+	for s := a.next + 1; s <= a.highest; s++ {
+		if q, ok := a.pkts[s]; ok && q.start {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// giveUp waits at a gap until lossWait has passed since it was first seen
+// (or too many packets are held), then drops the packets from a.next up
+// to the next frame start held and breaks the chain to the next key frame.
+// The event counts the frames dropped: those whose packets were held, at
+// least the one at the gap.
+func (a *frameAssembler) giveUp(now time.Time) (frameEvent, bool) {
+	if len(a.pkts) == 0 {
+		return frameEvent{}, false // nothing after the gap yet
+	}
+	if a.gapSince.IsZero() {
+		a.gapSince = now
+	}
+	if now.Sub(a.gapSince) < lossWait && len(a.pkts) < maxBuffered {
+		return frameEvent{}, false
+	}
+	to, ok := a.laterStart()
+	if !ok {
+		if len(a.pkts) < maxBuffered {
+			return frameEvent{}, false // the next frame's start has not come yet
+		}
+		to = a.highest + 1
+	}
+	seen := map[uint32]bool{}
+	for s := a.next; s < to; s++ {
+		if p, ok := a.pkts[s]; ok {
+			if !p.padding {
+				seen[p.ts] = true
+			}
+			delete(a.pkts, s)
+		}
+	}
+	a.next, a.gapSince, a.chainOK = to, time.Time{}, false
+	return frameEvent{at: now, dropped: max(len(seen), 1)}, true
+}
+
+// freezeWindow is how many inter-frame intervals the mean is taken over
+// (W3C webrtc-stats, freezeCount: the last 30 rendered frames).
+const freezeWindow = 30
+
+// minFreezeSamples is how many intervals must be known before a freeze can
+// be told from the usual pace (libwebrtc waits for 5 as well).
+const minFreezeSamples = 5
+
+// freezeDetector counts freezes as W3C webrtc-stats defines them: an
+// interval between two rendered (here: decodable) frames of at least
+// max(3 × mean, mean + 150 ms), the mean over the last 30 intervals.
+type freezeDetector struct {
+	last      time.Time
+	intervals []time.Duration // the last freezeWindow, oldest first
+	count     int
+	total     time.Duration
+}
+
+// frame notes a decodable frame at t.
+func (f *freezeDetector) frame(t time.Time) {
+	if f.last.IsZero() {
+		f.last = t
+		return
+	}
+	d := t.Sub(f.last)
+	f.last = t
+	if len(f.intervals) >= minFreezeSamples {
+		var sum time.Duration
+		for _, x := range f.intervals {
+			sum += x
+		}
+		mean := sum / time.Duration(len(f.intervals))
+		if d >= max(3*mean, mean+150*time.Millisecond) {
+			f.count++
+			f.total += d
+		}
+	}
+	if len(f.intervals) == freezeWindow {
+		f.intervals = f.intervals[1:]
+	}
+	f.intervals = append(f.intervals, d)
+}
