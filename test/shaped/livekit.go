@@ -148,7 +148,7 @@ func (h *harness) runLiveKit(ctx context.Context, lk LiveKitOptions) (*Result, e
 	}
 	res.Link = netns.LinkStats{Bytes: link1.Bytes - link0.Bytes, Packets: link1.Packets - link0.Packets,
 		Dropped: link1.Dropped - link0.Dropped}
-	if m1, err := h.liveKitMetrics(); err == nil && m0 != nil {
+	if m1, err := h.liveKitMetricsFlushed(ctx); err == nil && m0 != nil {
 		res.Retransmissions = m1.retransmissions - m0.retransmissions
 		res.KeyframeRequests = m1.plis - m0.plis
 	}
@@ -257,8 +257,9 @@ func (h *harness) awaitBots(ctx context.Context, name string, p *proc) error {
 
 // liveKitCounters are the server's counters a row reports.
 type liveKitCounters struct {
+	packets         float64 // every RTP packet in and out (livekit_packet_total), to see a flush
 	retransmissions float64 // RTP packets sent again (livekit_packet_total, transmission="retransmit", outgoing)
-	plis            float64 // PLIs received (livekit_pli_total, incoming)
+	plis            float64 // PLIs its subscribers sent (livekit_pli_total of the outgoing streams)
 }
 
 // liveKitMetrics reads livekit-server's Prometheus counters.
@@ -284,15 +285,40 @@ func (h *harness) liveKitMetrics() (*liveKitCounters, error) {
 		if err != nil {
 			continue
 		}
+		if strings.HasPrefix(line, "livekit_packet_total{") {
+			c.packets += v
+		}
 		switch {
 		case strings.HasPrefix(line, "livekit_packet_total{") && strings.Contains(line, `transmission="retransmit"`) &&
 			strings.Contains(line, `direction="outgoing"`):
 			c.retransmissions += v
-		case strings.HasPrefix(line, "livekit_pli_total{") && strings.Contains(line, `direction="incoming"`):
+		case strings.HasPrefix(line, "livekit_pli_total{") && strings.Contains(line, `direction="outgoing"`):
 			c.plis += v
 		}
 	}
 	return &c, sc.Err()
+}
+
+// liveKitMetricsFlushed reads livekit-server's counters once they have moved after now: it adds
+// its streams' statistics to them every 30 s only, so counters read as the receiver leaves lack
+// up to 30 s of its run. The senders, still in the room, move them at each flush.
+func (h *harness) liveKitMetricsFlushed(ctx context.Context) (*liveKitCounters, error) {
+	c0, err := h.liveKitMetrics()
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(35 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		if c, err := h.liveKitMetrics(); err == nil && c.packets != c0.packets {
+			return c, nil
+		}
+	}
+	return nil, errors.New("livekit-server's counters did not move in 35 s")
 }
 
 // answerSTUN answers STUN binding requests on a loopback port with the mapped address host (and
