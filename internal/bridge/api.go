@@ -145,6 +145,9 @@ type Answer struct {
 	// extension with transport-cc feedback, 0 when it did not: the bridge then numbers the packets it
 	// sends to the endpoint and estimates the endpoint's bandwidth from its feedback.
 	TransportCC int `json:"transportCC,omitempty"`
+	// RED is the payload type (PayloadTypeRED) under which the endpoint accepted red/48000/2 for audio, 0
+	// when it did not: the bridge then sends it audio as RED, with redundancy when its link loses packets.
+	RED int `json:"red,omitempty"`
 }
 
 // SourcesUpdate replaces the sources an endpoint sends (Jingle source-add / source-remove).

@@ -21,6 +21,7 @@ type bwAlloc struct {
 	slots    []*slot       // the slot of each entry of sources
 	heights  map[string]int
 	speakers []string
+	redSince int64 // when the loss last called for the current redundancy level (red.go)
 }
 
 // allocate re-fits r's video to its estimate (congestion loop).
@@ -40,6 +41,9 @@ func (r *Endpoint) allocate(now time.Time) {
 	// Trusted once feedback came (sfu-quality.md §7.4); until then every source gets its ideal layer.
 	bwe := alloc.Unlimited
 	if r.tccReports.Load() > 0 {
+		if r.redPT != 0 {
+			r.updateRedLevel(r.est.Stats().LossFraction, now.UnixNano())
+		}
 		est := r.est.Estimate()
 		r.b.metrics.estimate.Observe(float64(est))
 		bwe = max(est-r.audioRate(), 0)
@@ -109,7 +113,8 @@ func (ba *bwAlloc) collect(slots []*slot, now int64) {
 	}
 }
 
-// audioRate is the bit rate of the audio r's slots carry now: the estimate minus it is what video may use.
+// audioRate is the bit rate of the audio r's slots carry now, with its RED copies: the estimate minus it
+// is what video may use.
 func (r *Endpoint) audioRate() int64 {
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
@@ -118,6 +123,9 @@ func (r *Endpoint) audioRate() int64 {
 		if sl.src != nil && len(sl.src.layers) > 0 {
 			bps += sl.src.layers[0].rate.bps.Load()
 		}
+	}
+	if r.redPT != 0 {
+		bps *= 1 + int64(r.redLevel.Load())
 	}
 	return bps
 }

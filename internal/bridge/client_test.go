@@ -177,6 +177,8 @@ type clientOpts struct {
 	// tccFeedback also accepts the extension on what the bridge sends (Answer.TransportCC) and sends
 	// transport-cc feedback about it, as a browser does (pion's TWCC sender interceptor).
 	tccFeedback bool
+	// red accepts red/48000/2 for audio (Answer.RED): the bridge sends this client its audio as RED.
+	red bool
 	// dataChannel makes the client use the SCTP data channel for the bridge channel instead of the
 	// WebSocket: the offer gets an m=application line and the client opens "JVB data channel" (as LJM does).
 	dataChannel bool
@@ -199,6 +201,11 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	must(t, m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
 		PayloadType: PayloadTypeOpus}, webrtc.RTPCodecTypeAudio))
+	if o.red {
+		must(t, m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"},
+			PayloadType: PayloadTypeRED}, webrtc.RTPCodecTypeAudio))
+	}
 	ir := &interceptor.Registry{}
 	must(t, webrtc.ConfigureNack(m, ir))
 	must(t, webrtc.ConfigureRTCPReports(ir))
@@ -251,6 +258,9 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	if o.tcc || o.tccFeedback {
 		offer = withTransportCC(offer)
 	}
+	if o.red {
+		offer = withRED(offer)
+	}
 	if o.dataChannel {
 		offer = withDataChannel(offer, c.alloc)
 		c.openDataChannel()
@@ -264,6 +274,9 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	ans := c.answerFor(conf, pc.LocalDescription().SDP)
 	if o.tccFeedback {
 		ans.TransportCC = extTransportCC
+	}
+	if o.red {
+		ans.RED = PayloadTypeRED
 	}
 	must(t, tb.SetAnswer(ans))
 
@@ -327,6 +340,16 @@ func (c *client) answerFor(conf, answerSDP string) Answer {
 func withTransportCC(offer string) string {
 	return strings.ReplaceAll(offer, "a=rtcp-mux\r\n",
 		fmt.Sprintf("a=rtcp-mux\r\na=extmap:%d %s\r\n", extTransportCC, sdp.TransportCCURI))
+}
+
+// withRED offers red/48000/2 after Opus on every audio m-line of an offer made by offerSDP, as the focus
+// does for clients that announce http://jitsi.org/opus-red.
+func withRED(offer string) string {
+	offer = strings.ReplaceAll(offer, fmt.Sprintf("m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", PayloadTypeOpus),
+		fmt.Sprintf("m=audio 9 UDP/TLS/RTP/SAVPF %d %d\r\n", PayloadTypeOpus, PayloadTypeRED))
+	return strings.ReplaceAll(offer, fmt.Sprintf("a=fmtp:%d minptime=10;useinbandfec=1\r\n", PayloadTypeOpus),
+		fmt.Sprintf("a=fmtp:%d minptime=10;useinbandfec=1\r\na=rtpmap:%d red/48000/2\r\na=fmtp:%d %d/%d\r\n",
+			PayloadTypeOpus, PayloadTypeRED, PayloadTypeRED, PayloadTypeOpus, PayloadTypeOpus))
 }
 
 // withDataChannel adds the SCTP m-line (dialect §6.1, port 5000) to an offer made by offerSDP.

@@ -48,6 +48,7 @@ type Endpoint struct {
 	answered atomic.Bool
 	rtx      bool
 	tccExt   uint8 // the transport-wide sequence number extension's id the endpoint accepted, 0 = none
+	redPT    uint8 // RED's payload type if the endpoint accepted it for audio, 0 = none (red.go)
 
 	expired atomic.Bool
 
@@ -133,6 +134,7 @@ type sendSide struct {
 	tccSeq    uint16         // the last transport-wide sequence number sent
 	est       *bwe.Estimator // bandwidth toward the endpoint; nil without transport-cc (congestion.go)
 	padSeq    uint16         // sequence numbers of the probe (padding) stream
+	redLevel  atomic.Int32   // earlier packets each RED packet repeats (red.go): 0 … redMaxLevel
 
 	// The last allocation's video bit rates toward the endpoint: what it forwards (target) and what it
 	// would with unlimited bandwidth (ideal), which the probes aim for (congestion loop).
@@ -306,6 +308,10 @@ func (e *Endpoint) setAnswer(a Answer) error {
 	}
 	e.remoteDTLS = a.DTLS
 	e.rtx = a.RTX
+	if a.RED == PayloadTypeRED {
+		e.redPT = PayloadTypeRED
+		e.redLevel.Store(1) // until its estimator measures the link's loss
+	}
 	if a.TransportCC > 0 && a.TransportCC < 15 {
 		e.tccExt = uint8(a.TransportCC)
 		e.est = e.b.newEstimator()

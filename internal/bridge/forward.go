@@ -102,6 +102,13 @@ func (e *Endpoint) handleRTP(pkt []byte) {
 		s, dec = s.prim, e.rtxBuf[:n]
 		lay = rtpLayout{hdrLen: lay.hdrLen, end: n}
 	}
+	if s.src.kind == KindAudio && dec[1]&0x7f == PayloadTypeRED {
+		// A sender's RED is reduced to its primary: each receiver gets the redundancy its link needs.
+		if dec, lay, ok = unwrapRED(e.rtxBuf[:], dec, lay); !ok {
+			drop(dropMalformed)
+			return
+		}
+	}
 	e.forwardFrom(s, dec, lay, now)
 }
 
@@ -235,7 +242,17 @@ func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe b
 		}
 		return need
 	}
-	n := buildRTP(r.outBuf[:], p.buf, p.lay, sl.ssrc, out, p.desc(), r.nextTransportSeqLocked())
+	var n int
+	if level := r.redLevel.Load(); sl.kind == KindAudio && r.redPT != 0 {
+		// RED toward this receiver (red.go): redundancy when its link loses packets, and always
+		// the RED payload type, so a change of level is not a change of codec.
+		h := writeHeader(r.outBuf[:], p.buf, sl.ssrc, out, r.nextTransportSeqLocked())
+		r.outBuf[1] = r.outBuf[1]&0x80 | r.redPT
+		n = h + sl.red.writeRED(r.outBuf[h:], p.payload(), out.seq, out.ts, PayloadTypeOpus, int(level))
+		sl.red.remember(out.seq, out.ts, p.payload())
+	} else {
+		n = buildRTP(r.outBuf[:], p.buf, p.lay, sl.ssrc, out, p.desc(), r.nextTransportSeqLocked())
+	}
 	r.sendPacketLocked(r.outBuf[:n], p.now, bt)
 	sl.packets++
 	sl.octets += uint32(p.payloadLen())
@@ -269,12 +286,7 @@ func (r *Endpoint) sendPacketLocked(plain []byte, now int64, bt *sendBatch) {
 // describe the sender's leg), the payload with VP8 picture ID and TL0PICIDX rewritten, no padding. It
 // returns the length.
 func buildRTP(dst, pkt []byte, lay rtpLayout, ssrc uint32, out projected, d *vp8Desc, tcc transportSeq) int {
-	dst[0] = 0x80
-	dst[1] = pkt[1] // marker and payload type
-	binary.BigEndian.PutUint16(dst[2:], out.seq)
-	binary.BigEndian.PutUint32(dst[4:], out.ts)
-	binary.BigEndian.PutUint32(dst[8:], ssrc)
-	h := 12 + tcc.write(dst)
+	h := writeHeader(dst, pkt, ssrc, out, tcc)
 	n := h + copy(dst[h:], pkt[lay.hdrLen:lay.end])
 	if d != nil {
 		payload := dst[h:n]
@@ -286,6 +298,16 @@ func buildRTP(dst, pkt []byte, lay rtpLayout, ssrc uint32, out projected, d *vp8
 		}
 	}
 	return n
+}
+
+// writeHeader writes the forwarded header of pkt into dst (buildRTP) and returns its length.
+func writeHeader(dst, pkt []byte, ssrc uint32, out projected, tcc transportSeq) int {
+	dst[0] = 0x80
+	dst[1] = pkt[1] // marker and payload type
+	binary.BigEndian.PutUint16(dst[2:], out.seq)
+	binary.BigEndian.PutUint32(dst[4:], out.ts)
+	binary.BigEndian.PutUint32(dst[8:], ssrc)
+	return 12 + tcc.write(dst)
 }
 
 // sendRTPLocked encrypts and sends one plaintext RTP packet outside the fan-out (retransmissions,

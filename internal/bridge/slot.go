@@ -20,7 +20,8 @@ type slot struct {
 	maxLayer int
 	proj     projection
 	rtxSeq   uint16
-	packets  uint32 // sent on ssrc, for sender reports
+	red      redHistory // audio slots toward a receiver with RED (red.go)
+	packets  uint32     // sent on ssrc, for sender reports
 	octets   uint32
 }
 

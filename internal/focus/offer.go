@@ -1,6 +1,8 @@
 package focus
 
 import (
+	"slices"
+
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/xmpp/jingle"
 )
@@ -72,6 +74,11 @@ func offer(cfg Config, a *bridge.Allocation, sid, initiator string, features map
 			{ID: 126, Name: "telephone-event", ClockRate: 8000},
 		},
 		HdrExts: hdr(1, 5, 10),
+	}
+	if features[featureRED] {
+		// After Opus, so that senders send plain Opus; the bridge adds redundancy per receiver (red.go).
+		audio.PayloadTypes = slices.Insert(audio.PayloadTypes, 1, jingle.PayloadType{ID: bridge.PayloadTypeRED, Name: "red",
+			ClockRate: 48000, Channels: 2, Params: []jingle.Parameter{{Value: itoa(bridge.PayloadTypeOpus) + "/" + itoa(bridge.PayloadTypeOpus)}}})
 	}
 	video := &jingle.Description{Media: "video", RTCPMux: true, ExtmapAllowMixed: true,
 		PayloadTypes: []jingle.PayloadType{

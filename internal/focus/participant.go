@@ -3,6 +3,7 @@ package focus
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parley-im/parley/internal/bridge"
@@ -36,6 +37,7 @@ const (
 	featureVideo = "urn:xmpp:jingle:apps:rtp:video"
 	featureRTX   = "urn:ietf:rfc:4588"
 	featureTCC   = "http://jitsi.org/tcc"
+	featureRED   = "http://jitsi.org/opus-red"
 
 	// uriTransportCC is the transport-wide sequence number header extension (RFC 8285 URI).
 	uriTransportCC = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
@@ -238,6 +240,13 @@ func (p *participant) answer(j *jingle.Jingle) (bridge.Answer, error) {
 		ans.DTLS.Setup = "active"
 	}
 	for _, ct := range j.Contents {
+		if ct.Description != nil && ct.Description.Media == "audio" {
+			for _, pt := range ct.Description.PayloadTypes {
+				if strings.EqualFold(pt.Name, "red") && pt.ID == bridge.PayloadTypeRED && pt.ClockRate == 48000 {
+					ans.RED = bridge.PayloadTypeRED
+				}
+			}
+		}
 		if ct.Description == nil || ct.Description.Media != "video" {
 			continue
 		}
