@@ -136,27 +136,53 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 	defer server.stop(syscall.SIGTERM, 10*time.Second)
 
 	room := h.base + "/shaped" + randomHex()
-	senders, err := h.start(exec.CommandContext(ctx, h.o.bot(), "bot", "--url", room, "--insecure",
-		"--loopback", "--bots", strconv.Itoa(h.o.Senders), "--json", "--duration", (h.o.Duration+2*time.Minute).String()), "senders")
+	senders, err := h.join(ctx, "senders", exec.CommandContext(ctx, h.o.bot(), "bot", "--url", room, "--insecure",
+		"--loopback", "--bots", strconv.Itoa(h.o.Senders), "--json", "--duration", (h.o.Duration+2*time.Minute).String()), h.o.Senders)
 	if err != nil {
 		return nil, err
 	}
 	defer senders.stop(syscall.SIGKILL, 0)
-	if err := h.awaitEndpoints(ctx, h.o.Senders, senders); err != nil {
-		return nil, fmt.Errorf("senders joining: %w: %s", err, tail(h.dir, "senders"))
-	}
 	h.o.logf("%s: %d senders in the room; the receiver joins behind %s", h.sc.Name, h.o.Senders, h.describe())
 
 	args := append([]string{"bot", "--url", room, "--insecure", "--bots", "1", "--json",
 		"--duration", h.o.Duration.String()}, h.o.ReceiverFlags...)
-	receiver, err := h.start(h.ns.Command(ctx, h.o.bot(), args...), "receiver")
+	receiver, err := h.join(ctx, "receiver", h.ns.Command(ctx, h.o.bot(), args...), h.o.Senders+1)
 	if err != nil {
 		return nil, err
 	}
 	defer receiver.stop(syscall.SIGKILL, 0)
-	if err := h.awaitEndpoints(ctx, h.o.Senders+1, receiver); err != nil {
-		return nil, fmt.Errorf("receiver joining: %w: %s", err, tail(h.dir, "receiver"))
+	res, err := h.measure(receiver)
+	if err != nil {
+		return nil, err
 	}
+
+	// The senders print their reports when interrupted.
+	_ = senders.cmd.Process.Signal(syscall.SIGINT)
+	if err := senders.wait(15 * time.Second); err != nil {
+		return nil, fmt.Errorf("senders: %v: %s", err, tail(h.dir, "senders"))
+	}
+	if res.Senders, err = ParseReports(senders.out.Bytes()); err != nil {
+		return nil, fmt.Errorf("senders' --json: %w", err)
+	}
+	return res, nil
+}
+
+// join starts bots and waits until the bridge has endpoints of them all (want in the room).
+func (h *harness) join(ctx context.Context, name string, cmd *exec.Cmd, want int) (*proc, error) {
+	p, err := h.start(cmd, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.awaitEndpoints(ctx, want, p); err != nil {
+		p.stop(syscall.SIGKILL, 0)
+		return nil, fmt.Errorf("%s joining: %w: %s", name, err, tail(h.dir, name))
+	}
+	return p, nil
+}
+
+// measure takes the counters from now (the receiver's session is up) until the receiver leaves,
+// stepping the limit meanwhile, and reads the receiver's report.
+func (h *harness) measure(receiver *proc) (*Result, error) {
 	start := time.Now()
 	link0, err := h.ns.Down()
 	if err != nil {
@@ -174,14 +200,12 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 
 	werr := receiver.wait(h.o.Duration + time.Minute)
 	close(stepsDone)
-	window := time.Since(start)
-	res := &Result{Scenario: h.sc, Window: window, Bridge: diffCounters(h.relay.Down(), bridge0), Samples: <-samples}
+	res := &Result{Scenario: h.sc, Window: time.Since(start), Bridge: h.relay.Down().Sub(bridge0), Samples: <-samples}
 	link1, err := h.ns.Down()
 	if err != nil {
 		return nil, err
 	}
-	res.Link = netns.LinkStats{Bytes: link1.Bytes - link0.Bytes, Packets: link1.Packets - link0.Packets,
-		Dropped: link1.Dropped - link0.Dropped}
+	res.Link = link1.Sub(link0)
 	if m1, err := h.metrics(); err == nil {
 		res.Retransmissions = m1["parley_bridge_retransmissions_total"] - m0["parley_bridge_retransmissions_total"]
 		res.KeyframeRequests = m1["parley_bridge_keyframe_requests_received_total"] - m0["parley_bridge_keyframe_requests_received_total"]
@@ -194,15 +218,6 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("receiver's --json: %d reports, %v: %q", len(reports), err, receiver.out.String())
 	}
 	res.Receiver = reports[0]
-
-	// The senders print their reports when interrupted.
-	_ = senders.cmd.Process.Signal(syscall.SIGINT)
-	if err := senders.wait(15 * time.Second); err != nil {
-		return nil, fmt.Errorf("senders: %v: %s", err, tail(h.dir, "senders"))
-	}
-	if res.Senders, err = ParseReports(senders.out.Bytes()); err != nil {
-		return nil, fmt.Errorf("senders' --json: %w", err)
-	}
 	return res, nil
 }
 
@@ -380,13 +395,8 @@ func (h *harness) sample(start time.Time, link0 netns.LinkStats, bridge0 impair.
 		if err != nil {
 			continue
 		}
-		out = append(out, Sample{At: time.Since(start), Bridge: diffCounters(h.relay.Down(), bridge0),
-			Link: netns.LinkStats{Bytes: l.Bytes - link0.Bytes, Packets: l.Packets - link0.Packets, Dropped: l.Dropped - link0.Dropped}})
+		out = append(out, Sample{At: time.Since(start), Link: l.Sub(link0), Bridge: h.relay.Down().Sub(bridge0)})
 	}
-}
-
-func diffCounters(a, b impair.Counters) impair.Counters {
-	return impair.Counters{Packets: a.Packets - b.Packets, Bytes: a.Bytes - b.Bytes, Lost: a.Lost - b.Lost}
 }
 
 // proc is a started command whose end is awaited once, by its own goroutine.

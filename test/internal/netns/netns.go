@@ -158,6 +158,11 @@ type LinkStats struct {
 	Dropped uint64 // packets the limit dropped (its queue full)
 }
 
+// Sub is s since an earlier reading t.
+func (s LinkStats) Sub(t LinkStats) LinkStats {
+	return LinkStats{Bytes: s.Bytes - t.Bytes, Packets: s.Packets - t.Packets, Dropped: s.Dropped - t.Dropped}
+}
+
 // Down is what the host end has sent into the namespace: its interface counters, and the drops of
 // its limit when it has one.
 func (ns *NS) Down() (LinkStats, error) {

@@ -46,6 +46,11 @@ type Counters struct {
 	Lost           uint64 // dropped by the Profile
 }
 
+// Sub is c since an earlier reading d.
+func (c Counters) Sub(d Counters) Counters {
+	return Counters{Packets: c.Packets - d.Packets, Bytes: c.Bytes - d.Bytes, Lost: c.Lost - d.Lost}
+}
+
 type counters struct{ packets, bytes, lost atomic.Uint64 }
 
 func (c *counters) load() Counters {
