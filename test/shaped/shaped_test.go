@@ -71,9 +71,9 @@ func TestReceiverBehindOneMegabit(t *testing.T) {
 	if row.LinkKbps > 1000*1.05 {
 		t.Errorf("the link carried %.0f kbit/s through a 1 Mbit/s limit", row.LinkKbps)
 	}
-	if row.LinkKbps < 100 || row.BridgeKbps < row.LinkKbps*0.9 {
-		t.Errorf("the link carried %.0f kbit/s, the bridge sent %.0f: the media did not go through the relay and the link",
-			row.LinkKbps, row.BridgeKbps)
+	// The receiver's media came through the relay (it cannot reach the bridge otherwise) and the link.
+	if res.Bridge.Packets == 0 || row.LinkKbps < 100 {
+		t.Errorf("the bridge sent %d packets through the relay, the link carried %.0f kbit/s", res.Bridge.Packets, row.LinkKbps)
 	}
 	// Video may not get through at all before bandwidth estimation (docs/performance.md, "Receivers
 	// behind shaped links"); audio does.
