@@ -118,6 +118,13 @@ func run(names string, senders int, duration time.Duration, parley, botBin, rece
 	fmt.Fprintln(os.Stdout, "\nBy remote source:")
 	fmt.Fprintln(os.Stdout)
 	WriteSources(os.Stdout, results)
+	var others []Others
+	for _, res := range results {
+		others = append(others, SummarizeOthers(res))
+	}
+	fmt.Fprintln(os.Stdout, "\nWhat the unshaped senders received from each other:")
+	fmt.Fprintln(os.Stdout)
+	WriteOthers(os.Stdout, others)
 	for _, res := range results {
 		if len(res.Scenario.Steps) == 0 {
 			continue

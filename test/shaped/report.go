@@ -255,6 +255,68 @@ func WriteSources(w io.Writer, results []*Result) {
 	}
 }
 
+// Others is what the unshaped participants (the senders, who receive each other) got in a run, for
+// §7.5 criterion 5's "no other receiver affected": over every sender's every remote source.
+type Others struct {
+	Scenario      string
+	Streams       int     // (sender, remote source) pairs with 2 complete frames or more
+	FPS, MinFPS   float64 // mean and lowest; MinFPS -1 when no stream
+	FreezesPerMin float64 // mean, each over its bot's time in the room
+	Height        int     // lowest
+	AudioLoss     float64 // over all their audio; -1 unknown
+}
+
+// SummarizeOthers reduces the senders' reports of a run (the detailed format only: the first has
+// no per-source fps or freezes).
+func SummarizeOthers(res *Result) Others {
+	o := Others{Scenario: res.Scenario.Name, MinFPS: -1, AudioLoss: -1}
+	var lost, got int
+	for _, b := range res.Senders {
+		mins := b.End.Sub(b.Start).Minutes()
+		for _, r := range b.Remotes {
+			if !r.Detailed {
+				continue
+			}
+			lost += r.AudioLost
+			got += r.AudioPackets
+			if r.Frames < 2 || mins <= 0 {
+				continue
+			}
+			o.Streams++
+			o.FPS += r.FPS
+			o.FreezesPerMin += float64(r.Freezes) / mins
+			if o.MinFPS < 0 || r.FPS < o.MinFPS {
+				o.MinFPS = r.FPS
+			}
+			if o.Height == 0 || (r.Height > 0 && r.Height < o.Height) {
+				o.Height = r.Height
+			}
+		}
+	}
+	if o.Streams > 0 {
+		o.FPS /= float64(o.Streams)
+		o.FreezesPerMin /= float64(o.Streams)
+	}
+	if got+lost > 0 {
+		o.AudioLoss = float64(lost) / float64(got+lost)
+	}
+	return o
+}
+
+// WriteOthers writes the unshaped participants' rows as a Markdown table.
+func WriteOthers(w io.Writer, rows []Others) {
+	fmt.Fprintln(w, "| Scenario | Streams | fps (mean / lowest) | Freezes per min | Height (lowest) | Audio loss |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	for _, o := range rows {
+		loss := "n/a"
+		if o.AudioLoss >= 0 {
+			loss = fmt.Sprintf("%.1f%%", o.AudioLoss*100)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f / %.1f | %.1f | %d | %s |\n", o.Scenario, o.Streams, o.FPS, max(o.MinFPS, 0),
+			o.FreezesPerMin, o.Height, loss)
+	}
+}
+
 // Phase is the rates over one part of a run: between two steps of the limit.
 type Phase struct {
 	From, To             time.Duration

@@ -132,3 +132,19 @@ func TestPhases(t *testing.T) {
 		}
 	}
 }
+
+// TestSummarizeOthers: the senders' streams with video count, over each sender's own time in the
+// room; a first-format report adds nothing.
+func TestSummarizeOthers(t *testing.T) {
+	reps, err := ParseReports([]byte(detailedFormat + firstFormat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := SummarizeOthers(&Result{Scenario: Scenario{Name: "x"}, Window: time.Minute, Senders: reps})
+	want := Others{Scenario: "x", Streams: 1, FPS: 28, MinFPS: 28, FreezesPerMin: 12, Height: 360, AudioLoss: 0.11}
+	if got.Scenario != want.Scenario || got.Streams != want.Streams || got.FPS != want.FPS || got.MinFPS != want.MinFPS ||
+		math.Abs(got.FreezesPerMin-want.FreezesPerMin) > 1e-9 || got.Height != want.Height ||
+		math.Abs(got.AudioLoss-want.AudioLoss) > 1e-9 {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
