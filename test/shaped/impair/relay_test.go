@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -98,24 +99,26 @@ func TestRelayLossAndDelay(t *testing.T) {
 	if lost := float64(up.Lost) / n; lost < 0.07 || lost > 0.13 {
 		t.Errorf("lost %d of %d on the way up, want about 10%%", up.Lost, n)
 	}
-	var sum time.Duration
-	lo, hi := time.Hour, time.Duration(0)
+	rtts := make([]time.Duration, 0, n-up.Lost)
 	for range n - up.Lost {
 		select {
 		case d := <-got:
-			sum += d
-			lo, hi = min(lo, d), max(hi, d)
+			rtts = append(rtts, d)
 		case <-deadline:
-			t.Fatalf("%d of %d echoes came back", len(got), n-up.Lost)
+			t.Fatalf("%d of %d echoes came back", len(rtts), n-up.Lost)
 		}
 	}
-	mean := sum / time.Duration(n-up.Lost)
-	t.Logf("lost %d of %d up; round trip %v..%v, mean %v", up.Lost, n, lo, hi, mean)
-	if lo < 30*time.Millisecond {
-		t.Errorf("shortest round trip %v, want ≥ 30 ms (40 ± 10 ms down)", lo)
+	slices.Sort(rtts)
+	median := rtts[len(rtts)/2]
+	t.Logf("lost %d of %d up; round trip %v..%v, median %v", up.Lost, n, rtts[0], rtts[len(rtts)-1], median)
+	if rtts[0] < 30*time.Millisecond {
+		t.Errorf("shortest round trip %v, want ≥ 30 ms (40 ± 10 ms down)", rtts[0])
 	}
-	if mean < 38*time.Millisecond || mean > 48*time.Millisecond {
-		t.Errorf("mean round trip %v, want about 40 ms", mean)
+	// The jitter's spread itself is TestDelayJitter's; here the delay must be applied once, whatever
+	// a loaded machine adds to the sockets' own round trip: without it the median is under 1 ms,
+	// applied twice 80 ms.
+	if median < 38*time.Millisecond || median > 70*time.Millisecond {
+		t.Errorf("median round trip %v, want about 40 ms", median)
 	}
 	if d := r.Down(); d.Lost != 0 || d.Packets != n-up.Lost {
 		t.Errorf("down: %+v, want %d packets and none lost", d, n-up.Lost)
