@@ -30,11 +30,14 @@ type EndpointDebug struct {
 	Connected bool   `json:"connected"`
 	// BWE is the estimator's state; nil when the endpoint gives no transport-cc feedback (its video is
 	// then limited by its constraints only).
-	BWE       *bwe.Stats  `json:"bwe,omitempty"`
-	Feedback  int64       `json:"transportCCFeedback"`
-	TargetBps int64       `json:"targetBps"` // video the allocation forwards
-	IdealBps  int64       `json:"idealBps"`  // video it would forward with unlimited bandwidth
-	RTTMillis float64     `json:"rttMs"`
+	BWE       *bwe.Stats `json:"bwe,omitempty"`
+	Feedback  int64      `json:"transportCCFeedback"`
+	TargetBps int64      `json:"targetBps"` // video the allocation forwards
+	IdealBps  int64      `json:"idealBps"`  // video it would forward with unlimited bandwidth
+	RTTMillis float64    `json:"rttMs"`
+	// RED says the endpoint accepted RED audio; REDLevel is how many earlier packets each repeats now.
+	RED       bool        `json:"red"`
+	REDLevel  int32       `json:"redLevel"`
 	Forwarded []string    `json:"forwardedSources"`
 	Slots     []SlotDebug `json:"videoSlots"`
 }
@@ -74,7 +77,8 @@ func (b *Bridge) Debug() DebugState {
 
 func (r *Endpoint) debug() EndpointDebug {
 	d := EndpointDebug{ID: r.id, Connected: r.connected.Load(), Feedback: r.tccReports.Load(),
-		TargetBps: r.allocTarget.Load(), IdealBps: r.allocIdeal.Load(), RTTMillis: float64(r.rtt.Load()) / 1e6}
+		TargetBps: r.allocTarget.Load(), IdealBps: r.allocIdeal.Load(), RTTMillis: float64(r.rtt.Load()) / 1e6,
+		RED: r.redPT != 0, REDLevel: r.redLevel.Load()}
 	if r.connected.Load() && r.est != nil {
 		s := r.est.Stats()
 		d.BWE = &s

@@ -118,6 +118,9 @@ test("three participants see and hear each other through the bridge", { timeout:
     const eps = conf?.endpoints.filter((e) => ids.includes(e.id)) ?? [];
     return eps.length === 3 && eps.every((e) => e.transportCCFeedback > 5 && e.bwe?.estimate_bps > 0) && eps;
   });
+  // Chromium decodes RED, so it announces opus-red and gets its audio as RED (still heard: audio
+  // packets counted above on every page).
+  assert.ok(estimates.every((e) => e.red), `RED accepted by every Chromium: ${JSON.stringify(estimates.map((e) => e.red))}`);
   console.log(`bridge estimates: ${estimates.map((e) => `${e.id} ${Math.round(e.bwe.estimate_bps / 1000)} kbit/s`).join(", ")}`);
 
   // Ada turns her camera off: her sender has no track, the others show her avatar.

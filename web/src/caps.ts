@@ -2,8 +2,9 @@
 // disco#info (jitsi-dialect.md §5.1). The focus builds the Jingle offer from
 // it: RTX, transport-wide congestion control feedback (so the bridge can
 // estimate this browser's bandwidth and send it only what its link carries),
-// source names and SSRC rewriting. No dtls-sctp: the bridge channel is the
-// WebSocket.
+// source names and SSRC rewriting, and RED audio where the browser decodes it
+// (the bridge then repeats earlier audio packets when this browser's link
+// loses packets). No dtls-sctp: the bridge channel is the WebSocket.
 
 import { xml, type Element } from "@xmpp/xml";
 import { NS } from "./muc";
@@ -24,12 +25,25 @@ export const clientFeatures: readonly string[] = [
   "http://jitsi.org/receive-multiple-video-streams",
 ];
 
-/** The disco#info result payload listing clientFeatures. */
-export function discoInfoResult(): Element {
+export const featureRED = "http://jitsi.org/opus-red";
+
+/** Whether this browser can receive RED audio (RFC 2198): Chromium and Safari can. */
+export function browserDecodesRED(): boolean {
+  try {
+    const caps = globalThis.RTCRtpReceiver?.getCapabilities?.("audio");
+    return !!caps?.codecs.some((c) => c.mimeType.toLowerCase() === "audio/red");
+  } catch {
+    return false;
+  }
+}
+
+/** The disco#info result payload listing clientFeatures (and opus-red when red is true). */
+export function discoInfoResult(red = browserDecodesRED()): Element {
+  const features = red ? [...clientFeatures, featureRED] : clientFeatures;
   return xml(
     "query",
     { xmlns: NS.discoInfo },
     xml("identity", { category: "client", type: "web", name: "Parley" }),
-    ...clientFeatures.map((f) => xml("feature", { var: f })),
+    ...features.map((f) => xml("feature", { var: f })),
   );
 }
