@@ -120,3 +120,37 @@ test("SenderSourceConstraints: parsed, and the encodings a camera keeps", () => 
   assert.deepEqual(activeEncodings(3, 480, 360), [true, true, false]);
   assert.deepEqual(activeEncodings(1, 720, 0), [true]);
 });
+
+test("lastN: the videos in sight, none for tiles scrolled away, capped by a limit", () => {
+  const tiles = [
+    { source: "aa-v0", height: 200 },
+    { source: "bb-v0", height: 200 },
+    { source: "cc-v0", height: 200, visible: false },
+    { source: "dd-v0", height: 200, visible: false },
+  ];
+  const c = receiverConstraints(tiles);
+  assert.equal(c.lastN, 2);
+  assert.deepEqual(c.constraints, { "aa-v0": { maxHeight: 360 }, "bb-v0": { maxHeight: 360 }, "cc-v0": { maxHeight: 0 }, "dd-v0": { maxHeight: 0 } });
+  assert.equal(receiverConstraints(tiles, 1, 1).lastN, 1);
+  assert.equal(receiverConstraints(tiles, 1, 5).lastN, 2);
+  // Alone: no limit from the layout; a user's cap still counts.
+  assert.equal(receiverConstraints([]).lastN, -1);
+  assert.equal(receiverConstraints([], 1, 3).lastN, 3);
+  // All scrolled away: nothing.
+  assert.equal(receiverConstraints([{ source: "aa-v0", height: 200, visible: false }]).lastN, 0);
+});
+
+test("ForwardedSources and EndpointStats from the bridge", () => {
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"ForwardedSources","forwardedSources":["aa-v0","",7,"bb-v1"]}'), { kind: "forwarded", sources: ["aa-v0", "bb-v1"] });
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"ForwardedSources"}'), { kind: "forwarded", sources: [] });
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"EndpointStats","from":"aa","connectionQuality":250,"bitrate":{"upload":900}}'), {
+    kind: "endpointStats",
+    from: "aa",
+    stats: { bitrate: { upload: 900, download: undefined }, packetLoss: { upload: undefined, download: undefined }, connectionQuality: 100, jvbRTT: undefined },
+  });
+  // Without a sender, or with nothing usable: not stats.
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"EndpointStats","connectionQuality":50}'), { kind: "other", colibriClass: "EndpointStats" });
+  assert.deepEqual(parseBridgeMessage('{"colibriClass":"EndpointStats","from":"aa","bitrate":"x"}'), { kind: "other", colibriClass: "EndpointStats" });
+  // A message over a megabyte is not read at all.
+  assert.equal(parseBridgeMessage(`{"colibriClass":"EndpointStats","from":"aa","pad":"${"x".repeat(1 << 20)}"}`), null);
+});

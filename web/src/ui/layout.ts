@@ -46,3 +46,23 @@ export function stageFor(others: number, w: number, h: number, aspect = 16 / 9, 
   const stageW = Math.max(0, Math.min(w, room * aspect));
   return { stageW, stageH: stageW / aspect, stripW, stripH };
 }
+
+/**
+ * A grid whose tiles would be smaller than minW in gridFor: tiles minW wide
+ * (or wider, filling the row) in as many columns as fit, and as many rows
+ * as it takes; the grid scrolls, and only the rows in sight get video.
+ */
+export function scrollGridFor(n: number, w: number, minW: number, aspect = 16 / 9, gap = 8): Grid {
+  n = Math.max(1, n);
+  const cols = Math.max(1, Math.min(n, Math.floor((w + gap) / (minW + gap))));
+  const tileW = Math.max(minW, (w - gap * (cols - 1)) / cols);
+  return { cols, rows: Math.ceil(n / cols), tileW, tileH: tileW / aspect };
+}
+
+/** How much of a tile the grid shows (0–1): the share of its area inside the grid's box. */
+export function shownFraction(tile: DOMRect, view: DOMRect): number {
+  const w = Math.min(tile.right, view.right) - Math.max(tile.left, view.left);
+  const h = Math.min(tile.bottom, view.bottom) - Math.max(tile.top, view.top);
+  if (w <= 0 || h <= 0 || tile.width <= 0 || tile.height <= 0) return 0;
+  return (w * h) / (tile.width * tile.height);
+}

@@ -6,12 +6,26 @@ import type { TileView } from "../../bridgechannel";
 import type { Participant } from "../../conference";
 import { desktopSourceName } from "../../session";
 import { clear, h, hueFor, icon, initials } from "../dom";
-import { gridFor, stageFor } from "../layout";
+import { gridFor, scrollGridFor, shownFraction, stageFor } from "../layout";
 import { menuButton, type MenuItem } from "../menu";
 import type { ModerationControls } from "../moderation";
 import { handBadge, handPlaces } from "./hands";
 import { followNewShares, pickStage } from "./stage";
 import { nameOf, type Meeting, type TileEntry } from "./state";
+
+/**
+ * Something more on every tile (the connection indicator, the paused
+ * video's avatar): called after each tile is rebuilt, with the picture
+ * tileMedia chose; forget(key) when a tile goes away.
+ */
+export interface TileExtra {
+  decorate(tile: HTMLElement, e: TileEntry, picture: HTMLElement): void;
+  forget?(key: string): void;
+}
+
+/** Below these widths the tiles stop shrinking and the grid scrolls (tile view; the stage's filmstrip). */
+export const MIN_TILE_W = 180;
+export const MIN_THUMB_W = 112;
 
 export interface Tiles {
   grid: HTMLElement;
@@ -37,7 +51,7 @@ function entries(m: Meeting, list: Participant[]): TileEntry[] {
   return out;
 }
 
-export function createTiles(m: Meeting, moderation: ModerationControls): Tiles {
+export function createTiles(m: Meeting, moderation: ModerationControls, extras: TileExtra[] = []): Tiles {
   const { conf, media, session, state } = m;
   const grid = h("section", { class: "grid", attrs: { id: "grid", "aria-label": "Participants" } });
   const tiles = new Map<string, HTMLElement>();
@@ -161,6 +175,7 @@ export function createTiles(m: Meeting, moderation: ModerationControls): Tiles {
     }
     if (state.stageView && state.pinned === key) t.append(h("span", { class: "tile-pin", attrs: { title: "Pinned" } }, icon("pin")));
     t.append(...tileMenu(e, name));
+    for (const x of extras) x.decorate(t, e, picture);
     t.setAttribute(
       "aria-label",
       e.screen ? label : `${name}${p.local ? ", you" : ""}${hands.has(p.id) ? ", hand raised" : ""}${p.audioMuted ? ", microphone off" : ""}${p.videoMuted ? ", camera off" : ""}${p.id === state.speaker && !p.local ? ", speaking" : ""}`,
@@ -171,32 +186,57 @@ export function createTiles(m: Meeting, moderation: ModerationControls): Tiles {
   const layout = () => {
     const n = grid.childElementCount;
     const r = grid.getBoundingClientRect();
+    // Room for a scroll bar once the grid scrolls.
+    const bar = 16;
     grid.classList.toggle("stage-view", state.stageView);
+    let scrolls = false;
     if (state.stageView) {
-      const g = stageFor(Math.max(0, n - 1), r.width - 16, r.height - 16);
+      let g = stageFor(Math.max(0, n - 1), r.width - 16, r.height - 16);
+      if (n > 1 && g.stripW < MIN_THUMB_W) {
+        // Thumbnails too small to see anyone: they keep MIN_THUMB_W and wrap; the filmstrip's rows scroll.
+        scrolls = true;
+        g = { ...stageFor(0, r.width - 16 - bar, r.height - 16 - (MIN_THUMB_W * 9) / 16 - 8), stripW: MIN_THUMB_W, stripH: (MIN_THUMB_W * 9) / 16 };
+      }
       grid.style.setProperty("--stage-w", `${Math.floor(g.stageW)}px`);
       grid.style.setProperty("--stage-h", `${Math.floor(g.stageH)}px`);
       grid.style.setProperty("--tile-w", `${Math.floor(g.stripW)}px`);
       grid.style.setProperty("--tile-h", `${Math.floor(g.stripH)}px`);
     } else {
-      const g = gridFor(n, r.width - 16, r.height - 16);
+      let g = gridFor(n, r.width - 16, r.height - 16);
+      if (n > 1 && g.tileW < MIN_TILE_W) {
+        scrolls = true;
+        g = scrollGridFor(n, r.width - 16 - bar, MIN_TILE_W);
+      }
       grid.style.setProperty("--cols", String(g.cols));
       grid.style.setProperty("--tile-w", `${Math.floor(g.tileW)}px`);
       grid.style.setProperty("--tile-h", `${Math.floor(g.tileH)}px`);
     }
-    // What the bridge should send: each remote video at its tile's height.
+    grid.classList.toggle("scrolls", scrolls);
+    tellBridge();
+  };
+  /**
+   * What the bridge should send: each remote video in sight (at least half
+   * of its tile in the grid's box) at its tile's height, none of the tiles
+   * scrolled away; lastN counts the ones in sight (bridgechannel.ts).
+   */
+  const tellBridge = () => {
+    const view = grid.getBoundingClientRect();
     const views: TileView[] = [];
     for (const e of state.tiles) {
       if (e.p.local) continue;
       const t = tiles.get(e.key);
       if (!t) continue;
       const source = e.screen ? e.p.desktop : `${e.p.id}-v0`;
-      views.push({ source, height: t.getBoundingClientRect().height, onStage: state.stageView && e.key === state.stageKey, desktop: e.screen });
+      const rect = t.getBoundingClientRect();
+      const visible = shownFraction(rect, view) >= 0.5;
+      t.classList.toggle("out-of-sight", !visible);
+      views.push({ source, height: rect.height, onStage: state.stageView && e.key === state.stageKey, desktop: e.screen, visible });
     }
     session.setTiles(views, devicePixelRatio || 1);
   };
   const resize = new ResizeObserver(layout);
   resize.observe(grid);
+  grid.addEventListener("scroll", tellBridge, { passive: true });
 
   /** Where focus is inside a tile, to put it back after the tile is rebuilt. */
   const focusInTile = (): (() => void) => {
@@ -227,6 +267,7 @@ export function createTiles(m: Meeting, moderation: ModerationControls): Tiles {
         t.remove();
         tiles.delete(key);
         remoteVideos.delete(key);
+        for (const x of extras) x.forget?.(key);
       }
     }
     const hands = handPlaces(m);
