@@ -203,7 +203,8 @@ test("password: a moderator locks the room, a guest is refused then admitted, th
 
   // The moderator removes Carol, who is told why.
   await a.page.click("#people-toggle");
-  await a.page.click('#people li:has-text("Carol") .btn-kick');
+  await a.page.click('#people li:has-text("Carol") .person-menu-button');
+  await a.page.click('#people li:has-text("Carol") [data-action="kick"]');
   await a.page.fill("#kick-dialog input", "time is up");
   await a.page.click('#kick-dialog button[type="submit"]');
   await c.page.waitForSelector('#kicked:has-text("time is up")');

@@ -65,6 +65,7 @@ async function startRoom(room: string) {
   }
   const overrides = readOverrides(location.hash);
   const media = new LocalMedia();
+  media.noiseSuppression = prefs.noiseSuppression;
   let choice: JoinChoice = {
     displayName: overrides.displayName ?? (prefs.displayName || tokenDisplayName(tokenFromSearch(location.search))),
     audioMuted: overrides.startAudioMuted ?? false,

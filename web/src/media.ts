@@ -56,6 +56,8 @@ export class LocalMedia {
   video: MediaStreamTrack | null = null;
   audioDevice = "";
   videoDevice = "";
+  /** Whether the microphone is asked for the browser's noise suppression (the settings dialog; a change needs a new track). */
+  noiseSuppression = true;
 
   /** Starts (or restarts on another device) one kind; throws a MediaProblem. */
   async start(kind: MediaKind, deviceId = kind === "audio" ? this.audioDevice : this.videoDevice): Promise<MediaStreamTrack> {
@@ -64,7 +66,7 @@ export class LocalMedia {
     }
     const constraints: MediaStreamConstraints =
       kind === "audio"
-        ? { audio: deviceId ? { deviceId: { exact: deviceId } } : true }
+        ? { audio: { ...(deviceId ? { deviceId: { exact: deviceId } } : {}), noiseSuppression: this.noiseSuppression } }
         : {
             video: {
               ...(deviceId ? { deviceId: { exact: deviceId } } : {}),
@@ -97,6 +99,14 @@ export class LocalMedia {
     this.stop("audio");
     this.stop("video");
   }
+}
+
+/**
+ * Whether this browser can choose where remote audio plays
+ * (HTMLMediaElement.setSinkId: Chromium, Firefox 116+; not Safari).
+ */
+export function canChooseSpeaker(): boolean {
+  return typeof HTMLMediaElement !== "undefined" && typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId === "function";
 }
 
 /**

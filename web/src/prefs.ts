@@ -1,11 +1,18 @@
 // What the browser remembers between visits (localStorage): display name,
-// chosen devices and recent rooms. Storage may be missing or full (private
+// chosen devices, noise suppression, the preferred video quality and
+// recent rooms. Storage may be missing or full (private
 // windows, quotas): every access is guarded and failure only forgets.
 
 export interface RecentRoom {
   name: string;
   at: number; // ms since epoch of the last join
 }
+
+/** The preferred quality of the video we receive (the settings dialog). */
+export type VideoQuality = "low" | "standard" | "high";
+
+/** The tallest video each quality asks the bridge for (ReceiverVideoConstraints' maxHeight cap). */
+export const qualityHeight: Record<VideoQuality, number> = { low: 180, standard: 360, high: 720 };
 
 const KEY = "parley.";
 const MAX_RECENT = 8;
@@ -54,6 +61,23 @@ export class Prefs {
   }
   setDevice(kind: "audioinput" | "videoinput" | "audiooutput", id: string): void {
     this.set("device." + kind, id || null);
+  }
+
+  /** Whether the microphone is asked for noise suppression (the browser's default: on). */
+  get noiseSuppression(): boolean {
+    return this.get("noiseSuppression") !== "off";
+  }
+  set noiseSuppression(on: boolean) {
+    this.set("noiseSuppression", on ? null : "off");
+  }
+
+  /** The preferred quality of received video; "high" (no cap beyond the tiles') unless chosen. */
+  get videoQuality(): VideoQuality {
+    const v = this.get("videoQuality");
+    return v === "low" || v === "standard" ? v : "high";
+  }
+  set videoQuality(q: VideoQuality) {
+    this.set("videoQuality", q === "high" ? null : q);
   }
 
   recentRooms(): RecentRoom[] {

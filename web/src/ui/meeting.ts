@@ -1,11 +1,12 @@
 // The conference screen, composed of its parts (ui/meeting/): the top bar,
 // the tile grid and stage, the side panel (chat, participants), the
-// toolbar, raised hands, reactions, remote audio and the keyboard
-// shortcuts. They share one
+// toolbar, raised hands, reactions, remote audio, the settings dialog and
+// the keyboard shortcuts. They share one
 // MeetingState and call each other through Actions (meeting/state.ts);
 // this file wires them to the conference's and media session's events.
 import type { Conference } from "../conference";
 import type { LocalMedia } from "../media";
+import { Prefs } from "../prefs";
 import type { MediaSession } from "../session";
 import { clear, h } from "./dom";
 import { moderationControls } from "./moderation";
@@ -18,12 +19,11 @@ import { toggleHand } from "./meeting/hands";
 import { installKeys } from "./meeting/keys";
 import { createPeoplePanel } from "./meeting/peoplepanel";
 import { createReactions } from "./meeting/reactions";
+import { createSettings } from "./meeting/settings";
 import { createSide } from "./meeting/side";
 import { pin, setStageView } from "./meeting/stage";
 import { newMeetingState, type Actions, type Meeting, type Panel } from "./meeting/state";
 import { createTiles } from "./meeting/tiles";
-import { createPausedVideos } from "./meeting/paused";
-import { createQuality } from "./meeting/quality";
 import { createToolbar } from "./meeting/toolbar";
 import { createTopBar } from "./meeting/topbar";
 
@@ -35,16 +35,14 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
 
   const moderation = moderationControls(conf); // lobby, mute everyone, end for all, make moderator (ui/moderation.ts)
   const topbar = createTopBar(m, moderation);
-  // Per tile: the avatar over a video the bridge does not forward, the connection indicator.
-  const paused = createPausedVideos(m);
-  const quality = createQuality(m);
-  const tiles = createTiles(m, moderation, [paused, quality]);
+  const tiles = createTiles(m, moderation);
   const chat = createChatPanel(m);
   const people = createPeoplePanel(m);
   const side = createSide(m, chat, people);
   const reactions = createReactions(m);
   const toolbar = createToolbar(m, moderation, reactions.picker, inviteUrl, onLeave);
   const audio = createRemoteAudio(session);
+  const settings = createSettings(m, new Prefs(), audio);
   const stageArea = h("div", { class: "stage-area" }, tiles.grid, side.element, reactions.overlay);
   const main = h("main", { class: "meeting", attrs: { id: "meeting" } }, topbar.element, topbar.banner, stageArea, toolbar.element, audio.element, moderation.knockCard);
   root.append(main);
@@ -82,6 +80,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     toggleHand: () => toggleHand(m),
     kick: (id, name) => actions.kick(m, id, name),
     askToMute: (id, kind, name) => actions.askToMute(m, id, kind, name),
+    openSettings: settings.open,
   };
   const removeKeys = installKeys(m, {
     canShare: () => toolbar.canShare,
@@ -140,10 +139,9 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     for (const f of offs) f();
     removeKeys();
     tiles.teardown();
-    paused.teardown();
-    quality.teardown();
     reactions.teardown();
     moderation.teardown();
+    settings.teardown();
     state.sharing?.stop();
     state.sharing = null;
   };

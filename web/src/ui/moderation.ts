@@ -47,15 +47,7 @@ export function moderationControls(conf: Conference): ModerationControls {
             toast(on ? "The lobby is on: newcomers ask to join" : "The lobby is off: anyone with the link can join");
           }),
       },
-      {
-        label: "Mute everyone",
-        action: "mute-all",
-        run: () =>
-          act(async () => {
-            const n = await conf.muteEveryone();
-            toast(n === 0 ? "Everyone is already muted" : n === 1 ? "1 person was muted" : `${n} people were muted`);
-          }),
-      },
+      { label: "Mute everyone", action: "mute-all", run: () => muteEveryone(conf) },
     ];
     if (conf.components.has("av_moderation")) {
       out.push({
@@ -64,19 +56,8 @@ export function moderationControls(conf: Conference): ModerationControls {
         run: () => act(() => conf.setMicModeration(!conf.micModerated)),
       });
     }
-    if (conf.canEndForAll) out.push({ label: "End meeting for all", action: "end-all", run: () => void endForAll() });
+    if (conf.canEndForAll) out.push({ label: "End meeting for all", action: "end-all", run: () => void endForAll(conf) });
     return out;
-  };
-  const endForAll = async () => {
-    const yes = await confirm({
-      id: "end-dialog",
-      title: "End the meeting for everyone?",
-      message: "Everyone, you included, leaves the meeting at once. It can be started again with the same link.",
-      confirm: "End meeting",
-      cancel: "Cancel",
-      danger: true,
-    });
-    if (yes) await act(() => conf.endForAll());
   };
   const render = () => {
     wrap.hidden = !conf.isModerator;
@@ -132,10 +113,7 @@ export function moderationControls(conf: Conference): ModerationControls {
         }) });
       }
       if (p.jid) {
-        out.push({ label: "Make moderator", action: "grant", run: () => act(async () => {
-          await conf.grantModerator(p.id);
-          toast(`${name} is now a moderator`);
-        }) });
+        out.push({ label: "Make moderator", action: "grant", run: () => grantModerator(conf, p.id, name) });
       }
       return out;
     },
@@ -144,4 +122,42 @@ export function moderationControls(conf: Conference): ModerationControls {
       offs.forEach((f) => f());
     },
   };
+}
+
+/** Mutes every other participant (moderators; the menu's and the participants panel's), saying how many. */
+export async function muteEveryone(conf: Conference): Promise<void> {
+  try {
+    const n = await conf.muteEveryone();
+    toast(n === 0 ? "Everyone is already muted" : n === 1 ? "1 person was muted" : `${n} people were muted`);
+  } catch (err) {
+    toast((err as Error).message, "error", 6000);
+  }
+}
+
+/** Ends the meeting for everyone once confirmed (moderators, where the server can). */
+export async function endForAll(conf: Conference): Promise<void> {
+  const yes = await confirm({
+    id: "end-dialog",
+    title: "End the meeting for everyone?",
+    message: "Everyone, you included, leaves the meeting at once. It can be started again with the same link.",
+    confirm: "End meeting",
+    cancel: "Cancel",
+    danger: true,
+  });
+  if (!yes) return;
+  try {
+    await conf.endForAll();
+  } catch (err) {
+    toast((err as Error).message, "error", 6000);
+  }
+}
+
+/** Makes a participant a moderator (a tile's menu, the participants panel). */
+export async function grantModerator(conf: Conference, id: string, name: string): Promise<void> {
+  try {
+    await conf.grantModerator(id);
+    toast(`${name} is now a moderator`);
+  } catch (err) {
+    toast((err as Error).message, "error", 6000);
+  }
 }

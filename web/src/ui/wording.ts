@@ -68,11 +68,37 @@ export const words = {
     ["R", "Raise or lower your hand"],
     ["C", "Chat"],
     ["P", "Participants"],
+    ["S", "Settings"],
     ["W", "Grid or stage"],
     ["?", "These shortcuts"],
     ["Esc", "Close the panel"],
   ] as [string, string][],
   pushToTalk: "Talking while you hold Space",
+  // The participants panel (ui/meeting/peoplepanel.ts).
+  muteEveryone: "Mute everyone",
+  endForAll: "End meeting for all",
+  makeModerator: (name: string) => `Make ${name} a moderator`,
+  muteOf: (name: string) => `Mute ${name}`,
+  moderator: "Moderator",
+  speaking: "Speaking",
+  speakingNow: (name: string) => `${name} is speaking`,
+  searchPeople: "Search participants",
+  nobodyMatches: (q: string) => `Nobody here is called “${q}”`,
+  // The settings dialog (ui/meeting/settings.ts).
+  settings: "Settings",
+  camera: "Camera",
+  microphone: "Microphone",
+  speaker: "Speaker",
+  noDevice: (what: string) => `No ${what.toLowerCase()} found`,
+  deviceNumbered: (what: string, n: number) => `${what} ${n}`,
+  yourName: "Your name",
+  nameHint: "Everyone in the meeting sees it on your tile.",
+  noiseSuppression: "Noise suppression",
+  noiseSuppressionHint: "Filters steady background noise from your microphone.",
+  videoQuality: "Video quality you receive",
+  videoQualityHint: "Lower quality saves bandwidth on a slow connection.",
+  qualityNames: { low: "Low", standard: "Standard", high: "High" } as Record<string, string>,
+  deviceFailed: (what: string) => `The ${what.toLowerCase()} could not be switched.`,
   close: "Close",
 };
 
@@ -86,32 +112,3 @@ function ordinal(n: number): string {
   const s = n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
   return `${n}${s}`;
 }
-
-/** The connection indicator's and the paused video's words (ui/meeting/quality.ts, paused.ts). */
-export const qualityWords = {
-  levels: { good: "Good", fair: "Fair", poor: "Poor" } as Record<string, string>,
-  measuring: "Measuring…",
-  /** The indicator button's label. */
-  indicator: (level: string) => `Connection: ${level}. Show details`,
-  title: "Connection",
-  bitrate: "Bitrate",
-  loss: "Packet loss",
-  resolution: "Resolution",
-  frameRate: "Frame rate",
-  rtt: "Round trip",
-  freezes: "Freezes",
-  limited: "Sending less",
-  limitedBy: { bandwidth: "not enough bandwidth", cpu: "the computer is busy", other: "the browser's choice" } as Record<string, string>,
-  /** Where a number comes from: what reaches us, and what they (or we) send. */
-  down: "received",
-  up: "sent",
-  theirUpload: "their upload",
-  kbps: (v: number) => `${Math.round(v)} kbit/s`,
-  percent: (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)}%`,
-  ms: (v: number) => `${Math.max(1, Math.round(v))} ms`,
-  fps: (v: number) => `${Math.round(v)} fps`,
-  size: (w: number, h: number) => `${w}×${h}`,
-  none: "—",
-  videoPaused: "Video paused to save bandwidth",
-  videoPausedShort: "Video paused",
-};

@@ -1,6 +1,6 @@
 // The meeting's keyboard shortcuts: M microphone, V camera, D share the
 // screen, R raise or lower the hand, W grid or stage, C chat,
-// P participants, ? the list of shortcuts, Esc closes the reactions picker
+// P participants, S settings, ? the list of shortcuts, Esc closes the reactions picker
 // or the side panel; holding Space while muted talks (push to talk). None
 // fires while typing or while a dialog is open.
 import { h, inTextField } from "../dom";
@@ -76,6 +76,9 @@ export function installKeys(m: Meeting, o: KeyOptions): () => void {
         break;
       case "w":
         act.setStageView(!state.stageView);
+        break;
+      case "s":
+        act.openSettings();
         break;
       case "?":
         showShortcuts();

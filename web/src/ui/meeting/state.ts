@@ -79,6 +79,8 @@ export interface Actions {
   toggleHand(): void;
   kick(id: string, name: string): Promise<void>;
   askToMute(id: string, kind: MuteKind, name: string): Promise<void>;
+  /** Opens the settings dialog (settings.ts). */
+  openSettings(): void;
 }
 
 /** Everything a part of the meeting screen needs. */

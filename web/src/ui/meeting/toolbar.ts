@@ -1,6 +1,6 @@
 // The toolbar: microphone, camera, screen share, grid or stage, raise
 // hand, reactions, chat (with the unread count, also in the tab's title),
-// participants, invite link, room lock, the moderation menu and leave.
+// participants, settings, invite link, room lock, the moderation menu and leave.
 // Its buttons show the state (render*); what they do is in Actions.
 import { prompt } from "../dialog";
 import { clear, h, icon } from "../dom";
@@ -28,6 +28,7 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
   const chatBadge = h("span", { class: "count-badge", attrs: { id: "unread", "aria-hidden": "true" } });
   const chatBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "chat-toggle", "aria-label": "Chat", title: "Chat (C)", "aria-keyshortcuts": "C", "aria-expanded": "false", "aria-controls": "side" } }, icon("chat"), chatBadge);
   const peopleBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "people-toggle", "aria-label": "Participants", title: "Participants (P)", "aria-keyshortcuts": "P", "aria-expanded": "false", "aria-controls": "side" } }, icon("people"));
+  const settingsBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "settings-toggle", "aria-label": words.settings, title: `${words.settings} (S)`, "aria-keyshortcuts": "S", "aria-haspopup": "dialog" }, on: { click: () => m.act.openSettings() } }, icon("settings"));
   const inviteBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "invite", "aria-label": "Copy invite link", title: "Copy invite link" } }, icon("link"));
   const lockBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "lock-toggle" } });
   const leaveBtn = h("button", { class: "btn btn-round btn-danger", attrs: { type: "button", id: "leave", "aria-label": "Leave meeting", title: "Leave meeting" } }, icon("leave"));
@@ -35,7 +36,7 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
   shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
   const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
   const handBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "hand-toggle", "aria-keyshortcuts": "R", "aria-pressed": "false" } }, icon("hand"));
-  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, handBtn, reactionsPicker, chatBtn, peopleBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
+  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, handBtn, reactionsPicker, chatBtn, peopleBtn, settingsBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
 
   micBtn.addEventListener("click", () => m.act.toggleMedia("audio"));
   camBtn.addEventListener("click", () => m.act.toggleMedia("video"));
