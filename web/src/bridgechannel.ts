@@ -5,13 +5,19 @@
 //   open ─► ReceiverVideoConstraints (the bridge forwards no video before it),
 //           SourceVideoTypeMessage for a screen share already running
 //   tiles laid out again ─► ReceiverVideoConstraints: a maxHeight per source
-//           from its tile's height, the stage's source in onStageSources
+//           from its tile's height (0 for a tile scrolled out of sight), the
+//           stage's source in onStageSources, lastN = the videos the layout
+//           shows
+//   ForwardedSources ─► which videos the bridge sends us now (the others
+//           show their owner's avatar)
+//   EndpointStats ◄─► each endpoint's own connection summary (quality.ts)
 //   VideoSourcesMap / AudioSourcesMap ─► slot SSRC → owner endpoint (§6.2)
 //   DominantSpeakerEndpointChangeEvent ─► the active speaker
 //
 // The host in the focus's URL is the one the server calls itself; the page
 // reaches the server by location.host, so the channel uses that.
 import { Emitter } from "./emitter";
+import { endpointStatsMessage, parseEndpointStats, type PeerStats } from "./quality";
 
 export interface MappedSource {
   source: string;
@@ -27,6 +33,10 @@ export type BridgeMessage =
   | { kind: "senderConstraints"; source: string; maxHeight: number }
   /** Another endpoint's EndpointMessage, relayed by the bridge with "from" (§6). */
   | { kind: "endpoint"; from: string; payload: Record<string, unknown> }
+  /** The video sources the bridge forwards to us now (§6.2); a source missing from it is suspended or beyond lastN. */
+  | { kind: "forwarded"; sources: string[] }
+  /** Another endpoint's EndpointStats, relayed with "from", its values checked and clamped (quality.ts). */
+  | { kind: "endpointStats"; from: string; stats: PeerStats }
   | { kind: "other"; colibriClass: string };
 
 /** The channel URL: the focus's URL with its host replaced and a secure scheme when the page has one. */
@@ -40,8 +50,12 @@ export function channelURL(raw: string, host: string, secure = true): string {
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 const u32 = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : 0);
 
+/** Longer messages are dropped unread: a sources map of 500 endpoints is under 100 KB. */
+export const MAX_MESSAGE_LENGTH = 1 << 20;
+
 /** Reads one message; null for what is not a colibri JSON object. */
 export function parseBridgeMessage(text: string): BridgeMessage | null {
+  if (text.length > MAX_MESSAGE_LENGTH) return null;
   let m: unknown;
   try {
     m = JSON.parse(text);
@@ -85,6 +99,15 @@ export function parseBridgeMessage(text: string): BridgeMessage | null {
       if (!str(o.from) || !p || typeof p !== "object" || Array.isArray(p)) return { kind: "other", colibriClass: cls };
       return { kind: "endpoint", from: str(o.from), payload: p as Record<string, unknown> };
     }
+    case "ForwardedSources": {
+      const list = Array.isArray(o.forwardedSources) ? o.forwardedSources : [];
+      return { kind: "forwarded", sources: list.map(str).filter((x) => x !== "") };
+    }
+    case "EndpointStats": {
+      const stats = parseEndpointStats(o);
+      if (!str(o.from) || str(o.from).length > 64 || !stats) return { kind: "other", colibriClass: cls };
+      return { kind: "endpointStats", from: str(o.from), stats };
+    }
     case "":
       return null;
     default:
@@ -99,12 +122,18 @@ export function heightFor(tileHeight: number, pixelRatio = 1): number {
   return 720;
 }
 
-/** What the bridge is asked for one remote video on screen: its source name, its tile's CSS height, whether it is on the stage. */
+/**
+ * What the bridge is asked for one remote video: its source name, its
+ * tile's CSS height, whether it is on the stage, and whether the tile is in
+ * sight (a tile scrolled out of the grid is not: its source gets height 0).
+ */
 export interface TileView {
   source: string;
   height: number;
   onStage?: boolean;
   desktop?: boolean;
+  /** False for a tile the grid does not show (scrolled away); absent means shown. */
+  visible?: boolean;
 }
 
 export interface VideoConstraints {
@@ -119,23 +148,34 @@ export interface VideoConstraints {
 export const DEFAULT_MAX_HEIGHT = 180;
 
 /**
- * ReceiverVideoConstraints for the tiles on screen (§6.2): each source gets
+ * ReceiverVideoConstraints for the tiles (§6.2): each source in sight gets
  * the step of 180/360/720 that covers its tile's height in device pixels; a
- * screen share on the stage gets at least 720 (text must stay legible);
- * sources that have no visible tile fall back to defaultConstraints. Every
- * source is forwarded (lastN -1): the grid shows everyone.
+ * screen share on stage gets at least 720 (text must stay legible); a tile
+ * out of sight gets 0, which the bridge neither sends nor counts in lastN;
+ * sources that have no tile yet (someone who just joined) fall back to
+ * defaultConstraints. lastN is how many videos the layout shows (-1 before
+ * there is any remote tile), and at most `limit` when that is not -1 (the
+ * bridge then forwards the first ones in its order: stage, speakers).
  */
-export function receiverConstraints(tiles: TileView[], pixelRatio = 1): VideoConstraints {
+export function receiverConstraints(tiles: TileView[], pixelRatio = 1, limit = -1): VideoConstraints {
   const constraints: Record<string, { maxHeight: number }> = {};
   const onStageSources: string[] = [];
   for (const t of tiles) {
-    if (!t.source || !(t.height > 0)) continue;
+    if (!t.source) continue;
+    if (t.visible === false) {
+      constraints[t.source] ??= { maxHeight: 0 };
+      continue;
+    }
+    if (!(t.height > 0)) continue;
     let maxHeight = heightFor(t.height, pixelRatio);
     if (t.onStage && t.desktop) maxHeight = Math.max(maxHeight, 720);
     constraints[t.source] = { maxHeight: Math.max(maxHeight, constraints[t.source]?.maxHeight ?? 0) };
     if (t.onStage && !onStageSources.includes(t.source)) onStageSources.push(t.source);
   }
-  return { colibriClass: "ReceiverVideoConstraints", lastN: -1, onStageSources, defaultConstraints: { maxHeight: DEFAULT_MAX_HEIGHT }, constraints };
+  const shown = Object.values(constraints).filter((c) => c.maxHeight > 0).length;
+  let lastN = tiles.length > 0 ? shown : -1;
+  if (limit >= 0) lastN = lastN < 0 ? limit : Math.min(lastN, limit);
+  return { colibriClass: "ReceiverVideoConstraints", lastN, onStageSources, defaultConstraints: { maxHeight: DEFAULT_MAX_HEIGHT }, constraints };
 }
 
 /**
@@ -174,6 +214,9 @@ export function videoTypeMessage(sourceName: string, videoType: "camera" | "desk
   return JSON.stringify({ colibriClass: "SourceVideoTypeMessage", sourceName, videoType });
 }
 
+/** How many sent messages a channel keeps in `sent`. */
+const SENT_LOG = 50;
+
 /** One bridge channel; reconnects are the media session's business (a new session, a new channel). */
 export class BridgeChannel extends Emitter<{
   message: [BridgeMessage];
@@ -184,6 +227,8 @@ export class BridgeChannel extends Emitter<{
   private constraints: string;
   private videoTypes = new Map<string, string>(); // source name → SourceVideoTypeMessage
   private closed = false;
+  /** The last messages sent, oldest first (at most SENT_LOG): what a test or a curious user reads to see what the bridge was asked. */
+  readonly sent: string[] = [];
 
   constructor(url: string, constraints: VideoConstraints) {
     super();
@@ -191,8 +236,8 @@ export class BridgeChannel extends Emitter<{
     this.ws = new WebSocket(url);
     this.ws.addEventListener("open", () => {
       if (this.closed) return; // closed while connecting: close() closes it now
-      this.ws.send(this.constraints);
-      for (const m of this.videoTypes.values()) this.ws.send(m);
+      this.send(this.constraints);
+      for (const m of this.videoTypes.values()) this.send(m);
       this.emit("open");
     });
     this.ws.addEventListener("message", (ev) => {
@@ -215,21 +260,34 @@ export class BridgeChannel extends Emitter<{
     const text = JSON.stringify(c);
     if (text === this.constraints) return;
     this.constraints = text;
-    if (this.open) this.ws.send(text);
+    if (this.open) this.send(text);
   }
 
   /** Tells the bridge what a local source carries; sent now if open, and again on open. */
   setVideoType(sourceName: string, videoType: "camera" | "desktop" | "none"): void {
     const m = videoTypeMessage(sourceName, videoType);
     this.videoTypes.set(sourceName, m);
-    if (this.open) this.ws.send(m);
+    if (this.open) this.send(m);
   }
 
   /** Sends an EndpointMessage to one endpoint ("" for everyone); false when the channel is not open (nothing is queued). */
   sendEndpointMessage(to: string, payload: Record<string, unknown>): boolean {
     if (!this.open) return false;
-    this.ws.send(JSON.stringify({ colibriClass: "EndpointMessage", to, msgPayload: payload }));
+    this.send(JSON.stringify({ colibriClass: "EndpointMessage", to, msgPayload: payload }));
     return true;
+  }
+
+  /** Sends our EndpointStats (the bridge relays it to everyone); false when the channel is not open. */
+  sendEndpointStats(stats: PeerStats): boolean {
+    if (!this.open) return false;
+    this.send(endpointStatsMessage(stats));
+    return true;
+  }
+
+  private send(text: string): void {
+    this.ws.send(text);
+    this.sent.push(text);
+    if (this.sent.length > SENT_LOG) this.sent.splice(0, this.sent.length - SENT_LOG);
   }
 
   close(): void {

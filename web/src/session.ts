@@ -37,6 +37,7 @@
 // sources from the maps (§6.2); the bridge rewrites whatever it forwards
 // onto a slot and the maps say whose media a slot carries.
 import { xml, type Element } from "@xmpp/xml";
+import type { PeerStats } from "./quality";
 import { activeEncodings, BridgeChannel, capConstraints, channelURL, receiverConstraints, type BridgeMessage, type MappedSource, type TileView, type VideoConstraints } from "./bridgechannel";
 import { Emitter } from "./emitter";
 import { fromSDP, NSJ, parseJingle, toElement, toSDP, type Jingle, type Source, type SSRCGroup } from "./jingle";
@@ -473,6 +474,10 @@ export class MediaSession extends Emitter<{
   lost: [];
   /** Another endpoint's EndpointMessage through the bridge channel: its endpoint ID and msgPayload. */
   endpointMessage: [string, Record<string, unknown>];
+  /** The bridge's ForwardedSources changed (see forwarded). */
+  forwarded: [];
+  /** Another endpoint's EndpointStats: its endpoint ID and the stats, clamped (quality.ts). */
+  endpointStats: [string, PeerStats];
 }> {
   pc: RTCPeerConnection | null = null;
   channel: BridgeChannel | null = null;
@@ -502,6 +507,14 @@ export class MediaSession extends Emitter<{
   private encodingsQueue: Promise<void> = Promise.resolve();
   private constraints: VideoConstraints = receiverConstraints([]);
   private constraintsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A cap on lastN below what the layout shows (-1 none; setLastNLimit). */
+  private lastNLimit = -1;
+  /**
+   * The video sources the bridge forwards to us (its last ForwardedSources),
+   * null until this session's channel has said: a remote video whose source
+   * is missing shows its owner's avatar.
+   */
+  forwarded: Set<string> | null = null;
   /** The preferred video quality's height cap (setReceiveCap; 0: none), and the tiles it applies to. */
   private receiveCap = 0;
   private lastTiles: { tiles: TileView[]; pixelRatio: number } = { tiles: [], pixelRatio: 1 };
@@ -641,6 +654,7 @@ export class MediaSession extends Emitter<{
       const ch = new BridgeChannel(channelURL(ws, this.opts.host), this.constraints);
       ch.on("message", (m) => this.onBridgeMessage(m));
       this.channel = ch;
+      this.setForwarded(null);
     }
     // A screen share that was running before this session (a restart) goes on in it.
     if (this.desktop) void this.shareDesktop(this.desktop).catch(() => {});
@@ -769,6 +783,12 @@ export class MediaSession extends Emitter<{
       case "endpoint":
         this.emit("endpointMessage", m.from, m.payload);
         break;
+      case "forwarded":
+        this.setForwarded(new Set(m.sources));
+        break;
+      case "endpointStats":
+        this.emit("endpointStats", m.from, m.stats);
+        break;
       case "senderConstraints":
         if (m.source !== `${this.opts.endpointId()}-v0`) break; // the screen share is one encoding
         this.senderMaxHeight = m.maxHeight;
@@ -844,9 +864,9 @@ export class MediaSession extends Emitter<{
    * asked for matching ReceiverVideoConstraints once the layout has been
    * still for debounceMs (a window being dragged asks once).
    */
-  setTiles(tiles: TileView[], pixelRatio = 1, debounceMs = 250): void {
+  setTiles(tiles: TileView[], pixelRatio = 1, debounceMs = 300): void {
     this.lastTiles = { tiles, pixelRatio };
-    this.constraints = capConstraints(receiverConstraints(tiles, pixelRatio), this.receiveCap);
+    this.constraints = capConstraints(receiverConstraints(tiles, pixelRatio, this.lastNLimit), this.receiveCap);
     clearTimeout(this.constraintsTimer);
     this.constraintsTimer = setTimeout(() => this.channel?.setConstraints(this.constraints), debounceMs);
   }
@@ -859,6 +879,23 @@ export class MediaSession extends Emitter<{
   setReceiveCap(maxHeight: number): void {
     this.receiveCap = maxHeight;
     this.setTiles(this.lastTiles.tiles, this.lastTiles.pixelRatio, 0);
+  }
+
+  /**
+   * Caps lastN below what the layout shows (-1: no cap), for a user who
+   * wants to save bandwidth, or a test; asked at once.
+   */
+  setLastNLimit(limit: number): void {
+    this.lastNLimit = Number.isInteger(limit) && limit >= 0 ? limit : -1;
+    this.setTiles(this.lastTiles.tiles, this.lastTiles.pixelRatio, 0);
+  }
+
+  private setForwarded(f: Set<string> | null): void {
+    const prev = this.forwarded;
+    const same = f === prev || (f !== null && prev !== null && f.size === prev.size && [...f].every((s) => prev.has(s)));
+    if (same) return;
+    this.forwarded = f;
+    this.emit("forwarded");
   }
 
   /** The constraints last computed (what the bridge has, or gets when the channel opens). */

@@ -24,6 +24,8 @@ import { createSide } from "./meeting/side";
 import { pin, setStageView } from "./meeting/stage";
 import { newMeetingState, type Actions, type Meeting, type Panel } from "./meeting/state";
 import { createTiles } from "./meeting/tiles";
+import { createPausedVideos } from "./meeting/paused";
+import { createQuality } from "./meeting/quality";
 import { createToolbar } from "./meeting/toolbar";
 import { createTopBar } from "./meeting/topbar";
 
@@ -35,7 +37,10 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
 
   const moderation = moderationControls(conf); // lobby, mute everyone, end for all, make moderator (ui/moderation.ts)
   const topbar = createTopBar(m, moderation);
-  const tiles = createTiles(m, moderation);
+  // Per tile: the avatar over a video the bridge does not forward, the connection indicator.
+  const paused = createPausedVideos(m);
+  const quality = createQuality(m);
+  const tiles = createTiles(m, moderation, [paused, quality]);
   const chat = createChatPanel(m);
   const people = createPeoplePanel(m);
   const side = createSide(m, chat, people);
@@ -139,6 +144,8 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     for (const f of offs) f();
     removeKeys();
     tiles.teardown();
+    paused.teardown();
+    quality.teardown();
     reactions.teardown();
     moderation.teardown();
     settings.teardown();

@@ -112,3 +112,32 @@ function ordinal(n: number): string {
   const s = n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
   return `${n}${s}`;
 }
+
+/** The connection indicator's and the paused video's words (ui/meeting/quality.ts, paused.ts). */
+export const qualityWords = {
+  levels: { good: "Good", fair: "Fair", poor: "Poor" } as Record<string, string>,
+  measuring: "Measuring…",
+  /** The indicator button's label. */
+  indicator: (level: string) => `Connection: ${level}. Show details`,
+  title: "Connection",
+  bitrate: "Bitrate",
+  loss: "Packet loss",
+  resolution: "Resolution",
+  frameRate: "Frame rate",
+  rtt: "Round trip",
+  freezes: "Freezes",
+  limited: "Sending less",
+  limitedBy: { bandwidth: "not enough bandwidth", cpu: "the computer is busy", other: "the browser's choice" } as Record<string, string>,
+  /** Where a number comes from: what reaches us, and what they (or we) send. */
+  down: "received",
+  up: "sent",
+  theirUpload: "their upload",
+  kbps: (v: number) => `${Math.round(v)} kbit/s`,
+  percent: (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)}%`,
+  ms: (v: number) => `${Math.max(1, Math.round(v))} ms`,
+  fps: (v: number) => `${Math.round(v)} fps`,
+  size: (w: number, h: number) => `${w}×${h}`,
+  none: "—",
+  videoPaused: "Video paused to save bandwidth",
+  videoPausedShort: "Video paused",
+};
