@@ -185,14 +185,17 @@ func (a *frameAssembler) keyArriving() bool {
 	return ok && p.key
 }
 
-// laterStart is the first held frame start after a.next.
+// laterStart is the first held frame start after a.next. It looks at the
+// packets held, not at the sequence numbers between: a jump in them costs
+// nothing.
 func (a *frameAssembler) laterStart() (uint64, bool) {
-	for s := a.next + 1; s <= a.highest; s++ {
-		if q, ok := a.pkts[s]; ok && q.start {
-			return s, true
+	first, found := uint64(0), false
+	for s, q := range a.pkts {
+		if s > a.next && q.start && (!found || s < first) {
+			first, found = s, true
 		}
 	}
-	return 0, false
+	return first, found
 }
 
 // giveUp waits at a gap until lossWait has passed since it was first seen
@@ -223,8 +226,8 @@ func (a *frameAssembler) giveUp(now time.Time) (frameEvent, bool) {
 // packets were held, at least one.
 func (a *frameAssembler) drop(to uint64, now time.Time) frameEvent {
 	seen := map[uint32]bool{}
-	for s := a.next; s < to; s++ {
-		if p, ok := a.pkts[s]; ok {
+	for s, p := range a.pkts {
+		if s < to {
 			if !p.padding {
 				seen[p.ts] = true
 			}
