@@ -49,7 +49,7 @@ type nackState struct {
 const (
 	nackRetry  = 100 * time.Millisecond
 	maxNacks   = 3
-	maxMissing = 512 // a longer gap asks for its last maxMissing packets
+	maxMissing = 512 // missing packets kept at most; of a longer gap, only its last ones
 )
 
 // dedupWindow is how far back a duplicate is recognised.
@@ -81,7 +81,7 @@ func (t *seqTracker) push(seq uint16, ts uint32, repaired bool, now time.Time) (
 			t.clear(s)
 		}
 		if t.missing != nil {
-			for s := max(t.highest+1, ext-min(ext, maxMissing)); s < ext; s++ {
+			for s := max(t.highest+1, ext-min(ext, maxMissing)); s < ext && len(t.missing) < maxMissing; s++ {
 				t.missing[s] = &nackState{since: now}
 			}
 		}
