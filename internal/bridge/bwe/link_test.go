@@ -145,3 +145,27 @@ func TestAppLimited(t *testing.T) {
 		})
 	}
 }
+
+// TestInherentLoss: a 2 Mbit/s link that loses 15% of packets at random, whatever the rate. Loss-based
+// cuts alone would take the estimate to the minimum (each cut leaves the loss where it was); the
+// estimator must notice that the loss does not follow the rate and keep at least half of what the link
+// delivers, then climb back near capacity when the loss stops.
+func TestInherentLoss(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		s := newSim(t, Config{}, 2_000_000, seed)
+		s.run(10*time.Second, nil)
+		s.lossRate = 0.15
+		s.run(15*time.Second, nil)
+		lo := int64(1 << 62)
+		s.run(15*time.Second, func() { lo = min(lo, s.e.Estimate()) })
+		t.Logf("seed %d: lowest estimate %d over 15-30 s of 15%% random loss (inherent %.2f)", seed, lo, s.e.loss.inherent)
+		if lo < 850_000 {
+			t.Errorf("seed %d: estimate fell to %d on a 2 Mbit/s link with 15%% random loss, want ≥ 850000", seed, lo)
+		}
+		s.lossRate = 0
+		s.run(20*time.Second, nil)
+		if est := s.e.Estimate(); est < 1_500_000 {
+			t.Errorf("seed %d: estimate %d 20 s after the loss stopped, want ≥ 1500000", seed, est)
+		}
+	}
+}

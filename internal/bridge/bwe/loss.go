@@ -19,8 +19,19 @@ const (
 // lossControl is a cap on the estimate from the fraction of packets the receiver reports lost. Between 2%
 // and 10% it holds the rate where it was when loss began (the loss may be the link's own, not queue drops,
 // so it does not cut, but it does not let the estimate climb either), above 10% it cuts, below 2% it lifts the cap again at 8% per second.
+//
+// Loss the link has whatever is sent (radio, a lossy path) is told from congestion by what a cut does: if
+// the cuts of one run of high loss took the rate down by 10% or more and the loss stayed at 70% or more
+// of what it was, the loss does not come from the rate: it is taken as the link's own (inherent) level,
+// and the cap goes back to where the run began. The rules above then apply to the loss above
+// that level, so a link that loses 15% of packets at any rate keeps the estimate its delay allows instead
+// of being cut to the minimum; the level is forgotten once loss stays under half of it for 2 s.
 type lossControl struct {
 	cap          float64 // bit/s; +Inf = no cap
+	inherent     float64 // the link's own loss fraction, 0 = none known
+	cutRate      float64 // the estimate and loss at the first cut of a run of high loss, to tell inherent loss
+	cutLoss      float64 // (0 = no run)
+	clearWindows int     // consecutive windows with loss under half the inherent level
 	lost, total  int     // packets in the current window
 	fraction     float64 // of the last completed window
 	windowStart  time.Duration
@@ -61,23 +72,49 @@ func (l *lossControl) update(current float64, rtt, now time.Duration) {
 	l.lost, l.total, l.windowStart = 0, 0, now
 	dt := min(max(now-l.lastUpdate, 0), time.Second)
 	l.lastUpdate = now
+	if l.inherent > 0 {
+		// Forgotten after four windows (2 s) in a row under half of it: one quiet window is chance.
+		if l.fraction < l.inherent/2 {
+			if l.clearWindows++; l.clearWindows >= 4 {
+				l.inherent, l.clearWindows = 0, 0
+			}
+		} else {
+			l.clearWindows = 0
+			l.inherent = 0.8*l.inherent + 0.2*l.fraction
+		}
+	}
+	excess := max(l.fraction-l.inherent, 0) // loss above the link's own
 	switch {
-	case l.fraction < lossLow:
+	case excess < lossLow:
+		l.cutRate, l.cutLoss = 0, 0
 		if !math.IsInf(l.cap, 1) {
 			l.cap = l.cap*math.Pow(lossGrowth, dt.Seconds()) + 1000*dt.Seconds()
 			if l.cap > 2*current {
 				l.cap = math.Inf(1) // far above the estimate: no longer a constraint
 			}
 		}
-	case l.fraction <= lossHigh:
+	case excess <= lossHigh:
+		l.cutRate, l.cutLoss = 0, 0
 		// Hold: cap at the rate loss began at. Not min(cap, current) on every window, which would follow each
 		// delay-based dip down and never let the estimate back up while the link's own loss lasts.
 		if math.IsInf(l.cap, 1) {
 			l.cap = current
 		}
 	default:
-		if !l.decreased || now-l.lastDecrease >= lossDecrease+rtt {
-			l.cap = min(l.cap, current) * (1 - 0.5*l.fraction)
+		settled := !l.decreased || now-l.lastDecrease >= lossDecrease+rtt // the last cut's effect is seen
+		if settled && l.cutRate > 0 && current <= 0.9*l.cutRate && l.fraction >= 0.7*l.cutLoss {
+			// The cuts since this run of loss began lowered the rate but not the loss: it is the link's
+			// own. The rate before them was no worse, so the cap goes back to it.
+			l.inherent = l.fraction
+			l.cap = max(l.cap, l.cutRate)
+			l.cutRate, l.cutLoss = 0, 0
+			return
+		}
+		if settled {
+			if l.cutRate == 0 {
+				l.cutRate, l.cutLoss = min(l.cap, current), l.fraction
+			}
+			l.cap = min(l.cap, current) * (1 - 0.5*excess)
 			l.lastDecrease, l.decreased = now, true
 		}
 	}
