@@ -137,6 +137,8 @@ test("lastN from the layout, avatars for videos not forwarded, connection indica
   // The bridge stops forwarding the videos scrolled away: their tiles show the avatar with the hint.
   const hidden = await until("avatars on the tiles scrolled away", () => tileStates(ada.page), (s) => away.every((id) => s[id].paused));
   for (const id of away) assert.match(hidden[id].hint, /paused/i);
+  // The ones in sight play on.
+  await until("the videos in sight play", () => tileStates(ada.page), (s) => inSight.every((id) => !s[id].paused && s[id].width > 0));
   await ada.page.waitForFunction((away) => away.every((id) => !window.parley.session.forwarded?.has(`${id}-v0`)), away);
   await screenshot(ada.page, "small-window");
 

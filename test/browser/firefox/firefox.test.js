@@ -168,6 +168,17 @@ test("Firefox, Chromium and a bot see and hear each other", { timeout: 10 * WAIT
   const fp = await ff.page.evaluate(() => window.parley.session.pc.remoteDescription.sdp.match(/^a=fingerprint:\S+ (\S+)/m)?.[1]);
   assert.match(fp, /^([0-9A-F]{2}:)+[0-9A-F]{2}$/, "the bridge's fingerprint in upper case");
 
+  // The connection indicator in Firefox: Chromium's tile measured from Firefox's getStats, its details on click.
+  const tile = `#grid .tile[data-id="${ids.Chrome}"]`;
+  await ff.page.waitForSelector(`${tile} .tile-quality:is([data-level="good"], [data-level="fair"], [data-level="poor"])`);
+  await ff.page.click(`${tile} .tile-quality`);
+  await ff.page.waitForSelector(`${tile} .tile-quality-details`);
+  // Open details follow each new sample: wait for one with a frame rate.
+  await ff.page.waitForFunction((sel) => Number(document.querySelector(`${sel} .tile-quality-details dd[data-stat="fps"]`)?.dataset.value) > 0, { timeout: 2 * WAIT }, tile);
+  const details = await ff.page.evaluate((sel) => Object.fromEntries([...document.querySelectorAll(`${sel} .tile-quality-details dd`)].map((dd) => [dd.dataset.stat, Number(dd.dataset.value)])), tile);
+  console.log(`Firefox's details of Chromium's tile: ${JSON.stringify(details)}`);
+  for (const stat of ["bitrate", "resolution", "fps"]) assert.ok(details[stat] > 0, `Firefox's ${stat} of Chromium: ${JSON.stringify(details)}`);
+
   await screenshot(ff.page, "firefox");
   await screenshot(ch.page, "chromium");
   assert.deepEqual(ff.errors, [], "Firefox console errors");
