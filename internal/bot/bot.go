@@ -70,6 +70,9 @@ type Options struct {
 	// for (their RTP sequence number; rtx for the bridge's repairs), as a
 	// lossy link would (impair.go; tests only).
 	dropReceived func(rtx bool, seq uint16) bool
+	// dropReceivedAudio, when set, drops the received audio packets it is
+	// true for, likewise (tests of RED).
+	dropReceivedAudio func(seq uint16) bool
 }
 
 // Bot is one participant.
@@ -452,6 +455,7 @@ var features = []string{
 	"urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
 	"urn:xmpp:jingle:apps:rtp:video", "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:dtls:0",
 	"urn:ietf:rfc:4588", "urn:ietf:rfc:5761", "urn:ietf:rfc:5888", "http://jitsi.org/source-name", "http://jitsi.org/tcc",
+	"http://jitsi.org/opus-red",
 	"http://jitsi.org/ssrc-rewriting-1", "http://jitsi.org/receive-multiple-video-streams",
 }
 

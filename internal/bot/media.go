@@ -204,6 +204,8 @@ func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 100}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=100"}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		// RED (RFC 2198): the bridge repeats earlier audio packets in it when this bot's link loses them (recv.go).
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: payloadRED}, webrtc.RTPCodecTypeAudio},
 	}
 	for _, c := range codecs {
 		if err := me.RegisterCodec(c.p, c.k); err != nil {
@@ -211,8 +213,8 @@ func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 	}
 	ir := &interceptor.Registry{}
-	if b.o.dropReceived != nil {
-		ir.Add(dropper{b.o.dropReceived}) // first: the closest to the network
+	if b.o.dropReceived != nil || b.o.dropReceivedAudio != nil {
+		ir.Add(dropper{b.o.dropReceived, b.o.dropReceivedAudio}) // first: the closest to the network
 	}
 	// Pion's NACK generator binds no stream: the bot sends its own NACKs (seq.go).
 	noNacks := nack.GeneratorStreamsFilter(func(*interceptor.StreamInfo) bool { return false })

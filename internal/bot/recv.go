@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/pion/rtp"
@@ -215,6 +216,9 @@ func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now tim
 		s.repaired++
 	}
 	if s.asm == nil {
+		if p.PayloadType == payloadRED {
+			in.recoverRED(s, p, now)
+		}
 		return
 	}
 	v, ok := parseVP8(p)
@@ -301,4 +305,24 @@ func (in *inbound) remotes() map[string]Remote {
 		out[s.owner] = r
 	}
 	return out
+}
+
+// payloadRED is RED's payload type in the focus's offer.
+const payloadRED = 112
+
+// recoverRED counts the earlier packets a RED packet repeats (RFC 2198 §3:
+// one 4-byte header per repeated block, the sequence numbers just before the
+// primary's, oldest first) as received and repaired, when they were lost.
+func (in *inbound) recoverRED(s *sourceState, p *rtp.Packet, now time.Time) {
+	blocks := 0
+	for i := 0; i+4 <= len(p.Payload) && p.Payload[i]&0x80 != 0; i += 4 {
+		blocks++
+	}
+	for d := 1; d <= blocks; d++ {
+		off := uint32(binary.BigEndian.Uint16(p.Payload[4*(blocks-d)+1:]))<<8 | uint32(p.Payload[4*(blocks-d)+3])
+		if _, ok := s.seq.push(p.SequenceNumber-uint16(d), p.Timestamp-off>>10, true, now); ok {
+			s.packets++
+			s.repaired++
+		}
+	}
 }
