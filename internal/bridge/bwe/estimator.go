@@ -213,7 +213,7 @@ func (e *Estimator) matchLocked(a Arrival) bool {
 // updateLocked runs the rate controllers after a feedback packet.
 func (e *Estimator) updateLocked(t time.Duration) {
 	acked := e.acked.rate()
-	e.loss.update(e.estimate, e.rtt, t)
+	e.loss.update(e.estimate, acked, e.rtt, t)
 	switch {
 	case e.state != Overusing:
 		e.rate.update(e.state, acked, e.alr.in, t)

@@ -169,3 +169,26 @@ func TestInherentLoss(t *testing.T) {
 		}
 	}
 }
+
+// TestShallowQueue: 500 kbit/s behind a drop-tail queue of 9.4 kB (tc tbf with 100 ms latency and a
+// 3200-byte burst, as the shaped-link runs use), starting from the 2.5 Mbit/s default. A queue this
+// short shows congestion as loss more than as delay: the loss rule must bring the estimate down to the
+// link and keep it there without holding it above the capacity at a few percent loss.
+func TestShallowQueue(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		s := newSim(t, Config{}, 500_000, seed)
+		s.queueLimit, s.ideal = 9_400, 1_800_000
+		s.run(10*time.Second, nil)
+		lo, hi := int64(1<<62), int64(0)
+		lost := 0
+		s.run(20*time.Second, func() {
+			est := s.e.Estimate()
+			lo, hi = min(lo, est), max(hi, est)
+			lost = max(lost, int(s.e.Stats().LossFraction*100))
+		})
+		t.Logf("seed %d: estimate %d..%d, worst window loss %d%%, inherent %.2f", seed, lo, hi, lost, s.e.loss.inherent)
+		if hi > 575_000 || lo < 250_000 || s.e.loss.inherent > 0 {
+			t.Errorf("seed %d: estimate %d..%d on a 500 kbit/s link (inherent loss %.2f)", seed, lo, hi, s.e.loss.inherent)
+		}
+	}
+}

@@ -5,32 +5,37 @@ import (
 	"time"
 )
 
-// Loss-based control (draft-ietf-rmcat-gcc-02 §6 and libwebrtc's first send-side estimator; Jitsi's 2% / 10%).
+// Loss-based control (after draft-ietf-rmcat-gcc-02 §6 and Jitsi's 2%, with the link's own loss told apart).
 const (
-	lossLow        = 0.02 // below: loss does not restrain the estimate
-	lossHigh       = 0.10 // above: cut by half the loss fraction
+	lossLow        = 0.02 // below: loss does not restrain the estimate; above: cut by half the loss fraction
 	lossMinPackets = 50   // a loss fraction over fewer packets is noise: 5% random loss over 20 packets
 	// reads above 10% one window in fourteen
 	lossInterval = 500 * time.Millisecond
 	lossDecrease = 300 * time.Millisecond // plus RTT: one cut per round trip, so a cut's effect is seen first
 	lossGrowth   = 1.08                   // per second, when loss is low again
+	maxInherent  = 0.3                    // more loss than this is never taken as the link's own
 )
 
-// lossControl is a cap on the estimate from the fraction of packets the receiver reports lost. Between 2%
-// and 10% it holds the rate where it was when loss began (the loss may be the link's own, not queue drops,
-// so it does not cut, but it does not let the estimate climb either), above 10% it cuts, below 2% it lifts the cap again at 8% per second.
+// lossControl is a cap on the estimate from the fraction of packets the receiver reports lost. Above 2% it
+// cuts by half the loss fraction, once per 300 ms + RTT; below 2% it lifts the cap again at 8% per second.
+// GCC and Jitsi hold the rate between 2% and 10% instead, in case the loss is the link's own; behind a short
+// drop-tail queue (a home router, tc tbf) congestion shows as a few percent loss with little delay, and the
+// hold kept the estimate over the capacity for seconds (TestShallowQueue). So every run of loss is cut
+// into, and the link's own loss is recognised by what the cuts do:
 //
-// Loss the link has whatever is sent (radio, a lossy path) is told from congestion by what a cut does: if
-// the cuts of one run of high loss took the rate down by 10% or more and the loss stayed at 70% or more
-// of what it was, the loss does not come from the rate: it is taken as the link's own (inherent) level,
-// and the cap goes back to where the run began. The rules above then apply to the loss above
-// that level, so a link that loses 15% of packets at any rate keeps the estimate its delay allows instead
-// of being cut to the minimum; the level is forgotten once loss stays under half of it for 2 s.
+// if the cuts of one run of loss took the rate 10% or more under what the link was delivering when the run
+// began (so the link is no longer full) and the loss stayed at 70% or more of what it was, the loss does
+// not come from the rate: it is taken as the link's own (inherent) level, and the cap goes back to where
+// the run began. The rules then apply to the loss above that level, so a link that loses 15% of packets
+// at any rate keeps the estimate its delay allows instead of being cut to the minimum
+// (TestInherentLoss); the level is forgotten once loss stays under half of it for 2 s. Loss over 30% is
+// never taken as the link's own.
 type lossControl struct {
 	cap          float64 // bit/s; +Inf = no cap
 	inherent     float64 // the link's own loss fraction, 0 = none known
 	cutRate      float64 // the estimate and loss at the first cut of a run of high loss, to tell inherent loss
 	cutLoss      float64 // (0 = no run)
+	cutAcked     float64 // what the link delivered when the run began
 	clearWindows int     // consecutive windows with loss under half the inherent level
 	lost, total  int     // packets in the current window
 	fraction     float64 // of the last completed window
@@ -61,7 +66,7 @@ func (l *lossControl) count(received, lostBefore bool) {
 
 // update closes the window when it is long and full enough and adjusts the cap. current is the estimate
 // now, the cap's starting point when it engages.
-func (l *lossControl) update(current float64, rtt, now time.Duration) {
+func (l *lossControl) update(current, acked float64, rtt, now time.Duration) {
 	if !l.started {
 		l.started, l.windowStart, l.lastUpdate = true, now, now
 	}
@@ -93,16 +98,9 @@ func (l *lossControl) update(current float64, rtt, now time.Duration) {
 				l.cap = math.Inf(1) // far above the estimate: no longer a constraint
 			}
 		}
-	case excess <= lossHigh:
-		l.cutRate, l.cutLoss = 0, 0
-		// Hold: cap at the rate loss began at. Not min(cap, current) on every window, which would follow each
-		// delay-based dip down and never let the estimate back up while the link's own loss lasts.
-		if math.IsInf(l.cap, 1) {
-			l.cap = current
-		}
 	default:
 		settled := !l.decreased || now-l.lastDecrease >= lossDecrease+rtt // the last cut's effect is seen
-		if settled && l.cutRate > 0 && current <= 0.9*l.cutRate && l.fraction >= 0.7*l.cutLoss {
+		if settled && l.cutRate > 0 && current <= 0.9*l.cutAcked && l.fraction >= 0.7*l.cutLoss && l.fraction <= maxInherent {
 			// The cuts since this run of loss began lowered the rate but not the loss: it is the link's
 			// own. The rate before them was no worse, so the cap goes back to it.
 			l.inherent = l.fraction
@@ -112,7 +110,7 @@ func (l *lossControl) update(current float64, rtt, now time.Duration) {
 		}
 		if settled {
 			if l.cutRate == 0 {
-				l.cutRate, l.cutLoss = min(l.cap, current), l.fraction
+				l.cutRate, l.cutLoss, l.cutAcked = min(l.cap, current), l.fraction, acked
 			}
 			l.cap = min(l.cap, current) * (1 - 0.5*excess)
 			l.lastDecrease, l.decreased = now, true
