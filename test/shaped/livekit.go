@@ -180,7 +180,7 @@ func (h *harness) startLiveKit(ctx context.Context, bin, mediaPort, stunAddr, se
 	if err != nil {
 		return nil, "", err
 	}
-	metricsPort, err := freeTCPPort(netip.MustParseAddr("127.0.0.1"))
+	metricsPort, err := freeTCPPort(h.ns.Host)
 	if err != nil {
 		return nil, "", err
 	}
@@ -209,12 +209,11 @@ rtc:
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, "", err
 	}
-	// The prometheus listener binds every address of the host; only loopback is asked.
 	server, err := h.start(exec.CommandContext(ctx, bin, "--config", path), "server")
 	if err != nil {
 		return nil, "", err
 	}
-	h.base = "http://127.0.0.1:" + strconv.Itoa(metricsPort)
+	h.base = "http://" + net.JoinHostPort(h.ns.Host.String(), strconv.Itoa(metricsPort)) // bind_addresses holds for it too
 	addr := net.JoinHostPort(h.ns.Host.String(), strconv.Itoa(port))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -300,8 +299,8 @@ func (h *harness) liveKitMetrics() (*liveKitCounters, error) {
 }
 
 // liveKitMetricsFlushed reads livekit-server's counters once they have moved after now: it adds
-// its streams' statistics to them every 30 s only, so counters read as the receiver leaves lack
-// up to 30 s of its run. The senders, still in the room, move them at each flush.
+// its streams' statistics to them every few seconds, so counters read as the receiver leaves lack
+// the last seconds of its run. The senders, still in the room, move them at each addition.
 func (h *harness) liveKitMetricsFlushed(ctx context.Context) (*liveKitCounters, error) {
 	c0, err := h.liveKitMetrics()
 	if err != nil {
