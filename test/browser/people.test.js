@@ -60,8 +60,17 @@ test("participants pane: mute everyone, the speaking marker, make moderator, han
   // Only moderators see the pane's actions.
   await ada.page.waitForSelector("#people-actions:not([hidden]) #people-mute-all");
   assert.equal(await grace.page.locator("#people-actions").isHidden(), true);
-  assert.equal(await ada.page.locator(`#people li[data-id="${graceId}"] .person-menu-button`).count(), 1);
-  assert.equal(await grace.page.locator("#people .person-menu-button").count(), 0);
+  // Everyone's menu on someone else sends a private message; only a moderator's also mutes, promotes and removes.
+  await grace.page.click(`#people li[data-id="${linusId}"] .person-menu-button`);
+  await grace.page.waitForSelector(`#people li[data-id="${linusId}"] .tile-menu:not([hidden])`);
+  assert.deepEqual(await grace.page.$$eval(`#people li[data-id="${linusId}"] .tile-menu [data-action]`, (bs) => bs.map((b) => b.dataset.action)), ["message"]);
+  await grace.page.keyboard.press("Escape");
+  await ada.page.click(`#people li[data-id="${linusId}"] .person-menu-button`);
+  await ada.page.waitForSelector(`#people li[data-id="${linusId}"] .tile-menu:not([hidden])`);
+  assert.deepEqual(await ada.page.$$eval(`#people li[data-id="${linusId}"] .tile-menu [data-action]`, (bs) => bs.map((b) => b.dataset.action)), ["message", "mute-audio", "grant", "kick"]);
+  await ada.page.keyboard.press("Escape");
+  await ada.page.waitForSelector(`#people li[data-id="${linusId}"] .tile-menu`, { state: "hidden" });
+  assert.equal(await ada.page.locator(`#people li[data-id="${adaId}"] .person-menu-button`).count(), 0, "no menu on oneself");
 
   // 1. Ada mutes everyone: Grace's and Linus's microphones close, and each sees the other's closed.
   for (const p of ps) await p.page.waitForSelector(`#people li[data-id="${linusId}"][data-audio="on"]`);
@@ -93,7 +102,7 @@ test("participants pane: mute everyone, the speaking marker, make moderator, han
   await waitToast(ada.page, "Linus is now a moderator");
   await linus.page.waitForFunction(() => window.parley.conference.isModerator);
   await linus.page.waitForSelector("#people-actions:not([hidden]) #people-mute-all");
-  await grace.page.waitForSelector(`#people li[data-id="${linusId}"] .tag`);
+  await grace.page.waitForSelector(`#people li[data-id="${linusId}"] .person-role`);
   // A moderator's menu offers no "Make moderator".
   await ada.page.click(`#people li[data-id="${linusId}"] .person-menu-button`);
   await ada.page.waitForSelector(`#people li[data-id="${linusId}"] .tile-menu:not([hidden])`);
@@ -132,6 +141,10 @@ test("participants pane: mute everyone, the speaking marker, make moderator, han
   await ada.page.fill("#people-search", "");
   await ada.page.waitForFunction(() => document.querySelectorAll("#people li").length === 9);
   await screenshot(ada.page, "search");
+  // The menu's private message opens the chat addressed to that person.
+  await ada.page.click(`#people li[data-id="${graceId}"] .person-menu-button`);
+  await ada.page.click(`#people li[data-id="${graceId}"] [data-action="message"]`);
+  await ada.page.waitForFunction((id) => document.querySelector("#side.open #chat-to")?.value === id, graceId);
 
   for (const p of ps) assert.deepEqual(p.errors, []);
   for (const p of ps) await p.context.close();

@@ -2,9 +2,9 @@
 // hand (with its place in line), whether they are speaking now (the
 // bridge's dominant speaker), their microphone and camera, and a private
 // message button. Raised hands come first, in the order they went up.
-// Moderators also get "Mute everyone" and "End meeting for all" above the
-// list, and a menu on each person to mute them, make them a moderator or
-// remove them. Past PEOPLE_SEARCH_FROM people a search box filters the list.
+// Each person's menu sends them a private message; moderators also get
+// "Mute everyone" and "End meeting for all" above the list, and in each
+// person's menu mute, make moderator and remove. Past PEOPLE_SEARCH_FROM people a search box filters the list.
 import type { Participant } from "../../conference";
 import { clear, h, hueFor, icon, initials } from "../dom";
 import { menuButton, type MenuItem } from "../menu";
@@ -35,14 +35,26 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
   let menuFor = "";
   let last: Participant[] = [];
 
+  /** A person's menu: a private message, and for moderators mute, make moderator and remove. */
   const personMenu = (p: Participant, name: string): HTMLElement[] => {
-    if (!conf.isModerator || p.local) return [];
-    const items: MenuItem[] = [];
-    if (!p.audioMuted) items.push({ label: words.muteOf(name), action: "mute-audio", run: () => void m.act.askToMute(p.id, "audio", name) });
-    if (p.role !== "moderator" && p.jid) items.push({ label: words.makeModerator(name), action: "grant", run: () => void grantModerator(conf, p.id, name) });
-    items.push({ label: `Remove ${name}`, action: "kick", run: () => void m.act.kick(p.id, name) });
+    if (p.local) return [h("span", { class: "person-menu-spacer", attrs: { "aria-hidden": "true" } })]; // keeps the icons in line with the others'
+    const items: MenuItem[] = [
+      {
+        label: words.messagePrivately,
+        action: "message",
+        run: () => {
+          state.privateTo = p.id;
+          m.act.setPanel("chat");
+        },
+      },
+    ];
+    if (conf.isModerator) {
+      if (!p.audioMuted) items.push({ label: words.muteOf(name), action: "mute-audio", run: () => void m.act.askToMute(p.id, "audio", name) });
+      if (p.role !== "moderator" && p.jid) items.push({ label: words.makeModerator(name), action: "grant", run: () => void grantModerator(conf, p.id, name) });
+      items.push({ label: words.removeOf(name), action: "kick", run: () => void m.act.kick(p.id, name) });
+    }
     const [button, menu] = menuButton({
-      label: `Options for ${name}`,
+      label: words.optionsFor(name),
       items,
       open: menuFor === p.id,
       onOpen: () => {
@@ -65,22 +77,6 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
     const speaking = !p.local && p.id === state.speaker;
     const av = h("span", { class: "avatar avatar-small", attrs: { "aria-hidden": "true" }, text: initials(name) });
     av.style.setProperty("--hue", String(hueFor(p.id)));
-    const message = p.local
-      ? null
-      : h(
-          "button",
-          {
-            class: "btn btn-icon btn-small",
-            attrs: { type: "button", "aria-label": `Message ${name} privately`, title: "Private message" },
-            on: {
-              click: () => {
-                state.privateTo = p.id;
-                m.act.setPanel("chat");
-              },
-            },
-          },
-          icon("chat"),
-        );
     return h(
       "li",
       {
@@ -88,12 +84,15 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
         attrs: { "data-id": p.id, "data-audio": p.audioMuted ? "off" : "on", "data-video": p.videoMuted ? "off" : "on" },
       },
       av,
-      h("span", { class: "person-name", text: name + (p.local ? " (you)" : "") }),
+      h(
+        "span",
+        { class: "person-text" },
+        h("span", { class: "person-name", text: name + (p.local ? " (you)" : "") }),
+        p.role === "moderator" ? h("span", { class: "person-role", text: words.moderator }) : null,
+      ),
       speaking ? h("span", { class: "person-speaking", attrs: { role: "img", "aria-label": words.speakingNow(name), title: words.speaking } }, h("i"), h("i"), h("i")) : null,
       handBadge(m, p, place, "person-hand"),
-      p.role === "moderator" ? h("span", { class: "tag", text: words.moderator }) : null,
       h("span", { class: "person-icons" }, icon(p.audioMuted ? "micOff" : "mic"), icon(p.videoMuted ? "camOff" : "cam")),
-      message,
       ...personMenu(p, name),
     );
   };
@@ -110,8 +109,11 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
     const order = [...list]
       .filter((p) => !query || nameMatches(p.local ? p.displayName || "You" : conf.displayNameOf(p.id), query))
       .sort((a, b) => (hands.get(a.id) ?? Number.MAX_SAFE_INTEGER) - (hands.get(b.id) ?? Number.MAX_SAFE_INTEGER));
+    // The list is rebuilt on every change (someone starts speaking): keep the keyboard focus where it was.
+    const focus = focusedControl(peopleList);
     clear(peopleList);
     for (const p of order) peopleList.append(person(p, hands.get(p.id)));
+    if (focus) peopleList.querySelector<HTMLElement>(`li[data-id="${focus.id}"] ${focus.selector}`)?.focus();
     empty.hidden = order.length > 0;
     empty.textContent = order.length ? "" : words.nobodyMatches(query);
   };
@@ -125,4 +127,13 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
   });
 
   return { element, render };
+}
+
+/** The control with the focus inside the list, as its person's ID and a selector that finds it again after a rebuild; null if none. */
+function focusedControl(list: HTMLElement): { id: string; selector: string } | null {
+  const el = document.activeElement as HTMLElement | null;
+  const li = el?.closest<HTMLElement>("li[data-id]");
+  if (!el || !li || !list.contains(li)) return null;
+  const selector = el.dataset.action ? `[data-action="${el.dataset.action}"]` : el.classList.contains("tile-menu-button") ? ".tile-menu-button" : el.classList.contains("hand-button") ? ".hand-button" : "";
+  return selector ? { id: li.dataset.id ?? "", selector } : null;
 }
