@@ -40,13 +40,15 @@ func (r *Endpoint) allocate(now time.Time) {
 	}
 	// Trusted once feedback came (sfu-quality.md §7.4); until then every source gets its ideal layer.
 	bwe := alloc.Unlimited
+	audio := int64(0)
 	if r.tccReports.Load() > 0 {
-		if r.redPT != 0 {
-			r.updateRedLevel(r.est.Stats().LossFraction, now.UnixNano())
-		}
 		est := r.est.Estimate()
 		r.b.metrics.estimate.Observe(float64(est))
-		bwe = max(est-r.audioRate(), 0)
+		if r.redPT != 0 {
+			r.updateRedLevel(r.est.Stats().LossFraction, r.audioBaseRate(), est, now.UnixNano())
+		}
+		audio = r.audioRate()
+		bwe = max(est-audio, 0)
 	}
 	settings := r.allocSettings()
 	nowNs := now.UnixNano()
@@ -66,8 +68,10 @@ func (r *Endpoint) allocate(now time.Time) {
 	fwd := r.forwardedLocked()
 	r.sendMu.Unlock()
 
-	r.allocTarget.Store(res.TargetBps)
-	r.allocIdeal.Store(res.IdealBps)
+	// What is sent with the allocation: its video and the audio. The probes fill the estimate above it
+	// (and only while the ideal is more), so they never crowd out the audio.
+	r.allocTarget.Store(res.TargetBps + audio)
+	r.allocIdeal.Store(res.IdealBps + audio)
 	r.ch.sendForwarded(fwd)
 }
 
@@ -116,6 +120,15 @@ func (ba *bwAlloc) collect(slots []*slot, now int64) {
 // audioRate is the bit rate of the audio r's slots carry now, with its RED copies: the estimate minus it
 // is what video may use.
 func (r *Endpoint) audioRate() int64 {
+	bps := r.audioBaseRate()
+	if r.redPT != 0 {
+		bps *= 1 + int64(r.redLevel.Load())
+	}
+	return bps
+}
+
+// audioBaseRate is the bit rate of the audio r's slots carry now, without RED copies.
+func (r *Endpoint) audioBaseRate() int64 {
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
 	var bps int64
@@ -123,9 +136,6 @@ func (r *Endpoint) audioRate() int64 {
 		if sl.src != nil && len(sl.src.layers) > 0 {
 			bps += sl.src.layers[0].rate.bps.Load()
 		}
-	}
-	if r.redPT != 0 {
-		bps *= 1 + int64(r.redLevel.Load())
 	}
 	return bps
 }

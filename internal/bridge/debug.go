@@ -32,8 +32,8 @@ type EndpointDebug struct {
 	// then limited by its constraints only).
 	BWE       *bwe.Stats `json:"bwe,omitempty"`
 	Feedback  int64      `json:"transportCCFeedback"`
-	TargetBps int64      `json:"targetBps"` // video the allocation forwards
-	IdealBps  int64      `json:"idealBps"`  // video it would forward with unlimited bandwidth
+	TargetBps int64      `json:"targetBps"` // what the allocation forwards, audio included
+	IdealBps  int64      `json:"idealBps"`  // what it would forward with unlimited bandwidth
 	RTTMillis float64    `json:"rttMs"`
 	// RED says the endpoint accepted RED audio; REDLevel is how many earlier packets each repeats now.
 	RED       bool        `json:"red"`

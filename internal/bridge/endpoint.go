@@ -136,8 +136,8 @@ type sendSide struct {
 	padSeq    uint16         // sequence numbers of the probe (padding) stream
 	redLevel  atomic.Int32   // earlier packets each RED packet repeats (red.go): 0 … redMaxLevel
 
-	// The last allocation's video bit rates toward the endpoint: what it forwards (target) and what it
-	// would with unlimited bandwidth (ideal), which the probes aim for (congestion loop).
+	// The last allocation's bit rates toward the endpoint, audio included: what it forwards (target) and
+	// what it would with unlimited bandwidth (ideal), which the probes aim for (congestion loop).
 	allocTarget, allocIdeal atomic.Int64
 }
 

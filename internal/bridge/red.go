@@ -134,14 +134,22 @@ const (
 	redHold    = int64(10e9)
 )
 
-// updateRedLevel sets r's redundancy from its link's loss (congestion loop).
-func (r *Endpoint) updateRedLevel(loss float64, now int64) {
+// redShare is the most of a receiver's estimate its audio may take with its RED copies: on a link too
+// thin for that, copies would add the congestion they are meant to ride out.
+const redShare = 0.5
+
+// updateRedLevel sets r's redundancy from its link's loss, and as far as its estimate leaves room beside
+// audio (bps, without copies) (congestion loop).
+func (r *Endpoint) updateRedLevel(loss float64, audio, estimate int64, now int64) {
 	want := int32(0)
 	switch {
 	case loss >= redLossTwo:
 		want = 2
 	case loss >= redLossOne:
 		want = 1
+	}
+	for want > 0 && float64(audio*int64(1+want)) > redShare*float64(estimate) {
+		want--
 	}
 	cur := r.redLevel.Load()
 	switch {

@@ -105,11 +105,21 @@ func TestREDLevelFollowsLoss(t *testing.T) {
 		{12e9 + 1, 0.01, 1},
 		{30e9, 0, 0},
 	}
+	// On a thin link the copies are held to what half the estimate carries beside the audio.
 	for _, s := range steps {
-		e.updateRedLevel(s.loss, s.at)
+		e.updateRedLevel(s.loss, 40_000, 1_000_000, s.at)
 		if got := e.redLevel.Load(); got != s.want {
 			t.Fatalf("at %v s with loss %.2f: level %d, want %d", float64(s.at)/1e9, s.loss, got, s.want)
 		}
+	}
+	thin := &Endpoint{}
+	thin.updateRedLevel(0.1, 40_000, 200_000, 0)
+	if got := thin.redLevel.Load(); got != 1 {
+		t.Fatalf("10%% loss, 40 kbit/s of audio on a 200 kbit/s estimate: level %d, want 1", got)
+	}
+	thin.updateRedLevel(0.1, 40_000, 120_000, 20e9)
+	if got := thin.redLevel.Load(); got != 0 {
+		t.Fatalf("on a 120 kbit/s estimate: level %d, want 0", got)
 	}
 }
 
