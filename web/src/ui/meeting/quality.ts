@@ -6,7 +6,7 @@
 // EndpointStats; our own tile's is our sending side (outbound-rtp,
 // remote-inbound-rtp). Every tenth second we send our summary as
 // EndpointStats for the others' indicators (quality.ts has the arithmetic).
-import { combinedScore, inboundCounters, levelOf, outboundCounters, ownPeerStats, summarize, type Counters, type PeerStats, type Summary } from "../../quality";
+import { combinedScore, inboundCounters, levelOf, outboundCounters, ownPeerStats, scoreOf, summarize, type Counters, type PeerStats, type Summary } from "../../quality";
 import { h } from "../dom";
 import { qualityWords as w } from "../wording";
 import { nameOf, type Meeting, type TileEntry } from "./state";
@@ -42,6 +42,8 @@ export function createQuality(m: Meeting, sampleMs = SAMPLE_MS): QualityIndicato
   let detailsFor = "";
   let details: HTMLElement | null = null;
   let samples = 0;
+  /** When each participant's camera was last left out of ForwardedSources: the gap before it comes back is no freeze of theirs. */
+  const pausedAt = new Map<string, number>();
   let stopped = false;
 
   const offStats = session.on("endpointStats", (from, stats) => {
@@ -84,7 +86,15 @@ export function createQuality(m: Meeting, sampleMs = SAMPLE_MS): QualityIndicato
     remote.clear();
     for (const [owner, cur] of inbound) {
       const prev = prevIn.get(owner);
-      if (prev && cur.bytes >= prev.bytes) remote.set(owner, summarize(prev, cur));
+      if (session.forwarded && !session.forwarded.has(`${owner}-v0`)) pausedAt.set(owner, now);
+      if (!prev || cur.bytes < prev.bytes) continue;
+      const s = summarize(prev, cur);
+      if (s.freezes > 0 && now - (pausedAt.get(owner) ?? -Infinity) <= 2 * sampleMs) {
+        s.freezes = 0;
+        s.score = scoreOf(s);
+        s.level = levelOf(s.score);
+      }
+      remote.set(owner, s);
     }
     prevIn = inbound;
     const out = outboundCounters(list, now);
@@ -225,6 +235,7 @@ export function createQuality(m: Meeting, sampleMs = SAMPLE_MS): QualityIndicato
       tilesByKey.delete(key);
       buttons.delete(key);
       peers.delete(key);
+      pausedAt.delete(key);
     },
     teardown() {
       stopped = true;
