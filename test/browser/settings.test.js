@@ -120,10 +120,10 @@ test("settings: camera, microphone, noise suppression, name and video quality du
   assert.ok(mics.length >= 1 && mics.every((c) => c.value && c.label), `microphones ${JSON.stringify(mics)}`);
   const before = await sent(ada.page, "video");
   assert.equal(await ada.page.inputValue("#settings-camera"), before.deviceId, "the camera in use is selected");
-  // Chromium has setSinkId: the speaker choice is there, and Bob's audio plays on the output chosen.
-  assert.equal(await ada.page.locator("#settings-speaker-field").isVisible(), true);
-  await screenshot(ada.page, "dialog");
+  // Chromium has setSinkId and lists its fake output: the speaker choice is there, and Bob's audio plays on the output chosen.
   const outputs = await ada.page.$$eval("#settings-speaker option", (os) => os.map((o) => o.value).filter((v) => v));
+  assert.equal(await ada.page.locator("#settings-speaker-field").isVisible(), outputs.length > 0);
+  await screenshot(ada.page, "dialog");
   if (outputs.length > 0) {
     const out = outputs.find((v) => v !== "default") ?? outputs[0];
     await ada.page.waitForSelector(`#remote-audio audio[data-id="${bobId}"]`, { state: "attached" });

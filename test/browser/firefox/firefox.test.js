@@ -187,3 +187,44 @@ test("Firefox, Chromium and a bot see and hear each other", { timeout: 10 * WAIT
   // Marked todo only once everything else has passed, so the known fault masks nothing else.
   if (latched.length > 0) t.todo(latched.join("; "));
 });
+
+test("Firefox: the settings dialog lists the devices, and a new name reaches Chromium's tiles", { timeout: 6 * WAIT, skip: ROOM ? false : "run through go test ./test/browser/firefox" }, async () => {
+  const url = `${BASE}/${ROOM}Settings`;
+  const ff = await firefoxParticipant(firefox);
+  const ch = await participant(chromium, { viewport: { width: 1000, height: 640 } });
+  await ff.page.goto(url + skipPrejoin("Fox"));
+  await ff.page.waitForSelector("#meeting");
+  await ch.page.goto(url + skipPrejoin("Chrome"));
+  await ch.page.waitForSelector("#meeting");
+  await until("Chromium sees Fox", () => mediaStats(ch.page), (s) => s.names.includes("Fox"));
+
+  await ff.page.click("#settings-toggle");
+  await ff.page.waitForSelector("#settings[open]");
+  // The camera and microphone in use are listed (Firefox's fake devices), each selected.
+  const lists = await until(
+    "Firefox lists its camera and microphone",
+    () =>
+      ff.page.evaluate(() => {
+        const opts = (id) => [...document.querySelectorAll(`#${id} option`)].filter((o) => o.value).map((o) => ({ value: o.value, label: o.textContent }));
+        return { camera: opts("settings-camera"), mic: opts("settings-mic"), speakers: opts("settings-speaker"), cameraValue: document.querySelector("#settings-camera").value, speaker: !document.querySelector("#settings-speaker-field").hidden };
+      }),
+    (l) => l.camera.length > 0 && l.mic.length > 0,
+  );
+  console.log(`Firefox's devices: ${JSON.stringify(lists)}`);
+  const sending = await ff.page.evaluate(() => window.parley.session.pc?.getSenders().find((s) => s.track?.kind === "video")?.track.getSettings().deviceId ?? "");
+  if (sending) assert.equal(lists.cameraValue, sending, "the camera in use is selected");
+  // The speaker choice shows where the browser has setSinkId (Firefox since 116) and lists an output.
+  assert.equal(lists.speaker, lists.speakers.length > 0 && (await ff.page.evaluate(() => typeof HTMLMediaElement.prototype.setSinkId === "function")));
+
+  // A new name, applied with Enter.
+  await ff.page.$eval("#settings-name", (el) => (el.value = ""));
+  await ff.page.type("#settings-name", "Fox Mulder");
+  await ff.page.keyboard.press("Enter");
+  await until("Chromium shows the new name", () => mediaStats(ch.page), (s) => s.names.includes("Fox Mulder"));
+  await screenshot(ff.page, "firefox-settings");
+  await ff.page.click("#settings-close");
+  await ff.page.waitForSelector("#settings", { hidden: true });
+  assert.deepEqual(ff.errors, [], "Firefox console errors");
+  assert.deepEqual(ch.errors, [], "Chromium console errors");
+  await Promise.allSettled([ff.context.close(), ch.context.close()]);
+});

@@ -9,7 +9,7 @@
 //             cannot change the browser's audio processing of a running
 //             track), enabled as the old one was, replaceTrack
 //   speaker ─► setSinkId on every remote <audio> (hidden where the browser
-//             cannot choose)
+//             cannot choose, or lists no output)
 //   name ─► presence with the new <nick> (conference.setDisplayName)
 //   quality ─► a cap on ReceiverVideoConstraints (session.setReceiveCap)
 import { canChooseSpeaker, listDevices, type MediaProblem } from "../../media";
@@ -54,7 +54,7 @@ function settingsDialog(m: Meeting, prefs: Prefs, audio: RemoteAudio): HTMLDialo
   const mic = h("select", { class: "field-input", attrs: { id: "settings-mic" } });
   const speaker = h("select", { class: "field-input", attrs: { id: "settings-speaker" } });
   const speakerField = h("div", { attrs: { id: "settings-speaker-field" } }, h("label", { class: "field-label", attrs: { for: "settings-speaker" }, text: words.speaker }), speaker);
-  speakerField.hidden = !canChooseSpeaker();
+  speakerField.hidden = true; // until outputs are listed
   const name = h("input", { class: "field-input", attrs: { id: "settings-name", type: "text", maxlength: "64", autocomplete: "name" } });
   name.value = conf.local.displayName;
   const noise = h("input", { attrs: { id: "settings-noise", type: "checkbox" } });
@@ -77,6 +77,8 @@ function settingsDialog(m: Meeting, prefs: Prefs, audio: RemoteAudio): HTMLDialo
     fillSelect(camera, d.videoinput, media.videoDevice || prefs.device("videoinput"), words.camera);
     fillSelect(mic, d.audioinput, media.audioDevice || prefs.device("audioinput"), words.microphone);
     fillSelect(speaker, d.audiooutput, prefs.device("audiooutput") || "default", words.speaker);
+    // No output listed (Firefox lists none until asked, headless browsers may have none): the system's default plays.
+    speakerField.hidden = !canChooseSpeaker() || d.audiooutput.length === 0;
   };
   camera.addEventListener("change", () => void switchCamera(m, prefs, camera.value));
   mic.addEventListener("change", () => void restartMic(m, prefs, mic.value));
@@ -180,7 +182,7 @@ function fillSelect(sel: HTMLSelectElement, devices: MediaDeviceInfo[], current:
     o.value = d.deviceId;
     sel.append(o);
   });
-  if (devices.length === 0) sel.append(h("option", { text: words.noDevice(what) }));
+  if (devices.length === 0) sel.append(h("option", { text: words.noDevice(what), attrs: { value: "" } }));
   sel.disabled = devices.length === 0;
   if (current && devices.some((d) => d.deviceId === current)) sel.value = current;
 }
