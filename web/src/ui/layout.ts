@@ -59,8 +59,11 @@ export function scrollGridFor(n: number, w: number, minW: number, aspect = 16 / 
   return { cols, rows: Math.ceil(n / cols), tileW, tileH: tileW / aspect };
 }
 
+/** The parts of a DOMRect that shownFraction reads. */
+export type Box = Pick<DOMRect, "left" | "top" | "right" | "bottom" | "width" | "height">;
+
 /** How much of a tile the grid shows (0–1): the share of its area inside the grid's box. */
-export function shownFraction(tile: DOMRect, view: DOMRect): number {
+export function shownFraction(tile: Box, view: Box): number {
   const w = Math.min(tile.right, view.right) - Math.max(tile.left, view.left);
   const h = Math.min(tile.bottom, view.bottom) - Math.max(tile.top, view.top);
   if (w <= 0 || h <= 0 || tile.width <= 0 || tile.height <= 0) return 0;
