@@ -168,6 +168,17 @@ test("Firefox, Chromium and a bot see and hear each other", { timeout: 10 * WAIT
   const fp = await ff.page.evaluate(() => window.parley.session.pc.remoteDescription.sdp.match(/^a=fingerprint:\S+ (\S+)/m)?.[1]);
   assert.match(fp, /^([0-9A-F]{2}:)+[0-9A-F]{2}$/, "the bridge's fingerprint in upper case");
 
+  // Firefox and Chromium accepted transport-cc and send feedback about what the bridge sends them, so
+  // the bridge estimates their bandwidth; Chromium decodes RED and gets its audio as RED.
+  const receivers = await until(
+    "transport-cc feedback from Firefox and Chromium",
+    async () => (await (await fetch(`${BOT}/bridge`)).json()).conferences.flatMap((c) => c.endpoints),
+    (eps) => [ids.Fox, ids.Chrome].every((id) => eps.find((e) => e.id === id)?.transportCCFeedback > 5 && eps.find((e) => e.id === id)?.bwe?.estimate_bps > 0),
+  );
+  const byId = (id) => receivers.find((e) => e.id === id);
+  console.log(`bridge estimates: Firefox ${byId(ids.Fox).bwe.estimate_bps} bit/s, Chromium ${byId(ids.Chrome).bwe.estimate_bps} bit/s; RED: Firefox ${byId(ids.Fox).red}, Chromium ${byId(ids.Chrome).red}`);
+  assert.equal(byId(ids.Chrome).red, true, "Chromium gets RED audio");
+
   // The connection indicator in Firefox: Chromium's tile measured from Firefox's getStats, its details on click.
   const tile = `#grid .tile[data-id="${ids.Chrome}"]`;
   await ff.page.waitForSelector(`${tile} .tile-quality:is([data-level="good"], [data-level="fair"], [data-level="poor"])`);

@@ -82,13 +82,18 @@ func TestFirefoxMixedCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// And the bridge's debug state (each receiver's bandwidth estimate), which the server serves to
+	// loopback only.
 	ctl := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/received" {
-			http.NotFound(w, r)
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"endpoint": b.EndpointID(), "received": b.Received()})
+		switch r.URL.Path {
+		case "/received":
+			json.NewEncoder(w).Encode(map[string]any{"endpoint": b.EndpointID(), "received": b.Received()})
+		case "/bridge":
+			json.NewEncoder(w).Encode(srv.App.Bridge.Debug())
+		default:
+			http.NotFound(w, r)
+		}
 	})}
 	go ctl.Serve(ln)
 	defer ctl.Close()
