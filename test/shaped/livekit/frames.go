@@ -154,14 +154,15 @@ func (a *frameAssembler) nextFrame(now time.Time) (frameEvent, bool) {
 				return a.giveUp(now)
 			}
 			if s > a.next && (q.start || q.ts != p.ts) {
-				break // the next frame began without this one's marker: incomplete
+				// The next frame began without this one's marker, and no
+				// packet is missing in between: it was cut (a sender or the
+				// bridge switching layers drops the rest of a frame). No
+				// repair can complete it.
+				return a.drop(s, now), true
 			}
 			if q.marker {
 				return a.complete(p, s, now), true
 			}
-		}
-		if a.hasLaterStart() {
-			return a.giveUp(now) // the next frame began without this one's marker
 		}
 		return frameEvent{}, false
 	}
@@ -181,27 +182,29 @@ func (a *frameAssembler) complete(first vp8Packet, last uint64, now time.Time) f
 	return ev
 }
 
-// hasLaterStart reports whether a frame start after a.next is held.
-func (a *frameAssembler) hasLaterStart() bool {
-	_, ok := a.laterStart()
-	return ok
+// keyArriving reports whether the frame being put together is a key frame
+// (its first packet is there): no need to ask for one.
+func (a *frameAssembler) keyArriving() bool {
+	p, ok := a.pkts[a.next]
+	return ok && p.key
 }
 
-// laterStart is the first held frame start after a.next.
+// laterStart is the first held frame start after a.next. It looks at the
+// packets held, not at the sequence numbers between: a jump in them costs
+// nothing.
 func (a *frameAssembler) laterStart() (uint64, bool) {
-	for s := a.next + 1; s <= a.highest; s++ {
-		if q, ok := a.pkts[s]; ok && q.start {
-			return s, true
+	first, found := uint64(0), false
+	for s, q := range a.pkts {
+		if s > a.next && q.start && (!found || s < first) {
+			first, found = s, true
 		}
 	}
-	return 0, false
+	return first, found
 }
 
 // giveUp waits at a gap until lossWait has passed since it was first seen
 // (or too many packets are held), then drops the packets from a.next up
-// to the next frame start held and breaks the chain to the next key frame.
-// The event counts the frames dropped: those whose packets were held, at
-// least the one at the gap.
+// to the next frame start held.
 func (a *frameAssembler) giveUp(now time.Time) (frameEvent, bool) {
 	if len(a.pkts) == 0 {
 		return frameEvent{}, false // nothing after the gap yet
@@ -219,9 +222,16 @@ func (a *frameAssembler) giveUp(now time.Time) (frameEvent, bool) {
 		}
 		to = a.highest + 1
 	}
+	return a.drop(to, now), true
+}
+
+// drop gives up the packets from a.next to before to, and the chain to
+// the next key frame. The event counts the frames dropped: those whose
+// packets were held, at least one.
+func (a *frameAssembler) drop(to uint64, now time.Time) frameEvent {
 	seen := map[uint32]bool{}
-	for s := a.next; s < to; s++ {
-		if p, ok := a.pkts[s]; ok {
+	for s, p := range a.pkts {
+		if s < to {
 			if !p.padding {
 				seen[p.ts] = true
 			}
@@ -229,7 +239,7 @@ func (a *frameAssembler) giveUp(now time.Time) (frameEvent, bool) {
 		}
 	}
 	a.next, a.gapSince, a.chainOK = to, time.Time{}, false
-	return frameEvent{at: now, dropped: max(len(seen), 1)}, true
+	return frameEvent{at: now, dropped: max(len(seen), 1)}
 }
 
 // freezeWindow is how many inter-frame intervals the mean is taken over

@@ -108,10 +108,11 @@ func (s *sourceState) noteFrame(f frameEvent) {
 	}
 }
 
-// keyFrameRequestLocked reports whether s needs a key frame and the last
-// request is keyFrameInterval old, and counts the request.
+// keyFrameRequestLocked reports whether s needs a key frame, none is
+// arriving and the last request is keyFrameInterval old, and counts the
+// request.
 func (s *sourceState) keyFrameRequestLocked(now time.Time) bool {
-	if !s.needKey || !s.lastPLI.IsZero() && now.Sub(s.lastPLI) < keyFrameInterval {
+	if !s.needKey || !s.lastPLI.IsZero() && now.Sub(s.lastPLI) < keyFrameInterval || s.asm != nil && s.asm.keyArriving() {
 		return false
 	}
 	s.lastPLI = now

@@ -59,15 +59,16 @@ func feed(s *sourceState, now *time.Time, pkts []*rtp.Packet, skip map[uint16]bo
 // TestSourceCountsAsParleyBot: what lkbot reports of a video source is
 // what `parley bot` would: complete decodable frames, the key frame's
 // height, a frame lost for good making the next ones undecodable and
-// asking for a key frame until one comes, a W3C freeze for the gap, and
-// loss by sequence number.
+// asking for a key frame until one comes (not while one arrives), a W3C
+// freeze for the gap, and loss by sequence number.
 func TestSourceCountsAsParleyBot(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s := newSourceState("video", "ep")
 	var v vp8Stream
-	// Before any key frame the source needs one: the first packet asks.
-	if plis := feed(s, &now, v.frame(3, true, 360), nil); plis != 1 {
-		t.Fatalf("%d keyframe requests for the first key frame, want 1", plis)
+	// Before any key frame the source needs one, but one is arriving: no
+	// request.
+	if plis := feed(s, &now, v.frame(3, true, 360), nil); plis != 0 {
+		t.Fatalf("%d keyframe requests while a key frame arrives, want 0", plis)
 	}
 	for range 10 {
 		now = now.Add(33 * time.Millisecond)

@@ -1,8 +1,9 @@
 package main
 
-// This file is a copy of internal/bot/seq.go (sequence tracking), so that LiveKit's
-// receivers count exactly as `parley bot` does: Go does not let another module
-// import internal/. Keep the two the same.
+// This file is the counting part of internal/bot/seq.go (extended sequence
+// numbers, duplicates, RFC 3550 loss and jitter), so that LiveKit's receivers
+// count as `parley bot` does: Go does not let another module import internal/.
+// The NACK bookkeeping of the original is left out: LiveKit's SDK sends NACKs.
 
 import "time"
 
