@@ -196,6 +196,13 @@ test("lastN from the layout, avatars for videos not forwarded, connection indica
   assert.ok(d.loss?.[0] >= 0);
   await screenshot(ada.page, "four-indicators-one-avatar");
   await closeDetails(ada.page);
+  // The same in the stage view (the avatar may be on the stage or in the filmstrip).
+  await ada.page.keyboard.press("w");
+  await ada.page.waitForSelector("#grid.stage-view .tile.on-stage");
+  await until("the avatar after the stage view's layout", () => tileStates(ada.page), (s) => others.some((id) => s[id].paused));
+  await screenshot(ada.page, "stage-one-avatar");
+  await ada.page.keyboard.press("w");
+  await ada.page.waitForSelector("#grid:not(.stage-view)");
   // Our own tile: what we send.
   d = await details(ada.page, ids[0]);
   console.log(`Ada's details of her own tile: ${JSON.stringify(d)}`);
