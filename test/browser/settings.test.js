@@ -98,7 +98,7 @@ async function waitSlots(page, what, fn) {
 
 const pref = (page, key) => page.evaluate((k) => localStorage.getItem(`parley.${k}`), key);
 
-test("settings: camera, microphone, noise suppression, name and video quality during the meeting", { timeout: 16 * WAIT }, async () => {
+test("settings: camera, microphone, noise suppression, name and video quality during the meeting", { timeout: 16 * WAIT }, async (t) => {
   const room = roomName("Settings");
   const [ada, bob] = [await participant(browser), await participant(browser)];
   await join(ada, room, "Ada");
@@ -118,6 +118,7 @@ test("settings: camera, microphone, noise suppression, name and video quality du
   const mics = await ada.page.$$eval("#settings-mic option", (os) => os.map((o) => ({ value: o.value, label: o.textContent })));
   assert.ok(cameras.length >= 1 && cameras.every((c) => c.value && c.label), `cameras ${JSON.stringify(cameras)}`);
   assert.ok(mics.length >= 1 && mics.every((c) => c.value && c.label), `microphones ${JSON.stringify(mics)}`);
+  t.diagnostic(`${cameras.length} cameras, ${mics.length} microphones`);
   const before = await sent(ada.page, "video");
   assert.equal(await ada.page.inputValue("#settings-camera"), before.deviceId, "the camera in use is selected");
   // Chromium has setSinkId and lists its fake output: the speaker choice is there, and Bob's audio plays on the output chosen.
@@ -148,9 +149,25 @@ test("settings: camera, microphone, noise suppression, name and video quality du
   // The self view shows the new camera.
   await ada.page.waitForFunction(([id, dev]) => document.querySelector(`#grid .tile[data-id="${id}"] video.mirror`)?.srcObject?.getVideoTracks()[0]?.getSettings().deviceId === dev, [adaId, other.value]);
 
-  // 2. Muted, another microphone: the new track goes out still muted.
+  // 1b. With the camera off, a choice is only remembered, and used when the camera comes back on.
   await ada.page.keyboard.press("Escape");
   await ada.page.waitForSelector("#settings", { state: "detached" });
+  if (cameras.length > 1) {
+    await ada.page.keyboard.press("v");
+    await ada.page.waitForSelector("#cam-toggle.btn-off");
+    await ada.page.click("#settings-toggle");
+    await ada.page.waitForSelector("#settings[open]");
+    await ada.page.selectOption("#settings-camera", before.deviceId);
+    assert.equal(await pref(ada.page, "device.videoinput"), before.deviceId);
+    assert.equal((await sent(ada.page, "video")), null, "no camera while it is off");
+    await ada.page.keyboard.press("Escape");
+    await ada.page.waitForSelector("#settings", { state: "detached" });
+    await ada.page.keyboard.press("v");
+    await ada.page.waitForFunction((dev) => window.parley.session.pc?.getSenders().find((x) => x.track?.kind === "video")?.track.getSettings().deviceId === dev, before.deviceId);
+    await waitShowing(bob.page, adaId);
+  }
+
+  // 2. Muted, another microphone: the new track goes out still muted.
   await ada.page.keyboard.press("m");
   await ada.page.waitForSelector("#mic-toggle.btn-off");
   await ada.page.click("#settings-toggle");

@@ -31,7 +31,8 @@ const QUALITIES: VideoQuality[] = ["low", "standard", "high"];
 
 /** Applies the remembered choices to the meeting and returns the dialog. */
 export function createSettings(m: Meeting, prefs: Prefs, audio: RemoteAudio): Settings {
-  m.session.setReceiveCap(qualityHeight[prefs.videoQuality]);
+  // "high" (720) caps nothing the tiles would ask: only a lower choice needs telling the session.
+  if (prefs.videoQuality !== "high") m.session.setReceiveCap(qualityHeight[prefs.videoQuality]);
   if (canChooseSpeaker() && prefs.device("audiooutput")) audio.setSink(prefs.device("audiooutput")).catch(() => {});
   let dialog: HTMLDialogElement | null = null;
   return {
