@@ -39,10 +39,11 @@
 // # Loss-based cap
 //
 // Every ≥ 500 ms with ≥ 50 packets reported: below 2% loss the cap rises 8% per second (and disappears when
-// far above the estimate); above 2% it cuts to estimate × (1 − 0.5 × loss), once per 300 ms + RTT
-// (draft-ietf-rmcat-gcc-02 §6 cuts only above 10%, which on a short queue leaves congestion unanswered);
-// loss that stays when the cuts have taken the rate under what the link delivered is the link's own, and
-// only loss above that level counts from then on (loss.go). Windows of
+// far above the estimate); between 2% and 10% it holds the estimate where it was when the loss began (the
+// loss may be the link's own, so no cut, but no climbing on a lossy path either); above 10% it cuts to
+// estimate × (1 − 0.5 × loss), once per 300 ms + RTT (draft-ietf-rmcat-gcc-02 §6, Jitsi's 2%/10%); loss
+// that stays when the cuts have taken the rate under what the link delivered is the link's own, and only
+// loss above that level counts from then on (loss.go). Windows of
 // 50 packets, not 20: with 5% random loss a 20-packet window reads above 10% about one time in fourteen.
 //
 // # Application-limited region

@@ -192,3 +192,18 @@ func TestShallowQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestRandomLossKeepsTheMedia: 5% random loss on a 5 Mbit/s link carrying 2 Mbit/s of media. The loss is
+// the link's, not the rate's: the estimate must never fall under what the media needs (each time it did,
+// the allocator would drop a layer for nothing).
+func TestRandomLossKeepsTheMedia(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		s := newSim(t, Config{}, 5_000_000, seed)
+		s.ideal, s.lossRate = 2_000_000, 0.05
+		lo := int64(1 << 62)
+		s.run(60*time.Second, func() { lo = min(lo, s.e.Estimate()) })
+		if lo < 2_100_000 {
+			t.Errorf("seed %d: estimate fell to %d at 5%% random loss with 2 Mbit/s of media on 5 Mbit/s", seed, lo)
+		}
+	}
+}

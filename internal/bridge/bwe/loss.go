@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// Loss-based control (after draft-ietf-rmcat-gcc-02 §6 and Jitsi's 2%, with the link's own loss told apart).
+// Loss-based control (draft-ietf-rmcat-gcc-02 §6 and libwebrtc's first send-side estimator; Jitsi's 2% / 10%),
+// with the link's own loss told apart.
 const (
-	lossLow        = 0.02 // below: loss does not restrain the estimate; above: cut by half the loss fraction
+	lossLow        = 0.02 // below: loss does not restrain the estimate
+	lossHigh       = 0.10 // above: cut by half the loss fraction
 	lossMinPackets = 50   // a loss fraction over fewer packets is noise: 5% random loss over 20 packets
 	// reads above 10% one window in fourteen
 	lossInterval = 500 * time.Millisecond
@@ -16,18 +18,21 @@ const (
 	maxInherent  = 0.3                    // more loss than this is never taken as the link's own
 )
 
-// lossControl is a cap on the estimate from the fraction of packets the receiver reports lost. Above 2% it
-// cuts by half the loss fraction, once per 300 ms + RTT; below 2% it lifts the cap again at 8% per second.
-// GCC and Jitsi hold the rate between 2% and 10% instead, in case the loss is the link's own; behind a short
-// drop-tail queue (a home router, tc tbf) congestion shows as a few percent loss with little delay, and the
-// hold kept the estimate over the capacity for seconds (TestShallowQueue). So every run of loss is cut
-// into, and the link's own loss is recognised by what the cuts do:
+// lossControl is a cap on the estimate from the fraction of packets the receiver reports lost. Between 2%
+// and 10% it holds the rate where it was when loss began (the loss may be the link's own, not queue drops,
+// so it does not cut, but it does not let the estimate climb either), above 10% it cuts by half the loss
+// fraction once per 300 ms + RTT, below 2% it lifts the cap again at 8% per second. (Cutting from 2% on
+// was tried: behind a short drop-tail queue the estimate came down a few seconds sooner, but at 5%
+// random loss every run of loss cut the estimate under the media before the loss was recognised as the
+// link's own, and the layers it dropped cost more than the seconds gained; TestShallowQueue shows the
+// delay detector finding a short queue within 10 s.)
 //
-// if the cuts of one run of loss took the rate 10% or more under what the link was delivering when the run
-// began (so the link is no longer full) and the loss stayed at 70% or more of what it was, the loss does
-// not come from the rate: it is taken as the link's own (inherent) level, and the cap goes back to where
-// the run began. The rules then apply to the loss above that level, so a link that loses 15% of packets
-// at any rate keeps the estimate its delay allows instead of being cut to the minimum
+// Loss the link has whatever is sent (radio, a lossy path) is told from congestion by what the cuts do:
+// if the cuts of one run of high loss took the rate 10% or more under what the link was delivering when
+// the run began (so the link is no longer full) and the loss stayed at 70% or more of what it was, the
+// loss does not come from the rate: it is taken as the link's own (inherent) level, and the cap goes back
+// to where the run began. The rules then apply to the loss above that level, so a link that loses 15% of
+// packets at any rate keeps the estimate its delay allows instead of being cut to the minimum
 // (TestInherentLoss); the level is forgotten once loss stays under half of it for 2 s. Loss over 30% is
 // never taken as the link's own.
 type lossControl struct {
@@ -97,6 +102,13 @@ func (l *lossControl) update(current, acked float64, rtt, now time.Duration) {
 			if l.cap > 2*current {
 				l.cap = math.Inf(1) // far above the estimate: no longer a constraint
 			}
+		}
+	case excess <= lossHigh:
+		l.cutRate, l.cutLoss = 0, 0
+		// Hold: cap at the rate loss began at. Not min(cap, current) on every window, which would follow each
+		// delay-based dip down and never let the estimate back up while the link's own loss lasts.
+		if math.IsInf(l.cap, 1) {
+			l.cap = current
 		}
 	default:
 		settled := !l.decreased || now-l.lastDecrease >= lossDecrease+rtt // the last cut's effect is seen
