@@ -111,14 +111,14 @@ func TestRelayLossAndDelay(t *testing.T) {
 	slices.Sort(rtts)
 	median := rtts[len(rtts)/2]
 	t.Logf("lost %d of %d up; round trip %v..%v, median %v", up.Lost, n, rtts[0], rtts[len(rtts)-1], median)
-	if rtts[0] < 30*time.Millisecond {
-		t.Errorf("shortest round trip %v, want ≥ 30 ms (40 ± 10 ms down)", rtts[0])
+	// The jitter's spread itself is TestDelayJitter's; here the delay (40 ± 10 ms down) must be applied,
+	// and once. A loaded machine only adds to a round trip, so the shortest of some 900 tells: without
+	// the delay it is under 1 ms, applied twice at least 60 ms.
+	if rtts[0] < 30*time.Millisecond || rtts[0] >= 55*time.Millisecond {
+		t.Errorf("shortest round trip %v, want from 30 ms (40 ± 10 ms down, once) to under 55 ms", rtts[0])
 	}
-	// The jitter's spread itself is TestDelayJitter's; here the delay must be applied once, whatever
-	// a loaded machine adds to the sockets' own round trip: without it the median is under 1 ms,
-	// applied twice 80 ms.
-	if median < 38*time.Millisecond || median > 70*time.Millisecond {
-		t.Errorf("median round trip %v, want about 40 ms", median)
+	if median < 30*time.Millisecond {
+		t.Errorf("median round trip %v, want the 40 ms delay in it", median)
 	}
 	if d := r.Down(); d.Lost != 0 || d.Packets != n-up.Lost {
 		t.Errorf("down: %+v, want %d packets and none lost", d, n-up.Lost)
