@@ -119,10 +119,28 @@ export function skipPrejoin(name, { audioMuted = false, videoMuted = false, rela
   );
 }
 
-/** Opens a room with the pre-join screen skipped and waits until joined. */
+// The first join of a test process also pays for Chromium's cold start
+// (its caches on a fresh machine): it may take longer than later ones.
+let firstJoin = true;
+
+/**
+ * Opens a room with the pre-join screen skipped and waits until joined. On
+ * a timeout the error says where the page stood (the conference's phase and
+ * the screen's text) and a screenshot is kept.
+ */
 export async function join(p, room, name, opts) {
+  const timeout = firstJoin ? 3 * WAIT : WAIT;
+  firstJoin = false;
   await p.page.goto(`${BASE}/${room}${skipPrejoin(name, opts)}`);
-  await p.page.waitForSelector("#meeting");
+  try {
+    await p.page.waitForSelector("#meeting", { timeout });
+  } catch (err) {
+    const where = await p.page
+      .evaluate(() => JSON.stringify({ phase: window.parley?.conference?.phase, screen: document.body.innerText.slice(0, 300) }))
+      .catch((e) => `page unreadable: ${e.message}`);
+    await screenshot(p.page, `join-timeout-${name}`).catch(() => {});
+    throw new Error(`${name} did not reach the meeting of ${room} in ${timeout} ms: ${where}`, { cause: err });
+  }
 }
 
 /** The names on a page's tiles, sorted. */
