@@ -25,6 +25,7 @@ type participant struct {
 	alloc    *bridge.Allocation
 	sid      string // current Jingle session
 	accepted bool
+	answered bridge.Answer // the accepted session-accept, to recognise a resend of it
 	sources  []bridge.Source
 	groups   []bridge.Group
 	restarts []time.Time
@@ -146,6 +147,12 @@ func (p *participant) onJingle(j *jingle.Jingle) error {
 	switch j.Action {
 	case "session-accept":
 		if p.accepted {
+			// A client that resends its accept (its stream resumed before our
+			// reply reached it) gets the same result again; another answer
+			// to a session already running is refused.
+			if p.resends(j) {
+				return nil
+			}
 			return stanza.ErrUnexpectedRequest.WithText("session already accepted")
 		}
 		ans, err := p.answer(j)
@@ -155,7 +162,7 @@ func (p *participant) onJingle(j *jingle.Jingle) error {
 		if err := c.f.bridge.SetAnswer(ans); err != nil {
 			return stanza.ErrBadRequest.WithText("%v", err)
 		}
-		p.accepted = true
+		p.accepted, p.answered = true, ans
 		p.sources, p.groups = ans.Sources, ans.Groups
 		return nil
 	case "transport-info":
@@ -385,3 +392,29 @@ func bridgeCandidate(c jingle.Candidate) bridge.Candidate {
 }
 
 func itoa[T ~int | ~int64](v T) string { return strconv.FormatInt(int64(v), 10) }
+
+// resends reports whether a session-accept carries the transport and
+// sources of the one already accepted: the same answer sent again.
+func (p *participant) resends(j *jingle.Jingle) bool {
+	var t *jingle.Transport
+	for _, ct := range j.Contents {
+		if ct.Transport != nil && ct.Transport.Ufrag != "" {
+			t = ct.Transport
+			break
+		}
+	}
+	was := p.answered
+	if t == nil || t.Ufrag != was.ICE.Ufrag || t.Pwd != was.ICE.Pwd || len(t.Fingerprints) == 0 || t.Fingerprints[0].Value != was.DTLS.Fingerprint {
+		return false
+	}
+	srcs, _ := sourcesOf(j)
+	if len(srcs) != len(was.Sources) {
+		return false
+	}
+	for i := range srcs {
+		if srcs[i].SSRC != was.Sources[i].SSRC {
+			return false
+		}
+	}
+	return true
+}
