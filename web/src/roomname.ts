@@ -114,3 +114,13 @@ export function roomFromPath(path: string): string {
   }
   return p;
 }
+
+/**
+ * A room name cut into its words, to wrap it between words on a narrow
+ * screen rather than mid-word: at each lower-to-upper case change
+ * ("Thirsty|Horses|Dance") and after a hyphen, underscore or dot. Joined
+ * back, the parts are the name.
+ */
+export function roomWords(name: string): string[] {
+  return name.split(/(?<=\p{Ll})(?=\p{Lu})|(?<=[-_.])/u).filter((w) => w !== "");
+}

@@ -23,6 +23,30 @@ export function gridFor(n: number, w: number, h: number, aspect = 16 / 9, gap = 
   return best;
 }
 
+/**
+ * Tiles whose shape may vary between minAspect and maxAspect (width over
+ * height), for a portrait area such as a phone's: the videos are cropped
+ * to fill their tile (object-fit: cover), so six people on a 390 px wide
+ * screen get two columns of tall tiles that fill the screen, rather than
+ * one column of small 16:9 tiles with wide margins. Picks the column count
+ * that gives the largest tile area.
+ */
+export function fillGridFor(n: number, w: number, h: number, minAspect = 9 / 16, maxAspect = 16 / 9, gap = 8): Grid {
+  n = Math.max(1, n);
+  let best: Grid = { cols: 1, rows: n, tileW: 0, tileH: 0 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const cellW = (w - gap * (cols - 1)) / cols;
+    const cellH = (h - gap * (rows - 1)) / rows;
+    if (cellW <= 0 || cellH <= 0) continue;
+    const aspect = Math.min(maxAspect, Math.max(minAspect, cellW / cellH));
+    const tileW = Math.min(cellW, cellH * aspect);
+    const tileH = tileW / aspect;
+    if (tileW * tileH > best.tileW * best.tileH) best = { cols, rows, tileW, tileH };
+  }
+  return best;
+}
+
 export interface Stage {
   stageW: number;
   stageH: number;

@@ -144,6 +144,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     for (const f of offs) f();
     removeKeys();
     tiles.teardown();
+    toolbar.teardown();
     paused.teardown();
     quality.teardown();
     reactions.teardown();

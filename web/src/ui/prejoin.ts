@@ -1,6 +1,7 @@
 // The pre-join screen: camera preview, microphone level, device pickers,
 // display name (remembered) and whether to join muted.
 import { cleanDisplayName } from "../hashparams";
+import { roomWords } from "../roomname";
 import { LevelMeter, listDevices, type LocalMedia, type MediaKind, type MediaProblem } from "../media";
 import type { Prefs } from "../prefs";
 import { clear, h, icon, initials } from "./dom";
@@ -116,7 +117,7 @@ export function renderPrejoin(
     "form",
     { class: "prejoin-form", attrs: { id: "prejoin-form" } },
     h("p", { class: "eyebrow", text: "Joining" }),
-    h("h1", { class: "prejoin-room", text: room }),
+    h("h1", { class: "prejoin-room" }, ...wordBreaks(room)),
     h("label", { class: "field-label", attrs: { for: "display-name" }, text: "Your name" }),
     name,
     h("label", { class: "field-label", attrs: { for: "camera-select" }, text: "Camera" }),
@@ -179,4 +180,9 @@ function fillSelect(sel: HTMLSelectElement, devices: MediaDeviceInfo[], current:
   if (devices.length === 0) sel.append(h("option", { text: `No ${fallback.toLowerCase()} found` }));
   sel.disabled = devices.length === 0;
   if (current && devices.some((d) => d.deviceId === current)) sel.value = current;
+}
+
+/** A room name with a line-break opportunity (<wbr>) between its words (roomWords). */
+function wordBreaks(name: string): (string | HTMLElement)[] {
+  return roomWords(name).flatMap((w, i) => (i > 0 ? [h("wbr"), w] : [w]));
 }

@@ -17,16 +17,42 @@ export function pickStage(m: Meeting, list: TileEntry[]): string {
   return list.find((e) => !e.p.local && !e.screen)?.key ?? list[0]?.key ?? "";
 }
 
-/** A remote screen share that just started goes on the stage; call before pickStage. */
+/**
+ * A remote screen share that just started goes on the stage; call before
+ * pickStage. When the share that took the stage ends while it is still
+ * pinned there, the layout the user had before comes back (the grid, or
+ * the stage with its pin), or the newest share still on takes its place.
+ * A user who changed the layout during the share keeps that change.
+ */
 export function followNewShares(m: Meeting, list: TileEntry[]): void {
-  const shares = new Set(list.filter((e) => e.screen && !e.p.local).map((e) => e.key));
-  for (const k of shares) {
-    if (!m.state.knownShares.has(k)) {
-      m.state.stageView = true;
-      m.state.pinned = k;
+  const { state } = m;
+  const shares = list.filter((e) => e.screen && !e.p.local).map((e) => e.key);
+  const newest = (): string => shares[shares.length - 1] ?? "";
+  const before = state.beforeShare;
+  if (before && !shares.includes(before.share)) {
+    if (state.pinned === before.share) {
+      const other = newest();
+      if (other) {
+        state.pinned = other;
+        before.share = other;
+      } else {
+        state.stageView = before.stageView;
+        state.pinned = before.pinned;
+        state.beforeShare = null;
+      }
+    } else {
+      state.beforeShare = null;
     }
   }
-  m.state.knownShares = shares;
+  for (const k of shares) {
+    if (state.knownShares.has(k)) continue;
+    // The layout to come back to is the user's, from before the first of overlapping shares.
+    if (!state.beforeShare || state.pinned !== state.beforeShare.share) state.beforeShare = { share: k, stageView: state.stageView, pinned: state.pinned };
+    else state.beforeShare.share = k;
+    state.stageView = true;
+    state.pinned = k;
+  }
+  state.knownShares = new Set(shares);
 }
 
 export function setStageView(m: Meeting, on: boolean): void {

@@ -35,6 +35,12 @@ export interface MeetingState {
   sharingBusy: boolean;
   /** Remote screen shares already seen: a new one goes on the stage. */
   knownShares: Set<string>;
+  /**
+   * The layout the user had before a remote share took the stage, and the
+   * share that took it: when that share ends while still pinned, the
+   * layout comes back (stage.ts followNewShares). Null when no share took it.
+   */
+  beforeShare: { share: string; stageView: boolean; pinned: string } | null;
   /** The tile whose menu is open. */
   menuFor: string;
   /** The tiles as last rendered, in order. */
@@ -57,6 +63,7 @@ export function newMeetingState(): MeetingState {
     sharing: null,
     sharingBusy: false,
     knownShares: new Set(),
+    beforeShare: null,
     menuFor: "",
     tiles: [],
     reactionsOpen: false,

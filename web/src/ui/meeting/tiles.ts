@@ -6,7 +6,7 @@ import type { TileView } from "../../bridgechannel";
 import type { Participant } from "../../conference";
 import { desktopSourceName } from "../../session";
 import { clear, h, hueFor, icon, initials } from "../dom";
-import { gridFor, scrollGridFor, shownFraction, stageFor } from "../layout";
+import { fillGridFor, gridFor, scrollGridFor, shownFraction, stageFor } from "../layout";
 import { menuButton, type MenuItem } from "../menu";
 import type { ModerationControls } from "../moderation";
 import { handBadge, handPlaces } from "./hands";
@@ -202,10 +202,14 @@ export function createTiles(m: Meeting, moderation: ModerationControls, extras: 
       grid.style.setProperty("--tile-w", `${Math.floor(g.stripW)}px`);
       grid.style.setProperty("--tile-h", `${Math.floor(g.stripH)}px`);
     } else {
-      let g = gridFor(n, r.width - 16, r.height - 16);
-      if (n > 1 && g.tileW < MIN_TILE_W) {
+      // A portrait area (a phone held upright) fills itself with tiles of any shape between 9:16 and 16:9.
+      const portrait = r.height > r.width;
+      let g = portrait ? fillGridFor(n, r.width - 16, r.height - 16) : gridFor(n, r.width - 16, r.height - 16);
+      // On a phone the scrolling grid keeps two columns of square tiles.
+      const minW = portrait ? Math.min(MIN_TILE_W, (r.width - 16 - bar - 8) / 2) : MIN_TILE_W;
+      if (n > 1 && g.tileW < minW) {
         scrolls = true;
-        g = scrollGridFor(n, r.width - 16 - bar, MIN_TILE_W);
+        g = scrollGridFor(n, r.width - 16 - bar, minW, portrait ? 1 : 16 / 9);
       }
       grid.style.setProperty("--cols", String(g.cols));
       grid.style.setProperty("--tile-w", `${Math.floor(g.tileW)}px`);

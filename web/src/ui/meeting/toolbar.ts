@@ -19,6 +19,7 @@ export interface Toolbar {
   renderView(): void;
   renderUnread(): void;
   renderPanel(): void;
+  teardown(): void;
 }
 
 export function createToolbar(m: Meeting, moderation: ModerationControls, reactionsPicker: HTMLElement, inviteUrl: string, onLeave: () => void): Toolbar {
@@ -36,7 +37,36 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
   shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
   const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
   const handBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "hand-toggle", "aria-keyshortcuts": "R", "aria-pressed": "false" } }, icon("hand"));
-  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, shareBtn, viewBtn, handBtn, reactionsPicker, chatBtn, peopleBtn, settingsBtn, inviteBtn, lockBtn, moderation.button, leaveBtn);
+  // On a phone only the main buttons stay in the row; the others go to a
+  // sheet that the "More" button opens (style.css, "Phones"). On a wide
+  // screen the sheet is display: contents and its buttons sit in the row.
+  const more = h("div", { class: "toolbar-more", attrs: { id: "toolbar-more", role: "group", "aria-label": "More actions" } }, shareBtn, viewBtn, handBtn, reactionsPicker, settingsBtn, inviteBtn, lockBtn, moderation.button);
+  const moreBtn = h("button", { class: "btn btn-round more-toggle", attrs: { type: "button", id: "more-toggle", "aria-label": "More actions", title: "More actions", "aria-expanded": "false", "aria-controls": "toolbar-more" } }, icon("more"));
+  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, chatBtn, peopleBtn, moreBtn, more, leaveBtn);
+  const setMore = (open: boolean, refocus = false) => {
+    more.classList.toggle("open", open);
+    moreBtn.setAttribute("aria-expanded", String(open));
+    moreBtn.classList.toggle("btn-active", open);
+    if (open) more.querySelector<HTMLButtonElement>("button:not([hidden])")?.focus();
+    else if (refocus) moreBtn.focus();
+  };
+  moreBtn.addEventListener("click", () => setMore(!more.classList.contains("open")));
+  // An action taken from the sheet closes it; a button that opens a menu of its own (reactions, moderation) keeps it open.
+  more.addEventListener("click", (ev) => {
+    const b = (ev.target as Element).closest("button");
+    if (b && !b.hasAttribute("aria-expanded")) setMore(false);
+  });
+  more.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && more.classList.contains("open")) {
+      ev.stopPropagation();
+      setMore(false, true);
+    }
+  });
+  const onDocClick = (ev: MouseEvent) => {
+    const t = ev.target as Node;
+    if (more.classList.contains("open") && !more.contains(t) && !moreBtn.contains(t)) setMore(false);
+  };
+  document.addEventListener("click", onDocClick);
 
   micBtn.addEventListener("click", () => m.act.toggleMedia("audio"));
   camBtn.addEventListener("click", () => m.act.toggleMedia("video"));
@@ -99,6 +129,9 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
       chatBadge.hidden = n === 0;
       chatBtn.setAttribute("aria-label", words.chatUnread(n));
       document.title = words.title(conf.roomName, n);
+    },
+    teardown() {
+      document.removeEventListener("click", onDocClick);
     },
     renderPanel() {
       chatBtn.setAttribute("aria-expanded", String(state.panel === "chat"));
