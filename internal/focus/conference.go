@@ -45,6 +45,8 @@ type conference struct {
 	pending map[string]func(*stanza.Element)
 	done    bool
 	timers  []*time.Timer
+	created time.Time // when the focus joined: its created-ms
+	e2ee    e2eeState // end-to-end encryption (e2ee.go)
 }
 
 func newConference(f *Focus, room jid.JID) *conference {
@@ -129,13 +131,9 @@ func (c *conference) request(to jid.JID, typ string, payload *stanza.Element, cb
 
 // join enters the room as the focus (jitsi-dialect.md §4.2).
 func (c *conference) join() {
-	p := stanza.New(stanza.NSClient, stanza.Presence, "to", c.self.String())
+	c.created = time.Now()
+	p := c.presence()
 	p.Add(stanza.New(NSMUC, "x"))
-	props := stanza.New(NSFocus, "conference-properties")
-	props.Add(stanza.New(NSFocus, "property", "key", "support-terminate-restart", "value", "true"))
-	props.Add(stanza.New(NSFocus, "property", "key", "created-ms", "value", itoa(time.Now().UnixMilli())))
-	p.Add(props)
-	p.Add(stanza.New(NSJitMeet, "versions").Add(stanza.New(NSJitMeet, "component", "name", "focus").SetText("parley")))
 	c.send(p)
 	c.after(joinTimeout, func() {
 		if !c.joined && c.failed == nil {
@@ -146,8 +144,29 @@ func (c *conference) join() {
 	})
 }
 
+// presence is the focus's presence in the room: its conference
+// properties, version and end-to-end encryption state (e2ee.go).
+func (c *conference) presence() *stanza.Element {
+	p := stanza.New(stanza.NSClient, stanza.Presence, "to", c.self.String())
+	props := stanza.New(NSFocus, "conference-properties")
+	props.Add(stanza.New(NSFocus, "property", "key", "support-terminate-restart", "value", "true"))
+	props.Add(stanza.New(NSFocus, "property", "key", "created-ms", "value", itoa(c.created.UnixMilli())))
+	p.Add(props)
+	p.Add(stanza.New(NSJitMeet, "versions").Add(stanza.New(NSJitMeet, "component", "name", "focus").SetText("parley")))
+	p.Add(c.e2eeElement())
+	return p
+}
+
+// sendPresence tells the room the focus's presence again, once it is in.
+func (c *conference) sendPresence() {
+	if c.joined && !c.done {
+		c.send(c.presence())
+	}
+}
+
 // onConferenceRequest answers (or queues) a client's conference IQ.
 func (c *conference) onConferenceRequest(iq *stanza.Element) {
+	c.e2eeConferenceProperty(iq)
 	c.waiting = append(c.waiting, iq)
 	if c.joined || c.failed != nil {
 		c.answerWaiting()
@@ -205,6 +224,9 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 		case hasStatus(p, "110") && !c.joined:
 			c.joined = true
 			c.answerWaiting()
+			if c.e2ee.enabled {
+				c.sendPresence() // asked for before the room answered
+			}
 		}
 		return
 	}
@@ -216,6 +238,7 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 	case typ == "unavailable":
 		if part != nil {
 			c.leave(part, "left the room")
+			c.e2eeGone(nick)
 		}
 		if c.ever && len(c.parts) == 0 {
 			c.end("everyone left")
@@ -224,6 +247,7 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 		if _, role := occupantItem(p); role != "" {
 			part.role = role
 		}
+		c.e2eeOccupant(nick, p)
 	case typ == "" && part == nil:
 		real, role := occupantItem(p)
 		part = &participant{c: c, nick: nick, occupant: from, real: real, role: role}
@@ -233,7 +257,10 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 			c.ever = true
 			c.f.settle(c)
 		}
-		part.invite()
+		c.e2eeOccupant(nick, p)
+		if !c.e2eeHolds(part) {
+			part.invite()
+		}
 	}
 }
 

@@ -160,6 +160,10 @@ func (f *Focus) RouteService(el *stanza.Element) {
 	if typ != "get" && typ != "set" {
 		return
 	}
+	if e2eeToggle(el) != nil {
+		f.routeE2EEToggle(el)
+		return
+	}
 	req := el.Child(NSFocus, "conference")
 	if req == nil || len(el.Children) != 1 {
 		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
@@ -195,6 +199,10 @@ func (f *Focus) RouteUser(el *stanza.Element) {
 	to, err := jid.Parse(el.Get("to"))
 	if err != nil || to.Bare() != f.user.Bare() {
 		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
+		return
+	}
+	if e2eeToggle(el) != nil && f.conference(from.Bare()) == nil {
+		f.routeE2EEToggle(el) // from a client's own JID, not through a room
 		return
 	}
 	c := f.conference(from.Bare())

@@ -79,7 +79,7 @@ func (p *participant) initiate() {
 	p.sid = randomHex(8)
 	p.accepted = false
 	p.sources, p.groups = nil, nil // a new session announces its sources afresh
-	j := offer(c.f.cfg, p.alloc, p.sid, c.f.user.String(), p.features)
+	j := offer(c.f.cfg, p.alloc, p.sid, c.f.user.String(), c.e2eeFeatures(p.features))
 	c.request(p.occupant, "set", j.Element(), func(r *stanza.Element) {
 		if r != nil && r.Get("type") == "error" && !p.gone {
 			c.f.log.Info("participant refused session-initiate", "endpoint", p.nick, "err", stanza.ErrorOf(r))
@@ -116,6 +116,10 @@ func (c *conference) onRequest(iq *stanza.Element, from jid.JID) {
 	}
 	if m := muteRequest(iq); m != nil {
 		reply(c.onMute(m, from))
+		return
+	}
+	if e2eeToggle(iq) != nil {
+		reply(c.onRoomE2EEToggle(iq, from))
 		return
 	}
 	if iq.Child(NSJingle, "jingle") == nil {
