@@ -26,6 +26,7 @@ import (
 
 	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/bridgeapi"
 	"github.com/parley-im/parley/internal/config"
 	"github.com/parley-im/parley/internal/focus"
 	"github.com/parley-im/parley/internal/turn"
@@ -62,6 +63,10 @@ type App struct {
 	MUC    *muc.Service
 	Focus  *focus.Focus
 	reg    *prometheus.Registry
+
+	// bridges is how the focus reaches the bridges: the one in this
+	// process, or a cluster's over NATS (cluster.go).
+	bridges bridgeapi.Bridges
 
 	// AVModeration is avmoderation.<domain> (moderation.go).
 	AVModeration *avmoderation.Component
@@ -155,6 +160,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		a.store.Close()
 		return nil, err
 	}
+	a.bridges = bridgeapi.NewLocal(a.Bridge)
 	if err := a.newFocus(); err != nil {
 		a.store.Close()
 		return nil, err

@@ -40,7 +40,7 @@ func (a *App) newFocus() error {
 	fc.UnmuteAllowed = func(room, occupant jid.JID, medium string) bool {
 		return a.AVModeration == nil || a.AVModeration.UnmuteAllowed(room, occupant, medium)
 	}
-	f, err := focus.New(fc, a.Router, a.Bridge, a.log)
+	f, err := focus.New(fc, a.Router, a.bridges, a.log)
 	if err != nil {
 		return err
 	}

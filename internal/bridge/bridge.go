@@ -31,7 +31,7 @@ type Bridge struct {
 	metrics *metrics
 	net     transport.Net
 
-	// expiredHook, when set (tests, before Start), is called after an endpoint expires.
+	// expiredHook, when set (OnEndpointExpired or tests, before Start), is called after an endpoint expires.
 	expiredHook func(conferenceID, endpointID, reason string)
 
 	cert        tls.Certificate
@@ -156,6 +156,13 @@ func (b *Bridge) MediaAddr() net.Addr {
 	return b.conn.LocalAddr()
 }
 
+// OnEndpointExpired has fn called after each endpoint expires, whoever expired it (the focus, a connect
+// timeout, ICE failure, Close), on the goroutine that expired it; fn must not block. Call it before Start.
+// The focus–bridge API turns it into its "endpoint expired" event.
+func (b *Bridge) OnEndpointExpired(fn func(conferenceID, endpointID, reason string)) {
+	b.expiredHook = fn
+}
+
 // ID returns the bridge's ID (the <bridge-id> of channel URLs).
 func (b *Bridge) ID() string { return b.cfg.ID }
 
@@ -276,13 +283,16 @@ func (b *Bridge) UpdateSources(u SourcesUpdate) error {
 	return nil
 }
 
+// ExpiredByFocus is the reason an endpoint expired through Expire carries to OnEndpointExpired.
+const ExpiredByFocus = "expired by focus"
+
 // Expire removes an endpoint: its transport closes, its slots elsewhere are freed and announced.
 func (b *Bridge) Expire(r ExpireRequest) error {
 	e, err := b.endpoint(r.ConferenceID, r.EndpointID)
 	if err != nil {
 		return err
 	}
-	e.expire("expired by focus")
+	e.expire(ExpiredByFocus)
 	return nil
 }
 

@@ -10,10 +10,15 @@
 //	focus  → client        <conference ready=true/>  (once the focus is in the room)
 //	client → R/nick        join presence             (MUC tells the focus)
 //	focus  → R/nick        disco#info                (features)
-//	focus  → bridge        AllocateEndpoint
+//	focus  → bridges       Allocate                  (off the conference goroutine, bridging.go)
 //	focus  → R/nick        session-initiate          (bridge ICE, DTLS, codecs, slots)
-//	R/nick → focus         session-accept            (→ bridge SetAnswer)
+//	R/nick → focus         session-accept            (→ bridge SetAnswer, then the IQ result)
 //	R/nick leaves          → bridge Expire; last one out → the focus leaves, the room goes
+//
+// The bridges are reached through internal/bridgeapi: the bridge in this
+// process, or the bridges of a cluster over NATS. Each participant's
+// requests run in order on a goroutine of their own, never on the
+// conference's.
 //
 // The focus is a client of the MUC like any other: it speaks from its own
 // JID focus@auth.D/focus, and the room relays its IQs so participants see
@@ -26,7 +31,7 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/bridgeapi"
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
 )
@@ -39,15 +44,6 @@ const (
 	NSJingle  = "urn:xmpp:jingle:1"
 	NSJitMeet = "http://jitsi.org/jitmeet"
 )
-
-// Bridge is what the focus needs from a videobridge; *bridge.Bridge
-// satisfies it, and its messages are plain values that could cross a network.
-type Bridge interface {
-	AllocateEndpoint(bridge.AllocateRequest) (*bridge.Allocation, error)
-	SetAnswer(bridge.Answer) error
-	UpdateSources(bridge.SourcesUpdate) error
-	Expire(bridge.ExpireRequest) error
-}
 
 // Router delivers stanzas (the XMPP router).
 type Router interface {
@@ -97,7 +93,7 @@ type Focus struct {
 	cfg    Config
 	user   jid.JID
 	router Router
-	bridge Bridge
+	bridge bridgeapi.Bridges
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -111,7 +107,7 @@ type Focus struct {
 
 // New returns a focus; register ServiceComponent for cfg.Service and
 // UserComponent for the domain of cfg.UserJID with the router.
-func New(cfg Config, r Router, b Bridge, log *slog.Logger) (*Focus, error) {
+func New(cfg Config, r Router, b bridgeapi.Bridges, log *slog.Logger) (*Focus, error) {
 	u, err := jid.Parse(cfg.UserJID)
 	if err != nil {
 		return nil, err
@@ -120,9 +116,11 @@ func New(cfg Config, r Router, b Bridge, log *slog.Logger) (*Focus, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Focus{cfg: cfg, user: u, router: r, bridge: b, log: log.With("component", "focus"),
+	f := &Focus{cfg: cfg, user: u, router: r, bridge: b, log: log.With("component", "focus"),
 		ctx: ctx, cancel: cancel, confs: make(map[jid.JID]*conference), pending: make(map[string]int),
-		ended: make(chan struct{})}, nil
+		ended: make(chan struct{})}
+	b.Listen(f.onBridgeEvent)
+	return f, nil
 }
 
 // UserDomain is the domain of the focus's own JID (auth.D), to register

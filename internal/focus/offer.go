@@ -22,7 +22,10 @@ import (
 // Only VP8 and Opus are offered: the bridge switches simulcast layers and
 // rewrites picture ids for VP8 only, and forwards every packet with the
 // sender's payload type, so everyone must agree on one codec per kind.
-func offer(cfg Config, a *bridge.Allocation, sid, initiator string, features map[string]bool) *jingle.Jingle {
+//
+// channelBase is where the endpoint's bridge serves its channel
+// (wss://HOST:PORT), "" for the focus's own front (cfg.PublicURL).
+func offer(cfg Config, a *bridge.Allocation, channelBase, sid, initiator string, features map[string]bool) *jingle.Jingle {
 	j := &jingle.Jingle{Action: "session-initiate", SID: sid, Initiator: initiator}
 	tr := func() *jingle.Transport {
 		t := &jingle.Transport{Ufrag: a.ICE.Ufrag, Pwd: a.ICE.Pwd, RTCPMux: true}
@@ -34,8 +37,11 @@ func offer(cfg Config, a *bridge.Allocation, sid, initiator string, features map
 				RelAddr: c.RelAddr, RelPort: c.RelPort,
 			})
 		}
-		if cfg.PublicURL != nil && a.Channel.Path != "" {
-			t.WebSockets = []string{a.Channel.URL(cfg.PublicURL())}
+		if channelBase == "" && cfg.PublicURL != nil {
+			channelBase = cfg.PublicURL()
+		}
+		if channelBase != "" && a.Channel.Path != "" {
+			t.WebSockets = []string{a.Channel.URL(channelBase)}
 		}
 		return t
 	}

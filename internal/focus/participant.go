@@ -1,12 +1,14 @@
 package focus
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/bridgeapi"
 	"github.com/parley-im/parley/internal/xmpp/jid"
 	"github.com/parley-im/parley/internal/xmpp/jingle"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
@@ -22,7 +24,6 @@ type participant struct {
 	role     string  // MUC role from the room's latest presence
 
 	features map[string]bool
-	alloc    *bridge.Allocation
 	sid      string // current Jingle session
 	accepted bool
 	answered bridge.Answer // the accepted session-accept, to recognise a resend of it
@@ -30,6 +31,13 @@ type participant struct {
 	groups   []bridge.Group
 	restarts []time.Time
 	gone     bool
+
+	// Where the participant's media goes (bridging.go).
+	region     string               // <jitsi_participant_region/> of the join presence: where to look for a bridge first
+	lane       *lane                // the participant's bridge requests, in order
+	alloc      *bridgeapi.Allocated // the endpoint, nil while there is none
+	allocating bool                 // an allocation is on its way
+	gen        int                  // counts expiries, so an allocation that an expiry overtook is known
 }
 
 // Feature vars the offer depends on (jitsi-dialect.md §5.1).
@@ -65,21 +73,23 @@ func (p *participant) invite() {
 	})
 }
 
-// initiate allocates a bridge endpoint and sends session-initiate.
+// initiate allocates a bridge endpoint (off the conference goroutine)
+// and then sends session-initiate.
 func (p *participant) initiate() {
-	c := p.c
 	if p.alloc == nil {
-		a, err := c.f.bridge.AllocateEndpoint(bridge.AllocateRequest{ConferenceID: c.id, EndpointID: p.nick})
-		if err != nil {
-			c.f.log.Warn("bridge allocation failed", "room", c.room.String(), "endpoint", p.nick, "err", err)
-			return
-		}
-		p.alloc = a
+		p.allocate()
+		return
 	}
+	p.offerSession()
+}
+
+// offerSession sends session-initiate for the allocated endpoint.
+func (p *participant) offerSession() {
+	c := p.c
 	p.sid = randomHex(8)
 	p.accepted = false
 	p.sources, p.groups = nil, nil // a new session announces its sources afresh
-	j := offer(c.f.cfg, p.alloc, p.sid, c.f.user.String(), c.e2eeFeatures(p.features))
+	j := offer(c.f.cfg, p.alloc.Allocation, p.alloc.ChannelBase, p.sid, c.f.user.String(), c.e2eeFeatures(p.features))
 	c.request(p.occupant, "set", j.Element(), func(r *stanza.Element) {
 		if r != nil && r.Get("type") == "error" && !p.gone {
 			c.f.log.Info("participant refused session-initiate", "endpoint", p.nick, "err", stanza.ErrorOf(r))
@@ -92,11 +102,7 @@ func (c *conference) leave(p *participant, why string) {
 	p.gone = true
 	delete(c.parts, p.nick)
 	c.count.Store(int32(len(c.parts)))
-	if p.alloc != nil {
-		if err := c.f.bridge.Expire(bridge.ExpireRequest{ConferenceID: c.id, EndpointID: p.nick}); err != nil && !errors.Is(err, bridge.ErrEndpointNotFound) && !errors.Is(err, bridge.ErrConferenceNotFound) {
-			c.f.log.Debug("expire", "endpoint", p.nick, "err", err)
-		}
-	}
+	p.expireEndpoint()
 	c.f.log.Debug("participant left", "room", c.room.String(), "endpoint", p.nick, "why", why)
 }
 
@@ -142,11 +148,18 @@ func (c *conference) onRequest(iq *stanza.Element, from jid.JID) {
 		reply(e)
 		return
 	}
-	reply(p.onJingle(j))
+	if err := p.onJingle(j, reply); !errors.Is(err, errReplyLater) {
+		reply(err)
+	}
 }
 
-// onJingle applies one Jingle action from the participant.
-func (p *participant) onJingle(j *jingle.Jingle) error {
+// errReplyLater: onJingle asked the bridge and replies with its answer.
+var errReplyLater = errors.New("focus: reply once the bridge answers")
+
+// onJingle applies one Jingle action from the participant. Where the
+// bridge must agree it returns errReplyLater and calls reply once the
+// bridge answered.
+func (p *participant) onJingle(j *jingle.Jingle, reply func(error)) error {
 	c := p.c
 	switch j.Action {
 	case "session-accept":
@@ -163,12 +176,19 @@ func (p *participant) onJingle(j *jingle.Jingle) error {
 		if err != nil {
 			return err
 		}
-		if err := c.f.bridge.SetAnswer(ans); err != nil {
-			return stanza.ErrBadRequest.WithText("%v", err)
-		}
+		// Accepted now, so that a resend is recognised and nobody else
+		// claims these SSRCs while the bridge answers; undone if it refuses.
+		sid := p.sid
 		p.accepted, p.answered = true, ans
 		p.sources, p.groups = ans.Sources, ans.Groups
-		return nil
+		p.bridgeCall(func(ctx context.Context, b string) error { return c.f.bridge.SetAnswer(ctx, b, ans) }, func(err error) {
+			if err != nil && p.sid == sid {
+				p.accepted, p.answered = false, bridge.Answer{}
+				p.sources, p.groups = nil, nil
+			}
+			reply(bridgeError(err))
+		})
+		return errReplyLater
 	case "transport-info":
 		return nil // the bridge is full ICE and learns the path from checks
 	case "source-add", "source-remove":
@@ -180,11 +200,16 @@ func (p *participant) onJingle(j *jingle.Jingle) error {
 		if err != nil {
 			return err
 		}
-		if err := c.f.bridge.UpdateSources(bridge.SourcesUpdate{ConferenceID: c.id, EndpointID: p.nick, Sources: next, Groups: nextGroups}); err != nil {
-			return stanza.ErrBadRequest.WithText("%v", err)
-		}
+		sid, prev, prevGroups := p.sid, p.sources, p.groups
 		p.sources, p.groups = next, nextGroups
-		return nil
+		u := bridge.SourcesUpdate{ConferenceID: c.id, EndpointID: p.nick, Sources: next, Groups: nextGroups}
+		p.bridgeCall(func(ctx context.Context, b string) error { return c.f.bridge.UpdateSources(ctx, b, u) }, func(err error) {
+			if err != nil && p.sid == sid {
+				p.sources, p.groups = prev, prevGroups
+			}
+			reply(bridgeError(err))
+		})
+		return errReplyLater
 	case "session-terminate":
 		restart := j.BridgeSession != nil && j.BridgeSession.Restart
 		if !restart {
@@ -215,11 +240,9 @@ func (p *participant) restart() error {
 		return stanza.ErrResourceConstraint.WithText("too many restarts")
 	}
 	p.restarts = append(p.restarts, now)
-	if p.alloc != nil {
-		p.c.f.bridge.Expire(bridge.ExpireRequest{ConferenceID: p.c.id, EndpointID: p.nick})
-		p.alloc = nil
-	}
-	// Answer first, then start the new session.
+	// The old endpoint goes first: the participant's lane runs the expiry
+	// before the new allocation. Answer first, then start the new session.
+	p.expireEndpoint()
 	p.c.post(p.initiate)
 	return nil
 }

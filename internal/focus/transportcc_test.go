@@ -35,7 +35,7 @@ func TestTransportCCExt(t *testing.T) {
 func TestREDOffered(t *testing.T) {
 	a := &bridge.Allocation{DTLS: bridge.DTLS{Hash: "sha-256", Fingerprint: "AB", Setup: "actpass"}}
 	audioPTs := func(features map[string]bool) []jingle.PayloadType {
-		for _, ct := range offer(Config{}, a, "sid", "focus@x/focus", features).Contents {
+		for _, ct := range offer(Config{}, a, "", "sid", "focus@x/focus", features).Contents {
 			if ct.Description != nil && ct.Description.Media == "audio" {
 				return ct.Description.PayloadTypes
 			}

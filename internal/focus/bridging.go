@@ -1,0 +1,181 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/bridgeapi"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
+)
+
+// How long the focus waits for a bridge: allocation may gather ICE candidates for up to 5 s and cross
+// the cluster; the other requests only change state.
+const (
+	allocateTimeout = 10 * time.Second
+	requestTimeout  = 5 * time.Second
+)
+
+// lane runs one participant's bridge requests in order on a goroutine of its own, so that a slow bridge
+// (ICE gathering, a cluster round trip) never holds the conference goroutine, and an answer can never
+// overtake the allocation it answers, nor an allocation the expiry before it (a restart). Results come
+// back to the conference goroutine through post.
+type lane struct {
+	f *Focus
+
+	mu      sync.Mutex
+	ops     []func() // guarded by mu: requests waiting, in order
+	running bool     // guarded by mu: a goroutine is working through ops
+
+	// bridge is the bridge the participant's endpoint lives on, "" when it has none. Only the running
+	// op touches it: ops run one at a time.
+	bridge string
+}
+
+// do queues op behind the participant's earlier requests.
+func (l *lane) do(op func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ops = append(l.ops, op)
+	if l.running {
+		return
+	}
+	l.running = true
+	l.f.wg.Add(1)
+	go l.run()
+}
+
+func (l *lane) run() {
+	defer l.f.wg.Done()
+	for {
+		l.mu.Lock()
+		if len(l.ops) == 0 {
+			l.running = false
+			l.mu.Unlock()
+			return
+		}
+		op := l.ops[0]
+		l.ops = l.ops[1:]
+		l.mu.Unlock()
+		op()
+	}
+}
+
+// allocate asks the bridges for the participant's endpoint, then offers the session.
+func (p *participant) allocate() {
+	if p.allocating {
+		return
+	}
+	p.allocating = true
+	c, gen := p.c, p.gen
+	req := bridgeapi.AllocateRequest{ConferenceID: c.id, EndpointID: p.nick, Region: p.region}
+	p.lane.do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), allocateTimeout)
+		a, err := c.f.bridge.Allocate(ctx, req)
+		cancel()
+		if err == nil {
+			p.lane.bridge = a.Bridge
+		}
+		c.post(func() { p.allocated(gen, a, err) })
+	})
+}
+
+// allocated takes the bridge's answer on the conference goroutine. An endpoint expired while it was
+// being allocated (the participant left, or restarted) is gone already: the lane ran the expiry after
+// the allocation. A restarted participant then asks for a new one.
+func (p *participant) allocated(gen int, a bridgeapi.Allocated, err error) {
+	p.allocating = false
+	if p.gone {
+		return
+	}
+	if gen != p.gen {
+		p.allocate()
+		return
+	}
+	if err != nil {
+		p.c.f.log.Warn("bridge allocation failed", "room", p.c.room.String(), "endpoint", p.nick, "err", err)
+		return
+	}
+	p.alloc = &a
+	p.offerSession()
+}
+
+// expireEndpoint gives the participant's endpoint back to its bridge, if it has one by the time the
+// lane gets there.
+func (p *participant) expireEndpoint() {
+	c := p.c
+	p.alloc = nil
+	p.gen++
+	p.lane.do(func() {
+		if p.lane.bridge == "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		err := c.f.bridge.Expire(ctx, p.lane.bridge, bridge.ExpireRequest{ConferenceID: c.id, EndpointID: p.nick})
+		cancel()
+		p.lane.bridge = ""
+		if err != nil && !errors.Is(err, bridge.ErrEndpointNotFound) && !errors.Is(err, bridge.ErrConferenceNotFound) {
+			c.f.log.Debug("expire", "endpoint", p.nick, "err", err)
+		}
+	})
+}
+
+// bridgeCall runs call on the participant's lane and hands its error to done on the conference
+// goroutine.
+func (p *participant) bridgeCall(call func(ctx context.Context, bridgeID string) error, done func(error)) {
+	c := p.c
+	p.lane.do(func() {
+		err := bridgeapi.ErrUnknownBridge
+		if p.lane.bridge != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			err = call(ctx, p.lane.bridge)
+			cancel()
+		}
+		c.post(func() { done(err) })
+	})
+}
+
+// onBridgeEvent takes what a bridge says unasked to the conference it concerns.
+func (f *Focus) onBridgeEvent(ev bridgeapi.Event) {
+	f.mu.Lock()
+	var confs []*conference
+	for _, c := range f.confs {
+		if ev.ConferenceID == "" || c.id == ev.ConferenceID {
+			confs = append(confs, c)
+		}
+	}
+	f.mu.Unlock()
+	for _, c := range confs {
+		c.post(func() { c.onBridgeEvent(ev) })
+	}
+}
+
+// onBridgeEvent notes endpoints lost with their bridge: they are allocated afresh (on another bridge)
+// when the participant restarts its session, which it does once its ICE fails. Moving them before
+// that is the next step of the cluster work (issue 17).
+func (c *conference) onBridgeEvent(ev bridgeapi.Event) {
+	switch ev.Kind {
+	case bridgeapi.EndpointExpired:
+		if p := c.parts[ev.EndpointID]; p != nil && p.alloc != nil && p.alloc.Bridge == ev.Bridge && ev.Reason != bridge.ExpiredByFocus {
+			c.f.log.Info("bridge expired an endpoint", "room", c.room.String(), "endpoint", ev.EndpointID, "bridge", ev.Bridge, "reason", ev.Reason)
+		}
+	case bridgeapi.BridgeGone:
+		for _, p := range c.parts {
+			if p.alloc != nil && p.alloc.Bridge == ev.Bridge {
+				c.f.log.Warn("participant's bridge is gone", "room", c.room.String(), "endpoint", p.nick, "bridge", ev.Bridge)
+				p.alloc = nil
+				p.lane.do(func() { p.lane.bridge = "" })
+			}
+		}
+	}
+}
+
+// bridgeError is a bridge's refusal as the participant sees it; nil stays nil.
+func bridgeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return stanza.ErrBadRequest.WithText("%v", err)
+}

@@ -1,0 +1,134 @@
+package focus
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/bridgeapi"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
+)
+
+// chanRouter hands every stanza the focus sends to the test.
+type chanRouter chan *stanza.Element
+
+func (r chanRouter) Route(el *stanza.Element) { r <- el }
+
+// heldBridges is a pool whose allocations wait until the test releases them.
+type heldBridges struct {
+	asked   chan bridgeapi.AllocateRequest
+	release chan struct{}
+	expired chan bridge.ExpireRequest
+}
+
+func (h *heldBridges) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bridgeapi.Allocated, error) {
+	h.asked <- req
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return bridgeapi.Allocated{}, ctx.Err()
+	}
+	return bridgeapi.Allocated{Bridge: "b1", Allocation: &bridge.Allocation{
+		ConferenceID: req.ConferenceID, EndpointID: req.EndpointID,
+		ICE:     bridge.ICE{Ufrag: "uf" + req.EndpointID, Pwd: "0123456789012345678901"},
+		DTLS:    bridge.DTLS{Hash: "sha-256", Fingerprint: "AB:CD", Setup: "actpass"},
+		Channel: bridge.Channel{Path: "/colibri-ws/b1/" + req.ConferenceID + "/" + req.EndpointID, Password: "pw"},
+	}, ChannelBase: "wss://bridge1.example:8443"}, nil
+}
+func (h *heldBridges) SetAnswer(context.Context, string, bridge.Answer) error { return nil }
+func (h *heldBridges) UpdateSources(context.Context, string, bridge.SourcesUpdate) error {
+	return nil
+}
+func (h *heldBridges) Expire(_ context.Context, _ string, r bridge.ExpireRequest) error {
+	h.expired <- r
+	return nil
+}
+func (h *heldBridges) Listen(func(bridgeapi.Event)) {}
+
+// expectStanza waits for the next stanza the focus sends that match accepts.
+func expectStanza(t *testing.T, r chanRouter, what string, match func(*stanza.Element) bool) *stanza.Element {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case el := <-r:
+			if match(el) {
+				return el
+			}
+		case <-deadline:
+			t.Fatalf("no %s from the focus", what)
+		}
+	}
+}
+
+func occupantPresence(room, nick, region string) *stanza.Element {
+	p := stanza.New(stanza.NSClient, stanza.Presence, "from", room+"/"+nick, "to", "focus@auth.localhost/focus")
+	x := stanza.New(NSMUCUser, "x")
+	x.Add(stanza.New(NSMUCUser, "item", "jid", nick+"@localhost/r", "role", "participant"))
+	p.Add(x)
+	if region != "" {
+		p.Add(stanza.New(stanza.NSClient, "jitsi_participant_region").SetText(region))
+	}
+	return p
+}
+
+// A slow allocation (ICE gathering, a cluster round trip) holds neither the conference nor the next
+// participant: while alice's endpoint is being allocated, bob joins and is asked for his features;
+// alice's offer follows once her allocation is done, with the bridge's own channel URL, and her region
+// went with the request.
+func TestAllocationDoesNotBlockTheConference(t *testing.T) {
+	r := make(chanRouter, 64)
+	hb := &heldBridges{asked: make(chan bridgeapi.AllocateRequest, 4), release: make(chan struct{}), expired: make(chan bridge.ExpireRequest, 4)}
+	f, err := New(DefaultConfig("localhost"), r, hb, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const room = "r1@conference.localhost"
+	f.RouteService(stanza.NewIQ("set", "c1", "u@localhost/x", "focus.localhost", stanza.New(NSFocus, "conference", "room", room)))
+	join := expectStanza(t, r, "room join", func(el *stanza.Element) bool { return el.Name.Local == stanza.Presence })
+	self := stanza.New(stanza.NSClient, stanza.Presence, "from", join.Get("to"), "to", "focus@auth.localhost/focus")
+	self.Add(stanza.New(NSMUCUser, "x").Add(stanza.New(NSMUCUser, "status", "code", "110")))
+	f.RouteUser(self)
+	expectStanza(t, r, "conference result", func(el *stanza.Element) bool { return el.Get("id") == "c1" })
+
+	discoOf := func(nick string) *stanza.Element {
+		return expectStanza(t, r, "disco#info to "+nick, func(el *stanza.Element) bool {
+			return el.Get("to") == room+"/"+nick && el.Child(stanza.NSDiscoInf, "query") != nil
+		})
+	}
+	f.RouteUser(occupantPresence(room, "alice", "eu"))
+	d := discoOf("alice")
+	f.RouteUser(stanza.NewIQ("result", d.Get("id"), room+"/alice", "focus@auth.localhost/focus", nil))
+	if req := <-hb.asked; req.EndpointID != "alice" || req.Region != "eu" {
+		t.Fatalf("allocation request %+v, want alice in eu", req)
+	}
+
+	f.RouteUser(occupantPresence(room, "bob", ""))
+	discoOf("bob") // the conference goroutine is free while alice's allocation waits
+
+	close(hb.release)
+	si := expectStanza(t, r, "alice's session-initiate", func(el *stanza.Element) bool {
+		j := el.Child(NSJingle, "jingle")
+		return el.Get("to") == room+"/alice" && j != nil && j.Get("action") == "session-initiate"
+	})
+	if !strings.Contains(si.String(), "wss://bridge1.example:8443/colibri-ws/b1/") {
+		t.Fatalf("offer does not name the bridge's channel: %s", si)
+	}
+
+	// Leaving gives the endpoint back on the bridge it came from.
+	gone := occupantPresence(room, "alice", "")
+	gone.Set("type", "unavailable")
+	f.RouteUser(gone)
+	select {
+	case e := <-hb.expired:
+		if e.EndpointID != "alice" {
+			t.Fatalf("expired %+v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("alice's endpoint was not expired")
+	}
+}
