@@ -310,5 +310,28 @@ func TestTSFrames(t *testing.T) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatalf("ts-frames.json: %v", err)
 	}
+	// The TypeScript side derives the same keys and code from the same
+	// inputs, and its HPKE seal opens here.
+	want := buildGoFrames(t)
+	for name, v := range map[string][2]string{
+		"passphrase key": {g.PassphraseKey, want.PassphraseKey}, "mixed": {g.Mixed, want.Mixed},
+		"base key": {g.BaseKey, want.BaseKey}, "roster hash": {g.RosterHash, want.RosterHash},
+		"security code": {g.SecurityCode, want.SecurityCode}, "ratchet": {g.Ratchet.Mixed, want.Ratchet.Mixed},
+		"no passphrase code": {g.NoPassphrase.SecurityCode, want.NoPassphrase.SecurityCode},
+	} {
+		if v[0] != v[1] {
+			t.Errorf("%s: TypeScript %s, Go %s", name, v[0], v[1])
+		}
+	}
+	_, kps := fixtureRoster(t)
+	enc, _ := base64.StdEncoding.DecodeString(g.Seal.Enc)
+	ct, _ := base64.StdEncoding.DecodeString(g.Seal.CT)
+	if int(g.Seal.ToIndex) >= len(kps) {
+		t.Fatalf("seal to index %d", g.Seal.ToIndex)
+	}
+	secret, hash, err := kps[g.Seal.ToIndex].OpenEpoch(g.Room, g.Epoch, g.Seal.ToIndex, enc, ct)
+	if err != nil || hx(secret) != g.EpochSecret || hx(hash[:]) != g.RosterHash {
+		t.Errorf("TypeScript seal: %x %x %v", secret, hash, err)
+	}
 	decryptFixtureFrames(t, g.Frames, map[bool]fixtureKeys{true: {Epoch: g.Epoch, Mixed: g.Mixed}}, g.Ratchet, g.NoPassphrase)
 }
