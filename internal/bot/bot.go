@@ -46,6 +46,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-im/parley/internal/e2ee"
+	"github.com/parley-im/parley/internal/e2ee/e2eexml"
 	"github.com/parley-im/parley/internal/testmedia"
 	"github.com/parley-im/parley/internal/xmpp/client"
 	"github.com/parley-im/parley/internal/xmpp/jid"
@@ -65,6 +67,19 @@ type Options struct {
 	// DefaultConstraints.
 	Constraints *Constraints
 	Log         *slog.Logger
+
+	// E2EE makes the bot take part in end-to-end encryption (e2ee.go): its
+	// key in its presence, an encrypted room asked of the focus, every
+	// frame encrypted and decrypted. Passphrase mixes a passphrase into
+	// the keys (as a link's #k=) and implies E2EE; PassphraseKey, when set,
+	// is e2ee.PassphraseKey(Passphrase, room) computed once for many bots.
+	E2EE          bool
+	Passphrase    string
+	PassphraseKey []byte
+	// NoCanary leaves Canary out of the video frames (e2ee.go). Without
+	// it every frame carries the marker after its clear prefix, which a
+	// browser cannot decode.
+	NoCanary bool
 
 	// dropReceived, when set, drops the received video packets it is true
 	// for (their RTP sequence number; rtx for the bridge's repairs), as a
@@ -91,7 +106,8 @@ type Bot struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	cam *camera // what the bot sends of its video; has its own lock
+	cam  *camera  // what the bot sends of its video; has its own lock
+	keys *keyring // end-to-end encryption, nil without Options.E2EE; has its own lock, taken before mu
 
 	mu          sync.Mutex
 	media       *session      // guarded by mu: the current Jingle session's media
@@ -165,6 +181,13 @@ func Join(ctx context.Context, o Options) (*Bot, error) {
 	self, _ := jid.Parse(xc.JID())
 	b.nick = endpointID(self.Local)
 	b.focus = b.room.WithResource("focus")
+	if o.E2EE || o.Passphrase != "" || o.PassphraseKey != nil {
+		if b.keys, err = newKeyring(b, o); err != nil {
+			b.Close()
+			return nil, err
+		}
+		b.in.open = b.keys.open
+	}
 	if err := b.enter(ctx, xc); err != nil {
 		b.Close()
 		return nil, err
@@ -185,6 +208,9 @@ func (b *Bot) dial(ctx context.Context) (*client.Client, error) {
 func (b *Bot) askFocus(ctx context.Context, c *client.Client) error {
 	conf := stanza.New(nsFocus, "conference", "room", b.room.String(), "machine-uid", b.nick)
 	conf.Add(stanza.New(nsFocus, "property", "name", "rtcstatsEnabled", "value", "false"))
+	if b.keys != nil {
+		conf.Add(stanza.New(nsFocus, "property", "name", "e2ee", "value", "true"))
+	}
 	r, err := c.IQ(ctx, stanza.NewIQ("set", "", "", b.cfg.Hosts.Focus, conf))
 	if err != nil {
 		return fmt.Errorf("bot: conference request: %w", err)
@@ -207,6 +233,9 @@ func (b *Bot) enter(ctx context.Context, c *client.Client) error {
 	}
 	pres.Add(stanza.New(stanza.NSClient, "jitsi_participant_codecList").SetText("vp8"))
 	pres.Add(stanza.New(stanza.NSClient, "SourceInfo").SetText(sourceInfo(b.nick)))
+	if b.keys != nil {
+		pres.Add(b.keys.presenceKey())
+	}
 	return c.Send(pres)
 }
 
@@ -348,6 +377,11 @@ func (b *Bot) Sent() Sent { return b.cam.stats() }
 
 // Report returns what the bot received and sent, and when.
 func (b *Bot) Report() Report {
+	var e2eeReport *E2EEReport
+	if b.keys != nil {
+		e := b.keys.stats() // before mu: the keyring's lock is never taken under it
+		e2eeReport = &e
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	end := b.end
@@ -355,7 +389,50 @@ func (b *Bot) Report() Report {
 		end = time.Now()
 	}
 	return Report{Endpoint: b.nick, Start: b.start, End: end, Received: b.in.remotes(), Sent: b.cam.stats(),
-		Forwarded: append([]string{}, b.forwarded...)}
+		Forwarded: append([]string{}, b.forwarded...), E2EE: e2eeReport}
+}
+
+// E2EE returns the bot's end-to-end encryption state; the zero report
+// without Options.E2EE.
+func (b *Bot) E2EE() E2EEReport {
+	if b.keys == nil {
+		return E2EEReport{}
+	}
+	return b.keys.stats()
+}
+
+// changedE2EE wakes Wait on a change of the encryption state.
+func (b *Bot) changedE2EE() {
+	b.mu.Lock()
+	b.notifyLocked()
+	b.mu.Unlock()
+}
+
+// requestKeyFrame makes the camera send a key frame next (after a switch
+// to a new epoch's keys, so receivers decode at once).
+func (b *Bot) requestKeyFrame() {
+	b.mu.Lock()
+	m := b.media
+	b.mu.Unlock()
+	if m != nil {
+		select {
+		case m.plis <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// outgoing is what the bot sends of one frame: video with Canary after
+// its clear prefix, encrypted when the bot encrypts; false when it must
+// not be sent (no key yet).
+func (b *Bot) outgoing(ctx e2ee.Context, frame []byte) ([]byte, bool) {
+	if ctx != e2ee.ContextAudio && !b.o.NoCanary {
+		frame = withCanary(frame)
+	}
+	if b.keys == nil {
+		return frame, true
+	}
+	return b.keys.seal(ctx, frame)
 }
 
 // Forwarded returns the video sources the bridge last said it forwards to the bot.
@@ -424,6 +501,9 @@ func (b *Bot) ended() {
 func (b *Bot) Close() error {
 	b.ended()
 	b.cancel()
+	if b.keys != nil {
+		b.keys.stop()
+	}
 	b.endSession()
 	if c := b.x(); c != nil {
 		c.Send(stanza.New(stanza.NSClient, stanza.Presence, "to", b.room.WithResource(b.nick).String(), "type", "unavailable"))
@@ -437,6 +517,9 @@ func (b *Bot) Close() error {
 func (b *Bot) Vanish() {
 	b.ended()
 	b.cancel()
+	if b.keys != nil {
+		b.keys.stop()
+	}
 	b.endSession()
 	b.x().Drop()
 	b.wg.Wait()
@@ -450,17 +533,28 @@ const (
 	nsJingle = "urn:xmpp:jingle:1"
 )
 
+// featureRED asks the focus to offer RED for audio.
+const featureRED = "http://jitsi.org/opus-red"
+
 // features the bot announces in disco#info (jitsi-dialect.md §5.1).
 var features = []string{
 	"urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
 	"urn:xmpp:jingle:apps:rtp:video", "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:dtls:0",
 	"urn:ietf:rfc:4588", "urn:ietf:rfc:5761", "urn:ietf:rfc:5888", "http://jitsi.org/source-name", "http://jitsi.org/tcc",
-	"http://jitsi.org/opus-red",
+	featureRED,
 	"http://jitsi.org/ssrc-rewriting-1", "http://jitsi.org/receive-multiple-video-streams",
 }
 
 // onStanza runs on the XMPP reader goroutine.
 func (b *Bot) onStanza(el *stanza.Element) {
+	if el.Name.Local == stanza.Message && e2eexml.IsUnsupported(el) && el.Get("from") == b.focus.String() {
+		b.fail(ErrE2EEUnsupported)
+		return
+	}
+	if b.keys != nil && (el.Name.Local == stanza.Presence || el.Name.Local == stanza.Message) {
+		b.keys.onStanza(el)
+		return
+	}
 	if el.Name.Local != stanza.IQ || (el.Get("type") != "get" && el.Get("type") != "set") {
 		return
 	}
@@ -470,6 +564,9 @@ func (b *Bot) onStanza(el *stanza.Element) {
 		q := stanza.New(stanza.NSDiscoInf, "query")
 		q.Add(stanza.New(stanza.NSDiscoInf, "identity", "category", "client", "type", "bot", "name", "parley bot"))
 		for _, f := range features {
+			if f == featureRED && b.keys != nil {
+				continue // no RED with end-to-end encryption: each Opus frame is a whole SFrame
+			}
 			q.Add(stanza.New(stanza.NSDiscoInf, "feature", "var", f))
 		}
 		b.x().Send(stanza.Result(el, q))

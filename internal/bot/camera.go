@@ -7,6 +7,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/parley-im/parley/internal/e2ee"
 	"github.com/parley-im/parley/internal/testmedia"
 )
 
@@ -127,7 +128,7 @@ func (c *camera) stats() Sent {
 // fixtures; after a keyframe request, or when an encoding starts again,
 // the next frame is a key frame (the fixtures skip ahead to one), as a
 // browser's encoder does at its next capture.
-func sendVideo(m *session, fx *testmedia.Media, cam *camera) {
+func sendVideo(m *session, fx *testmedia.Media, cam *camera, out outgoingFunc) {
 	defer cam.stopped()
 	tick := time.NewTicker(testmedia.VideoFrameDuration)
 	defer tick.Stop()
@@ -155,7 +156,10 @@ func sendVideo(m *session, fx *testmedia.Media, cam *camera) {
 			if !on[l] {
 				continue
 			}
-			frame := fx.Layers[l][i]
+			frame, ok := out(e2ee.ContextCamera, fx.Layers[l][i])
+			if !ok {
+				continue
+			}
 			if err := t.WriteSample(media.Sample{Data: frame, Duration: testmedia.VideoFrameDuration}); err != nil {
 				return
 			}

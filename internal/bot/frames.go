@@ -35,7 +35,8 @@ type vp8Packet struct {
 	key     bool // the first packet of a key frame
 	width   int  // from a key frame's header, else 0
 	height  int
-	padding bool // no payload (a bandwidth probe): part of no frame
+	padding bool   // no payload (a bandwidth probe): part of no frame
+	payload []byte // the VP8 payload after the descriptor, kept only to decrypt
 }
 
 // parseVP8 reads the payload descriptor and, on a key frame's first
@@ -51,6 +52,7 @@ func parseVP8(p *rtp.Packet) (vp8Packet, bool) {
 		return v, false
 	}
 	v.start = d.S == 1 && d.PID == 0
+	v.payload = d.Payload
 	if v.start && len(d.Payload) > 0 && d.Payload[0]&1 == 0 {
 		v.key = true
 		v.width, v.height, _ = keyFrameSize(d.Payload)
@@ -74,6 +76,8 @@ func keyFrameSize(frame []byte) (w, h int, ok bool) {
 // frameEvent is one frame the assembler finished with, in sequence order.
 type frameEvent struct {
 	complete  bool // false: given up, packets missing
+	failed    bool // complete, but it did not decrypt: never decoded
+	decrypted bool // complete and decrypted
 	dropped   int  // frames given up (when not complete)
 	decodable bool
 	key       bool
@@ -91,6 +95,9 @@ type frameAssembler struct {
 	highest  uint64
 	chainOK  bool      // every frame since the last key frame was decodable
 	gapSince time.Time // when the assembler started waiting at a gap; zero when not waiting
+	// open, with end-to-end encryption, decrypts a complete frame; a frame
+	// it refuses is never decoded and breaks the chain to the next key frame.
+	open func(frame []byte) bool
 }
 
 func newFrameAssembler() *frameAssembler {
@@ -166,11 +173,21 @@ func (a *frameAssembler) nextFrame(now time.Time) (frameEvent, bool) {
 
 // complete consumes the frame from a.next to last, whose first packet is first.
 func (a *frameAssembler) complete(first vp8Packet, last uint64, now time.Time) frameEvent {
+	var frame []byte
 	for s := a.next; s <= last; s++ {
+		if a.open != nil {
+			frame = append(frame, a.pkts[s].payload...)
+		}
 		delete(a.pkts, s)
 	}
 	a.next, a.gapSince = last+1, time.Time{}
-	ev := frameEvent{complete: true, key: first.key, width: first.width, height: first.height, at: now}
+	if a.open != nil {
+		if !a.open(frame) {
+			a.chainOK = false
+			return frameEvent{complete: true, failed: true, at: now}
+		}
+	}
+	ev := frameEvent{complete: true, decrypted: a.open != nil, key: first.key, width: first.width, height: first.height, at: now}
 	if first.key {
 		a.chainOK = true
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/parley-im/parley/internal/e2ee"
 	"github.com/parley-im/parley/internal/testmedia"
 	"github.com/parley-im/parley/internal/xmpp/jingle"
 	"github.com/parley-im/parley/internal/xmpp/stanza"
@@ -189,8 +190,8 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 	}
 	m.wg.Add(3)
 	go func() { defer m.wg.Done(); readKeyframeRequests(m, b.cam) }()
-	go func() { defer m.wg.Done(); sendVideo(m, fx, b.cam) }()
-	go func() { defer m.wg.Done(); sendAudio(m, fx) }()
+	go func() { defer m.wg.Done(); sendVideo(m, fx, b.cam, b.outgoing) }()
+	go func() { defer m.wg.Done(); sendAudio(m, fx, b.outgoing) }()
 	return nil
 }
 
@@ -297,8 +298,12 @@ func (b *Bot) setSources(j *jingle.Jingle, m *session) {
 	}
 }
 
+// outgoingFunc turns a frame into what is sent (Bot.outgoing); false: do
+// not send it.
+type outgoingFunc func(ctx e2ee.Context, frame []byte) ([]byte, bool)
+
 // sendAudio writes Opus every 20 ms, looping.
-func sendAudio(m *session, fx *testmedia.Media) {
+func sendAudio(m *session, fx *testmedia.Media, out outgoingFunc) {
 	tick := time.NewTicker(testmedia.AudioFrameDuration)
 	defer tick.Stop()
 	for i := 0; ; i = (i + 1) % len(fx.Audio) {
@@ -307,7 +312,11 @@ func sendAudio(m *session, fx *testmedia.Media) {
 			return
 		case <-tick.C:
 		}
-		if err := m.audio.WriteSample(media.Sample{Data: fx.Audio[i], Duration: testmedia.AudioFrameDuration}); err != nil {
+		data, ok := out(e2ee.ContextAudio, fx.Audio[i])
+		if !ok {
+			continue
+		}
+		if err := m.audio.WriteSample(media.Sample{Data: data, Duration: testmedia.AudioFrameDuration}); err != nil {
 			return
 		}
 	}

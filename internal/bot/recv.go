@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/parley-im/parley/internal/e2ee"
 )
 
 // What the bot received, by remote source. The bridge sends each remote
@@ -58,6 +60,9 @@ type inbound struct {
 	sources map[string]*sourceState // by source name, for the bot's life
 	slots   map[uint32]*sourceState // the session's slot SSRC → the source the maps say it carries
 	pending map[uint32][]heldPacket // the session's slots no map has named yet
+	// open, with end-to-end encryption, decrypts a received frame (e2ee.go);
+	// false drops it.
+	open func(codec e2ee.Codec, frame []byte) bool
 }
 
 func newInbound() *inbound {
@@ -86,6 +91,7 @@ type sourceState struct {
 	jitterMs    float64 // of the last stream
 
 	frames, keyFrames, dropped, decodeErrors int
+	decrypted, decryptFailed                 int
 	width, height                            int
 	freeze                                   freezeDetector
 	needKey                                  bool      // a frame was not decodable since the last key frame
@@ -201,11 +207,22 @@ func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now tim
 		if s.kind == "video" {
 			s.seq = newNackedTracker(videoClock)
 			s.asm = newFrameAssembler()
+			if open := in.open; open != nil {
+				s.asm.open = func(frame []byte) bool { return open(e2ee.CodecVP8, frame) }
+			}
 		}
 	}
 	ext, ok := s.seq.push(p.SequenceNumber, p.Timestamp, repaired, now)
 	if !ok {
 		return
+	}
+	if s.asm == nil && in.open != nil {
+		// Each audio packet is one Opus frame, a whole SFrame ciphertext.
+		if !in.open(e2ee.CodecOpus, p.Payload) {
+			s.decryptFailed++
+			return
+		}
+		s.decrypted++
 	}
 	if s.first.IsZero() {
 		s.first = now
@@ -225,6 +242,11 @@ func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now tim
 	if !ok {
 		return
 	}
+	if s.asm.open != nil {
+		v.payload = append([]byte(nil), v.payload...) // the reader's buffer is reused
+	} else {
+		v.payload = nil
+	}
 	for _, f := range s.asm.push(ext, v, now) {
 		s.noteFrame(f)
 	}
@@ -232,7 +254,13 @@ func (in *inbound) deliver(s *sourceState, p *rtp.Packet, repaired bool, now tim
 
 // noteFrame counts a frame the assembler finished with.
 func (s *sourceState) noteFrame(f frameEvent) {
+	if f.decrypted {
+		s.decrypted++
+	}
 	switch {
+	case f.failed:
+		s.decryptFailed++
+		s.needKey = true
 	case !f.complete:
 		s.dropped += f.dropped
 		s.needKey = true
@@ -268,7 +296,8 @@ func (in *inbound) keyFrameRequest(s *sourceState, now time.Time) []uint32 {
 // stats is what arrived of s.
 func (s *sourceState) stats() SourceStats {
 	st := SourceStats{Kind: s.kind, SSRC: s.ssrc, FirstPacket: s.first, LastPacket: s.last,
-		Packets: s.packets, PacketsLost: s.lostBefore, PacketsRepaired: s.repaired, JitterMs: s.jitterMs}
+		Packets: s.packets, PacketsLost: s.lostBefore, PacketsRepaired: s.repaired, JitterMs: s.jitterMs,
+		Decrypted: s.decrypted, DecryptFailed: s.decryptFailed}
 	if s.seq != nil {
 		st.PacketsLost += s.seq.lost()
 		st.JitterMs = s.seq.jitterMs()

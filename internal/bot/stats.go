@@ -15,6 +15,9 @@ type Report struct {
 	// Forwarded is the bridge's last ForwardedSources: the video sources it
 	// forwards to this bot (jitsi-dialect.md §6.2).
 	Forwarded []string `json:"forwardedSources"`
+	// E2EE is the end-to-end encryption state (e2ee.go), when the bot
+	// takes part in it.
+	E2EE *E2EEReport `json:"e2ee,omitempty"`
 }
 
 // Remote is what a bot received from one remote participant.
@@ -43,6 +46,11 @@ type SourceStats struct {
 	PacketsLost     int     `json:"packetsLost"`
 	PacketsRepaired int     `json:"packetsRepaired"`
 	JitterMs        float64 `json:"jitterMs"` // RFC 3550 interarrival jitter
+	// Decrypted counts the frames (audio: packets) that decrypted, with
+	// end-to-end encryption; DecryptFailed those dropped instead, which
+	// count nowhere else (not as packets, frames or decode errors).
+	Decrypted     int `json:"decrypted,omitempty"`
+	DecryptFailed int `json:"decryptFailed,omitempty"`
 	// Video is set for a video source.
 	Video *VideoStats `json:"video,omitempty"`
 }

@@ -1,0 +1,399 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/internal/e2ee"
+	"github.com/parley-im/parley/internal/e2ee/e2eexml"
+	"github.com/parley-im/parley/internal/xmpp/jid"
+	"github.com/parley-im/parley/internal/xmpp/stanza"
+)
+
+// End-to-end encryption (docs/e2ee.md). With Options.E2EE the bot puts its
+// X25519 key in its presence and asks the focus for an encrypted room; it
+// follows the focus's presence to know the key leader. As a member it takes
+// the leader's roster (groupchat) and sealed key (private message) and
+// turns them into epoch keys (e2ee.Member); as the leader it makes the
+// epochs itself (e2ee.Leader): a ratchet when someone joins, a fresh secret
+// leaveRekey after someone leaves, every rotateEvery, and when it takes
+// over. It decrypts with a new epoch at once and sends with it switchAfter
+// later; it encrypts every frame it sends (none go out before it has a
+// key) and drops every frame that does not decrypt.
+//
+//	focus presence <e2ee enabled leader/> → leader? rekey : wait
+//	leader: <e2ee-roster/> to the room, <e2ee-key/> to each member that needs one
+//	member: roster + key → Receiver now, Sender in 2 s, key frame sent
+
+// Timing of the key schedule (docs/e2ee.md).
+const (
+	// joinRekey batches joins that come together into one ratchet.
+	joinRekey = 200 * time.Millisecond
+	// leaveRekey is how soon after a leave the leader sends a fresh secret:
+	// under the contract's 1 s, so that with switchAfter a leaver's keys
+	// are useless for what is sent 3 s after it left.
+	leaveRekey = 750 * time.Millisecond
+	// rotateEvery is the leader's periodic fresh secret.
+	rotateEvery = 10 * time.Minute
+	// switchAfter is how long after learning an epoch a member starts
+	// sending with it.
+	switchAfter = 2 * time.Second
+)
+
+// ErrE2EEUnsupported: the room is end-to-end encrypted and this bot does
+// not take part (no Options.E2EE); the focus offers it no session.
+var ErrE2EEUnsupported = errors.New("bot: the meeting is end-to-end encrypted and this bot was not asked to encrypt")
+
+// Canary is the 32-byte marker every video frame the bot sends carries
+// right after its clear prefix, so a tap on the bridge finds it in the
+// clear when encryption is off and never when it is on.
+const Canary = "PARLEY-PLAINTEXT-CANARY-7c1f09e2"
+
+// withCanary returns frame with Canary inserted after its VP8 clear prefix.
+func withCanary(frame []byte) []byte {
+	p := min(e2ee.ClearPrefixLen(e2ee.CodecVP8, frame), len(frame))
+	out := make([]byte, 0, len(frame)+len(Canary))
+	out = append(out, frame[:p]...)
+	out = append(out, Canary...)
+	return append(out, frame[p:]...)
+}
+
+// E2EEReport is the bot's end-to-end encryption state, in its report.
+type E2EEReport struct {
+	Enabled   bool   `json:"enabled"`    // the focus says the room is encrypted
+	Leader    string `json:"leader"`     // the key leader the focus names
+	Epoch     uint32 `json:"epoch"`      // the latest epoch learnt (receiving)
+	SendEpoch uint32 `json:"send_epoch"` // the epoch the bot sends with
+	Epochs    int    `json:"epochs"`     // epochs learnt
+	EpochsLed int    `json:"epochs_led"` // epochs the bot made as leader
+	// SecurityCode is the latest epoch's code (six groups of five digits).
+	SecurityCode string `json:"security_code"`
+	// Decrypted counts the received frames that decrypted; Failed the ones
+	// dropped, by reason. KeyMismatch is set when every frame failed to
+	// authenticate for 5 s (another passphrase).
+	Decrypted   uint64     `json:"decrypted"`
+	Failed      e2ee.Drops `json:"failed"`
+	KeyMismatch bool       `json:"key_mismatch"`
+	// RosterAlarms counts rosters or sealed keys that did not match this
+	// bot's own key (a substituted key).
+	RosterAlarms int `json:"roster_alarms"`
+	// FramesUnsent counts frames not sent for want of a key.
+	FramesUnsent int `json:"frames_unsent"`
+}
+
+// keyring is the bot's end-to-end encryption: its keys, the room's state
+// and, while it leads, the leader's.
+type keyring struct {
+	b       *Bot
+	self    string // the bot's nick
+	room    jid.JID
+	keys    *e2ee.KeyPair
+	sender  *e2ee.Sender
+	recv    *e2ee.Receiver
+	passKey []byte
+
+	mu        sync.Mutex
+	member    *e2ee.Member        // guarded by mu
+	state     e2eexml.State       // guarded by mu: the focus's last word
+	occupants map[string][]byte   // guarded by mu: nick → key (nil: cannot encrypt), the bot included
+	leader    *e2ee.Leader        // guarded by mu: set while the bot leads
+	rekeyAt   time.Time           // guarded by mu: when the pending rekey runs; zero: none
+	rekey     *time.Timer         // guarded by mu
+	rotate    *time.Ticker        // guarded by mu: while leading
+	report    E2EEReport          // guarded by mu
+	learnt    []*e2ee.EpochState  // guarded by mu: epochs learnt, oldest first (tests)
+	unsent    int                 // guarded by mu
+	switches  map[uint32]struct{} // guarded by mu: epochs with a pending send switch
+}
+
+// newKeyring makes the bot's session key pair and, with a passphrase, the
+// meeting's passphrase key (once: it costs PBKDF2's 600000 rounds).
+func newKeyring(b *Bot, o Options) (*keyring, error) {
+	kp, err := e2ee.GenerateKeyPair()
+	if err != nil {
+		return nil, err
+	}
+	pk := o.PassphraseKey
+	if pk == nil && o.Passphrase != "" {
+		if pk, err = e2ee.PassphraseKey(o.Passphrase, b.room.String()); err != nil {
+			return nil, err
+		}
+	}
+	k := &keyring{b: b, self: b.nick, room: b.room, keys: kp, sender: e2ee.NewSender(), recv: e2ee.NewReceiver(nil),
+		passKey: pk, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}}
+	k.member = e2ee.NewMember(kp, b.room.String(), b.nick, pk)
+	k.occupants[b.nick] = kp.Public()
+	return k, nil
+}
+
+// presenceKey is the bot's key element for its presence.
+func (k *keyring) presenceKey() *stanza.Element { return e2eexml.Key(k.keys.Public()) }
+
+// seal encrypts one frame to send; false when there is no key yet (the
+// frame must not go out).
+func (k *keyring) seal(ctx e2ee.Context, frame []byte) ([]byte, bool) {
+	out, err := k.sender.Encrypt(ctx, frame)
+	if err != nil {
+		k.mu.Lock()
+		k.unsent++
+		k.mu.Unlock()
+		return nil, false
+	}
+	return out, true
+}
+
+// open decrypts one received frame in place of the decoder's input; false
+// when it must be dropped.
+func (k *keyring) open(codec e2ee.Codec, data []byte) bool {
+	_, err := k.recv.Decrypt(codec, data)
+	return err == nil
+}
+
+// onStanza takes the room's presences and the leader's messages.
+func (k *keyring) onStanza(el *stanza.Element) {
+	from, err := jid.Parse(el.Get("from"))
+	if err != nil || from.Bare() != k.room || from.Resource == "" {
+		return
+	}
+	switch el.Name.Local {
+	case stanza.Presence:
+		k.onPresence(el, from.Resource)
+	case stanza.Message:
+		k.onMessage(el, from.Resource)
+	}
+}
+
+func (k *keyring) onPresence(p *stanza.Element, nick string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if nick == "focus" {
+		if st, ok := e2eexml.ParseState(p); ok {
+			k.onStateLocked(st)
+		}
+		return
+	}
+	if nick == k.self {
+		return
+	}
+	_, had := k.occupants[nick]
+	if p.Get("type") == "unavailable" {
+		if had {
+			delete(k.occupants, nick)
+			k.scheduleLocked(leaveRekey)
+		}
+		return
+	}
+	if p.Get("type") != "" {
+		return
+	}
+	pub, _ := e2eexml.ParseKey(p)
+	old := k.occupants[nick]
+	k.occupants[nick] = pub
+	switch {
+	case !had || string(old) != string(pub):
+		if had && old != nil {
+			k.scheduleLocked(leaveRekey) // a changed key is a leave and a join
+		} else {
+			k.scheduleLocked(joinRekey)
+		}
+	}
+}
+
+// onStateLocked follows the focus: taking over as leader makes a fresh
+// epoch; losing the lead stops the leader's timers.
+func (k *keyring) onStateLocked(st e2eexml.State) {
+	k.state = st
+	k.report.Enabled, k.report.Leader = st.Enabled, st.Leader
+	lead := st.Enabled && st.Leader == k.self
+	switch {
+	case lead && k.leader == nil:
+		k.leader = e2ee.NewLeader(k.room.String(), k.self, k.member.Epoch())
+		k.rotate = time.NewTicker(rotateEvery)
+		go k.rotateLoop(k.rotate)
+		k.rekeyLocked(true)
+	case !lead && k.leader != nil:
+		k.leader = nil
+		k.rotate.Stop()
+		if k.rekey != nil {
+			k.rekey.Stop()
+			k.rekeyAt = time.Time{}
+		}
+	}
+	k.b.changedE2EE()
+}
+
+func (k *keyring) rotateLoop(t *time.Ticker) {
+	for {
+		select {
+		case <-k.b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		k.mu.Lock()
+		if k.rotate != t {
+			k.mu.Unlock()
+			return
+		}
+		k.rekeyLocked(true)
+		k.mu.Unlock()
+	}
+}
+
+// scheduleLocked makes the leader rekey within d (joins and leaves that
+// come together make one epoch).
+func (k *keyring) scheduleLocked(d time.Duration) {
+	if k.leader == nil {
+		return
+	}
+	at := time.Now().Add(d)
+	if !k.rekeyAt.IsZero() && !k.rekeyAt.After(at) {
+		return
+	}
+	if k.rekey != nil {
+		k.rekey.Stop()
+	}
+	k.rekeyAt = at
+	k.rekey = time.AfterFunc(d, func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.rekeyAt = time.Time{}
+		k.rekeyLocked(false)
+	})
+}
+
+// rekeyLocked makes the next epoch for the occupants that can encrypt and
+// sends it: the roster to the room, each sealed key to its member.
+func (k *keyring) rekeyLocked(fresh bool) {
+	if k.leader == nil || k.b.ctx.Err() != nil {
+		return
+	}
+	var members []e2ee.Candidate
+	for nick, pub := range k.occupants {
+		if pub != nil {
+			members = append(members, e2ee.Candidate{Nick: nick, Pub: pub})
+		}
+	}
+	ep, err := k.leader.Next(members, fresh)
+	if err != nil {
+		k.b.log.Warn("bot: e2ee epoch", "endpoint", k.self, "err", err)
+		return
+	}
+	if ep == nil {
+		return
+	}
+	c := k.b.x()
+	msg := stanza.New(stanza.NSClient, stanza.Message, "type", "groupchat", "to", k.room.String(), "id", randomHex(6))
+	msg.Add(e2eexml.RosterElement(e2eexml.Roster{Epoch: ep.Number, Ratchet: ep.Ratchet, Members: ep.Roster}))
+	c.Send(msg)
+	for _, sk := range ep.Keys {
+		m := stanza.New(stanza.NSClient, stanza.Message, "type", "chat", "to", k.room.WithResource(sk.Nick).String(), "id", randomHex(6))
+		m.Add(e2eexml.SealedKeyElement(e2eexml.SealedKey{Epoch: ep.Number, Enc: sk.Enc, CT: sk.CT}))
+		c.Send(m)
+	}
+	k.report.EpochsLed++
+	k.b.trace(fmt.Sprintf("e2ee epoch %d (ratchet %v, %d members)", ep.Number, ep.Ratchet, len(ep.Roster)))
+	st, err := k.member.Learn(ep)
+	k.learntLocked(st, err)
+}
+
+// onMessage takes the leader's roster and sealed key; anything else about
+// e2ee from anyone but the leader is ignored.
+func (k *keyring) onMessage(m *stanza.Element, nick string) {
+	if stanza.Type(m) == "error" {
+		if e := stanza.ErrorOf(m); e != nil {
+			k.b.log.Warn("bot: a message was refused", "endpoint", k.self, "err", e)
+		}
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if nick != k.state.Leader || nick == k.self {
+		return
+	}
+	if r, ok, err := e2eexml.ParseRoster(m); ok {
+		if err != nil {
+			k.b.log.Warn("bot: bad e2ee roster", "endpoint", k.self, "err", err)
+			return
+		}
+		st, err := k.member.OnRoster(r.Epoch, r.Ratchet, r.Members)
+		k.learntLocked(st, err)
+		return
+	}
+	if sk, ok, err := e2eexml.ParseSealedKey(m); ok && stanza.Type(m) == "chat" {
+		if err != nil {
+			k.b.log.Warn("bot: bad e2ee key", "endpoint", k.self, "err", err)
+			return
+		}
+		st, err := k.member.OnKey(sk.Epoch, sk.Enc, sk.CT)
+		k.learntLocked(st, err)
+	}
+}
+
+// learntLocked applies an epoch the member learnt: decrypt with it now,
+// send with it switchAfter later (at once when there is no key yet).
+func (k *keyring) learntLocked(st *e2ee.EpochState, err error) {
+	if err != nil {
+		if errors.Is(err, e2ee.ErrRosterMismatch) {
+			k.report.RosterAlarms++
+		}
+		k.b.log.Warn("bot: e2ee epoch refused", "endpoint", k.self, "err", err)
+		k.b.changedE2EE()
+		return
+	}
+	if st == nil {
+		return
+	}
+	k.recv.Add(st.Keys)
+	k.learnt = append(k.learnt, st)
+	k.report.Epoch, k.report.SecurityCode = st.Keys.Epoch, st.Code
+	k.report.Epochs++
+	if _, sending := k.sender.Epoch(); !sending {
+		k.useLocked(st)
+	} else {
+		k.switches[st.Keys.Epoch] = struct{}{}
+		time.AfterFunc(switchAfter, func() {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			delete(k.switches, st.Keys.Epoch)
+			k.useLocked(st)
+		})
+	}
+	k.b.changedE2EE()
+}
+
+// useLocked starts sending with an epoch, and a key frame so receivers can
+// decode at once.
+func (k *keyring) useLocked(st *e2ee.EpochState) {
+	if err := k.sender.Use(st.Keys, st.Index); err != nil {
+		return // a later epoch is in use already
+	}
+	k.report.SendEpoch = st.Keys.Epoch
+	k.b.requestKeyFrame()
+	k.b.changedE2EE()
+}
+
+// stats is the report's e2ee part.
+func (k *keyring) stats() E2EEReport {
+	k.mu.Lock()
+	r := k.report
+	r.FramesUnsent = k.unsent
+	k.mu.Unlock()
+	r.Decrypted, r.Failed = k.recv.Stats()
+	r.KeyMismatch = k.recv.KeyMismatch()
+	return r
+}
+
+// stop ends the leader's timers.
+func (k *keyring) stop() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.rekey != nil {
+		k.rekey.Stop()
+	}
+	if k.rotate != nil {
+		k.rotate.Stop()
+	}
+	k.leader = nil
+}
