@@ -35,12 +35,15 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 	maxHeight := fs.Int("max-height", def.MaxHeight, "tallest video to receive of each source: -1 no limit, 0 no video")
 	lastN := fs.Int("last-n", def.LastN, "receive video of this many sources at most, -1 all")
 	stage := fs.String("stage", "", "put this `ENDPOINT` (its camera) or source name on stage, in full height")
+	encrypt := fs.Bool("e2ee", false, "take part in end-to-end encryption (asks for an encrypted room)")
+	passphrase := fs.String("passphrase", "", "mix this passphrase into the end-to-end keys, as a link's #k= (implies --e2ee)")
+	noCanary := fs.Bool("no-canary", false, "leave the plaintext marker out of the video frames (browsers cannot decode frames that carry it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *roomURL == "" || *n < 1 || *n > 500 || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: parley bot --url https://HOST:PORT/ROOM [--insecure] [--bots N] [--duration D] [--json]\n"+
-			"                  [--max-height H] [--last-n N] [--stage ENDPOINT]")
+			"                  [--max-height H] [--last-n N] [--stage ENDPOINT] [--e2ee] [--passphrase X] [--no-canary]")
 		return 2
 	}
 	constraints := bot.Constraints{MaxHeight: *maxHeight, LastN: *lastN, Stage: *stage}
@@ -62,15 +65,30 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 
 	bots := make([]*bot.Bot, *n)
 	errs := make([]error, *n)
+	opts := bot.Options{URL: *roomURL, Insecure: *insecure, Loopback: *loopback, Constraints: &constraints, Log: log,
+		E2EE: *encrypt, Passphrase: *passphrase, NoCanary: *noCanary}
+	join := func(i int, o bot.Options) {
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		o.Name = fmt.Sprintf("bot %d", i+1)
+		bots[i], errs[i] = bot.Join(jctx, o)
+	}
+	first := 0
+	if *passphrase != "" {
+		// The first bot derives the passphrase key (PBKDF2, 600000 rounds)
+		// and the others reuse it.
+		join(0, opts)
+		if bots[0] != nil {
+			opts.PassphraseKey = bots[0].PassphraseKey()
+		}
+		first = 1
+	}
 	var wg sync.WaitGroup
-	for i := range bots {
+	for i := first; i < len(bots); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			bots[i], errs[i] = bot.Join(jctx, bot.Options{URL: *roomURL, Insecure: *insecure, Loopback: *loopback,
-				Name: fmt.Sprintf("bot %d", i+1), Constraints: &constraints, Log: log})
+			join(i, opts)
 		}()
 	}
 	wg.Wait()
@@ -127,4 +145,9 @@ func printReport(w io.Writer, r bot.Report) {
 		fmt.Fprintf(w, " %dp %d frames", e.Height, e.Frames)
 	}
 	fmt.Fprintln(w)
+	if e := r.E2EE; e != nil {
+		fmt.Fprintf(w, "  e2ee: enabled %v, leader %s, epoch %d (sending %d), code %s\n", e.Enabled, e.Leader, e.Epoch, e.SendEpoch, e.SecurityCode)
+		fmt.Fprintf(w, "    %d frames decrypted, dropped: %d auth, %d unknown key, %d replay, %d malformed; key mismatch %v, roster alarms %d\n",
+			e.Decrypted, e.Failed.Auth, e.Failed.UnknownKey, e.Failed.Replay, e.Failed.Malformed, e.KeyMismatch, e.RosterAlarms)
+	}
 }

@@ -151,3 +151,52 @@ func TestBotFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// `parley bot --bots 2 --passphrase X --json`: both bots decrypt each
+// other's frames and report the same epoch and security code; no frame
+// failed to authenticate.
+func TestBotCommandE2EE(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	code, out, stderr := runCmd("", "bot", "--url", "https://"+srv.HTTP+"/cli-secret", "--insecure", "--loopback",
+		"--bots", "2", "--duration", "4s", "--json", "--passphrase", "correct horse")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output %q", out)
+	}
+	var codes []string
+	for _, l := range lines {
+		var r struct {
+			Received map[string]struct {
+				VideoFrames int `json:"videoFrames"`
+			} `json:"received"`
+			E2EE *struct {
+				Enabled      bool   `json:"enabled"`
+				Epoch        uint32 `json:"epoch"`
+				SecurityCode string `json:"security_code"`
+				Decrypted    uint64 `json:"decrypted"`
+				Failed       struct {
+					Auth uint64 `json:"auth"`
+				} `json:"failed"`
+			} `json:"e2ee"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r.E2EE == nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		e := r.E2EE
+		if !e.Enabled || e.Epoch == 0 || e.Decrypted == 0 || e.Failed.Auth != 0 || len(r.Received) != 1 {
+			t.Errorf("e2ee report %s", l)
+		}
+		for _, got := range r.Received {
+			if got.VideoFrames == 0 {
+				t.Errorf("no video decrypted: %s", l)
+			}
+		}
+		codes = append(codes, e.SecurityCode)
+	}
+	if codes[0] == "" || codes[0] != codes[1] {
+		t.Errorf("security codes %q", codes)
+	}
+}

@@ -128,6 +128,15 @@ func newKeyring(b *Bot, o Options) (*keyring, error) {
 	return k, nil
 }
 
+// PassphraseKey returns the passphrase key the bot derived (nil without a
+// passphrase), for Options.PassphraseKey of other bots in the same room.
+func (b *Bot) PassphraseKey() []byte {
+	if b.keys == nil {
+		return nil
+	}
+	return append([]byte(nil), b.keys.passKey...)
+}
+
 // presenceKey is the bot's key element for its presence.
 func (k *keyring) presenceKey() *stanza.Element { return e2eexml.Key(k.keys.Public()) }
 
