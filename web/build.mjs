@@ -53,9 +53,8 @@ async function build() {
   const esbuild = await import("esbuild");
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(join(dist, "static"), { recursive: true });
-  const result = await esbuild.build({
+  const common = {
     absWorkingDir: here,
-    entryPoints: { app: "src/main.ts", style: "src/style.css" },
     entryNames: "[name]-[hash]",
     outdir: join(dist, "static"),
     bundle: true,
@@ -67,16 +66,27 @@ async function build() {
     metafile: true,
     logLevel: "warning",
     charset: "utf8",
+  };
+  // The E2EE transform worker is a script of its own (the CSP allows no
+  // blob: workers); the app learns its hashed name as __E2EE_WORKER_URL__.
+  const worker = await esbuild.build({ ...common, entryPoints: { "e2ee-worker": "src/e2ee/worker.ts" } });
+  const workerURL = "/" + relative(dist, join(here, Object.keys(worker.metafile.outputs).find((p) => p.endsWith(".js")))).split(sep).join("/");
+  const result = await esbuild.build({
+    ...common,
+    define: { __E2EE_WORKER_URL__: JSON.stringify(workerURL) },
+    entryPoints: { app: "src/main.ts", style: "src/style.css" },
     plugins: [noNodeDNS],
   });
-  const out = Object.keys(result.metafile.outputs).map((p) => relative(dist, join(here, p)).split(sep).join("/"));
-  const js = out.find((p) => p.endsWith(".js"));
-  const css = out.find((p) => p.endsWith(".css"));
+  const rel = (p) => relative(dist, join(here, p)).split(sep).join("/");
+  const js = Object.keys(result.metafile.outputs).map(rel).find((p) => p.endsWith(".js"));
+  const css = Object.keys(result.metafile.outputs).map(rel).find((p) => p.endsWith(".css"));
+  const out = [...Object.keys(worker.metafile.outputs), ...Object.keys(result.metafile.outputs)].map(rel);
   const html = readFileSync(join(here, "src/index.html"), "utf8").replace("{{JS}}", "/" + js).replace("{{CSS}}", "/" + css);
   writeFileSync(join(dist, "index.html"), html);
   copyFileSync(join(here, "src/favicon.svg"), join(dist, "static/favicon.svg"));
   writeFileSync(hashFile, sourcesHash() + "\n");
-  for (const p of out) console.log(`dist/${p}  ${(result.metafile.outputs[relative(here, join(dist, p)).split(sep).join("/")]?.bytes ?? 0) / 1024 | 0} KiB`);
+  const outputs = { ...worker.metafile.outputs, ...result.metafile.outputs };
+  for (const p of out) console.log(`dist/${p}  ${(outputs[relative(here, join(dist, p)).split(sep).join("/")]?.bytes ?? 0) / 1024 | 0} KiB`);
 }
 
 function check() {

@@ -160,7 +160,7 @@ export class Conference extends Emitter<{
     roomNode: string,
     public local: muc.LocalState,
     private machineUid: string,
-    private opts: { token?: string; hostWait?: (attempt: number) => number; mediaWaitMs?: number } = {},
+    private opts: { token?: string; hostWait?: (attempt: number) => number; mediaWaitMs?: number; e2ee?: boolean } = {},
   ) {
     super();
     this.roomJid = `${roomNode}@${cfg.hosts.muc}`;
@@ -238,6 +238,7 @@ export class Conference extends Emitter<{
       startAudioMuted: this.local.audioMuted,
       startVideoMuted: this.local.videoMuted,
       token: this.opts.token,
+      e2ee: this.opts.e2ee,
     };
   }
 

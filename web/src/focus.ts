@@ -15,6 +15,8 @@ export interface ConferenceRequest {
   startVideoMuted?: boolean;
   /** The JWT, if any (§3.1: the focus reads the user's identity from it). */
   token?: string;
+  /** Ask for an end-to-end encrypted room (a #k= link; docs/e2ee.md): property e2ee=true. */
+  e2ee?: boolean;
 }
 
 export function conferenceIQ(r: ConferenceRequest): Element {
@@ -29,6 +31,7 @@ export function conferenceIQ(r: ConferenceRequest): Element {
       prop("visitors-version", "1"),
       r.startAudioMuted ? prop("startAudioMuted", "true") : null,
       r.startVideoMuted ? prop("startVideoMuted", "true") : null,
+      r.e2ee ? prop("e2ee", "true") : null,
     ),
   );
 }

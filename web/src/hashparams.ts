@@ -12,6 +12,10 @@ export interface Overrides {
   displayName?: string;
   /** config.iceTransportPolicy: "relay" sends all media through TURN. */
   iceTransportPolicy?: "relay" | "all";
+  /** `#k=PASSPHRASE`: end-to-end encryption with this passphrase mixed into the keys (docs/e2ee.md); never sent anywhere. */
+  e2eePassphrase?: string;
+  /** config.e2eeTransform: "legacy" forces Chromium's createEncodedStreams over RTCRtpScriptTransform. */
+  e2eeTransform?: "legacy" | "script";
 }
 
 const forbidden = new Set(["__proto__", "prototype", "constructor"]);
@@ -63,6 +67,10 @@ export function readOverrides(hash: string): Overrides {
   if (audio !== undefined) o.startAudioMuted = audio;
   const video = bool(p.get("config.startWithVideoMuted")) ?? bool(p.get("config.startVideoMuted"));
   if (video !== undefined) o.startVideoMuted = video;
+  const passphrase = readPassphrase(hash);
+  if (passphrase) o.e2eePassphrase = passphrase;
+  const transform = p.get("config.e2eeTransform");
+  if (transform === "legacy" || transform === "script") o.e2eeTransform = transform;
   const policy = p.get("config.iceTransportPolicy");
   if (policy === "relay" || policy === "all") o.iceTransportPolicy = policy;
   const name = p.get("userInfo.displayName");
@@ -71,6 +79,21 @@ export function readOverrides(hash: string): Overrides {
     if (n) o.displayName = n;
   }
   return o;
+}
+
+/**
+ * The `k` of `#k=PASSPHRASE`, URL-decoded but otherwise as typed (not
+ * JSON, and "+" stays "+"), or "" without one.
+ */
+export function readPassphrase(hash: string): string {
+  const body = hash.startsWith("#") ? hash.slice(1) : hash;
+  const part = body.split("&").find((x) => x.startsWith("k="));
+  if (!part) return "";
+  try {
+    return decodeURIComponent(part.slice(2));
+  } catch {
+    return part.slice(2);
+  }
 }
 
 /** Trims a display name and caps its length; control characters go. */

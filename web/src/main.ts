@@ -3,6 +3,7 @@
 import { serviceURL, tokenDisplayName, tokenFromSearch } from "./access";
 import { iceServersFrom, servicesRequest } from "./extdisco";
 import { Conference, type EndReason } from "./conference";
+import { E2EE } from "./e2ee/controller";
 import { loadConfig, type ServerConfig } from "./config";
 import { readOverrides } from "./hashparams";
 import { LocalMedia, type MediaKind, type MediaProblem } from "./media";
@@ -13,6 +14,7 @@ import { prompt } from "./ui/dialog";
 import { clear, h } from "./ui/dom";
 import { renderHome } from "./ui/home";
 import { showKnock, showKnocking } from "./ui/lobby";
+import { mountE2EE } from "./ui/e2ee";
 import { renderMeeting } from "./ui/meeting";
 import { showNotice } from "./ui/notice";
 import { renderPrejoin, type JoinChoice } from "./ui/prejoin";
@@ -92,7 +94,8 @@ async function startRoom(room: string) {
   // A JWT on the meeting URL (?jwt=) goes to the WebSocket as ?token= and into the conference request (§10).
   const token = tokenFromSearch(location.search);
   const conn = new Connection({ service: serviceURL(cfg.websocket, token, roomNode(room)), domain: cfg.hosts.domain });
-  const conf = new Conference(conn, cfg, room, roomNode(room), choice, prefs.machineUid(), { token });
+  const e2ee = await E2EE.create({ passphrase: overrides.e2eePassphrase, transform: overrides.e2eeTransform });
+  const conf = new Conference(conn, cfg, room, roomNode(room), { ...choice, e2eeKey: e2ee.presenceKey }, prefs.machineUid(), { token, e2ee: e2ee.requested });
   // STUN/TURN servers (XEP-0215), asked again with every new XMPP session;
   // a media session waits for the answer (at most a few seconds).
   let iceServers: Promise<RTCIceServer[]> = Promise.resolve([]);
@@ -109,6 +112,7 @@ async function startRoom(room: string) {
     endpointId: () => conf.endpointId,
     tracks: () => ({ audio: media.audio, video: conf.local.videoMuted ? null : media.video }),
     host: location.host,
+    e2ee: () => e2ee.sessionCrypto(),
   });
   session.on("connected", (c) => conf.setMediaConnected(c));
   session.on("state", (s) => conf.setMediaState(s));
@@ -118,7 +122,8 @@ async function startRoom(room: string) {
   // Reactions and lower-hand requests travel as EndpointMessages through the bridge channel (reactions.ts).
   session.on("endpointMessage", (from, payload) => conf.onEndpointMessage(from, payload));
   conf.sendEndpointMessage = (to, payload) => session.sendEndpointMessage(to, payload);
-  (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn, session };
+  e2ee.attach(conn, conf, session);
+  (window as unknown as { parley?: unknown }).parley = { conference: conf, connection: conn, session, e2ee };
   let teardown: (() => void) | null = null;
   let leaving = false;
   let waiting: WaitingScreen | null = null;
@@ -155,6 +160,8 @@ async function startRoom(room: string) {
           prefs.addRecentRoom(room);
           const invite = `${location.origin}/${encodeURIComponent(room)}`;
           teardown = renderMeeting(root, conf, media, session, invite, leave);
+          const meeting = teardown, e2eeUI = mountE2EE(root, e2ee, cfg.hosts.focus);
+          teardown = () => (e2eeUI(), meeting());
           for (const pr of problems) toast(pr.message, "error", 8000);
         }
         break;

@@ -34,6 +34,8 @@ export interface LocalState {
    * if it never went up: <jitsi_participant_raisedHand> (§9).
    */
   raisedHand?: number;
+  /** Our E2EE public key (base64) for <e2ee kem='x25519'/> (docs/e2ee.md), when we can encrypt. */
+  e2eeKey?: string;
 }
 
 /** Source names follow LJM: `<endpoint>-a0`, `<endpoint>-v0`. */
@@ -74,6 +76,7 @@ function presenceChildren(endpointId: string, s: LocalState): Element[] {
   if (s.displayName) out.unshift(xml("nick", { xmlns: NS.nick }, s.displayName));
   // Jitsi Meet says a lowered hand with "0" rather than by leaving the element out (LJM keeps a property it last saw).
   if (s.raisedHand !== undefined) out.push(xml(raisedHandElement, {}, String(Math.max(0, Math.floor(s.raisedHand)))));
+  if (s.e2eeKey) out.push(xml("e2ee", { xmlns: "urn:parley:e2ee:0", kem: "x25519", pub: s.e2eeKey }));
   return out;
 }
 
@@ -371,6 +374,7 @@ export function parseChat(el: Element, roomJid: string): ChatMessage | null {
   if (type !== "groupchat" && type !== "chat") return null;
   const body = el.getChildText("body");
   if (body === null || body.trim() === "") return null;
+  if (el.getChild("e2ee-unsupported", "urn:parley:e2ee:0")) return null; // the focus's refusal: the E2EE screen says it
   const delay = el.getChild("delay", NS.delay) ?? el.getChild("x", "jabber:x:delay");
   let at = new Date();
   if (delay?.attrs.stamp) {

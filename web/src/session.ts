@@ -39,6 +39,7 @@
 import { xml, type Element } from "@xmpp/xml";
 import type { PeerStats } from "./quality";
 import { activeEncodings, BridgeChannel, capConstraints, channelURL, receiverConstraints, type BridgeMessage, type MappedSource, type TileView, type VideoConstraints } from "./bridgechannel";
+import type { SessionCrypto } from "./e2ee/transforms";
 import { Emitter } from "./emitter";
 import { fromSDP, NSJ, parseJingle, toElement, toSDP, type Jingle, type Source, type SSRCGroup } from "./jingle";
 
@@ -440,6 +441,8 @@ export interface SessionOptions {
   restartDelay?: (n: number) => number;
   /** How long to wait for the focus's session-initiate after "lost" before asking again (15 s). */
   inviteWaitMs?: number;
+  /** End-to-end encryption for the next session, null for none (asked as each session starts; e2ee/controller.ts). */
+  e2ee?: () => SessionCrypto | null;
 }
 
 /** One remote participant's media as the bridge forwards it to us. */
@@ -527,6 +530,8 @@ export class MediaSession extends Emitter<{
   private desktopSender: RTCRtpSender | null = null;
   private desktopSignalled = false;
   private desktopQueue: Promise<void> = Promise.resolve();
+  /** The current session's frame encryption (null: none). */
+  private crypto: SessionCrypto | null = null;
   /** Local renegotiations (a screen share's m-line, the slots' m-lines), one at a time. */
   private sdpQueue: Promise<void> = Promise.resolve();
   private accepted = false;
@@ -590,7 +595,9 @@ export class MediaSession extends Emitter<{
     this.slots = slotsByMid(offered);
     const iceServers = (await this.opts.iceServers?.()) ?? [];
     if (gen !== this.generation) return; // replaced while waiting
+    const crypto = (this.crypto = this.opts.e2ee?.() ?? null);
     const pc = new RTCPeerConnection({
+      ...crypto?.rtcConfig,
       bundlePolicy: "max-bundle",
       rtcpMuxPolicy: "require",
       iceServers,
@@ -598,6 +605,7 @@ export class MediaSession extends Emitter<{
     });
     this.pc = pc;
     pc.addEventListener("track", (ev) => {
+      crypto?.decryptReceiver(ev.receiver, ev.track.kind === "audio" ? "audio" : "video"); // inside ontrack, before any frame (docs/e2ee.md)
       const ssrc = this.slots.get(ev.transceiver.mid ?? "");
       if (ssrc === undefined) return;
       this.tracksBySSRC.set(ssrc, ev.track);
@@ -628,8 +636,10 @@ export class MediaSession extends Emitter<{
 
     this.stream = new MediaStream();
     for (const t of pc.getTransceivers()) {
+      crypto?.prepare(t);
       const kind = t.mid === this.mids.audio ? "audio" : t.mid === this.mids.video ? "video" : "";
       if (!kind) continue;
+      crypto?.encryptSender(t.sender, kind, kind === "audio" ? 0 : 1);
       t.direction = "sendrecv";
       this.senders[kind] = t.sender;
       t.sender.setStreams(this.stream);
@@ -721,6 +731,7 @@ export class MediaSession extends Emitter<{
     const t = pc.getTransceivers().find((x) => x.mid === mid);
     if (!t) throw new Error("the browser did not take the screen share's m-line");
     t.direction = "sendonly";
+    this.crypto?.encryptSender(t.sender, "video", 2);
     await t.sender.replaceTrack(track);
     t.sender.setStreams(new MediaStream());
     const answer = await pc.createAnswer();
@@ -976,6 +987,11 @@ export class MediaSession extends Emitter<{
       this.sid = sid;
       this.scheduleRestart();
     }
+  }
+
+  /** Whether the current session encrypts its frames end to end. */
+  get encrypting(): boolean {
+    return this.crypto !== null;
   }
 
   /** Sends an EndpointMessage through the bridge channel to one endpoint ("" for all); false without an open channel. */

@@ -10,6 +10,10 @@ import { concat, fromHex, toHex, utf8, type Bytes } from "../src/e2ee/bytes";
 import { Context, FrameDecryptor, FrameEncryptor, kidParts, makeKid, prefixLength, previousEpochMs, ReplayWindow } from "../src/e2ee/frame";
 import { decodeHeader, deriveKeySalt, encodeHeader, importFrameKey, nonceFor, open as sframeOpen, seal as sframeSeal, suiteAES128GCM } from "../src/e2ee/sframe";
 import * as hpke from "../src/e2ee/hpke";
+import { keysMismatch } from "../src/e2ee/controller";
+import { conferenceIQ } from "../src/focus";
+import { readOverrides, readPassphrase } from "../src/hashparams";
+import { joinPresence } from "../src/muc";
 import { baseKey, formatCode, mixSecret, passphraseKey, ratchet, rosterHash, sealInfo, securityCode } from "../src/e2ee/schedule";
 
 const testdata = "../internal/e2ee/testdata";
@@ -425,4 +429,32 @@ test("TS frames for the Go side (test/fixtures/ts-frames.json) check out", async
 
 test("Go frames (internal/e2ee/testdata/go-frames.json) decrypt here", { skip: existsSync(goFixture) ? false : "internal/e2ee/testdata/go-frames.json is not there yet (the Go side writes it)" }, async () => {
   await checkFixture("go-frames.json", JSON.parse(readFileSync(goFixture, "utf8")));
+});
+
+test("#k=PASSPHRASE: read as typed, URL-decoded, never as JSON", () => {
+  assert.equal(readPassphrase("#config.prejoinConfig.enabled=false&k=correct%20horse"), "correct horse");
+  assert.equal(readPassphrase("#k=1.50"), "1.50");
+  assert.equal(readPassphrase("#k=a+b&userInfo.displayName=%22x%22"), "a+b");
+  assert.equal(readPassphrase("#kk=x&config.k=y"), "");
+  assert.equal(readOverrides("#k=s3cret&config.e2eeTransform=%22legacy%22").e2eePassphrase, "s3cret");
+  assert.equal(readOverrides("#config.e2eeTransform=%22legacy%22").e2eeTransform, "legacy");
+  assert.equal(readOverrides("#config.prejoinConfig.enabled=false").e2eePassphrase, undefined);
+});
+
+test("the conference request asks for E2EE with a #k= link, and presence carries our key", () => {
+  const iq = conferenceIQ({ focus: "focus.x", room: "r@conference.x", machineUid: "m", e2ee: true });
+  const props = iq.getChild("conference")!.getChildren("property").map((p) => `${p.attrs.name}=${p.attrs.value}`);
+  assert.ok(props.includes("e2ee=true"));
+  assert.ok(!conferenceIQ({ focus: "focus.x", room: "r@conference.x", machineUid: "m" }).toString().includes("e2ee"));
+  const pres = joinPresence("r@conference.x", "abcd1234", { displayName: "A", audioMuted: true, videoMuted: true, e2eeKey: "AAAA" });
+  const el = pres.getChild("e2ee", "urn:parley:e2ee:0")!;
+  assert.deepEqual([el.attrs.kem, el.attrs.pub], ["x25519", "AAAA"]);
+});
+
+test("the keys do not match after 5 s of frames that all fail, not before, not while some decrypt", () => {
+  const s = (at: number, decrypted: number, failed: number) => ({ at, decrypted, failed });
+  assert.equal(keysMismatch([s(0, 0, 0), s(4000, 0, 80)], 4000), false, "not 5 s yet");
+  assert.equal(keysMismatch([s(0, 0, 0), s(5000, 0, 100)], 5000), true);
+  assert.equal(keysMismatch([s(0, 10, 0), s(5000, 11, 100)], 5000), false, "some decrypt");
+  assert.equal(keysMismatch([s(0, 0, 0), s(5000, 0, 0)], 5000), false, "no frames arrive");
 });

@@ -24,6 +24,15 @@ export interface ModerationControls {
   teardown(): void;
 }
 
+/** Items other parts add to the moderation menu (ui/e2ee.ts), asked each time it renders. */
+const extraItems = new Set<() => MenuItem[]>();
+
+/** Adds items to the moderation menu; returns their removal. */
+export function addModerationItems(fn: () => MenuItem[]): () => void {
+  extraItems.add(fn);
+  return () => extraItems.delete(fn);
+}
+
 export function moderationControls(conf: Conference): ModerationControls {
   const wrap = h("div", { class: "toolbar-menu", attrs: { id: "moderation" } });
   const lobbyBadge = h("span", { class: "badge badge-lobby", attrs: { id: "lobby-state", title: "Newcomers wait in the lobby until a moderator admits them" } }, icon("shield"), h("span", { text: "Lobby" }));
@@ -57,6 +66,7 @@ export function moderationControls(conf: Conference): ModerationControls {
       });
     }
     if (conf.canEndForAll) out.push({ label: "End meeting for all", action: "end-all", run: () => void endForAll(conf) });
+    for (const f of extraItems) out.push(...f());
     return out;
   };
   const render = () => {

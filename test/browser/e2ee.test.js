@@ -1,0 +1,126 @@
+// End-to-end encryption between browsers: two participants join with the
+// same #k= passphrase (one through RTCRtpScriptTransform, one through
+// Chromium's legacy createEncodedStreams) and decode each other's video
+// from frames their workers decrypted, with no frame failing once keyed;
+// both show the same security code. A third with another passphrase sees
+// the tiles, decodes nothing from anyone, and is told the keys do not match.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { BASE, WAIT, launch, participant, roomName, screenshot, skipPrejoin, waitTiles } from "./lib/browser.js";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Opens the room with the pre-join screen skipped and `extra` in the hash (the passphrase), and waits until joined. */
+async function joinWith(p, room, name, extra) {
+  await p.page.goto(`${BASE}/${room}${skipPrejoin(name)}${extra}`);
+  await p.page.waitForSelector("#meeting", { timeout: 3 * WAIT });
+}
+
+/** What a page knows about E2EE and what it decodes: frames decoded per remote owner, the worker's counts, the code. */
+function state(page) {
+  return page.evaluate(async () => {
+    const { session: s, e2ee } = window.parley;
+    const out = {
+      enabled: e2ee.enabled,
+      encrypting: s.encrypting,
+      api: e2ee.api,
+      code: e2ee.code?.join(" ") ?? "",
+      epoch: e2ee.agent?.current?.epoch ?? 0,
+      sending: e2ee.agent?.sendingEpoch ?? 0,
+      leader: e2ee.agent?.leader ?? "",
+      focusSpeaks: e2ee.agent?.focusSpeaks ?? false,
+      mismatch: e2ee.mismatch,
+      stats: e2ee.stats,
+      frames: {},
+      codecs: [],
+    };
+    if (!s.pc) return out;
+    const owners = new Map();
+    for (const [owner, r] of s.remotes) if (r.video) owners.set(r.video.id, owner);
+    const mids = new Map(s.pc.getTransceivers().map((t) => [t.mid, t.receiver.track.id]));
+    const stats = await s.pc.getStats();
+    stats.forEach((st) => {
+      if (st.type === "codec") out.codecs.push(st.mimeType);
+      if (st.type !== "inbound-rtp" || st.kind !== "video") return;
+      const owner = owners.get(mids.get(st.mid) ?? st.trackIdentifier);
+      if (owner) out.frames[owner] = (out.frames[owner] ?? 0) + (st.framesDecoded ?? 0);
+    });
+    return out;
+  });
+}
+
+async function waitState(page, what, fn, ms = 3 * WAIT) {
+  const deadline = Date.now() + ms;
+  let st;
+  while (Date.now() < deadline) {
+    st = await state(page);
+    if (fn(st)) return st;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`${what}: ${JSON.stringify(st)}`);
+}
+
+const failed = (st) => (st.stats ? st.stats.dropped.auth + st.stats.dropped["unknown-key"] : 0);
+const endpointOf = (page) => page.evaluate(() => window.parley.conference.endpointId);
+
+test("same passphrase: both decode each other's decrypted video and show the same code; another passphrase decodes nothing and is told", async () => {
+  const room = roomName("e2ee");
+  const pass = "&k=" + encodeURIComponent("correct horse battery staple");
+  const alice = await participant(browser);
+  const bob = await participant(browser);
+  await joinWith(alice, room, "Alice", pass);
+  await joinWith(bob, room, "Bob", pass + "&config.e2eeTransform=%22legacy%22");
+  const [a, b] = [await endpointOf(alice.page), await endpointOf(bob.page)];
+  await waitTiles(alice.page, ["Alice (you)", "Bob"]).catch(() => waitTiles(alice.page, ["Alice", "Bob"]));
+
+  const keyed = (st, other) => st.enabled && st.encrypting && st.sending > 0 && (st.frames[other] ?? 0) > 0 && st.stats?.decrypted > 0;
+  let sa = await waitState(alice.page, "Alice decodes Bob's decrypted video", (st) => keyed(st, b));
+  let sb = await waitState(bob.page, "Bob decodes Alice's decrypted video", (st) => keyed(st, a));
+  assert.equal(sa.api, "script");
+  assert.equal(sb.api, "legacy");
+  // Once both send with the same epoch, nothing fails for 5 s and decoding goes on.
+  sa = await waitState(alice.page, "Alice and Bob on one epoch", (st) => st.sending === st.epoch);
+  sb = await waitState(bob.page, "Bob on Alice's epoch", (st) => st.sending === sa.epoch && st.epoch === sa.epoch);
+  await alice.page.waitForTimeout(5000);
+  const [sa2, sb2] = [await state(alice.page), await state(bob.page)];
+  assert.equal(failed(sa2) - failed(sa), 0, `Alice: frames failed in 5 s: ${JSON.stringify(sa2.stats)}`);
+  assert.equal(failed(sb2) - failed(sb), 0, `Bob: frames failed in 5 s: ${JSON.stringify(sb2.stats)}`);
+  assert.ok(sa2.frames[b] > sa.frames[b] && sb2.frames[a] > sb.frames[a], "video keeps decoding");
+  assert.ok(sa2.stats.decrypted > sa.stats.decrypted && sa2.stats.encrypted > 0 && sa2.stats.unsent >= 0);
+  assert.ok(sa2.codecs.every((c) => !/red|h264|vp9|av1/i.test(c)), `codecs in an encrypted room: ${sa2.codecs}`);
+  assert.ok(/^(\d{5} ){5}\d{5}$/.test(sa2.code), `security code ${sa2.code}`);
+  assert.equal(sb2.code, sa2.code, "the same security code on both");
+  assert.equal(sa2.mismatch || sb2.mismatch, false);
+  // The badge says so, and shows the code.
+  assert.match(await alice.page.locator("#e2ee-state").innerText(), /end-to-end encrypted, verified by passphrase/i);
+  await alice.page.click("#e2ee-state");
+  assert.equal(await alice.page.locator("#e2ee-code").innerText(), sa2.code);
+  await screenshot(alice.page, "security-code");
+  await alice.page.click("#e2ee-code-close");
+  console.log(`leader ${sa2.leader} (named by the focus: ${sa2.focusSpeaks}), epoch ${sa2.epoch}, ${sa2.stats.decrypted} frames decrypted by Alice`);
+
+  // A third participant with another passphrase: tiles, but nothing decodes.
+  const carol = await participant(browser);
+  await joinWith(carol, room, "Carol", "&k=" + encodeURIComponent("another passphrase"));
+  const sc = await waitState(carol.page, "Carol is told the keys do not match", (st) => st.enabled && st.mismatch && st.epoch > 0);
+  assert.equal(sc.stats.decrypted, 0, `Carol decrypted frames: ${JSON.stringify(sc.stats)}`);
+  assert.ok(failed(sc) > 0);
+  assert.equal((sc.frames[a] ?? 0) + (sc.frames[b] ?? 0), 0, `Carol decoded video: ${JSON.stringify(sc.frames)}`);
+  await carol.page.waitForSelector("#e2ee-alert:not([hidden])");
+  assert.match(await carol.page.locator("#e2ee-alert").innerText(), /keys do not match/i);
+  assert.notEqual(sc.code, (await state(alice.page)).code, "another passphrase, another code");
+  await screenshot(carol.page, "keys-do-not-match");
+  // Alice and Bob go on decoding each other (on the epoch Carol's join made).
+  const sa3 = await waitState(alice.page, "Alice still decodes Bob", (st) => st.epoch > sa2.epoch && st.sending === st.epoch && st.frames[b] > sa2.frames[b] + 30);
+  assert.equal(sa3.mismatch, false);
+  for (const p of [alice, bob, carol]) {
+    assert.deepEqual(p.errors, []);
+    await p.context.close();
+  }
+});

@@ -1,0 +1,200 @@
+// Key agents in a simulated room: the focus names the leader, the leader
+// makes epochs, members open their seals or ratchet, everyone ends up with
+// the same keys and security code; a join ratchets, a leave starts fresh,
+// another passphrase gives other keys, a substituted key raises the alarm.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { xml, type Element } from "@xmpp/xml";
+import { KeyAgent } from "../src/e2ee/agent";
+import { toHex } from "../src/e2ee/bytes";
+import * as hpke from "../src/e2ee/hpke";
+import { keyElement, parseRoster, NS_E2EE } from "../src/e2ee/stanzas";
+
+const room = "secret@conference.parley.test";
+const timing = { sendAfterMs: 30, leaveDebounceMs: 40, joinBatchMs: 5, pendingMs: 5000 };
+
+/** The MUC and the focus: presences to everyone, groupchat to everyone, chat to one; `tamper` may change any stanza in flight. */
+class Room {
+  agents = new Map<string, { agent: KeyAgent; pub: Uint8Array; sent: Element[]; keys: { epoch: number; base: string }[]; sending: number[] }>();
+  focus: { enabled: boolean; leader: string } | null = null;
+  tamper: (el: Element, to: string) => Element = (el) => el;
+
+  deliver(to: string, el: Element) {
+    const a = this.agents.get(to);
+    if (a) a.agent.onStanza(this.tamper(el, to));
+  }
+
+  presenceOf(nick: string): Element {
+    return xml("presence", { from: `${room}/${nick}` }, keyElement(this.agents.get(nick)!.pub));
+  }
+
+  focusPresence(): Element {
+    return xml("presence", { from: `${room}/focus` }, xml("e2ee", { xmlns: NS_E2EE, enabled: String(this.focus!.enabled), leader: this.focus!.leader || undefined }));
+  }
+
+  async join(nick: string, passphrase = "pass one", pub?: Uint8Array): Promise<KeyAgent> {
+    const keys = await hpke.generateKeyPair();
+    const entry = { agent: null as unknown as KeyAgent, pub: pub ?? keys.pub, sent: [] as Element[], keys: [] as { epoch: number; base: string }[], sending: [] as number[] };
+    const agent = new KeyAgent({
+      roomJid: room,
+      selfNick: () => nick,
+      keys,
+      passphrase,
+      timing,
+      send: (el) => {
+        entry.sent.push(el);
+        const to = el.attrs.to as string;
+        const stamped = xml(el.name, { ...el.attrs, from: `${room}/${nick}`, to: undefined }, ...el.getChildElements());
+        if (el.attrs.type === "groupchat") for (const n of this.agents.keys()) this.deliver(n, stamped);
+        else this.deliver(to.slice(room.length + 1), stamped);
+      },
+    });
+    entry.agent = agent;
+    agent.on("receiveKey", (epoch, base) => entry.keys.push({ epoch, base: toHex(base) }));
+    agent.on("sendKey", (epoch) => entry.sending.push(epoch));
+    // The room sends the newcomer everyone already here (the focus first), then tells everyone about it.
+    if (this.focus) agent.onStanza(this.focusPresence());
+    for (const n of this.agents.keys()) agent.onStanza(this.presenceOf(n));
+    this.agents.set(nick, entry);
+    for (const n of this.agents.keys()) this.deliver(n, this.presenceOf(nick));
+    return agent;
+  }
+
+  leave(nick: string) {
+    this.agents.get(nick)!.agent.close();
+    this.agents.delete(nick);
+    for (const n of this.agents.keys()) this.deliver(n, xml("presence", { from: `${room}/${nick}`, type: "unavailable" }));
+  }
+
+  setFocus(enabled: boolean, leader: string) {
+    this.focus = { enabled, leader };
+    for (const n of this.agents.keys()) this.deliver(n, this.focusPresence());
+  }
+
+  /** Resolves when every agent's newest epoch is `epoch` and all send with it. */
+  async settled(epoch: number, nicks = [...this.agents.keys()]) {
+    await until(() => nicks.every((n) => this.agents.get(n)!.agent.current?.epoch === epoch && this.agents.get(n)!.agent.sendingEpoch === epoch), `everyone at epoch ${epoch}`);
+  }
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function base(r: Room, nick: string, epoch: number): string | undefined {
+  return r.agents.get(nick)!.keys.find((k) => k.epoch === epoch)?.base;
+}
+
+test("the leader's epoch reaches every member: same base key, same security code", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "aaaa0001" };
+  const a = await r.join("aaaa0001");
+  const b = await r.join("bbbb0002");
+  const c = await r.join("cccc0003");
+  await until(() => (c.current?.epoch ?? 0) >= 2, "c learns an epoch");
+  const e = c.current!.epoch;
+  await r.settled(e);
+  assert.ok(a.isLeader && !b.isLeader);
+  assert.equal(base(r, "bbbb0002", e), base(r, "aaaa0001", e));
+  assert.equal(base(r, "cccc0003", e), base(r, "aaaa0001", e));
+  assert.deepEqual(b.current!.code, a.current!.code);
+  assert.deepEqual(c.current!.code, a.current!.code);
+  assert.equal(new Set(a.current!.roster.map((m) => m.index)).size, 3);
+  assert.deepEqual(a.current!.roster.map((m) => m.nick).sort(), ["aaaa0001", "bbbb0002", "cccc0003"]);
+  assert.equal(a.alarm + b.alarm + c.alarm, "");
+  for (const n of r.agents.keys()) r.agents.get(n)!.agent.close();
+});
+
+test("a join ratchets (only the newcomer gets a seal, and it cannot go back); a leave starts fresh for those left", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "aaaa0001" };
+  const a = await r.join("aaaa0001");
+  await r.join("bbbb0002");
+  await until(() => r.agents.get("bbbb0002")!.agent.current !== null, "b keyed");
+  const e1 = a.current!.epoch;
+  await r.settled(e1);
+  const sentBefore = r.agents.get("aaaa0001")!.sent.length;
+  const c = await r.join("cccc0003");
+  await r.settled(e1 + 1);
+  const sent = r.agents.get("aaaa0001")!.sent.slice(sentBefore);
+  const roster = parseRoster(sent[0]!)!;
+  assert.equal(roster.ratchet, true);
+  assert.deepEqual(sent.slice(1).map((el) => el.attrs.to), [`${room}/cccc0003`], "one seal, to the newcomer");
+  assert.equal(base(r, "cccc0003", e1), undefined, "the newcomer has no key of the epoch before its join");
+  assert.deepEqual(c.current!.code, a.current!.code);
+  // A leave: a fresh secret to those left, not a ratchet (the leaver could ratchet).
+  const leaverKey = base(r, "cccc0003", e1 + 1);
+  r.leave("cccc0003");
+  await r.settled(e1 + 2);
+  const fresh = parseRoster(r.agents.get("aaaa0001")!.sent.filter((el) => el.attrs.type === "groupchat").at(-1)!)!;
+  assert.equal(fresh.ratchet, false);
+  assert.deepEqual(fresh.members.map((m) => m.nick), ["aaaa0001", "bbbb0002"]);
+  assert.notEqual(base(r, "bbbb0002", e1 + 2), leaverKey);
+  assert.equal(base(r, "bbbb0002", e1 + 2), base(r, "aaaa0001", e1 + 2));
+  a.close();
+  r.agents.get("bbbb0002")!.agent.close();
+});
+
+test("another passphrase: the same epoch, other keys and another code", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "aaaa0001" };
+  const a = await r.join("aaaa0001", "pass one");
+  const b = await r.join("bbbb0002", "pass two");
+  await until(() => b.current !== null && a.current?.epoch === b.current.epoch, "b keyed");
+  const e = b.current!.epoch;
+  assert.notEqual(base(r, "bbbb0002", e), base(r, "aaaa0001", e));
+  assert.notDeepEqual(b.current!.code, a.current!.code);
+  a.close();
+  b.close();
+});
+
+test("without the focus's word, a passphrase room takes the oldest E2EE occupant as leader", async () => {
+  const r = new Room();
+  const a = await r.join("aaaa0001");
+  const b = await r.join("bbbb0002");
+  assert.equal(a.focusSpeaks, false);
+  assert.equal(b.leader, "aaaa0001");
+  await until(() => b.current !== null, "b keyed");
+  await r.settled(b.current!.epoch);
+  assert.equal(base(r, "bbbb0002", b.current!.epoch), base(r, "aaaa0001", b.current!.epoch));
+  // The focus names another leader: it starts fresh, and everyone follows.
+  const before = b.current!.epoch;
+  r.setFocus(true, "bbbb0002");
+  await until(() => (a.current?.epoch ?? 0) > before, "a follows the new leader");
+  assert.ok(b.isLeader && !a.isLeader);
+  assert.deepEqual(a.current!.code, b.current!.code);
+  a.close();
+  b.close();
+});
+
+test("a roster that lists someone else's key for us raises the alarm and gives no key", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "aaaa0001" };
+  const evil = (await hpke.generateKeyPair()).pub;
+  // The server swaps b's key in the presence the leader sees.
+  r.tamper = (el, to) => (to === "aaaa0001" && el.name === "presence" && el.attrs.from === `${room}/bbbb0002` ? xml("presence", { from: el.attrs.from }, keyElement(evil)) : el);
+  const a = await r.join("aaaa0001");
+  const b = await r.join("bbbb0002");
+  await until(() => b.alarm !== "", "b's alarm");
+  assert.equal(b.current, null);
+  assert.match(b.alarm, /not yours/);
+  a.close();
+  b.close();
+});
+
+test("E2EE off: no leader, no epochs", async () => {
+  const r = new Room();
+  r.focus = { enabled: false, leader: "" };
+  const a = await r.join("aaaa0001", "");
+  const b = await r.join("bbbb0002", "");
+  await new Promise((res) => setTimeout(res, 50)); // nothing is expected to happen: give it the time a leader would take
+  assert.equal(a.enabled, false);
+  assert.equal(a.current, null);
+  assert.equal(r.agents.get("aaaa0001")!.sent.length + r.agents.get("bbbb0002")!.sent.length, 0);
+  a.close();
+  b.close();
+});
