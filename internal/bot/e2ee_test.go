@@ -1,11 +1,14 @@
 package bot_test
 
 import (
+	"bytes"
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/internal/bot"
+	"github.com/parley-im/parley/internal/e2ee"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
 )
 
@@ -95,5 +98,209 @@ func TestEncryptedBotsDecodeEachOther(t *testing.T) {
 		if after.Failed.Auth != before[me].Failed.Auth || after.Decrypted <= before[me].Decrypted {
 			t.Errorf("%s: auth failures %d → %d, decrypted %d → %d", me.EndpointID(), before[me].Failed.Auth, after.Failed.Auth, before[me].Decrypted, after.Decrypted)
 		}
+	}
+}
+
+// tap records what the bridge forwards: per sending endpoint, the video
+// packets, those carrying bot.Canary, and the audio payloads with when
+// they passed.
+type tap struct {
+	mu     sync.Mutex
+	video  map[string]int
+	canary map[string]int
+	audio  map[string][]tapped
+}
+
+type tapped struct {
+	at      time.Time
+	payload []byte
+}
+
+func newTap(srv *xmpptest.Server) *tap {
+	tp := &tap{video: map[string]int{}, canary: map[string]int{}, audio: map[string][]tapped{}}
+	srv.App.Bridge.SetForwardTap(func(ep, kind string, payload []byte) {
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		switch kind {
+		case "video":
+			tp.video[ep]++
+			if bytes.Contains(payload, []byte(bot.Canary)) {
+				tp.canary[ep]++
+			}
+		case "audio":
+			tp.audio[ep] = append(tp.audio[ep], tapped{at: time.Now(), payload: append([]byte(nil), payload...)})
+		}
+	})
+	return tp
+}
+
+func (tp *tap) counts(ep string) (video, canary int) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return tp.video[ep], tp.canary[ep]
+}
+
+// audioBetween returns the audio payloads ep sent that passed the bridge
+// between from and to.
+func (tp *tap) audioBetween(ep string, from, to time.Time) [][]byte {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	var out [][]byte
+	for _, a := range tp.audio[ep] {
+		if !a.at.Before(from) && a.at.Before(to) {
+			out = append(out, a.payload)
+		}
+	}
+	return out
+}
+
+// others is every bot of all but me.
+func others(me *bot.Bot, all []*bot.Bot) []*bot.Bot {
+	var out []*bot.Bot
+	for _, x := range all {
+		if x != me {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// waitAll waits until every bot decodes every other.
+func waitAll(t *testing.T, ctx context.Context, all ...*bot.Bot) {
+	t.Helper()
+	for _, me := range all {
+		if err := me.Wait(ctx, decodes(others(me, all)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCanaryOnlyInTheClear is the test 3: the bridge's forwarded
+// payloads carry the plaintext marker every bot video frame holds when
+// encryption is off, and never when it is on.
+func TestCanaryOnlyInTheClear(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	tp := newTap(srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	p1, p2 := joinOpts(t, srv, "plain", bot.Options{}), joinOpts(t, srv, "plain", bot.Options{})
+	e1, e2 := joinOpts(t, srv, "sealed", bot.Options{E2EE: true}), joinOpts(t, srv, "sealed", bot.Options{E2EE: true})
+	waitAll(t, ctx, p1, p2)
+	waitAll(t, ctx, e1, e2)
+	// Let both encrypted senders pass 300 video packets through the tap.
+	waitFor(t, ctx, "300 video packets from each encrypted bot", func() bool {
+		v1, _ := tp.counts(e1.EndpointID())
+		v2, _ := tp.counts(e2.EndpointID())
+		return v1 >= 300 && v2 >= 300
+	})
+	for _, b := range []*bot.Bot{p1, p2} {
+		if v, c := tp.counts(b.EndpointID()); c == 0 {
+			t.Errorf("plain %s: the canary is in none of %d video packets (the control failed)", b.EndpointID(), v)
+		}
+	}
+	for _, b := range []*bot.Bot{e1, e2} {
+		if v, c := tp.counts(b.EndpointID()); c != 0 {
+			t.Errorf("encrypted %s: the canary is in %d of %d video packets", b.EndpointID(), c, v)
+		}
+	}
+}
+
+// TestOtherPassphraseDecodesNothing is the contract: a participant
+// with another passphrase receives the others' media but decodes none of
+// it and reports that the keys do not match, while those sharing the
+// passphrase decode each other and show one code that differs from its.
+func TestOtherPassphraseDecodesNothing(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	a := joinOpts(t, srv, "pass", bot.Options{Passphrase: "one"})
+	b := joinOpts(t, srv, "pass", bot.Options{Passphrase: "one", PassphraseKey: a.PassphraseKey()})
+	c := joinOpts(t, srv, "pass", bot.Options{Passphrase: "two"})
+	waitAll(t, ctx, a, b)
+	if err := c.Wait(ctx, func(map[string]bot.Remote) bool { return c.E2EE().KeyMismatch }); err != nil {
+		t.Fatalf("no key mismatch reported: %v (%+v)", err, c.E2EE())
+	}
+	got := c.Received()
+	for _, from := range []*bot.Bot{a, b} {
+		r := got[from.EndpointID()]
+		failed := r.Sources[from.EndpointID()+"-v0"].DecryptFailed + r.Sources[from.EndpointID()+"-a0"].DecryptFailed
+		if r.VideoFrames != 0 || r.AudioPackets != 0 || failed == 0 {
+			t.Errorf("c decoded %d frames and %d audio packets of %s (%d failed)", r.VideoFrames, r.AudioPackets, from.EndpointID(), failed)
+		}
+	}
+	if r := a.Received()[c.EndpointID()]; r.VideoFrames != 0 || r.AudioPackets != 0 {
+		t.Errorf("a decoded c: %+v", r)
+	}
+	ea, eb, ec := a.E2EE(), b.E2EE(), c.E2EE()
+	if ea.SecurityCode != eb.SecurityCode || ea.SecurityCode == ec.SecurityCode || ec.Decrypted != 0 || ec.Failed.Auth == 0 {
+		t.Errorf("codes a %q b %q c %q; c decrypted %d, auth failures %d", ea.SecurityCode, eb.SecurityCode, ec.SecurityCode, ec.Decrypted, ec.Failed.Auth)
+	}
+}
+
+// decryptsWith reports whether any of the epoch keys decrypts an audio
+// frame (a fresh receiver for each: no replay window in the way).
+func decryptsWith(keys []e2ee.EpochKeys, frame []byte) bool {
+	for _, k := range keys {
+		r := e2ee.NewReceiver(nil)
+		r.Add(k)
+		if _, err := r.Decrypt(e2ee.CodecOpus, frame); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRotationLocksOutLeaverAndNewcomer is the bot-level half of the
+// issue's test 5: every key a newcomer learns fails on the audio the
+// others sent before it joined, and every key a leaver learnt fails on
+// what they send from 3 s after it left; the keys of a member present
+// throughout decrypt both (the control).
+func TestRotationLocksOutLeaverAndNewcomer(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	tp := newTap(srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := bot.Options{E2EE: true}
+	a, b, c := joinOpts(t, srv, "rotate", o), joinOpts(t, srv, "rotate", o), joinOpts(t, srv, "rotate", o)
+	waitAll(t, ctx, a, b, c)
+
+	joined := time.Now()
+	d := joinOpts(t, srv, "rotate", o)
+	waitAll(t, ctx, a, b, c, d)
+	for _, from := range []*bot.Bot{a, b, c} {
+		frames := tp.audioBetween(from.EndpointID(), time.Time{}, joined)
+		if len(frames) < 20 {
+			t.Fatalf("only %d audio frames of %s before the join", len(frames), from.EndpointID())
+		}
+		for i, f := range frames {
+			if decryptsWith(d.LearntKeys(), f) {
+				t.Fatalf("the newcomer's keys decrypt frame %d of %s from before its join", i, from.EndpointID())
+			}
+			if from != a && !decryptsWith(a.LearntKeys(), f) {
+				t.Fatalf("a's keys do not decrypt frame %d of %s (the control failed)", i, from.EndpointID())
+			}
+		}
+	}
+
+	left := time.Now()
+	leaverKeys := c.LearntKeys()
+	c.Close()
+	after := left.Add(3 * time.Second)
+	waitFor(t, ctx, "a second of audio sent from 3 s after the leave", func() bool {
+		return len(tp.audioBetween(a.EndpointID(), after, time.Now())) >= 50 && len(tp.audioBetween(b.EndpointID(), after, time.Now())) >= 50
+	})
+	for _, from := range []*bot.Bot{a, b, d} {
+		frames := tp.audioBetween(from.EndpointID(), after, time.Now())
+		for i, f := range frames {
+			if decryptsWith(leaverKeys, f) {
+				t.Fatalf("the leaver's keys decrypt frame %d of %s sent 3 s after it left", i, from.EndpointID())
+			}
+			if from != b && !decryptsWith(b.LearntKeys(), f) {
+				t.Fatalf("b's keys do not decrypt frame %d of %s (the control failed)", i, from.EndpointID())
+			}
+		}
+	}
+	if ea, ed := a.E2EE(), d.E2EE(); ea.Epoch <= leaverKeys[len(leaverKeys)-1].Epoch || ea.SecurityCode != ed.SecurityCode {
+		t.Errorf("after the leave: a at epoch %d (leaver's last %d), codes %q / %q", ea.Epoch, leaverKeys[len(leaverKeys)-1].Epoch, ea.SecurityCode, ed.SecurityCode)
 	}
 }

@@ -33,6 +33,8 @@ type Bridge struct {
 
 	// expiredHook, when set (OnEndpointExpired or tests, before Start), is called after an endpoint expires.
 	expiredHook func(conferenceID, endpointID, reason string)
+	// tap, when set (SetForwardTap, tests), sees every forwarded payload (tap.go).
+	tap forwardTap
 
 	cert        tls.Certificate
 	fingerprint string // sha-256 of cert, "AB:CD:…"

@@ -173,6 +173,7 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 		}
 	}
 	src.noteLayer(s, p.desc(), p.payloadLen(), now)
+	e.tapForward(src.kind, p.payload())
 	wantKeyframe := false
 	if subs := src.subscribers.Load(); subs != nil {
 		bt := e.sendBatch()

@@ -1,0 +1,18 @@
+package bot
+
+import "github.com/parley-im/parley/internal/e2ee"
+
+// LearntKeys returns the keys of every epoch the bot learnt, oldest first,
+// for tests that try them on captured frames.
+func (b *Bot) LearntKeys() []e2ee.EpochKeys {
+	if b.keys == nil {
+		return nil
+	}
+	b.keys.mu.Lock()
+	defer b.keys.mu.Unlock()
+	var out []e2ee.EpochKeys
+	for _, st := range b.keys.learnt {
+		out = append(out, st.Keys)
+	}
+	return out
+}
