@@ -67,6 +67,7 @@ type App struct {
 	// bridges is how the focus reaches the bridges: the one in this
 	// process, or a cluster's over NATS (cluster.go).
 	bridges bridgeapi.Bridges
+	cluster clusterParts
 
 	// AVModeration is avmoderation.<domain> (moderation.go).
 	AVModeration *avmoderation.Component
@@ -95,10 +96,17 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	clusterBridgeID(&cfg)
 	a := &App{cfg: cfg, log: log, errc: make(chan error, 4), selfSigned: cfg.TLSCert == ""}
 	var err error
 	if a.tls, err = loadTLS(cfg.TLSCert, cfg.TLSKey, cfg.Data, cfg.Domain); err != nil {
 		return nil, cfg.Named(err)
+	}
+	if cfg.Role == config.RoleBridge {
+		if err := a.newBridgeRole(); err != nil {
+			return nil, err
+		}
+		return a, nil
 	}
 	if a.store, err = auth.Open(AccountsFile(cfg.Data)); err != nil {
 		return nil, err
@@ -147,20 +155,24 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerXMPPMetrics(a.reg, a.C2S, a.Router)
-	bcfg := cfg.Bridge
-	bcfg.MediaAddr = cfg.Media
-	if cfg.PublicIP != "" {
-		bcfg.PublicIP = cfg.PublicIP
+	if cfg.Role == config.RoleAll {
+		// A signal node runs no bridge and so no TURN: its relays could reach no media port.
+		bcfg := cfg.Bridge
+		bcfg.MediaAddr = cfg.Media
+		if cfg.PublicIP != "" {
+			bcfg.PublicIP = cfg.PublicIP
+		}
+		if a.Bridge, err = bridge.New(bcfg, log, a.reg); err != nil {
+			a.store.Close()
+			return nil, err
+		}
+		if a.TURN, err = turn.New(cfg.TURNConfig(), turn.Options{TLS: a.tls, DataDir: cfg.Data, Registerer: a.reg, Logger: log}); err != nil {
+			a.store.Close()
+			return nil, err
+		}
+		a.bridges = bridgeapi.NewLocal(a.Bridge)
 	}
-	if a.Bridge, err = bridge.New(bcfg, log, a.reg); err != nil {
-		a.store.Close()
-		return nil, err
-	}
-	if a.TURN, err = turn.New(cfg.TURNConfig(), turn.Options{TLS: a.tls, DataDir: cfg.Data, Registerer: a.reg, Logger: log}); err != nil {
-		a.store.Close()
-		return nil, err
-	}
-	a.bridges = bridgeapi.NewLocal(a.Bridge)
+	a.newClusterParts()
 	if err := a.newFocus(); err != nil {
 		a.store.Close()
 		return nil, err
@@ -171,19 +183,22 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		a.store.Close()
 		return nil, err
 	}
+	extra := map[string]http.Handler{
+		"GET /metrics": web.OnlyFrom(metricsAllow, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})),
+	}
+	if a.Bridge != nil {
+		extra["/colibri-ws/"] = a.Bridge.ChannelHandler(a.wsOrigins()...)
+		// What the bridge does for each receiver (estimate, allocation, layers): from where
+		// /metrics may be read, as it names every conference and participant.
+		extra["GET /debug/bridge"] = web.OnlyFrom(metricsAllow, a.Bridge.DebugHandler())
+	}
 	a.http = &http.Server{
 		Handler: web.New(web.Options{
 			Domain: cfg.Domain,
 			Public: a.publicBase(),
 			XMPP:   a.C2S,
 			Ready:  a.ready.Load,
-			Extra: map[string]http.Handler{
-				"/colibri-ws/": a.Bridge.ChannelHandler(a.wsOrigins()...),
-				"GET /metrics": web.OnlyFrom(metricsAllow, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})),
-				// What the bridge does for each receiver (estimate, allocation, layers): from where
-				// /metrics may be read, as it names every conference and participant.
-				"GET /debug/bridge": web.OnlyFrom(metricsAllow, a.Bridge.DebugHandler()),
-			},
+			Extra:  extra,
 		}),
 		TLSConfig:         a.tls,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -196,6 +211,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 
 // Start opens the listeners and serves in the background.
 func (a *App) Start() error {
+	if a.cfg.Role == config.RoleBridge {
+		return a.startBridgeRole()
+	}
 	var err error
 	if a.xmppLn, err = net.Listen("tcp", a.cfg.XMPP); err != nil {
 		return fmt.Errorf("xmpp listener: %w", err)
@@ -204,29 +222,49 @@ func (a *App) Start() error {
 		a.xmppLn.Close()
 		return fmt.Errorf("https listener: %w", err)
 	}
-	if err := a.Bridge.Start(); err != nil {
-		a.xmppLn.Close()
-		a.httpLn.Close()
-		return err
+	if a.Bridge != nil {
+		if err := a.Bridge.Start(); err != nil {
+			a.xmppLn.Close()
+			a.httpLn.Close()
+			return err
+		}
+		media, _ := netip.ParseAddrPort(a.Bridge.MediaAddr().String())
+		if err := a.TURN.Start(media); err != nil {
+			a.xmppLn.Close()
+			a.httpLn.Close()
+			a.Bridge.Close()
+			return err
+		}
 	}
-	media, _ := netip.ParseAddrPort(a.Bridge.MediaAddr().String())
-	if err := a.TURN.Start(media); err != nil {
+	if err := a.startCluster(); err != nil {
 		a.xmppLn.Close()
 		a.httpLn.Close()
-		a.Bridge.Close()
+		if a.Bridge != nil {
+			a.TURN.Close()
+			a.Bridge.Close()
+		}
 		return err
 	}
 	a.serve(func() error { return a.C2S.Serve(a.xmppLn) })
 	a.serve(func() error {
-		err := a.http.Serve(a.TURN.ShareTLS(a.httpLn, a.tls))
+		var err error
+		if a.TURN != nil {
+			err = a.http.Serve(a.TURN.ShareTLS(a.httpLn, a.tls))
+		} else {
+			err = a.http.ServeTLS(a.httpLn, "", "")
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return err
 	})
 	a.ready.Store(true)
-	a.log.Info("parley serving", "domain", a.cfg.Domain, "https", a.httpLn.Addr().String(),
-		"xmpp", a.xmppLn.Addr().String(), "media", a.Bridge.MediaAddr().String(), "version", Version)
+	media := "none (role signal)"
+	if a.Bridge != nil {
+		media = a.Bridge.MediaAddr().String()
+	}
+	a.log.Info("parley serving", "domain", a.cfg.Domain, "role", a.cfg.Role, "https", a.httpLn.Addr().String(),
+		"xmpp", a.xmppLn.Addr().String(), "media", media, "version", Version)
 	a.log.Info(a.openLine())
 	return nil
 }
@@ -276,6 +314,9 @@ const maxICEServers = 4
 // Binding there, and browsers take their server-reflexive candidate from the TURN allocation. Of the
 // rest, at most maxICEServers are kept, in the TURN server's order.
 func (a *App) turnServices(from string) []extdisco.Service {
+	if a.TURN == nil {
+		return nil
+	}
 	bare, _, _ := strings.Cut(from, "/")
 	all := a.TURN.Services(bare, a.cfg.Domain)
 	turnUDP := map[string]bool{}
@@ -312,15 +353,22 @@ func (a *App) Store() *auth.Store { return a.store }
 // Shutdown stops accepting, ends every stream with system-shutdown, and
 // closes the store. It waits for the serving goroutines until ctx is done.
 func (a *App) Shutdown(ctx context.Context) error {
+	if a.cfg.Role == config.RoleBridge {
+		return a.shutdownBridgeRole(ctx)
+	}
 	a.ready.Store(false)
 	var errs []error
 	a.xmppLn.Close()
 	errs = append(errs, a.C2S.Shutdown(ctx))
 	a.Focus.Close()
 	a.MUC.Close()
+	a.stopCluster()
 	errs = append(errs, a.http.Shutdown(ctx))
 	a.wg.Wait()
-	errs = append(errs, a.TURN.Close(), a.Bridge.Close(), a.store.Close())
+	if a.Bridge != nil {
+		errs = append(errs, a.TURN.Close(), a.Bridge.Close())
+	}
+	errs = append(errs, a.store.Close())
 	return errors.Join(errs...)
 }
 
@@ -332,7 +380,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	if err := a.Start(); err != nil {
-		a.store.Close()
+		if a.store != nil {
+			a.store.Close()
+		}
 		return err
 	}
 	var serveErr error

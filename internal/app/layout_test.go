@@ -24,6 +24,11 @@ func TestDependencyDirection(t *testing.T) {
 		{"internal/xmpp/", "internal/turn"},
 		{"internal/auth", "internal/xmpp/"},
 		{"internal/config", "internal/app"},
+		// The focus–bridge API is NATS-free; only internal/cluster speaks NATS.
+		{"internal/focus", "internal/cluster"},
+		{"internal/focus", "github.com/nats-io/"},
+		{"internal/bridge", "internal/cluster"}, // and internal/bridgeapi
+		{"internal/bridge", "github.com/nats-io/"},
 	}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -101,6 +101,7 @@ type Bot struct {
 	nick   string  // endpoint id
 	focus  jid.JID // room/focus
 	origin string  // https://HOST:PORT
+	region string  // the URL's ?region=: sent in <jitsi_participant_region/> for bridge selection
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -157,7 +158,7 @@ func Join(ctx context.Context, o Options) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bot{o: o, log: log, origin: u.Scheme + "://" + u.Host, in: newInbound(), cam: newCamera(fx),
+	b := &Bot{o: o, log: log, origin: u.Scheme + "://" + u.Host, region: u.Query().Get("region"), in: newInbound(), cam: newCamera(fx),
 		constraints: c, start: time.Now(), changed: make(chan struct{})}
 	cfg, err := b.fetchConfig(ctx)
 	if err != nil {
@@ -232,6 +233,9 @@ func (b *Bot) enter(ctx context.Context, c *client.Client) error {
 		pres.Add(stanza.New(nsNick, "nick").SetText(b.o.Name))
 	}
 	pres.Add(stanza.New(stanza.NSClient, "jitsi_participant_codecList").SetText("vp8"))
+	if b.region != "" {
+		pres.Add(stanza.New(stanza.NSClient, "jitsi_participant_region").SetText(b.region))
+	}
 	pres.Add(stanza.New(stanza.NSClient, "SourceInfo").SetText(sourceInfo(b.nick)))
 	if b.keys != nil {
 		pres.Add(b.keys.presenceKey())

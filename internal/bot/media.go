@@ -369,8 +369,17 @@ func (b *Bot) openChannel(m *session, raw string) error {
 	if err != nil {
 		return fmt.Errorf("bridge channel URL: %w", err)
 	}
+	// A channel on the server the bot reached (named by its domain) is
+	// dialled where the bot reached it, as that name need not resolve
+	// here; a bridge elsewhere in a cluster is dialled as named.
 	o, _ := url.Parse(b.origin)
-	u.Host = o.Host
+	if u.Hostname() == b.cfg.Hosts.Domain {
+		if u.Port() == "" || u.Port() == o.Port() {
+			u.Host = o.Host
+		} else {
+			u.Host = net.JoinHostPort(o.Hostname(), u.Port()) // a bridge node beside the server
+		}
+	}
 	u.Scheme = "wss"
 	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
 	defer cancel()

@@ -56,6 +56,18 @@ type Config struct {
 	// MetricsAllow lists the networks that may read /metrics (default: loopback only).
 	MetricsAllow []string `toml:"metrics-allow"`
 
+	// Role is what this process runs: "all" (everything, the default), "signal" (XMPP, rooms, the
+	// focus, the web front) or "bridge" (the videobridge and its HTTPS channel, /healthz, /metrics).
+	// Cluster lists NATS servers (nats://HOST:PORT) the nodes meet on, ClusterCreds the credentials
+	// file they sign in with; ClusterListen makes a signal node embed a NATS server there, which writes
+	// cluster.creds into Data. Region names where a bridge is (bridges of the participant's region are
+	// picked first). docs/architecture.md "More than one machine" has the contract.
+	Role          string   `toml:"role"`
+	Cluster       []string `toml:"cluster"`
+	ClusterCreds  string   `toml:"cluster-creds"`
+	ClusterListen string   `toml:"cluster-listen"`
+	Region        string   `toml:"region"`
+
 	C2S    c2s.Config    `toml:"c2s"`
 	Bridge bridge.Config `toml:"bridge"`
 	// TURNServer tunes the embedded TURN server; its addresses, secret, allowed peers and public IP are
@@ -104,6 +116,7 @@ func Default() Config {
 		TURNTLS:    ":5349",
 		Data:       "./data",
 		LogLevel:   "info",
+		Role:       RoleAll,
 		C2S:        c2s.Default(),
 		Bridge:     bridge.Default(),
 		TURNServer: TURNSection{Config: turn.Default()},
@@ -220,7 +233,69 @@ func (c Config) Validate() error {
 	if err := c.Focus.Validate(); err != nil {
 		return err
 	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
 	return c.Bridge.Validate()
+}
+
+// Roles of a process (--role).
+const (
+	RoleAll    = "all"
+	RoleSignal = "signal"
+	RoleBridge = "bridge"
+)
+
+// Clustered reports whether the process meets other nodes over NATS.
+func (c Config) Clustered() bool { return len(c.Cluster) > 0 || c.ClusterListen != "" }
+
+// validateCluster checks the role and cluster keys: a signal node needs a cluster to find bridges
+// in, a bridge node a cluster to serve, and only a node with the focus embeds the NATS server.
+func (c Config) validateCluster() error {
+	switch c.Role {
+	case RoleAll, RoleSignal, RoleBridge:
+	default:
+		return keyError("role", "%q is not signal, bridge or all", c.Role)
+	}
+	for _, u := range c.Cluster {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "nats" && p.Scheme != "tls") || p.Host == "" || p.Port() == "" {
+			return keyError("cluster", "%q is not nats://HOST:PORT", u)
+		}
+	}
+	if c.ClusterListen != "" {
+		if err := checkAddr("cluster-listen", c.ClusterListen); err != nil {
+			return err
+		}
+		if c.Role == RoleBridge {
+			return keyError("cluster-listen", "a bridge node does not embed the NATS server; give it --cluster")
+		}
+	}
+	switch {
+	case c.Role == RoleSignal && !c.Clustered():
+		return keyError("role", "a signal node needs --cluster or --cluster-listen to find its bridges")
+	case c.Role == RoleBridge && len(c.Cluster) == 0:
+		return keyError("role", "a bridge node needs --cluster nats://HOST:PORT to serve")
+	case c.ClusterCreds != "" && !c.Clustered():
+		return keyError("cluster-creds", "given without --cluster or --cluster-listen")
+	}
+	if c.Region != "" && !isRegion(c.Region) {
+		return keyError("region", "%q is not letters, digits, '-', '_' or '.' (at most 64)", c.Region)
+	}
+	return nil
+}
+
+// isRegion reports whether s is a region name: [A-Za-z0-9._-]{1,64}.
+func isRegion(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // TURNConfig is the [turn-server] section with the top-level TURN keys folded in; the realm defaults to
@@ -262,11 +337,20 @@ func (c *Config) options() []option {
 		{name: "tls-key", usage: "TLS key file (PEM)", str: &c.TLSKey},
 		{name: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{name: "metrics-allow", usage: "comma-separated CIDRs that may read /metrics (default loopback only)", list: &c.MetricsAllow},
+		{name: "role", usage: "what this process runs: all (one machine), signal (XMPP, rooms, focus, web) or bridge (media)", str: &c.Role},
+		{name: "cluster", usage: "NATS server nats://HOST:PORT the nodes meet on (repeatable, or comma-separated)", list: &c.Cluster},
+		{name: "cluster-creds", usage: "credentials file for the cluster: a signal node's cluster.creds, or a NATS user .creds", str: &c.ClusterCreds},
+		{name: "cluster-listen", usage: "HOST:PORT where a signal node embeds a NATS server for the cluster (writes cluster.creds into --data)", str: &c.ClusterListen},
+		{name: "region", usage: "the region a bridge serves (participants of that region are placed on it first)", str: &c.Region},
 	}
 }
 
-// listValue is a comma-separated flag.
-type listValue struct{ p *[]string }
+// listValue is a comma-separated flag; given again, it adds to the list
+// (the first time, it replaces what the file or environment said).
+type listValue struct {
+	p     *[]string
+	given bool
+}
 
 func (l listValue) String() string {
 	if l.p == nil {
@@ -275,8 +359,12 @@ func (l listValue) String() string {
 	return strings.Join(*l.p, ",")
 }
 
-func (l listValue) Set(s string) error {
-	*l.p = splitList(s)
+func (l *listValue) Set(s string) error {
+	if !l.given {
+		*l.p = nil
+		l.given = true
+	}
+	*l.p = append(*l.p, splitList(s)...)
 	return nil
 }
 
@@ -289,6 +377,28 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// serveUsage opens `parley serve --help`: the one-machine default and the
+// cluster contract (docs/architecture.md "More than one machine").
+const serveUsage = `usage: parley serve [flags]
+
+With no flags one process runs everything (XMPP, rooms, the focus, the
+bridge, TURN, the web client) and there is no NATS anywhere.
+
+More than one machine: the nodes meet on NATS.
+  signal node  (XMPP, rooms, focus, web; embeds NATS and writes DATA/cluster.creds on first start):
+    parley serve --role signal --cluster-listen :4222
+  bridge nodes (media port, /colibri-ws/, /healthz, /metrics; copy cluster.creds to each):
+    parley serve --role bridge --cluster nats://SIGNAL:4222 --cluster-creds cluster.creds \
+                 --region eu --public-url https://bridge1.example:8443 --public-ip 203.0.113.7
+Bridges send a heartbeat every second (endpoints, packets/s, CPU, region, version,
+draining); one silent for 3 s is taken out. A new conference goes to a bridge of its
+participant's region (its <jitsi_participant_region/>; parley bot takes ?region= on
+the room URL), else to the least loaded, and stays on that bridge while it lives and does not drain. Every
+role answers GET /healthz. Nodes without the credentials are refused.
+
+Flags (each also a config-file key and a PARLEY_* variable):
+`
 
 // EnvName is the environment variable for a key: PARLEY_ + upper case, - → _.
 func EnvName(key string) string {
@@ -334,12 +444,16 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, serveUsage)
+		fs.PrintDefaults()
+	}
 	fs.String("config", path, "TOML configuration file")
 	for _, o := range cfg.options() {
 		if o.str != nil {
 			fs.StringVar(o.str, o.name, *o.str, o.usage)
 		} else {
-			fs.Var(listValue{o.list}, o.name, o.usage)
+			fs.Var(&listValue{p: o.list}, o.name, o.usage)
 		}
 	}
 	if err := fs.Parse(args); err != nil {

@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/cluster"
+	"github.com/parley-im/parley/internal/config"
+	"github.com/parley-im/parley/internal/web"
+)
+
+// The cluster (docs/architecture.md "More than one machine"): with no cluster flags nothing here runs
+// and the focus calls the bridge in this process. With them, the focus reaches every bridge (its own
+// too, in role all) through NATS, and a bridge node serves its bridge there.
+
+// clusterParts are what a clustered process runs besides its components.
+type clusterParts struct {
+	nats *cluster.Server // the embedded NATS server (--cluster-listen), or nil
+	nc   *nats.Conn
+	pool *cluster.Pool // the focus's bridges (signal and all roles), or nil
+	node *cluster.Node // this process's bridge in the cluster (bridge and all roles), or nil
+}
+
+// clusterBridgeID gives a clustered bridge that kept the default ID one of its own: the ID names the
+// bridge in the cluster's subjects and channel URLs, so two bridges must not share it.
+func clusterBridgeID(cfg *config.Config) {
+	if cfg.Clustered() && cfg.Role != config.RoleSignal && cfg.Bridge.ID == bridge.Default().ID {
+		b := make([]byte, 4)
+		rand.Read(b)
+		cfg.Bridge.ID = "bridge-" + hex.EncodeToString(b)
+	}
+}
+
+// newClusterParts prepares the pool and the bridge's node; nothing connects until startCluster.
+func (a *App) newClusterParts() {
+	if !a.cfg.Clustered() {
+		return
+	}
+	if a.cfg.Role != config.RoleBridge {
+		a.cluster.pool = cluster.NewPool(nil, a.log)
+		a.bridges = a.cluster.pool
+	}
+	if a.Bridge != nil {
+		a.cluster.node = cluster.NewNode(a.Bridge, cluster.NodeOptions{
+			Region: a.cfg.Region, Version: Version, Load: cluster.LoadFrom(a.reg), Log: a.log,
+		})
+	}
+}
+
+// channelBase is the wss://HOST[:PORT] of this process's bridge channel: public-url's host, else the
+// domain with the HTTPS listener's port.
+func (a *App) channelBase() string {
+	if p := a.publicBase(); p != "" {
+		return "wss://" + strings.TrimPrefix(p, "https://")
+	}
+	_, port, _ := net.SplitHostPort(a.httpLn.Addr().String())
+	return "wss://" + net.JoinHostPort(a.cfg.Domain, port)
+}
+
+// startCluster starts the embedded NATS server if asked, connects, and starts the pool and the node.
+// It runs after the listeners and the bridge are up, so the first heartbeat names a working bridge.
+func (a *App) startCluster() error {
+	if !a.cfg.Clustered() {
+		return nil
+	}
+	urls, creds := a.cfg.Cluster, a.cfg.ClusterCreds
+	if a.cfg.ClusterListen != "" {
+		s, err := cluster.StartServer(a.cfg.ClusterListen, a.cfg.Data, a.log)
+		if err != nil {
+			return err
+		}
+		a.cluster.nats = s
+		a.log.Info("cluster: NATS embedded", "url", s.URL(), "credentials", s.CredsFile())
+		if len(urls) == 0 {
+			urls = []string{s.URL()}
+		}
+		if creds == "" {
+			creds = s.CredsFile()
+		}
+	}
+	nc, err := cluster.Dial(urls, creds, "parley "+a.cfg.Role+" "+a.cfg.Domain)
+	if err != nil {
+		a.stopCluster()
+		return err
+	}
+	a.cluster.nc = nc
+	if a.cluster.node != nil {
+		a.cluster.node.SetChannelBase(a.channelBase())
+		if err := a.cluster.node.Start(nc); err != nil {
+			a.stopCluster()
+			return err
+		}
+	}
+	if a.cluster.pool != nil {
+		if err := a.cluster.pool.Start(nc); err != nil {
+			a.stopCluster()
+			return err
+		}
+	}
+	a.log.Info("cluster: joined", "role", a.cfg.Role, "nats", nc.ConnectedUrlRedacted(), "region", a.cfg.Region)
+	return nil
+}
+
+// stopCluster tells the cluster this process's bridge is gone and disconnects.
+func (a *App) stopCluster() {
+	if n := a.cluster.node; n != nil {
+		n.Close()
+	}
+	if p := a.cluster.pool; p != nil {
+		p.Close()
+	}
+	if a.cluster.nc != nil {
+		a.cluster.nc.Close()
+	}
+	if a.cluster.nats != nil {
+		a.cluster.nats.Close()
+	}
+	a.cluster = clusterParts{pool: a.cluster.pool, node: a.cluster.node}
+}
+
+// newBridgeRole builds a bridge node: the bridge, its HTTPS front (/colibri-ws/, /healthz, /metrics,
+// /debug/bridge) and its place in the cluster; no XMPP, rooms, focus or TURN.
+func (a *App) newBridgeRole() error {
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bcfg := a.cfg.Bridge
+	bcfg.MediaAddr = a.cfg.Media
+	if a.cfg.PublicIP != "" {
+		bcfg.PublicIP = a.cfg.PublicIP
+	}
+	var err error
+	if a.Bridge, err = bridge.New(bcfg, a.log, a.reg); err != nil {
+		return err
+	}
+	metricsAllow, err := allowList(a.cfg.MetricsAllow)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/colibri-ws/", a.Bridge.ChannelHandler(a.wsOrigins()...))
+	mux.Handle("GET /metrics", web.OnlyFrom(metricsAllow, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})))
+	mux.Handle("GET /debug/bridge", web.OnlyFrom(metricsAllow, a.Bridge.DebugHandler()))
+	a.http = &http.Server{
+		Handler:           mux,
+		TLSConfig:         a.tls,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	a.newClusterParts()
+	return nil
+}
+
+// startBridgeRole opens a bridge node's HTTPS port and media socket and joins the cluster.
+func (a *App) startBridgeRole() error {
+	var err error
+	if a.httpLn, err = net.Listen("tcp", a.cfg.HTTP); err != nil {
+		return fmt.Errorf("https listener: %w", err)
+	}
+	if err := a.Bridge.Start(); err != nil {
+		a.httpLn.Close()
+		return err
+	}
+	if err := a.startCluster(); err != nil {
+		a.httpLn.Close()
+		a.Bridge.Close()
+		return err
+	}
+	a.serve(func() error {
+		err := a.http.ServeTLS(a.httpLn, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	a.ready.Store(true)
+	a.log.Info("parley bridge serving", "bridge", a.Bridge.ID(), "region", a.cfg.Region, "https", a.httpLn.Addr().String(),
+		"media", a.Bridge.MediaAddr().String(), "version", Version)
+	return nil
+}
+
+// shutdownBridgeRole leaves the cluster first (the signal nodes stop placing participants here), then
+// stops serving.
+func (a *App) shutdownBridgeRole(ctx context.Context) error {
+	a.ready.Store(false)
+	a.stopCluster()
+	err := a.http.Shutdown(ctx)
+	a.wg.Wait()
+	return errors.Join(err, a.Bridge.Close())
+}
+
+// ClusterURL is the URL of the NATS server this process embeds (--cluster-listen), "" when none.
+func (a *App) ClusterURL() string {
+	if a.cluster.nats == nil {
+		return ""
+	}
+	return a.cluster.nats.URL()
+}
+
+// ClusterBridges lists the bridges a signal node knows, as last heard; nil on other nodes.
+func (a *App) ClusterBridges() []cluster.Heartbeat {
+	if a.cluster.pool == nil {
+		return nil
+	}
+	return a.cluster.pool.Registry().Bridges()
+}

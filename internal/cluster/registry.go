@@ -1,0 +1,198 @@
+package cluster
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/internal/bridgeapi"
+)
+
+// HeartbeatInterval is how often a bridge reports itself; MissedAfter is how long the registry waits
+// for the next report before it takes the bridge out.
+const (
+	HeartbeatInterval = time.Second
+	MissedAfter       = 3 * time.Second
+)
+
+// Registry is the signal node's view of the bridges, from their heartbeats, and which bridge each
+// conference uses. It is safe for concurrent use.
+type Registry struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	bridges map[string]*known      // guarded by mu: by bridge ID
+	confs   map[string]*conference // guarded by mu: by conference ID
+}
+
+// known is one bridge as last heard.
+type known struct {
+	hb    Heartbeat
+	heard time.Time
+}
+
+// conference is where one conference's endpoints live.
+type conference struct {
+	bridge    string
+	endpoints map[string]bool
+}
+
+// NewRegistry returns an empty registry reading time from now (time.Now when nil).
+func NewRegistry(now func() time.Time) *Registry {
+	if now == nil {
+		now = time.Now
+	}
+	return &Registry{now: now, bridges: map[string]*known{}, confs: map[string]*conference{}}
+}
+
+// Heard records a heartbeat; it reports whether the bridge was new to the registry.
+func (r *Registry) Heard(hb Heartbeat) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.bridges[hb.Bridge]
+	if !ok {
+		k = &known{}
+		r.bridges[hb.Bridge] = k
+	}
+	k.hb, k.heard = hb, r.now()
+	return !ok
+}
+
+// Sweep takes out the bridges not heard from for MissedAfter and returns their IDs.
+func (r *Registry) Sweep() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var gone []string
+	now := r.now()
+	for id, k := range r.bridges {
+		if now.Sub(k.heard) >= MissedAfter {
+			gone = append(gone, id)
+		}
+	}
+	for _, id := range gone {
+		r.removeLocked(id)
+	}
+	slices.Sort(gone)
+	return gone
+}
+
+// Remove takes a bridge out at once (it said it is gone).
+func (r *Registry) Remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.removeLocked(id)
+}
+
+func (r *Registry) removeLocked(id string) {
+	delete(r.bridges, id)
+	for cid, c := range r.confs {
+		if c.bridge == id {
+			delete(r.confs, cid)
+		}
+	}
+}
+
+// Bridges returns the last heartbeat of every bridge in the registry, by ID.
+func (r *Registry) Bridges() []Heartbeat {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Heartbeat, 0, len(r.bridges))
+	for _, k := range r.bridges {
+		out = append(out, k.hb)
+	}
+	slices.SortFunc(out, func(a, b Heartbeat) int { return cmp.Compare(a.Bridge, b.Bridge) })
+	return out
+}
+
+// Lookup returns a bridge's last heartbeat.
+func (r *Registry) Lookup(id string) (Heartbeat, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.bridges[id]
+	if !ok {
+		return Heartbeat{}, false
+	}
+	return k.hb, true
+}
+
+// Select picks the bridge for a new endpoint of conference conf whose participant is in region ("" if
+// unknown):
+//
+//  1. the bridge the conference already uses, while it is in the registry and not draining (a
+//     conference spans bridges only once bridges cascade, the next step of issue 17);
+//  2. else, among the bridges that are not draining and have room (Stress below stressThreshold),
+//     those in the participant's region, else all of them, the least loaded;
+//  3. else the least loaded bridge that is not draining: a full bridge serves better than none.
+//
+// The conference then uses the bridge picked until Placed forgets it.
+func (r *Registry) Select(conf, region string) (Heartbeat, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.confs[conf]; c != nil {
+		if k := r.bridges[c.bridge]; k != nil && !k.hb.Draining {
+			return k.hb, nil
+		}
+	}
+	var open, roomy, local []Heartbeat
+	for _, k := range r.bridges {
+		if k.hb.Draining {
+			continue
+		}
+		open = append(open, k.hb)
+		if k.hb.Stress() < stressThreshold {
+			roomy = append(roomy, k.hb)
+			if region != "" && k.hb.Region == region {
+				local = append(local, k.hb)
+			}
+		}
+	}
+	for _, set := range [][]Heartbeat{local, roomy, open} {
+		if len(set) > 0 {
+			hb := slices.MinFunc(set, lessLoaded)
+			r.confs[conf] = &conference{bridge: hb.Bridge, endpoints: map[string]bool{}}
+			return hb, nil
+		}
+	}
+	return Heartbeat{}, fmt.Errorf("%w: %d bridges known, all draining", bridgeapi.ErrNoBridge, len(r.bridges))
+}
+
+// lessLoaded orders bridges by stress, then endpoints, then ID (so that equal bridges are picked the
+// same way every time).
+func lessLoaded(a, b Heartbeat) int {
+	if c := cmp.Compare(a.Stress(), b.Stress()); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Endpoints, b.Endpoints); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Bridge, b.Bridge)
+}
+
+// Placed records that endpoint of conf lives on bridge.
+func (r *Registry) Placed(conf, endpoint, bridge string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.confs[conf]
+	if c == nil || c.bridge != bridge {
+		c = &conference{bridge: bridge, endpoints: map[string]bool{}}
+		r.confs[conf] = c
+	}
+	c.endpoints[endpoint] = true
+}
+
+// Gone records that endpoint of conf left bridge; the conference's last endpoint leaving frees the
+// conference to go elsewhere next time.
+func (r *Registry) Gone(conf, endpoint, bridge string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.confs[conf]
+	if c == nil || c.bridge != bridge {
+		return
+	}
+	delete(c.endpoints, endpoint)
+	if len(c.endpoints) == 0 {
+		delete(r.confs, conf)
+	}
+}

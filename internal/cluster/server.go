@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+)
+
+// CredsFile is where a signal node embedding NATS keeps the cluster's credentials in its data folder.
+func CredsFile(dataDir string) string { return filepath.Join(dataDir, "cluster.creds") }
+
+// credsHeader opens a credentials file Parley writes; nkeys' parser skips it (it looks for the seed).
+const credsHeader = "# Parley cluster credentials: the NATS nkey seed every node of this cluster connects with.\n" +
+	"# Copy this file to each node (parley serve --cluster-creds FILE); whoever has it can join as a bridge.\n"
+
+// LoadOrCreateCreds returns the public nkey of the credentials in path, creating the file with a new
+// user nkey (mode 0600) when it does not exist.
+func LoadOrCreateCreds(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			return "", fmt.Errorf("cluster: create credentials: %w", err)
+		}
+		seed, err := kp.Seed()
+		if err != nil {
+			return "", fmt.Errorf("cluster: create credentials: %w", err)
+		}
+		data = append([]byte(credsHeader), append(seed, '\n')...)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return "", fmt.Errorf("cluster: write credentials: %w", err)
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("cluster: write credentials %s: %w", path, err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("cluster: read credentials: %w", err)
+	}
+	kp, err := nkeys.ParseDecoratedNKey(data)
+	if err != nil {
+		return "", fmt.Errorf("cluster: credentials %s: %w", path, err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+		return "", fmt.Errorf("cluster: credentials %s: not a user nkey", path)
+	}
+	return pub, nil
+}
+
+// Server is the NATS server a signal node embeds (--cluster-listen), so a few machines need no other
+// program. It accepts only clients that sign in with the user nkey of cluster.creds.
+type Server struct {
+	ns    *server.Server
+	creds string
+}
+
+// StartServer listens on addr (host:port; port 0 picks one) and accepts the nkey in dataDir's
+// cluster.creds, creating the file on first start.
+func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: listen address %q: bad port", addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	creds := CredsFile(dataDir)
+	pub, err := LoadOrCreateCreds(creds)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "parley-signal",
+		Host:       host,
+		Port:       port,
+		Nkeys:      []*server.NkeyUser{{Nkey: pub}},
+		NoSigs:     true,
+		NoLog:      true,
+		// A participant's requests are small; the largest message is an allocation with candidates.
+		MaxPayload: 1 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: nats server: %w", err)
+	}
+	if log != nil {
+		ns.SetLoggerV2(natsLogger{log.With("component", "nats")}, false, false, false)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("cluster: nats server on %s did not start", addr)
+	}
+	return &Server{ns: ns, creds: creds}, nil
+}
+
+// URL is where clients reach the server (nats://HOST:PORT).
+func (s *Server) URL() string { return s.ns.ClientURL() }
+
+// CredsFile is the credentials file clients need.
+func (s *Server) CredsFile() string { return s.creds }
+
+// Close stops the server.
+func (s *Server) Close() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// Dial connects to the cluster at urls as name, signing in with credsFile: an nkey seed such as
+// cluster.creds, or a NATS user credentials file (JWT and seed) for an existing NATS deployment; no
+// credentials when credsFile is "". It fails when no server accepts it; once connected it reconnects
+// on its own.
+func Dial(urls []string, credsFile, name string) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.Timeout(5 * time.Second),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}
+	if credsFile != "" {
+		data, err := os.ReadFile(credsFile)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: credentials: %w", err)
+		}
+		if bytes.Contains(data, []byte("BEGIN NATS USER JWT")) {
+			opts = append(opts, nats.UserCredentials(credsFile))
+		} else {
+			o, err := nats.NkeyOptionFromSeed(credsFile)
+			if err != nil {
+				return nil, fmt.Errorf("cluster: credentials %s: %w", credsFile, err)
+			}
+			opts = append(opts, o)
+		}
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to %s: %w", strings.Join(urls, ", "), err)
+	}
+	return nc, nil
+}
+
+// natsLogger passes the embedded server's warnings and errors to slog.
+type natsLogger struct{ log *slog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }

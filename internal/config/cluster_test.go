@@ -1,0 +1,65 @@
+package config
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestClusterKeys: with no cluster keys a process is role all and not clustered (one machine, no
+// NATS); --cluster is repeatable and replaces the environment's list; the role and cluster keys are
+// checked together.
+func TestClusterKeys(t *testing.T) {
+	c, err := Load(nil, func(string) string { return "" }, io.Discard)
+	if err != nil || c.Role != RoleAll || c.Clustered() {
+		t.Fatalf("default: role %q clustered %v (%v)", c.Role, c.Clustered(), err)
+	}
+	env := func(k string) string {
+		if k == "PARLEY_CLUSTER" {
+			return "nats://env:4222"
+		}
+		return ""
+	}
+	c, err = Load([]string{"--role", "bridge", "--cluster", "nats://a:4222", "--cluster", "nats://b:4222,nats://c:4222", "--region", "eu-west"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"nats://a:4222", "nats://b:4222", "nats://c:4222"}; !slices.Equal(c.Cluster, want) || c.Region != "eu-west" {
+		t.Fatalf("cluster %v region %q, want %v eu-west", c.Cluster, c.Region, want)
+	}
+	if c, err = Load([]string{"--role", "bridge"}, env, io.Discard); err != nil || !slices.Equal(c.Cluster, []string{"nats://env:4222"}) {
+		t.Fatalf("PARLEY_CLUSTER: %v (%v)", c.Cluster, err)
+	}
+	if c, err = Load([]string{"--role", "signal", "--cluster-listen", "127.0.0.1:4222"}, noEnv, io.Discard); err != nil || !c.Clustered() {
+		t.Fatalf("signal node embedding NATS: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--role", "relay"}, "--role"},
+		{[]string{"--role", "signal"}, "needs --cluster or --cluster-listen"},
+		{[]string{"--role", "bridge"}, "needs --cluster"},
+		{[]string{"--role", "bridge", "--cluster-listen", ":4222", "--cluster", "nats://a:4222"}, "does not embed"},
+		{[]string{"--cluster", "http://a:4222"}, "--cluster"},
+		{[]string{"--cluster", "nats://a"}, "--cluster"},
+		{[]string{"--cluster-listen", "4222"}, "--cluster-listen"},
+		{[]string{"--cluster-creds", "x.creds"}, "without --cluster"},
+		{[]string{"--role", "bridge", "--cluster", "nats://a:4222", "--region", "eu west"}, "--region"},
+	} {
+		_, err := Load(tc.args, noEnv, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+	var help strings.Builder
+	Load([]string{"--help"}, noEnv, &help)
+	for _, s := range []string{"-role", "-cluster-listen", "-cluster-creds", "-region", "no NATS anywhere", "taken out"} {
+		if !strings.Contains(help.String(), s) {
+			t.Errorf("serve --help does not say %q", s)
+		}
+	}
+}
+
+func noEnv(string) string { return "" }
