@@ -267,5 +267,7 @@ func (r *Endpoint) sendPaddingLocked(pad int, now int64) {
 		return
 	}
 	r.writeLocked(enc)
+	r.egress.total += int64(len(enc))
+	r.egress.padding += int64(len(enc))
 	r.noteSentLocked(plain, len(enc), now, true)
 }

@@ -202,9 +202,17 @@ func TestReceiverLinkAdaptation(t *testing.T) {
 	// token bucket's bursts; measured 82-100%.)
 	before := r.rec.n(a)
 	videoBefore := r.rec.n(v)
-	pad0 := counterValue(tb.metrics.probeBytes)
+	pad0, eg0 := counterValue(tb.metrics.probeBytes), er.debug().Egress
 	time.Sleep(3 * time.Second) // a measurement window, not a wait for an event
-	t.Logf("suspended: %+v, %.0f bytes of padding in 3 s", er.est.Stats(), counterValue(tb.metrics.probeBytes)-pad0)
+	padded, eg1 := counterValue(tb.metrics.probeBytes)-pad0, er.debug().Egress
+	t.Logf("suspended: %+v, %.0f bytes of padding in 3 s; egress %+v", er.est.Stats(), padded, eg1)
+	// The debug state's egress counts each padding packet whole (header and SRTP tag too).
+	if got := eg1.PaddingBytes - eg0.PaddingBytes; float64(got) < padded {
+		t.Errorf("egress counted %d bytes of padding in 3 s, the metric %.0f", got, padded)
+	}
+	if eg1.Bytes < eg1.PaddingBytes+eg1.RetransmittedBytes || eg1.Bytes-eg0.Bytes <= eg1.PaddingBytes-eg0.PaddingBytes {
+		t.Errorf("egress %+v → %+v: media missing from the total", eg0, eg1)
+	}
 	if got := r.rec.n(a) - before; got < 120 {
 		t.Errorf("audio while video is suspended: %d packets in 3 s, want ≥ 120 of 150", got)
 	}

@@ -36,11 +36,24 @@ type EndpointDebug struct {
 	IdealBps  int64      `json:"idealBps"`  // what it would forward with unlimited bandwidth
 	RTTMillis float64    `json:"rttMs"`
 	// RED says the endpoint accepted RED audio; REDLevel is how many earlier packets each repeats now.
-	RED       bool        `json:"red"`
-	REDLevel  int32       `json:"redLevel"`
-	Forwarded []string    `json:"forwardedSources"`
-	Slots     []SlotDebug `json:"videoSlots"`
+	RED       bool     `json:"red"`
+	REDLevel  int32    `json:"redLevel"`
+	Forwarded []string `json:"forwardedSources"`
+	// Egress is what the bridge has sent the endpoint since it joined (SRTP bytes), and of that how much
+	// were retransmissions and padding probes: the media is the rest.
+	Egress EgressDebug `json:"egress"`
+	Slots  []SlotDebug `json:"videoSlots"`
 }
+
+// EgressDebug is EndpointDebug.Egress.
+type EgressDebug struct {
+	Bytes              int64 `json:"bytes"`
+	RetransmittedBytes int64 `json:"retransmittedBytes"`
+	PaddingBytes       int64 `json:"paddingBytes"`
+}
+
+// egressBytes counts what is sent toward an endpoint; sendMu guards it.
+type egressBytes struct{ total, retransmitted, padding int64 }
 
 // SlotDebug is one video slot of a receiver.
 type SlotDebug struct {
@@ -85,6 +98,7 @@ func (r *Endpoint) debug() EndpointDebug {
 	}
 	r.sendMu.Lock()
 	d.Forwarded = r.forwardedLocked()
+	d.Egress = EgressDebug{Bytes: r.egress.total, RetransmittedBytes: r.egress.retransmitted, PaddingBytes: r.egress.padding}
 	for _, sl := range r.videoSlots {
 		sd := SlotDebug{Name: sl.name, MaxHeight: sl.maxHeight, MaxLayer: sl.maxLayer, Layer: -1}
 		if sl.maxLayer == noLayerCap {

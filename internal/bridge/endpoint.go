@@ -135,6 +135,7 @@ type sendSide struct {
 	est       *bwe.Estimator // bandwidth toward the endpoint; nil without transport-cc (congestion.go)
 	padSeq    uint16         // sequence numbers of the probe (padding) stream
 	redLevel  atomic.Int32   // earlier packets each RED packet repeats (red.go): 0 … redMaxLevel
+	egress    egressBytes    // what has been sent toward the endpoint, by kind (/debug/bridge)
 
 	// The last allocation's bit rates toward the endpoint, audio included: what it forwards (target) and
 	// what it would with unlimited bandwidth (ideal), which the probes aim for (congestion loop).

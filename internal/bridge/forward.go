@@ -279,6 +279,7 @@ func (r *Endpoint) sendPacketLocked(plain []byte, now int64, bt *sendBatch) {
 		}
 		r.writeLocked(enc)
 	}
+	r.egress.total += int64(len(enc))
 	r.noteSentLocked(plain, len(enc), now, false)
 }
 

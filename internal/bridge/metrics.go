@@ -36,6 +36,7 @@ const (
 	dropSRTP        = "srtp_auth_or_replay"
 	dropNotReady    = "not_ready"
 	dropNACKLimit   = "nack_rate_limit"
+	dropNACKFull    = "nack_link_full" // the receiver's link has no room for the retransmission (RoomFor)
 	dropOther       = "unknown_type"
 )
 

@@ -135,6 +135,10 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 		e.b.metrics.dropped.WithLabelValues(dropNACKLimit).Inc()
 		return
 	}
+	if e.est != nil && !e.est.RoomFor(time.Unix(0, now)) {
+		e.b.metrics.dropped.WithLabelValues(dropNACKFull).Inc()
+		return
+	}
 	n, ok := s.cache.Get(outSeq-sl.proj.seqOff, e.cacheBuf[:])
 	if !ok {
 		return
@@ -172,7 +176,9 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 		sl.rtxSeq++
 	}
 	e.b.metrics.retransmits.Inc()
+	before := e.egress.total
 	e.sendRTPLocked(e.outBuf[:n], now)
+	e.egress.retransmitted += e.egress.total - before
 }
 
 // takeRetransmitTokenLocked is a token bucket of RetransmitRate per second, RetransmitBurst deep.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/test/internal/netns"
 	"github.com/parley-im/parley/test/shaped/impair"
 )
@@ -63,6 +65,9 @@ type Sample struct {
 	At     time.Duration
 	Link   netns.LinkStats
 	Bridge impair.Counters
+	// Receiver is what the bridge was doing for the receiver at that moment (its estimate and
+	// allocation, from /debug/bridge), nil when it could not be read (LiveKit has none).
+	Receiver *bridge.EndpointDebug `json:",omitempty"`
 }
 
 // harness is one scenario's run: a namespace, a server, a relay and the bots' processes.
@@ -72,8 +77,10 @@ type harness struct {
 	dir   string
 	ns    *netns.NS
 	relay *impair.Relay
-	base  string // https://HOST:PORT
-	hc    *http.Client
+	// senderIDs are the bridge's endpoints before the receiver joined.
+	senderIDs map[string]bool
+	base      string // https://HOST:PORT
+	hc        *http.Client
 }
 
 // Run runs sc: it makes the receiver's namespace and limit, starts `parley serve` on the host's end
@@ -144,6 +151,7 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 	defer senders.stop(syscall.SIGKILL, 0)
 	h.o.logf("%s: %d senders in the room; the receiver joins behind %s", h.sc.Name, h.o.Senders, h.describe())
 
+	h.senderIDs = h.endpointIDs()
 	args := append([]string{"bot", "--url", room, "--insecure", "--bots", "1", "--json",
 		"--duration", h.o.Duration.String()}, h.o.ReceiverFlags...)
 	receiver, err := h.join(ctx, "receiver", h.ns.Command(ctx, h.o.bot(), args...), h.o.Senders+1)
@@ -362,6 +370,49 @@ func (h *harness) metrics() (map[string]float64, error) {
 	return out, sc.Err()
 }
 
+// debug reads the server's /debug/bridge.
+func (h *harness) debug() (*bridge.DebugState, error) {
+	resp, err := h.hc.Get(h.base + "/debug/bridge")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/debug/bridge: %s", resp.Status)
+	}
+	var st bridge.DebugState
+	return &st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// endpointIDs are the bridge's endpoints now.
+func (h *harness) endpointIDs() map[string]bool {
+	ids := map[string]bool{}
+	if st, err := h.debug(); err == nil {
+		for _, c := range st.Conferences {
+			for _, e := range c.Endpoints {
+				ids[e.ID] = true
+			}
+		}
+	}
+	return ids
+}
+
+// receiverDebug is the bridge's state for the one endpoint that is not a sender, nil if there is none.
+func (h *harness) receiverDebug() *bridge.EndpointDebug {
+	st, err := h.debug()
+	if err != nil {
+		return nil
+	}
+	for _, c := range st.Conferences {
+		for _, e := range c.Endpoints {
+			if !h.senderIDs[e.ID] {
+				return &e
+			}
+		}
+	}
+	return nil
+}
+
 // applySteps changes the download limit at the scenario's steps, counted from start, until done is
 // closed.
 func (h *harness) applySteps(start time.Time, done <-chan struct{}) {
@@ -395,7 +446,7 @@ func (h *harness) sample(start time.Time, link0 netns.LinkStats, bridge0 impair.
 		if err != nil {
 			continue
 		}
-		out = append(out, Sample{At: time.Since(start), Link: l.Sub(link0), Bridge: h.relay.Down().Sub(bridge0)})
+		out = append(out, Sample{At: time.Since(start), Link: l.Sub(link0), Bridge: h.relay.Down().Sub(bridge0), Receiver: h.receiverDebug()})
 	}
 }
 

@@ -55,6 +55,7 @@ type Stats struct {
 	LossBasedBps  int64      `json:"loss_based_bps"` // 0 = loss does not cap the estimate
 	DelayState    DelayState `json:"delay_state"`
 	LossFraction  float64    `json:"loss_fraction"`
+	InherentLoss  float64    `json:"inherent_loss"` // the loss taken as the link's own, 0 = none known
 	AckedBps      int64      `json:"acked_bps"`
 	Probing       bool       `json:"probing"`
 	AppLimited    bool       `json:"app_limited"`
@@ -74,6 +75,7 @@ type Estimator struct {
 	rate       aimd
 	loss       lossControl
 	acked      ackedRate
+	sentMedia  ackedRate // media and retransmissions sent (no padding), on the send clock
 	alr        alrDetector
 	probe      prober
 	state      DelayState
@@ -124,6 +126,7 @@ func (e *Estimator) OnSent(seq uint16, size int, at time.Time, probe bool) {
 		e.probe.spend(int(r.size), e.estimate)
 	} else {
 		e.probe.accrue(int(r.size), e.estimate)
+		e.sentMedia.add(t, int(r.size))
 	}
 	c := &e.probe.cur
 	if c.open && t >= c.end {
@@ -213,7 +216,7 @@ func (e *Estimator) matchLocked(a Arrival) bool {
 // updateLocked runs the rate controllers after a feedback packet.
 func (e *Estimator) updateLocked(t time.Duration) {
 	acked := e.acked.rate()
-	e.loss.update(e.estimate, acked, e.rtt, t)
+	e.loss.update(e.estimate, acked, e.sentMediaLocked(t), e.rtt, t)
 	switch {
 	case e.state != Overusing:
 		e.rate.update(e.state, acked, e.alr.in, t)
@@ -293,6 +296,7 @@ func (e *Estimator) Stats() Stats {
 		DelayBasedBps: int64(e.rate.bps),
 		DelayState:    e.state,
 		LossFraction:  e.loss.fraction,
+		InherentLoss:  e.loss.inherent,
 		AckedBps:      int64(e.acked.rate()),
 		Probing:       e.probe.active(),
 		AppLimited:    e.alr.in,
@@ -372,17 +376,38 @@ func (e *Estimator) probeRateLocked(t time.Duration, ideal float64) float64 {
 	return rate
 }
 
+// sentMediaLocked is the rate of media and retransmissions sent over the last 300 ms up to t, 0 when
+// less than 100 ms of it is known.
+func (e *Estimator) sentMediaLocked(t time.Duration) float64 {
+	e.sentMedia.add(t, 0) // moves the window to t: a pause counts as sending nothing
+	return e.sentMedia.rate()
+}
+
+// RoomFor reports whether a retransmission may be sent at now: whether the media and retransmissions
+// sent over the last 300 ms stay under the estimate. Retransmitting what a full link dropped fills it
+// further (each loss begets more); padding never takes a retransmission's place, it only fills what
+// media and retransmissions leave of the estimate.
+func (e *Estimator) RoomFor(now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sentMediaLocked(e.sinceLocked(now)) < e.estimate
+}
+
 // paddingLocked is Jitsi's padding rule for one slice of dt: while the allocator would like more than the
 // estimate (ideal > estimate), send min(ideal − target, estimate − target) so the path is exercised up to the
-// estimate and feedback can show whether more fits. Limited by the padding budget.
+// estimate and feedback can show whether more fits. Limited by the padding budget; none while loss is over
+// 2% (padding cannot tell the link's loss from its own).
 func (e *Estimator) paddingLocked(dt time.Duration, target, ideal float64) int {
 	p := &e.probe
 	est := e.estimate
-	if ideal <= est || target >= est || e.state == Overusing {
+	// What is sent counts as well as what the allocation planned: retransmissions and key frames above the
+	// plan leave less room for padding.
+	sent := max(target, e.sentMediaLocked(e.probe.lastCall))
+	if ideal <= est || sent >= est || e.state == Overusing || e.loss.fraction > lossLow {
 		p.carry = 0
 		return 0
 	}
-	bytes := min(ideal-target, est-target)*dt.Seconds()/8 + p.carry
+	bytes := min(ideal-target, est-sent)*dt.Seconds()/8 + p.carry
 	// Keep enough budget for the next probe cluster: a probe finds headroom, padding only uses it.
 	reserve := probeFurtherScale * est * probeDuration.Seconds() / 8
 	bytes = min(bytes, max(p.budget-reserve, 0))

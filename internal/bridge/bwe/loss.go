@@ -29,7 +29,9 @@ const (
 //
 // Loss the link has whatever is sent (radio, a lossy path) is told from congestion by what the cuts do:
 // if the cuts of one run of high loss took the rate 10% or more under what the link was delivering when
-// the run began (so the link is no longer full) and the loss stayed at 70% or more of what it was, the
+// the run began (so the link is no longer full), the media actually sent fell by 10% or more too (a cut
+// the allocation cannot follow, its lowest layers being above it, or retransmissions filling the gap,
+// proves nothing), and the loss stayed at 70% or more of what it was, the
 // loss does not come from the rate: it is taken as the link's own (inherent) level, and the cap goes back
 // to where the run began. The rules then apply to the loss above that level, so a link that loses 15% of
 // packets at any rate keeps the estimate its delay allows instead of being cut to the minimum
@@ -41,6 +43,7 @@ type lossControl struct {
 	cutRate      float64 // the estimate and loss at the first cut of a run of high loss, to tell inherent loss
 	cutLoss      float64 // (0 = no run)
 	cutAcked     float64 // what the link delivered when the run began
+	cutSent      float64 // the media rate sent when the run began
 	clearWindows int     // consecutive windows with loss under half the inherent level
 	lost, total  int     // packets in the current window
 	fraction     float64 // of the last completed window
@@ -71,7 +74,7 @@ func (l *lossControl) count(received, lostBefore bool) {
 
 // update closes the window when it is long and full enough and adjusts the cap. current is the estimate
 // now, the cap's starting point when it engages.
-func (l *lossControl) update(current, acked float64, rtt, now time.Duration) {
+func (l *lossControl) update(current, acked, sent float64, rtt, now time.Duration) {
 	if !l.started {
 		l.started, l.windowStart, l.lastUpdate = true, now, now
 	}
@@ -112,7 +115,7 @@ func (l *lossControl) update(current, acked float64, rtt, now time.Duration) {
 		}
 	default:
 		settled := !l.decreased || now-l.lastDecrease >= lossDecrease+rtt // the last cut's effect is seen
-		if settled && l.cutRate > 0 && current <= 0.9*l.cutAcked && l.fraction >= 0.7*l.cutLoss && l.fraction <= maxInherent {
+		if settled && l.cutRate > 0 && current <= 0.9*l.cutAcked && sent <= 0.9*l.cutSent && l.fraction >= 0.7*l.cutLoss && l.fraction <= maxInherent {
 			// The cuts since this run of loss began lowered the rate but not the loss: it is the link's
 			// own. The rate before them was no worse, so the cap goes back to it.
 			l.inherent = l.fraction
@@ -122,7 +125,7 @@ func (l *lossControl) update(current, acked float64, rtt, now time.Duration) {
 		}
 		if settled {
 			if l.cutRate == 0 {
-				l.cutRate, l.cutLoss, l.cutAcked = min(l.cap, current), l.fraction, acked
+				l.cutRate, l.cutLoss, l.cutAcked, l.cutSent = min(l.cap, current), l.fraction, acked, sent
 			}
 			l.cap = min(l.cap, current) * (1 - 0.5*excess)
 			l.lastDecrease, l.decreased = now, true

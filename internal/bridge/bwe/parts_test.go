@@ -86,11 +86,11 @@ func lossWindow(l *lossControl, lost, total int) {
 func TestLossRule(t *testing.T) {
 	l := newLossControl()
 	now := time.Duration(0)
-	l.update(1e6, 1e6, 0, now)
+	l.update(1e6, 1e6, 1e6, 0, now)
 	step := func(lost, total int, current float64) {
 		lossWindow(&l, lost, total)
 		now += lossInterval
-		l.update(current, current, 100*time.Millisecond, now)
+		l.update(current, current, current, 100*time.Millisecond, now)
 	}
 	step(1, 100, 1e6)
 	if !math.IsInf(l.cap, 1) {
@@ -111,7 +111,7 @@ func TestLossRule(t *testing.T) {
 	cut := l.cap
 	lossWindow(&l, 20, 100)
 	now += lossInterval
-	l.update(0.9e6, 0.9e6, 400*time.Millisecond, now) // 500 ms after the cut, with a 400 ms RTT: too soon to cut again
+	l.update(0.9e6, 0.9e6, 0.9e6, 400*time.Millisecond, now) // 500 ms after the cut, with a 400 ms RTT: too soon to cut again
 	if l.cap != cut {
 		t.Fatalf("second 20%% window within 300 ms + RTT: cap %v, want unchanged %v", l.cap, cut)
 	}
@@ -122,9 +122,9 @@ func TestLossRule(t *testing.T) {
 	}
 	// Too few packets: no decision.
 	l2 := newLossControl()
-	l2.update(1e6, 1e6, 0, 0)
+	l2.update(1e6, 1e6, 1e6, 0, 0)
 	lossWindow(&l2, 10, 20)
-	l2.update(1e6, 1e6, 0, time.Second)
+	l2.update(1e6, 1e6, 1e6, 0, time.Second)
 	if !math.IsInf(l2.cap, 1) {
 		t.Fatalf("50%% of 20 packets: cap %v, want no decision below %d packets", l2.cap, lossMinPackets)
 	}
@@ -172,5 +172,82 @@ func TestAckedRate(t *testing.T) {
 	a.add(-time.Hour, 1e9) // far in the past: the receiver's clock restarted
 	if r := a.rate(); r != 0 {
 		t.Fatalf("rate %v right after a clock restart, want 0 until a window is seen", r)
+	}
+}
+
+// The delay state reads back from the debug JSON's word.
+func TestDelayStateText(t *testing.T) {
+	for _, st := range []DelayState{Normal, Overusing, Underusing} {
+		b, _ := st.MarshalText()
+		var got DelayState
+		if err := got.UnmarshalText(b); err != nil || got != st {
+			t.Errorf("%v: read back as %v, %v", st, got, err)
+		}
+	}
+	var got DelayState
+	if err := got.UnmarshalText([]byte("sideways")); err == nil {
+		t.Error("an unknown word was accepted")
+	}
+}
+
+// Loss that stays while the cuts lower the estimate is the link's own only if the rate actually sent
+// fell with them: when the allocation cannot go lower (its lowest layers are above the cut), or
+// retransmissions fill what the cut freed, the loss is still the queue's, and the cuts go on.
+func TestLossInherentNeedsTheSendRateToFall(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sent     func(current float64) float64
+		inherent bool
+	}{
+		{"the media follows the cuts", func(current float64) float64 { return current }, true},
+		{"the media stays", func(float64) float64 { return 1e6 }, false},
+	} {
+		l := newLossControl()
+		now := time.Duration(0)
+		l.update(1e6, 1e6, 1e6, 0, now)
+		current := 1e6
+		for range 12 {
+			lossWindow(&l, 20, 100)
+			now += time.Second
+			l.update(current, 0.8e6, tc.sent(current), 0, now)
+			current = min(current, l.cap)
+		}
+		if got := l.inherent > 0; got != tc.inherent {
+			t.Errorf("%s: inherent loss %.2f, cap %.0f", tc.name, l.inherent, l.cap)
+		}
+	}
+}
+
+// RoomFor: a retransmission fits while the media and retransmissions of the last 300 ms stay under
+// the estimate; padding does not count, and a pause frees the room again.
+func TestRoomFor(t *testing.T) {
+	e := New(Config{})
+	t0 := simEpoch
+	est := e.Estimate()
+	if !e.RoomFor(t0) {
+		t.Fatal("no room before anything was sent")
+	}
+	// Padding at twice the estimate for 300 ms: still room for retransmissions.
+	seq := uint16(0)
+	gap := time.Duration(float64(time.Second) * 1200 * 8 / float64(2*est))
+	at := t0
+	for ; at.Sub(t0) < 300*time.Millisecond; at = at.Add(gap) {
+		seq++
+		e.OnSent(seq, 1200, at, true)
+	}
+	if !e.RoomFor(at) {
+		t.Error("padding took the room of retransmissions")
+	}
+	// Media at twice the estimate: none.
+	start := at
+	for ; at.Sub(start) < 300*time.Millisecond; at = at.Add(gap) {
+		seq++
+		e.OnSent(seq, 1200, at, false)
+	}
+	if e.RoomFor(at) {
+		t.Errorf("room for a retransmission with media at twice the %d bit/s estimate", est)
+	}
+	if !e.RoomFor(at.Add(time.Second)) {
+		t.Error("no room a second after the media stopped")
 	}
 }

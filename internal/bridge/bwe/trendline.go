@@ -1,6 +1,7 @@
 package bwe
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -30,6 +31,17 @@ func (s DelayState) String() string {
 
 // MarshalText makes the state read as a word in debug JSON.
 func (s DelayState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads the word back (a tool reading /debug/bridge).
+func (s *DelayState) UnmarshalText(b []byte) error {
+	for _, st := range []DelayState{Normal, Overusing, Underusing} {
+		if st.String() == string(b) {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("bwe: unknown delay state %q", b)
+}
 
 // Trendline constants, libwebrtc's values (TrendlineEstimator and its adaptive threshold).
 const (
