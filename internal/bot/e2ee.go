@@ -40,6 +40,12 @@ const (
 	// switchAfter is how long after learning an epoch a member starts
 	// sending with it.
 	switchAfter = 2 * time.Second
+	// resendAfter is when the leader sends again a message the room
+	// refused for its rate limit (the MUC lets an occupant send a few
+	// messages a second: a fresh epoch for N members is N messages);
+	// keepSent is how long it remembers what it sent for that.
+	resendAfter = time.Second
+	keepSent    = 30 * time.Second
 )
 
 // ErrE2EEUnsupported: the room is end-to-end encrypted and this bot does
@@ -106,6 +112,15 @@ type keyring struct {
 	learnt    []*e2ee.EpochState  // guarded by mu: epochs learnt, oldest first (tests)
 	unsent    int                 // guarded by mu
 	switches  map[uint32]struct{} // guarded by mu: epochs with a pending send switch
+	sent      map[string]sentMsg  // guarded by mu: the leader's messages by id, kept keepSent
+}
+
+// sentMsg is a message of the leader's, kept to send it again if the room
+// refuses it for its rate.
+type sentMsg struct {
+	el    *stanza.Element
+	epoch uint32
+	at    time.Time
 }
 
 // newKeyring makes the bot's session key pair and, with a passphrase, the
@@ -122,7 +137,7 @@ func newKeyring(b *Bot, o Options) (*keyring, error) {
 		}
 	}
 	k := &keyring{b: b, self: b.nick, room: b.room, keys: kp, sender: e2ee.NewSender(), recv: e2ee.NewReceiver(nil),
-		passKey: pk, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}}
+		passKey: pk, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}, sent: map[string]sentMsg{}}
 	k.member = e2ee.NewMember(kp, b.room.String(), b.nick, pk)
 	k.occupants[b.nick] = kp.Public()
 	return k, nil
@@ -162,6 +177,10 @@ func (k *keyring) open(codec e2ee.Codec, data []byte) bool {
 
 // onStanza takes the room's presences and the leader's messages.
 func (k *keyring) onStanza(el *stanza.Element) {
+	if el.Name.Local == stanza.Message && stanza.Type(el) == "error" {
+		k.onRefused(el)
+		return
+	}
 	from, err := jid.Parse(el.Get("from"))
 	if err != nil || from.Bare() != k.room || from.Resource == "" {
 		return
@@ -201,12 +220,11 @@ func (k *keyring) onPresence(p *stanza.Element, nick string) {
 	old := k.occupants[nick]
 	k.occupants[nick] = pub
 	switch {
-	case !had || string(old) != string(pub):
-		if had && old != nil {
-			k.scheduleLocked(leaveRekey) // a changed key is a leave and a join
-		} else {
-			k.scheduleLocked(joinRekey)
-		}
+	case had && string(old) == string(pub):
+	case had && old != nil:
+		k.scheduleLocked(leaveRekey) // a changed or dropped key is a leave
+	default:
+		k.scheduleLocked(joinRekey)
 	}
 }
 
@@ -292,14 +310,19 @@ func (k *keyring) rekeyLocked(fresh bool) {
 	if ep == nil {
 		return
 	}
-	c := k.b.x()
+	now := time.Now()
+	for id, m := range k.sent {
+		if now.Sub(m.at) > keepSent {
+			delete(k.sent, id)
+		}
+	}
 	msg := stanza.New(stanza.NSClient, stanza.Message, "type", "groupchat", "to", k.room.String(), "id", randomHex(6))
 	msg.Add(e2eexml.RosterElement(e2eexml.Roster{Epoch: ep.Number, Ratchet: ep.Ratchet, Members: ep.Roster}))
-	c.Send(msg)
+	k.sendLocked(msg, ep.Number)
 	for _, sk := range ep.Keys {
 		m := stanza.New(stanza.NSClient, stanza.Message, "type", "chat", "to", k.room.WithResource(sk.Nick).String(), "id", randomHex(6))
 		m.Add(e2eexml.SealedKeyElement(e2eexml.SealedKey{Epoch: ep.Number, Enc: sk.Enc, CT: sk.CT}))
-		c.Send(m)
+		k.sendLocked(m, ep.Number)
 	}
 	k.report.EpochsLed++
 	k.b.trace(fmt.Sprintf("e2ee epoch %d (ratchet %v, %d members)", ep.Number, ep.Ratchet, len(ep.Roster)))
@@ -307,15 +330,39 @@ func (k *keyring) rekeyLocked(fresh bool) {
 	k.learntLocked(st, err)
 }
 
+// sendLocked sends one of the leader's messages and keeps it a while.
+func (k *keyring) sendLocked(m *stanza.Element, epoch uint32) {
+	k.sent[m.Get("id")] = sentMsg{el: m, epoch: epoch, at: time.Now()}
+	k.b.x().Send(m)
+}
+
+// onRefused sends again, resendAfter later, a message of the current epoch
+// the room refused for its rate limit; other refusals are logged.
+func (k *keyring) onRefused(m *stanza.Element) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, ok := k.sent[m.Get("id")]
+	e := stanza.ErrorOf(m)
+	if !ok || e == nil {
+		return
+	}
+	if e.Type != stanza.Wait || k.leader == nil || k.leader.Epoch() != s.epoch {
+		k.b.log.Warn("bot: e2ee message refused", "endpoint", k.self, "epoch", s.epoch, "err", e)
+		return
+	}
+	k.b.trace(fmt.Sprintf("e2ee message of epoch %d refused for rate; sending it again", s.epoch))
+	time.AfterFunc(resendAfter, func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.leader != nil && k.leader.Epoch() == s.epoch && k.b.ctx.Err() == nil {
+			k.b.x().Send(s.el)
+		}
+	})
+}
+
 // onMessage takes the leader's roster and sealed key; anything else about
 // e2ee from anyone but the leader is ignored.
 func (k *keyring) onMessage(m *stanza.Element, nick string) {
-	if stanza.Type(m) == "error" {
-		if e := stanza.ErrorOf(m); e != nil {
-			k.b.log.Warn("bot: a message was refused", "endpoint", k.self, "err", e)
-		}
-		return
-	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if nick != k.state.Leader || nick == k.self {

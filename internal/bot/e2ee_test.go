@@ -304,3 +304,44 @@ func TestRotationLocksOutLeaverAndNewcomer(t *testing.T) {
 		t.Errorf("after the leave: a at epoch %d (leaver's last %d), codes %q / %q", ea.Epoch, leaverKeys[len(leaverKeys)-1].Epoch, ea.SecurityCode, ed.SecurityCode)
 	}
 }
+
+// sameEpoch reports whether every bot learnt and sends with the same
+// epoch, after after.
+func sameEpoch(after uint32, all ...*bot.Bot) bool {
+	e := all[0].E2EE()
+	if e.Epoch <= after {
+		return false
+	}
+	for _, b := range all {
+		if r := b.E2EE(); r.Epoch != e.Epoch || r.SendEpoch != e.Epoch || r.SecurityCode != e.SecurityCode {
+			return false
+		}
+	}
+	return true
+}
+
+// TestLeaderResendsWhatTheRoomRefused: a fresh epoch for seven members is
+// more messages at once than the room lets one occupant send; the leader
+// sends the refused ones again, and everyone reaches the new epoch.
+func TestLeaderResendsWhatTheRoomRefused(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	o := bot.Options{E2EE: true, Constraints: &bot.Constraints{MaxHeight: 0, LastN: 0}}
+	var all []*bot.Bot
+	for range 8 {
+		all = append(all, joinOpts(t, srv, "crowd", o))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	if err := all[0].Wait(ctx, func(map[string]bot.Remote) bool { return sameEpoch(0, all...) }); err != nil {
+		t.Fatalf("the eight never shared an epoch: %v", err)
+	}
+	before := all[0].E2EE().Epoch
+	all[3].Close()
+	rest := append(append([]*bot.Bot(nil), all[:3]...), all[4:]...)
+	if err := all[0].Wait(ctx, func(map[string]bot.Remote) bool { return sameEpoch(before, rest...) }); err != nil {
+		for _, b := range rest {
+			t.Logf("%s: %+v", b.EndpointID(), b.E2EE())
+		}
+		t.Fatalf("not everyone reached the epoch after the leave: %v", err)
+	}
+}
