@@ -1,10 +1,11 @@
-// An encrypted call between Firefox and Chromium: both join with the same
-// #k= passphrase, and each decodes the other's video from frames its
-// transform worker decrypted (Firefox through RTCRtpScriptTransform), with
-// none failing once both send with one epoch, and the same security code.
+// An encrypted call of Firefox, Chromium and a `parley bot`: all three use
+// the same passphrase (the browsers by #k=), and each decodes the others'
+// video from frames it decrypted (Firefox through RTCRtpScriptTransform),
+// with none failing once everyone sends with one epoch, and the same
+// security code everywhere. The bot opened the room: it leads the keys.
 //
 // Run by firefox_e2ee_test.go inside the network namespace (PARLEY_URL is
-// the host side of its veth).
+// the host side of its veth; PARLEY_BOT_URL tells what the bot got).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -12,6 +13,13 @@ import { BASE, WAIT, launch, participant, screenshot, skipPrejoin } from "../lib
 import { firefoxParticipant, launchFirefox } from "../lib/firefox.js";
 
 const ROOM = process.env.PARLEY_ROOM;
+const BOT = process.env.PARLEY_BOT_URL;
+const PASSPHRASE = process.env.PARLEY_PASSPHRASE;
+
+/** The bot's endpoint, what it received by sender, and its E2EE report. */
+async function botState() {
+  return (await fetch(BOT)).json();
+}
 
 let chromium, firefox;
 before(async () => {
@@ -27,7 +35,7 @@ after(async () => {
 function state(page) {
   return page.evaluate(async () => {
     const { session: s, e2ee, conference } = window.parley;
-    const out = { me: conference.endpointId, enabled: e2ee.enabled, encrypting: s.encrypting, api: e2ee.api, code: e2ee.code?.join(" ") ?? "", epoch: e2ee.agent?.current?.epoch ?? 0, sending: e2ee.agent?.sendingEpoch ?? 0, stats: e2ee.stats, frames: {} };
+    const out = { me: conference.endpointId, enabled: e2ee.enabled, encrypting: s.encrypting, api: e2ee.api, code: e2ee.code?.join(" ") ?? "", epoch: e2ee.agent?.current?.epoch ?? 0, sending: e2ee.agent?.sendingEpoch ?? 0, stats: e2ee.stats, frames: {}, received: {} };
     if (!s.pc) return out;
     const owners = new Map();
     for (const [owner, r] of s.remotes) if (r.video) owners.set(r.video.id, owner);
@@ -35,7 +43,9 @@ function state(page) {
     (await s.pc.getStats()).forEach((st) => {
       if (st.type !== "inbound-rtp" || st.kind !== "video") return;
       const owner = owners.get(mids.get(st.mid) ?? st.trackIdentifier) ?? owners.get(st.trackIdentifier);
-      if (owner) out.frames[owner] = (out.frames[owner] ?? 0) + (st.framesDecoded ?? 0);
+      if (!owner) return;
+      out.frames[owner] = (out.frames[owner] ?? 0) + (st.framesDecoded ?? 0);
+      out.received[owner] = `${st.packetsReceived ?? 0} packets, ${st.framesReceived ?? "?"} frames received, ${st.keyFramesDecoded ?? "?"} key frames decoded, PLI ${st.pliCount ?? "?"}, FIR ${st.firCount ?? "?"}`;
     });
     return JSON.parse(JSON.stringify(out));
   });
@@ -49,14 +59,18 @@ async function until(what, get, ok, timeout = 3 * WAIT) {
     if (ok(v)) return v;
     await sleep(250);
   }
-  throw new Error(`${what}: ${JSON.stringify(v)}`);
+  throw new Error(`${what}: ${JSON.stringify(v)}; all: ${JSON.stringify(await everyone().catch((e) => e.message))}`);
 }
+
+/** Every participant's state, for a failure's message. */
+let everyone = async () => ({});
 
 const failed = (st) => st.stats.dropped.auth + st.stats.dropped["unknown-key"];
 
-test("Firefox and Chromium decode each other in an encrypted room", { timeout: 10 * WAIT, skip: ROOM ? false : "run through go test ./test/browser/firefox (it sets PARLEY_ROOM)" }, async () => {
+test("Firefox, Chromium and a bot decode each other in an encrypted room", { timeout: 10 * WAIT, skip: ROOM && BOT ? false : "run through go test ./test/browser/firefox (it sets PARLEY_ROOM and PARLEY_BOT_URL)" }, async () => {
   const url = `${BASE}/${ROOM}`;
-  const pass = "&k=" + encodeURIComponent("fox and chrome");
+  const pass = "&k=" + encodeURIComponent(PASSPHRASE);
+  const bot0 = await botState();
   const ff = await firefoxParticipant(firefox);
   const ch = await participant(chromium);
   await ff.page.goto(url + skipPrejoin("Fox") + pass);
@@ -64,16 +78,24 @@ test("Firefox and Chromium decode each other in an encrypted room", { timeout: 1
   await ch.page.goto(url + skipPrejoin("Chrome") + pass);
   await ch.page.waitForSelector("#meeting", { timeout: 3 * WAIT });
   const [f0, c0] = [await state(ff.page), await state(ch.page)];
-  const keyed = (st, other) => st.enabled && st.encrypting && st.sending > 0 && st.sending === st.epoch && (st.frames[other] ?? 0) > 0 && st.stats?.decrypted > 0;
-  const f1 = await until("Firefox decodes Chromium's decrypted video", () => state(ff.page), (st) => keyed(st, c0.me));
-  const c1 = await until("Chromium decodes Firefox's decrypted video", () => state(ch.page), (st) => keyed(st, f0.me) && st.epoch === f1.epoch);
+  const bot = bot0.endpoint;
+  everyone = async () => ({ bot, firefox: await state(ff.page), chromium: await state(ch.page), botState: await botState() });
+  const keyed = (st, others) => st.enabled && st.encrypting && st.sending > 0 && st.sending === st.epoch && others.every((o) => (st.frames[o] ?? 0) > 0) && st.stats?.decrypted > 0;
+  const f1 = await until("Firefox decodes Chromium's and the bot's decrypted video", () => state(ff.page), (st) => keyed(st, [c0.me, bot]));
+  const c1 = await until("Chromium decodes Firefox's and the bot's decrypted video", () => state(ch.page), (st) => keyed(st, [f0.me, bot]) && st.epoch === f1.epoch);
+  const b1 = await until("the bot decrypts both browsers' video", botState, (s) => s.e2ee.send_epoch === f1.epoch && [f0.me, c0.me].every((o) => s.received[o]?.videoFrames > 0) && s.e2ee.decrypted > 0);
   assert.equal(f1.api, "script", "Firefox uses RTCRtpScriptTransform");
   await sleep(5000);
-  const [f2, c2] = [await state(ff.page), await state(ch.page)];
+  const [f2, c2, b2] = [await state(ff.page), await state(ch.page), await botState()];
   assert.equal(failed(f2) - failed(f1), 0, `Firefox: frames failed in 5 s: ${JSON.stringify(f2.stats)}`);
   assert.equal(failed(c2) - failed(c1), 0, `Chromium: frames failed in 5 s: ${JSON.stringify(c2.stats)}`);
-  assert.ok(f2.frames[c0.me] > f1.frames[c0.me] && c2.frames[f0.me] > c1.frames[f0.me], "video keeps decoding both ways");
-  assert.ok(/^(\d{5} ){5}\d{5}$/.test(f2.code) && f2.code === c2.code, `codes ${f2.code} / ${c2.code}`);
+  const botFailed = (s) => Object.values(s.e2ee.failed ?? {}).reduce((a, n) => a + (typeof n === "number" ? n : 0), 0);
+  assert.equal(botFailed(b2) - botFailed(b1), 0, `bot: frames failed in 5 s: ${JSON.stringify(b2.e2ee)}`);
+  assert.ok(f2.frames[c0.me] > f1.frames[c0.me] && c2.frames[f0.me] > c1.frames[f0.me], "video keeps decoding between the browsers");
+  assert.ok(f2.frames[bot] > f1.frames[bot] && c2.frames[bot] > c1.frames[bot], "the bot's video keeps decoding in both browsers");
+  assert.ok(b2.e2ee.decrypted > b1.e2ee.decrypted && [f0.me, c0.me].every((o) => b2.received[o].videoFrames > b1.received[o].videoFrames), "the bot keeps decrypting both");
+  assert.equal(b2.e2ee.key_mismatch, false);
+  assert.ok(/^(\d{5} ){5}\d{5}$/.test(f2.code) && f2.code === c2.code && c2.code === b2.e2ee.security_code, `codes ${f2.code} / ${c2.code} / ${b2.e2ee.security_code}`);
   await screenshot(ff.page, "firefox-encrypted");
   for (const p of [ff, ch]) assert.deepEqual(p.errors, []);
 });

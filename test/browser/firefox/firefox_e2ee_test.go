@@ -2,23 +2,31 @@ package firefox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/internal/bot"
 	"github.com/parley-im/parley/internal/config"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
 	"github.com/parley-im/parley/test/internal/nodetest"
 )
 
+// The passphrase of the encrypted call.
+const e2eePassphrase = "fox, chrome and bot"
+
 // TestFirefoxEncryptedCall runs e2ee.test.js inside a fresh network
-// namespace: Firefox and Chromium join one room with the same #k=
-// passphrase (end-to-end encryption, docs/e2ee.md) and each must decode
-// the other's video from decrypted frames. Skipped as TestFirefoxMixedCall
-// is, without firefox-esr or network namespaces.
+// namespace: a `parley bot --passphrase`, Firefox and Chromium join one
+// room with the same passphrase (end-to-end encryption, docs/e2ee.md; the
+// browsers by #k=) and each must decode the others' video from decrypted
+// frames. The bot opens the room, so it is the key leader and the browsers
+// open Go's HPKE seals. Skipped as TestFirefoxMixedCall is, without
+// firefox-esr or network namespaces.
 func TestFirefoxEncryptedCall(t *testing.T) {
 	node, chromium := nodetest.Chromium(t, filepath.Join("..", "node_modules"), "playwright-core", "puppeteer-core")
 	firefox := os.Getenv("FIREFOX")
@@ -51,10 +59,31 @@ func TestFirefoxEncryptedCall(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	room := "Encrypted" + randomHex(t)
+	// NoCanary: the browsers decode the bot's video, which they cannot with the plaintext marker in it.
+	b, err := bot.Join(ctx, bot.Options{URL: "https://" + srv.HTTP + "/" + room, Insecure: true, Loopback: true, Name: "Bot", Passphrase: e2eePassphrase, NoCanary: true})
+	if err != nil {
+		t.Fatalf("bot: %v", err)
+	}
+	defer b.Close()
+	// What the bot received and decrypted, for e2ee.test.js, on the veth's host end.
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"endpoint": b.EndpointID(), "received": b.Received(), "e2ee": b.E2EE()})
+	})}
+	go ctl.Serve(ln)
+	defer ctl.Close()
+
 	cmd := ns.Command(ctx, node, "--test", "--test-concurrency=1", "e2ee.test.js")
 	cmd.Env = append(os.Environ(),
 		"PARLEY_URL=https://"+srv.HTTP,
-		"PARLEY_ROOM=Encrypted"+randomHex(t),
+		"PARLEY_ROOM="+room,
+		"PARLEY_BOT_URL=http://"+ln.Addr().String(),
+		"PARLEY_PASSPHRASE="+e2eePassphrase,
 		"PARLEY_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium,
 		"FIREFOX="+firefox,
