@@ -91,3 +91,26 @@ func TestRosterAndKey(t *testing.T) {
 		t.Error("epoch 0 accepted")
 	}
 }
+
+// FuzzParse: no element tree makes the parsers panic, and a roster they
+// accept is valid.
+func FuzzParse(f *testing.F) {
+	f.Add("e2ee-roster", "7", "true", "0", "alice", b64(bytes.Repeat([]byte{1}, 32)))
+	f.Add("e2ee-key", "1", "", "", "", "AAAA")
+	f.Add("e2ee", "", "x25519", "", "", "====")
+	f.Fuzz(func(t *testing.T, local, epoch, flag, index, nick, blob string) {
+		el := stanza.New(NS, local, "epoch", epoch, "ratchet", flag, "enabled", flag, "room", nick,
+			"kem", flag, "pub", blob, "enc", blob, "ct", blob)
+		el.Add(stanza.New(NS, "member", "index", index, "nick", nick, "pub", blob))
+		msg := stanza.New(stanza.NSClient, "message").Add(el)
+		if r, ok, err := ParseRoster(msg); ok && err == nil {
+			if r.Members.Validate() != nil || r.Epoch == 0 {
+				t.Fatalf("accepted roster %+v", r)
+			}
+		}
+		ParseSealedKey(msg)
+		ParseKey(msg)
+		ParseState(msg)
+		ParseToggle(el)
+	})
+}
