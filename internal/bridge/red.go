@@ -139,8 +139,11 @@ const (
 const redShare = 0.5
 
 // updateRedLevel sets r's redundancy from its link's loss, and as far as its estimate leaves room beside
-// audio (bps, without copies) (congestion loop).
+// audio (bps, without copies) (congestion loop). A level the loss no longer calls for is held for
+// redHold; one the estimate no longer has room for goes at once (the estimate starts high, and a link
+// found thin must not carry copies for another 10 s).
 func (r *Endpoint) updateRedLevel(loss float64, audio, estimate int64, now int64) {
+	fits := func(level int32) bool { return float64(audio*int64(1+level)) <= redShare*float64(estimate) }
 	want := int32(0)
 	switch {
 	case loss >= redLossTwo:
@@ -148,7 +151,7 @@ func (r *Endpoint) updateRedLevel(loss float64, audio, estimate int64, now int64
 	case loss >= redLossOne:
 		want = 1
 	}
-	for want > 0 && float64(audio*int64(1+want)) > redShare*float64(estimate) {
+	for want > 0 && !fits(want) {
 		want--
 	}
 	cur := r.redLevel.Load()
@@ -158,7 +161,7 @@ func (r *Endpoint) updateRedLevel(loss float64, audio, estimate int64, now int64
 		if want > 0 {
 			r.bw.redSince = now
 		}
-	case now-r.bw.redSince >= redHold:
+	case !fits(cur), now-r.bw.redSince >= redHold:
 		r.redLevel.Store(want)
 		r.bw.redSince = now
 	}

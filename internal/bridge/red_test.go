@@ -121,6 +121,14 @@ func TestREDLevelFollowsLoss(t *testing.T) {
 	if got := thin.redLevel.Load(); got != 0 {
 		t.Fatalf("on a 120 kbit/s estimate: level %d, want 0", got)
 	}
+	// The first estimate is high; when the link turns out thin, the copies it has no room for go at once,
+	// not after the hold.
+	early := &Endpoint{}
+	early.updateRedLevel(0.1, 40_000, 2_500_000, 0)
+	early.updateRedLevel(0.1, 40_000, 200_000, 1e9)
+	if got := early.redLevel.Load(); got != 1 {
+		t.Fatalf("10%% loss, the estimate down from 2.5 Mbit/s to 200 kbit/s a second later: level %d, want 1 at once", got)
+	}
 }
 
 // TestREDRepairsLossOnVnet: a receiver that accepted RED, on a Pion vnet link that drops every

@@ -44,6 +44,7 @@ func main() {
 	botBin := flag.String("bot", "", "parley binary for the bots (default: -parley), to measure one server with a newer bot")
 	receiverFlags := flag.String("receiver-flags", "", "extra flags for the receiver's parley bot, space-separated (--max-height 360)")
 	seed := flag.Uint64("seed", 1, "seed of the relay's losses")
+	stage := flag.Bool("stage", false, "the receiver puts one sender on stage (stage view: §7.5 criterion 3) instead of tile view")
 	jsonOut := flag.String("json", "", "also write the runs, with the bots' raw reports, to this file")
 	var lk LiveKitOptions
 	flag.StringVar(&lk.Server, "livekit", "", "livekit-server binary: run each scenario with LiveKit too, right after Parley (livekit.go)")
@@ -53,13 +54,13 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*scenario, *senders, *duration, *parley, *botBin, *receiverFlags, *seed, *jsonOut, lk); err != nil {
+	if err := run(*scenario, *senders, *duration, *parley, *botBin, *receiverFlags, *stage, *seed, *jsonOut, lk); err != nil {
 		fmt.Fprintln(os.Stderr, "shaped:", err)
 		os.Exit(1)
 	}
 }
 
-func run(names string, senders int, duration time.Duration, parley, botBin, receiverFlags string, seed uint64, jsonOut string, lk LiveKitOptions) error {
+func run(names string, senders int, duration time.Duration, parley, botBin, receiverFlags string, stage bool, seed uint64, jsonOut string, lk LiveKitOptions) error {
 	var scs []Scenario
 	if names == "all" {
 		scs = Scenarios
@@ -92,7 +93,7 @@ func run(names string, senders int, duration time.Duration, parley, botBin, rece
 		defer cleanup()
 	}
 	o := Options{Parley: parley, Bot: botBin, Senders: senders, Duration: duration, ReceiverFlags: strings.Fields(receiverFlags),
-		Seed: seed, Log: os.Stderr}
+		Stage: stage, Seed: seed, Log: os.Stderr}
 	fmt.Fprintf(os.Stderr, "machine: %d cores, %s; %d senders, receiver %v per scenario\n", runtime.NumCPU(), cpuModel(), senders, duration)
 	var rows []Row
 	var results []*Result

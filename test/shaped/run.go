@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,9 +37,11 @@ type Options struct {
 	Duration time.Duration // the receiver's time in the room
 	// ReceiverFlags go to the receiver's `parley bot` as they are (--max-height 360, --stage EP).
 	ReceiverFlags []string
-	Seed          uint64    // the relay's losses
-	Log           io.Writer // progress lines; nil: none
-	Dir           string    // server data and logs; a fresh temporary folder when empty
+	// Stage has the receiver put one sender's camera on stage (--stage), the others in thumbnails.
+	Stage bool
+	Seed  uint64    // the relay's losses
+	Log   io.Writer // progress lines; nil: none
+	Dir   string    // server data and logs; a fresh temporary folder when empty
 }
 
 // Result is what one scenario's run measured. Window is the receiver's time in the room as the
@@ -154,6 +158,13 @@ func (h *harness) run(ctx context.Context) (*Result, error) {
 	h.senderIDs = h.endpointIDs()
 	args := append([]string{"bot", "--url", room, "--insecure", "--bots", "1", "--json",
 		"--duration", h.o.Duration.String()}, h.o.ReceiverFlags...)
+	if h.o.Stage {
+		ids := slices.Sorted(maps.Keys(h.senderIDs))
+		if len(ids) == 0 {
+			return nil, errors.New("no sender to put on stage: /debug/bridge listed no endpoint")
+		}
+		args = append(args, "--stage", ids[0])
+	}
 	receiver, err := h.join(ctx, "receiver", h.ns.Command(ctx, h.o.bot(), args...), h.o.Senders+1)
 	if err != nil {
 		return nil, err
