@@ -124,3 +124,65 @@ test("same passphrase: both decode each other's decrypted video and show the sam
     await p.context.close();
   }
 });
+
+/** A participant whose browser cannot encrypt frames: no encoded transforms of any kind. */
+async function withoutTransforms(browser) {
+  const p = await participant(browser, { allow: [/Failed to load resource/] });
+  await p.context.addInitScript(() => {
+    delete window.RTCRtpScriptTransform;
+    delete RTCRtpSender.prototype.createEncodedStreams;
+    delete RTCRtpReceiver.prototype.createEncodedStreams;
+  });
+  return p;
+}
+
+async function moderate(page, action) {
+  await page.click("#moderate");
+  await page.click(`#moderation .tile-menu:not([hidden]) [data-action="${action}"]`);
+}
+
+test("a moderator turns encryption on and off; a browser that cannot encrypt stops it, or is told it cannot join", async () => {
+  const room = roomName("e2eemod");
+  const alice = await participant(browser);
+  const bob = await participant(browser);
+  const carol = await withoutTransforms(browser);
+  await joinWith(alice, room, "Alice", "");
+  await joinWith(bob, room, "Bob", "");
+  await joinWith(carol, room, "Carol", "");
+  const [a, b] = [await endpointOf(alice.page), await endpointOf(bob.page)];
+  const plain = (st, other) => !st.enabled && !st.encrypting && (st.frames[other] ?? 0) > 0;
+  await waitState(alice.page, "Alice decodes Bob, unencrypted", (st) => plain(st, b));
+  assert.equal(await alice.page.locator("#e2ee-state").isHidden(), true);
+
+  // Carol cannot encrypt: the focus refuses to turn it on, and says who.
+  await moderate(alice.page, "e2ee");
+  await alice.page.waitForFunction(() => (window.parleyToasts ?? []).some((m) => /not everyone/i.test(m)), null, { timeout: WAIT });
+  assert.equal((await state(alice.page)).enabled, false);
+  await carol.context.close();
+
+  await moderate(alice.page, "e2ee");
+  const keyed = (st, other, since) => st.enabled && st.encrypting && st.sending > 0 && st.sending === st.epoch && (st.frames[other] ?? 0) > since && st.stats?.decrypted > 0;
+  const sa = await waitState(alice.page, "Alice decodes Bob's decrypted video", (st) => keyed(st, b, 0));
+  const sb = await waitState(bob.page, "Bob decodes Alice's decrypted video", (st) => keyed(st, a, 0) && st.epoch === sa.epoch);
+  assert.equal(sb.code, sa.code);
+  assert.match(await bob.page.locator("#e2ee-state").innerText(), /^end-to-end encrypted$/i);
+
+  // Someone who cannot encrypt joins now: told so, and given no media.
+  const dave = await withoutTransforms(browser);
+  await joinWith(dave, room, "Dave", "");
+  await dave.page.waitForSelector("#e2ee-alert:not([hidden])");
+  assert.match(await dave.page.locator("#e2ee-alert").innerText(), /encrypt/i);
+  await screenshot(dave.page, "cannot-encrypt");
+  assert.equal(await dave.page.evaluate(() => window.parley.session.pc), null, "no media session for Dave");
+  await dave.context.close();
+
+  // Off again: back to plain frames, video still decoding.
+  await moderate(alice.page, "e2ee");
+  const pa = await waitState(alice.page, "Alice decodes Bob unencrypted again", (st) => !st.encrypting && (st.frames[b] ?? 0) > 30);
+  assert.equal(pa.enabled, false);
+  await waitState(bob.page, "Bob decodes Alice unencrypted again", (st) => !st.encrypting && (st.frames[a] ?? 0) > 30);
+  for (const p of [alice, bob]) {
+    assert.deepEqual(p.errors, []);
+    await p.context.close();
+  }
+});
