@@ -3,6 +3,7 @@ package bot_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -343,5 +344,23 @@ func TestLeaderResendsWhatTheRoomRefused(t *testing.T) {
 			t.Logf("%s: %+v", b.EndpointID(), b.E2EE())
 		}
 		t.Fatalf("not everyone reached the epoch after the leave: %v", err)
+	}
+}
+
+// TestPlainBotRefusedInEncryptedRoom: a bot that does not encrypt gets no
+// session in an encrypted room, only the focus's word why, and the
+// encrypted bot never receives media from it.
+func TestPlainBotRefusedInEncryptedRoom(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	enc := joinOpts(t, srv, "closed", bot.Options{E2EE: true})
+	plain := joinOpts(t, srv, "closed", bot.Options{})
+	err := plain.Wait(ctx, func(map[string]bot.Remote) bool { return false })
+	if !errors.Is(err, bot.ErrE2EEUnsupported) {
+		t.Fatalf("plain bot: %v, want ErrE2EEUnsupported", err)
+	}
+	if got := enc.Received()[plain.EndpointID()]; got.AudioPackets != 0 || got.VideoFrames != 0 || len(got.Sources) != 0 {
+		t.Errorf("the encrypted bot received %+v from the plain one", got)
 	}
 }
