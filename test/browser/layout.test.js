@@ -71,11 +71,18 @@ test("six people on a phone: two columns, small name tags, one toolbar row with 
   const grid = (await boxes(ada.page, "#grid"))[0];
   for (const t of tiles) assert.ok(t.bottom <= grid.bottom + 1, `tile ${t.id} ends at ${t.bottom}, below the grid's ${grid.bottom}`);
 
-  // Name tags: inside their tile and a small part of it.
-  for (const t of tiles) {
-    const [tag] = await boxes(ada.page, `#grid .tile[data-id="${t.id}"] .tile-name`);
-    assert.ok(tag.left >= t.left && tag.right <= t.right && tag.bottom <= t.bottom, `${t.id}'s name tag leaves its tile`);
-    assert.ok(tag.width * tag.height < 0.1 * t.width * t.height, `${t.id}'s name tag ${tag.width}×${tag.height} covers over a tenth of ${t.width}×${t.height}`);
+  // Name tags: inside their tile and a small part of it (tile and tag measured together: a render rebuilds the tag).
+  const tagged = await ada.page.$$eval("#grid .tile", (els) =>
+    els.map((el) => {
+      const box = (e) => (({ left, top, right, bottom, width, height }) => ({ left, top, right, bottom, width, height }))(e.getBoundingClientRect());
+      const tag = el.querySelector(".tile-name");
+      return { id: el.dataset.id, tile: box(el), tag: tag ? box(tag) : null };
+    }),
+  );
+  for (const { id, tile: t, tag } of tagged) {
+    assert.ok(tag, `${id} has no name tag`);
+    assert.ok(tag.left >= t.left && tag.right <= t.right && tag.bottom <= t.bottom, `${id}'s name tag leaves its tile`);
+    assert.ok(tag.width * tag.height < 0.1 * t.width * t.height, `${id}'s name tag ${tag.width}×${tag.height} covers over a tenth of ${t.width}×${t.height}`);
   }
 
   // One toolbar row: the main buttons and More share a top; the other buttons wait in the closed sheet.
@@ -162,6 +169,7 @@ test("six people on a phone: two columns, small name tags, one toolbar row with 
 test("pre-join on a phone: a long room name wraps between its words", { timeout: 4 * WAIT }, async () => {
   const room = "ThirstyHorsesDanceQuicklyTogether" + roomName("Room");
   const p = await participant(browser, { viewport: phone });
+  p.page.setDefaultTimeout(3 * WAIT); // the camera preview's start on a loaded machine
   await p.page.goto(`${BASE}/${room}`);
   await p.page.waitForSelector(".prejoin-room");
   // Each word is its own text node (a <wbr> between them): a word on two lines has two boxes.

@@ -27,6 +27,7 @@ import * as muc from "./muc";
 import { LOWER_HAND_MESSAGE, parseEndpointPayload, reactionPayload, type ReactionId } from "./reactions";
 import type { MediaState } from "./session";
 import { randomHex8, type ConnState } from "./xmpp";
+import { t, type Key } from "./i18n";
 
 /** What the conference needs from the XMPP connection (Connection in xmpp.ts). */
 export interface Transport {
@@ -280,7 +281,7 @@ export class Conference extends Emitter<{
    * refused login throws a readable Error and the wait goes on as a guest.
    */
   async signIn(username: string, password: string): Promise<void> {
-    if (this.phase.phase !== "waiting-host" || !this.conn.signIn) throw new Error("Signing in is not possible now.");
+    if (this.phase.phase !== "waiting-host" || !this.conn.signIn) throw new Error(t("error.signInNotNow"));
     clearTimeout(this.hostTimer);
     this.setPhase({ phase: "connecting" });
     try {
@@ -307,7 +308,7 @@ export class Conference extends Emitter<{
     this.triedPassword = !!this.password;
     this.conn.send(muc.joinPresence(this.roomJid, this.nick, this.local, this.password || undefined)).catch(() => {});
     this.joinTimer = setTimeout(() => {
-      if (this.phase.phase === "joining") this.end("error", "The meeting room did not answer.");
+      if (this.phase.phase === "joining") this.end("error", t("error.roomNoAnswer"));
     }, 20_000);
   }
 
@@ -452,7 +453,7 @@ export class Conference extends Emitter<{
       case "nick-conflict":
         this.nick = randomHex8();
         if (++this.retries <= 3) this.sendJoin();
-        else this.end("error", "Could not pick a free name in the room.");
+        else this.end("error", t("error.noFreeName"));
         return;
       case "not-allowed":
       case "locked":
@@ -460,7 +461,7 @@ export class Conference extends Emitter<{
         if (++this.retries <= 3) {
           setTimeout(() => this.askFocusAndJoin(), 1000 * this.retries);
         } else {
-          this.end("error", e.text || "The room could not be created.");
+          this.end("error", e.text || t("error.roomNotCreated"));
         }
         return;
       case "full":
@@ -481,7 +482,7 @@ export class Conference extends Emitter<{
     if (el.attrs.type === "error") {
       if ((el.attrs.from ?? "").toLowerCase().startsWith(this.roomJid.toLowerCase())) {
         const { condition } = muc.stanzaError(el);
-        this.emit("notice", condition === "forbidden" || condition === "not-acceptable" ? "Your message was not accepted by the room." : "A message could not be delivered.");
+        this.emit("notice", condition === "forbidden" || condition === "not-acceptable" ? t("error.messageRefused") : t("error.messageUndelivered"));
       }
       return;
     }
@@ -527,7 +528,7 @@ export class Conference extends Emitter<{
     if (p === "knocking" || p === "lobby") {
       // Our own knock: a refusal, a denial (kicked), or the lobby closing.
       if (!ev.self) return;
-      if (ev.type === "error") this.end(ev.condition === "forbidden" ? "banned" : "error", ev.text || `The lobby refused the request (${ev.condition}).`);
+      if (ev.type === "error") this.end(ev.condition === "forbidden" ? "banned" : "error", ev.text || t("error.lobbyRefused", { condition: ev.condition }));
       else if (ev.type === "gone" && ev.kicked) this.end("denied");
       else if (ev.type === "gone" && ev.destroyed && ev.to && muc.bareOf(ev.to).toLowerCase() === this.roomJid.toLowerCase()) this.onInvite("");
       else if (ev.type === "gone" && ev.destroyed) this.end("destroyed");
@@ -579,7 +580,7 @@ export class Conference extends Emitter<{
     try {
       await this.conn.iq(lobby.membersOnlyForm(this.roomJid, on));
     } catch (err) {
-      throw new Error(describeIqError(err, on ? "turn the lobby on" : "turn the lobby off"));
+      throw new Error(describeIqError(err, on ? "action.lobbyOn" : "action.lobbyOff"));
     }
     await this.refreshRoomInfo();
   }
@@ -587,7 +588,7 @@ export class Conference extends Emitter<{
   /** Lets a knocker in: a mediated invite to the main room (§4.5 step 4). */
   async admit(id: string): Promise<void> {
     const k = this.knockers.get(id);
-    if (!k?.jid) throw new Error("That person is no longer waiting.");
+    if (!k?.jid) throw new Error(t("error.noLongerWaiting"));
     await this.conn.send(lobby.admitMessage(this.roomJid, [k.jid]));
     this.knockers.delete(id);
     this.emit("lobby");
@@ -598,7 +599,7 @@ export class Conference extends Emitter<{
     try {
       await this.conn.iq(lobby.denyIQ(this.lobbyRoom, id));
     } catch (err) {
-      throw new Error(describeIqError(err, "turn people away"));
+      throw new Error(describeIqError(err, "action.deny"));
     }
     if (this.knockers.delete(id)) this.emit("lobby");
   }
@@ -606,11 +607,11 @@ export class Conference extends Emitter<{
   /** Makes a participant a moderator (owner, §4.6). Throws a readable Error. */
   async grantModerator(id: string): Promise<void> {
     const p = this.participants.get(id);
-    if (!p?.jid) throw new Error(`The room does not show ${this.displayNameOf(id)}'s address; they cannot be made a moderator.`);
+    if (!p?.jid) throw new Error(t("error.noAddress", { name: this.displayNameOf(id) }));
     try {
       await this.conn.iq(grantOwnerIQ(this.roomJid, p.jid));
     } catch (err) {
-      throw new Error(describeIqError(err, "make others moderators"));
+      throw new Error(describeIqError(err, "action.grant"));
     }
   }
 
@@ -638,16 +639,16 @@ export class Conference extends Emitter<{
       this.micModerated = ev.enabled;
       if (!ev.enabled) this.micAllowed.clear();
       this.micApproved = false;
-      this.emit("avModeration", ev.enabled ? "enabled" : "disabled", actor ? this.displayNameOf(actor) : "a moderator");
+      this.emit("avModeration", ev.enabled ? "enabled" : "disabled", actor ? this.displayNameOf(actor) : t("mod.aModerator"));
       // Moderation on: a participant's open microphone is closed until a moderator allows it (as Jitsi's client does).
-      if (ev.enabled && !this.isModerator && !this.local.audioMuted) queueMicrotask(() => this.emit("mutedBy", "audio", actor ? this.displayNameOf(actor) : "a moderator"));
+      if (ev.enabled && !this.isModerator && !this.local.audioMuted) queueMicrotask(() => this.emit("mutedBy", "audio", actor ? this.displayNameOf(actor) : t("mod.aModerator")));
     } else if (ev.approved) {
       this.micApproved = true;
-      this.emit("avModeration", "approved", actor ? this.displayNameOf(actor) : "a moderator");
+      this.emit("avModeration", "approved", actor ? this.displayNameOf(actor) : t("mod.aModerator"));
     } else if (ev.removed) {
       this.micApproved = false;
       this.emit("avModeration", "removed", "");
-      if (this.micModerated && !this.isModerator && !this.local.audioMuted) queueMicrotask(() => this.emit("mutedBy", "audio", "a moderator"));
+      if (this.micModerated && !this.isModerator && !this.local.audioMuted) queueMicrotask(() => this.emit("mutedBy", "audio", t("mod.aModerator")));
     }
     this.emit("room");
   }
@@ -675,7 +676,7 @@ export class Conference extends Emitter<{
   /** Ends the meeting for everyone (moderators only): the room is destroyed and everyone sees why. */
   async endForAll(): Promise<void> {
     const component = this.components.get("end_conference");
-    if (!component) throw new Error("This server cannot end meetings for everyone.");
+    if (!component) throw new Error(t("error.cannotEndForAll"));
     await this.conn.send(endConferenceMessage(component));
   }
 
@@ -783,13 +784,13 @@ export class Conference extends Emitter<{
    * EndpointMessage "lower-hand-message" to them). Throws a readable Error.
    */
   askToLowerHand(id: string): void {
-    if (!this.isModerator) throw new Error("Only moderators can lower others' hands.");
-    if (!this.sendEndpointMessage(id, { name: LOWER_HAND_MESSAGE })) throw new Error(`Could not lower ${this.displayNameOf(id)}'s hand: there is no media connection.`);
+    if (!this.isModerator) throw new Error(t("error.lowerHandsModerators"));
+    if (!this.sendEndpointMessage(id, { name: LOWER_HAND_MESSAGE })) throw new Error(t("error.lowerHandNoMedia", { name: this.displayNameOf(id) }));
   }
 
   /** Sends a reaction to everyone (an "endpoint-reaction" EndpointMessage) and shows it here too. Throws a readable Error. */
   sendReaction(id: ReactionId): void {
-    if (!this.sendEndpointMessage("", reactionPayload([id]))) throw new Error("Reactions need the media connection, which is not there yet.");
+    if (!this.sendEndpointMessage("", reactionPayload([id]))) throw new Error(t("error.reactionsNoMedia"));
     this.emit("reaction", this.nick, [id]);
   }
 
@@ -826,12 +827,12 @@ export class Conference extends Emitter<{
     try {
       form = muc.formFields(await this.conn.iq(muc.ownerFormRequest(this.roomJid)));
     } catch (err) {
-      throw new Error(describeIqError(err, "read the room settings"));
+      throw new Error(describeIqError(err, "action.readRoom"));
     }
     try {
       await this.conn.iq(muc.passwordForm(this.roomJid, password, form));
     } catch (err) {
-      throw new Error(describeIqError(err, password ? "lock the room" : "unlock the room"));
+      throw new Error(describeIqError(err, password ? "action.lock" : "action.unlock"));
     }
     this.password = password;
     this.locked = !!password;
@@ -843,7 +844,7 @@ export class Conference extends Emitter<{
     try {
       await this.conn.iq(muc.kickIQ(this.roomJid, id, reason));
     } catch (err) {
-      throw new Error(describeIqError(err, "remove people"));
+      throw new Error(describeIqError(err, "action.kick"));
     }
   }
 
@@ -861,7 +862,7 @@ export class Conference extends Emitter<{
     const target = el.attrs.jid;
     if (target !== undefined && target !== `${this.roomJid}/${this.nick}`) return refuse("item-not-found");
     const actor = muc.resourceOf(el.attrs.actor ?? "");
-    queueMicrotask(() => this.emit("mutedBy", kind, actor ? this.displayNameOf(actor) : "a moderator"));
+    queueMicrotask(() => this.emit("mutedBy", kind, actor ? this.displayNameOf(actor) : t("mod.aModerator")));
     return {};
   }
 
@@ -875,9 +876,8 @@ export class Conference extends Emitter<{
     } catch (err) {
       // The focus says why (§4.7): "only moderators can mute others", "no such participant"…
       const text = (err as { text?: string }).text;
-      const what = kind === "audio" ? "mute" : "turn off the camera of";
-      if (text) throw new Error(`Could not ${what} ${this.displayNameOf(id)}: ${text.replace(/[.\s]+$/, "")}.`);
-      throw new Error(describeIqError(err, kind === "audio" ? "mute others" : "turn off others' cameras"));
+      if (text) throw new Error(t(kind === "audio" ? "error.muteRefused" : "error.camOffRefused", { name: this.displayNameOf(id), reason: text.replace(/[.\s]+$/, "") }));
+      throw new Error(describeIqError(err, kind === "audio" ? "action.muteOthers" : "action.camOffOthers"));
     }
   }
 
@@ -905,12 +905,14 @@ export class Conference extends Emitter<{
 }
 
 export function guestName(id: string): string {
-  return `Guest ${id.slice(0, 4)}`;
+  return t("guest.name", { id: id.slice(0, 4) });
 }
 
-function describeIqError(err: unknown, what: string): string {
+/** A refused or unanswered request in words; what names the action ("action.lock": "lock the room"). */
+function describeIqError(err: unknown, what: Key): string {
   const c = (err as { condition?: string }).condition;
-  if (c === "forbidden" || c === "not-allowed" || c === "not-authorized") return `Only moderators can ${what}.`;
-  if ((err as Error).name === "TimeoutError") return `The server did not answer; could not ${what}.`;
-  return `Could not ${what}${c ? ` (${c})` : ""}.`;
+  const action = t(what);
+  if (c === "forbidden" || c === "not-allowed" || c === "not-authorized") return t("error.moderatorsOnly", { action });
+  if ((err as Error).name === "TimeoutError") return t("error.noAnswer", { action });
+  return c ? t("error.couldNotWhy", { action, condition: c }) : t("error.couldNot", { action });
 }

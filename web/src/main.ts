@@ -21,6 +21,7 @@ import { renderPrejoin, type JoinChoice } from "./ui/prejoin";
 import { toast } from "./ui/toast";
 import { showWaitingHost, type WaitingScreen } from "./ui/waiting";
 import { Connection } from "./xmpp";
+import { pickLanguage, setLanguage, t } from "./i18n";
 
 const root = document.getElementById("app")!;
 const prefs = new Prefs();
@@ -30,14 +31,16 @@ const home = () => location.assign("/");
 function missingFeature(): string {
   if (typeof WebSocket !== "function") return "WebSocket";
   if (typeof RTCPeerConnection !== "function") return "WebRTC";
-  if (!window.isSecureContext) return "a secure (https) connection";
-  if (!navigator.mediaDevices?.getUserMedia) return "camera and microphone access";
+  if (!window.isSecureContext) return t("boot.missing.https");
+  if (!navigator.mediaDevices?.getUserMedia) return t("boot.missing.devices");
   if (typeof crypto?.randomUUID !== "function") return "Web Crypto";
-  if (typeof HTMLDialogElement !== "function" || typeof ResizeObserver !== "function") return "a current browser";
+  if (typeof HTMLDialogElement !== "function" || typeof ResizeObserver !== "function") return t("boot.missing.browser");
   return "";
 }
 
 function boot() {
+  // The language first: ?lang=de in the address, else the browser's preferred languages.
+  setLanguage(pickLanguage(navigator.languages ?? [navigator.language], new URLSearchParams(location.search).get("lang")));
   const room = roomFromPath(location.pathname);
   if (!room) {
     renderHome(root, prefs, (name) => location.assign("/" + encodeURIComponent(name)));
@@ -45,15 +48,15 @@ function boot() {
   }
   const missing = missingFeature();
   if (missing) {
-    showNotice(root, "This browser is not supported", `Parley needs ${missing}. Use a current version of Firefox, Chrome, Edge or Safari.`, [{ label: "Home", primary: true, run: home }], "unsupported");
+    showNotice(root, t("boot.unsupported.title"), t("boot.unsupported.text", { missing }), [{ label: t("common.home"), primary: true, run: home }], "unsupported");
     return;
   }
   if (!isValidRoomName(room)) {
-    showNotice(root, "That is not a meeting name", "Meeting names use letters, digits, dots, dashes and underscores.", [{ label: "Start a meeting", primary: true, run: home }], "invalid-room");
+    showNotice(root, t("boot.invalidRoom.title"), t("boot.invalidRoom.text"), [{ label: t("boot.startMeeting"), primary: true, run: home }], "invalid-room");
     return;
   }
   startRoom(room).catch((err) => {
-    showNotice(root, "Something went wrong", String((err as Error)?.message ?? err), [{ label: "Try again", primary: true, run: () => location.reload() }, { label: "Home", run: home }]);
+    showNotice(root, t("boot.failed.title"), String((err as Error)?.message ?? err), [{ label: t("common.tryAgain"), primary: true, run: () => location.reload() }, { label: t("common.home"), run: home }]);
   });
 }
 
@@ -168,13 +171,13 @@ async function startRoom(room: string) {
       case "password": {
         const pw = await prompt({
           id: "password-dialog",
-          title: "This meeting has a password",
-          message: "Ask the person who invited you for it.",
-          error: p.detail && p.wrong ? `That password was not accepted: ${p.detail}.` : p.wrong ? "That password is not right. Try again." : undefined,
-          label: "Password",
+          title: t("password.title"),
+          message: t("password.text"),
+          error: p.detail && p.wrong ? t("password.refused", { detail: p.detail }) : p.wrong ? t("password.wrong") : undefined,
+          label: t("common.password"),
           type: "password",
-          confirm: "Join",
-          cancel: "Cancel",
+          confirm: t("common.join"),
+          cancel: t("common.cancel"),
         });
         if (pw) conf.joinWithPassword(pw);
         else {
@@ -197,60 +200,61 @@ async function startRoom(room: string) {
 
 function showJoining(room: string) {
   clear(root);
-  document.title = `${room} · Parley`;
+  document.title = t("title.room", { room });
   root.append(
-    h("main", { class: "joining", attrs: { id: "joining", "aria-busy": "true" } }, h("div", { class: "spinner", attrs: { "aria-hidden": "true" } }), h("p", { text: `Joining ${room}…` })),
+    h("main", { class: "joining", attrs: { id: "joining", "aria-busy": "true" } }, h("div", { class: "spinner", attrs: { "aria-hidden": "true" } }), h("p", { text: t("boot.joining", { room }) })),
   );
 }
 
 function showUnreachable() {
-  showNotice(root, "Can't reach the server", "Check your network connection. Parley will try again when you ask.", [
-    { label: "Try again", primary: true, run: () => location.reload() },
-    { label: "Home", run: home },
+  showNotice(root, t("unreachable.title"), t("unreachable.text"), [
+    { label: t("common.tryAgain"), primary: true, run: () => location.reload() },
+    { label: t("common.home"), run: home },
   ], "unreachable");
 }
 
 function showEnded(room: string, reason: EndReason, detail: string, byUs: boolean) {
-  const rejoin = { label: "Rejoin", primary: true, run: () => location.reload() };
-  const goHome = { label: "Home", run: home };
+  const rejoin = { label: t("ended.rejoin"), primary: true, run: () => location.reload() };
+  const goHome = { label: t("common.home"), run: home };
+  const tryAgain = { label: t("common.tryAgain"), run: () => location.reload() };
   const goHomeFirst = { ...goHome, primary: true };
-  const because = detail ? ` Reason: ${detail.replace(/[.\s]+$/, "")}.` : "";
+  const because = detail ? t("ended.reason", { reason: detail.replace(/[.\s]+$/, "") }) : "";
   switch (reason) {
     case "left":
-      if (byUs) showNotice(root, "You left the meeting", `${room} goes on without you.`, [rejoin, goHome], "left");
-      else showNotice(root, "You are no longer in the meeting", "The room let you go.", [rejoin, goHome], "left");
+      if (byUs) showNotice(root, t("ended.left.title"), t("ended.left.text", { room }), [rejoin, goHome], "left");
+      else showNotice(root, t("ended.gone.title"), t("ended.gone.text"), [rejoin, goHome], "left");
       return;
     case "kicked":
-      showNotice(root, "You were removed from the meeting", `A moderator removed you.${because}`, [goHomeFirst, { label: "Rejoin", run: () => location.reload() }], "kicked");
+      showNotice(root, t("ended.kicked.title"), t("ended.kicked.text", { because }), [goHomeFirst, { label: t("ended.rejoin"), run: () => location.reload() }], "kicked");
       return;
     case "banned":
-      showNotice(root, "You can't join this meeting", `You are banned from it.${because}`, [goHomeFirst], "banned");
+      showNotice(root, t("ended.banned.title"), t("ended.banned.text", { because }), [goHomeFirst], "banned");
       return;
     case "full":
-      showNotice(root, "This meeting is full", "No one else can join right now. Try again later.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "full");
+      showNotice(root, t("ended.full.title"), t("ended.full.text"), [{ ...tryAgain, primary: true }, goHome], "full");
       return;
     case "destroyed":
       // The server's reason ("The meeting has been terminated" from end for all), else a plain line.
-      showNotice(root, "The meeting was ended", detail ? `${detail.replace(/[.\s]+$/, "")}. Everyone has left.` : "It is over for everyone.", [goHomeFirst, { label: "Start it again", run: () => location.reload() }], "ended");
+      showNotice(root, t("ended.destroyed.title"), detail ? t("ended.destroyed.withReason", { reason: detail.replace(/[.\s]+$/, "") }) : t("ended.destroyed.text"), [goHomeFirst, { label: t("ended.destroyed.again"), run: () => location.reload() }], "ended");
       return;
     case "denied":
-      showNotice(root, "You were not admitted", "A moderator did not let you into this meeting.", [goHomeFirst, { label: "Ask again", run: () => location.reload() }], "lobby-denied");
+      showNotice(root, t("ended.denied.title"), t("ended.denied.text"), [goHomeFirst, { label: t("ended.denied.again"), run: () => location.reload() }], "lobby-denied");
       return;
     case "login-failed":
       // A refused token stays refused on a reload: the way on is a new link.
-      showNotice(root, "You could not sign in", `The server refused the login.${because} Ask whoever gave you the link for a new one.`, [goHomeFirst, { label: "Try again", run: () => location.reload() }], "login-failed");
+      showNotice(root, t("ended.login.title"), t("ended.login.text", { because }), [goHomeFirst, tryAgain], "login-failed");
       return;
     case "members-only":
-      showNotice(root, "This meeting is members only", "A moderator must let you in.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "members-only");
+      showNotice(root, t("ended.membersOnly.title"), t("ended.membersOnly.text"), [{ ...tryAgain, primary: true }, goHome], "members-only");
       return;
     case "unreachable":
       showUnreachable();
       return;
     case "auth-required":
-      showNotice(root, "A moderator has to start this meeting", "This server only lets signed-in people open meetings. Try again once one has.", [{ label: "Try again", primary: true, run: () => location.reload() }, goHome], "auth-required");
+      showNotice(root, t("ended.authRequired.title"), t("ended.authRequired.text"), [{ ...tryAgain, primary: true }, goHome], "auth-required");
       return;
     default:
-      showNotice(root, "Something went wrong", detail || "The meeting could not continue.", [rejoin, goHome], "error");
+      showNotice(root, t("boot.failed.title"), detail || t("ended.error.text"), [rejoin, goHome], "error");
   }
 }
 

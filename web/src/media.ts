@@ -2,6 +2,7 @@
 // a level meter, and the message to show for each way getUserMedia fails.
 // The conference hands these tracks to the media session once the focus
 // offers one; until then they feed the self view.
+import { t } from "./i18n";
 
 export type MediaKind = "audio" | "video";
 
@@ -14,24 +15,23 @@ export interface MediaProblem {
 /** The user-facing explanation of a getUserMedia failure. */
 export function describeMediaError(err: unknown, kind: MediaKind | "both"): MediaProblem {
   const name = (err as { name?: string })?.name ?? "";
-  const what = kind === "audio" ? "microphone" : kind === "video" ? "camera" : "camera and microphone";
   switch (name) {
     case "NotAllowedError":
     case "SecurityError":
     case "PermissionDeniedError":
-      return { kind, reason: "denied", message: `Access to your ${what} is blocked. Allow it in your browser's site settings, then try again.` };
+      return { kind, reason: "denied", message: t(`media.denied.${kind}`) };
     case "NotFoundError":
     case "DevicesNotFoundError":
     case "OverconstrainedError":
-      return { kind, reason: "missing", message: `No ${what} was found. Connect one, or join without it.` };
+      return { kind, reason: "missing", message: t(`media.missing.${kind}`) };
     case "NotReadableError":
     case "TrackStartError":
     case "AbortError":
-      return { kind, reason: "busy", message: `Your ${what} could not be started. Another application may be using it.` };
+      return { kind, reason: "busy", message: t(`media.busy.${kind}`) };
     case "TypeError":
-      return { kind, reason: "unsupported", message: `This browser cannot use a ${what} here (a secure https connection is needed).` };
+      return { kind, reason: "unsupported", message: t(`media.unsupported.${kind}`) };
     default:
-      return { kind, reason: "other", message: `Your ${what} could not be started.` };
+      return { kind, reason: "other", message: t(`media.other.${kind}`) };
   }
 }
 

@@ -6,6 +6,7 @@
  * until it has taken longer than a session should.
  */
 import type { MediaState } from "./session";
+import { t } from "./i18n";
 
 /** What the conference knows of media (Conference.mediaFacts). */
 export interface MediaFacts {
@@ -29,22 +30,22 @@ export type MediaPill =
   /** Media failed: text says why in a few words, title in a sentence. */
   | { kind: "failed"; text: string; title: string };
 
-const rest = "Chat and the participant list work.";
 
 export function mediaPill(f: MediaFacts): MediaPill {
   if (f.connected) return { kind: "hidden" };
-  const failed = (why: string, title: string): MediaPill => ({ kind: "failed", text: `No audio or video: ${why}`, title: `${title} ${rest}` });
+  const rest = t("pill.rest");
+  const failed = (why: string, title: string): MediaPill => ({ kind: "failed", text: t("pill.failed", { why }), title: `${title} ${rest}` });
   if (!f.available) {
     const c = f.unavailableCondition ? ` (${f.unavailableCondition})` : "";
-    return failed("media server unavailable", `The server could not start audio and video for this meeting${c}.`);
+    return failed(t("pill.unavailable"), t("pill.unavailableTitle", { condition: c }));
   }
   if (f.state === "reconnecting") {
-    return { kind: "reconnecting", text: "Reconnecting media…", title: `The audio and video connection dropped; Parley is restoring it by itself. ${rest}` };
+    return { kind: "reconnecting", text: t("pill.reconnecting"), title: `${t("pill.reconnectingTitle")} ${rest}` };
   }
-  if (f.failure) return failed("setup failed", `This browser could not set up audio and video: ${f.failure}.`.replace(/\.\.$/, "."));
+  if (f.failure) return failed(t("pill.setupFailed"), t("pill.setupFailedTitle", { failure: f.failure.replace(/\.$/, "") }));
   if (!f.overdue) return { kind: "hidden" };
   if (f.state === "connecting") {
-    return failed("media server unreachable", "The browser cannot reach the media server; a firewall or VPN may block it (UDP, or the TURN relay).");
+    return failed(t("pill.unreachable"), t("pill.unreachableTitle"));
   }
-  return failed("media server not answering", "The server has not offered audio and video for this meeting yet.");
+  return failed(t("pill.notAnswering"), t("pill.notAnsweringTitle"));
 }

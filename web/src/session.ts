@@ -42,6 +42,7 @@ import { activeEncodings, BridgeChannel, capConstraints, channelURL, receiverCon
 import type { SessionCrypto } from "./e2ee/transforms";
 import { Emitter } from "./emitter";
 import { fromSDP, NSJ, parseJingle, toElement, toSDP, type Jingle, type Source, type SSRCGroup } from "./jingle";
+import { t } from "./i18n";
 
 /** One m-section of an SDP as this module needs it. */
 export interface Section {
@@ -1027,10 +1028,10 @@ export class MediaSession extends Emitter<{
 function describeSourceError(err: unknown): string {
   const c = (err as { condition?: string }).condition;
   const text = (err as { text?: string }).text;
-  if (c) return `The server refused the screen share (${c}${text ? `: ${text}` : ""}).`;
-  if ((err as Error).name === "TimeoutError") return "The server did not answer; the screen share could not start.";
+  if (c) return text ? t("share.refusedWhy", { condition: c, text }) : t("share.refused", { condition: c });
+  if ((err as Error).name === "TimeoutError") return t("share.noAnswer");
   console.warn("the screen share could not start:", err);
-  return "The screen share could not start.";
+  return t("share.failed");
 }
 
 /** Resolves when ICE gathering completes, or after timeoutMs. */

@@ -10,6 +10,7 @@
 import { client, type Client } from "@xmpp/client";
 import { xml, type Element } from "@xmpp/xml";
 import { Emitter } from "./emitter";
+import { t } from "./i18n";
 
 export type ConnState = "connecting" | "online" | "reconnecting" | "offline";
 
@@ -32,19 +33,19 @@ export interface ConnectionOptions {
 
 /** A readable reason for a refused login: the server's text, else its SASL condition in words. */
 export function loginFailure(condition: string, text: string): string {
-  const t = text.replace(/[\s\u0000-\u001f\u007f]+/g, " ").trim().slice(0, 200);
-  if (t) return t;
+  const said = text.replace(/[\s\u0000-\u001f\u007f]+/g, " ").trim().slice(0, 200);
+  if (said) return said;
   switch (condition) {
     case "not-authorized":
-      return "the user name, password or token was not accepted";
+      return t("login.notAuthorized");
     case "not-allowed":
-      return "the server does not let guests in without a token";
+      return t("login.notAllowed");
     case "credentials-expired":
-      return "the token has expired";
+      return t("login.expired");
     case "account-disabled":
-      return "the account is disabled";
+      return t("login.disabled");
     default:
-      return condition ? `the login failed (${condition})` : "the login failed";
+      return condition ? t("login.failedWhy", { condition }) : t("login.failed");
   }
 }
 

@@ -86,10 +86,11 @@ export function writeSpeechWAV(name = "speech.wav", seconds = 4) {
 /**
  * A participant: a fresh context (own storage) and page. `errors` gathers
  * console errors and uncaught exceptions; `allow` lists patterns a test
- * expects (a refused request, say).
+ * expects (a refused request, say); `locale` ("de-DE") is the browser's
+ * language (navigator.languages).
  */
-export async function participant(browser, { viewport = { width: 1280, height: 800 }, allow = [] } = {}) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport, permissions: ["camera", "microphone", "clipboard-read", "clipboard-write"] });
+export async function participant(browser, { viewport = { width: 1280, height: 800 }, allow = [], locale } = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport, locale, permissions: ["camera", "microphone", "clipboard-read", "clipboard-write"] });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   const errors = [];

@@ -28,6 +28,7 @@ import { createPausedVideos } from "./meeting/paused";
 import { createQuality } from "./meeting/quality";
 import { createToolbar } from "./meeting/toolbar";
 import { createTopBar } from "./meeting/topbar";
+import { t } from "../i18n";
 
 export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalMedia, session: MediaSession, inviteUrl: string, onLeave: () => void): () => void {
   clear(root);
@@ -114,7 +115,7 @@ export function renderMeeting(root: HTMLElement, conf: Conference, media: LocalM
     conf.on("mutedBy", async (kind, actor) => {
       const muted = kind === "audio" ? conf.local.audioMuted : conf.local.videoMuted;
       if (!muted) await m.act.toggleMedia(kind);
-      toast(kind === "audio" ? `You were muted by ${actor}` : `Your camera was turned off by ${actor}`, "info", 6000);
+      toast(kind === "audio" ? t("actions.mutedBy", { actor }) : t("actions.camOffBy", { actor }), "info", 6000);
     }),
     conf.on("chat", (msg) => {
       chat.add(msg);

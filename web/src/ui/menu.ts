@@ -3,6 +3,7 @@
 // and renders again on open and close; this module builds the elements and
 // their keyboard handling (arrows move, Escape closes and returns focus).
 import { h, icon } from "./dom";
+import { t } from "../i18n";
 
 export interface MenuItem {
   label: string;
@@ -55,7 +56,7 @@ export function menuButton(o: MenuOptions): [HTMLButtonElement, HTMLElement] {
     "button",
     {
       class: "btn btn-icon btn-small tile-menu-button",
-      attrs: { type: "button", "aria-haspopup": "menu", "aria-expanded": String(o.open), "aria-label": o.label, title: "Options" },
+      attrs: { type: "button", "aria-haspopup": "menu", "aria-expanded": String(o.open), "aria-label": o.label, title: t("common.options") },
       on: {
         click: (ev) => {
           ev.stopPropagation();

@@ -11,6 +11,7 @@ import { h, icon } from "./dom";
 import { knockList } from "./lobby";
 import { menuButton, type MenuItem } from "./menu";
 import { toast } from "./toast";
+import { t } from "../i18n";
 
 export interface ModerationControls {
   /** The toolbar's moderation menu (hidden for non-moderators). */
@@ -35,7 +36,7 @@ export function addModerationItems(fn: () => MenuItem[]): () => void {
 
 export function moderationControls(conf: Conference): ModerationControls {
   const wrap = h("div", { class: "toolbar-menu", attrs: { id: "moderation" } });
-  const lobbyBadge = h("span", { class: "badge badge-lobby", attrs: { id: "lobby-state", title: "Newcomers wait in the lobby until a moderator admits them" } }, icon("shield"), h("span", { text: "Lobby" }));
+  const lobbyBadge = h("span", { class: "badge badge-lobby", attrs: { id: "lobby-state", title: t("lobby.badgeTitle") } }, icon("shield"), h("span", { text: t("lobby.badge") }));
   let open = false;
   const act = async (fn: () => Promise<unknown>) => {
     try {
@@ -47,25 +48,25 @@ export function moderationControls(conf: Conference): ModerationControls {
   const items = (): MenuItem[] => {
     const out: MenuItem[] = [
       {
-        label: conf.lobbyOn ? "Turn the lobby off" : "Turn the lobby on",
+        label: conf.lobbyOn ? t("mod.lobbyOff") : t("mod.lobbyOn"),
         action: "lobby",
         run: () =>
           act(async () => {
             const on = !conf.lobbyOn;
             await conf.setLobby(on);
-            toast(on ? "The lobby is on: newcomers ask to join" : "The lobby is off: anyone with the link can join");
+            toast(on ? t("mod.lobbyIsOn") : t("mod.lobbyIsOff"));
           }),
       },
-      { label: "Mute everyone", action: "mute-all", run: () => muteEveryone(conf) },
+      { label: t("people.muteEveryone"), action: "mute-all", run: () => muteEveryone(conf) },
     ];
     if (conf.components.has("av_moderation")) {
       out.push({
-        label: conf.micModerated ? "Stop moderating microphones" : "Moderate microphones",
+        label: conf.micModerated ? t("mod.stopModeratingMics") : t("mod.moderateMics"),
         action: "av-audio",
         run: () => act(() => conf.setMicModeration(!conf.micModerated)),
       });
     }
-    if (conf.canEndForAll) out.push({ label: "End meeting for all", action: "end-all", run: () => void endForAll(conf) });
+    if (conf.canEndForAll) out.push({ label: t("people.endForAll"), action: "end-all", run: () => void endForAll(conf) });
     for (const f of extraItems) out.push(...f());
     return out;
   };
@@ -73,7 +74,7 @@ export function moderationControls(conf: Conference): ModerationControls {
     wrap.hidden = !conf.isModerator;
     lobbyBadge.hidden = !conf.lobbyOn;
     const [button, menu] = menuButton({
-      label: "Moderation",
+      label: t("mod.menu"),
       items: items(),
       open,
       onOpen: () => {
@@ -89,7 +90,7 @@ export function moderationControls(conf: Conference): ModerationControls {
     });
     button.className = "btn btn-round";
     button.id = "moderate";
-    button.title = "Moderation";
+    button.title = t("mod.menu");
     button.replaceChildren(icon("shield"));
     wrap.replaceChildren(button, menu);
   };
@@ -103,9 +104,9 @@ export function moderationControls(conf: Conference): ModerationControls {
   const [knockCard, offKnock] = knockList(conf);
   const cap = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
   const onAV = (what: string, actor: string) => {
-    if (what === "enabled") toast(conf.isModerator ? "Microphones are moderated: allow people to speak from their tile's menu" : `${cap(actor)} turned on microphone moderation: a moderator has to allow you to speak`, "info", 6000);
-    else if (what === "disabled") toast("Microphones are no longer moderated: anyone may unmute");
-    else if (what === "approved") toast(`${cap(actor)} allowed you to unmute`, "info", 6000);
+    if (what === "enabled") toast(conf.isModerator ? t("mod.micsModeratedYou") : t("mod.micsModeratedBy", { actor: cap(actor) }), "info", 6000);
+    else if (what === "disabled") toast(t("mod.micsFree"));
+    else if (what === "approved") toast(t("mod.allowedYou", { actor: cap(actor) }), "info", 6000);
   };
   const offs = [conf.on("room", render), conf.on("local", render), conf.on("lobby", render), conf.on("avModeration", onAV), offKnock];
   render();
@@ -117,13 +118,13 @@ export function moderationControls(conf: Conference): ModerationControls {
       if (!conf.isModerator || p.local || p.role === "moderator") return [];
       const out: MenuItem[] = [];
       if (conf.micModerated && !conf.micAllowed.has(p.id)) {
-        out.push({ label: "Allow to speak", action: "allow-audio", run: () => act(async () => {
+        out.push({ label: t("mod.allowToSpeak"), action: "allow-audio", run: () => act(async () => {
           await conf.allowToSpeak(p.id);
-          toast(`${name} may unmute now`);
+          toast(t("mod.mayUnmute", { name }));
         }) });
       }
       if (p.jid) {
-        out.push({ label: "Make moderator", action: "grant", run: () => grantModerator(conf, p.id, name) });
+        out.push({ label: t("mod.makeModerator"), action: "grant", run: () => grantModerator(conf, p.id, name) });
       }
       return out;
     },
@@ -138,7 +139,7 @@ export function moderationControls(conf: Conference): ModerationControls {
 export async function muteEveryone(conf: Conference): Promise<void> {
   try {
     const n = await conf.muteEveryone();
-    toast(n === 0 ? "Everyone is already muted" : n === 1 ? "1 person was muted" : `${n} people were muted`);
+    toast(n === 0 ? t("mod.allMuted") : t("mod.muted", { count: n }));
   } catch (err) {
     toast((err as Error).message, "error", 6000);
   }
@@ -148,10 +149,10 @@ export async function muteEveryone(conf: Conference): Promise<void> {
 export async function endForAll(conf: Conference): Promise<void> {
   const yes = await confirm({
     id: "end-dialog",
-    title: "End the meeting for everyone?",
-    message: "Everyone, you included, leaves the meeting at once. It can be started again with the same link.",
-    confirm: "End meeting",
-    cancel: "Cancel",
+    title: t("mod.endTitle"),
+    message: t("mod.endText"),
+    confirm: t("mod.endConfirm"),
+    cancel: t("common.cancel"),
     danger: true,
   });
   if (!yes) return;
@@ -166,7 +167,7 @@ export async function endForAll(conf: Conference): Promise<void> {
 export async function grantModerator(conf: Conference, id: string, name: string): Promise<void> {
   try {
     await conf.grantModerator(id);
-    toast(`${name} is now a moderator`);
+    toast(t("mod.madeModerator", { name }));
   } catch (err) {
     toast((err as Error).message, "error", 6000);
   }

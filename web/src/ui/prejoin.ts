@@ -5,6 +5,7 @@ import { roomWords } from "../roomname";
 import { LevelMeter, listDevices, type LocalMedia, type MediaKind, type MediaProblem } from "../media";
 import type { Prefs } from "../prefs";
 import { clear, h, icon, initials } from "./dom";
+import { t } from "../i18n";
 
 export interface JoinChoice {
   displayName: string;
@@ -20,17 +21,17 @@ export function renderPrejoin(
   initial: JoinChoice,
 ): Promise<JoinChoice> {
   clear(root);
-  document.title = `${room} · Parley`;
+  document.title = t("title.room", { room });
   const state = { ...initial };
   const problems = new Map<MediaKind, MediaProblem>();
 
   const video = h("video", { class: "preview-video", attrs: { id: "preview", muted: true, playsinline: true, autoplay: true } });
   video.muted = true;
   const avatar = h("div", { class: "avatar avatar-large", attrs: { "aria-hidden": "true" } });
-  const camOffLabel = h("p", { class: "preview-off muted", text: "Camera is off" });
+  const camOffLabel = h("p", { class: "preview-off muted", text: t("prejoin.cameraOff") });
   const stage = h("div", { class: "preview-stage" }, video, avatar, camOffLabel);
   const meterFill = h("div", { class: "meter-fill" });
-  const meter = h("div", { class: "meter", attrs: { id: "mic-meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" } }, meterFill);
+  const meter = h("div", { class: "meter", attrs: { id: "mic-meter", role: "meter", "aria-label": t("prejoin.level"), "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" } }, meterFill);
   const levels = new LevelMeter((level) => {
     meterFill.style.transform = `scaleX(${level.toFixed(3)})`;
     meter.setAttribute("aria-valuenow", String(Math.round(level * 100)));
@@ -40,11 +41,11 @@ export function renderPrejoin(
   const micBtn = toggleButton("mic-toggle");
   const camBtn = toggleButton("cam-toggle");
 
-  const name = h("input", { class: "field-input", attrs: { id: "display-name", type: "text", autocomplete: "nickname", maxlength: "64", placeholder: "Your name" } });
+  const name = h("input", { class: "field-input", attrs: { id: "display-name", type: "text", autocomplete: "nickname", maxlength: "64", placeholder: t("prejoin.yourName") } });
   name.value = state.displayName;
   const camSelect = h("select", { class: "field-input", attrs: { id: "camera-select" } });
   const micSelect = h("select", { class: "field-input", attrs: { id: "mic-select" } });
-  const joinBtn = h("button", { class: "btn btn-primary btn-wide", attrs: { type: "submit", id: "join" }, text: "Join meeting" });
+  const joinBtn = h("button", { class: "btn btn-primary btn-wide", attrs: { type: "submit", id: "join" }, text: t("prejoin.join") });
 
   const render = () => {
     const camOn = !state.videoMuted && !!media.video;
@@ -52,8 +53,8 @@ export function renderPrejoin(
     avatar.hidden = camOn;
     camOffLabel.hidden = camOn;
     avatar.textContent = initials(name.value || "?");
-    setToggle(micBtn, !state.audioMuted, "mic", "micOff", "microphone");
-    setToggle(camBtn, !state.videoMuted, "cam", "camOff", "camera");
+    setToggle(micBtn, !state.audioMuted, "mic", "micOff");
+    setToggle(camBtn, !state.videoMuted, "cam", "camOff");
     meter.hidden = state.audioMuted || !media.audio;
     clear(errors);
     for (const p of problems.values()) errors.append(h("p", { class: "media-error" }, icon("warn"), h("span", { text: p.message })));
@@ -89,8 +90,8 @@ export function renderPrejoin(
   const fillDevices = async () => {
     const d = await listDevices().catch(() => null);
     if (!d) return;
-    fillSelect(camSelect, d.videoinput, media.videoDevice, "Camera");
-    fillSelect(micSelect, d.audioinput, media.audioDevice, "Microphone");
+    fillSelect(camSelect, d.videoinput, media.videoDevice, t("prejoin.camera"), t("prejoin.noCamera"));
+    fillSelect(micSelect, d.audioinput, media.audioDevice, t("prejoin.microphone"), t("prejoin.noMicrophone"));
   };
 
   micBtn.addEventListener("click", () => {
@@ -116,13 +117,13 @@ export function renderPrejoin(
   const form = h(
     "form",
     { class: "prejoin-form", attrs: { id: "prejoin-form" } },
-    h("p", { class: "eyebrow", text: "Joining" }),
+    h("p", { class: "eyebrow", text: t("prejoin.joining") }),
     h("h1", { class: "prejoin-room" }, ...wordBreaks(room)),
-    h("label", { class: "field-label", attrs: { for: "display-name" }, text: "Your name" }),
+    h("label", { class: "field-label", attrs: { for: "display-name" }, text: t("prejoin.yourName") }),
     name,
-    h("label", { class: "field-label", attrs: { for: "camera-select" }, text: "Camera" }),
+    h("label", { class: "field-label", attrs: { for: "camera-select" }, text: t("prejoin.camera") }),
     camSelect,
-    h("label", { class: "field-label", attrs: { for: "mic-select" }, text: "Microphone" }),
+    h("label", { class: "field-label", attrs: { for: "mic-select" }, text: t("prejoin.microphone") }),
     micSelect,
     joinBtn,
   );
@@ -131,7 +132,7 @@ export function renderPrejoin(
     h(
       "main",
       { class: "prejoin", attrs: { id: "prejoin" } },
-      h("section", { class: "preview", attrs: { "aria-label": "Preview" } }, stage, h("div", { class: "preview-bar" }, micBtn, camBtn, meter), errors),
+      h("section", { class: "preview", attrs: { "aria-label": t("prejoin.preview") } }, stage, h("div", { class: "preview-bar" }, micBtn, camBtn, meter), errors),
       form,
     ),
   );
@@ -160,24 +161,25 @@ function toggleButton(id: string): HTMLButtonElement {
   return h("button", { class: "btn btn-round", attrs: { type: "button", id } });
 }
 
-export function setToggle(btn: HTMLButtonElement, on: boolean, onIcon: "mic" | "cam", offIcon: "micOff" | "camOff", what: string): void {
+/** Shows a microphone or camera button's state: its icon, and a label that says what a click does. */
+export function setToggle(btn: HTMLButtonElement, on: boolean, onIcon: "mic" | "cam", offIcon: "micOff" | "camOff"): void {
   clear(btn);
   btn.append(icon(on ? onIcon : offIcon));
   btn.classList.toggle("btn-off", !on);
   btn.dataset.on = String(on);
-  const label = on ? `Turn off ${what}` : `Turn on ${what}`;
+  const label = onIcon === "mic" ? t(on ? "toggle.micOn" : "toggle.micOff") : t(on ? "toggle.camOn" : "toggle.camOff");
   btn.setAttribute("aria-label", label);
   btn.title = label;
 }
 
-function fillSelect(sel: HTMLSelectElement, devices: MediaDeviceInfo[], current: string, fallback: string) {
+function fillSelect(sel: HTMLSelectElement, devices: MediaDeviceInfo[], current: string, device: string, none: string) {
   clear(sel);
   devices.forEach((d, i) => {
-    const o = h("option", { text: d.label || `${fallback} ${i + 1}` });
+    const o = h("option", { text: d.label || t("prejoin.deviceNumbered", { device, n: i + 1 }) });
     o.value = d.deviceId;
     sel.append(o);
   });
-  if (devices.length === 0) sel.append(h("option", { text: `No ${fallback.toLowerCase()} found` }));
+  if (devices.length === 0) sel.append(h("option", { text: none }));
   sel.disabled = devices.length === 0;
   if (current && devices.some((d) => d.deviceId === current)) sel.value = current;
 }

@@ -5,6 +5,7 @@
 // says so, counts down to the next check and offers a way out, and "I am
 // the host": sign in with an account and start the meeting.
 import { clear, h } from "./dom";
+import { t } from "../i18n";
 
 export interface WaitingScreen {
   /** The next check is in `ms`. */
@@ -14,18 +15,18 @@ export interface WaitingScreen {
 
 export function showWaitingHost(root: HTMLElement, room: string, on: { leave: () => void; signIn: (username: string, password: string) => Promise<void> }): WaitingScreen {
   clear(root);
-  document.title = `Waiting for the host · ${room} · Parley`;
+  document.title = t("waiting.pageTitle", { room });
   const next = h("p", { class: "muted small", attrs: { id: "waiting-next", "aria-live": "off" } });
-  const leave = h("button", { class: "btn btn-ghost", attrs: { type: "button", id: "waiting-leave" }, text: "Leave", on: { click: on.leave } });
-  const host = h("button", { class: "btn btn-link", attrs: { type: "button", id: "host-login" }, text: "I am the host: sign in", on: { click: () => signInDialog(on.signIn) } });
+  const leave = h("button", { class: "btn btn-ghost", attrs: { type: "button", id: "waiting-leave" }, text: t("common.leave"), on: { click: on.leave } });
+  const host = h("button", { class: "btn btn-link", attrs: { type: "button", id: "host-login" }, text: t("waiting.host"), on: { click: () => signInDialog(on.signIn) } });
   root.append(
     h(
       "main",
       { class: "notice waiting", attrs: { id: "waiting-host", "aria-busy": "true" } },
       h("div", { class: "spinner", attrs: { "aria-hidden": "true" } }),
-      h("h1", { text: "Waiting for the host" }),
+      h("h1", { text: t("waiting.title") }),
       h("p", { class: "waiting-room", text: room }),
-      h("p", { class: "muted", attrs: { role: "status" }, text: "This meeting has not started yet. On this server only signed-in people can start meetings; you will join by yourself as soon as the host arrives." }),
+      h("p", { class: "muted", attrs: { role: "status" }, text: t("waiting.text") }),
       next,
       h("div", { class: "notice-actions" }, leave),
       host,
@@ -36,7 +37,7 @@ export function showWaitingHost(root: HTMLElement, room: string, on: { leave: ()
     update(ms: number) {
       clearInterval(timer);
       let left = Math.ceil(ms / 1000);
-      const show = () => (next.textContent = left > 0 ? `Checking again in ${left} s` : "Checking…");
+      const show = () => (next.textContent = left > 0 ? t("waiting.checkingIn", { seconds: left }) : t("waiting.checking"));
       show();
       timer = setInterval(() => {
         left--;
@@ -56,7 +57,7 @@ function signInDialog(signIn: (username: string, password: string) => Promise<vo
   const pass = h("input", { class: "field-input", attrs: { id: "login-password", type: "password", autocomplete: "current-password", required: true } });
   const error = h("p", { class: "form-error", attrs: { role: "alert", id: "login-error" } });
   error.hidden = true;
-  const submit = h("button", { class: "btn btn-primary", attrs: { type: "submit" }, text: "Sign in" });
+  const submit = h("button", { class: "btn btn-primary", attrs: { type: "submit" }, text: t("waiting.signIn") });
   const dialog = h("dialog", { class: "dialog", attrs: { "aria-labelledby": "login-title", id: "login-dialog" } });
   const close = () => {
     dialog.close();
@@ -65,14 +66,14 @@ function signInDialog(signIn: (username: string, password: string) => Promise<vo
   const form = h(
     "form",
     {},
-    h("h2", { attrs: { id: "login-title" }, text: "Sign in to start the meeting" }),
-    h("p", { class: "muted", text: "With an account on this server you can start the meeting; everyone waiting then joins." }),
+    h("h2", { attrs: { id: "login-title" }, text: t("waiting.signInTitle") }),
+    h("p", { class: "muted", text: t("waiting.signInText") }),
     error,
-    h("label", { class: "field-label", attrs: { for: "login-user" }, text: "User name" }),
+    h("label", { class: "field-label", attrs: { for: "login-user" }, text: t("waiting.user") }),
     user,
-    h("label", { class: "field-label", attrs: { for: "login-password" }, text: "Password" }),
+    h("label", { class: "field-label", attrs: { for: "login-password" }, text: t("common.password") }),
     pass,
-    h("div", { class: "dialog-actions" }, h("button", { class: "btn btn-ghost", attrs: { type: "button" }, text: "Cancel", on: { click: close } }), submit),
+    h("div", { class: "dialog-actions" }, h("button", { class: "btn btn-ghost", attrs: { type: "button" }, text: t("common.cancel"), on: { click: close } }), submit),
   );
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -1,5 +1,8 @@
-// Sentences the meeting shows that depend on state or on a browser error,
+// The meeting's words, read from the catalogues (i18n/) in the current
+// language, and the sentences that depend on state or on a browser error,
 // kept apart from the DOM so the unit tests can read them.
+import { t } from "../i18n";
+import type { ReactionId } from "../reactions";
 
 /**
  * What the remove dialog says: removing is not a ban (conf.kick sets role
@@ -7,14 +10,8 @@
  * link, the password when the meeting is locked, the lobby when it is on.
  */
 export function kickMessage(locked: boolean, lobbyOn: boolean): string {
-  const back = locked && lobbyOn
-    ? "if they know the password or a moderator lets them in from the lobby"
-    : locked
-      ? "if they know the meeting password"
-      : lobbyOn
-        ? "if a moderator lets them in from the lobby"
-        : "with the meeting link";
-  return `They leave the meeting at once. This is not a ban: they can join again ${back}.`;
+  const back = locked && lobbyOn ? "kick.back.both" : locked ? "kick.back.password" : lobbyOn ? "kick.back.lobby" : "kick.back.link";
+  return t("kick.message", { back: t(back) });
 }
 
 /**
@@ -26,83 +23,125 @@ export function describeShareError(err: unknown): string {
     case "NotAllowedError":
     case "PermissionDeniedError":
     case "SecurityError":
-      return "Screen sharing was blocked or cancelled.";
+      return t("share.blocked");
     case "NotFoundError":
-      return "There is no screen or window to share.";
+      return t("share.nothing");
     case "NotReadableError":
     case "AbortError":
-      return "Your screen could not be captured; the system or another application may be blocking it.";
+      return t("share.notReadable");
     case "NotSupportedError":
     case "TypeError":
-      return "This browser cannot share its screen here.";
+      return t("share.unsupported");
     default:
-      return "Screen sharing could not start.";
+      return t("share.couldNotStart");
   }
 }
 
+/** A device kind the settings dialog names. */
+export type DeviceKind = "camera" | "microphone" | "speaker";
+
 /**
- * The meeting's words for raised hands, reactions, chat notifications and
- * the keyboard shortcuts, in one place for a translation to replace.
+ * The meeting's words for raised hands, reactions, chat notifications,
+ * the keyboard shortcuts, the participants panel and the settings, read
+ * from the current language's catalogue (i18n/) each time they are used.
  */
 export const words = {
-  raiseHand: "Raise your hand",
-  lowerHand: "Lower your hand",
-  handRaisedBy: (name: string) => `${name} raised a hand`,
-  handLoweredBy: (name: string) => `${name} lowered your hand`,
-  lowerHandOf: (name: string) => `Lower ${name}'s hand`,
-  handOrder: (name: string, place: number) => `${name}'s hand is up, ${ordinal(place)} in line`,
-  yourHandOrder: (place: number) => `Your hand is up, ${ordinal(place)} in line: click to lower it`,
-  reactions: "Send a reaction",
-  reactionNames: { like: "Thumbs up", clap: "Applause", laugh: "Laughter", surprised: "Surprise", boo: "Disappointment", silence: "Silence" } as Record<string, string>,
-  reactedBy: (name: string, reaction: string) => `${name}: ${reaction}`,
-  chatToast: (from: string, body: string) => `${from}: ${preview(body)}`,
-  chatUnread: (n: number) => (n ? `Chat, ${n} unread` : "Chat"),
+  get raiseHand() {
+    return t("hand.raise");
+  },
+  get lowerHand() {
+    return t("hand.lower");
+  },
+  handRaisedBy: (name: string) => t("hand.raisedBy", { name }),
+  handLoweredBy: (name: string) => t("hand.loweredBy", { name }),
+  lowerHandOf: (name: string) => t("hand.lowerOf", { name }),
+  handOrder: (name: string, place: number) => t("hand.order", { name, place: ordinal(place) }),
+  yourHandOrder: (place: number) => t("hand.yourOrder", { place: ordinal(place) }),
+  get reactions() {
+    return t("reactions.send");
+  },
+  reactionName: (id: ReactionId) => t(`reaction.${id}`),
+  reactedBy: (name: string, reaction: string) => t("reaction.by", { name, reaction }),
+  chatToast: (from: string, body: string) => t("chat.toast", { from, text: preview(body) }),
+  chatUnread: (n: number) => (n ? t("chat.unread", { count: n }) : t("toolbar.chat")),
   /** The tab's title, "(2) room · Parley" while messages are unread (the other screens' titles use "·" too). */
-  title: (room: string, unread: number) => `${unread ? `(${unread > 99 ? "99+" : unread}) ` : ""}${room} · Parley`,
-  shortcutsTitle: "Keyboard shortcuts",
-  shortcuts: [
-    ["M", "Microphone on or off"],
-    ["Space", "Hold to talk while muted"],
-    ["V", "Camera on or off"],
-    ["D", "Share your screen, or stop"],
-    ["R", "Raise or lower your hand"],
-    ["C", "Chat"],
-    ["P", "Participants"],
-    ["S", "Settings"],
-    ["W", "Grid or stage"],
-    ["?", "These shortcuts"],
-    ["Esc", "Close the panel"],
-  ] as [string, string][],
-  pushToTalk: "Talking while you hold Space",
+  title: (room: string, unread: number) => (unread ? t("title.roomUnread", { room, unread: unread > 99 ? "99+" : unread }) : t("title.room", { room })),
+  get shortcutsTitle() {
+    return t("keys.title");
+  },
+  get shortcuts(): [string, string][] {
+    return [
+      ["M", t("keys.mic")],
+      [t("keys.space.name"), t("keys.space")],
+      ["V", t("keys.cam")],
+      ["D", t("keys.share")],
+      ["R", t("keys.hand")],
+      ["C", t("keys.chat")],
+      ["P", t("keys.people")],
+      ["S", t("keys.settings")],
+      ["W", t("keys.view")],
+      ["?", t("keys.help")],
+      [t("keys.esc.name"), t("keys.close")],
+    ];
+  },
+  get pushToTalk() {
+    return t("keys.pushToTalk");
+  },
   // The participants panel (ui/meeting/peoplepanel.ts).
-  muteEveryone: "Mute everyone",
-  endForAll: "End meeting for all",
-  makeModerator: (name: string) => `Make ${name} a moderator`,
-  muteOf: (name: string) => `Mute ${name}`,
-  removeOf: (name: string) => `Remove ${name}`,
-  messagePrivately: "Send a private message",
-  optionsFor: (name: string) => `Options for ${name}`,
-  moderator: "Moderator",
-  speaking: "Speaking",
-  speakingNow: (name: string) => `${name} is speaking`,
-  searchPeople: "Search participants",
-  nobodyMatches: (q: string) => `Nobody here is called “${q}”`,
+  get muteEveryone() {
+    return t("people.muteEveryone");
+  },
+  get endForAll() {
+    return t("people.endForAll");
+  },
+  makeModerator: (name: string) => t("people.makeModerator", { name }),
+  muteOf: (name: string) => t("people.muteOf", { name }),
+  removeOf: (name: string) => t("people.removeOf", { name }),
+  get messagePrivately() {
+    return t("people.message");
+  },
+  optionsFor: (name: string) => t("people.optionsFor", { name }),
+  get moderator() {
+    return t("people.moderator");
+  },
+  get speaking() {
+    return t("people.speaking");
+  },
+  speakingNow: (name: string) => t("people.speakingNow", { name }),
+  get searchPeople() {
+    return t("people.search");
+  },
+  nobodyMatches: (q: string) => t("people.nobody", { query: q }),
   // The settings dialog (ui/meeting/settings.ts).
-  settings: "Settings",
-  camera: "Camera",
-  microphone: "Microphone",
-  speaker: "Speaker",
-  noDevice: (what: string) => `No ${what.toLowerCase()} found`,
-  deviceNumbered: (what: string, n: number) => `${what} ${n}`,
-  yourName: "Your name",
-  nameHint: "Everyone in the meeting sees it on your tile.",
-  noiseSuppression: "Noise suppression",
-  noiseSuppressionHint: "Filters steady background noise from your microphone.",
-  videoQuality: "Video quality you receive",
-  videoQualityHint: "Lower quality saves bandwidth on a slow connection.",
-  qualityNames: { low: "Low", standard: "Standard", high: "High" } as Record<string, string>,
-  deviceFailed: (what: string) => `The ${what.toLowerCase()} could not be switched.`,
-  close: "Close",
+  get settings() {
+    return t("settings.title");
+  },
+  device: (kind: DeviceKind) => t(`settings.${kind}`),
+  noDevice: (kind: DeviceKind) => t(`settings.no${kind === "camera" ? "Camera" : kind === "microphone" ? "Microphone" : "Speaker"}`),
+  deviceNumbered: (kind: DeviceKind, n: number) => t("prejoin.deviceNumbered", { device: t(`settings.${kind}`), n }),
+  deviceFailed: (kind: DeviceKind) => t(`settings.${kind}Failed`),
+  get yourName() {
+    return t("settings.yourName");
+  },
+  get nameHint() {
+    return t("settings.nameHint");
+  },
+  get noiseSuppression() {
+    return t("settings.noise");
+  },
+  get noiseSuppressionHint() {
+    return t("settings.noiseHint");
+  },
+  get videoQuality() {
+    return t("settings.quality");
+  },
+  get videoQualityHint() {
+    return t("settings.qualityHint");
+  },
+  qualityName: (q: "low" | "standard" | "high") => t(`settings.quality.${q}`),
+  get close() {
+    return t("common.close");
+  },
 };
 
 /** The start of a chat message for a notification: one line, at most 80 characters. */
@@ -111,36 +150,64 @@ export function preview(body: string, max = 80): string {
   return line.length > max ? `${line.slice(0, max - 1).trimEnd()}…` : line;
 }
 
+/** 1st, 2nd… in English; 1., 2.… in German (the ordinal plural rules). */
 function ordinal(n: number): string {
-  const s = n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
-  return `${n}${s}`;
+  return t("common.ordinal", { count: n });
 }
 
 /** The connection indicator's and the paused video's words (ui/meeting/quality.ts, paused.ts). */
 export const qualityWords = {
-  levels: { good: "Good", fair: "Fair", poor: "Poor" } as Record<string, string>,
-  measuring: "Measuring…",
+  level: (level: "good" | "fair" | "poor") => t(`quality.${level}`),
+  get measuring() {
+    return t("quality.measuring");
+  },
   /** The indicator button's label. */
-  indicator: (level: string) => `Connection: ${level}. Show details`,
-  title: "Connection",
-  bitrate: "Bitrate",
-  loss: "Packet loss",
-  resolution: "Resolution",
-  frameRate: "Frame rate",
-  rtt: "Round trip",
-  freezes: "Freezes",
-  limited: "Sending less",
-  limitedBy: { bandwidth: "not enough bandwidth", cpu: "the computer is busy", other: "the browser's choice" } as Record<string, string>,
+  indicator: (level: string) => t("quality.indicator", { level }),
+  get title() {
+    return t("quality.title");
+  },
+  get bitrate() {
+    return t("quality.bitrate");
+  },
+  get loss() {
+    return t("quality.loss");
+  },
+  get resolution() {
+    return t("quality.resolution");
+  },
+  get frameRate() {
+    return t("quality.frameRate");
+  },
+  get rtt() {
+    return t("quality.rtt");
+  },
+  get freezes() {
+    return t("quality.freezes");
+  },
+  get limited() {
+    return t("quality.limited");
+  },
+  limitedBy: (why: string) => t(why === "bandwidth" || why === "cpu" ? `quality.limitedBy.${why}` : "quality.limitedBy.other"),
   /** Where a number comes from: what reaches us, and what they (or we) send. */
-  down: "received",
-  up: "sent",
-  theirUpload: "their upload",
-  kbps: (v: number) => `${Math.round(v)} kbit/s`,
-  percent: (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)}%`,
-  ms: (v: number) => `${Math.max(1, Math.round(v))} ms`,
-  fps: (v: number) => `${Math.round(v)} fps`,
+  get down() {
+    return t("quality.down");
+  },
+  get up() {
+    return t("quality.up");
+  },
+  get theirUpload() {
+    return t("quality.theirUpload");
+  },
+  kbps: (v: number) => t("quality.kbps", { value: Math.round(v) }),
+  percent: (v: number) => t("quality.percent", { value: v < 10 ? v.toFixed(1) : Math.round(v) }),
+  ms: (v: number) => t("quality.ms", { value: Math.max(1, Math.round(v)) }),
+  fps: (v: number) => t("quality.fps", { value: Math.round(v) }),
   size: (w: number, h: number) => `${w}×${h}`,
   none: "—",
-  videoPaused: "Video paused to save bandwidth",
-  videoPausedShort: "Video paused",
+  get videoPaused() {
+    return t("quality.videoPaused");
+  },
+  get videoPausedShort() {
+    return t("quality.videoPausedShort");
+  },
 };

@@ -7,18 +7,19 @@ import { prompt } from "../dialog";
 import { toast } from "../toast";
 import { describeShareError, kickMessage } from "../wording";
 import type { Meeting } from "./state";
+import { t } from "../../i18n";
 
 /** Turns the microphone or camera on or off, starting the device if needed. */
 export async function toggleMedia(m: Meeting, kind: MediaKind): Promise<void> {
   const { conf, media, session } = m;
   const muted = kind === "audio" ? conf.local.audioMuted : conf.local.videoMuted;
   if (muted) {
-    if (kind === "audio" && !conf.mayUnmuteMic) return void toast("Microphones are moderated: a moderator has to allow you to unmute.", "error", 5000);
+    if (kind === "audio" && !conf.mayUnmuteMic) return void toast(t("mod.micsMustAsk"), "error", 5000);
     if (!media[kind]) {
       try {
         await media.start(kind);
       } catch (p) {
-        toast((p as MediaProblem).message ?? "The device could not be started.", "error", 6000);
+        toast((p as MediaProblem).message ?? t("actions.deviceFailed"), "error", 6000);
         return;
       }
     }
@@ -36,7 +37,7 @@ export async function toggleMedia(m: Meeting, kind: MediaKind): Promise<void> {
 export async function askToMute(m: Meeting, id: string, kind: MuteKind, name: string): Promise<void> {
   try {
     await m.conf.askToMute(id, kind);
-    toast(kind === "audio" ? `You muted ${name}` : `You turned off ${name}'s camera`);
+    toast(kind === "audio" ? t("actions.youMuted", { name }) : t("actions.youTurnedOffCam", { name }));
   } catch (err) {
     toast((err as Error).message, "error", 6000);
   }
@@ -46,11 +47,11 @@ export async function askToMute(m: Meeting, id: string, kind: MuteKind, name: st
 export async function kick(m: Meeting, id: string, name: string): Promise<void> {
   const reason = await prompt({
     id: "kick-dialog",
-    title: `Remove ${name}?`,
+    title: t("actions.removeTitle", { name }),
     message: kickMessage(m.conf.locked, m.conf.lobbyOn),
-    label: "Reason (optional)",
-    confirm: "Remove",
-    cancel: "Cancel",
+    label: t("actions.reason"),
+    confirm: t("actions.remove"),
+    cancel: t("common.cancel"),
     allowEmpty: true,
     danger: true,
   });

@@ -7,6 +7,7 @@ import { clear, h, icon } from "../dom";
 import { toast } from "../toast";
 import { words } from "../wording";
 import type { Meeting } from "./state";
+import { t } from "../../i18n";
 
 export interface ChatPanel {
   element: HTMLElement;
@@ -20,16 +21,16 @@ export interface ChatPanel {
 
 export function createChatPanel(m: Meeting): ChatPanel {
   const { conf, state } = m;
-  const messages = h("ol", { class: "messages", attrs: { id: "messages", "aria-live": "polite", "aria-label": "Messages" } });
-  const recipient = h("select", { class: "field-input field-small", attrs: { id: "chat-to", "aria-label": "Send to" } });
-  const chatInput = h("textarea", { class: "field-input chat-input", attrs: { id: "chat-input", rows: "2", maxlength: "4000", placeholder: "Write a message", "aria-label": "Message" } });
+  const messages = h("ol", { class: "messages", attrs: { id: "messages", "aria-live": "polite", "aria-label": t("chat.messages") } });
+  const recipient = h("select", { class: "field-input field-small", attrs: { id: "chat-to", "aria-label": t("chat.to") } });
+  const chatInput = h("textarea", { class: "field-input chat-input", attrs: { id: "chat-input", rows: "2", maxlength: "4000", placeholder: t("chat.placeholder"), "aria-label": t("chat.message") } });
   const chatForm = h(
     "form",
     { class: "chat-form", attrs: { id: "chat-form" } },
     recipient,
-    h("div", { class: "chat-row" }, chatInput, h("button", { class: "btn btn-icon btn-primary", attrs: { type: "submit", "aria-label": "Send", title: "Send" } }, icon("send"))),
+    h("div", { class: "chat-row" }, chatInput, h("button", { class: "btn btn-icon btn-primary", attrs: { type: "submit", "aria-label": t("chat.send"), title: t("chat.send") } }, icon("send"))),
   );
-  const element = h("section", { class: "chat", attrs: { id: "chat-panel", "aria-label": "Chat" } }, messages, chatForm);
+  const element = h("section", { class: "chat", attrs: { id: "chat-panel", "aria-label": t("toolbar.chat") } }, messages, chatForm);
 
   const showRecipient = () => {
     recipient.value = state.privateTo;
@@ -45,7 +46,7 @@ export function createChatPanel(m: Meeting): ChatPanel {
     const body = chatInput.value.trim();
     if (!body) return;
     if (conf.phase.phase !== "joined") {
-      toast("Not connected; the message was not sent.", "error");
+      toast(t("chat.notSent"), "error");
       return;
     }
     conf.sendChat(body, state.privateTo || undefined);
@@ -62,7 +63,7 @@ export function createChatPanel(m: Meeting): ChatPanel {
     h("button", {
       class: "btn btn-link",
       attrs: { type: "button" },
-      text: "Reply privately",
+      text: t("chat.reply"),
       on: {
         click: () => {
           state.privateTo = from;
@@ -76,13 +77,13 @@ export function createChatPanel(m: Meeting): ChatPanel {
   return {
     element,
     add(msg) {
-      const who = msg.mine ? "You" : conf.displayNameOf(msg.from);
-      const target = msg.private ? (msg.mine ? `to ${conf.displayNameOf(msg.to ?? "")}` : "to you") : "";
+      const who = msg.mine ? t("common.you") : conf.displayNameOf(msg.from);
+      const target = msg.private ? (msg.mine ? t("chat.privateTo", { name: conf.displayNameOf(msg.to ?? "") }) : t("chat.privateToYou")) : "";
       const time = msg.at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
       const li = h(
         "li",
         { class: `message${msg.mine ? " mine" : ""}${msg.private ? " private" : ""}${msg.history ? " history" : ""}` },
-        h("div", { class: "message-meta" }, h("span", { class: "message-from", text: who }), target ? h("span", { class: "message-private", text: `Private ${target}` }) : null, h("time", { text: time, attrs: { datetime: msg.at.toISOString() } })),
+        h("div", { class: "message-meta" }, h("span", { class: "message-from", text: who }), target ? h("span", { class: "message-private", text: target }) : null, h("time", { text: time, attrs: { datetime: msg.at.toISOString() } })),
         h("p", { class: "message-body", text: msg.body }),
       );
       if (!msg.mine && msg.private) li.append(replyButton(msg.from));
@@ -95,7 +96,7 @@ export function createChatPanel(m: Meeting): ChatPanel {
       const ids = new Set(list.map((p) => p.id));
       const prev = state.privateTo;
       clear(recipient);
-      const all = h("option", { text: "Everyone" });
+      const all = h("option", { text: t("chat.everyone") });
       all.value = "";
       recipient.append(all);
       for (const p of list) {

@@ -13,6 +13,7 @@ import { words } from "../wording";
 import { handBadge, handPlaces } from "./hands";
 import { nameMatches } from "./peoplesearch";
 import type { Meeting } from "./state";
+import { t } from "../../i18n";
 
 export interface PeoplePanel {
   element: HTMLElement;
@@ -30,7 +31,7 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
   const actions = h("div", { class: "people-actions", attrs: { id: "people-actions" } }, muteAll, endAll);
   const search = h("input", { class: "field-input people-search", attrs: { id: "people-search", type: "search", placeholder: words.searchPeople, "aria-label": words.searchPeople, autocomplete: "off" } });
   const empty = h("p", { class: "muted people-empty", attrs: { id: "people-empty", role: "status" } });
-  const element = h("section", { class: "people-panel", attrs: { id: "people-panel", "aria-label": "Participants" } }, actions, search, peopleList, empty);
+  const element = h("section", { class: "people-panel", attrs: { id: "people-panel", "aria-label": t("toolbar.people") } }, actions, search, peopleList, empty);
   /** The endpoint whose moderator menu is open ("" none): view state of this panel only. */
   let menuFor = "";
   let last: Participant[] = [];
@@ -73,7 +74,7 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
   };
 
   const person = (p: Participant, place: number | undefined): HTMLElement => {
-    const name = p.local ? p.displayName || "You" : conf.displayNameOf(p.id);
+    const name = p.local ? p.displayName || t("common.you") : conf.displayNameOf(p.id);
     const speaking = !p.local && p.id === state.speaker;
     const av = h("span", { class: "avatar avatar-small", attrs: { "aria-hidden": "true" }, text: initials(name) });
     av.style.setProperty("--hue", String(hueFor(p.id)));
@@ -107,7 +108,7 @@ export function createPeoplePanel(m: Meeting): PeoplePanel {
     // Raised hands first, in the order they went up; then everyone else as the tiles are.
     const hands = handPlaces(m);
     const order = [...list]
-      .filter((p) => !query || nameMatches(p.local ? p.displayName || "You" : conf.displayNameOf(p.id), query))
+      .filter((p) => !query || nameMatches(p.local ? p.displayName || t("common.you") : conf.displayNameOf(p.id), query))
       .sort((a, b) => (hands.get(a.id) ?? Number.MAX_SAFE_INTEGER) - (hands.get(b.id) ?? Number.MAX_SAFE_INTEGER));
     // The list is rebuilt on every change (someone starts speaking): keep the keyboard focus where it was.
     const focus = focusedControl(peopleList);

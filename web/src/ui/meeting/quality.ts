@@ -137,7 +137,7 @@ export function createQuality(m: Meeting, sampleMs = SAMPLE_MS): QualityIndicato
   const rowsFor = (e: TileEntry): Row[] => {
     const rows: Row[] = [];
     const score = scoreFor(e);
-    rows.push(["level", w.title, score === undefined ? w.measuring : w.levels[levelOf(score)]!, score ?? -1]);
+    rows.push(["level", w.title, score === undefined ? w.measuring : w.level(levelOf(score)), score ?? -1]);
     const s = e.p.local ? local : remote.get(e.p.id);
     const peer = e.p.local ? undefined : peerOf(e.p.id);
     const dir = e.p.local ? w.up : w.down;
@@ -150,7 +150,7 @@ export function createQuality(m: Meeting, sampleMs = SAMPLE_MS): QualityIndicato
       rows.push(["fps", w.frameRate, s.fps > 0 ? w.fps(s.fps) : w.none, Math.round(s.fps)]);
       rows.push(["rtt", w.rtt, s.rtt >= 0 ? w.ms(s.rtt) : w.none, s.rtt >= 0 ? Math.max(1, Math.round(s.rtt)) : -1]);
       if (s.freezes > 0) rows.push(["freezes", w.freezes, String(s.freezes), s.freezes]);
-      if (s.limitation) rows.push(["limited", w.limited, w.limitedBy[s.limitation] ?? w.limitedBy.other!, 1]);
+      if (s.limitation) rows.push(["limited", w.limited, w.limitedBy(s.limitation), 1]);
     } else if (peer?.bitrate.upload !== undefined) {
       rows.push(["bitrate", w.bitrate, `${w.kbps(peer.bitrate.upload)} ${w.theirUpload}`, Math.round(peer.bitrate.upload)]);
     }
@@ -216,7 +216,7 @@ export function createQuality(m: Meeting, sampleMs = SAMPLE_MS): QualityIndicato
     const score = scoreFor(t.e);
     const level = score === undefined ? "unknown" : levelOf(score);
     b.dataset.level = level;
-    const text = score === undefined ? w.measuring : w.levels[level]!;
+    const text = score === undefined ? w.measuring : w.level(levelOf(score));
     b.setAttribute("aria-label", w.indicator(text));
     b.title = `${w.title}: ${text}`;
     if (detailsFor === key) renderDetails(key);

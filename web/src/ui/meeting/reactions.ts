@@ -6,6 +6,7 @@ import { h, icon } from "../dom";
 import { toast } from "../toast";
 import { words } from "../wording";
 import type { Meeting } from "./state";
+import { t } from "../../i18n";
 
 /** How long a reaction floats over the meeting (the CSS animation's length). */
 const floatMs = 3000;
@@ -29,7 +30,7 @@ export function createReactions(m: Meeting): Reactions {
   const button = h("button", { class: "btn btn-round", attrs: { type: "button", id: "react", "aria-label": words.reactions, title: words.reactions, "aria-expanded": "false", "aria-controls": "reactions-menu" } }, icon("smile"));
   const menu = h("div", { class: "reactions-menu", attrs: { id: "reactions-menu", role: "group", "aria-label": words.reactions } });
   for (const [id, emoji] of Object.entries(REACTIONS) as [ReactionId, string][]) {
-    menu.append(h("button", { class: "reaction-choice", attrs: { type: "button", "data-reaction": id, "aria-label": words.reactionNames[id] ?? id, title: words.reactionNames[id] ?? id }, text: emoji, on: { click: () => send(id) } }));
+    menu.append(h("button", { class: "reaction-choice", attrs: { type: "button", "data-reaction": id, "aria-label": words.reactionName(id), title: words.reactionName(id) }, text: emoji, on: { click: () => send(id) } }));
   }
   const picker = h("div", { class: "toolbar-menu" }, button, menu);
   const overlay = h("div", { class: "reactions-overlay", attrs: { id: "reactions", "aria-hidden": "true" } });
@@ -64,7 +65,7 @@ export function createReactions(m: Meeting): Reactions {
     picker,
     overlay,
     show(from, ids) {
-      const name = from === conf.endpointId ? conf.local.displayName || "You" : conf.displayNameOf(from);
+      const name = from === conf.endpointId ? conf.local.displayName || t("common.you") : conf.displayNameOf(from);
       for (const id of ids) {
         while (overlay.childElementCount >= maxFloating) overlay.firstElementChild?.remove();
         const el = h("div", { class: "reaction-float", attrs: { "data-reaction": id, "data-from": from } }, h("span", { class: "reaction-emoji", text: REACTIONS[id] }), h("span", { class: "reaction-name", text: name }));

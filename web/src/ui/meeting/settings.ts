@@ -17,7 +17,7 @@ import { cleanDisplayName } from "../../hashparams";
 import { qualityHeight, type Prefs, type VideoQuality } from "../../prefs";
 import { h } from "../dom";
 import { toast } from "../toast";
-import { words } from "../wording";
+import { words, type DeviceKind } from "../wording";
 import type { RemoteAudio } from "./audio";
 import type { Meeting } from "./state";
 
@@ -54,7 +54,7 @@ function settingsDialog(m: Meeting, prefs: Prefs, audio: RemoteAudio): HTMLDialo
   const camera = h("select", { class: "field-input", attrs: { id: "settings-camera" } });
   const mic = h("select", { class: "field-input", attrs: { id: "settings-mic" } });
   const speaker = h("select", { class: "field-input", attrs: { id: "settings-speaker" } });
-  const speakerField = h("div", { attrs: { id: "settings-speaker-field" } }, h("label", { class: "field-label", attrs: { for: "settings-speaker" }, text: words.speaker }), speaker);
+  const speakerField = h("div", { attrs: { id: "settings-speaker-field" } }, h("label", { class: "field-label", attrs: { for: "settings-speaker" }, text: words.device("speaker") }), speaker);
   speakerField.hidden = true; // until outputs are listed
   const name = h("input", { class: "field-input", attrs: { id: "settings-name", type: "text", maxlength: "64", autocomplete: "name" } });
   name.value = conf.local.displayName;
@@ -69,15 +69,15 @@ function settingsDialog(m: Meeting, prefs: Prefs, audio: RemoteAudio): HTMLDialo
       prefs.videoQuality = q;
       session.setReceiveCap(qualityHeight[q]);
     });
-    quality.append(input, h("label", { attrs: { for: `quality-${q}` } }, h("span", { text: words.qualityNames[q] }), h("span", { class: "segmented-sub", text: `${qualityHeight[q]}p` })));
+    quality.append(input, h("label", { attrs: { for: `quality-${q}` } }, h("span", { text: words.qualityName(q) }), h("span", { class: "segmented-sub", text: `${qualityHeight[q]}p` })));
   }
 
   const fill = async () => {
     const d = await listDevices().catch(() => null);
     if (!d) return;
-    fillSelect(camera, d.videoinput, media.videoDevice || prefs.device("videoinput"), words.camera);
-    fillSelect(mic, d.audioinput, media.audioDevice || prefs.device("audioinput"), words.microphone);
-    fillSelect(speaker, d.audiooutput, prefs.device("audiooutput") || "default", words.speaker);
+    fillSelect(camera, d.videoinput, media.videoDevice || prefs.device("videoinput"), "camera");
+    fillSelect(mic, d.audioinput, media.audioDevice || prefs.device("audioinput"), "microphone");
+    fillSelect(speaker, d.audiooutput, prefs.device("audiooutput") || "default", "speaker");
     // No output listed (Firefox lists none until asked, headless browsers may have none): the system's default plays.
     speakerField.hidden = !canChooseSpeaker() || d.audiooutput.length === 0;
   };
@@ -89,7 +89,7 @@ function settingsDialog(m: Meeting, prefs: Prefs, audio: RemoteAudio): HTMLDialo
       prefs.setDevice("audiooutput", speaker.value);
     } catch (err) {
       console.warn("choosing the speaker failed:", err);
-      toast(words.deviceFailed(words.speaker), "error", 6000);
+      toast(words.deviceFailed("speaker"), "error", 6000);
     }
   });
   name.addEventListener("change", () => {
@@ -112,9 +112,9 @@ function settingsDialog(m: Meeting, prefs: Prefs, audio: RemoteAudio): HTMLDialo
     "form",
     { attrs: { method: "dialog" }, on: { submit: (ev) => ev.preventDefault() } },
     h("h2", { attrs: { id: "settings-title" }, text: words.settings }),
-    h("label", { class: "field-label", attrs: { for: "settings-camera" }, text: words.camera }),
+    h("label", { class: "field-label", attrs: { for: "settings-camera" }, text: words.device("camera") }),
     camera,
-    h("label", { class: "field-label", attrs: { for: "settings-mic" }, text: words.microphone }),
+    h("label", { class: "field-label", attrs: { for: "settings-mic" }, text: words.device("microphone") }),
     mic,
     h("label", { class: "check", attrs: { for: "settings-noise" } }, noise, h("span", {}, h("span", { text: words.noiseSuppression }), h("span", { class: "check-hint", text: words.noiseSuppressionHint }))),
     speakerField,
@@ -149,7 +149,7 @@ async function switchCamera(m: Meeting, prefs: Prefs, deviceId: string): Promise
   try {
     await media.start("video", deviceId);
   } catch (p) {
-    toast((p as MediaProblem).message ?? words.deviceFailed(words.camera), "error", 6000);
+    toast((p as MediaProblem).message ?? words.deviceFailed("camera"), "error", 6000);
     return;
   }
   await session.updateTracks();
@@ -170,13 +170,13 @@ async function restartMic(m: Meeting, prefs: Prefs, deviceId: string): Promise<v
     const track = await media.start("audio", deviceId);
     track.enabled = !conf.local.audioMuted;
   } catch (p) {
-    toast((p as MediaProblem).message ?? words.deviceFailed(words.microphone), "error", 6000);
+    toast((p as MediaProblem).message ?? words.deviceFailed("microphone"), "error", 6000);
     return;
   }
   await session.updateTracks();
 }
 
-function fillSelect(sel: HTMLSelectElement, devices: MediaDeviceInfo[], current: string, what: string): void {
+function fillSelect(sel: HTMLSelectElement, devices: MediaDeviceInfo[], current: string, what: DeviceKind): void {
   sel.replaceChildren();
   devices.forEach((d, i) => {
     const o = h("option", { text: d.label || words.deviceNumbered(what, i + 1) });

@@ -4,6 +4,7 @@ import { h, icon } from "../dom";
 import type { ChatPanel } from "./chatpanel";
 import type { PeoplePanel } from "./peoplepanel";
 import type { Meeting, Panel } from "./state";
+import { t } from "../../i18n";
 
 export interface Side {
   element: HTMLElement;
@@ -16,7 +17,7 @@ export function createSide(m: Meeting, chat: ChatPanel, people: PeoplePanel): Si
   const element = h(
     "aside",
     { class: "side", attrs: { id: "side" } },
-    h("div", { class: "side-head" }, title, h("button", { class: "btn btn-icon", attrs: { type: "button", "aria-label": "Close panel", title: "Close (Esc)" }, on: { click: () => m.act.setPanel(null) } }, icon("close"))),
+    h("div", { class: "side-head" }, title, h("button", { class: "btn btn-icon", attrs: { type: "button", "aria-label": t("side.close"), title: t("side.closeTitle") }, on: { click: () => m.act.setPanel(null) } }, icon("close"))),
     chat.element,
     people.element,
   );
@@ -28,7 +29,7 @@ export function createSide(m: Meeting, chat: ChatPanel, people: PeoplePanel): Si
       element.classList.toggle("open", p !== null);
       chat.element.hidden = p !== "chat";
       people.element.hidden = p !== "people";
-      title.textContent = p === "chat" ? "Chat" : "Participants";
+      title.textContent = p === "chat" ? t("toolbar.chat") : t("toolbar.people");
     },
   };
 }

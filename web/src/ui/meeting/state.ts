@@ -6,6 +6,7 @@
 import { guestName, type Conference, type MuteKind, type Participant } from "../../conference";
 import type { LocalMedia, MediaKind } from "../../media";
 import type { MediaSession } from "../../session";
+import { t } from "../../i18n";
 
 export type Panel = "chat" | "people" | null;
 
@@ -101,5 +102,5 @@ export interface Meeting {
 
 /** How a participant is called on this screen. */
 export function nameOf(p: Participant): string {
-  return p.local ? p.displayName || "You" : p.displayName || guestName(p.id);
+  return p.local ? p.displayName || t("common.you") : p.displayName || guestName(p.id);
 }

@@ -9,9 +9,11 @@ import { clear, h, hueFor, icon, initials } from "../dom";
 import { fillGridFor, gridFor, scrollGridFor, shownFraction, stageFor } from "../layout";
 import { menuButton, type MenuItem } from "../menu";
 import type { ModerationControls } from "../moderation";
+import { words } from "../wording";
 import { handBadge, handPlaces } from "./hands";
 import { followNewShares, pickStage } from "./stage";
 import { nameOf, type Meeting, type TileEntry } from "./state";
+import { t as msg } from "../../i18n";
 
 /**
  * Something more on every tile (the connection indicator, the paused
@@ -53,7 +55,7 @@ function entries(m: Meeting, list: Participant[]): TileEntry[] {
 
 export function createTiles(m: Meeting, moderation: ModerationControls, extras: TileExtra[] = []): Tiles {
   const { conf, media, session, state } = m;
-  const grid = h("section", { class: "grid", attrs: { id: "grid", "aria-label": "Participants" } });
+  const grid = h("section", { class: "grid", attrs: { id: "grid", "aria-label": msg("tiles.label") } });
   const tiles = new Map<string, HTMLElement>();
   const localVideo = h("video", { class: "tile-video mirror", attrs: { muted: true, playsinline: true, autoplay: true } });
   localVideo.muted = true;
@@ -77,16 +79,16 @@ export function createTiles(m: Meeting, moderation: ModerationControls, extras: 
   const tileMenu = (e: TileEntry, name: string): HTMLElement[] => {
     const items: MenuItem[] = [];
     const isPinned = state.pinned === e.key && state.stageView;
-    items.push({ label: isPinned ? "Unpin" : "Pin to stage", action: "pin", run: () => m.act.pin(isPinned ? "" : e.key) });
+    items.push({ label: isPinned ? msg("tiles.unpin") : msg("tiles.pin"), action: "pin", run: () => m.act.pin(isPinned ? "" : e.key) });
     if (!e.p.local && !e.screen && conf.isModerator) {
       // The focus's mute is obeyed at once (§4.7): the items say so; they can unmute themselves afterwards.
-      if (!e.p.audioMuted) items.push({ label: "Mute", action: "mute-audio", run: () => m.act.askToMute(e.p.id, "audio", name) });
-      if (!e.p.videoMuted) items.push({ label: "Turn off camera", action: "mute-video", run: () => m.act.askToMute(e.p.id, "video", name) });
+      if (!e.p.audioMuted) items.push({ label: msg("tiles.mute"), action: "mute-audio", run: () => m.act.askToMute(e.p.id, "audio", name) });
+      if (!e.p.videoMuted) items.push({ label: msg("tiles.camOff"), action: "mute-video", run: () => m.act.askToMute(e.p.id, "video", name) });
       items.push(...moderation.tileItems(e.p, name));
-      items.push({ label: "Remove from the meeting", action: "kick", run: () => void m.act.kick(e.p.id, name) });
+      items.push({ label: msg("tiles.remove"), action: "kick", run: () => void m.act.kick(e.p.id, name) });
     }
     return menuButton({
-      label: `Options for ${name}`,
+      label: words.optionsFor(name),
       items,
       open: state.menuFor === e.key,
       onOpen: () => openMenu(e.key),
@@ -163,22 +165,22 @@ export function createTiles(m: Meeting, moderation: ModerationControls, extras: 
     const picture = tileMedia(e, name);
     t.append(picture);
     if (picture instanceof HTMLVideoElement) picture.play().catch(() => {});
-    const label = e.screen ? (p.local ? "Your screen" : `${name}'s screen`) : name + (p.local ? " (you)" : "");
+    const label = e.screen ? (p.local ? msg("tiles.yourScreen") : msg("tiles.screenOf", { name })) : p.local ? msg("tiles.you", { name }) : name;
     const muted = !e.screen && p.audioMuted;
-    t.append(h("div", { class: "tile-name" }, e.screen ? h("span", { class: "tile-kind" }, icon("screen")) : null, muted ? h("span", { class: "tile-muted", attrs: { title: "Microphone off" } }, icon("micOff")) : null, h("span", { class: "tile-name-text", text: label })));
+    t.append(h("div", { class: "tile-name" }, e.screen ? h("span", { class: "tile-kind" }, icon("screen")) : null, muted ? h("span", { class: "tile-muted", attrs: { title: msg("tiles.micOff") } }, icon("micOff")) : null, h("span", { class: "tile-name-text", text: label })));
     if (!e.screen) {
       // Top left: the raised hand with its place in line, then the role.
       const hand = handBadge(m, p, hands.get(p.id), "tile-hand");
-      const role = p.role === "moderator" ? h("span", { class: "tile-role", text: "Moderator" }) : null;
+      const role = p.role === "moderator" ? h("span", { class: "tile-role", text: words.moderator }) : null;
       t.classList.toggle("hand-up", !!hand);
       if (hand || role) t.append(h("div", { class: "tile-badges" }, hand, role));
     }
-    if (state.stageView && state.pinned === key) t.append(h("span", { class: "tile-pin", attrs: { title: "Pinned" } }, icon("pin")));
+    if (state.stageView && state.pinned === key) t.append(h("span", { class: "tile-pin", attrs: { title: msg("tiles.pinned") } }, icon("pin")));
     t.append(...tileMenu(e, name));
     for (const x of extras) x.decorate(t, e, picture);
     t.setAttribute(
       "aria-label",
-      e.screen ? label : `${name}${p.local ? ", you" : ""}${hands.has(p.id) ? ", hand raised" : ""}${p.audioMuted ? ", microphone off" : ""}${p.videoMuted ? ", camera off" : ""}${p.id === state.speaker && !p.local ? ", speaking" : ""}`,
+      e.screen ? label : name + (p.local ? msg("tiles.aria.you") : "") + (hands.has(p.id) ? msg("tiles.aria.hand") : "") + (p.audioMuted ? msg("tiles.aria.micOff") : "") + (p.videoMuted ? msg("tiles.aria.camOff") : "") + (p.id === state.speaker && !p.local ? msg("tiles.aria.speaking") : ""),
     );
     return t;
   };

@@ -9,6 +9,7 @@ import { setToggle } from "../prejoin";
 import { toast } from "../toast";
 import { words } from "../wording";
 import type { Meeting } from "./state";
+import { t } from "../../i18n";
 
 export interface Toolbar {
   element: HTMLElement;
@@ -27,12 +28,12 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
   const micBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "mic-toggle", "aria-keyshortcuts": "M" } });
   const camBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "cam-toggle", "aria-keyshortcuts": "V" } });
   const chatBadge = h("span", { class: "count-badge", attrs: { id: "unread", "aria-hidden": "true" } });
-  const chatBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "chat-toggle", "aria-label": "Chat", title: "Chat (C)", "aria-keyshortcuts": "C", "aria-expanded": "false", "aria-controls": "side" } }, icon("chat"), chatBadge);
-  const peopleBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "people-toggle", "aria-label": "Participants", title: "Participants (P)", "aria-keyshortcuts": "P", "aria-expanded": "false", "aria-controls": "side" } }, icon("people"));
+  const chatBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "chat-toggle", "aria-label": t("toolbar.chat"), title: `${t("toolbar.chat")} (C)`, "aria-keyshortcuts": "C", "aria-expanded": "false", "aria-controls": "side" } }, icon("chat"), chatBadge);
+  const peopleBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "people-toggle", "aria-label": t("toolbar.people"), title: `${t("toolbar.people")} (P)`, "aria-keyshortcuts": "P", "aria-expanded": "false", "aria-controls": "side" } }, icon("people"));
   const settingsBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "settings-toggle", "aria-label": words.settings, title: `${words.settings} (S)`, "aria-keyshortcuts": "S", "aria-haspopup": "dialog" }, on: { click: () => m.act.openSettings() } }, icon("settings"));
-  const inviteBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "invite", "aria-label": "Copy invite link", title: "Copy invite link" } }, icon("link"));
+  const inviteBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "invite", "aria-label": t("toolbar.invite"), title: t("toolbar.invite") } }, icon("link"));
   const lockBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "lock-toggle" } });
-  const leaveBtn = h("button", { class: "btn btn-round btn-danger", attrs: { type: "button", id: "leave", "aria-label": "Leave meeting", title: "Leave meeting" } }, icon("leave"));
+  const leaveBtn = h("button", { class: "btn btn-round btn-danger", attrs: { type: "button", id: "leave", "aria-label": t("toolbar.leave"), title: t("toolbar.leave") } }, icon("leave"));
   const shareBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "share-toggle", "aria-keyshortcuts": "D", "aria-pressed": "false" } }, icon("screen"));
   shareBtn.hidden = typeof navigator.mediaDevices?.getDisplayMedia !== "function";
   const viewBtn = h("button", { class: "btn btn-round", attrs: { type: "button", id: "view-toggle", "aria-keyshortcuts": "W", "aria-pressed": "false" } });
@@ -40,9 +41,9 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
   // On a phone only the main buttons stay in the row; the others go to a
   // sheet that the "More" button opens (style.css, "Phones"). On a wide
   // screen the sheet is display: contents and its buttons sit in the row.
-  const more = h("div", { class: "toolbar-more", attrs: { id: "toolbar-more", role: "group", "aria-label": "More actions" } }, shareBtn, viewBtn, handBtn, reactionsPicker, settingsBtn, inviteBtn, lockBtn, moderation.button);
-  const moreBtn = h("button", { class: "btn btn-round more-toggle", attrs: { type: "button", id: "more-toggle", "aria-label": "More actions", title: "More actions", "aria-expanded": "false", "aria-controls": "toolbar-more" } }, icon("more"));
-  const element = h("nav", { class: "toolbar", attrs: { "aria-label": "Meeting controls" } }, micBtn, camBtn, chatBtn, peopleBtn, moreBtn, more, leaveBtn);
+  const more = h("div", { class: "toolbar-more", attrs: { id: "toolbar-more", role: "group", "aria-label": t("toolbar.more") } }, shareBtn, viewBtn, handBtn, reactionsPicker, settingsBtn, inviteBtn, lockBtn, moderation.button);
+  const moreBtn = h("button", { class: "btn btn-round more-toggle", attrs: { type: "button", id: "more-toggle", "aria-label": t("toolbar.more"), title: t("toolbar.more"), "aria-expanded": "false", "aria-controls": "toolbar-more" } }, icon("more"));
+  const element = h("nav", { class: "toolbar", attrs: { "aria-label": t("toolbar.label") } }, micBtn, camBtn, chatBtn, peopleBtn, moreBtn, more, leaveBtn);
   const setMore = (open: boolean, refocus = false) => {
     more.classList.toggle("open", open);
     moreBtn.setAttribute("aria-expanded", String(open));
@@ -78,9 +79,9 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
   inviteBtn.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(inviteUrl);
-      toast("Invite link copied");
+      toast(t("toolbar.inviteCopied"));
     } catch {
-      await prompt({ title: "Invite people", message: "Copy this link and send it to the people you want to invite.", label: "Meeting link", value: inviteUrl, confirm: "Done", allowEmpty: true });
+      await prompt({ title: t("toolbar.inviteTitle"), message: t("toolbar.inviteText"), label: t("toolbar.inviteLabel"), value: inviteUrl, confirm: t("toolbar.done"), allowEmpty: true });
     }
   });
   lockBtn.addEventListener("click", () => void toggleLock(m));
@@ -90,8 +91,8 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
     element,
     canShare: !shareBtn.hidden,
     renderLocal() {
-      setToggle(micBtn, !conf.local.audioMuted, "mic", "micOff", "microphone");
-      setToggle(camBtn, !conf.local.videoMuted, "cam", "camOff", "camera");
+      setToggle(micBtn, !conf.local.audioMuted, "mic", "micOff");
+      setToggle(camBtn, !conf.local.videoMuted, "cam", "camOff");
       micBtn.title += " (M)";
       camBtn.title += " (V)";
       const up = conf.handRaised;
@@ -105,21 +106,21 @@ export function createToolbar(m: Meeting, moderation: ModerationControls, reacti
       lockBtn.hidden = !conf.isModerator;
       clear(lockBtn);
       lockBtn.append(icon(conf.locked ? "unlock" : "lock"));
-      const label = conf.locked ? "Remove the meeting password" : "Lock the meeting with a password";
+      const label = conf.locked ? t("toolbar.unlock") : t("toolbar.lock");
       lockBtn.setAttribute("aria-label", label);
       lockBtn.title = label;
     },
     renderView() {
       clear(viewBtn);
       viewBtn.append(icon(state.stageView ? "grid" : "stage"));
-      const label = state.stageView ? "Show everyone in a grid" : "Show the speaker on stage";
+      const label = state.stageView ? t("toolbar.grid") : t("toolbar.stage");
       viewBtn.setAttribute("aria-label", label);
       viewBtn.setAttribute("aria-pressed", String(state.stageView));
       viewBtn.title = `${label} (W)`;
       viewBtn.classList.toggle("btn-active", state.stageView);
       shareBtn.setAttribute("aria-pressed", String(!!state.sharing));
       shareBtn.classList.toggle("btn-active", !!state.sharing);
-      const shareLabel = state.sharing ? "Stop sharing your screen" : "Share your screen";
+      const shareLabel = state.sharing ? t("toolbar.stopShare") : t("toolbar.share");
       shareBtn.setAttribute("aria-label", shareLabel);
       shareBtn.title = `${shareLabel} (D)`;
     },
@@ -148,17 +149,17 @@ async function toggleLock(m: Meeting): Promise<void> {
   if (conf.locked) {
     try {
       await conf.setPassword("");
-      toast("The meeting password was removed");
+      toast(t("lock.removed"));
     } catch (err) {
       toast((err as Error).message, "error");
     }
     return;
   }
-  const pw = await prompt({ id: "lock-dialog", title: "Lock the meeting", message: "People who join from now on need this password. Share it separately from the link.", label: "Password", type: "password", confirm: "Lock", cancel: "Cancel" });
+  const pw = await prompt({ id: "lock-dialog", title: t("lock.title"), message: t("lock.text"), label: t("common.password"), type: "password", confirm: t("lock.confirm"), cancel: t("common.cancel") });
   if (!pw) return;
   try {
     await conf.setPassword(pw);
-    toast("The meeting is locked");
+    toast(t("lock.done"));
   } catch (err) {
     toast((err as Error).message, "error");
   }

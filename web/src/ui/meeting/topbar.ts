@@ -4,6 +4,7 @@ import { h, icon } from "../dom";
 import type { ModerationControls } from "../moderation";
 import { words } from "../wording";
 import type { Meeting } from "./state";
+import { t } from "../../i18n";
 
 export interface TopBar {
   element: HTMLElement;
@@ -16,12 +17,12 @@ export interface TopBar {
 
 export function createTopBar(m: Meeting, moderation: ModerationControls): TopBar {
   const { conf } = m;
-  const lockBadge = h("span", { class: "badge badge-lock", attrs: { id: "lock-state", title: "This meeting has a password" } }, icon("lock"), h("span", { text: "Locked" }));
+  const lockBadge = h("span", { class: "badge badge-lock", attrs: { id: "lock-state", title: t("topbar.lockedTitle") } }, icon("lock"), h("span", { text: t("topbar.locked") }));
   const count = h("span", { class: "muted", attrs: { id: "participant-count" } });
   const mediaPill = h("span", { class: "pill pill-warn", attrs: { id: "media-unavailable", role: "status", "aria-live": "polite", hidden: true } });
   const pttPill = h("span", { class: "pill pill-live", attrs: { id: "push-to-talk", role: "status", hidden: true }, text: words.pushToTalk });
   const element = h("header", { class: "topbar" }, h("span", { class: "brand-mark brand-small", attrs: { "aria-hidden": "true" } }), h("h1", { class: "topbar-room", text: conf.roomName }), lockBadge, moderation.lobbyBadge, count, h("span", { class: "spacer" }), pttPill, mediaPill);
-  const banner = h("div", { class: "banner", attrs: { id: "connection-banner", role: "status", "aria-live": "polite" }, text: "Connection lost. Reconnecting…" });
+  const banner = h("div", { class: "banner", attrs: { id: "connection-banner", role: "status", "aria-live": "polite" }, text: t("topbar.connectionLost") });
   banner.hidden = true;
   return {
     element,
@@ -41,7 +42,7 @@ export function createTopBar(m: Meeting, moderation: ModerationControls): TopBar
       pttPill.hidden = !on;
     },
     renderCount(n) {
-      count.textContent = `${n} ${n === 1 ? "person" : "people"}`;
+      count.textContent = t("topbar.count", { count: n });
     },
   };
 }
