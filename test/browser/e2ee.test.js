@@ -1,9 +1,12 @@
 // End-to-end encryption between browsers: two participants join with the
 // same #k= passphrase (one through RTCRtpScriptTransform, one through
-// Chromium's legacy createEncodedStreams) and decode each other's video
-// from frames their workers decrypted, with no frame failing once keyed;
-// both show the same security code. A third with another passphrase sees
-// the tiles, decodes nothing from anyone, and is told the keys do not match.
+// Chromium's legacy createEncodedStreams) and decode each other's video and
+// screen share from frames their workers decrypted, with no frame failing
+// once keyed; both show the same security code. A third with another
+// passphrase sees the tiles, decodes nothing from anyone, and is told the
+// keys do not match. A moderator turns encryption on and off; a browser
+// that cannot encrypt stops it from being turned on, or, joining an
+// encrypted meeting, is told it cannot and gets no media.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { BASE, WAIT, launch, participant, roomName, screenshot, skipPrejoin, waitTiles } from "./lib/browser.js";
@@ -104,6 +107,27 @@ test("same passphrase: both decode each other's decrypted video and show the sam
   await screenshot(alice.page, "security-code");
   await alice.page.click("#e2ee-code-close");
   console.log(`leader ${sa2.leader} (named by the focus: ${sa2.focusSpeaks}), epoch ${sa2.epoch}, ${sa2.stats.decrypted} frames decrypted by Alice`);
+
+  // Bob (the legacy transform) shares his screen: encrypted with its own KID context, decoded by Alice.
+  const desktopFrames = () =>
+    alice.page.evaluate(async (owner) => {
+      const s = window.parley.session;
+      const track = s.remotes.get(owner)?.desktop;
+      const mid = s.pc.getTransceivers().find((t) => t.receiver.track === track)?.mid;
+      let frames = 0;
+      (await s.pc.getStats()).forEach((st) => {
+        if (track && st.type === "inbound-rtp" && st.kind === "video" && (st.mid === mid || st.trackIdentifier === track.id)) frames = st.framesDecoded ?? 0;
+      });
+      return frames;
+    }, b);
+  const beforeShare = await state(alice.page);
+  await bob.page.click("#share-toggle");
+  await bob.page.waitForSelector('#share-toggle[aria-pressed="true"]');
+  const deadline = Date.now() + 2 * WAIT;
+  while ((await desktopFrames()) < 30 && Date.now() < deadline) await alice.page.waitForTimeout(250);
+  assert.ok((await desktopFrames()) >= 30, `Alice decodes Bob's screen share: ${await desktopFrames()} frames`);
+  assert.equal(failed(await state(alice.page)) - failed(beforeShare), 0, "no frame of the share failed");
+  await bob.page.click("#share-toggle");
 
   // A third participant with another passphrase: tiles, but nothing decodes.
   const carol = await participant(browser);
