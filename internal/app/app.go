@@ -192,6 +192,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		// /metrics may be read, as it names every conference and participant.
 		extra["GET /debug/bridge"] = web.OnlyFrom(metricsAllow, a.Bridge.DebugHandler())
 	}
+	if a.cluster.pool != nil {
+		extra["GET /debug/cluster"] = web.OnlyFrom(metricsAllow, a.clusterDebug())
+	}
 	a.http = &http.Server{
 		Handler: web.New(web.Options{
 			Domain: cfg.Domain,

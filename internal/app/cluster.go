@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -225,4 +226,14 @@ func (a *App) ClusterBridges() []cluster.Heartbeat {
 		return nil
 	}
 	return a.cluster.pool.Registry().Bridges()
+}
+
+// clusterDebug is GET /debug/cluster on a signal node: the bridges it knows, as last heard (JSON).
+func (a *App) clusterDebug() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(struct {
+			Bridges []cluster.Heartbeat `json:"bridges"`
+		}{a.ClusterBridges()})
+	})
 }

@@ -215,3 +215,39 @@ func TestSilentBridgeTakenOut(t *testing.T) {
 		}
 	}
 }
+
+// A bridge whose process died is skipped at once when NATS has no responder for it, before its
+// heartbeats lapse: the allocation goes to the next bridge and the focus hears bridge-gone.
+func TestDeadBridgeSkipped(t *testing.T) {
+	s := startNATS(t)
+	p, events := startPool(t, dial(t, s, s.CredsFile()))
+	deadConn := dial(t, s, s.CredsFile())
+	startBridge(t, deadConn, "a1", "eu")
+	startBridge(t, dial(t, s, s.CredsFile()), "b1", "us")
+	waitBridges(t, p, 2)
+	clients := s.ns.NumClients()
+	deadConn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.ns.NumClients() != clients-1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not notice the closed connection")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a, err := p.Allocate(ctx, bridgeapi.AllocateRequest{ConferenceID: "c1", EndpointID: "e1", Region: "eu"})
+	if err != nil || a.Bridge != "b1" {
+		t.Fatalf("allocated on %q (%v), want b1", a.Bridge, err)
+	}
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind == bridgeapi.BridgeGone && ev.Bridge == "a1" {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no bridge-gone for a1")
+		}
+	}
+}

@@ -151,26 +151,42 @@ func (p *Pool) conn() (*nats.Conn, error) {
 	return p.nc, nil
 }
 
-// Allocate picks a bridge for the conference and asks it for the endpoint.
+// Allocate picks a bridge for the conference and asks it for the endpoint. A bridge that no longer
+// listens (NATS has no responder for it: its process died before its heartbeats lapsed) is taken out
+// at once and the next one asked.
 func (p *Pool) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bridgeapi.Allocated, error) {
 	nc, err := p.conn()
 	if err != nil {
 		return bridgeapi.Allocated{}, err
 	}
-	hb, err := p.reg.Select(req.ConferenceID, req.Region)
-	if err != nil {
-		return bridgeapi.Allocated{}, err
+	for range maxAllocateTries {
+		var hb Heartbeat
+		hb, err = p.reg.Select(req.ConferenceID, req.Region)
+		if err != nil {
+			return bridgeapi.Allocated{}, err
+		}
+		var r reply
+		r, err = request(ctx, nc, hb.Bridge, opAllocate, req)
+		if errors.Is(err, errNoResponders) {
+			p.log.Warn("bridge does not answer; taken out", "bridge", hb.Bridge)
+			p.reg.Remove(hb.Bridge)
+			p.emit(bridgeapi.Event{Kind: bridgeapi.BridgeGone, Bridge: hb.Bridge, Reason: "no responder"})
+			continue
+		}
+		if err != nil {
+			return bridgeapi.Allocated{}, err
+		}
+		if r.Allocated == nil || r.Allocated.Allocation == nil || r.Allocated.Bridge != hb.Bridge {
+			return bridgeapi.Allocated{}, fmt.Errorf("cluster: bridge %s: allocate: reply without its allocation", hb.Bridge)
+		}
+		p.reg.Placed(req.ConferenceID, req.EndpointID, hb.Bridge)
+		return *r.Allocated, nil
 	}
-	r, err := request(ctx, nc, hb.Bridge, opAllocate, req)
-	if err != nil {
-		return bridgeapi.Allocated{}, err
-	}
-	if r.Allocated == nil || r.Allocated.Allocation == nil || r.Allocated.Bridge != hb.Bridge {
-		return bridgeapi.Allocated{}, fmt.Errorf("cluster: bridge %s: allocate: reply without its allocation", hb.Bridge)
-	}
-	p.reg.Placed(req.ConferenceID, req.EndpointID, hb.Bridge)
-	return *r.Allocated, nil
+	return bridgeapi.Allocated{}, err
 }
+
+// maxAllocateTries bounds how many silent bridges one allocation skips.
+const maxAllocateTries = 4
 
 // SetAnswer passes the participant's answer to its bridge.
 func (p *Pool) SetAnswer(ctx context.Context, bridgeID string, a bridge.Answer) error {
@@ -203,11 +219,14 @@ func (p *Pool) call(ctx context.Context, bridgeID, op string, body any) error {
 	return err
 }
 
+// errNoResponders: nobody listens on the bridge's subjects; it is an unknown bridge to the focus.
+var errNoResponders = fmt.Errorf("%w: no responder", bridgeapi.ErrUnknownBridge)
+
 // request sends one request to a bridge and decodes its reply.
 func request(ctx context.Context, nc *nats.Conn, bridgeID, op string, body any) (reply, error) {
 	m, err := nc.RequestWithContext(ctx, requestSubject(bridgeID, op), mustJSON(body))
 	if errors.Is(err, nats.ErrNoResponders) {
-		return reply{}, fmt.Errorf("cluster: bridge %s: %s: %w (%v)", bridgeID, op, bridgeapi.ErrUnknownBridge, err)
+		return reply{}, fmt.Errorf("cluster: bridge %s: %s: %w", bridgeID, op, errNoResponders)
 	}
 	if err != nil {
 		return reply{}, fmt.Errorf("cluster: bridge %s: %s: %w", bridgeID, op, err)
