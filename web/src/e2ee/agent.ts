@@ -25,6 +25,14 @@ import * as hpke from "./hpke";
 import { baseKey, mixSecret, passphraseKey, ratchet, rosterHash, sealInfo, secretLength, securityCode, type Member } from "./schedule";
 import { keyMessage, parseKey, parseKeyMessage, parseRoomState, parseRoster, rosterMessage, type Roster } from "./stanzas";
 
+// User-visible strings (alarms on the meeting screen; for the translation catalogues).
+const S = {
+  notYourKey: (epoch: number) => `The key leader's list gives you a key that is not yours (epoch ${epoch}): someone may be listening in.`,
+  cannotOpen: (epoch: number) => `The key for epoch ${epoch} could not be opened.`,
+  wrongLength: (epoch: number) => `The key for epoch ${epoch} has the wrong length.`,
+  otherRoster: (epoch: number) => `The key for epoch ${epoch} was made for another list of participants than the one the room shows: someone may be listening in.`,
+} as const;
+
 export interface Timing {
   /** From learning an epoch to sending with it. */
   sendAfterMs: number;
@@ -317,7 +325,7 @@ export class KeyAgent extends Emitter<{
     this.rosters.set(r.epoch, { from, roster: r });
     const me = this.ownEntry(r.members);
     if (me && !equal(me.pub, this.opts.keys.pub)) {
-      this.setAlarm(`The key leader's list gives you a key that is not yours (epoch ${r.epoch}): someone may be listening in.`);
+      this.setAlarm(S.notYourKey(r.epoch));
       return;
     }
     const prev = this.learnt.get(r.epoch - 1);
@@ -345,13 +353,13 @@ export class KeyAgent extends Emitter<{
     try {
       pt = await hpke.open(this.opts.keys, seal.enc, sealInfo(this.opts.roomJid, epoch, me.index), new Uint8Array(0), seal.ct);
     } catch {
-      this.setAlarm(`The key for epoch ${epoch} could not be opened.`);
+      this.setAlarm(S.cannotOpen(epoch));
       return;
     }
-    if (pt.length !== 2 * secretLength) return this.setAlarm(`The key for epoch ${epoch} has the wrong length.`);
+    if (pt.length !== 2 * secretLength) return this.setAlarm(S.wrongLength(epoch));
     const hash = await rosterHash(r.members);
     if (!equal(hash, pt.subarray(secretLength))) {
-      this.setAlarm(`The key for epoch ${epoch} was made for another list of participants than the one the room shows: someone may be listening in.`);
+      this.setAlarm(S.otherRoster(epoch));
       return;
     }
     await this.learn(epoch, pt.slice(0, secretLength), r.members, hash);

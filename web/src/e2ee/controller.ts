@@ -18,6 +18,19 @@ import type { WorkerStats } from "./protocol";
 import { isUnsupported, toggleIQ } from "./stanzas";
 import { FrameCrypto, transformAPI, type SessionCrypto, type TransformAPI } from "./transforms";
 
+// User-visible strings (for the translation catalogues).
+const S = {
+  noTransforms: "This browser cannot encrypt video frames (it has no encoded transforms).",
+  noWorkers: "This browser has no web workers.",
+  noX25519: "This browser's Web Crypto has no X25519 keys.",
+  refused: "This meeting is end-to-end encrypted and this browser cannot encrypt.",
+  notInMeeting: "Not in a meeting.",
+  onlyModerators: "Only moderators can turn end-to-end encryption on or off.",
+  notEveryone: "Not everyone here can encrypt.",
+  notEveryoneWho: (who: string) => `Not everyone can encrypt: ${who}`,
+  failed: (on: boolean, condition: string) => `End-to-end encryption could not be turned ${on ? "on" : "off"}${condition ? ` (${condition})` : ""}.`,
+} as const;
+
 /** How long every arriving frame must fail before the keys are said not to match. */
 export const mismatchMs = 5000;
 
@@ -70,13 +83,13 @@ export class E2EE extends Emitter<{ change: [] }> {
     const api = transformAPI(o.transform ?? "");
     let keys: hpke.KeyPair | null = null;
     let why = "";
-    if (!api) why = "This browser cannot encrypt video frames (it has no encoded transforms).";
-    else if (typeof Worker !== "function") why = "This browser has no web workers.";
+    if (!api) why = S.noTransforms;
+    else if (typeof Worker !== "function") why = S.noWorkers;
     else {
       try {
         keys = await hpke.generateKeyPair();
       } catch {
-        why = "This browser's Web Crypto has no X25519 keys.";
+        why = S.noX25519;
       }
     }
     return new E2EE(keys, keys ? api : null, why, o.passphrase ?? "");
@@ -133,7 +146,7 @@ export class E2EE extends Emitter<{ change: [] }> {
     this.off.push(
       conn.on("stanza", (el) => {
         if (el.name === "message" && isUnsupported(el)) {
-          this.refused = el.getChildText("body") ?? "This meeting is end-to-end encrypted and this browser cannot encrypt.";
+          this.refused = el.getChildText("body") ?? S.refused;
           this.emit("change");
         }
         this.agent?.onStanza(el);
@@ -175,15 +188,15 @@ export class E2EE extends Emitter<{ change: [] }> {
 
   /** Turns encryption on or off for the room (moderators; the focus refuses others). Throws a readable Error. */
   async setEnabled(on: boolean, focus: string): Promise<void> {
-    if (!this.conn || !this.conf) throw new Error("Not in a meeting.");
+    if (!this.conn || !this.conf) throw new Error(S.notInMeeting);
     try {
       await this.conn.iq(toggleIQ(focus, this.conf.roomJid, on), 10_000);
     } catch (err) {
       const c = (err as { condition?: string }).condition;
       const text = (err as { text?: string }).text;
-      if (c === "forbidden") throw new Error("Only moderators can turn end-to-end encryption on or off.");
-      if (c === "not-acceptable") throw new Error(text ? `Not everyone can encrypt: ${text}` : "Not everyone here can encrypt.");
-      throw new Error(`End-to-end encryption could not be turned ${on ? "on" : "off"}${c ? ` (${c})` : ""}.`);
+      if (c === "forbidden") throw new Error(S.onlyModerators);
+      if (c === "not-acceptable") throw new Error(text ? S.notEveryoneWho(text) : S.notEveryone);
+      throw new Error(S.failed(on, c ?? ""));
     }
   }
 
