@@ -11,6 +11,7 @@
 //   (toElement writes sources inline; the compact json-message form is only read)
 // Every value written is checked: no control character can reach an SDP line.
 import { xml, type Element } from "@xmpp/xml";
+import { parseSDP, SDPError, type SDPAttr, type SDPMedia } from "./sdp";
 
 export const NSJ = {
   jingle: "urn:xmpp:jingle:1",
@@ -553,47 +554,12 @@ export function toSDP(j: Jingle, opt: SDPOptions = {}): string {
 
 // ---- SDP → Jingle (the browser's answer, new sources, trickled candidates) ----
 
-interface SDPAttr {
-  key: string;
-  value: string | null; // null for a property attribute (a=rtcp-mux)
-}
-interface SDPMedia {
-  kind: string;
-  port: number;
-  formats: string[];
-  attrs: SDPAttr[];
-}
-
 export interface FromSDPOptions {
   responder?: boolean;
   /** Merge the m-lines of one kind into a content named audio, video or data (LJM towards the focus). */
   byKind?: boolean;
   /** The action of the result; default session-initiate, or session-accept when responder. */
   action?: string;
-}
-
-/** Splits an SDP into session attributes and m-sections; rejects what is not SDP. */
-function parseSDPText(text: string): { session: SDPAttr[]; media: SDPMedia[] } {
-  if (text.length > 256 * 1024) throw new JingleError("SDP too large");
-  const session: SDPAttr[] = [];
-  const media: SDPMedia[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    if (raw === "") continue;
-    if (!/^[a-z]=/.test(raw) || !isText(raw)) throw new JingleError("malformed SDP line");
-    const type = raw[0];
-    const body = raw.slice(2);
-    if (type === "m") {
-      const f = body.split(" ");
-      if (f.length < 3) throw new JingleError("malformed m-line");
-      media.push({ kind: f[0]!, port: Number(f[1]!.split("/")[0]), formats: f.slice(3).filter((x) => x !== ""), attrs: [] });
-    } else if (type === "a") {
-      const i = body.indexOf(":");
-      const a = i < 0 ? { key: body, value: null } : { key: body.slice(0, i), value: body.slice(i + 1) };
-      (media.length ? media[media.length - 1]!.attrs : session).push(a);
-    }
-  }
-  if (media.length > MAX_MEDIA_SECTIONS) throw new JingleError("too many m-lines");
-  return { session, media };
 }
 
 function cut(s: string, sep: string): [string, string, boolean] {
@@ -658,7 +624,13 @@ export function parseCandidateSDP(s: string): Candidate {
 /** Translates an SDP (the browser's answer or a fragment) to Jingle, as internal/xmpp/jingle.FromSDP does. */
 export function fromSDP(text: string, opt: FromSDPOptions = {}): Jingle {
   const responder = !!opt.responder;
-  const { session, media } = parseSDPText(text);
+  let parsed: { session: SDPAttr[]; media: SDPMedia[] };
+  try {
+    parsed = parseSDP(text, MAX_MEDIA_SECTIONS);
+  } catch (err) {
+    throw err instanceof SDPError ? new JingleError(err.message) : err;
+  }
+  const { session, media } = parsed;
   const j: Jingle = {
     action: opt.action || (responder ? "session-accept" : "session-initiate"),
     sid: "",

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import parse from "@xmpp/xml/lib/parse.js";
 import type { Element } from "@xmpp/xml";
 import { parseJingle, toElement, toSDP } from "../src/jingle";
-import { addDecoys, addRemoteSection, addSendSection, decoyMids, needsDecoys, withoutSections, addSimulcast, applyMappings, buildAccept, desktopSourceName, isDesktop, keepSSRCs, type MediaState, type SlotOwner, MediaSession, restartDelay, sections, sendingMids, slotsByMid, sourceChange, videoLayers } from "../src/session";
+import { addDecoys, addRemoteSection, addSendSection, addSimulcast, decoyMids, keepSSRCs, needsDecoys, sections, sendingMids, slotsByMid, withoutSections } from "../src/sdp";
+import { applyMappings, buildAccept, desktopSourceName, isDesktop, type MediaState, type SlotOwner, MediaSession, restartDelay, sourceChange, videoLayers } from "../src/session";
 
 const golden = join(process.cwd(), "..", "internal", "xmpp", "jingle", "testdata");
 const offerXML = readFileSync(join(golden, "session-initiate.xml"), "utf8");
