@@ -8,7 +8,9 @@ import { xml, type Element } from "@xmpp/xml";
 import { KeyAgent } from "../src/e2ee/agent";
 import { toHex } from "../src/e2ee/bytes";
 import * as hpke from "../src/e2ee/hpke";
-import { keyElement, parseRoster, NS_E2EE } from "../src/e2ee/stanzas";
+import { concat } from "../src/e2ee/bytes";
+import { rosterHash, sealInfo } from "../src/e2ee/schedule";
+import { keyElement, keyMessage, parseKeyMessage, parseRoster, rosterMessage, NS_E2EE } from "../src/e2ee/stanzas";
 
 const room = "secret@conference.parley.test";
 const timing = { sendAfterMs: 30, leaveDebounceMs: 40, joinBatchMs: 5, pendingMs: 5000 };
@@ -17,11 +19,15 @@ const timing = { sendAfterMs: 30, leaveDebounceMs: 40, joinBatchMs: 5, pendingMs
 class Room {
   agents = new Map<string, { agent: KeyAgent; pub: Uint8Array; sent: Element[]; keys: { epoch: number; base: string }[]; sending: number[] }>();
   focus: { enabled: boolean; leader: string } | null = null;
-  tamper: (el: Element, to: string) => Element = (el) => el;
+  tamper: (el: Element, to: string) => Element | Promise<Element> = (el) => el;
+  private delivering: Promise<void> = Promise.resolve();
 
+  /** Delivers in order, each stanza after any (asynchronous) tampering with the ones before. */
   deliver(to: string, el: Element) {
-    const a = this.agents.get(to);
-    if (a) a.agent.onStanza(this.tamper(el, to));
+    this.delivering = this.delivering.then(async () => {
+      const out = await this.tamper(el, to);
+      this.agents.get(to)?.agent.onStanza(out);
+    });
   }
 
   presenceOf(nick: string): Element {
@@ -182,6 +188,44 @@ test("a roster that lists someone else's key for us raises the alarm and gives n
   await until(() => b.alarm !== "", "b's alarm");
   assert.equal(b.current, null);
   assert.match(b.alarm, /not yours/);
+  a.close();
+  b.close();
+});
+
+test("a server that swaps a key and re-seals the secret shows its victim another security code", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "aaaa0001" };
+  const evil = await hpke.generateKeyPair();
+  const bobPub = () => r.agents.get("bbbb0002")!.pub;
+  const swapped = new Map<number, Uint8Array>(); // epoch → the roster hash bob is shown
+  r.tamper = async (el, to) => {
+    const from = el.attrs.from as string;
+    // The leader sees the attacker's key for bob.
+    if (to === "aaaa0001" && el.name === "presence" && from === `${room}/bbbb0002`) return xml("presence", { from }, keyElement(evil.pub));
+    if (to !== "bbbb0002") return el;
+    // Bob is shown a roster with his own key, so his own-entry check passes…
+    const roster = parseRoster(el);
+    if (roster) {
+      const members = roster.members.map((m) => (m.nick === "bbbb0002" ? { ...m, pub: bobPub() } : m));
+      swapped.set(roster.epoch, await rosterHash(members));
+      return xml("message", { from, type: "groupchat" }, ...rosterMessage(room, { ...roster, members }).getChildElements());
+    }
+    // …and the secret sealed to the attacker's key, opened and sealed again to bob's with that roster's hash.
+    const key = parseKeyMessage(el);
+    if (key) {
+      const index = parseRoster(r.agents.get("aaaa0001")!.sent.find((x) => parseRoster(x)?.epoch === key.epoch)!)!.members.find((m) => m.nick === "bbbb0002")!.index;
+      const info = sealInfo(room, key.epoch, index);
+      const pt = await hpke.open(evil, key.enc, info, new Uint8Array(0), key.ct);
+      const again = await hpke.seal(bobPub(), info, new Uint8Array(0), concat(pt.subarray(0, 32), swapped.get(key.epoch)!));
+      return xml("message", { from, type: "chat" }, ...keyMessage(room, "bbbb0002", key.epoch, again.enc, again.ct).getChildElements());
+    }
+    return el;
+  };
+  const a = await r.join("aaaa0001");
+  const b = await r.join("bbbb0002");
+  await until(() => b.current !== null && b.current.epoch === a.current?.epoch, "bob keyed through the attacker");
+  assert.equal(b.alarm, "", "the naive checks pass");
+  assert.notDeepEqual(b.current!.code, a.current!.code, "but the security codes differ");
   a.close();
   b.close();
 });

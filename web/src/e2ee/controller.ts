@@ -12,7 +12,7 @@ import type { Conference } from "../conference";
 import { Emitter } from "../emitter";
 import type { MediaSession } from "../session";
 import { KeyAgent } from "./agent";
-import { toBase64 } from "./bytes";
+import { toBase64, type Bytes } from "./bytes";
 import * as hpke from "./hpke";
 import type { WorkerStats } from "./protocol";
 import { isUnsupported, toggleIQ } from "./stanzas";
@@ -61,6 +61,9 @@ export class E2EE extends Emitter<{ change: [] }> {
   /** The focus's word that this client cannot join the encrypted meeting ("" if none). */
   refused = "";
   private samples: { at: number; decrypted: number; failed: number }[] = [];
+  /** The last keys the agent gave, for a worker that starts later. */
+  private receiveKeys: { epoch: number; base: Bytes }[] = [];
+  private sendKey: { epoch: number; index: number; base: Bytes } | null = null;
   private off: (() => void)[] = [];
   private conf: Conference | null = null;
   private session: MediaSession | null = null;
@@ -131,10 +134,9 @@ export class E2EE extends Emitter<{ change: [] }> {
   private startWorker(api: TransformAPI): FrameCrypto {
     const c = new FrameCrypto(api);
     c.on("stats", (s) => this.onStats(s));
-    // Keys the agent already has (the worker may start after the first epoch).
-    const cur = this.agent?.current;
-    if (cur) c.setReceiveKey(cur.epoch, cur.base);
-    if (cur && cur.index !== null && this.agent!.sendingEpoch === cur.epoch) c.setSendKey(cur.epoch, cur.index, cur.base);
+    // Keys the agent gave before the worker started (it starts with the first encrypted session).
+    for (const k of this.receiveKeys) c.setReceiveKey(k.epoch, k.base);
+    if (this.sendKey) c.setSendKey(this.sendKey.epoch, this.sendKey.index, this.sendKey.base);
     return c;
   }
 
@@ -155,8 +157,14 @@ export class E2EE extends Emitter<{ change: [] }> {
     if (!this.keys) return;
     const agent = new KeyAgent({ roomJid: conf.roomJid, selfNick: () => conf.endpointId, send: (el) => void conn.send(el).catch(() => {}), keys: this.keys, passphrase: this.passphrase });
     this.agent = agent;
-    agent.on("receiveKey", (epoch, base) => this.crypto?.setReceiveKey(epoch, base));
-    agent.on("sendKey", (epoch, index, base) => this.crypto?.setSendKey(epoch, index, base));
+    agent.on("receiveKey", (epoch, base) => {
+      this.receiveKeys = [...this.receiveKeys, { epoch, base }].slice(-2);
+      this.crypto?.setReceiveKey(epoch, base);
+    });
+    agent.on("sendKey", (epoch, index, base) => {
+      this.sendKey = { epoch, index, base };
+      this.crypto?.setSendKey(epoch, index, base);
+    });
     agent.on("change", () => {
       this.syncSession();
       this.emit("change");
