@@ -20,7 +20,8 @@
 // in the participant's region, else the least loaded healthy bridge anywhere.
 //
 // Every node authenticates to NATS with the same credentials: an nkey seed (the file cluster.creds a
-// signal node embedding NATS writes into its data folder on first start), or a NATS user credentials
-// file (JWT and seed) for an existing NATS deployment. The embedded server refuses connections without
-// them.
+// signal node embedding NATS writes into its data folder on first start, with the certificate of the
+// server's TLS key, which the nodes pin: tls.go), or a NATS user credentials file (JWT and seed) for an
+// existing NATS deployment. The embedded server takes TLS connections only and refuses clients
+// without the key.
 package cluster

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -99,16 +100,24 @@ func TestEmbeddedServerCredentials(t *testing.T) {
 		t.Fatalf("credentials changed or invalid: %q %q", pub1, pub2)
 	}
 	dial(t, s, s.CredsFile())
+	if !strings.HasPrefix(s.URL(), "tls://") {
+		t.Fatalf("the server does not require TLS: %s", s.URL())
+	}
 
-	if _, err := Dial([]string{s.URL()}, "", "no creds"); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+	// Without the pinned certificate the node does not trust the server.
+	if _, err := Dial([]string{s.URL()}, "", "no creds"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("without credentials: %v", err)
 	}
-	other := filepath.Join(t.TempDir(), "other.creds")
-	if _, err := LoadOrCreateCreds(other); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Dial([]string{s.URL()}, other, "wrong creds"); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
-		t.Fatalf("with another cluster's credentials: %v", err)
+	// The certificate without the key, or with another cluster's key, does not sign in.
+	data, _ := os.ReadFile(s.CredsFile())
+	cert := data[bytes.Index(data, []byte("-----BEGIN CERTIFICATE")):]
+	certOnly := filepath.Join(t.TempDir(), "cert-only.creds")
+	os.WriteFile(certOnly, cert, 0o600)
+	other := wrongCreds(t, s.CredsFile())
+	for _, creds := range []string{certOnly, other} {
+		if _, err := Dial([]string{s.URL()}, creds, "wrong creds"); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+			t.Fatalf("with %s: %v", filepath.Base(creds), err)
+		}
 	}
 }
 
@@ -250,4 +259,31 @@ func TestDeadBridgeSkipped(t *testing.T) {
 			t.Fatal("no bridge-gone for a1")
 		}
 	}
+}
+
+// wrongCreds writes credentials as an intruder who copied a cluster's pinned certificate
+// but not its key would have them: another user nkey beside the certificate of credsFile.
+func wrongCreds(t testing.TB, credsFile string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "other.creds")
+	if _, err := LoadOrCreateCreds(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(credsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("-----BEGIN CERTIFICATE"))
+	if i < 0 {
+		t.Fatalf("%s pins no certificate", credsFile)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(data[i:]); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

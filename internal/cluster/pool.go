@@ -28,6 +28,7 @@ type Pool struct {
 	handler func(bridgeapi.Event)
 	stop    chan struct{}
 	done    chan struct{}
+	closing sync.Once
 }
 
 // NewPool returns a pool that knows no bridge until Start; reg may be shared with tests (nil: a new one).
@@ -65,19 +66,21 @@ func (p *Pool) Start(nc *nats.Conn) error {
 	return nil
 }
 
-// Close stops listening; it does not close the connection.
+// Close stops listening; it does not close the connection. Calling it again does nothing.
 func (p *Pool) Close() {
-	p.mu.Lock()
-	subs, started := p.subs, p.nc != nil
-	p.subs = nil
-	p.mu.Unlock()
-	for _, s := range subs {
-		s.Unsubscribe()
-	}
-	close(p.stop)
-	if started {
-		<-p.done
-	}
+	p.closing.Do(func() {
+		p.mu.Lock()
+		subs, started := p.subs, p.nc != nil
+		p.subs = nil
+		p.mu.Unlock()
+		for _, s := range subs {
+			s.Unsubscribe()
+		}
+		close(p.stop)
+		if started {
+			<-p.done
+		}
+	})
 }
 
 // sweep takes out the bridges that missed their heartbeats, several times within MissedAfter so
@@ -101,8 +104,8 @@ func (p *Pool) sweep() {
 
 func (p *Pool) onHeartbeat(m *nats.Msg) {
 	var hb Heartbeat
-	if err := json.Unmarshal(m.Data, &hb); err != nil || hb.Bridge == "" {
-		p.log.Debug("bad heartbeat", "err", err)
+	if err := json.Unmarshal(m.Data, &hb); err != nil || !isSubjectToken(hb.Bridge) {
+		p.log.Debug("bad heartbeat", "err", err, "bridge", hb.Bridge)
 		return
 	}
 	if p.reg.Heard(hb) {
@@ -124,6 +127,20 @@ func (p *Pool) onEvent(m *nats.Msg) {
 		p.reg.Remove(ev.Bridge)
 	}
 	p.emit(ev)
+}
+
+// isSubjectToken reports whether a bridge ID can name its subjects: [A-Za-z0-9._-]{1,64} (a bridge's
+// ID rule, bridge.Config.Validate), so no NATS wildcard or space.
+func isSubjectToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Listen sets the handler of the bridges' events.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,7 +22,8 @@ import (
 func CredsFile(dataDir string) string { return filepath.Join(dataDir, "cluster.creds") }
 
 // credsHeader opens a credentials file Parley writes; nkeys' parser skips it (it looks for the seed).
-const credsHeader = "# Parley cluster credentials: the NATS nkey seed every node of this cluster connects with.\n" +
+const credsHeader = "# Parley cluster credentials: the NATS nkey seed every node of this cluster signs in with,\n" +
+	"# then the certificate of the cluster's NATS server, the only one the nodes accept.\n" +
 	"# Copy this file to each node (parley serve --cluster-creds FILE); whoever has it can join as a bridge.\n"
 
 // LoadOrCreateCreds returns the public nkey of the credentials in path, creating the file with a new
@@ -70,8 +72,8 @@ type Server struct {
 	creds string
 }
 
-// StartServer listens on addr (host:port; port 0 picks one) and accepts the nkey in dataDir's
-// cluster.creds, creating the file on first start.
+// StartServer listens on addr (host:port; port 0 picks one) for TLS connections (tls.go) and accepts
+// the nkey in dataDir's cluster.creds, creating the file on first start.
 func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -92,6 +94,13 @@ func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cert, err := loadOrCreateServerTLS(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := pinCertificate(creds, cert); err != nil {
+		return nil, err
+	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "parley-signal",
 		Host:       host,
@@ -101,6 +110,8 @@ func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 		NoLog:      true,
 		// A participant's requests are small; the largest message is an allocation with candidates.
 		MaxPayload: 1 << 20,
+		TLSConfig:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSTimeout: 5,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: nats server: %w", err)
@@ -130,8 +141,9 @@ func (s *Server) Close() {
 
 // Dial connects to the cluster at urls as name, signing in with credsFile: an nkey seed such as
 // cluster.creds, or a NATS user credentials file (JWT and seed) for an existing NATS deployment; no
-// credentials when credsFile is "". It fails when no server accepts it; once connected it reconnects
-// on its own.
+// credentials when credsFile is "". A certificate in the file (cluster.creds has the embedded
+// server's) is the only one the connection accepts. It fails when no server accepts it; once
+// connected it reconnects on its own.
 func Dial(urls []string, credsFile, name string) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
@@ -144,9 +156,19 @@ func Dial(urls []string, credsFile, name string) (*nats.Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster: credentials: %w", err)
 		}
-		if bytes.Contains(data, []byte("BEGIN NATS USER JWT")) {
+		cert, err := pinnedCert(data)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: credentials %s: certificate: %w", credsFile, err)
+		}
+		if cert != nil {
+			opts = append(opts, nats.Secure(pinnedTLS(cert)))
+		}
+		switch _, seedErr := nkeys.ParseDecoratedNKey(data); {
+		case bytes.Contains(data, []byte("BEGIN NATS USER JWT")):
 			opts = append(opts, nats.UserCredentials(credsFile))
-		} else {
+		case errors.Is(seedErr, nkeys.ErrNoSeedFound):
+			// A pin without a key: the server decides (and refuses a cluster's server).
+		default:
 			o, err := nats.NkeyOptionFromSeed(credsFile)
 			if err != nil {
 				return nil, fmt.Errorf("cluster: credentials %s: %w", credsFile, err)

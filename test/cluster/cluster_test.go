@@ -4,11 +4,13 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -206,14 +208,11 @@ func TestNewConferencesAvoidAGoneBridge(t *testing.T) {
 	}
 }
 
-// A bridge node with another cluster's credentials, or none, is refused and does not start.
+// A bridge node with another key beside the cluster's certificate, or with no credentials (so no
+// pinned certificate), is refused and does not start.
 func TestBridgeWithWrongCredentialsRefused(t *testing.T) {
 	signal := startSignal(t)
-	other := filepath.Join(t.TempDir(), "other.creds")
-	if _, err := cluster.LoadOrCreateCreds(other); err != nil {
-		t.Fatal(err)
-	}
-	for _, creds := range []string{other, ""} {
+	for _, creds := range []string{wrongCreds(t, cluster.CredsFile(signal.Config.Data)), ""} {
 		cfg := bridgeConfig(t, signal, "eu")
 		cfg.ClusterCreds = creds
 		b, err := app.New(cfg, testLog(t))
@@ -225,11 +224,38 @@ func TestBridgeWithWrongCredentialsRefused(t *testing.T) {
 			shutdown(t, b)
 			t.Fatalf("a bridge with credentials %q joined the cluster", creds)
 		}
-		if !strings.Contains(strings.ToLower(err.Error()), "authorization") {
-			t.Fatalf("with credentials %q: %v, want an authorization error", creds, err)
+		if e := strings.ToLower(err.Error()); !strings.Contains(e, "authorization") && !strings.Contains(e, "certificate") {
+			t.Fatalf("with credentials %q: %v, want an authorization or certificate error", creds, err)
 		}
 	}
 	if n := len(signal.App.ClusterBridges()); n != 0 {
 		t.Fatalf("the registry knows %d bridges", n)
 	}
+}
+
+// wrongCreds writes credentials as an intruder who copied a cluster's pinned certificate
+// but not its key would have them: another user nkey beside the certificate of credsFile.
+func wrongCreds(t testing.TB, credsFile string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "other.creds")
+	if _, err := cluster.LoadOrCreateCreds(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(credsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("-----BEGIN CERTIFICATE"))
+	if i < 0 {
+		t.Fatalf("%s pins no certificate", credsFile)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(data[i:]); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -194,7 +194,7 @@ func joinBots(t *testing.T, ctx context.Context, url string, n int) []*bot.Bot {
 // Three `parley serve` processes connected only through the NATS server the signal node embeds:
 // bots of region eu meet on the eu bridge; after `kill -9` of that bridge the signal node takes it
 // out within MissedAfter of its last heartbeat, and a new conference of region eu meets on the
-// other bridge. A bridge process with another cluster's credentials is refused and exits.
+// other bridge. A bridge process with the cluster's certificate but another key is refused and exits.
 func TestProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs parley serve processes")
@@ -237,10 +237,7 @@ func TestProcesses(t *testing.T) {
 		t.Fatalf("the us bridge holds %d conferences (%v), want the new one", len(dbg.Conferences), err)
 	}
 
-	other := filepath.Join(t.TempDir(), "other.creds")
-	if _, err := cluster.LoadOrCreateCreds(other); err != nil {
-		t.Fatal(err)
-	}
+	other := wrongCreds(t, creds)
 	intruder := serve(t, "intruder", "--role", "bridge", "--cluster", "nats://"+natsAddr, "--cluster-creds", other, "--media", freePort(t, "udp"))
 	select {
 	case err := <-intruder.done:
