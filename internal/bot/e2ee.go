@@ -336,8 +336,10 @@ func (k *keyring) sendLocked(m *stanza.Element, epoch uint32) {
 	k.b.x().Send(m)
 }
 
-// onRefused sends again, resendAfter later, a message of the current epoch
-// the room refused for its rate limit; other refusals are logged.
+// onRefused sends again, resendAfter later, a message the room refused for
+// its rate limit, while the bot leads (a roster of an epoch already
+// replaced still matters: members ratchet through it); other refusals are
+// logged.
 func (k *keyring) onRefused(m *stanza.Element) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -346,7 +348,7 @@ func (k *keyring) onRefused(m *stanza.Element) {
 	if !ok || e == nil {
 		return
 	}
-	if e.Type != stanza.Wait || k.leader == nil || k.leader.Epoch() != s.epoch {
+	if e.Type != stanza.Wait || k.leader == nil {
 		k.b.log.Warn("bot: e2ee message refused", "endpoint", k.self, "epoch", s.epoch, "err", e)
 		return
 	}
@@ -354,7 +356,7 @@ func (k *keyring) onRefused(m *stanza.Element) {
 	time.AfterFunc(resendAfter, func() {
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		if k.leader != nil && k.leader.Epoch() == s.epoch && k.b.ctx.Err() == nil {
+		if k.leader != nil && k.b.ctx.Err() == nil {
 			k.b.x().Send(s.el)
 		}
 	})

@@ -334,6 +334,9 @@ func TestLeaderResendsWhatTheRoomRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	if err := all[0].Wait(ctx, func(map[string]bot.Remote) bool { return sameEpoch(0, all...) }); err != nil {
+		for _, b := range all {
+			t.Logf("%s: %+v", b.EndpointID(), b.E2EE())
+		}
 		t.Fatalf("the eight never shared an epoch: %v", err)
 	}
 	before := all[0].E2EE().Epoch

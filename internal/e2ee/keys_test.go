@@ -260,3 +260,30 @@ func TestSealRejectsOtherContext(t *testing.T) {
 		}
 	}
 }
+
+// TestRatchetRostersOutOfOrder: a member that gets the roster of epoch N+2
+// before that of N+1 (the room delayed one) ratchets through both.
+func TestRatchetRostersOutOfOrder(t *testing.T) {
+	const room = "order@muc.test"
+	a, b := newTestMember(t, room, "a", nil), newTestMember(t, room, "b", nil)
+	c, d := newTestMember(t, room, "c", nil), newTestMember(t, room, "d", nil)
+	l := NewLeader(room, "a", 0)
+	ep1, _ := l.Next(candidates(a, b), false)
+	deliver(t, ep1, a, a, b)
+	ep2, _ := l.Next(candidates(a, b, c), false)
+	ep3, _ := l.Next(candidates(a, b, c, d), false)
+	if !ep2.Ratchet || !ep3.Ratchet {
+		t.Fatal("joins did not ratchet")
+	}
+	if st, err := b.m.OnRoster(ep3.Number, true, ep3.Roster); st != nil || err != nil {
+		t.Fatalf("epoch 3 before 2: %v %v", st, err)
+	}
+	st, err := b.m.OnRoster(ep2.Number, true, ep2.Roster)
+	if err != nil || st == nil || st.Keys.Epoch != 3 {
+		t.Fatalf("after epoch 2's roster: %+v %v, want epoch 3", st, err)
+	}
+	want := NewEpochKeys(3, Mix(ep3.Secret, nil))
+	if !bytes.Equal(st.Keys.BaseKey, want.BaseKey) {
+		t.Error("ratcheted through to other keys than the leader's")
+	}
+}

@@ -106,8 +106,25 @@ func (m *Member) tryComplete(epoch uint32) (*EpochState, error) {
 }
 
 // learn completes an epoch: mixes the secret with the passphrase key and
-// derives the keys and the code. Older pending messages are forgotten.
+// derives the keys and the code. Older pending messages are forgotten. A
+// ratchet roster of the next epoch that came first (its message overtook
+// this one's) is applied at once, and so on: the latest epoch is returned.
 func (m *Member) learn(epoch uint32, secret []byte, roster Roster) (*EpochState, error) {
+	st, err := m.learnOne(epoch, secret, roster)
+	for err == nil {
+		next, ok := m.rosters[st.Keys.Epoch+1]
+		if !ok || !next.ratchet {
+			break
+		}
+		var n *EpochState
+		if n, err = m.learnOne(st.Keys.Epoch+1, Ratchet(m.lastSecret), next.roster); err == nil {
+			st = n
+		}
+	}
+	return st, err
+}
+
+func (m *Member) learnOne(epoch uint32, secret []byte, roster Roster) (*EpochState, error) {
 	me, ok := roster.ByNick(m.nick)
 	if !ok {
 		return nil, fmt.Errorf("e2ee: epoch %d: %q is not in the roster", epoch, m.nick)
