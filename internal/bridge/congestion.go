@@ -229,6 +229,10 @@ func (r *Endpoint) probe(now time.Time) {
 	if !r.connected.Load() || r.est == nil { // connected first: est is set before the transport starts
 		return
 	}
+	r.setPacingRate()
+	if r.drainPaced(now) {
+		return // video waits for the link: no padding on top
+	}
 	target, ideal := r.allocTarget.Load(), r.allocIdeal.Load()
 	n := r.est.ProbeBytes(now, target, ideal)
 	if n <= 0 {

@@ -136,6 +136,8 @@ type sendSide struct {
 	padSeq    uint16         // sequence numbers of the probe (padding) stream
 	redLevel  atomic.Int32   // earlier packets each RED packet repeats (red.go): 0 … redMaxLevel
 	egress    egressBytes    // what has been sent toward the endpoint, by kind (/debug/bridge)
+	pace      pacer          // video waiting for the receiver's link (pacer.go)
+	paceRate  atomic.Int64   // bit/s video may leave at, 0 = not paced
 
 	// The last allocation's bit rates toward the endpoint, audio included: what it forwards (target) and
 	// what it would with unlimited bandwidth (ideal), which the probes aim for (congestion loop).
@@ -387,6 +389,11 @@ func (e *Endpoint) expire(reason string) {
 		_ = e.agent.Close()
 	}
 	e.ch.close()
+	e.sendMu.Lock()
+	if e.pace.timer != nil {
+		e.pace.timer.Stop() // a callback already running finds the endpoint expired
+	}
+	e.sendMu.Unlock()
 	e.conf.remove(e)
 	if h := e.b.expiredHook; h != nil {
 		h(e.conf.id, e.id, reason)

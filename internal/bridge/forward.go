@@ -251,8 +251,20 @@ func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe b
 		r.outBuf[1] = r.outBuf[1]&0x80 | r.redPT
 		n = h + sl.red.writeRED(r.outBuf[h:], p.payload(), out.seq, out.ts, PayloadTypeOpus, int(level))
 		sl.red.remember(out.seq, out.ts, p.payload())
+		r.spendLocked(n, p.now)
+	} else if sl.kind == KindVideo && r.holdVideoLocked(p.payloadLen()+20, p.now) {
+		// The receiver's link is paced (pacer.go): the packet waits, numbered when it leaves.
+		buf := r.pace.buffer()
+		n = buildRTP(buf, p.buf, p.lay, sl.ssrc, out, p.desc(), transportSeq{id: r.tccExt})
+		r.queueLocked(buf[:n])
+		sl.packets++
+		sl.octets += uint32(p.payloadLen())
+		return needKeyframe
 	} else {
 		n = buildRTP(r.outBuf[:], p.buf, p.lay, sl.ssrc, out, p.desc(), r.nextTransportSeqLocked())
+		if sl.kind == KindAudio {
+			r.spendLocked(n, p.now)
+		}
 	}
 	r.sendPacketLocked(r.outBuf[:n], p.now, bt)
 	sl.packets++

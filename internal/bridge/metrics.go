@@ -37,6 +37,8 @@ const (
 	dropNotReady    = "not_ready"
 	dropNACKLimit   = "nack_rate_limit"
 	dropNACKFull    = "nack_link_full" // the receiver's link has no room for the retransmission (RoomFor)
+	dropPacerFull   = "pacer_full"     // more video waited for a receiver's link than half a second of it
+	dropNACKRepeat  = "nack_repeat"    // the packet was retransmitted less than a round trip ago
 	dropOther       = "unknown_type"
 )
 

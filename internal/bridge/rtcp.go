@@ -139,6 +139,13 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 		e.b.metrics.dropped.WithLabelValues(dropNACKFull).Inc()
 		return
 	}
+	if sl.resent == nil {
+		sl.resent = new(resendLog)
+	}
+	if sl.resent.tooSoon(outSeq, now, max(e.rtt.Load(), int64(minResendInterval))) {
+		e.b.metrics.dropped.WithLabelValues(dropNACKRepeat).Inc()
+		return
+	}
 	n, ok := s.cache.Get(outSeq-sl.proj.seqOff, e.cacheBuf[:])
 	if !ok {
 		return
@@ -160,26 +167,42 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	if !ok {
 		return
 	}
-	tcc := e.nextTransportSeqLocked()
+	// Behind a paced link the retransmission waits its turn with the video (pacer.go), numbered when it
+	// leaves.
+	held := e.holdVideoLocked(n+20, now)
+	buf, tcc := e.outBuf[:], transportSeq{id: e.tccExt}
+	if held {
+		buf = e.pace.buffer()
+	} else {
+		tcc = e.nextTransportSeqLocked()
+	}
 	if !e.rtx {
-		n = buildRTP(e.outBuf[:], pkt, lay, sl.ssrc, out, d, tcc)
+		n = buildRTP(buf, pkt, lay, sl.ssrc, out, d, tcc)
 	} else {
 		// RFC 4588 §4: RTX packet on the slot's RTX SSRC with its own sequence numbers; the payload is the
 		// original sequence number followed by the original payload.
 		h := 12 + tcc.len()
-		n = buildRTP(e.outBuf[2:], pkt, lay, sl.ssrc, out, d, tcc) + 2
-		copy(e.outBuf[:h], e.outBuf[2:2+h])
-		binary.BigEndian.PutUint16(e.outBuf[h:], out.seq)
-		e.outBuf[1] = e.outBuf[1]&0x80 | PayloadTypeVP8RTX
-		binary.BigEndian.PutUint16(e.outBuf[2:], sl.rtxSeq)
-		binary.BigEndian.PutUint32(e.outBuf[8:], sl.rtxSSRC)
+		n = buildRTP(buf[2:], pkt, lay, sl.ssrc, out, d, tcc) + 2
+		copy(buf[:h], buf[2:2+h])
+		binary.BigEndian.PutUint16(buf[h:], out.seq)
+		buf[1] = buf[1]&0x80 | PayloadTypeVP8RTX
+		binary.BigEndian.PutUint16(buf[2:], sl.rtxSeq)
+		binary.BigEndian.PutUint32(buf[8:], sl.rtxSSRC)
 		sl.rtxSeq++
 	}
 	e.b.metrics.retransmits.Inc()
+	if held {
+		e.queueLocked(buf[:n])
+		return
+	}
 	before := e.egress.total
-	e.sendRTPLocked(e.outBuf[:n], now)
+	e.sendRTPLocked(buf[:n], now)
 	e.egress.retransmitted += e.egress.total - before
 }
+
+// minResendInterval is the least time between two retransmissions of one packet, when the round trip
+// is shorter or not known.
+const minResendInterval = 20 * time.Millisecond
 
 // takeRetransmitTokenLocked is a token bucket of RetransmitRate per second, RetransmitBurst deep.
 func (e *Endpoint) takeRetransmitTokenLocked(now int64) bool {

@@ -23,6 +23,29 @@ type slot struct {
 	red      redHistory // audio slots toward a receiver with RED (red.go)
 	packets  uint32     // sent on ssrc, for sender reports
 	octets   uint32
+	resent   *resendLog // retransmissions on this slot, made at the first (rtcp.go)
+}
+
+// resendLog remembers when the last packets retransmitted on a slot went, so that a NACK repeated within
+// a round trip (the receiver has not yet had the time to get the first copy) does not send another:
+// libwebrtc's senders do the same, and without it a receiver that NACKs on a timer (Pion's generator
+// every 100 ms) gets each lost packet several times over a link it already fills.
+type resendLog [resendLogSize]struct {
+	seq uint16
+	at  int64 // unix ns; 0 = empty
+}
+
+const resendLogSize = 64
+
+// tooSoon reports whether outSeq was retransmitted less than rtt before now, and if not, notes that it is
+// now.
+func (l *resendLog) tooSoon(outSeq uint16, now, rtt int64) bool {
+	e := &l[outSeq%resendLogSize]
+	if e.at != 0 && e.seq == outSeq && now-e.at < rtt {
+		return true
+	}
+	e.seq, e.at = outSeq, now
+	return false
 }
 
 // projection keeps one slot's output numbering continuous while its input changes (another source, or
