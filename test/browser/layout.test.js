@@ -35,12 +35,29 @@ function boxes(page, sel) {
 
 const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 
-/** Waits for a toast with this text on page and asserts that it covers no tile's name tag. */
+/**
+ * Records, on page, where each toast lands and where the tiles' name tags
+ * are at that moment (a toast is gone after 4 s, maybe before a loaded
+ * machine lets the test look): call before the action that shows one.
+ */
+async function watchToasts(page) {
+  await page.evaluate(() => {
+    if (window.toastBoxes) return;
+    window.toastBoxes = [];
+    const plain = (e) => (({ left, top, right, bottom }) => ({ left, top, right, bottom }))(e.getBoundingClientRect());
+    const seen = (t) =>
+      requestAnimationFrame(() => window.toastBoxes.push({ text: t.textContent, toast: plain(t), names: [...document.querySelectorAll("#grid .tile .tile-name")].map(plain) }));
+    new MutationObserver((muts) => {
+      for (const m of muts) for (const n of m.addedNodes) if (n instanceof Element) for (const t of n.matches(".toast") ? [n] : n.querySelectorAll(".toast")) seen(t);
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+}
+
+/** Waits for a toast with this text on page (watchToasts) and asserts that it covered no tile's name tag. */
 async function toastCoversNoName(page, text, where) {
-  await page.waitForSelector(`.toast:has-text(${JSON.stringify(text)})`);
-  const [toasts, names] = await Promise.all([boxes(page, ".toast"), boxes(page, "#grid .tile .tile-name")]);
-  assert.ok(toasts.length > 0 && names.length > 0);
-  for (const t of toasts) for (const n of names) assert.ok(!overlaps(t, n), `${where}: a toast ${JSON.stringify(t)} covers a name tag ${JSON.stringify(n)}`);
+  const box = await (await page.waitForFunction((t) => window.toastBoxes.find((b) => b.text.includes(t)), text)).jsonValue();
+  assert.ok(box.names.length > 0, `${where}: no name tags measured`);
+  for (const n of box.names) assert.ok(!overlaps(box.toast, n), `${where}: the toast ${JSON.stringify(box.toast)} covers a name tag ${JSON.stringify(n)}`);
 }
 
 test("six people on a phone: two columns, small name tags, one toolbar row with a More sheet, toasts clear of names", { timeout: 20 * WAIT }, async () => {
@@ -108,6 +125,8 @@ test("six people on a phone: two columns, small name tags, one toolbar row with 
   const sheetItems = await boxes(ada.page, "#toolbar-more button");
   for (const b of sheetItems) assert.ok(b.right <= phone.width && b.top >= 0, `sheet item ${b.id} off screen`);
   await screenshot(ada.page, "phone-more-sheet");
+  await watchToasts(grace.page);
+  await watchToasts(ada.page);
   await ada.page.click("#toolbar-more #hand-toggle");
   await ada.page.waitForSelector("#toolbar-more", { state: "hidden" });
   assert.equal(await ada.page.getAttribute("#more-toggle", "aria-expanded"), "false");

@@ -239,3 +239,38 @@ test("Firefox: the settings dialog lists the devices, and a new name reaches Chr
   assert.deepEqual(ch.errors, [], "Chromium console errors");
   await Promise.allSettled([ff.context.close(), ch.context.close()]);
 });
+
+test("Firefox on a phone, in German (?lang=de): one toolbar row, the people count, the More sheet raises the hand", { timeout: 6 * WAIT, skip: ROOM ? false : "run through go test ./test/browser/firefox" }, async () => {
+  const url = `${BASE}/${ROOM}Phone`;
+  const ff = await firefoxParticipant(firefox, { viewport: { width: 390, height: 844 } });
+  const ch = await participant(chromium, { viewport: { width: 1000, height: 640 } });
+  await ff.page.goto(`${url}?lang=de${skipPrejoin("Fuchs")}`);
+  await ff.page.waitForSelector("#meeting");
+  await ch.page.goto(url + skipPrejoin("Chrome"));
+  await ch.page.waitForSelector("#meeting");
+  await ff.page.waitForFunction(() => document.getElementById("participant-count")?.textContent === "2 Personen");
+  assert.equal(await ff.page.evaluate(() => document.documentElement.lang), "de");
+  // The buttons in sight: the main ones and More, on one row that fits the screen.
+  const row = await ff.page.evaluate(() =>
+    [...document.querySelectorAll(".toolbar button")].filter((b) => b.offsetWidth > 0).map((b) => ({ id: b.id, label: b.getAttribute("aria-label"), top: Math.round(b.getBoundingClientRect().top), right: b.getBoundingClientRect().right })),
+  );
+  assert.deepEqual(
+    row.map((b) => b.id),
+    ["mic-toggle", "cam-toggle", "chat-toggle", "people-toggle", "more-toggle", "leave"],
+  );
+  assert.equal(new Set(row.map((b) => b.top)).size, 1, JSON.stringify(row));
+  assert.ok(row.every((b) => b.right <= 390), JSON.stringify(row));
+  assert.equal(row.find((b) => b.id === "leave").label, "Besprechung verlassen");
+  assert.ok(await ff.page.$eval("#participant-count", (e) => e.offsetWidth > 0), "the people count is shown");
+  // The More sheet: its raise-hand item raises the hand, which Chromium sees, and closes the sheet.
+  await ff.page.click("#more-toggle");
+  await ff.page.waitForSelector("#toolbar-more.open #hand-toggle", { visible: true });
+  assert.equal(await ff.page.$eval("#hand-toggle", (b) => b.getAttribute("aria-label")), "Hand heben");
+  await screenshot(ff.page, "firefox-phone-german-more");
+  await ff.page.click("#toolbar-more #hand-toggle");
+  await ff.page.waitForSelector("#toolbar-more", { hidden: true });
+  await ch.page.waitForSelector("#grid .tile .tile-hand");
+  assert.deepEqual(ff.errors, [], "Firefox console errors");
+  assert.deepEqual(ch.errors, [], "Chromium console errors");
+  await Promise.allSettled([ff.context.close(), ch.context.close()]);
+});
