@@ -106,7 +106,9 @@ test("same passphrase: both decode each other's decrypted video and show the sam
   assert.equal(await alice.page.locator("#e2ee-code").innerText(), sa2.code);
   await screenshot(alice.page, "security-code");
   await alice.page.click("#e2ee-code-close");
-  console.log(`leader ${sa2.leader} (named by the focus: ${sa2.focusSpeaks}), epoch ${sa2.epoch}, ${sa2.stats.decrypted} frames decrypted by Alice`);
+  const per = (ms, n) => (n > 0 ? (ms / n).toFixed(3) : "-");
+  const cost = (s) => `encrypt ${per(s.encryptMs, s.encrypted)} ms/frame (${s.encrypted} frames), decrypt ${per(s.decryptMs, s.decrypted)} ms/frame (${s.decrypted} frames)`;
+  console.log(`leader ${sa2.leader} (named by the focus: ${sa2.focusSpeaks}), epoch ${sa2.epoch}; Alice (script) ${cost(sa2.stats)}; Bob (legacy) ${cost(sb2.stats)}`);
 
   // Bob (the legacy transform) shares his screen: encrypted with its own KID context, decoded by Alice.
   const desktopFrames = () =>

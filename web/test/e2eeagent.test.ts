@@ -13,20 +13,38 @@ import { rosterHash, sealInfo } from "../src/e2ee/schedule";
 import { keyElement, keyMessage, parseKeyMessage, parseRoster, rosterMessage, NS_E2EE } from "../src/e2ee/stanzas";
 
 const room = "secret@conference.parley.test";
-const timing = { sendAfterMs: 30, leaveDebounceMs: 40, joinBatchMs: 5, pendingMs: 5000 };
+const timing = { sendAfterMs: 30, leaveDebounceMs: 40, joinBatchMs: 5, pendingMs: 5000, resendMs: 20 };
 
 /** The MUC and the focus: presences to everyone, groupchat to everyone, chat to one; `tamper` may change any stanza in flight. */
 class Room {
   agents = new Map<string, { agent: KeyAgent; pub: Uint8Array; sent: Element[]; keys: { epoch: number; base: string }[]; sending: number[] }>();
   focus: { enabled: boolean; leader: string } | null = null;
-  tamper: (el: Element, to: string) => Element | Promise<Element> = (el) => el;
+  /** Changes a stanza in flight, or drops it (null). */
+  tamper: (el: Element, to: string) => Element | null | Promise<Element | null> = (el) => el;
+  /** The room's rate limit on each occupant's messages (a token bucket), as the MUC's messages-per-second; refusals counted. */
+  limit: { burst: number; perSecond: number } | null = null;
+  refused = 0;
+  private buckets = new Map<string, { tokens: number; at: number }>();
+
+  /** Whether `nick` may send a message now (takes a token). */
+  private mayMessage(nick: string): boolean {
+    if (!this.limit) return true;
+    const now = Date.now();
+    const b = this.buckets.get(nick) ?? { tokens: this.limit.burst, at: now };
+    b.tokens = Math.min(this.limit.burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond);
+    b.at = now;
+    this.buckets.set(nick, b);
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
   private delivering: Promise<void> = Promise.resolve();
 
   /** Delivers in order, each stanza after any (asynchronous) tampering with the ones before. */
   deliver(to: string, el: Element) {
     this.delivering = this.delivering.then(async () => {
       const out = await this.tamper(el, to);
-      this.agents.get(to)?.agent.onStanza(out);
+      if (out) this.agents.get(to)?.agent.onStanza(out);
     });
   }
 
@@ -50,6 +68,12 @@ class Room {
       send: (el) => {
         entry.sent.push(el);
         const to = el.attrs.to as string;
+        if (!this.mayMessage(nick)) {
+          this.refused++;
+          const refusal = xml("message", { from: to, type: "error", id: el.attrs.id }, xml("error", { type: "wait" }, xml("policy-violation", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })));
+          queueMicrotask(() => agent.onStanza(refusal));
+          return;
+        }
         const stamped = xml(el.name, { ...el.attrs, from: `${room}/${nick}`, to: undefined }, ...el.getChildElements());
         if (el.attrs.type === "groupchat") for (const n of this.agents.keys()) this.deliver(n, stamped);
         else this.deliver(to.slice(room.length + 1), stamped);
@@ -228,6 +252,46 @@ test("a server that swaps a key and re-seals the secret shows its victim another
   assert.notDeepEqual(b.current!.code, a.current!.code, "but the security codes differ");
   a.close();
   b.close();
+});
+
+test("the room's rate limit refuses some of the leader's messages: it sends them again and everyone gets the keys", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "n0" };
+  r.limit = { burst: 3, perSecond: 40 };
+  const agents = [];
+  for (let i = 0; i < 8; i++) agents.push(await r.join(`n${i}`));
+  await until(() => agents.every((x) => x.current !== null && x.current.epoch === agents[0]!.current?.epoch && x.sendingEpoch === x.current.epoch), "everyone keyed", 10_000);
+  assert.ok(r.refused > 0, "the limit refused something");
+  for (const x of agents) assert.deepEqual(x.current!.code, agents[0]!.current!.code);
+  for (const x of agents) x.close();
+});
+
+test("a ratchet roster that arrives before the one it follows is followed once that one is learnt", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "aaaa0001" };
+  // The leader's rosters to b are held back while `holding`, then delivered newest first.
+  const held: Element[] = [];
+  let holding = false;
+  r.tamper = (el, to) => {
+    if (!holding || to !== "bbbb0002" || !parseRoster(el)) return el;
+    held.push(el);
+    return null;
+  };
+  const a = await r.join("aaaa0001");
+  const b = await r.join("bbbb0002");
+  await until(() => b.current !== null && b.current.epoch === a.current?.epoch, "b keyed");
+  const e = a.current!.epoch;
+  await r.settled(e);
+  holding = true;
+  await r.join("cccc0003"); // epoch e+1, a ratchet
+  await until(() => a.current?.epoch === e + 1, "a at e+1");
+  await r.join("dddd0004"); // epoch e+2, a ratchet
+  await until(() => a.current?.epoch === e + 2 && held.length === 2, "a at e+2, both rosters held");
+  holding = false;
+  for (const el of held.reverse()) b.onStanza(el);
+  await r.settled(e + 2);
+  assert.equal(base(r, "bbbb0002", e + 2), base(r, "aaaa0001", e + 2));
+  for (const n of [...r.agents.keys()]) r.agents.get(n)!.agent.close();
 });
 
 test("E2EE off: no leader, no epochs", async () => {

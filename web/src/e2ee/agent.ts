@@ -44,9 +44,11 @@ export interface Timing {
   rotateMs: number;
   /** A roster or key from someone not (yet) the leader is kept this long, in case they become it. */
   pendingMs: number;
+  /** A message the room refused for its rate limit is sent again this much later (and kept this long for it ×30). */
+  resendMs: number;
 }
 
-export const defaultTiming: Timing = { sendAfterMs: 2000, leaveDebounceMs: 1000, joinBatchMs: 100, rotateMs: 10 * 60_000, pendingMs: 5000 };
+export const defaultTiming: Timing = { sendAfterMs: 2000, leaveDebounceMs: 1000, joinBatchMs: 100, rotateMs: 10 * 60_000, pendingMs: 5000, resendMs: 1000 };
 
 export interface AgentOptions {
   roomJid: string;
@@ -103,6 +105,9 @@ export class KeyAgent extends Emitter<{
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
   private lastLeader = "";
+  /** The leader's messages by stanza id, to send again if the room refuses one for its rate limit. */
+  private sent = new Map<string, { el: Element; at: number }>();
+  private nextID = 0;
 
   constructor(private opts: AgentOptions) {
     super();
@@ -156,6 +161,7 @@ export class KeyAgent extends Emitter<{
   onStanza(el: Element): void {
     const from = el.attrs.from ?? "";
     if (bareOf(from).toLowerCase() !== this.opts.roomJid.toLowerCase()) return;
+    if (el.name === "message" && el.attrs.type === "error") return this.onRefused(el);
     const nick = resourceOf(from);
     if (!nick) return;
     if (el.name === "presence") void this.run(() => this.onPresence(nick, el));
@@ -211,6 +217,34 @@ export class KeyAgent extends Emitter<{
   }
 
   // ---- as the leader ----
+
+  /** Sends one of the leader's messages, kept a while under its id in case the room refuses it. */
+  private sendKept(el: Element) {
+    const id = `e2ee-${Date.now().toString(36)}-${this.nextID++}`;
+    el.attrs.id = id;
+    const now = Date.now();
+    for (const [k, v] of this.sent) if (now - v.at > 30 * this.timing.resendMs) this.sent.delete(k);
+    this.sent.set(id, { el, at: now });
+    this.opts.send(el);
+  }
+
+  /**
+   * A message the room bounced: one of ours refused for the room's rate
+   * limit (an error of type "wait": a leader seals to everyone at once) is
+   * sent again later while we lead; a roster of an epoch already replaced
+   * still matters, members ratchet through it.
+   */
+  private onRefused(el: Element) {
+    const kept = this.sent.get(el.attrs.id ?? "");
+    if (!kept) return;
+    if (el.getChild("error")?.attrs.type !== "wait") {
+      console.warn("e2ee: the room refused a key message:", el.toString());
+      return;
+    }
+    setTimeout(() => {
+      if (!this.closed && this.isLeader) this.opts.send(kept.el);
+    }, this.timing.resendMs * (1 + Math.random() / 2));
+  }
 
   /** The occupants that can encrypt, with us among them. */
   private present(): Map<string, Bytes> {
@@ -287,12 +321,12 @@ export class KeyAgent extends Emitter<{
   /** Sends the roster to the room and the sealed secret to `sealTo`, then learns the epoch ourselves. */
   private async publish(r: Roster, secret: Bytes, sealTo: Member[]) {
     const hash = await rosterHash(r.members);
-    this.opts.send(rosterMessage(this.opts.roomJid, r));
+    this.sendKept(rosterMessage(this.opts.roomJid, r));
     const self = this.opts.selfNick();
     for (const m of sealTo) {
       if (m.nick === self) continue;
       const { enc, ct } = await hpke.seal(m.pub, sealInfo(this.opts.roomJid, r.epoch, m.index), new Uint8Array(0), concat(secret, hash));
-      this.opts.send(keyMessage(this.opts.roomJid, m.nick, r.epoch, enc, ct));
+      this.sendKept(keyMessage(this.opts.roomJid, m.nick, r.epoch, enc, ct));
     }
     this.lead = { epoch: r.epoch, secret, roster: r.members };
     this.maxEpochSeen = Math.max(this.maxEpochSeen, r.epoch);
@@ -384,15 +418,20 @@ export class KeyAgent extends Emitter<{
       if (this.alarm && index !== null) this.alarm = "";
       this.emit("change");
     }
-    if (index === null) return;
-    const t = setTimeout(() => {
-      this.sendTimers.delete(t);
-      if (this.closed || epoch <= this.sendingEpoch) return;
-      this.sendingEpoch = epoch;
-      this.emit("sendKey", epoch, index, base);
-      this.emit("change");
-    }, this.timing.sendAfterMs);
-    this.sendTimers.add(t);
+    if (index !== null) {
+      const t = setTimeout(() => {
+        this.sendTimers.delete(t);
+        if (this.closed || epoch <= this.sendingEpoch) return;
+        this.sendingEpoch = epoch;
+        this.emit("sendKey", epoch, index, base);
+        this.emit("change");
+      }, this.timing.sendAfterMs);
+      this.sendTimers.add(t);
+    }
+    // The next epoch's ratchet roster may have come first (this one's was refused and sent again): follow it now.
+    const next = this.rosters.get(epoch + 1)?.roster;
+    const nextMe = next && this.ownEntry(next.members);
+    if (next?.ratchet && nextMe && equal(nextMe.pub, this.opts.keys.pub)) await this.learn(next.epoch, await ratchet(secret), next.members, await rosterHash(next.members));
   }
 
   /** Stops every timer; the agent takes nothing more. */

@@ -28,6 +28,9 @@ export interface WorkerStats extends DecryptCounts {
   unsent: number;
   /** The epoch frames are sent with (0: none yet). */
   sendingEpoch: number;
+  /** Time spent encrypting and decrypting (ms, from handing a frame to WebCrypto to its result), to weigh the transform's cost. */
+  encryptMs: number;
+  decryptMs: number;
 }
 
 export type FromWorker = { type: "stats"; stats: WorkerStats };

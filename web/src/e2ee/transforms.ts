@@ -46,7 +46,7 @@ export function preferEncryptedCodecs(t: RTCRtpTransceiver): void {
 }
 
 function zeroStats(): WorkerStats {
-  return { ...emptyCounts(), encrypted: 0, unsent: 0, sendingEpoch: 0 };
+  return { ...emptyCounts(), encrypted: 0, unsent: 0, sendingEpoch: 0, encryptMs: 0, decryptMs: 0 };
 }
 
 /** What the media session (session.ts) asks of frame encryption for one PeerConnection. */

@@ -35,6 +35,7 @@ const scope = self as unknown as WorkerScope;
 const encryptor = new FrameEncryptor();
 const decryptor = new FrameDecryptor();
 const sent = { encrypted: 0, unsent: 0 };
+const spent = { encryptMs: 0, decryptMs: 0 };
 /** Senders that can make a key frame (Firefox, Safari): asked to when the sending epoch changes. */
 const keyFrameMakers = new Set<Transformer>();
 
@@ -52,7 +53,9 @@ function throttled(fn: (() => Promise<unknown>) | undefined): () => void {
 function encryptStream(o: TransformOptions): TransformStream<EncodedFrame, EncodedFrame> {
   return new TransformStream({
     async transform(frame, out) {
+      const t0 = performance.now();
       const data = await encryptor.encrypt(o.kind, o.context, new Uint8Array(frame.data));
+      spent.encryptMs += performance.now() - t0;
       if (!data) {
         sent.unsent++;
         return;
@@ -73,7 +76,9 @@ function decryptStream(o: TransformOptions, requestKeyFrame: () => void): Transf
   let needKeyFrame = o.kind === "video";
   return new TransformStream({
     async transform(frame, out) {
+      const t0 = performance.now();
       const r = await decryptor.decrypt(o.kind, new Uint8Array(frame.data));
+      spent.decryptMs += performance.now() - t0;
       if (typeof r === "string") {
         if (o.kind === "video") needKeyFrame = true;
         return;
@@ -115,6 +120,6 @@ scope.addEventListener("message", (ev) => {
 });
 
 setInterval(() => {
-  const stats: WorkerStats = { ...decryptor.counts, dropped: { ...decryptor.counts.dropped }, ...sent, sendingEpoch: encryptor.sendingEpoch };
+  const stats: WorkerStats = { ...decryptor.counts, dropped: { ...decryptor.counts.dropped }, ...sent, ...spent, sendingEpoch: encryptor.sendingEpoch };
   scope.postMessage({ type: "stats", stats });
 }, 1000);
