@@ -78,4 +78,6 @@ var (
 	ErrNoBridge = errors.New("bridgeapi: no bridge available")
 	// ErrUnknownBridge: a request names a bridge the pool does not know (it went away).
 	ErrUnknownBridge = errors.New("bridgeapi: unknown bridge")
+	// ErrDraining: the bridge takes no new endpoints.
+	ErrDraining = errors.New("bridgeapi: bridge is draining")
 )

@@ -73,11 +73,8 @@ var errorCodes = map[string]error{
 	"bad-setup":            bridge.ErrBadSetup,
 	"bad-ice-credentials":  bridge.ErrBadICECredentials,
 	"bad-sources":          bridge.ErrBadSources,
-	"draining":             ErrDraining,
+	"draining":             bridgeapi.ErrDraining,
 }
-
-// ErrDraining: the bridge takes no new endpoints.
-var ErrDraining = errors.New("cluster: bridge is draining")
 
 // errorReply encodes err with its code.
 func errorReply(err error) reply {

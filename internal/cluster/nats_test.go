@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/bridgeapi"
@@ -43,11 +44,13 @@ func startBridge(t *testing.T, nc *nats.Conn, id, region string) (*bridge.Bridge
 	t.Helper()
 	cfg := bridge.Default()
 	cfg.ID, cfg.MediaAddr, cfg.IncludeLoopback = id, "127.0.0.1:0", true
-	b, err := bridge.New(cfg, nil, nil)
+	reg := prometheus.NewRegistry()
+	b, err := bridge.New(cfg, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := NewNode(b, NodeOptions{Region: region, Version: "test", ChannelBase: "wss://" + id + ".example", Interval: 100 * time.Millisecond})
+	n := NewNode(b, NodeOptions{Region: region, Version: "test", ChannelBase: "wss://" + id + ".example",
+		Interval: 100 * time.Millisecond, Load: LoadFrom(reg)})
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +150,11 @@ func TestPoolOverNATS(t *testing.T) {
 	if b, err := p.Allocate(ctx, bridgeapi.AllocateRequest{ConferenceID: "c1", EndpointID: "e2", Region: "eu"}); err != nil || b.Bridge != "us1" {
 		t.Fatalf("second endpoint on %q (%v), want us1", b.Bridge, err)
 	}
+	// The heartbeats carry the bridge's region, version and load.
+	waitFor(t, "us1's heartbeat to count its endpoints", func() bool {
+		hb, _ := p.Registry().Lookup("us1")
+		return hb.Endpoints == 2 && hb.Conferences == 1 && hb.Region == "us" && hb.Version == "test"
+	})
 	if _, err := p.Allocate(ctx, bridgeapi.AllocateRequest{ConferenceID: "c1", EndpointID: "e1"}); !errors.Is(err, bridge.ErrEndpointExists) {
 		t.Fatalf("allocating e1 twice: %v", err)
 	}
@@ -286,4 +294,43 @@ func wrongCreds(t testing.TB, credsFile string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// waitFor polls ok until it holds or 5 s passed.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A draining bridge tells the focus, takes no new endpoint, and new conferences go elsewhere, even
+// before its next heartbeat.
+func TestDrainingBridgeSkipped(t *testing.T) {
+	s := startNATS(t)
+	p, events := startPool(t, dial(t, s, s.CredsFile()))
+	_, a1 := startBridge(t, dial(t, s, s.CredsFile()), "a1", "eu")
+	startBridge(t, dial(t, s, s.CredsFile()), "b1", "us")
+	waitBridges(t, p, 2)
+	a1.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a, err := p.Allocate(ctx, bridgeapi.AllocateRequest{ConferenceID: "c1", EndpointID: "e1", Region: "eu"})
+	if err != nil || a.Bridge != "b1" {
+		t.Fatalf("allocated on %q (%v), want b1", a.Bridge, err)
+	}
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind == bridgeapi.BridgeDraining && ev.Bridge == "a1" {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no bridge-draining from a1")
+		}
+	}
 }

@@ -201,7 +201,7 @@ func (n *Node) handle(m *nats.Msg) {
 
 func (n *Node) allocate(data []byte) (reply, error) {
 	if n.draining.Load() {
-		return reply{}, ErrDraining
+		return reply{}, bridgeapi.ErrDraining
 	}
 	var req bridgeapi.AllocateRequest
 	if err := decode(data, &req); err != nil {

@@ -170,7 +170,7 @@ func (p *Pool) conn() (*nats.Conn, error) {
 
 // Allocate picks a bridge for the conference and asks it for the endpoint. A bridge that no longer
 // listens (NATS has no responder for it: its process died before its heartbeats lapsed) is taken out
-// at once and the next one asked.
+// at once, one that says it drains is marked so, and the next one is asked.
 func (p *Pool) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bridgeapi.Allocated, error) {
 	nc, err := p.conn()
 	if err != nil {
@@ -190,6 +190,10 @@ func (p *Pool) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bri
 			p.emit(bridgeapi.Event{Kind: bridgeapi.BridgeGone, Bridge: hb.Bridge, Reason: "no responder"})
 			continue
 		}
+		if errors.Is(err, bridgeapi.ErrDraining) {
+			p.reg.draining(hb.Bridge) // before its heartbeat says so
+			continue
+		}
 		if err != nil {
 			return bridgeapi.Allocated{}, err
 		}
@@ -202,7 +206,7 @@ func (p *Pool) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bri
 	return bridgeapi.Allocated{}, err
 }
 
-// maxAllocateTries bounds how many silent bridges one allocation skips.
+// maxAllocateTries bounds how many silent or draining bridges one allocation skips.
 const maxAllocateTries = 4
 
 // SetAnswer passes the participant's answer to its bridge.

@@ -94,6 +94,15 @@ func (r *Registry) removeLocked(id string) {
 	}
 }
 
+// draining marks a bridge as draining until its next heartbeat says otherwise.
+func (r *Registry) draining(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if k := r.bridges[id]; k != nil {
+		k.hb.Draining = true
+	}
+}
+
 // Bridges returns the last heartbeat of every bridge in the registry, by ID.
 func (r *Registry) Bridges() []Heartbeat {
 	r.mu.Lock()

@@ -96,10 +96,33 @@ func (p *participant) allocated(gen int, a bridgeapi.Allocated, err error) {
 	}
 	if err != nil {
 		p.c.f.log.Warn("bridge allocation failed", "room", p.c.room.String(), "endpoint", p.nick, "err", err)
+		p.retryAllocation(err)
 		return
 	}
+	p.retries = 0
 	p.alloc = &a
 	p.offerSession()
+}
+
+// Allocations that fail for want of a bridge (none known yet, the one picked went away or drains, no
+// answer in time) are tried again after 1, 2, 4, 8 and 16 s: bridges join a cluster after its signal
+// node, and come back after a restart.
+const maxAllocateRetries = 5
+
+// retryAllocation schedules another allocation after a failure a bridge may soon lift.
+func (p *participant) retryAllocation(err error) {
+	transient := errors.Is(err, bridgeapi.ErrNoBridge) || errors.Is(err, bridgeapi.ErrUnknownBridge) ||
+		errors.Is(err, bridgeapi.ErrDraining) || errors.Is(err, context.DeadlineExceeded)
+	if !transient || p.retries >= maxAllocateRetries {
+		return
+	}
+	delay := time.Second << p.retries
+	p.retries++
+	p.c.after(delay, func() {
+		if !p.gone && p.alloc == nil {
+			p.allocate()
+		}
+	})
 }
 
 // expireEndpoint gives the participant's endpoint back to its bridge, if it has one by the time the

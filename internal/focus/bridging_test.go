@@ -43,7 +43,10 @@ func (h *heldBridges) UpdateSources(context.Context, string, bridge.SourcesUpdat
 	return nil
 }
 func (h *heldBridges) Expire(_ context.Context, _ string, r bridge.ExpireRequest) error {
-	h.expired <- r
+	select {
+	case h.expired <- r:
+	default: // a test that does not look
+	}
 	return nil
 }
 func (h *heldBridges) Listen(func(bridgeapi.Event)) {}
@@ -75,31 +78,41 @@ func occupantPresence(room, nick, region string) *stanza.Element {
 	return p
 }
 
-// A slow allocation (ICE gathering, a cluster round trip) holds neither the conference nor the next
-// participant: while alice's endpoint is being allocated, bob joins and is asked for his features;
-// alice's offer follows once her allocation is done, with the bridge's own channel URL, and her region
-// went with the request.
-func TestAllocationDoesNotBlockTheConference(t *testing.T) {
+const room = "r1@conference.localhost"
+
+// startConference runs a focus on bridges with the conference in room started and joined.
+func startConference(t *testing.T, bridges bridgeapi.Bridges) (*Focus, chanRouter) {
+	t.Helper()
 	r := make(chanRouter, 64)
-	hb := &heldBridges{asked: make(chan bridgeapi.AllocateRequest, 4), release: make(chan struct{}), expired: make(chan bridge.ExpireRequest, 4)}
-	f, err := New(DefaultConfig("localhost"), r, hb, slog.New(slog.DiscardHandler))
+	f, err := New(DefaultConfig("localhost"), r, bridges, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	const room = "r1@conference.localhost"
+	t.Cleanup(f.Close)
 	f.RouteService(stanza.NewIQ("set", "c1", "u@localhost/x", "focus.localhost", stanza.New(NSFocus, "conference", "room", room)))
 	join := expectStanza(t, r, "room join", func(el *stanza.Element) bool { return el.Name.Local == stanza.Presence })
 	self := stanza.New(stanza.NSClient, stanza.Presence, "from", join.Get("to"), "to", "focus@auth.localhost/focus")
 	self.Add(stanza.New(NSMUCUser, "x").Add(stanza.New(NSMUCUser, "status", "code", "110")))
 	f.RouteUser(self)
 	expectStanza(t, r, "conference result", func(el *stanza.Element) bool { return el.Get("id") == "c1" })
+	return f, r
+}
 
-	discoOf := func(nick string) *stanza.Element {
-		return expectStanza(t, r, "disco#info to "+nick, func(el *stanza.Element) bool {
-			return el.Get("to") == room+"/"+nick && el.Child(stanza.NSDiscoInf, "query") != nil
-		})
-	}
+func expectDisco(t *testing.T, r chanRouter, nick string) *stanza.Element {
+	t.Helper()
+	return expectStanza(t, r, "disco#info to "+nick, func(el *stanza.Element) bool {
+		return el.Get("to") == room+"/"+nick && el.Child(stanza.NSDiscoInf, "query") != nil
+	})
+}
+
+// A slow allocation (ICE gathering, a cluster round trip) holds neither the conference nor the next
+// participant: while alice's endpoint is being allocated, bob joins and is asked for his features;
+// alice's offer follows once her allocation is done, with the bridge's own channel URL, and her region
+// went with the request.
+func TestAllocationDoesNotBlockTheConference(t *testing.T) {
+	hb := &heldBridges{asked: make(chan bridgeapi.AllocateRequest, 4), release: make(chan struct{}), expired: make(chan bridge.ExpireRequest, 4)}
+	f, r := startConference(t, hb)
+	discoOf := func(nick string) *stanza.Element { return expectDisco(t, r, nick) }
 	f.RouteUser(occupantPresence(room, "alice", "eu"))
 	d := discoOf("alice")
 	f.RouteUser(stanza.NewIQ("result", d.Get("id"), room+"/alice", "focus@auth.localhost/focus", nil))
@@ -130,5 +143,38 @@ func TestAllocationDoesNotBlockTheConference(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("alice's endpoint was not expired")
+	}
+}
+
+// noBridgeYet refuses the first allocation for want of a bridge, as a cluster's signal node does
+// before any bridge joined, and allocates afterwards.
+type noBridgeYet struct {
+	heldBridges
+	calls int
+}
+
+func (n *noBridgeYet) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bridgeapi.Allocated, error) {
+	n.calls++ // one lane: the calls come one after another
+	if n.calls == 1 {
+		return bridgeapi.Allocated{}, bridgeapi.ErrNoBridge
+	}
+	return n.heldBridges.Allocate(ctx, req)
+}
+
+// A participant who joined while no bridge was known gets its session once one is: the focus tries
+// the allocation again.
+func TestAllocationRetriedWithoutBridge(t *testing.T) {
+	nb := &noBridgeYet{heldBridges: heldBridges{asked: make(chan bridgeapi.AllocateRequest, 4), release: make(chan struct{})}}
+	close(nb.release)
+	f, r := startConference(t, nb)
+	f.RouteUser(occupantPresence(room, "alice", ""))
+	d := expectDisco(t, r, "alice")
+	f.RouteUser(stanza.NewIQ("result", d.Get("id"), room+"/alice", "focus@auth.localhost/focus", nil))
+	expectStanza(t, r, "alice's session-initiate after the retry", func(el *stanza.Element) bool {
+		j := el.Child(NSJingle, "jingle")
+		return el.Get("to") == room+"/alice" && j != nil && j.Get("action") == "session-initiate"
+	})
+	if nb.calls != 2 {
+		t.Fatalf("%d allocation calls, want 2", nb.calls)
 	}
 }

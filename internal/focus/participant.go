@@ -38,6 +38,7 @@ type participant struct {
 	alloc      *bridgeapi.Allocated // the endpoint, nil while there is none
 	allocating bool                 // an allocation is on its way
 	gen        int                  // counts expiries, so an allocation that an expiry overtook is known
+	retries    int                  // allocations failed in a row for want of a bridge
 }
 
 // Feature vars the offer depends on (jitsi-dialect.md §5.1).
