@@ -115,8 +115,9 @@ const senderUnsent = -2
 
 // senderLowerAfter is how long a lower height must stand before the sender hears it: a layout change
 // often lowers one tile for a moment before raising it again, and each time a sender stops and restarts
-// a layer costs a key frame. A higher height is sent at once.
-const senderLowerAfter = int64(2 * time.Second)
+// a layer costs a key frame. A higher height is sent at once. With housekeeping's tick (at most 500 ms)
+// a sender hears a lower height within 1 s (sfu-quality.md §7.5 criterion 10).
+const senderLowerAfter = int64(500 * time.Millisecond)
 
 // senderConstraints sends SenderSourceConstraints for each video source whose tallest wanted height
 // changed.
