@@ -26,6 +26,11 @@
 // schedule; a restart the focus does not know (item-not-found) asks for
 // the conference again.
 //
+// With Options.E2EE the bot takes part in end-to-end encryption
+// (docs/e2ee.md, e2ee.go): it encrypts every frame it sends, drops every
+// frame that does not decrypt, and as the key leader makes the room's
+// epochs. Every video frame carries Canary after its clear prefix.
+//
 // `parley bot` and the end-to-end tests use it.
 package bot
 
@@ -88,6 +93,9 @@ type Options struct {
 	// dropReceivedAudio, when set, drops the received audio packets it is
 	// true for, likewise (tests of RED).
 	dropReceivedAudio func(seq uint16) bool
+	// rotateEvery, when set, replaces the key leader's 10 minutes between
+	// fresh secrets (tests).
+	rotateEvery time.Duration
 }
 
 // Bot is one participant.

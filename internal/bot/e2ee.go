@@ -99,6 +99,7 @@ type keyring struct {
 	sender  *e2ee.Sender
 	recv    *e2ee.Receiver
 	passKey []byte
+	period  time.Duration // the leader's periodic fresh secret: rotateEvery, shorter in tests
 
 	mu        sync.Mutex
 	member    *e2ee.Member        // guarded by mu
@@ -136,8 +137,12 @@ func newKeyring(b *Bot, o Options) (*keyring, error) {
 			return nil, err
 		}
 	}
+	period := rotateEvery
+	if o.rotateEvery > 0 {
+		period = o.rotateEvery
+	}
 	k := &keyring{b: b, self: b.nick, room: b.room, keys: kp, sender: e2ee.NewSender(), recv: e2ee.NewReceiver(nil),
-		passKey: pk, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}, sent: map[string]sentMsg{}}
+		passKey: pk, period: period, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}, sent: map[string]sentMsg{}}
 	k.member = e2ee.NewMember(kp, b.room.String(), b.nick, pk)
 	k.occupants[b.nick] = kp.Public()
 	return k, nil
@@ -237,7 +242,7 @@ func (k *keyring) onStateLocked(st e2eexml.State) {
 	switch {
 	case lead && k.leader == nil:
 		k.leader = e2ee.NewLeader(k.room.String(), k.self, k.member.Epoch())
-		k.rotate = time.NewTicker(rotateEvery)
+		k.rotate = time.NewTicker(k.period)
 		go k.rotateLoop(k.rotate)
 		k.rekeyLocked(true)
 	case !lead && k.leader != nil:

@@ -367,3 +367,59 @@ func TestPlainBotRefusedInEncryptedRoom(t *testing.T) {
 		t.Errorf("the encrypted bot received %+v from the plain one", got)
 	}
 }
+
+// TestNewLeaderTakesOver: when the key leader leaves, the focus names the
+// oldest member left, which makes a fresh epoch that everyone left shares
+// and decodes with.
+func TestNewLeaderTakesOver(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	o := bot.Options{E2EE: true}
+	a := joinOpts(t, srv, "handover", o)
+	b := joinOpts(t, srv, "handover", o)
+	c := joinOpts(t, srv, "handover", o)
+	waitAll(t, ctx, a, b, c)
+	if l := b.E2EE().Leader; l != a.EndpointID() {
+		t.Fatalf("leader %q, want the first to join, %s", l, a.EndpointID())
+	}
+	before := b.E2EE()
+	a.Close()
+	if err := b.Wait(ctx, func(map[string]bot.Remote) bool {
+		return sameEpoch(before.Epoch, b, c) && b.E2EE().Leader == b.EndpointID() && c.E2EE().Leader == b.EndpointID()
+	}); err != nil {
+		t.Fatalf("no new shared epoch under b: b %+v, c %+v: %v", b.E2EE(), c.E2EE(), err)
+	}
+	if e := b.E2EE(); e.EpochsLed == 0 || e.SecurityCode == before.SecurityCode {
+		t.Errorf("b led %d epochs; code %q (was %q)", e.EpochsLed, e.SecurityCode, before.SecurityCode)
+	}
+	// Media still decodes both ways under the new leader's epoch.
+	for _, x := range []struct{ me, from *bot.Bot }{{b, c}, {c, b}} {
+		n := x.me.Received()[x.from.EndpointID()].VideoFrames
+		if err := x.me.Wait(ctx, func(got map[string]bot.Remote) bool { return got[x.from.EndpointID()].VideoFrames >= n+30 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPeriodicRotation: the leader makes a fresh epoch every period (10
+// minutes; 3 s here), everyone follows, and media keeps decoding across.
+func TestPeriodicRotation(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	o := bot.WithRotation(bot.Options{E2EE: true}, 3*time.Second)
+	a, b := joinOpts(t, srv, "spin", o), joinOpts(t, srv, "spin", o)
+	waitAll(t, ctx, a, b)
+	first := b.E2EE()
+	if err := b.Wait(ctx, func(map[string]bot.Remote) bool { return sameEpoch(first.Epoch+1, a, b) }); err != nil {
+		t.Fatalf("no two rotations: a %+v, b %+v: %v", a.E2EE(), b.E2EE(), err)
+	}
+	if e := b.E2EE(); e.SecurityCode == first.SecurityCode || e.Failed.Auth != 0 {
+		t.Errorf("after rotating: code %q (was %q), auth failures %d", e.SecurityCode, first.SecurityCode, e.Failed.Auth)
+	}
+	n := b.Received()[a.EndpointID()].VideoFrames
+	if err := b.Wait(ctx, func(got map[string]bot.Remote) bool { return got[a.EndpointID()].VideoFrames >= n+30 }); err != nil {
+		t.Fatal(err)
+	}
+}

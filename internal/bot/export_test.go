@@ -1,6 +1,16 @@
 package bot
 
-import "github.com/parley-im/parley/internal/e2ee"
+import (
+	"time"
+
+	"github.com/parley-im/parley/internal/e2ee"
+)
+
+// WithRotation returns o with the key leader's periodic fresh secret every d.
+func WithRotation(o Options, d time.Duration) Options {
+	o.rotateEvery = d
+	return o
+}
 
 // LearntKeys returns the keys of every epoch the bot learnt, oldest first,
 // for tests that try them on captured frames.
