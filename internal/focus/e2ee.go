@@ -145,8 +145,8 @@ func (c *conference) setE2EE(on bool) {
 	}
 	for nick := range c.e2ee.held {
 		delete(c.e2ee.held, nick)
-		if p := c.parts[nick]; p != nil && p.sid == "" && p.alloc == nil && !p.allocating {
-			p.invite()
+		if p := c.parts[nick]; p != nil {
+			p.invite() // held ones were never invited
 		}
 	}
 }
