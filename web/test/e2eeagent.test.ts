@@ -258,7 +258,7 @@ test("the room's rate limit refuses some of the leader's messages: it sends them
   const r = new Room();
   r.focus = { enabled: true, leader: "n0" };
   r.limit = { burst: 3, perSecond: 40 };
-  const agents = [];
+  const agents: KeyAgent[] = [];
   for (let i = 0; i < 8; i++) agents.push(await r.join(`n${i}`));
   await until(() => agents.every((x) => x.current !== null && x.current.epoch === agents[0]!.current?.epoch && x.sendingEpoch === x.current.epoch), "everyone keyed", 10_000);
   assert.ok(r.refused > 0, "the limit refused something");
@@ -292,6 +292,26 @@ test("a ratchet roster that arrives before the one it follows is followed once t
   await r.settled(e + 2);
   assert.equal(base(r, "bbbb0002", e + 2), base(r, "aaaa0001", e + 2));
   for (const n of [...r.agents.keys()]) r.agents.get(n)!.agent.close();
+});
+
+test("after a new XMPP session the leader forgets who was here: someone who left meanwhile gets no next key", async () => {
+  const r = new Room();
+  r.focus = { enabled: true, leader: "aaaa0001" };
+  const a = await r.join("aaaa0001");
+  await r.join("bbbb0002");
+  await r.join("cccc0003");
+  await until(() => [...r.agents.values()].every((x) => x.agent.current?.epoch === a.current?.epoch && x.agent.current !== null), "all keyed");
+  const e = a.current!.epoch;
+  // c leaves while a is cut off (a never sees its unavailable presence); a's new session gets the room again.
+  r.agents.get("cccc0003")!.agent.close();
+  r.agents.delete("cccc0003");
+  a.forgetOccupants();
+  a.onStanza(r.focusPresence());
+  for (const n of r.agents.keys()) a.onStanza(r.presenceOf(n));
+  await r.settled(e + 1);
+  assert.deepEqual(a.current!.roster.map((m) => m.nick), ["aaaa0001", "bbbb0002"]);
+  assert.deepEqual(r.agents.get("bbbb0002")!.agent.current!.code, a.current!.code);
+  for (const x of r.agents.values()) x.agent.close();
 });
 
 test("E2EE off: no leader, no epochs", async () => {

@@ -434,6 +434,15 @@ export class KeyAgent extends Emitter<{
     if (next?.ratchet && nextMe && equal(nextMe.pub, this.opts.keys.pub)) await this.learn(next.epoch, await ratchet(secret), next.members, await rosterHash(next.members));
   }
 
+  /**
+   * Forgets who is in the room (a new XMPP session: the room sends
+   * everyone's presence again, and those who left meanwhile sent us no
+   * unavailable one); the keys learnt stay until the next epoch.
+   */
+  forgetOccupants(): void {
+    void this.run(() => this.members.clear()); // the focus's state stays: it comes again, and the fallback must not lead meanwhile
+  }
+
   /** Stops every timer; the agent takes nothing more. */
   close(): void {
     this.closed = true;

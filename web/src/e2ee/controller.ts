@@ -37,6 +37,7 @@ export const mismatchMs = 5000;
 /** What the connection gives the controller (Connection in xmpp.ts). */
 export interface E2EETransport {
   on(event: "stanza", fn: (el: Element) => void): () => void;
+  on(event: "session", fn: (first: boolean) => void): () => void;
   send(el: Element): Promise<void>;
   iq(el: Element, timeoutMs?: number): Promise<Element>;
 }
@@ -157,6 +158,7 @@ export class E2EE extends Emitter<{ change: [] }> {
     if (!this.keys) return;
     const agent = new KeyAgent({ roomJid: conf.roomJid, selfNick: () => conf.endpointId, send: (el) => void conn.send(el).catch(() => {}), keys: this.keys, passphrase: this.passphrase });
     this.agent = agent;
+    this.off.push(conn.on("session", (first) => first || agent.forgetOccupants()));
     agent.on("receiveKey", (epoch, base) => {
       this.receiveKeys = [...this.receiveKeys, { epoch, base }].slice(-2);
       this.crypto?.setReceiveKey(epoch, base);
