@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp/codecs"
+
 	"github.com/parley-im/parley/internal/bot"
 	"github.com/parley-im/parley/internal/e2ee"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
@@ -109,6 +111,8 @@ type tap struct {
 	mu     sync.Mutex
 	video  map[string]int
 	canary map[string]int
+	sframe map[string]int // frame starts whose bytes after the clear prefix are an SFrame header of a camera KID
+	starts map[string]int // frame starts
 	audio  map[string][]tapped
 }
 
@@ -118,7 +122,7 @@ type tapped struct {
 }
 
 func newTap(srv *xmpptest.Server) *tap {
-	tp := &tap{video: map[string]int{}, canary: map[string]int{}, audio: map[string][]tapped{}}
+	tp := &tap{video: map[string]int{}, canary: map[string]int{}, sframe: map[string]int{}, starts: map[string]int{}, audio: map[string][]tapped{}}
 	srv.App.Bridge.SetForwardTap(func(ep, kind string, payload []byte) {
 		tp.mu.Lock()
 		defer tp.mu.Unlock()
@@ -127,6 +131,16 @@ func newTap(srv *xmpptest.Server) *tap {
 			tp.video[ep]++
 			if bytes.Contains(payload, []byte(bot.Canary)) {
 				tp.canary[ep]++
+			}
+			var d codecs.VP8Packet
+			if _, err := d.Unmarshal(payload); err == nil && d.S == 1 && d.PID == 0 && len(d.Payload) > 0 {
+				tp.starts[ep]++
+				p := e2ee.ClearPrefixLen(e2ee.CodecVP8, d.Payload)
+				if h, _, err := e2ee.ParseHeader(d.Payload[min(p, len(d.Payload)):]); err == nil {
+					if ctx, _, _ := e2ee.SplitKID(h.KID); ctx == e2ee.ContextCamera && h.KID < 1<<16 {
+						tp.sframe[ep]++
+					}
+				}
 			}
 		case "audio":
 			tp.audio[ep] = append(tp.audio[ep], tapped{at: time.Now(), payload: append([]byte(nil), payload...)})
@@ -139,6 +153,14 @@ func (tp *tap) counts(ep string) (video, canary int) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	return tp.video[ep], tp.canary[ep]
+}
+
+// frameStarts returns how many frames of ep began at the tap, and how many
+// of those had an SFrame header of a camera KID after the clear prefix.
+func (tp *tap) frameStarts(ep string) (starts, sframe int) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return tp.starts[ep], tp.sframe[ep]
 }
 
 // audioBetween returns the audio payloads ep sent that passed the bridge
@@ -202,6 +224,11 @@ func TestCanaryOnlyInTheClear(t *testing.T) {
 	for _, b := range []*bot.Bot{e1, e2} {
 		if v, c := tp.counts(b.EndpointID()); c != 0 {
 			t.Errorf("encrypted %s: the canary is in %d of %d video packets", b.EndpointID(), c, v)
+		}
+		// Every encrypted frame is laid out as docs/e2ee.md says: clear
+		// prefix, then the SFrame header.
+		if n, sf := tp.frameStarts(b.EndpointID()); n == 0 || sf != n {
+			t.Errorf("encrypted %s: %d of %d frames have an SFrame header after the clear prefix", b.EndpointID(), sf, n)
 		}
 	}
 }
