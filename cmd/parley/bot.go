@@ -24,7 +24,7 @@ import (
 func botCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	roomURL := fs.String("url", "", "room address, https://HOST:PORT/ROOM (required)")
+	roomURL := fs.String("url", "", "room address, https://HOST:PORT/ROOM (required); ?region=NAME asks for a bridge in that region")
 	insecure := fs.Bool("insecure", false, "accept a self-signed server certificate")
 	n := fs.Int("bots", 1, "number of participants")
 	duration := fs.Duration("duration", 10*time.Second, "how long to stay in the room")

@@ -197,6 +197,10 @@ func (a *App) startBridgeRole() error {
 		return err
 	})
 	a.ready.Store(true)
+	if a.publicBase() == "" && a.cfg.Domain == config.Default().Domain {
+		a.log.Warn("the bridge channel is announced as "+a.channelBase()+"; set --public-url to the https:// address clients reach this bridge by",
+			"bridge", a.Bridge.ID())
+	}
 	a.log.Info("parley bridge serving", "bridge", a.Bridge.ID(), "region", a.cfg.Region, "https", a.httpLn.Addr().String(),
 		"media", a.Bridge.MediaAddr().String(), "version", Version)
 	return nil
