@@ -259,3 +259,42 @@ func wrongCreds(t testing.TB, credsFile string) string {
 	}
 	return path
 }
+
+// With no cluster flags a server is one process as before: its own bridge, no NATS server, no
+// registry, no /debug/cluster, and bots meet on the bridge in the same process.
+func TestOneMachineHasNoCluster(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	if srv.Config.Role != config.RoleAll || srv.Config.Clustered() || srv.App.ClusterURL() != "" || srv.App.ClusterBridges() != nil || srv.App.Bridge == nil {
+		t.Fatalf("default server: role %q, clustered %v, NATS %q, bridges %v", srv.Config.Role, srv.Config.Clustered(), srv.App.ClusterURL(), srv.App.ClusterBridges())
+	}
+	if _, err := os.Stat(cluster.CredsFile(srv.Config.Data)); !os.IsNotExist(err) {
+		t.Fatalf("cluster.creds written without a cluster: %v", err)
+	}
+	res, err := xmpptest.HTTPClient().Get("https://" + srv.HTTP + "/debug/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("/debug/cluster on one machine: %s", res.Status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var bots []*bot.Bot
+	for range 2 {
+		b, err := bot.Join(ctx, bot.Options{URL: "https://" + srv.HTTP + "/alone?region=eu", Insecure: true, Loopback: true, Log: testLog(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		bots = append(bots, b)
+	}
+	for _, me := range bots {
+		if err := me.Wait(ctx, hearsAll(me, bots)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if conferences(srv.App) != 1 {
+		t.Fatalf("the server's own bridge holds %d conferences", conferences(srv.App))
+	}
+}
