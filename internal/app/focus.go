@@ -2,6 +2,7 @@ package app
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/parley-im/parley/internal/focus"
@@ -39,6 +40,18 @@ func (a *App) newFocus() error {
 	// before anything is routed.
 	fc.UnmuteAllowed = func(room, occupant jid.JID, medium string) bool {
 		return a.AVModeration == nil || a.AVModeration.UnmuteAllowed(room, occupant, medium)
+	}
+	if regions, _ := a.cfg.Regions(); len(a.cfg.RegionMap) > 0 { // validated by config.Validate
+		fc.Region = func(real string) string {
+			j, err := jid.Parse(real)
+			if err != nil {
+				return ""
+			}
+			if s, ok := a.Router.Lookup(j).(interface{ RemoteAddr() netip.Addr }); ok {
+				return regions(s.RemoteAddr())
+			}
+			return ""
+		}
 	}
 	f, err := focus.New(fc, a.Router, a.bridges, a.log)
 	if err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -47,6 +48,9 @@ func TestClusterKeys(t *testing.T) {
 		{[]string{"--cluster-listen", "4222"}, "--cluster-listen"},
 		{[]string{"--cluster-creds", "x.creds"}, "without --cluster"},
 		{[]string{"--role", "bridge", "--cluster", "nats://a:4222", "--region", "eu west"}, "--region"},
+		{[]string{"--region-map", "10.0.0.0/8"}, "--region-map"},
+		{[]string{"--region-map", "10.0.0.0/33=eu"}, "--region-map"},
+		{[]string{"--region-map", "10.0.0.0/8=e u"}, "--region-map"},
 	} {
 		_, err := Load(tc.args, noEnv, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -63,3 +67,23 @@ func TestClusterKeys(t *testing.T) {
 }
 
 func noEnv(string) string { return "" }
+
+// TestRegionMap: the longest matching prefix names a client's region, IPv4 in IPv6 included; an
+// address no prefix holds has none.
+func TestRegionMap(t *testing.T) {
+	c, err := Load([]string{"--region-map", "10.0.0.0/8=eu, 10.1.0.0/16=eu-west", "--region-map", "2001:db8::/32=us"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regions, err := c.Regions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]string{
+		"10.2.3.4": "eu", "10.1.2.3": "eu-west", "::ffff:10.1.2.3": "eu-west", "2001:db8::7": "us", "192.0.2.1": "",
+	} {
+		if got := regions(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("%s: region %q, want %q", addr, got, want)
+		}
+	}
+}

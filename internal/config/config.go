@@ -67,6 +67,9 @@ type Config struct {
 	ClusterCreds  string   `toml:"cluster-creds"`
 	ClusterListen string   `toml:"cluster-listen"`
 	Region        string   `toml:"region"`
+	// RegionMap ("CIDR=REGION" pairs) gives a participant whose join presence names no region the
+	// region of its client address, on a signal node (the longest matching prefix wins).
+	RegionMap []string `toml:"region-map"`
 
 	C2S    c2s.Config    `toml:"c2s"`
 	Bridge bridge.Config `toml:"bridge"`
@@ -282,7 +285,37 @@ func (c Config) validateCluster() error {
 	if c.Region != "" && !isRegion(c.Region) {
 		return keyError("region", "%q is not letters, digits, '-', '_' or '.' (at most 64)", c.Region)
 	}
-	return nil
+	_, err := c.Regions()
+	return err
+}
+
+// Regions parses RegionMap into a function from a client address to its region, "" when no prefix
+// holds it.
+func (c Config) Regions() (func(netip.Addr) string, error) {
+	type entry struct {
+		prefix netip.Prefix
+		region string
+	}
+	var m []entry
+	for _, pair := range c.RegionMap {
+		cidr, region, ok := strings.Cut(pair, "=")
+		p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+		region = strings.TrimSpace(region)
+		if !ok || err != nil || !isRegion(region) {
+			return nil, keyError("region-map", "%q is not CIDR=REGION", pair)
+		}
+		m = append(m, entry{p.Masked(), region})
+	}
+	return func(a netip.Addr) string {
+		a = a.Unmap()
+		best, bits := "", -1
+		for _, e := range m {
+			if e.prefix.Contains(a) && e.prefix.Bits() > bits {
+				best, bits = e.region, e.prefix.Bits()
+			}
+		}
+		return best
+	}, nil
 }
 
 // isRegion reports whether s is a region name: [A-Za-z0-9._-]{1,64}.
@@ -342,6 +375,7 @@ func (c *Config) options() []option {
 		{name: "cluster-creds", usage: "credentials file for the cluster: a signal node's cluster.creds, or a NATS user .creds", str: &c.ClusterCreds},
 		{name: "cluster-listen", usage: "HOST:PORT where a signal node embeds a NATS server for the cluster (writes cluster.creds into --data)", str: &c.ClusterListen},
 		{name: "region", usage: "the region a bridge serves (participants of that region are placed on it first)", str: &c.Region},
+		{name: "region-map", usage: "comma-separated CIDR=REGION pairs: a participant's region by client address when its presence names none (signal node)", list: &c.RegionMap},
 	}
 }
 
@@ -391,11 +425,13 @@ More than one machine: the nodes meet on NATS.
   bridge nodes (media port, /colibri-ws/, /healthz, /metrics; copy cluster.creds to each):
     parley serve --role bridge --cluster nats://SIGNAL:4222 --cluster-creds cluster.creds \
                  --region eu --public-url https://bridge1.example:8443 --public-ip 203.0.113.7
-Bridges send a heartbeat every second (endpoints, packets/s, CPU, region, version,
-draining); one silent for 3 s is taken out. A new conference goes to a bridge of its
-participant's region (its <jitsi_participant_region/>; parley bot takes ?region= on
-the room URL), else to the least loaded, and stays on that bridge while it lives and does not drain. Every
-role answers GET /healthz. Nodes without the credentials are refused.
+Bridges send a heartbeat every second (endpoints, packets/s, CPU, region,
+version, draining); one silent for 3 s is taken out. A new conference goes to
+a bridge of its participant's region (its <jitsi_participant_region/>, which
+parley bot sends from ?region= on the room URL; else --region-map by client
+address), else to the least loaded, and stays on that bridge while it lives
+and does not drain. The cluster link is TLS with the certificate cluster.creds
+pins; nodes without the file's key are refused. Every role answers GET /healthz.
 
 Flags (each also a config-file key and a PARLEY_* variable):
 `

@@ -160,6 +160,18 @@ func (p *participant) bridgeCall(call func(ctx context.Context, bridgeID string)
 	})
 }
 
+// regionOf is where a joining participant is: its presence's <jitsi_participant_region/>, else what
+// the address map says of its real JID.
+func (c *conference) regionOf(presence *stanza.Element, real string) string {
+	if r := presence.ChildText(stanza.NSClient, "jitsi_participant_region"); r != "" {
+		return r
+	}
+	if c.f.cfg.Region != nil && real != "" {
+		return c.f.cfg.Region(real)
+	}
+	return ""
+}
+
 // onBridgeEvent takes what a bridge says unasked to the conference it concerns.
 func (f *Focus) onBridgeEvent(ev bridgeapi.Event) {
 	f.mu.Lock()

@@ -80,11 +80,16 @@ func occupantPresence(room, nick, region string) *stanza.Element {
 
 const room = "r1@conference.localhost"
 
-// startConference runs a focus on bridges with the conference in room started and joined.
-func startConference(t *testing.T, bridges bridgeapi.Bridges) (*Focus, chanRouter) {
+// startConference runs a focus on bridges with the conference in room started and joined; mutate,
+// when not nil, changes the focus's configuration first.
+func startConference(t *testing.T, bridges bridgeapi.Bridges, mutate ...func(*Config)) (*Focus, chanRouter) {
 	t.Helper()
 	r := make(chanRouter, 64)
-	f, err := New(DefaultConfig("localhost"), r, bridges, slog.New(slog.DiscardHandler))
+	cfg := DefaultConfig("localhost")
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	f, err := New(cfg, r, bridges, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +181,30 @@ func TestAllocationRetriedWithoutBridge(t *testing.T) {
 	})
 	if nb.calls != 2 {
 		t.Fatalf("%d allocation calls, want 2", nb.calls)
+	}
+}
+
+// A participant's region is its presence's <jitsi_participant_region/>, else what the address map
+// says of its real JID.
+func TestRegionOfAParticipant(t *testing.T) {
+	hb := &heldBridges{asked: make(chan bridgeapi.AllocateRequest, 4), release: make(chan struct{})}
+	close(hb.release)
+	var asked []string
+	f, r := startConference(t, hb, func(c *Config) {
+		c.Region = func(real string) string {
+			asked = append(asked, real) // on the conference goroutine only
+			return "ap-south"
+		}
+	})
+	for _, tc := range []struct{ nick, presence, want string }{{"alice", "", "ap-south"}, {"bob", "eu", "eu"}} {
+		f.RouteUser(occupantPresence(room, tc.nick, tc.presence))
+		d := expectDisco(t, r, tc.nick)
+		f.RouteUser(stanza.NewIQ("result", d.Get("id"), room+"/"+tc.nick, "focus@auth.localhost/focus", nil))
+		if req := <-hb.asked; req.EndpointID != tc.nick || req.Region != tc.want {
+			t.Fatalf("allocation %+v, want %s in %s", req, tc.nick, tc.want)
+		}
+	}
+	if len(asked) != 1 || asked[0] != "alice@localhost/r" {
+		t.Fatalf("the map was asked of %v, want alice@localhost/r only", asked)
 	}
 }

@@ -251,7 +251,7 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 	case typ == "" && part == nil:
 		real, role := occupantItem(p)
 		part = &participant{c: c, nick: nick, occupant: from, real: real, role: role,
-			region: p.ChildText(stanza.NSClient, "jitsi_participant_region"), lane: &lane{f: c.f}}
+			region: c.regionOf(p, real), lane: &lane{f: c.f}}
 		c.parts[nick] = part
 		c.count.Store(int32(len(c.parts)))
 		if !c.ever {

@@ -65,6 +65,9 @@ type Config struct {
 	// UnmuteAllowed is AV moderation's say on a participant's own unmute
 	// (mute.go); nil lets everybody unmute.
 	UnmuteAllowed UnmutePolicy
+	// Region is the region of a participant whose join presence names
+	// none, from its real JID (the signal node's address map); nil: none.
+	Region func(real string) string
 	// Authentication is the conference reply's "authentication" property:
 	// only authenticated users start rooms (a secure domain).
 	Authentication bool

@@ -25,12 +25,16 @@ import (
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
 )
 
-// startSignal runs a signal node that embeds NATS on loopback.
-func startSignal(t *testing.T) *xmpptest.Server {
+// startSignal runs a signal node that embeds NATS on loopback; mutate, when given, changes its
+// configuration further.
+func startSignal(t *testing.T, mutate ...func(*config.Config)) *xmpptest.Server {
 	t.Helper()
 	return xmpptest.Start(t, func(c *config.Config) {
 		c.Role = config.RoleSignal
 		c.ClusterListen = "127.0.0.1:0"
+		for _, m := range mutate {
+			m(c)
+		}
 	})
 }
 
@@ -164,7 +168,11 @@ func joinInRegion(t *testing.T, signal *xmpptest.Server, room, nick, region stri
 	c.Login("", "")
 	c.Send(fmt.Sprintf(`<iq type="set" id="conf" to="focus.localhost"><conference xmlns="http://jitsi.org/protocol/focus" room="%s@conference.localhost"/></iq>`, room))
 	c.ExpectSkip("conference result", xmpptest.IsResult("conf"))
-	c.Send(fmt.Sprintf(`<presence to="%s@conference.localhost/%s"><x xmlns="http://jabber.org/protocol/muc"/><jitsi_participant_region>%s</jitsi_participant_region></presence>`, room, nick, region))
+	hint := ""
+	if region != "" {
+		hint = "<jitsi_participant_region>" + region + "</jitsi_participant_region>"
+	}
+	c.Send(fmt.Sprintf(`<presence to="%s@conference.localhost/%s"><x xmlns="http://jabber.org/protocol/muc"/>%s</presence>`, room, nick, hint))
 	disco := c.ExpectSkip("disco#info", func(e *stanza.Element) bool {
 		return e.Name.Local == "iq" && e.Get("type") == "get" && e.Child(stanza.NSDiscoInf, "query") != nil
 	})
@@ -296,5 +304,16 @@ func TestOneMachineHasNoCluster(t *testing.T) {
 	}
 	if conferences(srv.App) != 1 {
 		t.Fatalf("the server's own bridge holds %d conferences", conferences(srv.App))
+	}
+}
+
+// A participant whose presence names no region gets the one the signal node's address map gives its
+// client address (the longest prefix: 127.0.0.1 is us, the rest of 127/8 eu).
+func TestRegionMapPicksTheBridge(t *testing.T) {
+	signal := startSignal(t, func(c *config.Config) { c.RegionMap = []string{"127.0.0.0/8=eu", "127.0.0.1/32=us"} })
+	eu, us := startBridge(t, signal, "eu"), startBridge(t, signal, "us")
+	si := joinInRegion(t, signal, "mapped", "p1", "")
+	if !strings.Contains(si.String(), "/colibri-ws/"+us.Bridge.ID()+"/") || conferences(us) != 1 || conferences(eu) != 0 {
+		t.Fatalf("a client from 127.0.0.1 did not land on the us bridge: %s", si)
 	}
 }
