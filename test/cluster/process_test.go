@@ -222,6 +222,16 @@ func TestProcesses(t *testing.T) {
 		t.Fatalf("the eu bridge holds %d conferences (%v), want 1", len(dbg.Conferences), err)
 	}
 
+	// The eu bridge's heartbeats carry its load while the bots' media goes through it.
+	waitFor(t, "the eu bridge's heartbeat to show its endpoints, packets and CPU", func() bool {
+		for _, hb := range bridgesKnown(t, signal) {
+			if hb.Bridge == euID {
+				return hb.Endpoints == 2 && hb.Conferences == 1 && hb.PacketsPerSecond > 50 && hb.CPU > 0 && hb.Version != ""
+			}
+		}
+		return false
+	})
+
 	eu.cmd.Process.Kill()
 	killed := time.Now()
 	<-eu.done
