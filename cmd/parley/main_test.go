@@ -197,6 +197,6 @@ func TestBotCommandE2EE(t *testing.T) {
 		codes = append(codes, e.SecurityCode)
 	}
 	if codes[0] == "" || codes[0] != codes[1] {
-		t.Errorf("security codes %q", codes)
+		t.Errorf("security codes %q in\n%s", codes, out)
 	}
 }
