@@ -43,6 +43,11 @@ type Config struct {
 	PresenceBurst      int     `toml:"presence-burst"`
 	MessagesPerSecond  float64 `toml:"messages-per-second"`
 	MessageBurst       int     `toml:"message-burst"`
+	// Private messages that carry only end-to-end encryption keys
+	// (urn:parley:e2ee:0, docs/e2ee.md) have a budget of their own: a key
+	// leader seals each new epoch to every member, one message each, at once.
+	KeyMessagesPerSecond float64 `toml:"key-messages-per-second"`
+	KeyMessageBurst      int     `toml:"key-message-burst"`
 
 	// Failed room-password attempts per client address (per account when the
 	// address is unknown): a bucket of PasswordBurst refilled at
@@ -67,6 +72,8 @@ func Default() Config {
 		PresenceBurst:             8,
 		MessagesPerSecond:         3,
 		MessageBurst:              6,
+		KeyMessagesPerSecond:      100,
+		KeyMessageBurst:           600,
 		PasswordAttemptsPerMinute: 6,
 		PasswordBurst:             5,
 	}
@@ -95,6 +102,7 @@ func (c Config) Validate() error {
 	}{
 		{"presences-per-second", c.PresencesPerSecond, c.PresenceBurst},
 		{"messages-per-second", c.MessagesPerSecond, c.MessageBurst},
+		{"key-messages-per-second", c.KeyMessagesPerSecond, c.KeyMessageBurst},
 		{"password-attempts-per-minute", c.PasswordAttemptsPerMinute, c.PasswordBurst},
 	} {
 		if r.rate < 0 {

@@ -30,6 +30,38 @@ func TestMessageRate(t *testing.T) {
 	a.ExpectSkip("pm throttled too", xmpptest.IsError("m4", "policy-violation"))
 }
 
+// A key leader seals an epoch to every member at once: private messages that
+// carry only end-to-end encryption keys have a budget of their own, while a
+// body, or a groupchat that fans out, still takes the message budget.
+func TestKeyMessagesHaveTheirOwnBudget(t *testing.T) {
+	srv := start(t, func(c *muc.Config) {
+		c.MessagesPerSecond, c.MessageBurst = 0.01, 2
+		c.KeyMessagesPerSecond, c.KeyMessageBurst = 0.01, 20
+	})
+	a, b := guest(t, srv), guest(t, srv)
+	join(t, a, room, "alice")
+	join(t, b, room, "bob")
+	a.ExpectSkip("bob joined", isPresence(room+"/bob"))
+	seal := fmt.Sprintf(`<e2ee-key xmlns="%s" epoch="%%d" enc="AAAA" ct="BBBB"/>`, muc.NSE2EE)
+	for i := 1; i <= 20; i++ {
+		a.Send(fmt.Sprintf(`<message to="%s/bob" type="chat" id="k%d">`+seal+`</message>`, room, i, i))
+	}
+	for i := 1; i <= 20; i++ {
+		b.ExpectSkip(fmt.Sprintf("seal %d", i), func(e *stanza.Element) bool {
+			k := e.Child(muc.NSE2EE, "e2ee-key")
+			return k != nil && k.Get("epoch") == fmt.Sprint(i)
+		})
+	}
+	a.Send(fmt.Sprintf(`<message to="%s/bob" type="chat" id="k21">`+seal+`</message>`, room, 21))
+	a.ExpectSkip("the key budget spent", xmpptest.IsError("k21", "policy-violation"))
+	// Keys with a body ride on the message budget, which is untouched: two go, the third not.
+	for i := 1; i <= 3; i++ {
+		a.Send(fmt.Sprintf(`<message to="%s/bob" type="chat" id="b%d"><body>hi</body>`+seal+`</message>`, room, i, i))
+	}
+	b.ExpectSkip("a message with a body", func(e *stanza.Element) bool { return e.Child(stanza.NSClient, "body") != nil })
+	a.ExpectSkip("the message budget spent", xmpptest.IsError("b3", "policy-violation"))
+}
+
 // Presence beyond the budget is coalesced: the others see the first update
 // at once and the latest state later, not every intermediate one.
 func TestPresenceCoalescing(t *testing.T) {

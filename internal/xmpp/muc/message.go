@@ -23,6 +23,33 @@ const maxPendingInvites = 256
 
 func (o *occupant) mayMessage() bool { return o.messages == nil || o.messages.Allow() }
 
+// NSE2EE is Parley's end-to-end encryption namespace (docs/e2ee.md).
+const NSE2EE = "urn:parley:e2ee:0"
+
+// mayPrivate takes a private message from o's budget: a message that carries
+// nothing but end-to-end encryption keys from the key budget, any other from
+// the message budget. (A key leader seals each epoch to every member at once;
+// groupchat, which fans out, always takes the message budget.)
+func (o *occupant) mayPrivate(el *stanza.Element) bool {
+	if keysOnly(el) {
+		return o.keys == nil || o.keys.Allow()
+	}
+	return o.mayMessage()
+}
+
+// keysOnly reports whether el's payload is end-to-end encryption elements
+// and nothing else (no body, no other extension).
+func keysOnly(el *stanza.Element) bool {
+	keys := false
+	for _, c := range el.Children {
+		if c.Name.Space != NSE2EE {
+			return false
+		}
+		keys = true
+	}
+	return keys
+}
+
 // onRoomMessage handles a message to the room's bare JID.
 func (r *room) onRoomMessage(el *stanza.Element, from jid.JID) {
 	o := r.byJID[from]
@@ -124,7 +151,7 @@ func (r *room) onPrivate(el *stanza.Element, from jid.JID, nick string) {
 		r.fail(el, stanza.ErrBadRequest.WithText("groupchat goes to the room"))
 	case t == nil:
 		r.fail(el, stanza.ErrItemNotFound)
-	case !o.mayMessage():
+	case !o.mayPrivate(el):
 		r.fail(el, errMessageRate)
 	default:
 		r.relay(el, o, t)

@@ -52,8 +52,9 @@ type occupant struct {
 
 	presences *rate.Limiter // nil = unlimited
 	messages  *rate.Limiter
-	timer     *time.Timer // a coalesced presence is scheduled
-	dirty     bool        // payload changed since the last broadcast
+	keys      *rate.Limiter // private key-exchange messages (Config.KeyMessagesPerSecond)
+	timer     *time.Timer   // a coalesced presence is scheduled
+	dirty     bool          // payload changed since the last broadcast
 	gone      bool
 }
 
@@ -65,6 +66,9 @@ func (r *room) newOccupant(nick string, real jid.JID, focus bool) *occupant {
 	}
 	if !focus && cfg.MessagesPerSecond > 0 {
 		o.messages = rate.NewLimiter(rate.Limit(cfg.MessagesPerSecond), cfg.MessageBurst)
+	}
+	if !focus && cfg.KeyMessagesPerSecond > 0 {
+		o.keys = rate.NewLimiter(rate.Limit(cfg.KeyMessagesPerSecond), cfg.KeyMessageBurst)
 	}
 	return o
 }
