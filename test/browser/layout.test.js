@@ -166,6 +166,10 @@ test("six people on a phone: two columns, small name tags, one toolbar row with 
   // A screen share takes the stage and, once it ends, Ada's grid comes back; then the same from the stage view.
   await grace.page.click("#share-toggle");
   await ada.page.waitForSelector("#grid.stage-view .tile.on-stage.tile-screen-share");
+  // On the upright phone the stage fills the room above the filmstrip's first row.
+  const [stage] = await boxes(ada.page, "#grid .tile.on-stage");
+  const stageGrid = (await boxes(ada.page, "#grid"))[0];
+  assert.ok(stage.height > 0.6 * stageGrid.height && stage.width > 0.9 * stageGrid.width, `stage ${stage.width}×${stage.height} in ${stageGrid.width}×${stageGrid.height}`);
   await screenshot(ada.page, "phone-share-on-stage");
   await grace.page.click("#share-toggle");
   await ada.page.waitForSelector("#grid .tile-screen-share", { state: "detached" });

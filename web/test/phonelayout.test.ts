@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Participant } from "../src/conference";
 import { roomWords } from "../src/roomname";
-import { fillGridFor, gridFor } from "../src/ui/layout";
+import { fillGridFor, gridFor, stageFor } from "../src/ui/layout";
 import { followNewShares } from "../src/ui/meeting/stage";
 import { newMeetingState, type Meeting, type TileEntry } from "../src/ui/meeting/state";
 
@@ -39,6 +39,16 @@ test("the fill grid keeps tiles between 9:16 and 16:9", () => {
   assert.deepEqual(fillGridFor(1, phoneW, phoneH).cols, 1);
   assert.ok(fillGridFor(1, phoneW, phoneH).tileH > 600);
   assert.equal(fillGridFor(2, phoneW, phoneH).cols, 1);
+});
+
+test("the stage on an upright phone fills the room above the filmstrip", () => {
+  const fixed = stageFor(2, phoneW, phoneH);
+  const g = stageFor(2, phoneW, phoneH, 16 / 9, 8, true);
+  assert.equal(g.stageW, phoneW);
+  assert.equal(g.stageH, phoneH - g.stripH - 8, "as tall as the room left by the filmstrip");
+  assert.ok(g.stageH > 2.5 * fixed.stageH, `${g.stageH} against a 16:9 stage of ${fixed.stageH}`);
+  assert.deepEqual([g.stripW, g.stripH], [fixed.stripW, fixed.stripH], "the filmstrip is the same");
+  assert.equal(stageFor(0, phoneW, phoneH, 16 / 9, 8, true).stageH, phoneH, "alone: the whole area");
 });
 
 test("room names wrap between their words", () => {

@@ -57,9 +57,13 @@ export interface Stage {
 /**
  * Stage view geometry in a w×h area: a filmstrip row of `others` tiles at
  * the bottom (a fifth of the height, 72–160 px, narrower tiles when they
- * would not fit in one row) and the largest tile of the aspect ratio above it.
+ * would not fit in one row) and the largest tile of the aspect ratio above it;
+ * with fill (a phone held upright), a stage as wide as the area and as tall
+ * as the room above the filmstrip, the video cropped to fill it (a screen
+ * share is letterboxed inside) as Jitsi Meet's mobile stage does, rather
+ * than a 16:9 strip with the screen's lower half empty.
  */
-export function stageFor(others: number, w: number, h: number, aspect = 16 / 9, gap = 8): Stage {
+export function stageFor(others: number, w: number, h: number, aspect = 16 / 9, gap = 8, fill = false): Stage {
   let stripH = others > 0 ? Math.min(160, Math.max(72, h / 5)) : 0;
   let stripW = stripH * aspect;
   if (others > 0 && others * stripW + (others - 1) * gap > w) {
@@ -67,6 +71,7 @@ export function stageFor(others: number, w: number, h: number, aspect = 16 / 9, 
     stripH = stripW / aspect;
   }
   const room = Math.max(0, h - (others > 0 ? stripH + gap : 0));
+  if (fill) return { stageW: Math.max(0, w), stageH: room, stripW, stripH };
   const stageW = Math.max(0, Math.min(w, room * aspect));
   return { stageW, stageH: stageW / aspect, stripW, stripH };
 }

@@ -193,11 +193,13 @@ export function createTiles(m: Meeting, moderation: ModerationControls, extras: 
     grid.classList.toggle("stage-view", state.stageView);
     let scrolls = false;
     if (state.stageView) {
-      let g = stageFor(Math.max(0, n - 1), r.width - 16, r.height - 16);
+      // Upright phone: the stage fills the room above the filmstrip (layout.ts stageFor).
+      const fill = r.height > r.width;
+      let g = stageFor(Math.max(0, n - 1), r.width - 16, r.height - 16, 16 / 9, 8, fill);
       if (n > 1 && g.stripW < MIN_THUMB_W) {
         // Thumbnails too small to see anyone: they keep MIN_THUMB_W and wrap; the filmstrip's rows scroll.
         scrolls = true;
-        g = { ...stageFor(0, r.width - 16 - bar, r.height - 16 - (MIN_THUMB_W * 9) / 16 - 8), stripW: MIN_THUMB_W, stripH: (MIN_THUMB_W * 9) / 16 };
+        g = { ...stageFor(0, r.width - 16 - bar, r.height - 16 - (MIN_THUMB_W * 9) / 16 - 8, 16 / 9, 8, fill), stripW: MIN_THUMB_W, stripH: (MIN_THUMB_W * 9) / 16 };
       }
       grid.style.setProperty("--stage-w", `${Math.floor(g.stageW)}px`);
       grid.style.setProperty("--stage-h", `${Math.floor(g.stageH)}px`);
