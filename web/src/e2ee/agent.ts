@@ -195,7 +195,9 @@ export class KeyAgent extends Emitter<{
   private async fromLeader(from: string, el: Element, take: () => Promise<void>) {
     if (from === this.leader) return take();
     if (from === this.opts.selfNick()) return; // our own roster, echoed by the room
-    this.pending.push({ from, el, at: Date.now() });
+    const now = Date.now();
+    this.pending = this.pending.filter((p) => now - p.at < this.timing.pendingMs).slice(-50);
+    this.pending.push({ from, el, at: now });
   }
 
   /** After anything changed: who leads, whether we lead, what is on. */
