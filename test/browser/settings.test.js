@@ -234,7 +234,9 @@ test("settings: remembered on the next visit, and the dialog at phone width", { 
   });
   await join(p, room, "Phil (phone)");
   await p.page.waitForFunction(() => window.parley.session.pc?.getSenders().find((x) => x.track?.kind === "audio")?.track.getSettings().noiseSuppression === false);
-  await p.page.click("#settings-toggle");
+  // On a phone the settings are in the toolbar's More sheet.
+  await p.page.click("#more-toggle");
+  await p.page.click("#toolbar-more #settings-toggle");
   await p.page.waitForSelector("#settings[open]");
   assert.equal(await p.page.isChecked("#quality-standard"), true);
   assert.equal(await p.page.isChecked("#settings-noise"), false);
