@@ -104,12 +104,13 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 	case <-time.After(*duration):
 	}
 	enc := json.NewEncoder(stdout)
+	var joined []participant
 	for _, b := range bots {
-		if b == nil {
-			continue
+		if b != nil {
+			joined = append(joined, b)
 		}
-		b.Close()
-		r := b.Report()
+	}
+	for _, r := range reportAndLeave(joined) {
 		if *asJSON {
 			enc.Encode(r)
 			continue
@@ -120,6 +121,28 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// participant is what the end of the run needs of a bot.
+type participant interface {
+	Report() bot.Report
+	Close() error
+}
+
+// reportAndLeave takes every bot's report, then makes them all leave. The
+// reports are of one moment, the meeting everyone was in: a bot's leave
+// changes what the others see (the focus names another key leader, which
+// draws a fresh epoch with another security code), so a report taken after
+// another bot left would describe another meeting.
+func reportAndLeave(bots []participant) []bot.Report {
+	reports := make([]bot.Report, len(bots))
+	for i, b := range bots {
+		reports[i] = b.Report()
+	}
+	for _, b := range bots {
+		b.Close()
+	}
+	return reports
 }
 
 // printReport writes what one bot received and sent, one line per source
