@@ -46,6 +46,12 @@ const (
 	// keepSent is how long it remembers what it sent for that.
 	resendAfter = time.Second
 	keepSent    = 30 * time.Second
+	// keepEarly is how long a member keeps the e2ee messages of an
+	// occupant the focus has not named leader (yet): a new leader's first
+	// epoch may reach it before the focus's presence that names the new
+	// leader does. maxEarly bounds them per occupant.
+	keepEarly = 5 * time.Second
+	maxEarly  = 32
 )
 
 // ErrE2EEUnsupported: the room is end-to-end encrypted and this bot does
@@ -102,18 +108,26 @@ type keyring struct {
 	period  time.Duration // the leader's periodic fresh secret: rotateEvery, shorter in tests
 
 	mu        sync.Mutex
-	member    *e2ee.Member        // guarded by mu
-	state     e2eexml.State       // guarded by mu: the focus's last word
-	occupants map[string][]byte   // guarded by mu: nick → key (nil: cannot encrypt), the bot included
-	leader    *e2ee.Leader        // guarded by mu: set while the bot leads
-	rekeyAt   time.Time           // guarded by mu: when the pending rekey runs; zero: none
-	rekey     *time.Timer         // guarded by mu
-	rotate    *time.Ticker        // guarded by mu: while leading
-	report    E2EEReport          // guarded by mu
-	learnt    []*e2ee.EpochState  // guarded by mu: epochs learnt, oldest first (tests)
-	unsent    int                 // guarded by mu
-	switches  map[uint32]struct{} // guarded by mu: epochs with a pending send switch
-	sent      map[string]sentMsg  // guarded by mu: the leader's messages by id, kept keepSent
+	member    *e2ee.Member          // guarded by mu
+	state     e2eexml.State         // guarded by mu: the focus's last word
+	occupants map[string][]byte     // guarded by mu: nick → key (nil: cannot encrypt), the bot included
+	leader    *e2ee.Leader          // guarded by mu: set while the bot leads
+	rekeyAt   time.Time             // guarded by mu: when the pending rekey runs; zero: none
+	rekey     *time.Timer           // guarded by mu
+	rotate    *time.Ticker          // guarded by mu: while leading
+	report    E2EEReport            // guarded by mu
+	learnt    []*e2ee.EpochState    // guarded by mu: epochs learnt, oldest first (tests)
+	unsent    int                   // guarded by mu
+	switches  map[uint32]struct{}   // guarded by mu: epochs with a pending send switch
+	sent      map[string]sentMsg    // guarded by mu: the leader's messages by id, kept keepSent
+	early     map[string][]earlyMsg // guarded by mu: e2ee messages of occupants not named leader, by nick
+}
+
+// earlyMsg is an e2ee message from an occupant the focus had not named
+// leader when it came, kept keepEarly in case the focus names it next.
+type earlyMsg struct {
+	el *stanza.Element
+	at time.Time
 }
 
 // sentMsg is a message of the leader's, kept to send it again if the room
@@ -142,7 +156,8 @@ func newKeyring(b *Bot, o Options) (*keyring, error) {
 		period = o.rotateEvery
 	}
 	k := &keyring{b: b, self: b.nick, room: b.room, keys: kp, sender: e2ee.NewSender(), recv: e2ee.NewReceiver(nil),
-		passKey: pk, period: period, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}, sent: map[string]sentMsg{}}
+		passKey: pk, period: period, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}, sent: map[string]sentMsg{},
+		early: map[string][]earlyMsg{}}
 	k.member = e2ee.NewMember(kp, b.room.String(), b.nick, pk)
 	k.occupants[b.nick] = kp.Public()
 	return k, nil
@@ -212,6 +227,7 @@ func (k *keyring) onPresence(p *stanza.Element, nick string) {
 	}
 	_, had := k.occupants[nick]
 	if p.Get("type") == "unavailable" {
+		delete(k.early, nick)
 		if had {
 			delete(k.occupants, nick)
 			k.scheduleLocked(leaveRekey)
@@ -234,14 +250,19 @@ func (k *keyring) onPresence(p *stanza.Element, nick string) {
 }
 
 // onStateLocked follows the focus: taking over as leader makes a fresh
-// epoch; losing the lead stops the leader's timers.
+// epoch; losing the lead stops the leader's timers; another leader's
+// messages that came before the focus named it are taken now, and
+// half-received epochs of the previous one are forgotten.
 func (k *keyring) onStateLocked(st e2eexml.State) {
+	if st.Leader != k.state.Leader {
+		k.member.DropPending()
+	}
 	k.state = st
 	k.report.Enabled, k.report.Leader = st.Enabled, st.Leader
 	lead := st.Enabled && st.Leader == k.self
 	switch {
 	case lead && k.leader == nil:
-		k.leader = e2ee.NewLeader(k.room.String(), k.self, k.member.Epoch())
+		k.leader = e2ee.NewLeader(k.room.String(), k.self, k.member.Seen())
 		k.rotate = time.NewTicker(k.period)
 		go k.rotateLoop(k.rotate)
 		k.rekeyLocked(true)
@@ -253,6 +274,7 @@ func (k *keyring) onStateLocked(st e2eexml.State) {
 			k.rekeyAt = time.Time{}
 		}
 	}
+	k.takeEarlyLocked(st.Leader)
 	k.b.changedE2EE()
 }
 
@@ -367,14 +389,60 @@ func (k *keyring) onRefused(m *stanza.Element) {
 	})
 }
 
-// onMessage takes the leader's roster and sealed key; anything else about
-// e2ee from anyone but the leader is ignored.
+// onMessage takes the leader's roster and sealed key. Those of another
+// occupant are kept keepEarly, in case the focus names it leader next, and
+// never applied otherwise.
 func (k *keyring) onMessage(m *stanza.Element, nick string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if nick != k.state.Leader || nick == k.self {
+	switch {
+	case nick == k.self:
+	case nick == k.state.Leader:
+		k.takeLocked(m)
+	case isE2EEMessage(m):
+		k.keepEarlyLocked(m, nick)
+	}
+}
+
+// isE2EEMessage reports whether m carries a roster or a sealed key.
+func isE2EEMessage(m *stanza.Element) bool {
+	return m.Child(e2eexml.NS, "e2ee-roster") != nil || m.Child(e2eexml.NS, "e2ee-key") != nil
+}
+
+// keepEarlyLocked keeps an e2ee message of an occupant not named leader,
+// forgetting its ones older than keepEarly and the oldest past maxEarly.
+func (k *keyring) keepEarlyLocked(m *stanza.Element, nick string) {
+	now := time.Now()
+	kept := k.early[nick][:0]
+	for _, e := range k.early[nick] {
+		if now.Sub(e.at) <= keepEarly {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) >= maxEarly {
+		kept = kept[1:]
+	}
+	k.early[nick] = append(kept, earlyMsg{el: m, at: now})
+}
+
+// takeEarlyLocked applies, in the order they came, the messages the new
+// leader sent before the focus named it, and forgets every occupant's.
+func (k *keyring) takeEarlyLocked(leader string) {
+	msgs := k.early[leader]
+	clear(k.early)
+	if leader == k.self {
 		return
 	}
+	now := time.Now()
+	for _, e := range msgs {
+		if now.Sub(e.at) <= keepEarly {
+			k.takeLocked(e.el)
+		}
+	}
+}
+
+// takeLocked applies a roster or sealed key of the leader's.
+func (k *keyring) takeLocked(m *stanza.Element) {
 	if r, ok, err := e2eexml.ParseRoster(m); ok {
 		if err != nil {
 			k.b.log.Warn("bot: bad e2ee roster", "endpoint", k.self, "err", err)

@@ -287,3 +287,35 @@ func TestRatchetRostersOutOfOrder(t *testing.T) {
 		t.Error("ratcheted through to other keys than the leader's")
 	}
 }
+
+// TestTakeoverAfterEpochsSeenNotLearnt: a member that saw the roster of the
+// leader's last fresh epoch but got no key for it takes over as leader
+// numbering after Seen, and a member that did learn that epoch takes the
+// new leader's first epoch and shares its code.
+func TestTakeoverAfterEpochsSeenNotLearnt(t *testing.T) {
+	const room = "takeover@muc.test"
+	a, b, c := newTestMember(t, room, "a", nil), newTestMember(t, room, "b", nil), newTestMember(t, room, "c", nil)
+	la := NewLeader(room, "a", 0)
+	ep1, _ := la.Next(candidates(a, b, c), false)
+	deliver(t, ep1, a, a, b, c)
+	ep2, _ := la.Next(candidates(a, b, c), true)
+	deliver(t, ep2, a, a, c)
+	if st, err := b.m.OnRoster(ep2.Number, ep2.Ratchet, ep2.Roster); st != nil || err != nil {
+		t.Fatalf("b learnt epoch 2 without its key: %v %v", st, err)
+	}
+	if b.m.Epoch() != 1 || b.m.Seen() != 2 {
+		t.Fatalf("b learnt %d and saw %d, want 1 and 2", b.m.Epoch(), b.m.Seen())
+	}
+	lb := NewLeader(room, "b", b.m.Seen())
+	ep3, err := lb.Next(candidates(b, c), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep3.Number != 3 {
+		t.Fatalf("b's first epoch is %d, want 3", ep3.Number)
+	}
+	deliver(t, ep3, b, b, c)
+	if b.last.Keys.Epoch != 3 || c.last.Keys.Epoch != 3 || b.last.Code != c.last.Code {
+		t.Errorf("b at epoch %d (%s), c at %d (%s)", b.last.Keys.Epoch, b.last.Code, c.last.Keys.Epoch, c.last.Code)
+	}
+}

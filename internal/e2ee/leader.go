@@ -45,7 +45,8 @@ type Leader struct {
 
 // NewLeader returns the state of a leader (nick self) in room whose first
 // epoch will be after, plus one. A leader that takes over from another
-// passes the last epoch it knows, so numbers keep rising.
+// passes the highest epoch number it has seen (Member.Seen), so numbers
+// keep rising for every member, even one that learnt more than it did.
 func NewLeader(room, self string, after uint32) *Leader {
 	return &Leader{room: room, self: self, epoch: after}
 }

@@ -30,6 +30,9 @@ type Member struct {
 	// next ratchet starts from.
 	last       uint32
 	lastSecret []byte
+	// seen is the highest epoch number of any roster or sealed key taken,
+	// learnt or not.
+	seen uint32
 }
 
 type rosterMsg struct {
@@ -47,12 +50,23 @@ func NewMember(keys *KeyPair, room, nick string, passKey []byte) *Member {
 // Epoch returns the latest epoch learnt (0 before any).
 func (m *Member) Epoch() uint32 { return m.last }
 
+// Seen returns the highest epoch number the member has seen in a roster or
+// sealed key, learnt or not (at least Epoch). A member that takes over as
+// key leader numbers its epochs after it, not after Epoch: the others may
+// have learnt an epoch it saw the roster of but got no key for, and they
+// ignore an epoch whose number they have passed.
+func (m *Member) Seen() uint32 { return max(m.seen, m.last) }
+
+// saw notes an epoch number taken from the leader.
+func (m *Member) saw(epoch uint32) { m.seen = max(m.seen, epoch) }
+
 // OnRoster takes the leader's roster of an epoch. For a ratchet that the
 // member can follow (it holds the epoch before) it returns the new epoch at
 // once; otherwise the epoch completes when its sealed key arrives (before
 // or after). A roster that does not carry the member's own key fails with
 // ErrRosterMismatch.
 func (m *Member) OnRoster(epoch uint32, ratchet bool, roster Roster) (*EpochState, error) {
+	m.saw(epoch)
 	if epoch <= m.last {
 		return nil, nil
 	}
@@ -73,8 +87,17 @@ func (m *Member) OnRoster(epoch uint32, ratchet bool, roster Roster) (*EpochStat
 	return m.tryComplete(epoch)
 }
 
+// DropPending forgets the rosters and sealed keys waiting for their other
+// half: when the focus names another leader, a half from the old one must
+// not be matched with the new one's message of the same epoch number.
+func (m *Member) DropPending() {
+	clear(m.rosters)
+	clear(m.sealed)
+}
+
 // OnKey takes the sealed key of an epoch addressed to this member.
 func (m *Member) OnKey(epoch uint32, enc, ct []byte) (*EpochState, error) {
+	m.saw(epoch)
 	if epoch <= m.last {
 		return nil, nil
 	}
