@@ -19,19 +19,12 @@
 // stanzas and timers never interleave halfway through a step.
 import type { Element } from "@xmpp/xml";
 import { Emitter } from "../emitter";
+import { t } from "../i18n";
 import { bareOf, resourceOf } from "../muc";
 import { concat, equal, randomBytes, type Bytes } from "./bytes";
 import * as hpke from "./hpke";
 import { baseKey, mixSecret, passphraseKey, ratchet, rosterHash, sealInfo, secretLength, securityCode, type Member } from "./schedule";
 import { keyMessage, parseKey, parseKeyMessage, parseRoomState, parseRoster, rosterMessage, type Roster } from "./stanzas";
-
-// User-visible strings (alarms on the meeting screen; for the translation catalogues).
-const S = {
-  notYourKey: (epoch: number) => `The key leader's list gives you a key that is not yours (epoch ${epoch}): someone may be listening in.`,
-  cannotOpen: (epoch: number) => `The key for epoch ${epoch} could not be opened.`,
-  wrongLength: (epoch: number) => `The key for epoch ${epoch} has the wrong length.`,
-  otherRoster: (epoch: number) => `The key for epoch ${epoch} was made for another list of participants than the one the room shows: someone may be listening in.`,
-} as const;
 
 export interface Timing {
   /** From learning an epoch to sending with it. */
@@ -361,7 +354,7 @@ export class KeyAgent extends Emitter<{
     this.rosters.set(r.epoch, { from, roster: r });
     const me = this.ownEntry(r.members);
     if (me && !equal(me.pub, this.opts.keys.pub)) {
-      this.setAlarm(S.notYourKey(r.epoch));
+      this.setAlarm(t("e2ee.alarm.notYourKey", { epoch: r.epoch }));
       return;
     }
     const prev = this.learnt.get(r.epoch - 1);
@@ -389,13 +382,13 @@ export class KeyAgent extends Emitter<{
     try {
       pt = await hpke.open(this.opts.keys, seal.enc, sealInfo(this.opts.roomJid, epoch, me.index), new Uint8Array(0), seal.ct);
     } catch {
-      this.setAlarm(S.cannotOpen(epoch));
+      this.setAlarm(t("e2ee.alarm.cannotOpen", { epoch }));
       return;
     }
-    if (pt.length !== 2 * secretLength) return this.setAlarm(S.wrongLength(epoch));
+    if (pt.length !== 2 * secretLength) return this.setAlarm(t("e2ee.alarm.wrongLength", { epoch }));
     const hash = await rosterHash(r.members);
     if (!equal(hash, pt.subarray(secretLength))) {
-      this.setAlarm(S.otherRoster(epoch));
+      this.setAlarm(t("e2ee.alarm.otherRoster", { epoch }));
       return;
     }
     await this.learn(epoch, pt.slice(0, secretLength), r.members, hash);
@@ -421,14 +414,14 @@ export class KeyAgent extends Emitter<{
       this.emit("change");
     }
     if (index !== null) {
-      const t = setTimeout(() => {
-        this.sendTimers.delete(t);
+      const timer = setTimeout(() => {
+        this.sendTimers.delete(timer);
         if (this.closed || epoch <= this.sendingEpoch) return;
         this.sendingEpoch = epoch;
         this.emit("sendKey", epoch, index, base);
         this.emit("change");
       }, this.timing.sendAfterMs);
-      this.sendTimers.add(t);
+      this.sendTimers.add(timer);
     }
     // The next epoch's ratchet roster may have come first (this one's was refused and sent again): follow it now.
     const next = this.rosters.get(epoch + 1)?.roster;
@@ -449,7 +442,7 @@ export class KeyAgent extends Emitter<{
   close(): void {
     this.closed = true;
     this.stopLeading();
-    for (const t of this.sendTimers) clearTimeout(t);
+    for (const timer of this.sendTimers) clearTimeout(timer);
     this.sendTimers.clear();
   }
 }

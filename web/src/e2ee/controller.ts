@@ -10,6 +10,7 @@
 import type { Element } from "@xmpp/xml";
 import type { Conference } from "../conference";
 import { Emitter } from "../emitter";
+import { t } from "../i18n";
 import type { MediaSession } from "../session";
 import { KeyAgent } from "./agent";
 import { toBase64, type Bytes } from "./bytes";
@@ -18,18 +19,11 @@ import type { WorkerStats } from "./protocol";
 import { isUnsupported, toggleIQ } from "./stanzas";
 import { FrameCrypto, transformAPI, type SessionCrypto, type TransformAPI } from "./transforms";
 
-// User-visible strings (for the translation catalogues).
-const S = {
-  noTransforms: "This browser cannot encrypt video frames (it has no encoded transforms).",
-  noWorkers: "This browser has no web workers.",
-  noX25519: "This browser's Web Crypto has no X25519 keys.",
-  refused: "This meeting is end-to-end encrypted and this browser cannot encrypt.",
-  notInMeeting: "Not in a meeting.",
-  onlyModerators: "Only moderators can turn end-to-end encryption on or off.",
-  notEveryone: "Not everyone here can encrypt.",
-  notEveryoneWho: (who: string) => `Not everyone can encrypt: ${who}`,
-  failed: (on: boolean, condition: string) => `End-to-end encryption could not be turned ${on ? "on" : "off"}${condition ? ` (${condition})` : ""}.`,
-} as const;
+/** Why turning encryption on or off failed, with the focus's condition when it gave one. */
+function failedText(on: boolean, condition: string): string {
+  if (condition) return on ? t("e2ee.error.failedOnWhy", { condition }) : t("e2ee.error.failedOffWhy", { condition });
+  return on ? t("e2ee.error.failedOn") : t("e2ee.error.failedOff");
+}
 
 /** How long every arriving frame must fail before the keys are said not to match. */
 export const mismatchMs = 5000;
@@ -87,13 +81,13 @@ export class E2EE extends Emitter<{ change: [] }> {
     const api = transformAPI(o.transform ?? "");
     let keys: hpke.KeyPair | null = null;
     let why = "";
-    if (!api) why = S.noTransforms;
-    else if (typeof Worker !== "function") why = S.noWorkers;
+    if (!api) why = t("e2ee.why.noTransforms");
+    else if (typeof Worker !== "function") why = t("e2ee.why.noWorkers");
     else {
       try {
         keys = await hpke.generateKeyPair();
       } catch {
-        why = S.noX25519;
+        why = t("e2ee.why.noX25519");
       }
     }
     return new E2EE(keys, keys ? api : null, why, o.passphrase ?? "");
@@ -149,7 +143,7 @@ export class E2EE extends Emitter<{ change: [] }> {
     this.off.push(
       conn.on("stanza", (el) => {
         if (el.name === "message" && isUnsupported(el)) {
-          this.refused = el.getChildText("body") ?? S.refused;
+          this.refused = el.getChildText("body") ?? t("e2ee.refused");
           this.emit("change");
         }
         this.agent?.onStanza(el);
@@ -198,15 +192,15 @@ export class E2EE extends Emitter<{ change: [] }> {
 
   /** Turns encryption on or off for the room (moderators; the focus refuses others). Throws a readable Error. */
   async setEnabled(on: boolean, focus: string): Promise<void> {
-    if (!this.conn || !this.conf) throw new Error(S.notInMeeting);
+    if (!this.conn || !this.conf) throw new Error(t("e2ee.error.notInMeeting"));
     try {
       await this.conn.iq(toggleIQ(focus, this.conf.roomJid, on), 10_000);
     } catch (err) {
       const c = (err as { condition?: string }).condition;
       const text = (err as { text?: string }).text;
-      if (c === "forbidden") throw new Error(S.onlyModerators);
-      if (c === "not-acceptable") throw new Error(text ? S.notEveryoneWho(text) : S.notEveryone);
-      throw new Error(S.failed(on, c ?? ""));
+      if (c === "forbidden") throw new Error(t("e2ee.error.onlyModerators"));
+      if (c === "not-acceptable") throw new Error(text ? t("e2ee.error.notEveryoneWho", { who: text }) : t("e2ee.error.notEveryone"));
+      throw new Error(failedText(on, c ?? ""));
     }
   }
 
