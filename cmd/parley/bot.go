@@ -37,13 +37,13 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 	stage := fs.String("stage", "", "put this `ENDPOINT` (its camera) or source name on stage, in full height")
 	encrypt := fs.Bool("e2ee", false, "take part in end-to-end encryption (asks for an encrypted room)")
 	passphrase := fs.String("passphrase", "", "mix this passphrase into the end-to-end keys, as a link's #k= (implies --e2ee)")
-	noCanary := fs.Bool("no-canary", false, "leave the plaintext marker out of the video frames (browsers cannot decode frames that carry it)")
+	canary := fs.Bool("canary", false, "put a plaintext marker after the clear prefix of every video frame (to look for at the bridge; browsers cannot decode such frames)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *roomURL == "" || *n < 1 || *n > 500 || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: parley bot --url https://HOST:PORT/ROOM [--insecure] [--bots N] [--duration D] [--json]\n"+
-			"                  [--max-height H] [--last-n N] [--stage ENDPOINT] [--e2ee] [--passphrase X] [--no-canary]")
+			"                  [--max-height H] [--last-n N] [--stage ENDPOINT] [--e2ee] [--passphrase X] [--canary]")
 		return 2
 	}
 	constraints := bot.Constraints{MaxHeight: *maxHeight, LastN: *lastN, Stage: *stage}
@@ -66,7 +66,7 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 	bots := make([]*bot.Bot, *n)
 	errs := make([]error, *n)
 	opts := bot.Options{URL: *roomURL, Insecure: *insecure, Loopback: *loopback, Constraints: &constraints, Log: log,
-		E2EE: *encrypt, Passphrase: *passphrase, NoCanary: *noCanary}
+		E2EE: *encrypt, Passphrase: *passphrase, Canary: *canary}
 	join := func(i int, o bot.Options) {
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()

@@ -81,10 +81,11 @@ type Options struct {
 	E2EE          bool
 	Passphrase    string
 	PassphraseKey []byte
-	// NoCanary leaves Canary out of the video frames (e2ee.go). Without
-	// it every frame carries the marker after its clear prefix, which a
-	// browser cannot decode.
-	NoCanary bool
+	// Canary puts the plaintext marker Canary after the clear prefix of
+	// every video frame (e2ee.go), for a test that looks for it at the
+	// bridge. Off by default: a browser cannot decode frames that carry it,
+	// and other bots count them as decode errors no more than browsers do.
+	Canary bool
 
 	// dropReceived, when set, drops the received video packets it is true
 	// for (their RTP sequence number; rtx for the bridge's repairs), as a
@@ -438,7 +439,7 @@ func (b *Bot) requestKeyFrame() {
 // its clear prefix, encrypted when the bot encrypts; false when it must
 // not be sent (no key yet).
 func (b *Bot) outgoing(ctx e2ee.Context, frame []byte) ([]byte, bool) {
-	if ctx != e2ee.ContextAudio && !b.o.NoCanary {
+	if ctx != e2ee.ContextAudio && b.o.Canary {
 		frame = withCanary(frame)
 	}
 	if b.keys == nil {

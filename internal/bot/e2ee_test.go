@@ -206,8 +206,8 @@ func TestCanaryOnlyInTheClear(t *testing.T) {
 	tp := newTap(srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	p1, p2 := joinOpts(t, srv, "plain", bot.Options{}), joinOpts(t, srv, "plain", bot.Options{})
-	e1, e2 := joinOpts(t, srv, "sealed", bot.Options{E2EE: true}), joinOpts(t, srv, "sealed", bot.Options{E2EE: true})
+	p1, p2 := joinOpts(t, srv, "plain", bot.Options{Canary: true}), joinOpts(t, srv, "plain", bot.Options{Canary: true})
+	e1, e2 := joinOpts(t, srv, "sealed", bot.Options{E2EE: true, Canary: true}), joinOpts(t, srv, "sealed", bot.Options{E2EE: true, Canary: true})
 	waitAll(t, ctx, p1, p2)
 	waitAll(t, ctx, e1, e2)
 	// Let both encrypted senders pass 300 video packets through the tap.

@@ -60,8 +60,7 @@ func TestFirefoxEncryptedCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	room := "Encrypted" + randomHex(t)
-	// NoCanary: the browsers decode the bot's video, which they cannot with the plaintext marker in it.
-	b, err := bot.Join(ctx, bot.Options{URL: "https://" + srv.HTTP + "/" + room, Insecure: true, Loopback: true, Name: "Bot", Passphrase: e2eePassphrase, NoCanary: true})
+	b, err := bot.Join(ctx, bot.Options{URL: "https://" + srv.HTTP + "/" + room, Insecure: true, Loopback: true, Name: "Bot", Passphrase: e2eePassphrase})
 	if err != nil {
 		t.Fatalf("bot: %v", err)
 	}

@@ -71,8 +71,7 @@ func TestFirefoxMixedCall(t *testing.T) {
 	room := "Firefox" + randomHex(t)
 	roomURL := "https://" + srv.HTTP + "/" + room
 	// The bot runs on the host; its loopback candidates reach the bridge on the veth's host end.
-	// NoCanary: the browsers decode the bot's video, which they cannot with the plaintext marker in it.
-	b, err := bot.Join(ctx, bot.Options{URL: roomURL, Insecure: true, Loopback: true, Name: "Bot", NoCanary: true})
+	b, err := bot.Join(ctx, bot.Options{URL: roomURL, Insecure: true, Loopback: true, Name: "Bot"})
 	if err != nil {
 		t.Fatalf("bot: %v", err)
 	}
