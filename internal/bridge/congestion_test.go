@@ -150,27 +150,7 @@ func TestBuildRTPTransportSeq(t *testing.T) {
 // the probes find the room and the video returns.
 func TestReceiverLinkAdaptation(t *testing.T) {
 	checkNoLeaks(t)
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
-	must(t, err)
-	nets := map[string]*vnet.Net{}
-	for name, ip := range map[string]string{"bridge": "10.0.0.1", "sender": "10.0.0.2", "receiver": "10.0.0.3"} {
-		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
-		must(t, err)
-		nets[name] = n
-	}
-	must(t, router.AddNet(nets["bridge"]))
-	must(t, router.AddNet(nets["sender"]))
-	link := vnet.NewTBFQueue(2_000_000, 10_000, 12_000) // rate bit/s, burst and queue in bytes
-	q, err := vnet.NewQueue(nets["receiver"], link)
-	must(t, err)
-	must(t, router.AddNet(q))
-	must(t, router.Start())
-	t.Cleanup(func() { _ = q.Close(); _ = router.Stop() })
-
-	cfg := testConfig()
-	cfg.MediaAddr = "10.0.0.1:10000"
-	cfg.IncludeLoopback = false
-	tb := newTestBridge(t, cfg, WithNet(nets["bridge"]))
+	tb, nets, link := tbfRig(t, 2_000_000, 10_000, 12_000)
 	s := newClient(t, tb, "shaped", "sender", clientOpts{net: nets["sender"]})
 	r := newClient(t, tb, "shaped", "receiver", clientOpts{net: nets["receiver"], noSend: true, tccFeedback: true})
 	v := slotOf(t, r, "sender-v0")
@@ -242,4 +222,31 @@ func waitLong(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// tbfRig is a vnet with the bridge (10.0.0.1), a sender (10.0.0.2) and a receiver (10.0.0.3) whose
+// incoming link is a token bucket of rate bit/s with burst and queue bytes, and the bridge serving on it.
+func tbfRig(t *testing.T, rate, burst int, queue int64) (*testBridge, map[string]*vnet.Net, *vnet.TBFQueue) {
+	t.Helper()
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
+	must(t, err)
+	nets := map[string]*vnet.Net{}
+	for name, ip := range map[string]string{"bridge": "10.0.0.1", "sender": "10.0.0.2", "receiver": "10.0.0.3"} {
+		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
+		must(t, err)
+		nets[name] = n
+	}
+	must(t, router.AddNet(nets["bridge"]))
+	must(t, router.AddNet(nets["sender"]))
+	link := vnet.NewTBFQueue(rate, burst, queue)
+	q, err := vnet.NewQueue(nets["receiver"], link)
+	must(t, err)
+	must(t, router.AddNet(q))
+	must(t, router.Start())
+	t.Cleanup(func() { _ = q.Close(); _ = router.Stop() })
+
+	cfg := testConfig()
+	cfg.MediaAddr = "10.0.0.1:10000"
+	cfg.IncludeLoopback = false
+	return newTestBridge(t, cfg, WithNet(nets["bridge"])), nets, link
 }

@@ -243,30 +243,29 @@ func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe b
 		}
 		return need
 	}
+	// Video may have to wait for the receiver's link (pacer.go); audio never does.
+	held := sl.kind == KindVideo && r.holdVideoLocked(p.payloadLen()+20, p.now)
+	buf, tcc := r.packetBufferLocked(held)
 	var n int
 	if level := r.redLevel.Load(); sl.kind == KindAudio && r.redPT != 0 {
 		// RED toward this receiver (red.go): redundancy when its link loses packets, and always
 		// the RED payload type, so a change of level is not a change of codec.
-		h := writeHeader(r.outBuf[:], p.buf, sl.ssrc, out, r.nextTransportSeqLocked())
-		r.outBuf[1] = r.outBuf[1]&0x80 | r.redPT
-		n = h + sl.red.writeRED(r.outBuf[h:], p.payload(), out.seq, out.ts, PayloadTypeOpus, int(level))
+		h := writeHeader(buf, p.buf, sl.ssrc, out, tcc)
+		buf[1] = buf[1]&0x80 | r.redPT
+		n = h + sl.red.writeRED(buf[h:], p.payload(), out.seq, out.ts, PayloadTypeOpus, int(level))
 		sl.red.remember(out.seq, out.ts, p.payload())
-		r.spendLocked(n, p.now)
-	} else if sl.kind == KindVideo && r.holdVideoLocked(p.payloadLen()+20, p.now) {
-		// The receiver's link is paced (pacer.go): the packet waits, numbered when it leaves.
-		buf := r.pace.buffer()
-		n = buildRTP(buf, p.buf, p.lay, sl.ssrc, out, p.desc(), transportSeq{id: r.tccExt})
-		r.queueLocked(buf[:n])
-		sl.packets++
-		sl.octets += uint32(p.payloadLen())
-		return needKeyframe
 	} else {
-		n = buildRTP(r.outBuf[:], p.buf, p.lay, sl.ssrc, out, p.desc(), r.nextTransportSeqLocked())
-		if sl.kind == KindAudio {
-			r.spendLocked(n, p.now)
-		}
+		n = buildRTP(buf, p.buf, p.lay, sl.ssrc, out, p.desc(), tcc)
 	}
-	r.sendPacketLocked(r.outBuf[:n], p.now, bt)
+	switch {
+	case held:
+		r.queueLocked(buf[:n], false)
+	case sl.kind == KindAudio:
+		r.spendLocked(n, p.now)
+		fallthrough
+	default:
+		r.sendPacketLocked(buf[:n], p.now, bt)
+	}
 	sl.packets++
 	sl.octets += uint32(p.payloadLen())
 	return needKeyframe
@@ -324,10 +323,12 @@ func writeHeader(dst, pkt []byte, ssrc uint32, out projected, tcc transportSeq) 
 	return 12 + tcc.write(dst)
 }
 
-// sendRTPLocked encrypts and sends one plaintext RTP packet outside the fan-out (retransmissions,
-// probes); sendMu is held.
-func (r *Endpoint) sendRTPLocked(plain []byte, now int64) {
+// sendRetransmissionLocked encrypts and sends one retransmission, counted apart in the egress;
+// sendMu is held.
+func (r *Endpoint) sendRetransmissionLocked(plain []byte, now int64) {
+	before := r.egress.total
 	r.sendPacketLocked(plain, now, nil)
+	r.egress.retransmitted += r.egress.total - before
 }
 
 // requestKeyframe sends a PLI (RFC 4585 §6.3.1) for the layers slots wait for (wantLayer), or every

@@ -41,7 +41,8 @@ type pacer struct {
 
 // pacedPacket is a plaintext RTP packet waiting to be sent, with its transport-wide number left to write.
 type pacedPacket struct {
-	buf []byte
+	buf        []byte
+	retransmit bool // counted as a retransmission when it leaves (/debug/bridge)
 }
 
 // waiting reports whether packets wait.
@@ -68,7 +69,7 @@ func (p *pacer) buffer() []byte {
 
 // push holds pkt (a buffer from buffer()); it reports false, keeping nothing, when the queue is over
 // limit bytes.
-func (p *pacer) push(pkt []byte, limit int) bool {
+func (p *pacer) push(pkt []byte, retransmit bool, limit int) bool {
 	if p.bytes+len(pkt) > limit {
 		p.free = append(p.free, pkt)
 		return false
@@ -76,17 +77,17 @@ func (p *pacer) push(pkt []byte, limit int) bool {
 	if p.head > 0 && p.head == len(p.q) {
 		p.q, p.head = p.q[:0], 0
 	}
-	p.q = append(p.q, pacedPacket{buf: pkt})
+	p.q = append(p.q, pacedPacket{buf: pkt, retransmit: retransmit})
 	p.bytes += len(pkt)
 	return true
 }
 
 // pop returns the oldest waiting packet; give its buffer back with recycle.
-func (p *pacer) pop() []byte {
-	pkt := p.q[p.head].buf
+func (p *pacer) pop() pacedPacket {
+	pkt := p.q[p.head]
 	p.q[p.head] = pacedPacket{}
 	p.head++
-	p.bytes -= len(pkt)
+	p.bytes -= len(pkt.buf)
 	return pkt
 }
 
@@ -129,12 +130,22 @@ func (r *Endpoint) spendLocked(size int, now int64) {
 	}
 }
 
-// queueLocked holds pkt, built into a buffer from r.pace.buffer() without a transport-wide number, or
-// drops it when the queue is full; sendMu is held.
-func (r *Endpoint) queueLocked(pkt []byte) {
+// packetBufferLocked is where to build the next packet toward r and its transport-wide number: for a
+// packet that must wait (held), a pacer buffer and a number written when it leaves; otherwise outBuf and
+// the next number. sendMu is held.
+func (r *Endpoint) packetBufferLocked(held bool) ([]byte, transportSeq) {
+	if held {
+		return r.pace.buffer(), transportSeq{id: r.tccExt}
+	}
+	return r.outBuf[:], r.nextTransportSeqLocked()
+}
+
+// queueLocked holds pkt, built into packetBufferLocked(true), or drops it when the queue is full;
+// sendMu is held.
+func (r *Endpoint) queueLocked(pkt []byte, retransmit bool) {
 	rate := r.pacingRate()
 	limit := max(int(rate*pacingMaxDelay.Seconds()), pacingMinQueue)
-	if !r.pace.push(pkt, limit) {
+	if !r.pace.push(pkt, retransmit, limit) {
 		r.b.metrics.dropped.WithLabelValues(dropPacerFull).Inc()
 		return
 	}
@@ -178,12 +189,16 @@ func (r *Endpoint) drainLocked(rate float64, now int64) {
 	r.pace.refill(rate, now)
 	for r.pace.waiting() && (r.pace.tokens > 0 || rate <= 0) {
 		pkt := r.pace.pop()
-		if tcc := r.nextTransportSeqLocked(); tcc.id != 0 && len(pkt) >= 20 {
-			binary.BigEndian.PutUint16(pkt[17:], tcc.seq)
+		if tcc := r.nextTransportSeqLocked(); tcc.id != 0 && len(pkt.buf) >= 20 {
+			binary.BigEndian.PutUint16(pkt.buf[17:], tcc.seq)
 		}
-		r.pace.tokens -= float64(len(pkt))
-		r.sendPacketLocked(pkt, now, nil)
-		r.pace.recycle(pkt)
+		r.pace.tokens -= float64(len(pkt.buf))
+		if pkt.retransmit {
+			r.sendRetransmissionLocked(pkt.buf, now)
+		} else {
+			r.sendPacketLocked(pkt.buf, now, nil)
+		}
+		r.pace.recycle(pkt.buf)
 	}
 }
 

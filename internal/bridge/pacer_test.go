@@ -3,10 +3,6 @@ package bridge
 import (
 	"testing"
 	"time"
-
-	"github.com/pion/transport/v5/vnet"
-
-	"github.com/parley-im/parley/internal/pionlog"
 )
 
 // Behind a 1 Mbit/s link with a short queue (tbf: 1500-byte burst, 3500-byte queue), key frames of 4-7 kB sent at
@@ -14,27 +10,7 @@ import (
 // miss at most 2% of the video's packets while the sender makes a key frame every half second.
 func TestPacerCarriesKeyFramesThroughAShortQueue(t *testing.T) {
 	checkNoLeaks(t)
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
-	must(t, err)
-	nets := map[string]*vnet.Net{}
-	for name, ip := range map[string]string{"bridge": "10.0.0.1", "sender": "10.0.0.2", "receiver": "10.0.0.3"} {
-		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
-		must(t, err)
-		nets[name] = n
-	}
-	must(t, router.AddNet(nets["bridge"]))
-	must(t, router.AddNet(nets["sender"]))
-	link := vnet.NewTBFQueue(1_000_000, 1_500, 3_500) // rate bit/s, burst and queue in bytes
-	q, err := vnet.NewQueue(nets["receiver"], link)
-	must(t, err)
-	must(t, router.AddNet(q))
-	must(t, router.Start())
-	t.Cleanup(func() { _ = q.Close(); _ = router.Stop() })
-
-	cfg := testConfig()
-	cfg.MediaAddr = "10.0.0.1:10000"
-	cfg.IncludeLoopback = false
-	tb := newTestBridge(t, cfg, WithNet(nets["bridge"]))
+	tb, nets, _ := tbfRig(t, 1_000_000, 1_500, 3_500)
 	s := newClient(t, tb, "paced", "sender", clientOpts{net: nets["sender"]})
 	r := newClient(t, tb, "paced", "receiver", clientOpts{net: nets["receiver"], noSend: true, tccFeedback: true})
 	v := slotOf(t, r, "sender-v0")

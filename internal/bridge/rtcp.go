@@ -170,12 +170,7 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	// Behind a paced link the retransmission waits its turn with the video (pacer.go), numbered when it
 	// leaves.
 	held := e.holdVideoLocked(n+20, now)
-	buf, tcc := e.outBuf[:], transportSeq{id: e.tccExt}
-	if held {
-		buf = e.pace.buffer()
-	} else {
-		tcc = e.nextTransportSeqLocked()
-	}
+	buf, tcc := e.packetBufferLocked(held)
 	if !e.rtx {
 		n = buildRTP(buf, pkt, lay, sl.ssrc, out, d, tcc)
 	} else {
@@ -192,12 +187,10 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	}
 	e.b.metrics.retransmits.Inc()
 	if held {
-		e.queueLocked(buf[:n])
+		e.queueLocked(buf[:n], true)
 		return
 	}
-	before := e.egress.total
-	e.sendRTPLocked(buf[:n], now)
-	e.egress.retransmitted += e.egress.total - before
+	e.sendRetransmissionLocked(buf[:n], now)
 }
 
 // minResendInterval is the least time between two retransmissions of one packet, when the round trip
