@@ -31,9 +31,14 @@ deps: ## install the node packages the tests use (npm ci); without node/npm, ski
 		if [ -f $$d/package-lock.json ] && [ ! -d $$d/node_modules ]; then (cd $$d && npm ci --no-audit --no-fund); fi; \
 	done
 
-test: deps ## vet and run every test (Go, fuzz seeds, node interop)
+# The browser suites run last and one at a time: on two cores, a Chromium
+# suite beside the Firefox suite and the Go packages missed its waits.
+BROWSER_PKGS := ./test/browser ./test/browser/firefox
+
+test: deps ## vet and run every test (Go, fuzz seeds, node interop; browser suites last, alone)
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/test/browser')
+	$(GO) test -count=1 -timeout 25m -p 1 $(BROWSER_PKGS)
 
 race: deps ## every test under the race detector
 	$(GO) test -count=1 -race -timeout 30m ./...

@@ -104,11 +104,21 @@ export async function participant(browser, { viewport = { width: 1280, height: 8
 let shot = 0;
 // node --test runs each file in its own process: the file's name keeps the numbering apart.
 const suite = basename(process.argv[1] ?? "", ".test.js").replace(/[^a-z0-9]+/gi, "-");
-/** Saves a numbered screenshot under ARTIFACTS and returns its path. */
+/**
+ * Saves a numbered screenshot under ARTIFACTS and returns its path, or null
+ * when the page could not be painted in time. Screenshots are for people to
+ * look at, so a slow paint is reported, not failed: the assertions around
+ * them decide the test.
+ */
 export async function screenshot(page, name) {
   const file = joinPath(ARTIFACTS, `${suite ? suite + "-" : ""}${String(++shot).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file });
-  return file;
+  try {
+    await page.screenshot({ path: file, timeout: 2 * WAIT });
+    return file;
+  } catch (err) {
+    console.log(`# screenshot ${name} not taken: ${err.message.split("\n")[0]}`);
+    return null;
+  }
 }
 
 /** The hash that skips the pre-join screen (DESIGN.md, room URLs). */
