@@ -38,9 +38,10 @@ type work struct {
 
 	budget, up int64 // the estimate; moves above a source's hold must keep the total within up
 	unlimited  bool
-	noUp       bool  // no move above a hold at all (the Allocator's delay after a forced move down)
-	total      int64 // sum of the current targets' rates
-	nextUp     int64 // the smallest total a refused move up needed (the Allocator reallocates when it fits)
+	noUp       bool      // no move above a hold at all (the Allocator's delay after a forced move down)
+	kept       *srcState // its lowest candidate fits whatever the estimate (Hysteresis.KeepFor), or nil
+	total      int64     // sum of the current targets' rates
+	nextUp     int64     // the smallest total a refused move up needed (the Allocator reallocates when it fits)
 }
 
 // srcState is one source during an allocation. Positions index its candidates, not its layers.
@@ -62,7 +63,7 @@ func (w *work) prepare(sources []Source, speech []string, s *Settings, lim *Limi
 	if len(sources) > maxSources {
 		sources = sources[:maxSources]
 	}
-	w.lim, w.src, w.total, w.noUp = *lim, sources, 0, false
+	w.lim, w.src, w.total, w.noUp, w.kept = *lim, sources, 0, false, nil
 	w.prioritize(sources, speech, s)
 	w.constrain(s)
 	w.cands = w.cands[:0]
@@ -349,7 +350,7 @@ func (w *work) fits(st *srcState, from, p int32, extra int64) bool {
 		return true
 	}
 	d := w.cost(st, p) - w.cost(st, from)
-	if d <= 0 {
+	if d <= 0 || st == w.kept && p == 0 {
 		return true
 	}
 	if p > st.hold && w.noUp {

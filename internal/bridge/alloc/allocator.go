@@ -24,6 +24,8 @@ type Allocator struct {
 	seenAt   int64 // the last estimate recorded in win, and when, so a repeat is not counted twice
 	seenBwe  int64
 	seenOnce bool
+	keepID   string // the first source of the last allocation, for KeepFor
+	keepFrom int64  // since when it has been kept over the estimate; -1 while it fits
 }
 
 // NewAllocator returns an Allocator with the given limits and hysteresis.
@@ -34,7 +36,7 @@ func NewAllocator(lim Limits, hy Hysteresis) (*Allocator, error) {
 	if err := hy.Validate(); err != nil {
 		return nil, fmt.Errorf("new allocator: %w", err)
 	}
-	a := &Allocator{lim: lim, hy: hy, prev: map[string]int{}}
+	a := &Allocator{lim: lim, hy: hy, prev: map[string]int{}, keepFrom: -1}
 	a.win.width = int64(hy.UpWindow) / windowBuckets
 	return a, nil
 }
@@ -56,6 +58,7 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	w := &a.res.w
 	w.prepare(sources, speechOrder, &s, &a.lim)
 	a.setHolds(w)
+	a.keepFirst(w, now)
 	w.setBudget(bwe, -1)
 	w.allocate(true)
 	w.setBudget(bwe, a.upBudget(bwe, now))
@@ -63,6 +66,13 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	w.allocate(false)
 	if a.forcedDown(w) {
 		a.upAfter = now + int64(a.hy.UpDelayAfterDown)
+	}
+	if w.kept != nil && w.kept.pos == 0 && !w.unlimited && w.total > w.budget {
+		if a.keepFrom < 0 {
+			a.keepFrom = now
+		}
+	} else {
+		a.keepFrom = -1
 	}
 	a.blocked, a.nextUp = now < a.upAfter, w.nextUp
 	w.finish(sources, &a.res)
@@ -143,6 +153,24 @@ func (a *Allocator) lastTarget(i int, id string) (layer int, ok bool) {
 	return layer, ok
 }
 
+// keepFirst lets the first source in the priority order keep its lowest candidate whatever the
+// estimate, if it had a layer last time and has not been kept over the estimate for KeepFor already
+// (a new first source starts afresh).
+func (a *Allocator) keepFirst(w *work, now int64) {
+	if a.hy.KeepFor <= 0 || len(w.order) == 0 {
+		return
+	}
+	i := w.order[0]
+	if id := w.src[i].ID; id != a.keepID {
+		a.keepID, a.keepFrom = id, -1
+	}
+	st := &w.st[i]
+	if st.hold < 0 || st.maxH == 0 || st.duplicate || a.keepFrom >= 0 && now-a.keepFrom >= int64(a.hy.KeepFor) {
+		return
+	}
+	w.kept = st
+}
+
 // forcedDown reports whether the capped pass left some source below its hold: the estimate no longer
 // carries what it had.
 func (a *Allocator) forcedDown(w *work) bool {
@@ -178,6 +206,9 @@ func (a *Allocator) ShouldReallocate(bwe int64, now int64) bool {
 	}
 	if a.moved(b, a.lastBwe) || !a.res.Oversending && b < a.res.TargetBps {
 		return true
+	}
+	if a.keepFrom >= 0 && now-a.keepFrom >= int64(a.hy.KeepFor) {
+		return true // the first source's keep over the estimate ran out
 	}
 	if a.blocked {
 		return now >= a.upAfter

@@ -73,6 +73,13 @@
 //     After an allocation that left a source below its last layer, no source moves up for 4 s
 //     (UpDelayAfterDown).
 //
+// One exception to moving down at once (KeepFor): the first source in the priority order (the stage,
+// else the current speaker) keeps the lowest layer it had while the latest estimate is below it, for
+// up to 2 s; the other sources get only what the estimate leaves without it. A moment of an estimate
+// too low for one 180p picture then lowers the stage to 180p but never takes its picture, which the
+// 4 s delay would otherwise keep away; an estimate that stays that low suspends it after 2 s. The
+// bridge's pacer carries the excess of those 2 s and never makes audio wait behind it.
+//
 // Why the mean and not the latest estimate: with the latest one, a noise peak of +10% buys a layer
 // with 1.1/1.15 = 96% of the capacity that the next −10% sample takes back; against the mean, what a
 // move up buys is at most 87% of the capacity, below any sample of a ±10% estimator, and the decision

@@ -203,3 +203,77 @@ func TestHysteresisSourceOrder(t *testing.T) {
 		t.Fatalf("reordered sources: %s, before %s", got, before)
 	}
 }
+
+// The stage keeps its lowest layer through a dip of the estimate below it shorter than KeepFor (the
+// memoryless allocation suspends it), and is suspended once the dip lasts longer; the thumbnails
+// never get what the stage keeps over the estimate. ShouldReallocate asks for the allocation that
+// ends the keep.
+func TestHysteresisStageKeepsItsLowestLayer(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	now := hold(a, src, speech, s, 400_000, 0, 3*time.Second)
+	if got := describe(src, a.Last()); got != "A:LD30" {
+		t.Fatalf("settled at %s", got)
+	}
+	dip := int64(100_000)
+	var plain Result
+	Allocate(src, speech, s, dip, DefaultLimits(), &plain)
+	if got := describe(src, &plain); got != "" {
+		t.Fatalf("the memoryless allocation at %d is %q, want nothing", dip, got)
+	}
+	keep := DefaultHysteresis().KeepFor
+	// A dip shorter than KeepFor, then the estimate comes back: the stage never loses its picture.
+	end := now + int64(keep) - 200*ms
+	for ; now < end; now += 100 * ms {
+		r := a.Allocate(src, speech, s, dip, now)
+		if got := describe(src, r); got != "A:LD30" || !r.Oversending {
+			t.Fatalf("%d ms into the dip: %q (oversending %v)", (now-end+int64(keep)-200*ms)/ms, got, r.Oversending)
+		}
+	}
+	now = hold(a, src, speech, s, 400_000, now, time.Second)
+	if got := describe(src, a.Last()); got != "A:LD30" || a.Last().Oversending {
+		t.Fatalf("after the dip: %q (oversending %v)", got, a.Last().Oversending)
+	}
+	// A dip longer than KeepFor: kept until KeepFor has passed, then suspended, and
+	// ShouldReallocate asks for that allocation even though the estimate did not move.
+	start := now
+	for ; now-start < int64(keep); now += 100 * ms {
+		if got := describe(src, a.Allocate(src, speech, s, dip, now)); got != "A:LD30" {
+			t.Fatalf("%d ms into the long dip: %q", (now-start)/ms, got)
+		}
+	}
+	if !a.ShouldReallocate(dip, now) {
+		t.Fatal("ShouldReallocate does not ask for the allocation that ends the keep")
+	}
+	if r := a.Allocate(src, speech, s, dip, now); describe(src, r) != "" || r.Oversending {
+		t.Fatalf("after %v below its layer the stage still has %q", keep, describe(src, r))
+	}
+	// With the rule off the first dip suspends the stage at once.
+	h := DefaultHysteresis()
+	h.KeepFor = 0
+	off, err := NewAllocator(DefaultLimits(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = hold(off, src, speech, s, 400_000, 0, 3*time.Second)
+	if got := describe(src, off.Allocate(src, speech, s, dip, now)); got != "" {
+		t.Fatalf("KeepFor 0 keeps %q", got)
+	}
+}
+
+// Only the first source keeps its layer: in tile view the thumbnails behind the speaker are lowered
+// at once by a dip, and the speaker (first in the speech order) keeps its lowest layer.
+func TestHysteresisKeepIsTheFirstSourceOnly(t *testing.T) {
+	src := cameras(3, false)
+	speech := []string{"b", "a", "c"}
+	s := Settings{LastN: -1, DefaultMaxHeight: 180}
+	a := newAllocator(t)
+	now := hold(a, src, speech, s, 600_000, 0, 3*time.Second)
+	if got := describe(src, a.Last()); got != "A:LD30 B:LD30 C:LD30" {
+		t.Fatalf("settled at %s", got)
+	}
+	r := a.Allocate(src, speech, s, 120_000, now)
+	if got := describe(src, r); got != "B:LD30" || r.TargetBps != 150_000 {
+		t.Fatalf("in the dip: %q", got)
+	}
+}

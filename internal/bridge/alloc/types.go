@@ -109,15 +109,22 @@ type Hysteresis struct {
 	// fraction of the last one allocated with, or this long since the last allocation.
 	ReallocChange float64
 	ReallocEvery  time.Duration
+	// KeepFor is how long the first source in the priority order (the stage, else the speaker) keeps
+	// the lowest layer it had while the latest estimate leaves less than that layer costs: a dip of a
+	// noisy estimate then costs the stage a lower layer, not its picture. Longer than that, it is
+	// suspended like any other source. 0 turns the rule off.
+	KeepFor time.Duration
 }
 
 // DefaultHysteresis: a 15% margin over a 2 s mean (an estimator's ±10% jitter then never takes back
 // a layer a move up bought: 1/1.15 < 0.9), 4 s without moving up after a forced move down (shorter
 // than the 5 s periodic reallocation, so the next periodic run may move up again), and Jitsi's 15% and
-// 5 s for ShouldReallocate.
+// 5 s for ShouldReallocate; the first source keeps its lowest layer through 2 s of an estimate below
+// it (behind 500 kbit/s, the delay-based estimate swung ±25% around what four speakers' audio and one
+// 180p picture need, and each dip suspended the stage for the 4 s after it).
 func DefaultHysteresis() Hysteresis {
 	return Hysteresis{UpMargin: 0.15, UpWindow: 2 * time.Second, UpDelayAfterDown: 4 * time.Second,
-		ReallocChange: 0.15, ReallocEvery: 5 * time.Second}
+		ReallocChange: 0.15, ReallocEvery: 5 * time.Second, KeepFor: 2 * time.Second}
 }
 
 // ErrInvalidHysteresis is returned by Validate for a value the Allocator cannot work with.
@@ -136,6 +143,8 @@ func (h Hysteresis) Validate() error {
 		return fmt.Errorf("%w: ReallocChange %v must be non-negative", ErrInvalidHysteresis, h.ReallocChange)
 	case h.ReallocEvery <= 0:
 		return fmt.Errorf("%w: ReallocEvery %v must be positive", ErrInvalidHysteresis, h.ReallocEvery)
+	case h.KeepFor < 0:
+		return fmt.Errorf("%w: KeepFor %v is negative", ErrInvalidHysteresis, h.KeepFor)
 	}
 	return nil
 }
@@ -163,7 +172,8 @@ type Result struct {
 	Forwarded []string
 	// TargetBps and IdealBps are the sums over Sources; Σideal − Σtarget is what probing may seek.
 	TargetBps, IdealBps int64
-	// Oversending: TargetBps exceeds the estimate (only an on-stage screen share does that).
+	// Oversending: TargetBps exceeds the estimate (an on-stage screen share, or the first source
+	// keeping its lowest layer for Hysteresis.KeepFor).
 	Oversending bool
 
 	w work
