@@ -147,6 +147,7 @@ func (c *Conference) senderConstraintsLocked(now int64) {
 		}
 		r.sendMu.Unlock()
 	}
+	c.relayWantsLocked(want)
 	c.senderLowering = false
 	for _, e := range c.order {
 		for _, src := range e.sources {

@@ -16,6 +16,7 @@ func (c *Conference) reassignLocked() {
 	for _, e := range c.order {
 		all = append(all, e.sources...)
 	}
+	all = append(all, c.relayedSourcesLocked()...) // other bridges' senders (relay.go)
 	subs := make(map[*source][]*slot, len(all))
 	var keyframes []*source
 	// Candidates for free slots: the dominant speaker's sources, then the previous speakers', most

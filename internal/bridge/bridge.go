@@ -187,6 +187,7 @@ func (b *Bridge) Close() error {
 
 	for _, c := range confs {
 		c.expireAll()
+		c.closeRelays(ErrClosed)
 	}
 	var err error
 	if mux != nil {
@@ -228,6 +229,13 @@ func (b *Bridge) removeConferenceIfEmpty(c *Conference) {
 	delete(b.conferences, c.id)
 	b.metrics.conferences.Dec()
 	b.metrics.dropConference(c.id)
+	if c.hasRelays() {
+		b.wg.Add(1)
+		go func() { // not under b.mu: closing takes c.mu and the agents
+			defer b.wg.Done()
+			c.closeRelays(errConferenceEnded)
+		}()
+	}
 }
 
 // endpoint finds an endpoint by conference and endpoint ID.

@@ -25,6 +25,8 @@ type Conference struct {
 
 	// senderLowering: some source waits to tell its sender a lower height (allocate.go); guarded by mu.
 	senderLowering bool
+
+	relays relaySet // relays to the conference's other bridges (relay.go); the map is guarded by mu
 }
 
 func newConference(b *Bridge, id string) *Conference {
@@ -242,7 +244,7 @@ func (c *Conference) validateSources(owner string, in []Source, groups []Group) 
 func (c *Conference) setSources(e *Endpoint, srcs []*source) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.endpoints[e.id] != e {
+	if c.endpoints[e.id] != e && !c.relayedLocked(e) {
 		return
 	}
 	old := *e.inbound.Load()

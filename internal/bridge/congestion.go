@@ -215,7 +215,7 @@ func (m *rateMeter) sample(total uint64, tick time.Duration) {
 
 // measureRates samples the byte counters of every stream the members send.
 func (c *Conference) measureRates(members []*Endpoint) {
-	for _, e := range members {
+	for _, e := range append(members[:len(members):len(members)], c.relayedEndpoints()...) {
 		for _, s := range *e.inbound.Load() {
 			if !s.rtx {
 				s.rate.sample(s.bytes.Load(), probeTick*allocTicks)

@@ -22,6 +22,7 @@ type ConferenceDebug struct {
 	ID        string          `json:"id"`
 	Dominant  string          `json:"dominantSpeaker,omitempty"`
 	Endpoints []EndpointDebug `json:"endpoints"`
+	Relays    []RelayDebug    `json:"relays,omitempty"` // to the conference's other bridges (relay.go)
 }
 
 // EndpointDebug is one endpoint as a receiver.
@@ -74,6 +75,7 @@ func (b *Bridge) Debug() DebugState {
 		for _, r := range c.members() {
 			cd.Endpoints = append(cd.Endpoints, r.debug())
 		}
+		cd.Relays = c.relaysDebug()
 		st.Conferences = append(st.Conferences, cd)
 	}
 	slices.SortFunc(st.Conferences, func(a, b ConferenceDebug) int {

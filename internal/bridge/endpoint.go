@@ -52,6 +52,10 @@ type Endpoint struct {
 
 	expired atomic.Bool
 
+	// via is the relay a relayed endpoint's media comes over (relay.go): a participant of another
+	// bridge, sending only; nil for the bridge's own endpoints. Fixed at creation.
+	via *relay
+
 	link
 
 	// sources are the endpoint's signalled sources; guarded by conf.mu.
@@ -404,6 +408,10 @@ func (e *Endpoint) expire(reason string) {
 func (e *Endpoint) sendRTCP(pkts ...rtcp.Packet) {
 	raw, err := rtcp.Marshal(pkts)
 	if err != nil {
+		return
+	}
+	if e.via != nil {
+		e.via.sendRTCP(raw) // toward a participant of another bridge: over the relay
 		return
 	}
 	e.sendMu.Lock()

@@ -46,7 +46,7 @@ const (
 // (reader goroutine, fbMu held; e.inHdr holds the packet's header).
 func (e *Endpoint) recordTransportCCLocked(ssrc uint32, now int64) {
 	ext := e.inHdr.GetExtension(extTransportCC)
-	if len(ext) < 2 {
+	if len(ext) < 2 || e.via != nil { // a relayed sender's numbers are its own bridge's business
 		return
 	}
 	if e.twcc == nil {

@@ -144,6 +144,9 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 	if len(p.payload()) == 0 {
 		return // padding only: nothing to forward (the bridge pads its own legs)
 	}
+	if e.via == nil {
+		e.conf.relayOut(pkt) // once to each other bridge of the conference (relay.go)
+	}
 	src := s.src
 	if src.kind == KindAudio {
 		// Silence is not forwarded past the first few packets of a run (Jitsi's discard-silence): a

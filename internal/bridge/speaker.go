@@ -407,9 +407,10 @@ func (sp *speech) current() (string, []string) {
 // decideSpeaker runs one dominant speaker decision (housekeeping goroutine) and announces a change to
 // every member.
 func (c *Conference) decideSpeaker(now time.Time, members []*Endpoint) {
-	ids := make([]string, len(members))
-	levels := make([]*speakerLevels, len(members))
-	for i, e := range members {
+	senders := append(members[:len(members):len(members)], c.relayedEndpoints()...) // relay.go
+	ids := make([]string, len(senders))
+	levels := make([]*speakerLevels, len(senders))
+	for i, e := range senders {
 		ids[i], levels[i] = e.id, &e.levels
 	}
 	changed := c.speech.step(now.UnixNano(), ids, levels, func(raw []byte) {

@@ -74,6 +74,10 @@ var errorCodes = map[string]error{
 	"bad-ice-credentials":  bridge.ErrBadICECredentials,
 	"bad-sources":          bridge.ErrBadSources,
 	"draining":             bridgeapi.ErrDraining,
+	"relay-not-found":      bridge.ErrRelayNotFound,
+	"relay-exists":         bridge.ErrRelayExists,
+	"relay-connected":      bridge.ErrRelayConnected,
+	"bad-peer":             bridge.ErrBadPeer,
 }
 
 // errorReply encodes err with its code.

@@ -1,0 +1,272 @@
+package bridge
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// relayPair connects conference conf's relays between a (controlling) and b the way the focus does,
+// and returns a's and b's relays. tamper, when set, changes a's side as b is given it.
+func relayPair(t *testing.T, a, b *testBridge, conf string, tamper func(*RelayDescription)) (*relay, *relay) {
+	t.Helper()
+	da, err := a.AllocateRelay(RelayRequest{ConferenceID: conf, Peer: b.ID(), Controlling: true})
+	must(t, err)
+	if tamper != nil {
+		tamper(da)
+	}
+	db, err := b.AllocateRelay(RelayRequest{ConferenceID: conf, Peer: a.ID(), Remote: da})
+	must(t, err)
+	must(t, a.ConnectRelay(RelayConnect{ConferenceID: conf, Peer: b.ID(), Remote: *db}))
+	ra, err := a.relayOf(conf, b.ID())
+	must(t, err)
+	rb, err := b.relayOf(conf, a.ID())
+	must(t, err)
+	return ra, rb
+}
+
+// relayed is what the focus tells a bridge of a participant behind a relay.
+func (c *client) relayed() RelayedEndpoint {
+	ans := c.answerFor("", c.pc.LocalDescription().SDP)
+	return RelayedEndpoint{ID: c.id, Sources: ans.Sources, Groups: ans.Groups}
+}
+
+func relayBridges(t *testing.T) (*testBridge, *testBridge) {
+	ca, cb := testConfig(), testConfig()
+	ca.ID, cb.ID = "bridge-a", "bridge-b"
+	return newTestBridge(t, ca), newTestBridge(t, cb)
+}
+
+// TestRelayCascade: a conference spans two bridges joined by a relay (ICE + DTLS-SRTP between the
+// bridges). Alice on bridge A and Bob and Carol on bridge B receive each other's audio and video as
+// decodable streams; A sends each of Alice's packets once over the relay although B has two receivers
+// for them.
+func TestRelayCascade(t *testing.T) {
+	checkNoLeaks(t)
+	ta, tb := relayBridges(t)
+	alice := newClient(t, ta, "room", "alice", clientOpts{})
+	bob := newClient(t, tb, "room", "bob", clientOpts{})
+	carol := newClient(t, tb, "room", "carol", clientOpts{})
+	ra, rb := relayPair(t, ta, tb, "room", nil)
+	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed(), carol.relayed()}}))
+	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
+
+	enough := func(ssrcs ...uint32) func(*recorder) bool {
+		return func(r *recorder) bool {
+			for _, s := range ssrcs {
+				if r.count(s) < 60 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	for _, rx := range []*client{bob, carol} {
+		av, aa := slotOf(t, rx, "alice-v0"), slotOf(t, rx, "alice-a0")
+		rx.rec.wait(t, rx.id+" receives alice across the relay", enough(av, aa))
+		checkDecodable(t, rx.id+"←alice video", rx.rec.snapshot(av), true)
+		checkDecodable(t, rx.id+"←alice audio", rx.rec.snapshot(aa), false)
+	}
+	bv, cv := slotOf(t, alice, "bob-v0"), slotOf(t, alice, "carol-v0")
+	ba, ca := slotOf(t, alice, "bob-a0"), slotOf(t, alice, "carol-a0")
+	alice.rec.wait(t, "alice receives bob and carol across the relay", enough(bv, cv, ba, ca))
+	checkDecodable(t, "alice←bob video", alice.rec.snapshot(bv), true)
+	checkDecodable(t, "alice←carol audio", alice.rec.snapshot(ca), false)
+
+	// One copy per source over the relay: what A sent of Alice's audio is about what each of Bob and
+	// Carol received of it, not their sum.
+	aliceAudio := alice.relayed().Sources[0].SSRC
+	ra.sendMu.Lock()
+	sent := ra.sent[aliceAudio]
+	ra.sendMu.Unlock()
+	got := bob.rec.n(slotOf(t, bob, "alice-a0")) + carol.rec.n(slotOf(t, carol, "alice-a0"))
+	if sent == 0 || float64(sent) > 0.75*float64(got) {
+		t.Fatalf("relay sent %d packets of alice's audio for %d received by bob and carol together", sent, got)
+	}
+	if rb.received.Load() == 0 {
+		t.Fatal("bridge B counted nothing received over the relay")
+	}
+	d := ta.Debug()
+	if len(d.Conferences) != 1 || len(d.Conferences[0].Relays) != 1 || !d.Conferences[0].Relays[0].Connected ||
+		strings.Join(d.Conferences[0].Relays[0].Endpoints, ",") != "bob,carol" {
+		t.Fatalf("debug of bridge A: %+v", d.Conferences)
+	}
+	tb.Bridge.mu.Lock()
+	conf := tb.Bridge.conferences["room"]
+	tb.Bridge.mu.Unlock()
+
+	// Expiring the relay takes Alice's sources off Bob's and Carol's slots.
+	must(t, tb.ExpireRelay(RelayExpire{ConferenceID: "room", Peer: ta.ID()}))
+	<-rb.done
+	if _, err := tb.relayOf("room", ta.ID()); !errors.Is(err, ErrRelayNotFound) {
+		t.Fatalf("relay after expiry: %v", err)
+	}
+	conf.mu.Lock()
+	n := len(conf.relayedSourcesLocked())
+	conf.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d relayed sources left after expiry", n)
+	}
+	must(t, ta.ExpireRelay(RelayExpire{ConferenceID: "room", Peer: tb.ID()}))
+	<-ra.done
+	for _, c := range []*client{alice, bob, carol} {
+		c.close()
+	}
+	_ = ta.Close()
+	_ = tb.Close()
+}
+
+// TestRelayFingerprintMismatch: a relay whose peer's certificate does not match the fingerprint the
+// focus carried is refused, and goes away on both bridges.
+func TestRelayFingerprintMismatch(t *testing.T) {
+	checkNoLeaks(t)
+	ta, tb := relayBridges(t)
+	newClient(t, ta, "room", "alice", clientOpts{noSend: true, noChannel: true})
+	newClient(t, tb, "room", "bob", clientOpts{noSend: true, noChannel: true})
+	ra, rb := relayPair(t, ta, tb, "room", func(d *RelayDescription) {
+		// Another certificate's fingerprint: the flipped first byte keeps the form valid.
+		fp := []byte(d.DTLS.Fingerprint)
+		if fp[0] == 'A' {
+			fp[0] = 'B'
+		} else {
+			fp[0] = 'A'
+		}
+		d.DTLS.Fingerprint = string(fp)
+	})
+	for _, r := range []*relay{ra, rb} {
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("relay to %s still up", r.peer)
+		}
+		if r.ready.Load() {
+			t.Fatalf("relay to %s carried media", r.peer)
+		}
+	}
+	if err := *rb.err.Load(); !errors.Is(err, ErrFingerprintMismatch) {
+		t.Fatalf("bridge B's relay ended with %v, want a fingerprint mismatch", err)
+	}
+	for _, x := range []*testBridge{ta, tb} {
+		for _, c := range x.Debug().Conferences {
+			if len(c.Relays) != 0 {
+				t.Fatalf("%s still lists relays %+v", x.ID(), c.Relays)
+			}
+		}
+	}
+}
+
+// TestRelayHostile: relay requests for an unknown conference, or with garbage parameters, or that
+// would clash with the bridge's own endpoints, are refused with the error that says why, and change
+// nothing.
+func TestRelayHostile(t *testing.T) {
+	checkNoLeaks(t)
+	ta, tb := relayBridges(t)
+	alice := newClient(t, ta, "room", "alice", clientOpts{noSend: true, noChannel: true})
+	newClient(t, tb, "room", "bob", clientOpts{noSend: true, noChannel: true})
+
+	if _, err := ta.AllocateRelay(RelayRequest{ConferenceID: "nowhere", Peer: tb.ID()}); !errors.Is(err, ErrConferenceNotFound) {
+		t.Fatalf("relay for an unknown conference: %v", err)
+	}
+	for _, peer := range []string{"", ta.ID(), "a b", strings.Repeat("x", 65)} {
+		if _, err := ta.AllocateRelay(RelayRequest{ConferenceID: "room", Peer: peer}); !errors.Is(err, ErrBadPeer) {
+			t.Fatalf("relay to %q: %v", peer, err)
+		}
+	}
+	good, err := tb.AllocateRelay(RelayRequest{ConferenceID: "room", Peer: ta.ID()})
+	must(t, err)
+	if _, err := tb.AllocateRelay(RelayRequest{ConferenceID: "room", Peer: ta.ID()}); !errors.Is(err, ErrRelayExists) {
+		t.Fatalf("second relay to one peer: %v", err)
+	}
+	_, err = ta.AllocateRelay(RelayRequest{ConferenceID: "room", Peer: tb.ID(), Controlling: true})
+	must(t, err)
+	bad := []struct {
+		name   string
+		change func(*RelayDescription)
+		want   error
+	}{
+		{"short ufrag", func(d *RelayDescription) { d.ICE.Ufrag = "ab" }, ErrBadICECredentials},
+		{"pwd with a space", func(d *RelayDescription) { d.ICE.Pwd = "not a valid password at all" }, ErrBadICECredentials},
+		{"no fingerprint", func(d *RelayDescription) { d.DTLS.Fingerprint = "" }, ErrBadFingerprint},
+		{"md5", func(d *RelayDescription) { d.DTLS.Hash = "md5" }, ErrBadFingerprint},
+		{"garbage fingerprint", func(d *RelayDescription) { d.DTLS.Fingerprint = strings.Repeat("ZZ:", 31) + "ZZ" }, ErrBadFingerprint},
+		{"same role", func(d *RelayDescription) { d.DTLS.Setup = "active" }, ErrBadSetup},
+		{"too many candidates", func(d *RelayDescription) {
+			d.ICE.Candidates = make([]Candidate, 1000)
+		}, ErrBadICECredentials},
+	}
+	for _, tc := range bad {
+		d := *good
+		d.ICE.Candidates = append([]Candidate(nil), good.ICE.Candidates...)
+		tc.change(&d)
+		if err := ta.ConnectRelay(RelayConnect{ConferenceID: "room", Peer: tb.ID(), Remote: d}); !errors.Is(err, tc.want) {
+			t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	ra, err := ta.relayOf("room", tb.ID())
+	must(t, err)
+	if ra.started.Load() {
+		t.Fatal("a refused remote side started the relay")
+	}
+	if err := ta.ConnectRelay(RelayConnect{ConferenceID: "nowhere", Peer: tb.ID(), Remote: *good}); !errors.Is(err, ErrConferenceNotFound) {
+		t.Fatalf("connect in an unknown conference: %v", err)
+	}
+	if err := ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: "bridge-z"}); !errors.Is(err, ErrRelayNotFound) {
+		t.Fatalf("update of an unknown relay: %v", err)
+	}
+
+	carolSources := []Source{{Kind: KindAudio, SSRC: 4242, Name: "carol-a0"}}
+	aliceSSRC := alice.relayed().Sources[0].SSRC
+	updates := []struct {
+		name string
+		eps  []RelayedEndpoint
+		want error
+	}{
+		{"a local endpoint's id", []RelayedEndpoint{{ID: "alice", Sources: carolSources}}, ErrEndpointExists},
+		{"a local endpoint's ssrc", []RelayedEndpoint{{ID: "carol", Sources: []Source{{Kind: KindAudio, SSRC: aliceSSRC}}}}, ErrBadSources},
+		{"an id twice", []RelayedEndpoint{{ID: "carol"}, {ID: "carol"}}, ErrInvalidID},
+		{"a bad id", []RelayedEndpoint{{ID: "carol/../x"}}, ErrInvalidID},
+		{"an ssrc twice", []RelayedEndpoint{{ID: "carol", Sources: carolSources}, {ID: "dave", Sources: carolSources}}, ErrBadSources},
+		{"a bad kind", []RelayedEndpoint{{ID: "carol", Sources: []Source{{Kind: "text", SSRC: 7}}}}, ErrBadSources},
+		{"a bad group", []RelayedEndpoint{{ID: "carol", Sources: carolSources, Groups: []Group{{Semantics: GroupFID, SSRCs: []uint32{4242, 99}}}}}, ErrBadSources},
+	}
+	for _, tc := range updates {
+		if err := ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: tc.eps}); !errors.Is(err, tc.want) {
+			t.Fatalf("relayed endpoints with %s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	d := ta.Debug()
+	if rs := d.Conferences[0].Relays; len(rs) != 1 || len(rs[0].Endpoints) != 0 || rs[0].Connected {
+		t.Fatalf("refused requests changed the relay: %+v", rs)
+	}
+	// A good update then takes, and the relay's removal undoes it.
+	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{{ID: "carol", Sources: carolSources}}}))
+	if rs := ta.Debug().Conferences[0].Relays; len(rs) != 1 || strings.Join(rs[0].Endpoints, ",") != "carol" {
+		t.Fatalf("relay after a good update: %+v", rs)
+	}
+}
+
+// TestRelaySpeaker: the audio levels (RFC 6464) of a participant on bridge A cross the relay, so bridge
+// B's speaker detection names them dominant to B's receivers, and a talker on B is heard by A's.
+func TestRelaySpeaker(t *testing.T) {
+	checkNoLeaks(t)
+	ta, tb := relayBridges(t)
+	carol := newClient(t, ta, "room", "carol", clientOpts{noSend: true})
+	erin := newClient(t, tb, "room", "erin", clientOpts{noSend: true})
+	alice := startTalker(t, newRawClient(t, ta, "room", "alice", rawOpts{}))
+	bob := startTalker(t, newRawClient(t, tb, "room", "bob", rawOpts{}))
+	relayPair(t, ta, tb, "room", nil)
+	raw := func(r *rawClient, id string) RelayedEndpoint {
+		return RelayedEndpoint{ID: id, Sources: []Source{{Kind: KindVideo, SSRC: r.ssrcV, Name: id + "-v0"}, {Kind: KindAudio, SSRC: r.ssrcA, Name: id + "-a0"}}}
+	}
+	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{raw(bob.r, "bob"), erin.relayed()}}))
+	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{raw(alice.r, "alice"), carol.relayed()}}))
+
+	alice.talk.Store(true)
+	waitDominant(t, erin, "alice")
+	waitDominant(t, carol, "alice")
+	alice.talk.Store(false)
+	bob.talk.Store(true)
+	waitDominant(t, carol, "bob", "alice")
+	waitDominant(t, erin, "bob", "alice")
+}
