@@ -30,6 +30,7 @@ type Bridge struct {
 	log     *slog.Logger
 	metrics *metrics
 	net     transport.Net
+	hostNet bool // net is the host's network (not a test's vnet): the media port may have several sockets
 
 	// expiredHook, when set (OnEndpointExpired or tests, before Start), is called after an endpoint expires.
 	expiredHook func(conferenceID, endpointID, reason string)
@@ -98,6 +99,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		o(b)
 	}
 	if b.net == nil {
+		b.hostNet = true
 		if b.net, err = stdnet.NewNet(); err != nil {
 			return nil, fmt.Errorf("bridge: network: %w", err)
 		}
@@ -120,31 +122,37 @@ func (b *Bridge) Start() error {
 	if err != nil {
 		return fmt.Errorf("bridge: media address: %w", err)
 	}
-	conn, err := b.net.ListenUDP("udp", udpAddr)
+	conns, err := b.listenMedia(udpAddr)
 	if err != nil {
 		return fmt.Errorf("bridge: listen media: %w", err)
 	}
-	if uc, ok := conn.(*net.UDPConn); ok {
-		// Every endpoint's media shares this socket: room for bursts (a keyframe from each sender at
-		// once) where the kernel allows it (net.core.rmem_max and wmem_max cap what is granted).
-		_ = uc.SetReadBuffer(socketBuffer)
-		_ = uc.SetWriteBuffer(socketBuffer)
+	for _, c := range conns {
+		if uc, ok := c.(*net.UDPConn); ok {
+			// Every endpoint's media shares the port: room for bursts (a keyframe from each sender at
+			// once) where the kernel allows it (net.core.rmem_max and wmem_max cap what is granted).
+			_ = uc.SetReadBuffer(socketBuffer)
+			_ = uc.SetWriteBuffer(socketBuffer)
+		}
 	}
+	conn := conns[0]
 	b.conn = conn
 	b.batch = newBatchSocket(conn, b.metrics.forwardDelay)
 	b.demux = newDemux(b, conn)
+	for _, c := range conns[1:] {
+		b.demux.addSocket(c)
+	}
 	b.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		UDPConn: icePacketConn{b.demux},
 		Net:     b.net,
 		Logger:  pionlog.New(b.log).NewLogger("udpmux"),
 	})
 	b.started = true
-	b.wg.Add(4)
-	go b.demux.run(b.wg.Done)
+	b.wg.Add(3 + len(conns))
+	b.demux.start(b.wg.Done)
 	go b.housekeeping()
 	go b.feedbackLoop()
 	go b.congestionLoop()
-	b.log.Info("media socket open", "addr", conn.LocalAddr().String())
+	b.log.Info("media socket open", "addr", conn.LocalAddr().String(), "readers", len(conns))
 	return nil
 }
 

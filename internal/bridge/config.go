@@ -18,6 +18,11 @@ type Config struct {
 	// PublicIP, when set, is advertised as an extra host candidate on MediaAddr's port (--public-ip), for a
 	// bridge behind a static 1:1 NAT.
 	PublicIP string `toml:"public-ip"`
+	// MediaReaders is how many sockets share MediaAddr's port, each read by a goroutine of its own
+	// (SO_REUSEPORT: the kernel keeps each remote address on one of them), so the forwarding of
+	// different senders runs on different cores. 0 means one per core (GOMAXPROCS); 1 is one socket.
+	// Only on the host network of a system with SO_REUSEPORT (Linux); elsewhere one socket.
+	MediaReaders int `toml:"media-readers"`
 	// IncludeLoopback makes the bridge offer loopback candidates and accept loopback remote candidates.
 	// Off in production (a client must not point the bridge at the bridge host); on in tests.
 	IncludeLoopback bool `toml:"include-loopback"`
@@ -100,6 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: packet cache size %d must be a power of two in 16..32768", ErrInvalidConfig, c.PacketCacheSize)
 	case c.RetransmitRate < 1 || c.RetransmitBurst < 1:
 		return fmt.Errorf("%w: retransmit rate and burst must be positive", ErrInvalidConfig)
+	case c.MediaReaders < 0 || c.MediaReaders > maxMediaReaders:
+		return fmt.Errorf("%w: media readers %d not in 0..%d", ErrInvalidConfig, c.MediaReaders, maxMediaReaders)
 	case c.MaxSourcesPerEndpoint < 1 || c.MaxCandidates < 1:
 		return fmt.Errorf("%w: source and candidate limits must be positive", ErrInvalidConfig)
 	}

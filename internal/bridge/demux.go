@@ -30,9 +30,11 @@ import (
 // The demultiplexer works on any net.PacketConn (Pion's vnet in tests); only the batched receive needs
 // a kernel UDP socket.
 //
-// One reader means every endpoint's forwarding runs on one goroutine, so the bridge forwards with at
-// most one core. Past that, the step would be several sockets on the media port with SO_REUSEPORT (the
-// kernel keeps each remote address on one of them, so each sender's order holds), one reader each.
+// One reader would mean every endpoint's forwarding runs on one goroutine, with at most one core. So
+// the media port may have several sockets (SO_REUSEPORT, mediasocket.go; the kernel keeps each remote
+// address on one of them, so each sender's order holds), each with a reader of its own; they share the
+// routes and pion's queue. An endpoint whose address moves to another socket's share is received by
+// that reader from then on (Endpoint.rxMu keeps its packets to one reader at a time).
 
 // recvMTU is the largest datagram the bridge receives; a longer one is dropped (WebRTC stays under
 // 1,500 bytes, and the packet path's buffers hold 1,600).
@@ -105,9 +107,11 @@ func canonicalAddr(a netip.AddrPort) netip.AddrPort {
 
 // demux owns the reading side of the media socket.
 type demux struct {
-	conn net.PacketConn // the media socket
-	rb   recvBatch      // owned by run
-	log  *slog.Logger
+	conn  net.PacketConn   // the media socket: pion's mux reads through the demux and writes on it
+	rb    recvBatch        // conn's reader, owned by run
+	extra []net.PacketConn // the port's other sockets (SO_REUSEPORT), read only; set before start
+	reads []atomic.Uint64  // datagrams taken by each socket's reader: conn's, then extra's
+	log   *slog.Logger
 
 	mu     sync.Mutex                                   // serialises route changes
 	routes atomic.Pointer[map[netip.AddrPort]*Endpoint] // copy-on-write; read by run per batch
@@ -145,13 +149,43 @@ func newDemux(b *Bridge, conn net.PacketConn) *demux {
 	return d
 }
 
-// run is the socket's reader goroutine. It ends when the socket is closed (by pion's mux closing its
-// icePacketConn, from Bridge.Close).
+// addSocket adds another socket of the media port to read; call it before start.
+func (d *demux) addSocket(c net.PacketConn) { d.extra = append(d.extra, c) }
+
+// start starts a reader for each socket; each calls done when it ends.
+func (d *demux) start(done func()) {
+	d.reads = make([]atomic.Uint64, 1+len(d.extra))
+	go d.run(done)
+	for i, c := range d.extra {
+		go d.read(newRecvBatch(c), &d.reads[1+i], done)
+	}
+}
+
+// readCounts returns how many datagrams each socket's reader has taken, the first socket's first.
+func (d *demux) readCounts() []uint64 {
+	out := make([]uint64, len(d.reads))
+	for i := range d.reads {
+		out[i] = d.reads[i].Load()
+	}
+	return out
+}
+
+// run is the first socket's reader goroutine (start, or a test, runs it).
 func (d *demux) run(done func()) {
+	var count *atomic.Uint64
+	if len(d.reads) > 0 {
+		count = &d.reads[0]
+	}
+	d.read(d.rb, count, done)
+}
+
+// read is a socket's reader goroutine. It ends when the socket is closed (by pion's mux closing its
+// icePacketConn, from Bridge.Close, which closes every socket of the port).
+func (d *demux) read(rb recvBatch, count *atomic.Uint64, done func()) {
 	defer done()
 	defer d.close()
 	for {
-		n, err := d.rb.recv()
+		n, err := rb.recv()
 		if err != nil {
 			if isTimeout(err) {
 				continue
@@ -164,9 +198,12 @@ func (d *demux) run(done func()) {
 			return
 		}
 		at := time.Now()
+		if count != nil {
+			count.Add(uint64(n))
+		}
 		routes := *d.routes.Load()
 		for i := range n {
-			pkt, from := d.rb.datagram(i)
+			pkt, from := rb.datagram(i)
 			if len(pkt) == 0 {
 				continue
 			}
@@ -276,9 +313,14 @@ func (c icePacketConn) WriteToAddrPort(p []byte, to netip.AddrPort) (int, error)
 
 func (c icePacketConn) WriteTo(p []byte, to net.Addr) (int, error) { return c.d.conn.WriteTo(p, to) }
 
+// Close closes every socket of the media port, which ends their readers.
 func (c icePacketConn) Close() error {
 	c.d.close()
-	return c.d.conn.Close()
+	err := c.d.conn.Close()
+	for _, x := range c.d.extra {
+		_ = x.Close()
+	}
+	return err
 }
 
 func (c icePacketConn) LocalAddr() net.Addr { return c.d.conn.LocalAddr() }
