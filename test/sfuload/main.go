@@ -78,6 +78,7 @@ func main() {
 	window := flag.Duration("duration", 20*time.Second, "measuring window")
 	fixDir := flag.String("fixtures", "internal/bridge/testdata", "folder with video.ivf and audio.ogg")
 	bridgeBin := flag.String("bridgeserver", "", "bridgeserver binary (default: go build it)")
+	bridgeReaders := flag.Int("bridge-readers", 0, "sockets on Parley's media port, each with a reader (0 = one per core)")
 	bridgeProfile := flag.String("bridge-cpuprofile", "", "have bridgeserver write a CPU profile to this file (the last scenario's)")
 	janusBin := flag.String("janus", "janus", "janus binary")
 	janusIface := flag.String("janus-iface", "sfuload0", "the only interface Janus gathers candidates on (bench.sh's veth)")
@@ -124,7 +125,7 @@ func main() {
 					fatalf("build bridgeserver: %v", err)
 				}
 			}
-			t = &parleyTarget{bin: bin, serverIP: *serverIP, clients: nc, cpuProfile: *bridgeProfile}
+			t = &parleyTarget{bin: bin, serverIP: *serverIP, clients: nc, cpuProfile: *bridgeProfile, readers: *bridgeReaders}
 		case "janus":
 			t = &janusTarget{bin: *janusBin, iface: *janusIface, clients: nc}
 		default:

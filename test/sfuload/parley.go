@@ -24,6 +24,7 @@ import (
 type parleyTarget struct {
 	bin        string // bridgeserver binary
 	cpuProfile string // bridgeserver -cpuprofile, when set
+	readers    int    // bridgeserver -readers
 	serverIP   string // the bridge's media address
 	clients    netConfig
 	srv        *server
@@ -39,7 +40,7 @@ func (p *parleyTarget) pid() int     { return p.srv.pid() }
 func (p *parleyTarget) start(sc scenario, dir string) error {
 	slots := max(sc.senders, 1)
 	var addr string
-	args := []string{"-slots", fmt.Sprint(slots), "-media", net.JoinHostPort(p.serverIP, "0")}
+	args := []string{"-slots", fmt.Sprint(slots), "-media", net.JoinHostPort(p.serverIP, "0"), "-readers", fmt.Sprint(p.readers)}
 	if p.cpuProfile != "" {
 		args = append(args, "-cpuprofile", p.cpuProfile)
 	}

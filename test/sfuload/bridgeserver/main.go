@@ -35,6 +35,7 @@ func main() {
 	httpAddr := flag.String("http", "127.0.0.1:0", "API and bridge channel address (loopback)")
 	media := flag.String("media", "127.0.0.1:0", "media UDP address (loopback)")
 	slots := flag.Int("slots", 8, "audio and video send slots per receiver")
+	readers := flag.Int("readers", 0, "sockets on the media port, each with a reader ([bridge] media-readers; 0 = one per core)")
 	verbose := flag.Bool("v", false, "log at debug level to stderr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
@@ -52,13 +53,13 @@ func main() {
 			_ = f.Close()
 		}()
 	}
-	if err := run(*httpAddr, *media, *slots, *verbose); err != nil {
+	if err := run(*httpAddr, *media, *slots, *readers, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "bridgeserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(httpAddr, media string, slots int, verbose bool) error {
+func run(httpAddr, media string, slots, readers int, verbose bool) error {
 	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelDebug
@@ -69,6 +70,7 @@ func run(httpAddr, media string, slots int, verbose bool) error {
 	cfg.MediaAddr = media
 	cfg.IncludeLoopback = true
 	cfg.AudioSlots, cfg.VideoSlots = slots, slots
+	cfg.MediaReaders = readers
 	reg := prometheus.NewRegistry()
 	b, err := bridge.New(cfg, log, reg)
 	if err != nil {
