@@ -93,7 +93,60 @@ type E2EEReport struct {
 	RosterAlarms int `json:"roster_alarms"`
 	// FramesUnsent counts frames not sent for want of a key.
 	FramesUnsent int `json:"frames_unsent"`
+	// Timeline is when each epoch learnt came and was put to use, oldest
+	// first (the latest maxTimeline); Room is the joins and leaves of other
+	// occupants this bot saw, oldest first (the latest maxTimeline). A
+	// load test measures re-keying with them: from a leave to the last
+	// member holding the next epoch.
+	Timeline []EpochTiming `json:"timeline,omitempty"`
+	Room     []RoomEvent   `json:"room,omitempty"`
 }
+
+// EpochTiming is when the bot learnt one epoch and used it.
+type EpochTiming struct {
+	Epoch   uint32 `json:"epoch"`
+	Ratchet bool   `json:"ratchet"`       // derived from the epoch before, not a fresh secret
+	Members int    `json:"members"`       // in its roster
+	Led     bool   `json:"led,omitempty"` // the bot made it, as the key leader
+	// Roster is when its roster came from the leader (the leader: when it
+	// made the epoch); Key when its sealed key did (zero when the bot
+	// ratcheted to it without one, or learnt it through a later ratchet).
+	Roster time.Time `json:"roster,omitzero"`
+	Key    time.Time `json:"key,omitzero"`
+	// Installed is when the bot could decrypt with it; Sending when it
+	// began to encrypt with it (zero: not yet, or never, a later epoch
+	// having come first).
+	Installed time.Time `json:"installed"`
+	Sending   time.Time `json:"sending,omitzero"`
+}
+
+// RoomEvent is another occupant's join (its first presence) or leave (its
+// unavailable presence, or a dropped key) as this bot saw it.
+type RoomEvent struct {
+	Nick string    `json:"nick"`
+	Left bool      `json:"left,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+// maxTimeline bounds Timeline and Room.
+const maxTimeline = 1024
+
+// appendBounded appends v to s, dropping the oldest past maxTimeline.
+func appendBounded[T any](s []T, v T) []T {
+	if len(s) >= maxTimeline {
+		s = append(s[:0], s[len(s)-maxTimeline+1:]...)
+	}
+	return append(s, v)
+}
+
+// arrival is when a roster or sealed key of an epoch not learnt yet came.
+type arrival struct {
+	ratchet     bool
+	roster, key time.Time
+}
+
+// maxArrivals bounds the arrivals kept of epochs not learnt.
+const maxArrivals = 64
 
 // keyring is the bot's end-to-end encryption: its keys, the room's state
 // and, while it leads, the leader's.
@@ -121,6 +174,28 @@ type keyring struct {
 	switches  map[uint32]struct{}   // guarded by mu: epochs with a pending send switch
 	sent      map[string]sentMsg    // guarded by mu: the leader's messages by id, kept keepSent
 	early     map[string][]earlyMsg // guarded by mu: e2ee messages of occupants not named leader, by nick
+	arrivals  map[uint32]arrival    // guarded by mu: of epochs not learnt yet, by number
+	changed   chan struct{}         // guarded by mu: closed and replaced on every change of report
+}
+
+// changedLocked wakes E2EEChanged's and Wait's callers.
+func (k *keyring) changedLocked() {
+	close(k.changed)
+	k.changed = make(chan struct{})
+	k.b.changedE2EE()
+}
+
+// E2EEChanged returns a channel closed at the next change of the bot's
+// end-to-end encryption state (E2EE: the leader, an epoch learnt or used,
+// a join or leave seen), nil without Options.E2EE. Unlike Wait, it does not
+// wake for media.
+func (b *Bot) E2EEChanged() <-chan struct{} {
+	if b.keys == nil {
+		return nil
+	}
+	b.keys.mu.Lock()
+	defer b.keys.mu.Unlock()
+	return b.keys.changed
 }
 
 // earlyMsg is an e2ee message from an occupant the focus had not named
@@ -157,7 +232,7 @@ func newKeyring(b *Bot, o Options) (*keyring, error) {
 	}
 	k := &keyring{b: b, self: b.nick, room: b.room, keys: kp, sender: e2ee.NewSender(), recv: e2ee.NewReceiver(nil),
 		passKey: pk, period: period, occupants: map[string][]byte{}, switches: map[uint32]struct{}{}, sent: map[string]sentMsg{},
-		early: map[string][]earlyMsg{}}
+		early: map[string][]earlyMsg{}, arrivals: map[uint32]arrival{}, changed: make(chan struct{})}
 	k.member = e2ee.NewMember(kp, b.room.String(), b.nick, pk)
 	k.occupants[b.nick] = kp.Public()
 	return k, nil
@@ -230,7 +305,9 @@ func (k *keyring) onPresence(p *stanza.Element, nick string) {
 		delete(k.early, nick)
 		if had {
 			delete(k.occupants, nick)
+			k.report.Room = appendBounded(k.report.Room, RoomEvent{Nick: nick, Left: true, At: time.Now()})
 			k.scheduleLocked(leaveRekey)
+			k.changedLocked()
 		}
 		return
 	}
@@ -243,8 +320,14 @@ func (k *keyring) onPresence(p *stanza.Element, nick string) {
 	switch {
 	case had && string(old) == string(pub):
 	case had && old != nil:
+		k.report.Room = appendBounded(k.report.Room, RoomEvent{Nick: nick, Left: true, At: time.Now()})
 		k.scheduleLocked(leaveRekey) // a changed or dropped key is a leave
+		k.changedLocked()
 	default:
+		if !had {
+			k.report.Room = appendBounded(k.report.Room, RoomEvent{Nick: nick, At: time.Now()})
+			k.changedLocked()
+		}
 		k.scheduleLocked(joinRekey)
 	}
 }
@@ -275,7 +358,7 @@ func (k *keyring) onStateLocked(st e2eexml.State) {
 		}
 	}
 	k.takeEarlyLocked(st.Leader)
-	k.b.changedE2EE()
+	k.changedLocked()
 }
 
 func (k *keyring) rotateLoop(t *time.Ticker) {
@@ -353,8 +436,32 @@ func (k *keyring) rekeyLocked(fresh bool) {
 	}
 	k.report.EpochsLed++
 	k.b.trace(fmt.Sprintf("e2ee epoch %d (ratchet %v, %d members)", ep.Number, ep.Ratchet, len(ep.Roster)))
+	k.arrivedLocked(ep.Number, ep.Ratchet, true)
 	st, err := k.member.Learn(ep)
 	k.learntLocked(st, err)
+	if n := len(k.report.Timeline); st != nil && n > 0 && k.report.Timeline[n-1].Epoch == ep.Number {
+		k.report.Timeline[n-1].Led = true
+	}
+}
+
+// arrivedLocked notes when a roster (or, with roster false, a sealed key)
+// of epoch came, for Timeline.
+func (k *keyring) arrivedLocked(epoch uint32, ratchet, roster bool) {
+	if epoch <= k.member.Epoch() {
+		return
+	}
+	a, ok := k.arrivals[epoch]
+	if !ok && len(k.arrivals) >= maxArrivals {
+		return
+	}
+	now := time.Now()
+	switch {
+	case roster && a.roster.IsZero():
+		a.roster, a.ratchet = now, ratchet
+	case !roster && a.key.IsZero():
+		a.key = now
+	}
+	k.arrivals[epoch] = a
 }
 
 // sendLocked sends one of the leader's messages and keeps it a while.
@@ -448,6 +555,7 @@ func (k *keyring) takeLocked(m *stanza.Element) {
 			k.b.log.Warn("bot: bad e2ee roster", "endpoint", k.self, "err", err)
 			return
 		}
+		k.arrivedLocked(r.Epoch, r.Ratchet, true)
 		st, err := k.member.OnRoster(r.Epoch, r.Ratchet, r.Members)
 		k.learntLocked(st, err)
 		return
@@ -457,6 +565,7 @@ func (k *keyring) takeLocked(m *stanza.Element) {
 			k.b.log.Warn("bot: bad e2ee key", "endpoint", k.self, "err", err)
 			return
 		}
+		k.arrivedLocked(sk.Epoch, false, false)
 		st, err := k.member.OnKey(sk.Epoch, sk.Enc, sk.CT)
 		k.learntLocked(st, err)
 	}
@@ -470,13 +579,21 @@ func (k *keyring) learntLocked(st *e2ee.EpochState, err error) {
 			k.report.RosterAlarms++
 		}
 		k.b.log.Warn("bot: e2ee epoch refused", "endpoint", k.self, "err", err)
-		k.b.changedE2EE()
+		k.changedLocked()
 		return
 	}
 	if st == nil {
 		return
 	}
 	k.recv.Add(st.Keys)
+	a := k.arrivals[st.Keys.Epoch]
+	for e := range k.arrivals {
+		if e <= st.Keys.Epoch {
+			delete(k.arrivals, e)
+		}
+	}
+	k.report.Timeline = appendBounded(k.report.Timeline, EpochTiming{Epoch: st.Keys.Epoch, Ratchet: a.ratchet,
+		Members: len(st.Roster), Roster: a.roster, Key: a.key, Installed: time.Now()})
 	k.learnt = append(k.learnt, st)
 	k.report.Epoch, k.report.SecurityCode = st.Keys.Epoch, st.Code
 	k.report.Epochs++
@@ -491,7 +608,7 @@ func (k *keyring) learntLocked(st *e2ee.EpochState, err error) {
 			k.useLocked(st)
 		})
 	}
-	k.b.changedE2EE()
+	k.changedLocked()
 }
 
 // useLocked starts sending with an epoch, and a key frame so receivers can
@@ -501,14 +618,22 @@ func (k *keyring) useLocked(st *e2ee.EpochState) {
 		return // a later epoch is in use already
 	}
 	k.report.SendEpoch = st.Keys.Epoch
+	for i := len(k.report.Timeline) - 1; i >= 0; i-- {
+		if t := &k.report.Timeline[i]; t.Epoch == st.Keys.Epoch {
+			t.Sending = time.Now()
+			break
+		}
+	}
 	k.b.requestKeyFrame()
-	k.b.changedE2EE()
+	k.changedLocked()
 }
 
 // stats is the report's e2ee part.
 func (k *keyring) stats() E2EEReport {
 	k.mu.Lock()
 	r := k.report
+	r.Timeline = append([]EpochTiming(nil), r.Timeline...)
+	r.Room = append([]RoomEvent(nil), r.Room...)
 	r.FramesUnsent = k.unsent
 	k.mu.Unlock()
 	r.Decrypted, r.Failed = k.recv.Stats()

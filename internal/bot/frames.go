@@ -271,7 +271,11 @@ type freezeDetector struct {
 	intervals []time.Duration // the last freezeWindow, oldest first
 	count     int
 	total     time.Duration
+	recent    []Freeze // the latest maxFreezeLog freezes, oldest first
 }
+
+// maxFreezeLog is how many freezes of a source VideoStats.FreezeLog keeps.
+const maxFreezeLog = 32
 
 // frame notes a decodable frame at t.
 func (f *freezeDetector) frame(t time.Time) {
@@ -290,6 +294,10 @@ func (f *freezeDetector) frame(t time.Time) {
 		if d >= max(3*mean, mean+150*time.Millisecond) {
 			f.count++
 			f.total += d
+			if len(f.recent) == maxFreezeLog {
+				f.recent = f.recent[1:]
+			}
+			f.recent = append(f.recent, Freeze{End: t, Ms: float64(d) / float64(time.Millisecond)})
 		}
 	}
 	if len(f.intervals) == freezeWindow {

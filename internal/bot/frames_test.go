@@ -317,6 +317,19 @@ func TestFreezes(t *testing.T) {
 	if f.count != 1 || f.total != 400*time.Millisecond {
 		t.Fatalf("%d freezes, %v; want 1, 400ms", f.count, f.total)
 	}
+	if len(f.recent) != 1 || !f.recent[0].End.Equal(at) || f.recent[0].Ms != 400 {
+		t.Fatalf("freeze log %+v, want one of 400 ms ending at %v", f.recent, at)
+	}
+	// The log keeps the latest maxFreezeLog.
+	for i := range maxFreezeLog + 5 {
+		for range 30 {
+			tick(33 * time.Millisecond)
+		}
+		tick(time.Duration(300+i) * time.Millisecond)
+	}
+	if len(f.recent) != maxFreezeLog || f.recent[len(f.recent)-1].Ms != float64(300+maxFreezeLog+4) || f.recent[0].Ms != 305 {
+		t.Fatalf("freeze log of %d, from %v ms to %v ms", len(f.recent), f.recent[0].Ms, f.recent[len(f.recent)-1].Ms)
+	}
 	// At 5 fps (200 ms), 350 ms is no freeze: max(600, 350) = 600 ms.
 	var slow freezeDetector
 	f = slow

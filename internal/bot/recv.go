@@ -308,6 +308,7 @@ func (s *sourceState) stats() SourceStats {
 	v := &VideoStats{Frames: s.frames, KeyFrames: s.keyFrames, FramesDropped: s.dropped, DecodeErrors: s.decodeErrors,
 		Freezes: s.freeze.count, FreezeMs: float64(s.freeze.total) / float64(time.Millisecond),
 		Width: s.width, Height: s.height, KeyFrameRequests: s.plis}
+	v.FreezeLog = append([]Freeze(nil), s.freeze.recent...)
 	if d := s.last.Sub(s.first); d > 0 {
 		v.FramesPerSecond = float64(s.frames) / d.Seconds()
 	}

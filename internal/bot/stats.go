@@ -72,11 +72,21 @@ type VideoStats struct {
 	// totalFreezesDuration over the decodable frames.
 	Freezes  int     `json:"freezes"`
 	FreezeMs float64 `json:"freezeMs"`
+	// FreezeLog is the latest freezes (at most 32), oldest first: when
+	// each ended, at the decodable frame after it, and how long it was.
+	FreezeLog []Freeze `json:"freezeLog,omitempty"`
 	// Width and Height are the last key frame's.
 	Width  int `json:"width"`
 	Height int `json:"height"`
 	// KeyFrameRequests counts the PLIs the bot sent for this source.
 	KeyFrameRequests int `json:"keyFrameRequests"`
+}
+
+// Freeze is one freeze of a video source: the time between two decodable
+// frames that W3C webrtc-stats counts as one.
+type Freeze struct {
+	End time.Time `json:"end"`
+	Ms  float64   `json:"ms"`
 }
 
 // Sent is what the bot sent of its camera, per simulcast encoding.

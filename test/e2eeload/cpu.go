@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-im/parley/test/internal/procstat"
+)
+
+// CPURun is one run of -mode cpu: the server's CPU over a window of steady
+// media in a room with encryption on or off.
+type CPURun struct {
+	Room    string   `json:"room"`
+	E2EE    bool     `json:"e2ee"`
+	Bots    int      `json:"bots"`
+	Load    string   `json:"load"` // load average at the window's end
+	Window  Duration `json:"window"`
+	CPU     Duration `json:"cpu"`         // the server's utime + stime in the window
+	Sent    float64  `json:"packetsSent"` // parley_bridge_packets_sent_total in the window
+	Recv    float64  `json:"packetsReceived"`
+	BytesTx float64  `json:"bytesSent"`
+	// PerPacket is CPU / Sent.
+	PerPacket Duration `json:"perPacket"`
+}
+
+func (r *CPURun) print(w io.Writer) {
+	on := "off"
+	if r.E2EE {
+		on = "on "
+	}
+	fmt.Fprintf(w, "cpu e2ee %s %d bots, %v: server CPU %v (%.2f cores), %.0f packets sent (%.0f/s), %.0f received, %.1f Mbit/s sent; %.2f µs CPU per packet sent; load average %s\n",
+		on, r.Bots, r.Window, r.CPU, time.Duration(r.CPU).Seconds()/time.Duration(r.Window).Seconds(), r.Sent,
+		r.Sent/time.Duration(r.Window).Seconds(), r.Recv, r.BytesTx*8/1e6/time.Duration(r.Window).Seconds(),
+		float64(r.PerPacket)/float64(time.Microsecond), r.Load)
+}
+
+// cpuRun fills a room, waits until media flows (and, encrypted, everyone
+// shares an epoch), and measures the server over o.Window.
+func cpuRun(ctx context.Context, o Options, e2ee bool, name string) (*CPURun, error) {
+	if err := awaitEndpoints(ctx, o.Server, 0); err != nil {
+		return nil, err
+	}
+	r := newRoom(o, name, e2ee)
+	defer r.close()
+	if err := r.fill(ctx, o.Bots); err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.SettleTimeout)
+	defer cancel()
+	if e2ee {
+		if err := await(sctx, r.bots, func() bool { return settled(r.bots, 0) }); err != nil {
+			return nil, fmt.Errorf("the room never settled on one epoch: %w", err)
+		}
+	}
+	if err := awaitVideo(sctx, r.bots, o.videoSources(), 30); err != nil {
+		return nil, err
+	}
+	m0, err := metrics(o.Server)
+	if err != nil {
+		return nil, err
+	}
+	c0, err := procstat.CPUTime(o.PID)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := waitFor(ctx, o.Window); err != nil {
+		return nil, err
+	}
+	c1, err := procstat.CPUTime(o.PID)
+	if err != nil {
+		return nil, err
+	}
+	m1, err := metrics(o.Server)
+	if err != nil {
+		return nil, err
+	}
+	run := &CPURun{Room: name, E2EE: e2ee, Bots: o.Bots, Load: loadAverage(), Window: Duration(time.Since(t0)), CPU: Duration(c1 - c0),
+		Sent:    m1["parley_bridge_packets_sent_total"] - m0["parley_bridge_packets_sent_total"],
+		Recv:    m1["parley_bridge_packets_received_total"] - m0["parley_bridge_packets_received_total"],
+		BytesTx: m1["parley_bridge_bytes_sent_total"] - m0["parley_bridge_bytes_sent_total"]}
+	if run.Sent > 0 {
+		run.PerPacket = Duration(float64(run.CPU) / run.Sent)
+	}
+	return run, nil
+}
+
+var insecure = &http.Client{Timeout: 10 * time.Second,
+	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
+// metrics reads the server's /metrics: each metric's samples summed over
+// their labels.
+func metrics(base string) (map[string]float64, error) {
+	resp, err := insecure.Get(strings.TrimSuffix(base, "/") + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+			_, value, _ = strings.Cut(line[strings.LastIndexByte(line, '}')+1:], " ")
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			out[name] += v
+		}
+	}
+	return out, sc.Err()
+}
+
+// awaitEndpoints waits until the bridge holds at most n endpoints (the
+// previous run's are gone). The bridge tells nobody, so this polls.
+func awaitEndpoints(ctx context.Context, base string, n int) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m, err := metrics(base)
+		if err == nil && m["parley_bridge_endpoints"] <= float64(n) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the bridge still has %v endpoints after 60 s (%v)", m["parley_bridge_endpoints"], err)
+		}
+		if err := waitFor(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// server is a `parley serve` the tool started.
+type server struct {
+	cmd  *exec.Cmd
+	dir  string
+	base string
+	done chan error
+}
+
+// startServer starts `parley serve` (bin, or cmd/parley built into a
+// temporary folder) with HTTPS, XMPP, media and TURN on loopback.
+func startServer(ctx context.Context, bin string) (*server, error) {
+	dir, err := os.MkdirTemp("", "e2eeload")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{dir: dir, done: make(chan error, 1)}
+	if bin == "" {
+		bin = filepath.Join(dir, "parley")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/parley").CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("go build ./cmd/parley (run from the repository's root): %v\n%s", err, out)
+		}
+	}
+	conf := filepath.Join(dir, "parley.toml")
+	// Many logins from one address; loopback candidates for the bots.
+	const toml = "[c2s]\nlogins-per-second = 1000\nlogin-burst = 1000\n\n[bridge]\ninclude-loopback = true\n"
+	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, "serve", "--config", conf, "--data", filepath.Join(dir, "data"), "--http", addr,
+		"--xmpp", "127.0.0.1:0", "--media", "127.0.0.1:0", "--turn", "127.0.0.1:0", "--turn-tls", "off",
+		"--metrics-allow", "127.0.0.0/8", "--log-level", "warn")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { s.done <- s.cmd.Wait(); logf.Close() }()
+	s.base = "https://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := insecure.Get(s.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		select {
+		case err := <-s.done:
+			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+			return nil, fmt.Errorf("parley serve ended: %v\n%s", err, log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("parley serve did not answer /healthz in 30 s")
+		}
+		if err := waitFor(ctx, 50*time.Millisecond); err != nil {
+			s.stop()
+			return nil, err
+		}
+	}
+}
+
+// stop ends the server (SIGTERM, SIGKILL after 10 s) and removes its folder.
+func (s *server) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	os.RemoveAll(s.dir)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
