@@ -376,7 +376,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 }
 
 // Run serves until ctx is cancelled (SIGINT/SIGTERM in main), then shuts
-// down gracefully within 10 seconds.
+// down gracefully within 10 seconds; a clustered bridge node drains first,
+// for up to cfg.DrainTimeout (Drain).
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	a, err := New(cfg, log)
 	if err != nil {
@@ -392,6 +393,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+		if cfg.DrainTimeout > 0 {
+			dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+			if err := a.Drain(dctx); err != nil {
+				log.Warn("exiting before the bridge drained", "err", err)
+			}
+			cancel()
+		}
 	case serveErr = <-a.Err():
 		log.Error("component stopped", "err", serveErr)
 	}

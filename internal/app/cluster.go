@@ -206,6 +206,26 @@ func (a *App) startBridgeRole() error {
 	return nil
 }
 
+// Drain lets a clustered bridge node's participants move before it stops (SIGTERM or SIGINT, in
+// Run): the bridge takes no new endpoints and says it drains, the focus moves its participants to
+// other bridges, and Drain returns once the bridge holds no endpoint, or with ctx's error. Other
+// processes have nothing to drain and return at once.
+func (a *App) Drain(ctx context.Context) error {
+	n := a.cluster.node
+	if a.cfg.Role != config.RoleBridge || n == nil {
+		return nil
+	}
+	a.log.Info("bridge draining", "bridge", a.Bridge.ID())
+	n.Drain()
+	select {
+	case <-n.Drained():
+		a.log.Info("bridge drained", "bridge", a.Bridge.ID())
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bridge %s: drain: %w", a.Bridge.ID(), ctx.Err())
+	}
+}
+
 // shutdownBridgeRole leaves the cluster first (the signal nodes stop placing participants here), then
 // stops serving.
 func (a *App) shutdownBridgeRole(ctx context.Context) error {

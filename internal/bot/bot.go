@@ -129,6 +129,12 @@ type Bot struct {
 	start, end  time.Time     // guarded by mu: when Join began, when Close or Vanish ran (zero before)
 	changed     chan struct{} // closed and replaced on every change of what arrived, the maps or the dominant speaker
 	err         error
+
+	// jingleGen counts the focus's session-initiates, and session-terminates of the latest one, in
+	// the order they arrived; jingleSID is the latest session-initiate's sid. Both guarded by mu: a
+	// session whose setup an offer or terminate overtook is dropped (media.go).
+	jingleGen int
+	jingleSID string
 }
 
 // config.json as far as the bot reads it.
@@ -593,10 +599,11 @@ func (b *Bot) onStanza(el *stanza.Element) {
 		// reader goroutine.
 		b.x().Send(stanza.Result(el, nil))
 		j := el.Child(nsJingle, "jingle")
+		gen := b.noteJingle(j.Get("action"), j.Get("sid"))
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.onJingle(j)
+			b.onJingle(j, gen)
 		}()
 	default:
 		b.x().Send(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
@@ -619,13 +626,61 @@ func httpClient(insecure bool) *http.Client {
 // trace logs a step of the session at debug level (`parley bot -v`).
 func (b *Bot) trace(ev string) { b.log.Debug("bot", "endpoint", b.nick, "event", ev) }
 
-// endSession closes the current Jingle session's media, if any.
+// noteJingle counts a Jingle request from the focus in the order it arrived, on the reader
+// goroutine, and returns the count it leaves (see jingleGen).
+func (b *Bot) noteJingle(action, sid string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case action == "session-initiate":
+		b.jingleGen++
+		b.jingleSID = sid
+	case action == "session-terminate" && sid == b.jingleSID:
+		b.jingleGen++
+	}
+	return b.jingleGen
+}
+
+// endSession closes the current Jingle session's media, if any, and drops a session being set up.
 func (b *Bot) endSession() {
 	b.mu.Lock()
+	b.jingleGen++
 	m := b.media
 	b.media = nil
 	b.mu.Unlock()
 	if m != nil {
 		m.close()
 	}
+}
+
+// replaceSession closes the current Jingle session's media for the offer gen, unless a later
+// session-initiate or session-terminate than gen's arrived; it reports whether gen is still the
+// latest.
+func (b *Bot) replaceSession(gen int) bool {
+	b.mu.Lock()
+	if b.jingleGen != gen {
+		b.mu.Unlock()
+		return false
+	}
+	m := b.media
+	b.media = nil
+	b.mu.Unlock()
+	if m != nil {
+		m.close()
+	}
+	return true
+}
+
+// endSessionOf closes the media of session sid if it is the current one: a session-terminate from
+// the focus (it moves the bot to another bridge, or the conference ends) ends nothing newer.
+func (b *Bot) endSessionOf(sid string) {
+	b.mu.Lock()
+	m := b.media
+	if m == nil || m.sid != sid {
+		b.mu.Unlock()
+		return
+	}
+	b.media = nil
+	b.mu.Unlock()
+	m.close()
 }

@@ -62,8 +62,10 @@ func (m *session) close() {
 	m.wg.Wait()
 }
 
-// onJingle handles a Jingle request from the focus.
-func (b *Bot) onJingle(el *stanza.Element) {
+// onJingle handles a Jingle request from the focus; gen is the count noteJingle left for it. A
+// session-terminate followed by a session-initiate (the focus moves the bot to another bridge) ends
+// the old session and starts the new one, whichever goroutine runs first.
+func (b *Bot) onJingle(el *stanza.Element, gen int) {
 	j, err := jingle.Parse(el, jingle.OfferLimits())
 	if err != nil {
 		b.fail(fmt.Errorf("bad Jingle from the focus: %w", err))
@@ -71,17 +73,21 @@ func (b *Bot) onJingle(el *stanza.Element) {
 	}
 	switch j.Action {
 	case "session-initiate":
-		b.endSession()
-		if err := b.startSession(j); err != nil {
+		if !b.replaceSession(gen) {
+			return // a later offer or a terminate of this one came meanwhile
+		}
+		if err := b.startSession(j, gen); err != nil {
 			b.fail(err)
 		}
 	case "session-terminate":
-		b.endSession()
+		b.trace("session-terminate")
+		b.endSessionOf(j.SID)
 	}
 }
 
-// startSession answers a session-initiate.
-func (b *Bot) startSession(offer *jingle.Jingle) error {
+// startSession answers a session-initiate; it drops the session if a later session-initiate or a
+// session-terminate of this one (gen) came while it gathered.
+func (b *Bot) startSession(offer *jingle.Jingle, gen int) error {
 	b.trace("session-initiate")
 	offerSDP, err := jingle.ToSDPString(offer, jingle.SDPOptions{Split: true})
 	if err != nil {
@@ -166,6 +172,11 @@ func (b *Bot) startSession(offer *jingle.Jingle) error {
 	accept.Responder = b.x().JID()
 	b.setSources(accept, m)
 	b.mu.Lock()
+	if b.jingleGen != gen {
+		b.mu.Unlock()
+		pc.Close()
+		return nil
+	}
 	b.media = m
 	b.mu.Unlock()
 

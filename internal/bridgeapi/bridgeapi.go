@@ -8,7 +8,7 @@
 //	focus → bridge B  Sources (source-add / source-remove)     → ok | error
 //	focus → bridge B  Expire                                   → ok | error
 //	bridge → focus    Event endpoint-expired{B, conference, endpoint, reason}
-//	bridge → focus    Event bridge-draining{B} | bridge-gone{B}
+//	bridge → focus    Event bridge-draining{B} | bridge-gone{B} | bridge-up{B}
 //
 // Allocate is addressed to the pool, which picks the bridge (in a cluster: the conference's bridge while
 // it has room, else the participant's region, then the least loaded); every later request names the
@@ -49,6 +49,8 @@ const (
 	BridgeDraining = "bridge-draining"
 	// BridgeGone: the bridge stopped or missed its heartbeats; its endpoints are lost.
 	BridgeGone = "bridge-gone"
+	// BridgeUp: a bridge joined (or came back); participants waiting for a bridge may have one now.
+	BridgeUp = "bridge-up"
 )
 
 // Event is what a bridge tells the focus without being asked.

@@ -43,6 +43,8 @@ type Node struct {
 	o        NodeOptions
 	log      *slog.Logger
 	draining atomic.Bool
+	drained  chan struct{} // closed once the bridge drains and holds no endpoint
+	empty    sync.Once
 
 	mu   sync.Mutex
 	nc   *nats.Conn         // guarded by mu: nil before Start and after Close
@@ -59,10 +61,14 @@ func NewNode(b *bridge.Bridge, o NodeOptions) *Node {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{b: b, o: o, log: o.Log.With("component", "cluster", "bridge", b.ID()), stop: make(chan struct{})}
+	n := &Node{b: b, o: o, log: o.Log.With("component", "cluster", "bridge", b.ID()), stop: make(chan struct{}),
+		drained: make(chan struct{})}
 	b.OnEndpointExpired(func(conferenceID, endpointID, reason string) {
 		n.publish(subjectEvents, bridgeapi.Event{Kind: bridgeapi.EndpointExpired, Bridge: b.ID(),
 			ConferenceID: conferenceID, EndpointID: endpointID, Reason: reason})
+		if n.draining.Load() {
+			n.checkDrained()
+		}
 	})
 	return n
 }
@@ -96,13 +102,28 @@ func (n *Node) Start(nc *nats.Conn) error {
 	return nil
 }
 
-// Drain makes the bridge refuse new endpoints and tells the signal nodes at once.
+// Drain makes the bridge refuse new endpoints and tells the signal nodes at once, whose focus then
+// moves the bridge's participants elsewhere; Drained says when none is left.
 func (n *Node) Drain() {
 	if n.draining.Swap(true) {
 		return
 	}
 	n.publish(subjectEvents, bridgeapi.Event{Kind: bridgeapi.BridgeDraining, Bridge: n.b.ID()})
 	n.heartbeat()
+	n.checkDrained()
+}
+
+// Drained is closed once the bridge drains (Drain) and holds no endpoint.
+func (n *Node) Drained() <-chan struct{} { return n.drained }
+
+// checkDrained closes drained if the bridge holds no endpoint; endpoints only go once it drains.
+func (n *Node) checkDrained() {
+	for _, c := range n.b.Debug().Conferences {
+		if len(c.Endpoints) > 0 {
+			return
+		}
+	}
+	n.empty.Do(func() { close(n.drained) })
 }
 
 // Close stops the heartbeats and the requests and tells the signal nodes the bridge is gone; it does

@@ -110,6 +110,9 @@ func (p *Pool) onHeartbeat(m *nats.Msg) {
 	}
 	if p.reg.Heard(hb) {
 		p.log.Info("bridge joined", "bridge", hb.Bridge, "region", hb.Region, "version", hb.Version)
+		if !hb.Draining {
+			p.emit(bridgeapi.Event{Kind: bridgeapi.BridgeUp, Bridge: hb.Bridge})
+		}
 	}
 }
 
@@ -125,6 +128,11 @@ func (p *Pool) onEvent(m *nats.Msg) {
 	case bridgeapi.BridgeGone:
 		p.log.Info("bridge left", "bridge", ev.Bridge, "reason", ev.Reason)
 		p.reg.Remove(ev.Bridge)
+	case bridgeapi.BridgeDraining:
+		p.log.Info("bridge drains", "bridge", ev.Bridge)
+		p.reg.draining(ev.Bridge) // before its next heartbeat says so, so that no move goes there
+	case bridgeapi.BridgeUp:
+		return // the pool's own word, from the heartbeats
 	}
 	p.emit(ev)
 }

@@ -3,9 +3,12 @@ package config
 import (
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestClusterKeys: with no cluster keys a process is role all and not clustered (one machine, no
@@ -85,5 +88,43 @@ func TestRegionMap(t *testing.T) {
 		if got := regions(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("%s: region %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// TestDrainTimeout: 30 s unless the flag, the variable or the file says otherwise; a negative or
+// unreadable one is refused, naming how it was given.
+func TestDrainTimeout(t *testing.T) {
+	c, err := Load(nil, noEnv, io.Discard)
+	if err != nil || c.DrainTimeout != 30*time.Second {
+		t.Fatalf("default drain timeout %v (%v), want 30s", c.DrainTimeout, err)
+	}
+	if c, err = Load([]string{"--drain-timeout", "5s"}, noEnv, io.Discard); err != nil || c.DrainTimeout != 5*time.Second {
+		t.Fatalf("--drain-timeout 5s: %v (%v)", c.DrainTimeout, err)
+	}
+	env := func(k string) string {
+		if k == "PARLEY_DRAIN_TIMEOUT" {
+			return "1m"
+		}
+		return ""
+	}
+	if c, err = Load(nil, env, io.Discard); err != nil || c.DrainTimeout != time.Minute {
+		t.Fatalf("PARLEY_DRAIN_TIMEOUT=1m: %v (%v)", c.DrainTimeout, err)
+	}
+	path := filepath.Join(t.TempDir(), "parley.toml")
+	os.WriteFile(path, []byte("drain-timeout = \"0s\"\n"), 0o600)
+	if c, err = Load([]string{"--config", path}, noEnv, io.Discard); err != nil || c.DrainTimeout != 0 {
+		t.Fatalf("drain-timeout = \"0s\" in the file: %v (%v)", c.DrainTimeout, err)
+	}
+	if _, err = Load([]string{"--drain-timeout", "-1s"}, noEnv, io.Discard); err == nil || !strings.Contains(err.Error(), "--drain-timeout") {
+		t.Fatalf("a negative drain timeout: %v", err)
+	}
+	bad := func(k string) string {
+		if k == "PARLEY_DRAIN_TIMEOUT" {
+			return "soon"
+		}
+		return ""
+	}
+	if _, err = Load(nil, bad, io.Discard); err == nil || !strings.Contains(err.Error(), "PARLEY_DRAIN_TIMEOUT") {
+		t.Fatalf("PARLEY_DRAIN_TIMEOUT=soon: %v", err)
 	}
 }

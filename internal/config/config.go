@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -70,6 +71,9 @@ type Config struct {
 	// RegionMap ("CIDR=REGION" pairs) gives a participant whose join presence names no region the
 	// region of its client address, on a signal node (the longest matching prefix wins).
 	RegionMap []string `toml:"region-map"`
+	// DrainTimeout bounds how long a clustered bridge node drains on SIGTERM or SIGINT (no new
+	// endpoints, its participants moved to other bridges) before it exits anyway; 0 exits at once.
+	DrainTimeout time.Duration `toml:"drain-timeout"`
 
 	C2S    c2s.Config    `toml:"c2s"`
 	Bridge bridge.Config `toml:"bridge"`
@@ -111,21 +115,22 @@ type TURNSection struct {
 // Default returns a configuration that serves https://localhost:8443.
 func Default() Config {
 	return Config{
-		Domain:     "localhost",
-		HTTP:       ":8443",
-		XMPP:       ":5222",
-		Media:      ":10000",
-		TURN:       ":3478",
-		TURNTLS:    ":5349",
-		Data:       "./data",
-		LogLevel:   "info",
-		Role:       RoleAll,
-		C2S:        c2s.Default(),
-		Bridge:     bridge.Default(),
-		TURNServer: TURNSection{Config: turn.Default()},
-		MUC:        muc.Default(),
-		Auth:       auth.DefaultConfig(),
-		Focus:      focus.DefaultLimits(),
+		Domain:       "localhost",
+		HTTP:         ":8443",
+		XMPP:         ":5222",
+		Media:        ":10000",
+		TURN:         ":3478",
+		TURNTLS:      ":5349",
+		Data:         "./data",
+		LogLevel:     "info",
+		Role:         RoleAll,
+		DrainTimeout: 30 * time.Second,
+		C2S:          c2s.Default(),
+		Bridge:       bridge.Default(),
+		TURNServer:   TURNSection{Config: turn.Default()},
+		MUC:          muc.Default(),
+		Auth:         auth.DefaultConfig(),
+		Focus:        focus.DefaultLimits(),
 	}
 }
 
@@ -282,6 +287,9 @@ func (c Config) validateCluster() error {
 	case c.ClusterCreds != "" && !c.Clustered():
 		return keyError("cluster-creds", "given without --cluster or --cluster-listen")
 	}
+	if c.DrainTimeout < 0 {
+		return keyError("drain-timeout", "%v is negative", c.DrainTimeout)
+	}
 	if c.Region != "" && !isRegion(c.Region) {
 		return keyError("region", "%q is not letters, digits, '-', '_' or '.' (at most 64)", c.Region)
 	}
@@ -351,6 +359,7 @@ type option struct {
 	name, usage string
 	str         *string
 	list        *[]string
+	dur         *time.Duration
 }
 
 func (c *Config) options() []option {
@@ -376,6 +385,7 @@ func (c *Config) options() []option {
 		{name: "cluster-listen", usage: "HOST:PORT where a signal node embeds a NATS server for the cluster (writes cluster.creds into --data)", str: &c.ClusterListen},
 		{name: "region", usage: "the region a bridge serves (participants of that region are placed on it first)", str: &c.Region},
 		{name: "region-map", usage: "comma-separated CIDR=REGION pairs: a participant's region by client address when its presence names none (signal node)", list: &c.RegionMap},
+		{name: "drain-timeout", usage: "how long a bridge node drains on SIGTERM (its participants moved to other bridges) before it exits anyway; 0 exits at once", dur: &c.DrainTimeout},
 	}
 }
 
@@ -430,8 +440,13 @@ version, draining); one silent for 3 s is taken out. A new conference goes to
 a bridge of its participant's region (its <jitsi_participant_region/>, which
 parley bot sends from ?region= on the room URL; else --region-map by client
 address), else to the least loaded, and stays on that bridge while it lives
-and does not drain. The cluster link is TLS with the certificate cluster.creds
-pins; nodes without the file's key are refused. Every role answers GET /healthz.
+and does not drain. When a bridge is gone (silent for 3 s, or its process
+died) or drains, the focus moves its participants to another bridge at once
+(a new Jingle session). SIGTERM on a bridge node drains it: no new endpoints,
+its participants moved, then it exits once it holds none, or after
+--drain-timeout (30s). The cluster link is TLS with the certificate
+cluster.creds pins; nodes without the file's key are refused. Every role
+answers GET /healthz.
 
 Flags (each also a config-file key and a PARLEY_* variable):
 `
@@ -472,9 +487,16 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 			continue
 		}
 		given[o.name] = EnvName(o.name)
-		if o.str != nil {
+		switch {
+		case o.str != nil:
 			*o.str = v
-		} else {
+		case o.dur != nil:
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("%s: %q is not a duration (30s, 1m)", EnvName(o.name), v)
+			}
+			*o.dur = d
+		default:
 			*o.list = splitList(v)
 		}
 	}
@@ -486,9 +508,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	fs.String("config", path, "TOML configuration file")
 	for _, o := range cfg.options() {
-		if o.str != nil {
+		switch {
+		case o.str != nil:
 			fs.StringVar(o.str, o.name, *o.str, o.usage)
-		} else {
+		case o.dur != nil:
+			fs.DurationVar(o.dur, o.name, *o.dur, o.usage)
+		default:
 			fs.Var(&listValue{p: o.list}, o.name, o.usage)
 		}
 	}

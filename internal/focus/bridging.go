@@ -102,6 +102,9 @@ func (p *participant) allocated(gen int, a bridgeapi.Allocated, err error) {
 	p.retries = 0
 	p.alloc = &a
 	p.offerSession()
+	if gone, leaving := p.c.f.leaving(a.Bridge); leaving {
+		p.moveOff(gone) // the bridge went or drains since it answered
+	}
 }
 
 // Allocations that fail for want of a bridge (none known yet, the one picked went away or drains, no
@@ -131,6 +134,12 @@ func (p *participant) expireEndpoint() {
 	c := p.c
 	p.alloc = nil
 	p.gen++
+	if mv := p.move; mv != nil {
+		// Left or restarted during a move: the endpoint it was leaving goes now (its conference may
+		// end before the move's answer), the new one with the expiry below.
+		p.move = nil
+		p.expireOn(mv.from)
+	}
 	p.lane.do(func() {
 		if p.lane.bridge == "" {
 			return
@@ -174,6 +183,7 @@ func (c *conference) regionOf(presence *stanza.Element, real string) string {
 
 // onBridgeEvent takes what a bridge says unasked to the conference it concerns.
 func (f *Focus) onBridgeEvent(ev bridgeapi.Event) {
+	f.noteBridge(ev)
 	f.mu.Lock()
 	var confs []*conference
 	for _, c := range f.confs {
@@ -187,9 +197,9 @@ func (f *Focus) onBridgeEvent(ev bridgeapi.Event) {
 	}
 }
 
-// onBridgeEvent notes endpoints lost with their bridge: they are allocated afresh (on another bridge)
-// when the participant restarts its session, which it does once its ICE fails. Moving them before
-// that is the next step of the cluster work (issue 17).
+// onBridgeEvent moves the participants of a bridge that is gone or draining to another bridge at
+// once, without waiting for their ICE to fail (move.go), and gives those waiting for a bridge one
+// that joined.
 func (c *conference) onBridgeEvent(ev bridgeapi.Event) {
 	switch ev.Kind {
 	case bridgeapi.EndpointExpired:
@@ -197,13 +207,11 @@ func (c *conference) onBridgeEvent(ev bridgeapi.Event) {
 			c.f.log.Info("bridge expired an endpoint", "room", c.room.String(), "endpoint", ev.EndpointID, "bridge", ev.Bridge, "reason", ev.Reason)
 		}
 	case bridgeapi.BridgeGone:
-		for _, p := range c.parts {
-			if p.alloc != nil && p.alloc.Bridge == ev.Bridge {
-				c.f.log.Warn("participant's bridge is gone", "room", c.room.String(), "endpoint", p.nick, "bridge", ev.Bridge)
-				p.alloc = nil
-				p.lane.do(func() { p.lane.bridge = "" })
-			}
-		}
+		c.moveOff(ev.Bridge, true)
+	case bridgeapi.BridgeDraining:
+		c.moveOff(ev.Bridge, false)
+	case bridgeapi.BridgeUp:
+		c.retryWaiting()
 	}
 }
 

@@ -105,7 +105,10 @@ type Focus struct {
 	confs   map[jid.JID]*conference // guarded by mu: room bare JID → conference
 	pending map[string]int          // guarded by mu: unjoined conferences per requester key (see admit)
 	ended   chan struct{}           // guarded by mu: closed (and replaced) when a conference is forgotten
-	wg      sync.WaitGroup
+	// leavingBridges are the bridges said to be gone (true) or draining (false), by ID (move.go);
+	// guarded by mu.
+	leavingBridges map[string]bool
+	wg             sync.WaitGroup
 }
 
 // New returns a focus; register ServiceComponent for cfg.Service and
@@ -121,7 +124,7 @@ func New(cfg Config, r Router, b bridgeapi.Bridges, log *slog.Logger) (*Focus, e
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Focus{cfg: cfg, user: u, router: r, bridge: b, log: log.With("component", "focus"),
 		ctx: ctx, cancel: cancel, confs: make(map[jid.JID]*conference), pending: make(map[string]int),
-		ended: make(chan struct{})}
+		ended: make(chan struct{}), leavingBridges: make(map[string]bool)}
 	b.Listen(f.onBridgeEvent)
 	return f, nil
 }

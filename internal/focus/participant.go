@@ -39,6 +39,7 @@ type participant struct {
 	allocating bool                 // an allocation is on its way
 	gen        int                  // counts expiries, so an allocation that an expiry overtook is known
 	retries    int                  // allocations failed in a row for want of a bridge
+	move       *moving              // a move off a gone or draining bridge on its way (move.go), nil when none
 }
 
 // Feature vars the offer depends on (jitsi-dialect.md §5.1).

@@ -193,8 +193,9 @@ func joinBots(t *testing.T, ctx context.Context, url string, n int) []*bot.Bot {
 
 // Three `parley serve` processes connected only through the NATS server the signal node embeds:
 // bots of region eu meet on the eu bridge; after `kill -9` of that bridge the signal node takes it
-// out within MissedAfter of its last heartbeat, and a new conference of region eu meets on the
-// other bridge. A bridge process with the cluster's certificate but another key is refused and exits.
+// out within MissedAfter of its last heartbeat, the focus moves the bots to the other bridge, and a
+// new conference of region eu meets there too. A bridge process with the cluster's certificate but
+// another key is refused and exits.
 func TestProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs parley serve processes")
@@ -243,8 +244,8 @@ func TestProcesses(t *testing.T) {
 		t.Fatalf("the killed bridge was taken out after %v, want within %v", took, cluster.MissedAfter)
 	}
 	joinBots(t, ctx, "https://"+signal.http+"/after?region=eu", 2)
-	if err := us.getJSON("/debug/bridge", &dbg); err != nil || len(dbg.Conferences) != 1 {
-		t.Fatalf("the us bridge holds %d conferences (%v), want the new one", len(dbg.Conferences), err)
+	if err := us.getJSON("/debug/bridge", &dbg); err != nil || len(dbg.Conferences) != 2 {
+		t.Fatalf("the us bridge holds %d conferences (%v), want the one moved off the killed bridge and the new one", len(dbg.Conferences), err)
 	}
 
 	other := wrongCreds(t, creds)
