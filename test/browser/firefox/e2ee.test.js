@@ -6,11 +6,11 @@
 //
 // Run by firefox_e2ee_test.go inside the network namespace (PARLEY_URL is
 // the host side of its veth; PARLEY_BOT_URL tells what the bot got).
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BASE, WAIT, launch, participant, screenshot, skipPrejoin } from "../lib/browser.js";
-import { firefoxParticipant, launchFirefox } from "../lib/firefox.js";
+import { BASE, WAIT, screenshot, skipPrejoin } from "../lib/browser.js";
+import { joinBoth, until as poll, useBrowsers } from "../lib/firefox.js";
 
 const ROOM = process.env.PARLEY_ROOM;
 const BOT = process.env.PARLEY_BOT_URL;
@@ -21,15 +21,7 @@ async function botState() {
   return (await fetch(BOT)).json();
 }
 
-let chromium, firefox;
-before(async () => {
-  const [c, f] = await Promise.allSettled([launch(), launchFirefox()]);
-  [chromium, firefox] = [c.value, f.value];
-  for (const r of [c, f]) if (r.status === "rejected") throw r.reason;
-});
-after(async () => {
-  await Promise.allSettled([chromium?.close(), firefox?.close()]);
-});
+const browsers = useBrowsers();
 
 /** The page's E2EE state and the video frames it decoded per remote owner (works in both browsers). */
 function state(page) {
@@ -51,19 +43,11 @@ function state(page) {
   });
 }
 
-async function until(what, get, ok, timeout = 3 * WAIT) {
-  const deadline = Date.now() + timeout;
-  let v;
-  while (Date.now() < deadline) {
-    v = await get();
-    if (ok(v)) return v;
-    await sleep(250);
-  }
-  throw new Error(`${what}: ${JSON.stringify(v)}; all: ${JSON.stringify(await everyone().catch((e) => e.message))}`);
-}
-
 /** Every participant's state, for a failure's message. */
 let everyone = async () => ({});
+
+/** lib/firefox.js's until, with longer to wait and everyone's state in its error. */
+const until = (what, get, ok) => poll(what, get, ok, { timeout: 3 * WAIT, explain: () => everyone() });
 
 const failed = (st) => st.stats.dropped.auth + st.stats.dropped["unknown-key"];
 
@@ -71,12 +55,11 @@ test("Firefox, Chromium and a bot decode each other in an encrypted room", { tim
   const url = `${BASE}/${ROOM}`;
   const pass = "&k=" + encodeURIComponent(PASSPHRASE);
   const bot0 = await botState();
-  const ff = await firefoxParticipant(firefox);
-  const ch = await participant(chromium);
-  await ff.page.goto(url + skipPrejoin("Fox") + pass);
-  await ff.page.waitForSelector("#meeting", { timeout: 3 * WAIT });
-  await ch.page.goto(url + skipPrejoin("Chrome") + pass);
-  await ch.page.waitForSelector("#meeting", { timeout: 3 * WAIT });
+  const { ff, ch } = await joinBoth(browsers, {
+    firefox: { url: url + skipPrejoin("Fox") + pass },
+    chromium: { url: url + skipPrejoin("Chrome") + pass, viewport: { width: 1280, height: 800 } },
+    timeout: 3 * WAIT,
+  });
   const [f0, c0] = [await state(ff.page), await state(ch.page)];
   const bot = bot0.endpoint;
   everyone = async () => ({ bot, firefox: await state(ff.page), chromium: await state(ch.page), botState: await botState() });

@@ -7,11 +7,10 @@
 // Run by firefox_test.go inside a network namespace (PARLEY_URL is the
 // host side of its veth); the bot runs in the Go test, which answers
 // PARLEY_BOT_URL/received with what the bot got, by endpoint id.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
-import { BASE, WAIT, launch, participant, screenshot, skipPrejoin } from "../lib/browser.js";
-import { firefoxParticipant, launchFirefox } from "../lib/firefox.js";
+import { BASE, WAIT, screenshot, skipPrejoin } from "../lib/browser.js";
+import { joinBoth, until, useBrowsers } from "../lib/firefox.js";
 
 const ROOM = process.env.PARLEY_ROOM;
 const BOT = process.env.PARLEY_BOT_URL;
@@ -21,16 +20,7 @@ const BOT = process.env.PARLEY_BOT_URL;
 // map has added its m-line, can stay unheard. Known, reported in firefox_test.go's notYet.
 const LATCH = process.env.PARLEY_FIREFOX_TODO_LATCH;
 
-let chromium, firefox;
-before(async () => {
-  // Both are kept even if one fails to start, so after() closes the other and node ends.
-  const [c, f] = await Promise.allSettled([launch(), launchFirefox()]);
-  [chromium, firefox] = [c.value, f.value];
-  for (const r of [c, f]) if (r.status === "rejected") throw r.reason;
-});
-after(async () => {
-  await Promise.allSettled([chromium?.close(), firefox?.close()]);
-});
+const browsers = useBrowsers();
 
 /** What a page receives from whom, by the page's own state and getStats (works in both browsers). */
 function mediaStats(page) {
@@ -70,18 +60,6 @@ function mediaStats(page) {
     out.tiles.sort();
     return out;
   });
-}
-
-/** Polls get() until ok(value) holds or the time is up; returns the last value. */
-async function until(what, get, ok, timeout = 2 * WAIT) {
-  const deadline = Date.now() + timeout;
-  let v;
-  while (Date.now() < deadline) {
-    v = await get();
-    if (ok(v)) return v;
-    await sleep(250);
-  }
-  throw new Error(`${what}: ${JSON.stringify(v)}`);
 }
 
 /** Waits until a page plays these participants' videos on their tiles and receives their audio, still flowing a moment later. */
@@ -133,15 +111,7 @@ async function botReceived() {
 
 test("Firefox, Chromium and a bot see and hear each other", { timeout: 10 * WAIT, skip: ROOM && BOT ? false : "run through go test ./test/browser/firefox (it sets PARLEY_ROOM and PARLEY_BOT_URL)" }, async (t) => {
   const url = `${BASE}/${ROOM}`;
-  const ff = await firefoxParticipant(firefox);
-  ff.page.on("console", (m) => console.log(`[Firefox] ${m.type()}: ${m.text()}`));
-  const ch = await participant(chromium, { viewport: { width: 1000, height: 640 } });
-  ch.page.on("console", (m) => console.log(`[Chromium] ${m.type()}: ${m.text()}`));
-
-  await ff.page.goto(url + skipPrejoin("Fox"));
-  await ff.page.waitForSelector("#meeting");
-  await ch.page.goto(url + skipPrejoin("Chrome"));
-  await ch.page.waitForSelector("#meeting");
+  const { ff, ch } = await joinBoth(browsers, { firefox: { url: url + skipPrejoin("Fox") }, chromium: { url: url + skipPrejoin("Chrome") }, log: true });
 
   const { endpoint: bot } = await botReceived();
   const ids = {};
@@ -197,80 +167,4 @@ test("Firefox, Chromium and a bot see and hear each other", { timeout: 10 * WAIT
   await Promise.allSettled([ff.context.close(), ch.context.close()]);
   // Marked todo only once everything else has passed, so the known fault masks nothing else.
   if (latched.length > 0) t.todo(latched.join("; "));
-});
-
-test("Firefox: the settings dialog lists the devices, and a new name reaches Chromium's tiles", { timeout: 6 * WAIT, skip: ROOM ? false : "run through go test ./test/browser/firefox" }, async () => {
-  const url = `${BASE}/${ROOM}Settings`;
-  const ff = await firefoxParticipant(firefox);
-  const ch = await participant(chromium, { viewport: { width: 1000, height: 640 } });
-  await ff.page.goto(url + skipPrejoin("Fox"));
-  await ff.page.waitForSelector("#meeting");
-  await ch.page.goto(url + skipPrejoin("Chrome"));
-  await ch.page.waitForSelector("#meeting");
-  await until("Chromium sees Fox", () => mediaStats(ch.page), (s) => s.names.includes("Fox"));
-
-  await ff.page.click("#settings-toggle");
-  await ff.page.waitForSelector("#settings[open]");
-  // The camera and microphone in use are listed (Firefox's fake devices), each selected.
-  const lists = await until(
-    "Firefox lists its camera and microphone",
-    () =>
-      ff.page.evaluate(() => {
-        const opts = (id) => [...document.querySelectorAll(`#${id} option`)].filter((o) => o.value).map((o) => ({ value: o.value, label: o.textContent }));
-        return { camera: opts("settings-camera"), mic: opts("settings-mic"), speakers: opts("settings-speaker"), cameraValue: document.querySelector("#settings-camera").value, speaker: !document.querySelector("#settings-speaker-field").hidden };
-      }),
-    (l) => l.camera.length > 0 && l.mic.length > 0,
-  );
-  console.log(`Firefox's devices: ${JSON.stringify(lists)}`);
-  const sending = await ff.page.evaluate(() => window.parley.session.pc?.getSenders().find((s) => s.track?.kind === "video")?.track.getSettings().deviceId ?? "");
-  if (sending) assert.equal(lists.cameraValue, sending, "the camera in use is selected");
-  // The speaker choice shows where the browser has setSinkId (Firefox since 116) and lists an output.
-  assert.equal(lists.speaker, lists.speakers.length > 0 && (await ff.page.evaluate(() => typeof HTMLMediaElement.prototype.setSinkId === "function")));
-
-  // A new name, applied with Enter.
-  await ff.page.$eval("#settings-name", (el) => (el.value = ""));
-  await ff.page.type("#settings-name", "Fox Mulder");
-  await ff.page.keyboard.press("Enter");
-  await until("Chromium shows the new name", () => mediaStats(ch.page), (s) => s.names.includes("Fox Mulder"));
-  await screenshot(ff.page, "firefox-settings");
-  await ff.page.click("#settings-close");
-  await ff.page.waitForSelector("#settings", { hidden: true });
-  assert.deepEqual(ff.errors, [], "Firefox console errors");
-  assert.deepEqual(ch.errors, [], "Chromium console errors");
-  await Promise.allSettled([ff.context.close(), ch.context.close()]);
-});
-
-test("Firefox on a phone, in German (?lang=de): one toolbar row, the people count, the More sheet raises the hand", { timeout: 6 * WAIT, skip: ROOM ? false : "run through go test ./test/browser/firefox" }, async () => {
-  const url = `${BASE}/${ROOM}Phone`;
-  const ff = await firefoxParticipant(firefox, { viewport: { width: 390, height: 844 } });
-  const ch = await participant(chromium, { viewport: { width: 1000, height: 640 } });
-  await ff.page.goto(`${url}?lang=de${skipPrejoin("Fuchs")}`);
-  await ff.page.waitForSelector("#meeting");
-  await ch.page.goto(url + skipPrejoin("Chrome"));
-  await ch.page.waitForSelector("#meeting");
-  await ff.page.waitForFunction(() => document.getElementById("participant-count")?.textContent === "2 Personen");
-  assert.equal(await ff.page.evaluate(() => document.documentElement.lang), "de");
-  // The buttons in sight: the main ones and More, on one row that fits the screen.
-  const row = await ff.page.evaluate(() =>
-    [...document.querySelectorAll(".toolbar button")].filter((b) => b.offsetWidth > 0).map((b) => ({ id: b.id, label: b.getAttribute("aria-label"), top: Math.round(b.getBoundingClientRect().top), right: b.getBoundingClientRect().right })),
-  );
-  assert.deepEqual(
-    row.map((b) => b.id),
-    ["mic-toggle", "cam-toggle", "chat-toggle", "people-toggle", "more-toggle", "leave"],
-  );
-  assert.equal(new Set(row.map((b) => b.top)).size, 1, JSON.stringify(row));
-  assert.ok(row.every((b) => b.right <= 390), JSON.stringify(row));
-  assert.equal(row.find((b) => b.id === "leave").label, "Besprechung verlassen");
-  assert.ok(await ff.page.$eval("#participant-count", (e) => e.offsetWidth > 0), "the people count is shown");
-  // The More sheet: its raise-hand item raises the hand, which Chromium sees, and closes the sheet.
-  await ff.page.click("#more-toggle");
-  await ff.page.waitForSelector("#toolbar-more.open #hand-toggle", { visible: true });
-  assert.equal(await ff.page.$eval("#hand-toggle", (b) => b.getAttribute("aria-label")), "Hand heben");
-  await screenshot(ff.page, "firefox-phone-german-more");
-  await ff.page.click("#toolbar-more #hand-toggle");
-  await ff.page.waitForSelector("#toolbar-more", { hidden: true });
-  await ch.page.waitForSelector("#grid .tile .tile-hand");
-  assert.deepEqual(ff.errors, [], "Firefox console errors");
-  assert.deepEqual(ch.errors, [], "Chromium console errors");
-  await Promise.allSettled([ff.context.close(), ch.context.close()]);
 });

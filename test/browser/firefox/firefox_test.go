@@ -1,8 +1,9 @@
-// Package firefox holds the mixed-browser call test: Debian's firefox-esr,
-// driven by puppeteer-core over WebDriver BiDi, Chromium (Playwright, as in
-// test/browser) and a `parley bot` in one room on an in-process server.
-// Firefox runs in a network namespace of its own (netns_test.go); it is a
-// package apart from test/browser so each keeps go test's 10 minutes.
+// Package firefox holds the browser tests in Debian's firefox-esr, driven
+// by puppeteer-core over WebDriver BiDi, beside Chromium (Playwright, as in
+// test/browser) and, for the calls, a `parley bot`, on an in-process
+// server. Firefox runs in a network namespace of its own (netns_test.go);
+// it is a package apart from test/browser so each keeps go test's 10
+// minutes.
 package firefox_test
 
 import (
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,26 +26,95 @@ import (
 	"github.com/parley-im/parley/test/internal/nodetest"
 )
 
-// TestFirefoxMixedCall runs firefox.test.js inside a fresh network
-// namespace, against a server listening on the host's end of its veth
-// (HTTPS, c2s, media and TURN all there): Firefox and Chromium join a room
-// a bot is in, and each of the three must receive video and audio from
-// both others. Screenshots land in artifacts/ (gitignored).
+// TestFirefoxMixedCall runs firefox.test.js: Firefox and Chromium join a
+// room a bot is in, and each of the three must receive video and audio from
+// both others. PARLEY_BOT_URL/received answers what the bot received, and
+// /bridge the bridge's debug state (each receiver's bandwidth estimate),
+// which the server serves to loopback only.
+func TestFirefoxMixedCall(t *testing.T) {
+	runSuite(t, suite{
+		file: "firefox.test.js",
+		room: "Firefox",
+		bot:  &bot.Options{Name: "Bot"},
+		control: func(b *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/received":
+					writeJSON(w, map[string]any{"endpoint": b.EndpointID(), "received": b.Received()})
+				case "/bridge":
+					writeJSON(w, srv.App.Bridge.Debug())
+				default:
+					http.NotFound(w, r)
+				}
+			}
+		},
+		todo: notYet,
+	})
+}
+
+// The passphrase of the encrypted call.
+const e2eePassphrase = "fox, chrome and bot"
+
+// TestFirefoxEncryptedCall runs e2ee.test.js: a `parley bot --passphrase`,
+// Firefox and Chromium join one room with the same passphrase (end-to-end
+// encryption, docs/e2ee.md; the browsers by #k=) and each must decode the
+// others' video from decrypted frames. The bot opens the room, so it is
+// the key leader and the browsers open Go's HPKE seals. PARLEY_BOT_URL
+// answers what the bot received and decrypted.
+func TestFirefoxEncryptedCall(t *testing.T) {
+	runSuite(t, suite{
+		file: "e2ee.test.js",
+		room: "Encrypted",
+		bot:  &bot.Options{Name: "Bot", Passphrase: e2eePassphrase},
+		control: func(b *bot.Bot, _ *xmpptest.Server) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				writeJSON(w, map[string]any{"endpoint": b.EndpointID(), "received": b.Received(), "e2ee": b.E2EE()})
+			}
+		},
+		env: []string{"PARLEY_PASSPHRASE=" + e2eePassphrase},
+	})
+}
+
+// TestFirefoxMeeting runs meeting.test.js: the meeting's features used from
+// Firefox with Chromium in the room (raised hands, reactions, the
+// participants pane, chat notifications, shortcuts and push to talk, the
+// settings dialog, the phone layout in German, the stage around a screen
+// share).
+func TestFirefoxMeeting(t *testing.T) {
+	runSuite(t, suite{file: "meeting.test.js", room: "Meeting"})
+}
+
+// suite is one node test file of this directory and what it runs against.
+type suite struct {
+	file string // run by node --test
+	room string // the prefix of PARLEY_ROOM, a room name of its own
+	// bot, when set, joins PARLEY_ROOM first (URL, Insecure and Loopback are filled in), and
+	// control answers PARLEY_BOT_URL with what the test needs to know of it.
+	bot     *bot.Options
+	control func(*bot.Bot, *xmpptest.Server) http.HandlerFunc
+	env     []string          // more of node's environment
+	todo    map[string]string // known faults, as notYet
+}
+
+// runSuite runs s.file with node inside a fresh network namespace, against
+// a server listening on the host's end of its veth (HTTPS, c2s, media and
+// TURN all there); PARLEY_URL is that server and PARLEY_ROOM a fresh room
+// name. Screenshots land in artifacts/ (gitignored), emptied once per run.
 //
 // Without firefox-esr, root or network namespaces the test is skipped
 // (.ci/run installs firefox-esr; CI runs as root). Without node, the node
 // packages or Chromium it skips, or fails under CI, as test/browser does.
-func TestFirefoxMixedCall(t *testing.T) {
+func runSuite(t *testing.T, s suite) {
 	node, chromium := nodetest.Chromium(t, filepath.Join("..", "node_modules"), "playwright-core", "puppeteer-core")
 	firefox := os.Getenv("FIREFOX")
 	if firefox == "" {
 		firefox = "/usr/bin/firefox-esr"
 	}
 	if _, err := os.Stat(firefox); err != nil {
-		t.Skip("firefox-esr is not installed (apt-get install firefox-esr; .ci/run does): the Firefox call is not tested")
+		t.Skipf("firefox-esr is not installed (apt-get install firefox-esr; .ci/run does): %s is not run", s.file)
 	}
 	if testing.Short() {
-		t.Skip("the Firefox call takes a minute; skipped with -short")
+		t.Skipf("%s runs two browsers for a minute or more; skipped with -short", s.file)
 	}
 	ns, err := newNetns(t)
 	if errors.Is(err, errNoNetns) {
@@ -60,74 +131,84 @@ func TestFirefoxMixedCall(t *testing.T) {
 		c.Media = net.JoinHostPort(host, "0")
 		c.TURN = net.JoinHostPort(host, "0")
 	})
-	artifacts, err := filepath.Abs("artifacts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.RemoveAll(artifacts)
+	artifacts := emptyArtifacts(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute) // under go test's default 10 min
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute) // each suite's part of go test's 10 minutes
 	defer cancel()
-	room := "Firefox" + randomHex(t)
-	roomURL := "https://" + srv.HTTP + "/" + room
-	// The bot runs on the host; its loopback candidates reach the bridge on the veth's host end.
-	b, err := bot.Join(ctx, bot.Options{URL: roomURL, Insecure: true, Loopback: true, Name: "Bot"})
-	if err != nil {
-		t.Fatalf("bot: %v", err)
-	}
-	defer b.Close()
-
-	// What the bot received, for firefox.test.js, on the veth's host end.
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// And the bridge's debug state (each receiver's bandwidth estimate), which the server serves to
-	// loopback only.
-	ctl := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/received":
-			json.NewEncoder(w).Encode(map[string]any{"endpoint": b.EndpointID(), "received": b.Received()})
-		case "/bridge":
-			json.NewEncoder(w).Encode(srv.App.Bridge.Debug())
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go ctl.Serve(ln)
-	defer ctl.Close()
-
-	cmd := ns.Command(ctx, node, "--test", "--test-concurrency=1", "firefox.test.js")
-	cmd.Env = append(os.Environ(),
+	room := s.room + randomHex(t)
+	env := append(os.Environ(),
 		"PARLEY_URL=https://"+srv.HTTP,
 		"PARLEY_ROOM="+room,
-		"PARLEY_BOT_URL=http://"+ln.Addr().String(),
 		"PARLEY_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium,
 		"FIREFOX="+firefox,
 	)
+	if s.bot != nil {
+		o := *s.bot
+		// The bot runs on the host; its loopback candidates reach the bridge on the veth's host end.
+		o.URL, o.Insecure, o.Loopback = "https://"+srv.HTTP+"/"+room, true, true
+		b, err := bot.Join(ctx, o)
+		if err != nil {
+			t.Fatalf("bot: %v", err)
+		}
+		defer b.Close()
+		// What the bot received, for the node test, on the veth's host end.
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl := &http.Server{Handler: s.control(b, srv)}
+		go ctl.Serve(ln)
+		defer ctl.Close()
+		env = append(env, "PARLEY_BOT_URL=http://"+ln.Addr().String())
+	}
+	env = append(env, s.env...)
 	if _, set := os.LookupEnv("PARLEY_WAIT_MS"); !set {
 		// Two browsers start cold beside test/browser's (go test runs packages side by side): every
 		// wait returns once its condition holds, so room costs nothing when the machine is idle.
-		cmd.Env = append(cmd.Env, "PARLEY_WAIT_MS=25000")
+		env = append(env, "PARLEY_WAIT_MS=25000")
 	}
-	for key, reason := range notYet {
+	for key, reason := range s.todo {
 		if _, set := os.LookupEnv("PARLEY_FIREFOX_TODO_" + key); !set {
-			cmd.Env = append(cmd.Env, "PARLEY_FIREFOX_TODO_"+key+"="+reason)
+			env = append(env, "PARLEY_FIREFOX_TODO_"+key+"="+reason)
 		}
 	}
+	args := []string{"--test", "--test-concurrency=1"}
+	// PARLEY_FIREFOX_TESTS=hands runs only the tests whose names match (while working on one).
+	if only := os.Getenv("PARLEY_FIREFOX_TESTS"); only != "" {
+		args = append(args, "--test-name-pattern="+only)
+	}
+	cmd := ns.Command(ctx, node, append(args, s.file)...)
+	cmd.Env = env
 	took, err := nodetest.Run(t, cmd)
 	if err != nil {
-		t.Fatalf("Firefox call failed after %v: %v (screenshots in %s)", took.Round(time.Millisecond), err, artifacts)
+		t.Fatalf("%s failed after %v: %v (screenshots in %s)", s.file, took.Round(time.Millisecond), err, artifacts)
 	}
-	t.Logf("screenshots in %s", artifacts)
+	t.Logf("%s took %v; screenshots in %s", s.file, took.Round(time.Millisecond), artifacts)
 }
 
 // notYet names known faults that firefox.test.js reports as todo (run, logged, not failing) instead
 // of failing, and why; each sets PARLEY_FIREFOX_TODO_<KEY>. Setting the variable empty
 // (PARLEY_FIREFOX_TODO_LATCH=) makes them fail again; drop the entry once fixed.
 var notYet = map[string]string{}
+
+var clearArtifacts sync.Once
+
+// emptyArtifacts returns the absolute path of artifacts/, emptied by the first suite of the run so
+// the suites' screenshots end up side by side.
+func emptyArtifacts(t *testing.T) string {
+	artifacts, err := filepath.Abs("artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clearArtifacts.Do(func() { os.RemoveAll(artifacts) })
+	return artifacts
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
 
 func randomHex(t *testing.T) string {
 	b := make([]byte, 4)

@@ -93,12 +93,21 @@ export async function participant(browser, { viewport = { width: 1280, height: 8
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport, locale, permissions: ["camera", "microphone", "clipboard-read", "clipboard-write"] });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
+  return { context, page, errors: collectErrors(page, allow) };
+}
+
+/**
+ * The console errors and uncaught exceptions of a page (Playwright's or
+ * puppeteer's), gathered from now on into the returned array; messages
+ * matching a pattern in `allow` are left out.
+ */
+export function collectErrors(page, allow = []) {
   const errors = [];
   page.on("console", (m) => {
     if (m.type() === "error" && !allow.some((re) => re.test(m.text()))) errors.push(`console: ${m.text()}`);
   });
   page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-  return { context, page, errors };
+  return errors;
 }
 
 let shot = 0;
@@ -154,12 +163,12 @@ export async function join(p, room, name, opts) {
   }
 }
 
-/** The names on a page's tiles, sorted. */
 /** Waits until the page has shown a toast containing text (toasts vanish after 4 s, so this reads the page's log of them). */
 export async function waitToast(page, text) {
   await page.waitForFunction((t) => (window.parleyToasts ?? []).some((m) => m.includes(t)), text, { timeout: WAIT });
 }
 
+/** The names on a page's tiles, sorted. */
 export async function tileNames(page) {
   const names = await page.locator("#grid .tile .tile-name-text").allTextContents();
   return names.sort();
