@@ -86,6 +86,11 @@ type Options struct {
 	// bridge. Off by default: a browser cannot decode frames that carry it,
 	// and other bots count them as decode errors no more than browsers do.
 	Canary bool
+	// Muted makes the bot announce silence as its audio level (−127 dBov,
+	// level.go), as a muted microphone's comfort noise would, so the
+	// bridge forwards almost none of its audio: a large room where a few
+	// speak.
+	Muted bool
 
 	// dropReceived, when set, drops the received video packets it is true
 	// for (their RTP sequence number; rtx for the bridge's repairs), as a

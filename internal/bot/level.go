@@ -23,17 +23,23 @@ func speechLevel(seq uint16) uint8 {
 	return 25
 }
 
-// audioLevels is the interceptor factory that stamps the level on the bot's audio, when the extension
-// was negotiated.
-type audioLevels struct{}
+// silenceLevel is the level (−dBov) of a muted bot's audio: digital silence.
+const silenceLevel = 127
 
-func (audioLevels) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &audioLevelStamper{}, nil
+// audioLevels is the interceptor factory that stamps the level on the bot's audio, when the extension
+// was negotiated: speechLevel's, or silenceLevel when muted (Options.Muted).
+type audioLevels struct{ muted bool }
+
+func (a audioLevels) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &audioLevelStamper{muted: a.muted}, nil
 }
 
-type audioLevelStamper struct{ interceptor.NoOp }
+type audioLevelStamper struct {
+	interceptor.NoOp
+	muted bool
+}
 
-func (*audioLevelStamper) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+func (s *audioLevelStamper) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	if !strings.HasPrefix(strings.ToLower(info.MimeType), "audio/") {
 		return w
 	}
@@ -47,7 +53,11 @@ func (*audioLevelStamper) BindLocalStream(info *interceptor.StreamInfo, w interc
 		return w
 	}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		if err := h.SetExtension(uint8(id), []byte{speechLevel(h.SequenceNumber)}); err != nil {
+		level := speechLevel(h.SequenceNumber)
+		if s.muted {
+			level = silenceLevel
+		}
+		if err := h.SetExtension(uint8(id), []byte{level}); err != nil {
 			return 0, err
 		}
 		return w.Write(h, payload, a)

@@ -236,7 +236,7 @@ func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
-	ir.Add(audioLevels{}) // level.go
+	ir.Add(audioLevels{muted: b.o.Muted}) // level.go
 	se := webrtc.SettingEngine{}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if b.o.Loopback {

@@ -19,7 +19,7 @@ func TestSmallRun(t *testing.T) {
 	}
 	srv := xmpptest.Start(t, nil)
 	var out bytes.Buffer
-	o := Options{Mode: "all", Server: "https://" + srv.HTTP, Bots: 3, MaxHeight: 180, LastN: -1, Runs: 1,
+	o := Options{Mode: "all", Server: "https://" + srv.HTTP, Bots: 3, MaxHeight: 180, LastN: -1, Speakers: 2, Runs: 1,
 		Window: 3 * time.Second, JoinGap: 50 * time.Millisecond, Out: &out, SettleTimeout: 60 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -83,7 +83,8 @@ func TestChange(t *testing.T) {
 }
 
 // TestMediaBetween: freezes that ended inside the window count, those
-// before it do not; a pair with no frame in the window is stalled.
+// before it do not; a pair with no frame in the window is stalled; a
+// sender not in the room at both ends counts nowhere.
 func TestMediaBetween(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	t1 := t0.Add(10 * time.Second)
@@ -95,10 +96,14 @@ func TestMediaBetween(t *testing.T) {
 	a := snapshot{at: t0, reports: map[string]bot.Report{
 		"r1": {Received: map[string]bot.Remote{"s": video(100, 0, old)}},
 		"r2": {Received: map[string]bot.Remote{"s": video(100, 0)}},
+		"s":  {},
+		"x":  {Received: map[string]bot.Remote{"gone": video(100, 0)}}, // a sender who left counts nowhere
 	}}
 	b := snapshot{at: t1, reports: map[string]bot.Report{
 		"r1": {Received: map[string]bot.Remote{"s": video(400, 3, old, bot.Freeze{End: t0.Add(2 * time.Second), Ms: 400})}},
 		"r2": {Received: map[string]bot.Remote{"s": video(100, 0)}},
+		"s":  {},
+		"x":  {Received: map[string]bot.Remote{"gone": video(100, 0)}},
 	}}
 	m := mediaBetween(a, b)
 	if m.Pairs != 2 || m.Frames != 300 || m.Freezes != 1 || m.LongestFreezeMs != 400 || m.Longest != "r1 ← s-v0" ||

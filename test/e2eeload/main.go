@@ -22,6 +22,11 @@
 //     side is idle in the window, so this is the bridge's cost per
 //     forwarded packet.
 //
+// The first -speakers bots speak (bot.Options: a speech-like audio level);
+// the others are muted (their level says silence, so the bridge forwards
+// almost none of their audio), as in a large meeting. Each bot asks for
+// -max-height video of -last-n sources.
+//
 // By default it builds cmd/parley and starts `parley serve` on loopback with
 // a fresh data directory; -parley BIN uses a build, -url and -pid a server
 // already running. Run it from the repository's root:
@@ -59,6 +64,7 @@ func main() {
 	flag.IntVar(&o.MaxHeight, "max-height", 180, "tallest video each bot asks for: -1 no limit, 0 no video")
 	flag.IntVar(&o.LastN, "last-n", 5, "video of this many sources per bot at most, -1 all")
 	flag.StringVar(&o.Passphrase, "passphrase", "", "mix this passphrase into the keys, as parley bot --passphrase")
+	flag.IntVar(&o.Speakers, "speakers", 3, "bots that speak (the first ones); the others' audio says silence, as muted microphones (bot.Options.Muted)")
 	flag.IntVar(&o.Runs, "runs", 2, "cpu: runs with and without encryption each, alternated; rekey: runs")
 	flag.DurationVar(&o.Window, "window", 20*time.Second, "cpu: the measured window of each run; rekey: the media window around each change")
 	flag.DurationVar(&o.JoinGap, "join-gap", 100*time.Millisecond, "time between two bots' joins")
@@ -112,6 +118,7 @@ type Options struct {
 	MaxHeight  int
 	LastN      int
 	Passphrase string
+	Speakers   int // the first Speakers bots speak, the others are muted
 	Runs       int
 	Window     time.Duration
 	JoinGap    time.Duration
@@ -182,10 +189,8 @@ func newRoom(o Options, name string, encrypt bool) *room {
 
 // join adds one bot (the first one derives the passphrase key for all).
 func (r *room) join(ctx context.Context) (*bot.Bot, error) {
-	o := r.opts
-	o.URL = r.url
 	r.index++
-	o.Name = fmt.Sprintf("load %d", r.index)
+	o := r.optsFor(r.index)
 	jctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	b, err := bot.Join(jctx, o)
@@ -210,20 +215,14 @@ func (r *room) fill(ctx context.Context, n int) error {
 		err error
 	}
 	ch := make(chan joined)
-	o := r.opts
-	if r.opts.Passphrase != "" {
-		o.PassphraseKey = r.bots[0].PassphraseKey()
-	}
 	for i := 1; i < n; i++ {
 		r.index++
-		go func(name string) {
-			oo := o
-			oo.URL, oo.Name = r.url, name
+		go func(o bot.Options) {
 			jctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 			defer cancel()
-			b, err := bot.Join(jctx, oo)
+			b, err := bot.Join(jctx, o)
 			ch <- joined{b, err}
-		}(fmt.Sprintf("load %d", r.index))
+		}(r.optsFor(r.index))
 		select {
 		case <-ctx.Done():
 		case <-time.After(r.o.JoinGap):
@@ -240,6 +239,13 @@ func (r *room) fill(ctx context.Context, n int) error {
 		}
 	}
 	return first
+}
+
+// optsFor is the options of the i-th bot (from 1): muted past o.Speakers.
+func (r *room) optsFor(i int) bot.Options {
+	o := r.opts
+	o.URL, o.Name, o.Muted = r.url, fmt.Sprintf("load %d", i), i > r.o.Speakers
+	return o
 }
 
 func (r *room) close() {
@@ -269,8 +275,9 @@ func await(ctx context.Context, bots []*bot.Bot, cond func() bool) error {
 // awaitVideo waits until every bot decoded n frames of each of k sources.
 func awaitVideo(ctx context.Context, bots []*bot.Bot, k, n int) error {
 	for _, b := range bots {
+		decoding := 0
 		if err := b.Wait(ctx, func(got map[string]bot.Remote) bool {
-			decoding := 0
+			decoding = 0
 			for _, r := range got {
 				if r.VideoFrames >= n {
 					decoding++
@@ -278,7 +285,7 @@ func awaitVideo(ctx context.Context, bots []*bot.Bot, k, n int) error {
 			}
 			return decoding >= k
 		}); err != nil {
-			return err
+			return fmt.Errorf("bot %s decodes %d frames of %d sources, not %d: %w", b.EndpointID(), n, decoding, k, context.Cause(ctx))
 		}
 	}
 	return nil
