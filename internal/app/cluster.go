@@ -34,6 +34,8 @@ type clusterParts struct {
 	nc   *nats.Conn
 	pool *cluster.Pool // the focus's bridges (signal and all roles), or nil
 	node *cluster.Node // this process's bridge in the cluster (bridge and all roles), or nil
+	// relays answers the focus's relay requests for this process's bridge (cascading), or nil
+	relays *cluster.RelayService
 }
 
 // clusterBridgeID gives a clustered bridge that kept the default ID one of its own: the ID names the
@@ -105,6 +107,10 @@ func (a *App) startCluster() error {
 			a.stopCluster()
 			return err
 		}
+		if a.cluster.relays, err = cluster.ServeRelays(nc, a.Bridge); err != nil {
+			a.stopCluster()
+			return err
+		}
 	}
 	if a.cluster.pool != nil {
 		if err := a.cluster.pool.Start(nc); err != nil {
@@ -118,6 +124,9 @@ func (a *App) startCluster() error {
 
 // stopCluster tells the cluster this process's bridge is gone and disconnects.
 func (a *App) stopCluster() {
+	if r := a.cluster.relays; r != nil {
+		r.Close()
+	}
 	if n := a.cluster.node; n != nil {
 		n.Close()
 	}

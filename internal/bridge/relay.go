@@ -122,6 +122,7 @@ type relay struct {
 	dtlsIn     chan []byte
 	started    atomic.Bool // ConnectRelay came
 	remoteDTLS DTLS        // set by ConnectRelay before the transport starts
+	dtlsConn   atomic.Pointer[dtls.Conn]
 	done       chan struct{}
 	err        atomic.Pointer[error] // why the relay ended, once it did
 
@@ -375,7 +376,10 @@ func (r *relay) run(remoteUfrag, remotePwd string) {
 		r.close(fmt.Errorf("dtls: %w", err))
 		return
 	}
-	context.AfterFunc(r.ctx, func() { _ = dconn.Close() })
+	r.dtlsConn.Store(dconn)
+	if r.err.Load() != nil { // closed meanwhile
+		_ = dconn.Close()
+	}
 	if err := dconn.HandshakeContext(ctx); err != nil {
 		r.close(fmt.Errorf("dtls handshake: %w", err))
 		return
@@ -780,7 +784,15 @@ func (r *relay) close(err error) {
 	if !r.err.CompareAndSwap(nil, &err) {
 		return
 	}
-	r.cancel()
+	d := r.dtlsConn.Load()
+	connected := r.ready.Load()
+	if d != nil && connected {
+		_ = d.Close() // close_notify: the peer's relay ends at once
+	}
+	r.cancel() // ends a handshake under way, which d.Close would wait for
+	if d != nil {
+		_ = d.Close()
+	}
 	_ = r.agent.Close()
 	c := r.c
 	c.mu.Lock()
@@ -808,8 +820,8 @@ func (r *relay) close(err error) {
 	}
 	close(r.done)
 	level := r.b.log.Info
-	if !errors.Is(err, errRelayExpired) {
-		level = r.b.log.Warn
+	if !connected && !errors.Is(err, errRelayExpired) && !errors.Is(err, errConferenceEnded) && !errors.Is(err, ErrClosed) {
+		level = r.b.log.Warn // it never carried media
 	}
 	level("relay closed", "conference", c.id, "peer", r.peer, "reason", err.Error())
 }
@@ -840,9 +852,10 @@ type RelayDebug struct {
 	Controlling bool     `json:"controlling"`
 	Connected   bool     `json:"connected"`
 	Endpoints   []string `json:"endpoints"` // the participants behind it
-	// SentPackets counts the RTP packets sent over the relay by SSRC: one copy of each local sender's
-	// packet per relay, however many receivers the peer has.
-	SentPackets     map[uint32]uint64 `json:"sentPackets"`
+	// SentPackets counts the RTP packets sent over the relay by local source ("endpoint/source", every
+	// simulcast layer): one copy of each local sender's packet per relay, however many receivers the
+	// peer has.
+	SentPackets     map[string]uint64 `json:"sentPackets"`
 	ReceivedPackets uint64            `json:"receivedPackets"`
 }
 
@@ -851,6 +864,12 @@ func (c *Conference) relaysDebug() []RelayDebug {
 	c.mu.Lock()
 	rs := make([]*relay, 0, len(c.relays.m))
 	var out []RelayDebug
+	names := map[uint32]string{}
+	for _, e := range c.order {
+		for ssrc, s := range *e.inbound.Load() {
+			names[ssrc] = s.src.key
+		}
+	}
 	for _, r := range c.relays.m {
 		rs = append(rs, r)
 		d := RelayDebug{Peer: r.peer, Controlling: r.controlling, Connected: r.ready.Load(), Endpoints: []string{},
@@ -864,9 +883,11 @@ func (c *Conference) relaysDebug() []RelayDebug {
 	c.mu.Unlock()
 	for i, r := range rs {
 		r.sendMu.Lock()
-		out[i].SentPackets = make(map[uint32]uint64, len(r.sent))
-		for k, v := range r.sent {
-			out[i].SentPackets[k] = v
+		out[i].SentPackets = map[string]uint64{}
+		for ssrc, n := range r.sent {
+			if name := names[ssrc]; name != "" {
+				out[i].SentPackets[name] += n
+			}
 		}
 		r.sendMu.Unlock()
 	}

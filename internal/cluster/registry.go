@@ -33,10 +33,11 @@ type known struct {
 	heard time.Time
 }
 
-// conference is where one conference's endpoints live.
+// conference is where one conference's endpoints live: by bridge, the endpoints there. A conference
+// spans bridges (they cascade, bridge/relay.go) when its participants are in different regions or its
+// bridge is full.
 type conference struct {
-	bridge    string
-	endpoints map[string]bool
+	bridges map[string]map[string]bool
 }
 
 // NewRegistry returns an empty registry reading time from now (time.Now when nil).
@@ -88,7 +89,8 @@ func (r *Registry) Remove(id string) {
 func (r *Registry) removeLocked(id string) {
 	delete(r.bridges, id)
 	for cid, c := range r.confs {
-		if c.bridge == id {
+		delete(c.bridges, id)
+		if len(c.bridges) == 0 {
 			delete(r.confs, cid)
 		}
 	}
@@ -127,41 +129,44 @@ func (r *Registry) Lookup(id string) (Heartbeat, bool) {
 }
 
 // Select picks the bridge for a new endpoint of conference conf whose participant is in region ("" if
-// unknown):
+// unknown), among the bridges that are not draining:
 //
-//  1. the bridge the conference already uses, while it is in the registry and not draining (a
-//     conference spans bridges only once bridges cascade, the next step of issue 17);
-//  2. else, among the bridges that are not draining and have room (Stress below stressThreshold),
-//     those in the participant's region, else all of them, the least loaded;
-//  3. else the least loaded bridge that is not draining: a full bridge serves better than none.
+//  1. a bridge in the participant's region with room (Stress below stressThreshold), one the
+//     conference already uses first, else the least loaded: the conference spans regions;
+//  2. else a bridge the conference already uses that has room, the least loaded: a conference stays
+//     on its bridge while the bridge has room;
+//  3. else the least loaded bridge with room: a full bridge makes the conference span;
+//  4. else the least loaded: a full bridge serves better than none.
 //
-// The conference then uses the bridge picked until Placed forgets it.
+// The focus cascades the conference's bridges (relays between each pair) as they get participants.
 func (r *Registry) Select(conf, region string) (Heartbeat, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c := r.confs[conf]; c != nil {
-		if k := r.bridges[c.bridge]; k != nil && !k.hb.Draining {
-			return k.hb, nil
-		}
-	}
-	var open, roomy, local []Heartbeat
+	c := r.confs[conf]
+	uses := func(hb Heartbeat) bool { return c != nil && c.bridges[hb.Bridge] != nil }
+	var open, roomy, local, localUsed, used []Heartbeat
 	for _, k := range r.bridges {
 		if k.hb.Draining {
 			continue
 		}
 		open = append(open, k.hb)
-		if k.hb.Stress() < stressThreshold {
-			roomy = append(roomy, k.hb)
-			if region != "" && k.hb.Region == region {
-				local = append(local, k.hb)
+		if k.hb.Stress() >= stressThreshold {
+			continue
+		}
+		roomy = append(roomy, k.hb)
+		if uses(k.hb) {
+			used = append(used, k.hb)
+		}
+		if region != "" && k.hb.Region == region {
+			local = append(local, k.hb)
+			if uses(k.hb) {
+				localUsed = append(localUsed, k.hb)
 			}
 		}
 	}
-	for _, set := range [][]Heartbeat{local, roomy, open} {
+	for _, set := range [][]Heartbeat{localUsed, local, used, roomy, open} {
 		if len(set) > 0 {
-			hb := slices.MinFunc(set, lessLoaded)
-			r.confs[conf] = &conference{bridge: hb.Bridge, endpoints: map[string]bool{}}
-			return hb, nil
+			return slices.MinFunc(set, lessLoaded), nil
 		}
 	}
 	return Heartbeat{}, fmt.Errorf("%w: %d bridges known, all draining", bridgeapi.ErrNoBridge, len(r.bridges))
@@ -184,24 +189,30 @@ func (r *Registry) Placed(conf, endpoint, bridge string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.confs[conf]
-	if c == nil || c.bridge != bridge {
-		c = &conference{bridge: bridge, endpoints: map[string]bool{}}
+	if c == nil {
+		c = &conference{bridges: map[string]map[string]bool{}}
 		r.confs[conf] = c
 	}
-	c.endpoints[endpoint] = true
+	if c.bridges[bridge] == nil {
+		c.bridges[bridge] = map[string]bool{}
+	}
+	c.bridges[bridge][endpoint] = true
 }
 
-// Gone records that endpoint of conf left bridge; the conference's last endpoint leaving frees the
-// conference to go elsewhere next time.
+// Gone records that endpoint of conf left bridge; the conference's last endpoint on a bridge leaving
+// frees the conference from that bridge.
 func (r *Registry) Gone(conf, endpoint, bridge string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.confs[conf]
-	if c == nil || c.bridge != bridge {
+	if c == nil || c.bridges[bridge] == nil {
 		return
 	}
-	delete(c.endpoints, endpoint)
-	if len(c.endpoints) == 0 {
+	delete(c.bridges[bridge], endpoint)
+	if len(c.bridges[bridge]) == 0 {
+		delete(c.bridges, bridge)
+	}
+	if len(c.bridges) == 0 {
 		delete(r.confs, conf)
 	}
 }

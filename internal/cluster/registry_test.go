@@ -50,31 +50,52 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-// A conference stays on its bridge while that bridge is there and not draining, whatever the region
-// and load of later participants; once its last endpoint left, it may go elsewhere.
-func TestConferenceStaysOnItsBridge(t *testing.T) {
+// A conference stays on its bridge while that bridge is there, has room and does not drain, for
+// participants of no region or of a region without a bridge; a participant of another bridge's region
+// goes there (the conference spans), and so does everyone once the conference's bridge is full. Once
+// its last endpoint on a bridge left, the conference is free of that bridge.
+func TestConferenceSpansBridges(t *testing.T) {
 	r := NewRegistry(nil)
 	r.Heard(Heartbeat{Bridge: "a", Region: "eu"})
 	r.Heard(Heartbeat{Bridge: "b", Region: "us"})
+	r.Heard(Heartbeat{Bridge: "c", Region: "us", CPU: 0.05})
 	first, _ := r.Select("conf", "eu")
+	if first.Bridge != "a" {
+		t.Fatalf("first participant from eu went to %s, want a", first.Bridge)
+	}
 	r.Placed("conf", "e1", first.Bridge)
 	r.Heard(Heartbeat{Bridge: "a", Region: "eu", CPU: 0.6}) // busier now, still room
-	if hb, _ := r.Select("conf", "us"); hb.Bridge != "a" {
-		t.Fatalf("second participant went to %s, want the conference's bridge a", hb.Bridge)
+	for _, region := range []string{"", "ap"} {
+		if hb, _ := r.Select("conf", region); hb.Bridge != "a" {
+			t.Fatalf("participant of region %q went to %s, want the conference's bridge a", region, hb.Bridge)
+		}
 	}
-	r.Placed("conf", "e2", "a")
-	r.Gone("conf", "e1", "a")
-	if hb, _ := r.Select("conf", "us"); hb.Bridge != "a" {
-		t.Fatalf("with e2 still on a, the conference went to %s", hb.Bridge)
-	}
-	r.Gone("conf", "e2", "a")
 	if hb, _ := r.Select("conf", "us"); hb.Bridge != "b" {
-		t.Fatalf("an empty conference's next participant from us went to %s, want b", hb.Bridge)
+		t.Fatalf("participant from us went to %s, want b, the least loaded in us", hb.Bridge)
 	}
-	r.Placed("conf", "e3", "b")
-	r.Heard(Heartbeat{Bridge: "b", Region: "us", Draining: true})
-	if hb, _ := r.Select("conf", "us"); hb.Bridge != "a" {
-		t.Fatalf("the conference's bridge drains, got %s, want a", hb.Bridge)
+	r.Placed("conf", "e2", "c") // say it went to c after all
+	r.Heard(Heartbeat{Bridge: "b", Region: "us"})
+	if hb, _ := r.Select("conf", "us"); hb.Bridge != "c" {
+		t.Fatalf("participant from us went to %s, want c, the conference's bridge in us", hb.Bridge)
+	}
+	r.Heard(Heartbeat{Bridge: "a", Region: "eu", CPU: 0.9}) // full
+	if hb, _ := r.Select("conf", ""); hb.Bridge != "c" {
+		t.Fatalf("with a full, a participant of no region went to %s, want c, the conference's other bridge", hb.Bridge)
+	}
+	r.Gone("conf", "e2", "c")
+	if hb, _ := r.Select("conf", ""); hb.Bridge != "b" {
+		t.Fatalf("with a full and c left, a participant of no region went to %s, want b", hb.Bridge)
+	}
+	r.Heard(Heartbeat{Bridge: "a", Region: "eu"})
+	r.Heard(Heartbeat{Bridge: "a", Region: "eu", Draining: true})
+	if hb, _ := r.Select("conf", "eu"); hb.Bridge == "a" {
+		t.Fatal("a draining bridge got a participant")
+	}
+	r.Gone("conf", "e1", "a")
+	r.Heard(Heartbeat{Bridge: "a", Region: "eu", CPU: 0.01})
+	r.Heard(Heartbeat{Bridge: "b", Region: "us", CPU: 0.3})
+	if hb, _ := r.Select("conf", ""); hb.Bridge != "a" {
+		t.Fatalf("an empty conference's next participant went to %s, want the least loaded a", hb.Bridge)
 	}
 }
 

@@ -47,6 +47,7 @@ type conference struct {
 	timers  []*time.Timer
 	created time.Time // when the focus joined: its created-ms
 	e2ee    e2eeState // end-to-end encryption (e2ee.go)
+	cascade cascade   // relays between the conference's bridges (relay.go)
 }
 
 func newConference(f *Focus, room jid.JID) *conference {
@@ -100,6 +101,7 @@ func (c *conference) run() {
 				fn()
 			}
 		}
+		c.syncRelays() // whatever the batch changed of who is on which bridge (relay.go)
 	}
 	c.mu.Lock()
 	c.closed = true

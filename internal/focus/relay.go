@@ -1,0 +1,159 @@
+package focus
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/internal/bridgeapi"
+)
+
+// Cascading (docs/architecture.md "More than one machine"): when a conference's participants are on
+// more than one bridge, the focus joins each pair of those bridges with a relay (bridge/relay.go) and
+// tells each bridge which participants, with which sources, are behind each of its relays. It keeps no
+// state about a relay beyond what it asked for: after every batch of the conference's events
+// (allocations, answers, source changes, departures, lost bridges), syncRelays compares the bridges
+// the participants are on with the relays it set up, and queues what differs on the relay's own lane,
+// so that a relay's requests run in order and never on the conference goroutine.
+
+// relayRetryAfter is how long the focus waits before setting up a relay that failed again.
+const relayRetryAfter = 2 * time.Second
+
+// cascade is a conference's relays (conference goroutine).
+type cascade struct {
+	relays map[relayPair]*relayLink
+	// notBefore holds back setting up relays after one failed, until then.
+	notBefore time.Time
+}
+
+// relayPair names two bridges of a conference; a < b, and a is the relay's controlling side.
+type relayPair struct{ a, b string }
+
+// relayLink is one relay as the focus set it up (conference goroutine).
+type relayLink struct {
+	pair relayPair
+	lane *lane
+	sent map[string]string // by bridge: the endpoints behind the relay last sent to it, encoded
+}
+
+// syncRelays sets up, updates and tears down the conference's relays to fit where its participants
+// are (conference goroutine).
+func (c *conference) syncRelays() {
+	rel, ok := c.f.bridge.(bridgeapi.Relays)
+	if !ok {
+		return
+	}
+	on := map[string][]bridge.RelayedEndpoint{} // by bridge, its participants
+	if !c.done {
+		for _, p := range c.parts {
+			if p.gone || p.alloc == nil {
+				continue
+			}
+			on[p.alloc.Bridge] = append(on[p.alloc.Bridge], bridge.RelayedEndpoint{ID: p.nick, Sources: p.sources, Groups: p.groups})
+		}
+	}
+	bridges := make([]string, 0, len(on))
+	for b, eps := range on {
+		bridges = append(bridges, b)
+		slices.SortFunc(eps, func(x, y bridge.RelayedEndpoint) int { return strings.Compare(x.ID, y.ID) })
+	}
+	slices.Sort(bridges)
+	want := map[relayPair]bool{}
+	for i, a := range bridges {
+		for _, b := range bridges[i+1:] {
+			want[relayPair{a, b}] = true
+		}
+	}
+	cc := &c.cascade
+	for pair, l := range cc.relays {
+		if !want[pair] {
+			delete(cc.relays, pair)
+			c.expireRelay(rel, l)
+		}
+	}
+	for pair := range want {
+		l := cc.relays[pair]
+		if l == nil {
+			if time.Now().Before(cc.notBefore) {
+				continue
+			}
+			if cc.relays == nil {
+				cc.relays = map[relayPair]*relayLink{}
+			}
+			l = &relayLink{pair: pair, lane: &lane{f: c.f}, sent: map[string]string{}}
+			cc.relays[pair] = l
+			c.setUpRelay(rel, l)
+		}
+		for _, side := range [][2]string{{pair.a, pair.b}, {pair.b, pair.a}} {
+			c.updateRelay(rel, l, side[0], side[1], on[side[1]])
+		}
+	}
+}
+
+// setUpRelay queues the three requests that join the pair's bridges: the controlling side's
+// allocation, the other side's with the first's parameters, and the first's connection with the
+// second's. A failure undoes what was done and tries again later.
+func (c *conference) setUpRelay(rel bridgeapi.Relays, l *relayLink) {
+	a, b, id := l.pair.a, l.pair.b, c.id
+	l.lane.do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), allocateTimeout)
+		defer cancel()
+		da, err := rel.AllocateRelay(ctx, a, bridge.RelayRequest{ConferenceID: id, Peer: b, Controlling: true})
+		if err == nil {
+			var db *bridge.RelayDescription
+			db, err = rel.AllocateRelay(ctx, b, bridge.RelayRequest{ConferenceID: id, Peer: a, Remote: da})
+			if err == nil {
+				err = rel.ConnectRelay(ctx, a, bridge.RelayConnect{ConferenceID: id, Peer: b, Remote: *db})
+			}
+		}
+		if err == nil {
+			c.f.log.Info("relay set up", "room", c.room.String(), "bridges", a+"-"+b)
+			return
+		}
+		c.f.log.Warn("relay set-up failed", "room", c.room.String(), "bridges", a+"-"+b, "err", err)
+		for _, side := range [][2]string{{a, b}, {b, a}} {
+			_ = rel.ExpireRelay(ctx, side[0], bridge.RelayExpire{ConferenceID: id, Peer: side[1]})
+		}
+		c.post(func() {
+			if c.cascade.relays[l.pair] == l {
+				delete(c.cascade.relays, l.pair)
+				c.cascade.notBefore = time.Now().Add(relayRetryAfter)
+				c.after(relayRetryAfter, c.syncRelays) // then sets it up afresh
+			}
+		})
+	})
+}
+
+// updateRelay tells bridge `at` who is behind its relay to `peer`, when that changed.
+func (c *conference) updateRelay(rel bridgeapi.Relays, l *relayLink, at, peer string, eps []bridge.RelayedEndpoint) {
+	raw, _ := json.Marshal(eps)
+	if l.sent[at] == string(raw) {
+		return
+	}
+	l.sent[at] = string(raw)
+	u := bridge.RelayEndpoints{ConferenceID: c.id, Peer: peer, Endpoints: eps}
+	l.lane.do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		err := rel.UpdateRelay(ctx, at, u)
+		cancel()
+		if err != nil {
+			c.f.log.Debug("relay update", "room", c.room.String(), "bridge", at, "peer", peer, "err", err)
+		}
+	})
+}
+
+// expireRelay queues the relay's teardown on both bridges.
+func (c *conference) expireRelay(rel bridgeapi.Relays, l *relayLink) {
+	id := c.id
+	l.lane.do(func() {
+		for _, side := range [][2]string{{l.pair.a, l.pair.b}, {l.pair.b, l.pair.a}} {
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			_ = rel.ExpireRelay(ctx, side[0], bridge.RelayExpire{ConferenceID: id, Peer: side[1]})
+			cancel()
+		}
+		c.f.log.Info("relay torn down", "room", c.room.String(), "bridges", l.pair.a+"-"+l.pair.b)
+	})
+}

@@ -1,0 +1,79 @@
+package cluster_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/internal/app"
+	"github.com/parley-im/parley/internal/bot"
+	"github.com/parley-im/parley/internal/bridge"
+)
+
+// relaysOf returns the relays of a bridge node's only conference.
+func relaysOf(b *app.App) []bridge.RelayDebug {
+	cs := b.Bridge.Debug().Conferences
+	if len(cs) != 1 {
+		return nil
+	}
+	return cs[0].Relays
+}
+
+// A conference spans bridges: bots of region eu meet on the eu bridge node, bots of region us in the
+// same room on the us bridge node, the focus joins the two with a relay over NATS, and everyone
+// receives everyone's audio and video (complete frames). The eu bridge sends each of its bots' audio
+// once over the relay, although two bots on the us bridge receive it. When the us bots leave, the
+// relay goes on both bridges.
+func TestConferenceSpansBridges(t *testing.T) {
+	signal := startSignal(t)
+	eu, us := startBridge(t, signal, "eu"), startBridge(t, signal, "us")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	join := func(region string) *bot.Bot {
+		b, err := bot.Join(ctx, bot.Options{URL: "https://" + signal.HTTP + "/spans?region=" + region, Insecure: true, Loopback: true, Log: testLog(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	euBots := []*bot.Bot{join("eu"), join("eu")}
+	usBots := []*bot.Bot{join("us"), join("us")}
+	all := append(append([]*bot.Bot{}, euBots...), usBots...)
+	for _, me := range all {
+		if err := me.Wait(ctx, hearsAll(me, all)); err != nil {
+			t.Fatalf("%s: %v", me.EndpointID(), err)
+		}
+	}
+	if n, m := conferences(eu), conferences(us); n != 1 || m != 1 {
+		t.Fatalf("conferences on eu: %d, on us: %d; want the room on both", n, m)
+	}
+	for _, b := range []*app.App{eu, us} {
+		rs := relaysOf(b)
+		if len(rs) != 1 || !rs[0].Connected || len(rs[0].Endpoints) != 2 {
+			t.Fatalf("relays of %s: %+v", b.Bridge.ID(), rs)
+		}
+	}
+	// One copy per source: what eu sent of a bot's audio over the relay is less than what the two us
+	// bots received of it together (each received about all of it).
+	sent := relaysOf(eu)[0].SentPackets
+	for _, e := range euBots {
+		src := e.EndpointID() + "-a0"
+		n := sent[e.EndpointID()+"/"+src]
+		got := 0
+		for _, u := range usBots {
+			got += u.Received()[e.EndpointID()].Sources[src].Packets
+		}
+		if n == 0 || float64(n) > 0.75*float64(got) {
+			t.Fatalf("eu relayed %d packets of %s for %d received by the us bots together", n, src, got)
+		}
+	}
+
+	for _, u := range usBots {
+		u.Close()
+	}
+	waitFor(t, "the relays to go once the us bridge has no participant left", func() bool {
+		return len(relaysOf(eu)) == 0 && conferences(us) == 0
+	})
+}
