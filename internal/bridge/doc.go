@@ -88,6 +88,13 @@
 // nothing is suspended and leaves ForwardedSources. Receivers without transport-cc are limited by their
 // constraints only. GET /debug/bridge shows each receiver's estimate and layers (debug.go).
 //
+// # Relays
+//
+// A conference that spans bridges has one relay per other bridge (relay.go): an ICE + DTLS-SRTP
+// transport between the bridges that carries each local sender's packets once, unchanged but for the
+// SRTP, and brings the other bridge's senders in as relayed endpoints (sending only, no transport or
+// slots of their own), whose sources fill local receivers' slots like local senders' sources.
+//
 // # Not yet
 //
 // Temporal-layer dropping (the allocator can weigh per-temporal layers; the bridge forwards whole

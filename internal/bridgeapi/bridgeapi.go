@@ -10,8 +10,9 @@
 //	bridge → focus    Event endpoint-expired{B, conference, endpoint, reason}
 //	bridge → focus    Event bridge-draining{B} | bridge-gone{B} | bridge-up{B}
 //
-// Allocate is addressed to the pool, which picks the bridge (in a cluster: the conference's bridge while
-// it has room, else the participant's region, then the least loaded); every later request names the
+// Allocate is addressed to the pool, which picks the bridge (in a cluster: a bridge of the participant's
+// region, else the conference's bridge while it has room, then the least loaded; a conference on more
+// than one bridge is cascaded with relays, relay.go); every later request names the
 // bridge the allocation came from. Calls block their caller until the answer or ctx's deadline, so the
 // focus makes them from its own goroutines, never from a conference's (internal/focus bridging.go).
 package bridgeapi
