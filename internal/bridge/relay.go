@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,8 +47,10 @@ import (
 // like local senders' sources. A relayed endpoint is a sender only: it is not a member of the
 // conference (no slots toward it, no channel, no housekeeping), it only adds its sources and its audio
 // levels. Its key-frame requests (PLI) go back over the relay, where the origin bridge asks the sender.
-// Until receiver constraints cross the relay, a conference with relays asks its local senders for
-// every layer (SenderSourceConstraints unlimited), since the other bridge's receivers may want them.
+// Receiver constraints cross the relay as the bridges' own control messages over the relay's DTLS
+// association (application data, JSON): each bridge tells its peer the tallest height its receivers want
+// of each source behind the relay, and asks its local senders for the tallest any bridge's receivers
+// want (SenderSourceConstraints), everything while a peer has not said.
 
 // Relay errors beside the bridge's other errors (errors.go).
 var (
@@ -136,6 +139,15 @@ type relay struct {
 	// endpoints are the participants behind the relay; guarded by c.mu.
 	endpoints map[string]*Endpoint
 
+	// Receiver constraints across the relay (constraints.go's messages over the relay's DTLS): what
+	// this bridge's receivers want of the relayed sources, last sent (c.mu), and the latest message
+	// waiting for the relay's control writer; what the peer's receivers want of this bridge's local
+	// sources (c.mu; nil before the peer's first message: then everything).
+	wantsSent string
+	wantsOut  atomic.Pointer[[]byte]
+	wantsKick chan struct{}
+	peerWants map[uint32]int // by the source's first SSRC: the tallest height, -1 unlimited
+
 	// Send side: sendMu guards srtpOut, conn's writes, encBuf and the counters.
 	sendMu   sync.Mutex
 	srtpOut  *srtp.Context
@@ -201,7 +213,8 @@ func (b *Bridge) AllocateRelay(req RelayRequest) (*RelayDescription, error) {
 		return nil, fmt.Errorf("%w: %s to %s", ErrRelayExists, c.id, req.Peer)
 	}
 	r := &relay{c: c, b: b, peer: req.Peer, controlling: req.Controlling, ufrag: randString(8), pwd: randString(24),
-		dtlsIn: make(chan []byte, 64), done: make(chan struct{}), endpoints: map[string]*Endpoint{}, sent: map[uint32]uint64{}}
+		dtlsIn: make(chan []byte, 64), done: make(chan struct{}), endpoints: map[string]*Endpoint{}, sent: map[uint32]uint64{},
+		wantsKick: make(chan struct{}, 1)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	empty := map[uint32]*Endpoint{}
 	r.bySSRC.Store(&empty)
@@ -391,12 +404,61 @@ func (r *relay) run(remoteUfrag, remotePwd string) {
 	log.Info("relay connected", "remote", conn.RemoteAddr().String())
 	// What the peer's receivers wait for, and what this side's relayed sources' receivers do.
 	r.c.relayConnected(r)
-	// Nothing is sent as DTLS application data; reading ends with the association.
-	buf := make([]byte, 1500)
+	r.b.wg.Add(1)
+	go r.writeControl(dconn)
+	r.c.mu.Lock()
+	r.wantsSent = "" // tell the peer what this side's receivers want, now that it can hear
+	r.c.mu.Unlock()
+	r.c.senderConstraints()
+	// DTLS application data carries the bridges' control messages (wants); reading ends with the
+	// association.
+	buf := make([]byte, maxControlMessage)
 	for {
-		if _, err := dconn.Read(buf); err != nil {
+		n, err := dconn.Read(buf)
+		if err != nil {
 			r.close(fmt.Errorf("dtls: %w", err))
 			return
+		}
+		r.onControl(buf[:n])
+	}
+}
+
+// maxControlMessage bounds one control message between bridges (a DTLS record's worth).
+const maxControlMessage = 16384
+
+// relayWants is the control message that carries what one bridge's receivers want of the other
+// bridge's video sources: by each source's first SSRC, the tallest height (-1 unlimited, 0 none).
+type relayWants struct {
+	Wants map[uint32]int `json:"wants"`
+}
+
+// onControl takes the peer's control message (the relay's reader of DTLS application data).
+func (r *relay) onControl(raw []byte) {
+	var m relayWants
+	if err := json.Unmarshal(raw, &m); err != nil || m.Wants == nil || len(m.Wants) > maxRelayedEndpoints*r.b.cfg.MaxSourcesPerEndpoint {
+		r.b.log.Debug("relay control message ignored", "conference", r.c.id, "relay", r.peer, "err", err)
+		return
+	}
+	c := r.c
+	c.mu.Lock()
+	r.peerWants = m.Wants
+	c.senderConstraintsLocked(time.Now().UnixNano())
+	c.mu.Unlock()
+}
+
+// writeControl writes the latest control message whenever there is a new one, until the relay ends.
+func (r *relay) writeControl(dconn *dtls.Conn) {
+	defer r.b.wg.Done()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-r.wantsKick:
+		}
+		if msg := r.wantsOut.Swap(nil); msg != nil {
+			if _, err := dconn.Write(*msg); err != nil {
+				return
+			}
 		}
 	}
 }
@@ -754,15 +816,46 @@ func (c *Conference) relayedEndpoints() []*Endpoint {
 	return out
 }
 
-// relayWantsLocked makes local senders send every layer while the conference has relays: the peers'
-// receivers may want any; c.mu is held.
+// relayWantsLocked joins the relays into what senders should send (senderConstraintsLocked): it tells
+// each relay's peer what this bridge's receivers want of the sources behind the relay, and adds to
+// want, for each local source, what the peers' receivers want of it (everything from a peer that has
+// not said yet). c.mu is held.
 func (c *Conference) relayWantsLocked(want map[*source]int) {
-	if len(c.relays.m) == 0 {
-		return
+	for _, r := range c.relays.m {
+		m := relayWants{Wants: map[uint32]int{}}
+		for _, e := range r.endpoints {
+			for _, src := range e.sources {
+				if src.kind == KindVideo {
+					m.Wants[src.layers[0].ssrc] = want[src]
+				}
+			}
+		}
+		raw, _ := json.Marshal(m)
+		if string(raw) != r.wantsSent && r.ready.Load() {
+			r.wantsSent = string(raw)
+			r.wantsOut.Store(&raw)
+			select {
+			case r.wantsKick <- struct{}{}:
+			default:
+			}
+		}
 	}
 	for _, e := range c.order {
 		for _, src := range e.sources {
-			want[src] = -1
+			if src.kind != KindVideo {
+				continue
+			}
+			h := want[src]
+			for _, r := range c.relays.m {
+				peer := -1
+				if r.peerWants != nil {
+					peer = r.peerWants[src.layers[0].ssrc]
+				}
+				if tallerThan(peer, h) {
+					h = peer
+				}
+			}
+			want[src] = h
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +277,45 @@ func TestRelaySpeaker(t *testing.T) {
 	bob.talk.Store(true)
 	waitDominant(t, carol, "bob", "alice")
 	waitDominant(t, erin, "bob", "alice")
+}
+
+// lastSenderConstraint is the maxHeight of the last SenderSourceConstraints for source in r's messages
+// (r.mu held), ok false before one.
+func lastSenderConstraint(r *recorder, source string) (h int, ok bool) {
+	for _, m := range r.msgs {
+		var msg senderSourceConstraints
+		if json.Unmarshal([]byte(m), &msg) == nil && msg.Class == classSenderConstraints && msg.SourceName == source {
+			h, ok = msg.MaxHeight, true
+		}
+	}
+	return h, ok
+}
+
+// TestRelayConstraints: receiver constraints cross the relay: Alice, alone on bridge A, hears from A the
+// tallest height Bob on bridge B wants of her camera, as it changes, and the tallest of what Bob and a
+// receiver on A want together.
+func TestRelayConstraints(t *testing.T) {
+	checkNoLeaks(t)
+	ta, tb := relayBridges(t)
+	alice := newClient(t, ta, "room", "alice", clientOpts{})
+	bob := newClient(t, tb, "room", "bob", clientOpts{noSend: true})
+	relayPair(t, ta, tb, "room", nil)
+	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed()}}))
+	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
+	told := func(want int) {
+		t.Helper()
+		alice.wsMsgs.wait(t, fmt.Sprintf("alice told maxHeight %d", want), func(r *recorder) bool {
+			h, ok := lastSenderConstraint(r, "alice-v0")
+			return ok && h == want
+		})
+	}
+	told(720) // bob's channel asks 720 of everyone (connectChannel)
+	bob.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"constraints":{"alice-v0":{"maxHeight":180}}}`)
+	told(180)
+	bob.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"constraints":{"alice-v0":{"maxHeight":360}}}`)
+	told(360)
+	carol := newClient(t, ta, "room", "carol", clientOpts{noSend: true}) // 720 on A beats 360 on B
+	told(720)
+	carol.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":0}}`)
+	told(360)
 }
