@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3/pkg/crypto/fingerprint"
@@ -36,6 +37,8 @@ type Bridge struct {
 	expiredHook func(conferenceID, endpointID, reason string)
 	// tap, when set (SetForwardTap, tests), sees every forwarded payload (tap.go).
 	tap forwardTap
+	// relayHook, when set (OnRelayClosed), is called after a relay ends (relay.go).
+	relayHook atomic.Pointer[func(conferenceID, peer, reason string)]
 
 	cert        tls.Certificate
 	fingerprint string // sha-256 of cert, "AB:CD:…"

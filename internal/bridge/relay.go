@@ -870,7 +870,7 @@ func (b *Bridge) ExpireRelay(x RelayExpire) error {
 	return nil
 }
 
-var errRelayExpired = errors.New("expired by focus")
+var errRelayExpired = errors.New(ExpiredRelayReason)
 
 // close ends the relay once, for err; any goroutine may call it.
 func (r *relay) close(err error) {
@@ -917,6 +917,20 @@ func (r *relay) close(err error) {
 		level = r.b.log.Warn // it never carried media
 	}
 	level("relay closed", "conference", c.id, "peer", r.peer, "reason", err.Error())
+	if h := r.b.relayHook.Load(); h != nil {
+		(*h)(c.id, r.peer, err.Error())
+	}
+}
+
+// ExpiredRelayReason is the reason OnRelayClosed gives for a relay the focus expired (ExpireRelay).
+const ExpiredRelayReason = "expired by focus"
+
+// OnRelayClosed has fn called after each relay ends, whatever ended it (ExpireRelay, ICE or DTLS
+// failure, the peer's close, the conference's end), on the goroutine that ended it; fn must not block.
+// The focus–bridge API turns it into its "relay closed" event, so that the focus sets up again a relay
+// that failed between bridges that still serve the conference.
+func (b *Bridge) OnRelayClosed(fn func(conferenceID, peer, reason string)) {
+	b.relayHook.Store(&fn)
 }
 
 // hasRelays reports whether c has a relay.

@@ -132,6 +132,13 @@ func TestRelayFingerprintMismatch(t *testing.T) {
 	ta, tb := relayBridges(t)
 	newClient(t, ta, "room", "alice", clientOpts{noSend: true, noChannel: true})
 	newClient(t, tb, "room", "bob", clientOpts{noSend: true, noChannel: true})
+	closed := make(chan string, 1)
+	tb.OnRelayClosed(func(conf, peer, reason string) {
+		select {
+		case closed <- conf + " " + peer + ": " + reason:
+		default:
+		}
+	})
 	ra, rb := relayPair(t, ta, tb, "room", func(d *RelayDescription) {
 		// Another certificate's fingerprint: the flipped first byte keeps the form valid.
 		fp := []byte(d.DTLS.Fingerprint)
@@ -154,6 +161,9 @@ func TestRelayFingerprintMismatch(t *testing.T) {
 	}
 	if err := *rb.err.Load(); !errors.Is(err, ErrFingerprintMismatch) {
 		t.Fatalf("bridge B's relay ended with %v, want a fingerprint mismatch", err)
+	}
+	if got, want := <-closed, "room bridge-a: "+ErrFingerprintMismatch.Error(); got != want {
+		t.Fatalf("relay-closed hook: %q, want %q", got, want)
 	}
 	for _, x := range []*testBridge{ta, tb} {
 		for _, c := range x.Debug().Conferences {

@@ -60,6 +60,7 @@ type Event struct {
 	Bridge       string `json:"bridge"`
 	ConferenceID string `json:"conferenceId,omitempty"`
 	EndpointID   string `json:"endpointId,omitempty"`
+	Peer         string `json:"peer,omitempty"` // relay-closed: the bridge at the relay's other end
 	Reason       string `json:"reason,omitempty"`
 }
 

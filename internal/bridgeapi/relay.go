@@ -18,12 +18,17 @@ import (
 //	focus → A, B      ExpireRelay{conf, peer}
 //
 // A Bridges implementation that can cascade implements Relays too; the focus asks with a type assertion.
+// A relay that ends is told as an Event of kind RelayClosed naming the bridge, the conference and the
+// peer bridge, with the bridge's reason (bridge.ExpiredRelayReason when the focus expired it).
 type Relays interface {
 	AllocateRelay(ctx context.Context, bridgeID string, r bridge.RelayRequest) (*bridge.RelayDescription, error)
 	ConnectRelay(ctx context.Context, bridgeID string, r bridge.RelayConnect) error
 	UpdateRelay(ctx context.Context, bridgeID string, u bridge.RelayEndpoints) error
 	ExpireRelay(ctx context.Context, bridgeID string, x bridge.RelayExpire) error
 }
+
+// RelayClosed is the Event of a relay that ended.
+const RelayClosed = "relay-closed"
 
 // AllocateRelay creates a relay on the process's bridge (one bridge cannot cascade with itself; the
 // calls exist so that the in-process transport speaks the whole API).

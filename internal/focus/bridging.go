@@ -202,6 +202,8 @@ func (f *Focus) onBridgeEvent(ev bridgeapi.Event) {
 // that joined.
 func (c *conference) onBridgeEvent(ev bridgeapi.Event) {
 	switch ev.Kind {
+	case bridgeapi.RelayClosed:
+		c.relayClosed(ev) // relay.go
 	case bridgeapi.EndpointExpired:
 		if p := c.parts[ev.EndpointID]; p != nil && p.alloc != nil && p.alloc.Bridge == ev.Bridge && ev.Reason != bridge.ExpiredByFocus {
 			c.f.log.Info("bridge expired an endpoint", "room", c.room.String(), "endpoint", ev.EndpointID, "bridge", ev.Bridge, "reason", ev.Reason)

@@ -127,6 +127,29 @@ func (c *conference) setUpRelay(rel bridgeapi.Relays, l *relayLink) {
 	})
 }
 
+// relayClosed takes a relay that ended on a bridge without the focus asking (ICE or DTLS failed, the
+// peer went): its other side is expired, and the relay set up afresh after relayRetryAfter if its
+// bridges still serve the conference.
+func (c *conference) relayClosed(ev bridgeapi.Event) {
+	if ev.Reason == bridge.ExpiredRelayReason {
+		return
+	}
+	pair := relayPair{ev.Bridge, ev.Peer}
+	if pair.b < pair.a {
+		pair.a, pair.b = pair.b, pair.a
+	}
+	l := c.cascade.relays[pair]
+	rel, ok := c.f.bridge.(bridgeapi.Relays)
+	if l == nil || !ok {
+		return
+	}
+	c.f.log.Warn("relay closed by a bridge", "room", c.room.String(), "bridge", ev.Bridge, "peer", ev.Peer, "reason", ev.Reason)
+	delete(c.cascade.relays, pair)
+	c.expireRelay(rel, l)
+	c.cascade.notBefore = time.Now().Add(relayRetryAfter)
+	c.after(relayRetryAfter, c.syncRelays)
+}
+
 // updateRelay tells bridge `at` who is behind its relay to `peer`, when that changed.
 func (c *conference) updateRelay(rel bridgeapi.Relays, l *relayLink, at, peer string, eps []bridge.RelayedEndpoint) {
 	raw, _ := json.Marshal(eps)

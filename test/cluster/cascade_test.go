@@ -22,8 +22,8 @@ func relaysOf(b *app.App) []bridge.RelayDebug {
 // A conference spans bridges: bots of region eu meet on the eu bridge node, bots of region us in the
 // same room on the us bridge node, the focus joins the two with a relay over NATS, and everyone
 // receives everyone's audio and video (complete frames). The eu bridge sends each of its bots' audio
-// once over the relay, although two bots on the us bridge receive it. When the us bots leave, the
-// relay goes on both bridges.
+// once over the relay, although two bots on the us bridge receive it. A relay that fails is set up
+// again. When the us bots leave, the relay goes on both bridges.
 func TestConferenceSpansBridges(t *testing.T) {
 	signal := startSignal(t)
 	eu, us := startBridge(t, signal, "eu"), startBridge(t, signal, "us")
@@ -67,6 +67,29 @@ func TestConferenceSpansBridges(t *testing.T) {
 		}
 		if n == 0 || float64(n) > 0.75*float64(got) {
 			t.Fatalf("eu relayed %d packets of %s for %d received by the us bots together", n, src, got)
+		}
+	}
+
+	// A relay that ends without the focus asking (here: bridge eu drops it; its peer hears close_notify
+	// and says so) is set up again, and media flows again across it.
+	before := map[*bot.Bot]int{}
+	for _, u := range usBots {
+		before[u] = u.Received()[euBots[0].EndpointID()].AudioPackets
+	}
+	first := relaysOf(eu)[0]
+	conf := eu.Bridge.Debug().Conferences[0].ID
+	if err := eu.Bridge.ExpireRelay(bridge.RelayExpire{ConferenceID: conf, Peer: us.Bridge.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the relay to be set up again", func() bool {
+		e, u := relaysOf(eu), relaysOf(us)
+		return len(e) == 1 && e[0].Connected && e[0].ReceivedPackets < first.ReceivedPackets && len(u) == 1 && u[0].Connected
+	})
+	for _, u := range usBots {
+		if err := u.Wait(ctx, func(got map[string]bot.Remote) bool {
+			return got[euBots[0].EndpointID()].AudioPackets > before[u]+25
+		}); err != nil {
+			t.Fatalf("%s: no audio across the new relay: %v", u.EndpointID(), err)
 		}
 	}
 
