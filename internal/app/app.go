@@ -202,6 +202,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			XMPP:   a.C2S,
 			Ready:  a.ready.Load,
 			Extra:  extra,
+			// A cluster's bridge nodes serve their bridge channels themselves (cluster.go).
+			ConnectSrc: a.bridgeOrigins,
 		}),
 		TLSConfig:         a.tls,
 		ReadHeaderTimeout: 10 * time.Second,

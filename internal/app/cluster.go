@@ -261,6 +261,19 @@ func (a *App) ClusterBridges() []cluster.Heartbeat {
 	return a.cluster.pool.Registry().Bridges()
 }
 
+// bridgeOrigins are the wss://HOST:PORT of the bridge channels of the bridges a signal node knows,
+// which its pages may connect to; nil without a cluster. A bridge that joins after a page loaded is
+// not among them: a participant moved there has its media but no bridge channel until it reloads.
+func (a *App) bridgeOrigins() []string {
+	var out []string
+	for _, hb := range a.ClusterBridges() {
+		if hb.ChannelBase != "" {
+			out = append(out, hb.ChannelBase)
+		}
+	}
+	return out
+}
+
 // clusterDebug is GET /debug/cluster on a signal node: the bridges it knows, as last heard (JSON).
 func (a *App) clusterDebug() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

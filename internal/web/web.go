@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	webclient "github.com/parley-im/parley/web"
@@ -28,6 +29,10 @@ type Options struct {
 	// Client is the built browser client (index.html, static/); nil
 	// serves the one embedded from web/.
 	Client fs.FS
+	// ConnectSrc, when set, lists more origins the page may connect to
+	// (wss://HOST:PORT of a cluster's bridge nodes, whose bridge channels
+	// are elsewhere), asked each time the page is served.
+	ConnectSrc func() []string
 }
 
 // New returns the HTTP handler.
@@ -66,7 +71,7 @@ func New(o Options) http.Handler {
 		client = webclient.FS()
 	}
 	mux.Handle("GET /static/", staticHandler(client))
-	page := appPage(client)
+	page := appPage(client, o.ConnectSrc)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -148,8 +153,9 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 
 // appPage serves index.html for "/" and every room, or a placeholder when
-// the client is missing from the build.
-func appPage(client fs.FS) http.Handler {
+// the client is missing from the build; connectSrc (may be nil) adds
+// origins to the policy's connect-src.
+func appPage(client fs.FS, connectSrc func() []string) http.Handler {
 	index, err := fs.ReadFile(client, "index.html")
 	if err != nil {
 		index = []byte(placeholder)
@@ -158,7 +164,19 @@ func appPage(client fs.FS) http.Handler {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		csp := contentSecurityPolicy
+		if connectSrc != nil {
+			var more []string
+			for _, o := range connectSrc() {
+				if isOrigin(o) {
+					more = append(more, o)
+				}
+			}
+			if len(more) > 0 {
+				csp = strings.Replace(csp, "connect-src 'self'", "connect-src 'self' "+strings.Join(more, " "), 1)
+			}
+		}
+		h.Set("Content-Security-Policy", csp)
 		h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), autoplay=(self), geolocation=()")
 		h.Set("X-Frame-Options", "DENY")
 		if r.Method == http.MethodHead {
@@ -209,4 +227,13 @@ func OnlyFrom(allow []netip.Prefix, h http.Handler) http.Handler {
 		}
 		http.Error(w, "forbidden", http.StatusForbidden)
 	})
+}
+
+// isOrigin reports whether s is a scheme://host[:port] a policy can name:
+// wss or https, and nothing that would end or widen the source list.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "wss" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" &&
+		!strings.ContainsAny(s, " ;,'*\"\t\r\n")
 }

@@ -190,3 +190,19 @@ func TestConfigJS(t *testing.T) {
 		t.Errorf("hostile Host in config.js: %q", b)
 	}
 }
+
+// A cluster's signal node lets its pages connect to its bridge nodes' channels: their origins join
+// connect-src; anything that is not a plain wss or https origin is left out.
+func TestConnectSrcNamesBridgeNodes(t *testing.T) {
+	client := fstest.MapFS{"index.html": {Data: []byte(`<!doctype html>`)}}
+	h := New(Options{Domain: "localhost", XMPP: http.NotFoundHandler(), Client: client, ConnectSrc: func() []string {
+		return []string{"wss://b1.example:8443", "wss://x.example; script-src *", "http://b2.example", "wss://b3.example/path"}
+	}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/Room", nil))
+	csp := rec.Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' wss://b1.example:8443;") || strings.Contains(csp, "x.example") ||
+		strings.Contains(csp, "b2.example") || strings.Contains(csp, "b3.example") {
+		t.Fatalf("policy %q", csp)
+	}
+}

@@ -2,7 +2,9 @@ package cluster_test
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -131,6 +133,10 @@ func TestProcessesMoveParticipantsOffAFailedOrDrainedBridge(t *testing.T) {
 		t.Logf("SIGTERM: the drained bridge exited %v after the signal", time.Since(termed).Round(time.Millisecond))
 	case <-time.After(20 * time.Second):
 		t.Fatal("the drained bridge did not exit once its participants were moved")
+	}
+	// It drained (rather than only stopping, which also moves its participants, after it is gone).
+	if log, _ := os.ReadFile(now.log); !strings.Contains(string(log), `msg="bridge drained"`) {
+		t.Fatal("the bridge exited without draining")
 	}
 	// Its process is gone: media now is media through the us bridge.
 	moved := mediaBack(t, ctx, movers, termed)

@@ -39,10 +39,15 @@ export type BridgeMessage =
   | { kind: "endpointStats"; from: string; stats: PeerStats }
   | { kind: "other"; colibriClass: string };
 
-/** The channel URL: the focus's URL with its host replaced and a secure scheme when the page has one. */
-export function channelURL(raw: string, host: string, secure = true): string {
+/**
+ * The channel URL: the focus's URL with a secure scheme when the page has one, on the page's host when
+ * the focus named the server by its XMPP domain (`domain`; any URL without it), as it does without a
+ * public URL, which the browser may know by another name (127.0.0.1 for the domain localhost, a
+ * proxy's port). A bridge node of a cluster, named by its own public URL, keeps its host.
+ */
+export function channelURL(raw: string, host: string, secure = true, domain?: string): string {
   const u = new URL(raw);
-  u.host = host;
+  if (domain === undefined || u.hostname === domain) u.host = host;
   u.protocol = secure ? "wss:" : "ws:";
   return u.toString();
 }

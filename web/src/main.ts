@@ -115,6 +115,7 @@ async function startRoom(room: string) {
     endpointId: () => conf.endpointId,
     tracks: () => ({ audio: media.audio, video: conf.local.videoMuted ? null : media.video }),
     host: location.host,
+    domain: cfg.hosts.domain,
     e2ee: () => e2ee.sessionCrypto(),
   });
   session.on("connected", (c) => conf.setMediaConnected(c));

@@ -189,8 +189,10 @@ export interface SessionOptions {
   endpointId: () => string;
   /** The current local tracks (null when that device is off). */
   tracks: () => { audio: MediaStreamTrack | null; video: MediaStreamTrack | null };
-  /** The host the page was loaded from; the bridge channel goes there. */
+  /** The host the page was loaded from; the bridge channel of this server's own bridge goes there. */
   host: string;
+  /** The XMPP domain: a channel URL on it and the page's port names this server's own front (channelURL). */
+  domain?: string;
   simulcast?: boolean;
   /** STUN/TURN servers (XEP-0215) and whether to use relays only. */
   iceServers?: () => Promise<RTCIceServer[]>;
@@ -419,7 +421,7 @@ export class MediaSession extends Emitter<{
 
     const ws = offer.contents.map((c) => c.transport?.webSockets[0]).find((u) => !!u);
     if (ws) {
-      const ch = new BridgeChannel(channelURL(ws, this.opts.host), this.constraints);
+      const ch = new BridgeChannel(channelURL(ws, this.opts.host, true, this.opts.domain), this.constraints);
       ch.on("message", (m) => this.onBridgeMessage(m));
       this.channel = ch;
       this.setForwarded(null);

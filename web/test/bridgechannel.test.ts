@@ -5,6 +5,12 @@ import { activeEncodings, channelURL, heightFor, parseBridgeMessage, receiverCon
 test("the channel goes to the page's host, whatever the focus called the server", () => {
   assert.equal(channelURL("wss://meet.example:443/colibri-ws/default-id/c1/e1?pwd=x", "127.0.0.1:8443"), "wss://127.0.0.1:8443/colibri-ws/default-id/c1/e1?pwd=x");
   assert.equal(channelURL("ws://a/colibri-ws/x", "b:80", false), "ws://b/colibri-ws/x");
+  // With the domain: a URL on it (the server without a public URL) goes to the page's host; a bridge
+  // node named by its own public URL keeps its host and port.
+  assert.equal(channelURL("wss://localhost:8443/colibri-ws/b/c1/e1?pwd=x", "127.0.0.1:8443", true, "localhost"), "wss://127.0.0.1:8443/colibri-ws/b/c1/e1?pwd=x");
+  assert.equal(channelURL("wss://127.0.0.1:9443/colibri-ws/b/c1/e1?pwd=x", "127.0.0.1:8443", true, "localhost"), "wss://127.0.0.1:9443/colibri-ws/b/c1/e1?pwd=x");
+  assert.equal(channelURL("wss://bridge1.example/colibri-ws/b/c1/e1?pwd=x", "meet.example", true, "meet.example"), "wss://bridge1.example/colibri-ws/b/c1/e1?pwd=x");
+  assert.equal(channelURL("wss://meet.example/colibri-ws/b/c1/e1?pwd=x", "meet.example", true, "meet.example"), "wss://meet.example/colibri-ws/b/c1/e1?pwd=x");
 });
 
 test("sources maps: slot SSRC → owner; owner-less entries are named after the endpoint", () => {
