@@ -92,3 +92,34 @@ func TestParticipantsWaitForABridge(t *testing.T) {
 		t.Fatalf("the new bridge holds %d conferences", conferences(ap))
 	}
 }
+
+// A conference that spans bridges loses one: the room has bots of eu, us and ap on three bridges
+// joined by relays; the eu bridge goes, its bots are moved to a live bridge, and everyone receives
+// everyone again across the relays that are left.
+func TestSpanningConferenceLosesABridge(t *testing.T) {
+	signal := startSignal(t)
+	eu, _, _ := startBridge(t, signal, "eu"), startBridge(t, signal, "us"), startBridge(t, signal, "ap")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var all []*bot.Bot
+	for _, region := range []string{"eu", "eu", "us", "ap"} {
+		b, err := bot.Join(ctx, bot.Options{URL: "https://" + signal.HTTP + "/spanning?region=" + region, Insecure: true, Loopback: true, Log: testLog(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		all = append(all, b)
+	}
+	for _, me := range all {
+		if err := me.Wait(ctx, hearsAll(me, all)); err != nil {
+			t.Fatalf("%s before: %v", me.EndpointID(), err)
+		}
+	}
+	if conferences(eu) != 1 {
+		t.Fatal("the eu bots are not on the eu bridge")
+	}
+	gone := time.Now()
+	shutdown(t, eu)
+	took := mediaBack(t, ctx, all, gone)
+	t.Logf("everyone receives everyone again %v after the eu bridge went", took.Round(time.Millisecond))
+}
