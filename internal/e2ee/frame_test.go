@@ -302,12 +302,64 @@ func TestReceiverKeepsPreviousEpochForGrace(t *testing.T) {
 	if _, err := r.Decrypt(CodecOpus, enc(sOld)); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("previous epoch after the grace: %v, want ErrUnknownKey", err)
 	}
-	// A third epoch drops the first at once; one with the same low bits
-	// as the current replaces both.
+	// One with the same low bits as a held epoch replaces it.
 	r.Add(testKeys(3, 3))
 	r.Add(testKeys(19, 4))
-	if got := r.Epochs(); len(got) != 1 || got[0] != 19 {
-		t.Errorf("epochs %v, want [19]", got)
+	if got := r.Epochs(); len(got) != 2 || got[0] != 2 || got[1] != 19 {
+		t.Errorf("epochs %v, want [2 19]", got)
+	}
+}
+
+// TestReceiverKeepsEpochsSendersStillUse: senders switch to an epoch 2 s
+// after they learn it, so epochs that come quickly (joins 300 ms apart)
+// leave some sending with one two or three epochs old: the receiver keeps
+// up to MaxHeldEpochs until a later one has been decrypting for the grace.
+func TestReceiverKeepsEpochsSendersStillUse(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	r := NewReceiver(clk.now)
+	senders := map[uint32]*Sender{}
+	enc := func(epoch uint32) []byte {
+		s := senders[epoch]
+		if s == nil {
+			s = NewSender()
+			s.Use(testKeys(epoch, byte(epoch)), 4)
+			senders[epoch] = s
+		}
+		f, _ := s.Encrypt(ContextCamera, []byte{0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
+		return f
+	}
+	for e := uint32(1); e <= 3; e++ {
+		r.Add(testKeys(e, byte(e)))
+		clk.t = clk.t.Add(300 * time.Millisecond)
+	}
+	for e := uint32(1); e <= 3; e++ {
+		if _, err := r.Decrypt(CodecVP8, enc(e)); err != nil {
+			t.Errorf("epoch %d with 1-3 learnt: %v", e, err)
+		}
+	}
+	r.Add(testKeys(4, 4))
+	r.Add(testKeys(5, 5))
+	if got := r.Epochs(); len(got) != MaxHeldEpochs || got[0] != 2 || got[len(got)-1] != 5 {
+		t.Errorf("epochs %v, want the newest %d, 2 to 5", got, MaxHeldEpochs)
+	}
+	if _, err := r.Decrypt(CodecVP8, enc(1)); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("epoch 1 past the bound: %v, want ErrUnknownKey", err)
+	}
+	// Epoch 3 in use for the grace: 2 goes, 3 and later stay.
+	clk.t = clk.t.Add(PreviousEpochGrace)
+	if _, err := r.Decrypt(CodecVP8, enc(2)); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("epoch 2 once 3 decrypted for the grace: %v, want ErrUnknownKey", err)
+	}
+	if got := r.Epochs(); len(got) != 3 || got[0] != 3 {
+		t.Errorf("epochs %v, want [3 4 5]", got)
+	}
+	// Epoch 5 in use: after the grace, it alone.
+	if _, err := r.Decrypt(CodecVP8, enc(5)); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(PreviousEpochGrace)
+	if got := r.Epochs(); len(got) != 1 || got[0] != 5 {
+		t.Errorf("epochs %v, want [5]", got)
 	}
 }
 

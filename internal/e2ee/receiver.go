@@ -10,8 +10,8 @@ import (
 
 // Timing of the receiver (docs/e2ee.md).
 const (
-	// PreviousEpochGrace is how long the previous epoch's keys are kept
-	// after the new epoch's first successful decryption.
+	// PreviousEpochGrace is how long an epoch's keys are kept after a
+	// later epoch's first successful decryption.
 	PreviousEpochGrace = 10 * time.Second
 	// ReplayWindow is how many counters below the highest seen are still
 	// accepted once each.
@@ -42,15 +42,17 @@ type Frame struct {
 }
 
 // Receiver decrypts the frames of every sender in a room. It holds the keys
-// of the current and the previous epoch (the previous one until
-// PreviousEpochGrace after the current one first decrypts), keeps an
-// anti-replay window per KID, and counts what it drops. It is safe for
-// concurrent use.
+// of the newest epoch and of up to MaxHeldEpochs-1 before it, each until a
+// later one has been decrypting for PreviousEpochGrace: senders switch to an
+// epoch only a while after they learnt it, so when epochs come quickly (a
+// join ratchet, then another, or a leave) some still send with one that is
+// two or three epochs old. It keeps an anti-replay window per KID, and
+// counts what it drops. It is safe for concurrent use.
 type Receiver struct {
 	now func() time.Time
 
 	mu        sync.Mutex
-	epochs    []*recvEpoch // guarded by mu; oldest first, at most 2
+	epochs    []*recvEpoch // guarded by mu; oldest first, at most MaxHeldEpochs
 	decrypted uint64       // guarded by mu
 	drops     Drops        // guarded by mu
 	// failingSince is when the first authentication failure after the last
@@ -79,10 +81,14 @@ func NewReceiver(now func() time.Time) *Receiver {
 	return &Receiver{now: now}
 }
 
+// MaxHeldEpochs bounds the epochs a Receiver holds.
+const MaxHeldEpochs = 4
+
 // Add gives the receiver an epoch's keys; it decrypts with them at once.
-// The epoch before becomes the previous one, and any older is forgotten, as
-// is a previous epoch whose number has the same low 4 bits (RFC 9605 §5.2).
-// Adding the current epoch again changes nothing; an older epoch is ignored.
+// The epochs held before it stay (see Receiver), but for the oldest past
+// MaxHeldEpochs and one whose number has the same low 4 bits (RFC 9605
+// §5.2). Adding the newest epoch again changes nothing; an older epoch is
+// ignored.
 func (r *Receiver) Add(k EpochKeys) error {
 	if len(k.BaseKey) != BaseKeySize {
 		return fmt.Errorf("e2ee: receiver: base key has %d bytes", len(k.BaseKey))
@@ -102,14 +108,18 @@ func (r *Receiver) Add(k EpochKeys) error {
 			r.epochs[n-1] = e
 			return nil
 		}
-		if cur.keys.Epoch%16 == k.Epoch%16 {
-			r.epochs = []*recvEpoch{e}
-			return nil
-		}
-		r.epochs = []*recvEpoch{cur, e}
-		return nil
 	}
-	r.epochs = []*recvEpoch{e}
+	kept := r.epochs[:0]
+	for _, old := range r.epochs {
+		if old.keys.Epoch%16 != k.Epoch%16 {
+			kept = append(kept, old)
+		}
+	}
+	clear(r.epochs[len(kept):])
+	r.epochs = append(kept, e)
+	if n := len(r.epochs); n > MaxHeldEpochs {
+		r.epochs = append(r.epochs[:0], r.epochs[n-MaxHeldEpochs:]...)
+	}
 	return nil
 }
 
@@ -125,13 +135,14 @@ func (r *Receiver) Epochs() []uint32 {
 	return out
 }
 
-// expireLocked forgets the previous epoch once the current one has been in
-// use for PreviousEpochGrace.
+// expireLocked forgets every epoch before one that has been in use for
+// PreviousEpochGrace.
 func (r *Receiver) expireLocked() {
-	if len(r.epochs) == 2 {
-		cur := r.epochs[1]
-		if !cur.firstUsed.IsZero() && r.now().Sub(cur.firstUsed) >= PreviousEpochGrace {
-			r.epochs = r.epochs[1:]
+	now := r.now()
+	for i := len(r.epochs) - 1; i > 0; i-- {
+		if used := r.epochs[i].firstUsed; !used.IsZero() && now.Sub(used) >= PreviousEpochGrace {
+			r.epochs = r.epochs[i:]
+			return
 		}
 	}
 }

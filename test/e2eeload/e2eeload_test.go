@@ -83,7 +83,8 @@ func TestChange(t *testing.T) {
 }
 
 // TestMediaBetween: freezes that ended inside the window count, those
-// before it do not; a pair with no frame in the window is stalled; a
+// before it do not, the one across the window's middle (a control window's
+// stand-in for a switch) is frozen at the switch; a pair with no frame in the window is stalled; a
 // sender not in the room at both ends counts nowhere.
 func TestMediaBetween(t *testing.T) {
 	t0 := time.Unix(1000, 0)
@@ -100,14 +101,15 @@ func TestMediaBetween(t *testing.T) {
 		"x":  {Received: map[string]bot.Remote{"gone": video(100, 0)}}, // a sender who left counts nowhere
 	}}
 	b := snapshot{at: t1, reports: map[string]bot.Report{
-		"r1": {Received: map[string]bot.Remote{"s": video(400, 3, old, bot.Freeze{End: t0.Add(2 * time.Second), Ms: 400})}},
+		"r1": {Received: map[string]bot.Remote{"s": video(400, 3, old, bot.Freeze{End: t0.Add(2 * time.Second), Ms: 400},
+			bot.Freeze{End: t0.Add(5200 * time.Millisecond), Ms: 500})}},
 		"r2": {Received: map[string]bot.Remote{"s": video(100, 0)}},
 		"s":  {},
 		"x":  {Received: map[string]bot.Remote{"gone": video(100, 0)}},
 	}}
-	m := mediaBetween(a, b)
-	if m.Pairs != 2 || m.Frames != 300 || m.Freezes != 1 || m.LongestFreezeMs != 400 || m.Longest != "r1 ← s-v0" ||
-		len(m.Stalled) != 1 || m.Stalled[0] != "r2 ← s-v0" || m.DecryptFailed != 3 {
+	m := mediaBetween(a, b, 0)
+	if m.Pairs != 2 || m.Frames != 300 || m.Freezes != 2 || m.LongestFreezeMs != 500 || m.Longest != "r1 ← s-v0" ||
+		len(m.Stalled) != 1 || m.Stalled[0] != "r2 ← s-v0" || m.DecryptFailed != 3 || m.AtSwitch != 1 || m.AtSwitchLongest != 500 {
 		t.Errorf("%+v", m)
 	}
 }
