@@ -55,6 +55,9 @@ type Endpoint struct {
 	// via is the relay a relayed endpoint's media comes over (relay.go): a participant of another
 	// bridge, sending only; nil for the bridge's own endpoints. Fixed at creation.
 	via *relay
+	// relayIn, on a relay's stand-in endpoint, is the relay the demultiplexer's datagrams from the
+	// peer bridge go to (relay.go); nil otherwise. Fixed at creation.
+	relayIn *relay
 
 	link
 

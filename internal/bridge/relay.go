@@ -129,10 +129,14 @@ type relay struct {
 	done       chan struct{}
 	err        atomic.Pointer[error] // why the relay ended, once it did
 
-	// Receive side: the relay's reader goroutine. srtpIn is published by ready.
+	// Receive side: whichever reader holds rxMu (the demultiplexer's goroutine for the peer's address
+	// once ICE selected it, through the stand-in endpoint in; readLoop for what pion's mux passes on).
+	// srtpIn is published by ready.
+	rxMu    sync.Mutex
 	ready   atomic.Bool
 	srtpIn  *srtp.Context
 	rtcpDec [1600]byte
+	in      atomic.Pointer[Endpoint] // stand-in routed by the demultiplexer, once ICE connected (run)
 	// bySSRC maps every relayed SSRC to the relayed endpoint that owns it (copy-on-write).
 	bySSRC atomic.Pointer[map[uint32]*Endpoint]
 
@@ -356,6 +360,15 @@ func (r *relay) run(remoteUfrag, remotePwd string) {
 	}
 	r.b.wg.Add(1)
 	go r.readLoop(conn)
+	if r.b.demux != nil { // the peer's datagrams skip pion's mux, as an endpoint's do (demux.go)
+		in := newEndpointState(r.c, "relay-"+r.peer)
+		in.relayIn = r
+		r.in.Store(in)
+		r.b.demux.route(in, conn.RemoteAddr())
+		if r.err.Load() != nil { // closed meanwhile
+			r.b.demux.unroute(in)
+		}
+	}
 
 	dc := &dtlsPacketConn{in: r.dtlsIn, closed: r.ctx.Done(), w: conn, raddr: conn.RemoteAddr(), laddr: conn.LocalAddr()}
 	suites := []dtls.CipherSuiteID{dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}
@@ -543,29 +556,38 @@ func (r *relay) readLoop(conn *ice.Conn) {
 		if err != nil {
 			return
 		}
-		pkt := buf[:n]
-		switch b := pkt[0]; {
-		case b >= 20 && b <= 63:
-			select {
-			case r.dtlsIn <- append([]byte(nil), pkt...):
-			default:
-			}
-		case !r.ready.Load() || n < 12:
-			r.b.metrics.dropped.WithLabelValues(dropNotReady).Inc()
-		case b >= 128 && b <= 191 && pkt[1] >= 192 && pkt[1] <= 223:
-			r.handleRTCP(pkt)
-		case b >= 128 && b <= 191:
-			ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
-			e := (*r.bySSRC.Load())[ssrc]
-			if e == nil {
-				r.b.metrics.dropped.WithLabelValues(dropUnsignalled).Inc()
-				continue
-			}
-			r.received.Add(1)
-			e.receive(pkt, time.Time{})
+		r.datagram(buf[:n], time.Time{})
+	}
+}
+
+// datagram handles one datagram from the peer bridge (either reader).
+func (r *relay) datagram(pkt []byte, readAt time.Time) {
+	if len(pkt) == 0 {
+		return
+	}
+	r.rxMu.Lock()
+	defer r.rxMu.Unlock()
+	switch b := pkt[0]; {
+	case b >= 20 && b <= 63:
+		select {
+		case r.dtlsIn <- append([]byte(nil), pkt...):
 		default:
-			r.b.metrics.dropped.WithLabelValues(dropOther).Inc()
 		}
+	case !r.ready.Load() || len(pkt) < 12:
+		r.b.metrics.dropped.WithLabelValues(dropNotReady).Inc()
+	case b >= 128 && b <= 191 && pkt[1] >= 192 && pkt[1] <= 223:
+		r.handleRTCP(pkt)
+	case b >= 128 && b <= 191:
+		ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
+		e := (*r.bySSRC.Load())[ssrc]
+		if e == nil {
+			r.b.metrics.dropped.WithLabelValues(dropUnsignalled).Inc()
+			return
+		}
+		r.received.Add(1)
+		e.receive(pkt, readAt)
+	default:
+		r.b.metrics.dropped.WithLabelValues(dropOther).Inc()
 	}
 }
 
@@ -881,6 +903,9 @@ func (r *relay) close(err error) {
 	connected := r.ready.Load()
 	if d != nil && connected {
 		_ = d.Close() // close_notify: the peer's relay ends at once
+	}
+	if in := r.in.Load(); in != nil && r.b.demux != nil {
+		r.b.demux.unroute(in)
 	}
 	r.cancel() // ends a handshake under way, which d.Close would wait for
 	if d != nil {

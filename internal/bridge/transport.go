@@ -305,6 +305,10 @@ func (e *Endpoint) readLoop(conn *ice.Conn) {
 // receive handles one datagram from either reader. readAt, when set, is when the demultiplexer read it
 // off the socket: the forwarded copies' flush records the time since (parley_bridge_forward_delay_seconds).
 func (e *Endpoint) receive(pkt []byte, readAt time.Time) {
+	if e.relayIn != nil {
+		e.relayIn.datagram(pkt, readAt) // from a peer bridge (relay.go)
+		return
+	}
 	e.rxMu.Lock()
 	defer e.rxMu.Unlock()
 	if e.out == nil || readAt.IsZero() || pkt[0] < 128 || pkt[0] > 191 || (len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223) {
