@@ -65,8 +65,8 @@ func (l *lane) run() {
 
 // allocate asks the bridges for the participant's endpoint, then offers the session.
 func (p *participant) allocate() {
-	if p.allocating {
-		return
+	if p.allocating || p.move != nil {
+		return // the move off a lost bridge (move.go) allocates
 	}
 	p.allocating = true
 	c, gen := p.c, p.gen

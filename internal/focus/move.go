@@ -40,7 +40,10 @@ func (c *conference) moveOff(bridgeID string, gone bool) {
 	for _, p := range c.parts {
 		switch {
 		case p.move != nil && p.move.from == bridgeID:
-			p.move.gone = p.move.gone || gone
+			if gone && !p.move.gone {
+				p.move.gone = true
+				p.alloc = nil
+			}
 		case p.move == nil && p.alloc != nil && p.alloc.Bridge == bridgeID:
 			c.f.log.Info("moving a participant to another bridge", "room", c.room.String(), "endpoint", p.nick,
 				"bridge", bridgeID, "gone", gone)
@@ -53,6 +56,11 @@ func (c *conference) moveOff(bridgeID string, gone bool) {
 func (p *participant) moveOff(gone bool) {
 	c, gen := p.c, p.gen
 	p.move = &moving{from: p.alloc.Bridge, gone: gone}
+	if gone {
+		// Its endpoint is lost: to the rest of the conference (the relays between its bridges) the
+		// participant is on no bridge until the move ends.
+		p.alloc = nil
+	}
 	req := bridgeapi.AllocateRequest{ConferenceID: c.id, EndpointID: p.nick, Region: p.region}
 	p.lane.do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), allocateTimeout)
@@ -83,7 +91,6 @@ func (p *participant) moved(gen int, a bridgeapi.Allocated, err error) {
 		c.f.log.Warn("no bridge to move a participant to; waiting for one", "room", c.room.String(),
 			"endpoint", p.nick, "bridge", mv.from, "err", err)
 		p.terminate("moving")
-		p.alloc = nil
 		p.accepted, p.sources, p.groups = false, nil, nil
 		p.expireOn(mv.from)
 		p.retryAllocation(err)
