@@ -8,7 +8,7 @@
 // and push to talk. Every step leaves a screenshot in ARTIFACTS.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { join, launch, participant, roomName, screenshot, WAIT, waitTiles, waitToast } from "./lib/browser.js";
+import { join, launch, participant, roomName, screenshot, sendChat, WAIT, waitTiles, waitToast } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -118,11 +118,7 @@ test("raised hands in order, reactions, chat notifications, shortcuts and push t
   // 4. Chat notifications: Ada's chat is closed; Grace writes twice.
   const title = await ada.page.title();
   assert.equal(title, `${room} · Parley`);
-  await grace.page.click("#chat-toggle");
-  await grace.page.fill("#chat-input", "Can everyone see the agenda I shared in the document this morning?");
-  await grace.page.keyboard.press("Enter");
-  await grace.page.fill("#chat-input", "second");
-  await grace.page.keyboard.press("Enter");
+  await sendChat(grace.page, "Can everyone see the agenda I shared in the document this morning?", "second");
   await waitToast(ada.page, "Grace: Can everyone see the agenda");
   await ada.page.waitForFunction((room) => document.title === `(2) ${room} · Parley`, room);
   assert.equal(await ada.page.textContent("#unread"), "2");

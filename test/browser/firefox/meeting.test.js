@@ -25,7 +25,7 @@
 // PARLEY_URL is the host side of its veth.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, WAIT, screenshot, skipPrejoin, waitToast, writeSpeechWAV } from "../lib/browser.js";
+import { BASE, WAIT, screenshot, sendChat, skipPrejoin, waitToast, writeSpeechWAV } from "../lib/browser.js";
 import { click, joinBoth, useBrowsers } from "../lib/firefox.js";
 
 const ROOM = process.env.PARLEY_ROOM;
@@ -143,11 +143,7 @@ test("Firefox: raised hands in order, reactions, chat notifications, the shortcu
 
   // 4. Chat notifications: Fox's chat is closed; Chrome writes twice.
   assert.equal(await ff.page.title(), `${room} · Parley`);
-  await ch.page.click("#chat-toggle");
-  await ch.page.fill("#chat-input", "Can everyone see the agenda I shared in the document this morning?");
-  await ch.page.keyboard.press("Enter");
-  await ch.page.fill("#chat-input", "second");
-  await ch.page.keyboard.press("Enter");
+  await sendChat(ch.page, "Can everyone see the agenda I shared in the document this morning?", "second");
   await ffToast(ff.page, "Chrome: Can everyone see the agenda");
   await ff.page.waitForFunction((room) => document.title === `(2) ${room} · Parley`, {}, room);
   assert.equal(await ff.page.$eval("#unread", (e) => e.textContent), "2");

@@ -163,6 +163,15 @@ export async function join(p, room, name, opts) {
   }
 }
 
+/** Opens a Chromium page's chat and sends each of texts as a message of its own (Enter). */
+export async function sendChat(page, ...texts) {
+  await page.click("#chat-toggle");
+  for (const text of texts) {
+    await page.fill("#chat-input", text);
+    await page.keyboard.press("Enter");
+  }
+}
+
 /** Waits until the page has shown a toast containing text (toasts vanish after 4 s, so this reads the page's log of them). */
 export async function waitToast(page, text) {
   await page.waitForFunction((t) => (window.parleyToasts ?? []).some((m) => m.includes(t)), text, { timeout: WAIT });
