@@ -193,9 +193,7 @@ func (p *Pool) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bri
 		var r reply
 		r, err = request(ctx, nc, hb.Bridge, opAllocate, req)
 		if errors.Is(err, errNoResponders) {
-			p.log.Warn("bridge does not answer; taken out", "bridge", hb.Bridge)
-			p.reg.Remove(hb.Bridge)
-			p.emit(bridgeapi.Event{Kind: bridgeapi.BridgeGone, Bridge: hb.Bridge, Reason: "no responder"})
+			p.noResponder(hb.Bridge)
 			continue
 		}
 		if errors.Is(err, bridgeapi.ErrDraining) {
@@ -245,7 +243,21 @@ func (p *Pool) call(ctx context.Context, bridgeID, op string, body any) error {
 		return fmt.Errorf("%w: %s", bridgeapi.ErrUnknownBridge, bridgeID)
 	}
 	_, err = request(ctx, nc, bridgeID, op, body)
+	if errors.Is(err, errNoResponders) {
+		p.noResponder(bridgeID)
+	}
 	return err
+}
+
+// noResponder takes out a bridge NATS has no responder for (its process died before its heartbeats
+// lapsed) and tells the focus, which moves its participants.
+func (p *Pool) noResponder(bridgeID string) {
+	if _, ok := p.reg.Lookup(bridgeID); !ok {
+		return // taken out already
+	}
+	p.log.Warn("bridge does not answer; taken out", "bridge", bridgeID)
+	p.reg.Remove(bridgeID)
+	p.emit(bridgeapi.Event{Kind: bridgeapi.BridgeGone, Bridge: bridgeID, Reason: "no responder"})
 }
 
 // errNoResponders: nobody listens on the bridge's subjects; it is an unknown bridge to the focus.
