@@ -77,7 +77,8 @@ func TestChange(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 	if c.Installed.N != 3 || c.Installed.Max != Duration(1600*time.Millisecond) || c.Installed.Slowest != "c" ||
-		c.Installed.Median != Duration(960*time.Millisecond) || c.Sending.N != 2 || len(c.Missing) != 1 || c.Missing[0] != "d" {
+		c.Installed.Median != Duration(960*time.Millisecond) || c.Sending.N != 2 || len(c.Missing) != 1 || c.Missing[0] != "d" ||
+		c.FromSeen.Max != Duration(1570*time.Millisecond) {
 		t.Errorf("installed %+v, sending %+v, missing %v", c.Installed, c.Sending, c.Missing)
 	}
 }

@@ -56,6 +56,10 @@ type Change struct {
 	// one) to decrypt with; Sending when each began to send with it.
 	Installed Spread `json:"installed"`
 	Sending   Spread `json:"sending"`
+	// FromSeen is Installed counted from the first bot's sight of the
+	// presence instead of At (a leaver's Close ends its media before it
+	// sends its unavailable presence).
+	FromSeen Spread `json:"installedFromSeen"`
 	// Missing names the bots that never held it.
 	Missing []string   `json:"missing,omitempty"`
 	Media   MediaStats `json:"media"`
@@ -256,7 +260,7 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 			}
 		}
 	}
-	installed, sending := map[string]time.Duration{}, map[string]time.Duration{}
+	installed, sending, fromSeen := map[string]time.Duration{}, map[string]time.Duration{}, map[string]time.Duration{}
 	for id, r := range after {
 		if id == who && kind == "leave" {
 			continue
@@ -266,6 +270,9 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 			for _, t := range r.E2EE.Timeline {
 				if t.Epoch >= c.Epoch {
 					installed[id] = t.Installed.Sub(at)
+					if !seen.IsZero() {
+						fromSeen[id] = t.Installed.Sub(seen)
+					}
 					if !t.Sending.IsZero() {
 						sending[id] = t.Sending.Sub(at)
 					}
@@ -279,7 +286,7 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 		}
 	}
 	slices.Sort(c.Missing)
-	c.Installed, c.Sending = spread(installed), spread(sending)
+	c.Installed, c.Sending, c.FromSeen = spread(installed), spread(sending), spread(fromSeen)
 	return c
 }
 
@@ -390,6 +397,7 @@ func (r *RekeyRun) print(w io.Writer) {
 		fmt.Fprintf(w, "  %s of %s: first bot saw it after %v, the leader after %v; leader made epoch %d (ratchet %v) after %v\n",
 			c.Kind, c.Who, c.Seen, c.LeaderSeen, c.Epoch, c.Ratchet, c.LeaderMade)
 		fmt.Fprintf(w, "    holding its key (%d bots): median %v, p90 %v, last %v (%s)\n", c.Installed.N, c.Installed.Median, c.Installed.P90, c.Installed.Max, c.Installed.Slowest)
+		fmt.Fprintf(w, "    holding its key, from the first sight of the presence: median %v, p90 %v, last %v\n", c.FromSeen.Median, c.FromSeen.P90, c.FromSeen.Max)
 		fmt.Fprintf(w, "    sending with it (%d bots): median %v, p90 %v, last %v (%s)\n", c.Sending.N, c.Sending.Median, c.Sending.P90, c.Sending.Max, c.Sending.Slowest)
 		if len(c.Missing) > 0 {
 			fmt.Fprintf(w, "    never held it: %v\n", c.Missing)
