@@ -123,3 +123,42 @@ func TestSpanningConferenceLosesABridge(t *testing.T) {
 	took := mediaBack(t, ctx, all, gone)
 	t.Logf("everyone receives everyone again %v after the eu bridge went", took.Round(time.Millisecond))
 }
+
+// Draining a bridge of a conference that spans bridges moves its participants and ends once the
+// bridge holds none, relays to it included.
+func TestDrainASpanningConference(t *testing.T) {
+	signal := startSignal(t)
+	eu, us := startBridge(t, signal, "eu"), startBridge(t, signal, "us")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var all []*bot.Bot
+	for _, region := range []string{"eu", "us"} {
+		b, err := bot.Join(ctx, bot.Options{URL: "https://" + signal.HTTP + "/spandrain?region=" + region, Insecure: true, Loopback: true, Log: testLog(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		all = append(all, b)
+	}
+	for _, me := range all {
+		if err := me.Wait(ctx, hearsAll(me, all)); err != nil {
+			t.Fatalf("%s before: %v", me.EndpointID(), err)
+		}
+	}
+	if len(relaysOf(eu)) != 1 {
+		t.Fatalf("relays of eu: %+v", relaysOf(eu))
+	}
+	start := time.Now()
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	err := eu.Drain(dctx)
+	dcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	drained := time.Since(start)
+	if conferences(eu) != 0 || conferences(us) != 1 {
+		t.Fatalf("after the drain: conferences on eu %d, on us %d", conferences(eu), conferences(us))
+	}
+	took := mediaBack(t, ctx, all, start)
+	t.Logf("drained in %v; everyone receives everyone again %v after it began", drained.Round(time.Millisecond), took.Round(time.Millisecond))
+}
