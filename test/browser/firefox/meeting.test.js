@@ -302,12 +302,15 @@ test("Firefox on a phone, in German (?lang=de): one toolbar row, the people coun
   await done(ff, ch);
 });
 
+// A share starts with getDisplayMedia, a local renegotiation and the focus's answer to the
+// source-add, and then the first frames: the waits for it get twice the usual time.
+
 /** Waits until a Firefox page's stage shows the playing video of screen source src. */
 function ffStagePlays(page, src) {
   return page.waitForFunction((src) => {
     const v = document.querySelector(`#grid.stage-view .tile.on-stage[data-id="${src}"] video`);
     return !!v && v.videoWidth > 0 && !v.paused;
-  }, {}, src);
+  }, { timeout: 2 * WAIT }, src);
 }
 
 test("Firefox: a screen share takes the stage and, once it ends, the layout the user had comes back; Firefox shares (a stand-in capture, see above)", { timeout: 10 * WAIT, skip }, async () => {
@@ -317,7 +320,7 @@ test("Firefox: a screen share takes the stage and, once it ends, the layout the 
 
   // 1. Chrome shares (Chromium's fake screen): Firefox's grid becomes the stage with the share playing on it; when it ends, the grid comes back.
   await ch.page.click("#share-toggle");
-  await ch.page.waitForSelector('#share-toggle[aria-pressed="true"]');
+  await ch.page.waitForSelector('#share-toggle[aria-pressed="true"]', { timeout: 2 * WAIT });
   await ffStagePlays(ff.page, chScreen);
   assert.equal(await ff.page.$eval(`#grid .tile[data-id="${chScreen}"] .tile-name-text`, (e) => e.textContent), "Chrome's screen");
   await screenshot(ff.page, "chromium-screen-on-stage");
@@ -366,11 +369,11 @@ test("Firefox: a screen share takes the stage and, once it ends, the layout the 
   const ffScreen = `${ffId}-v1`;
   await focusGrid(ff.page);
   await ff.page.keyboard.press("d");
-  await ff.page.waitForSelector('#share-toggle[aria-pressed="true"]');
+  await ff.page.waitForSelector('#share-toggle[aria-pressed="true"]', { timeout: 2 * WAIT });
   await ch.page.waitForFunction((src) => {
     const v = document.querySelector(`#grid.stage-view .tile.on-stage[data-id="${src}"] video`);
     return !!v && v.videoWidth > 0 && !v.paused;
-  }, ffScreen);
+  }, ffScreen, { timeout: 2 * WAIT });
   assert.equal(await ch.page.locator(`#grid .tile[data-id="${ffScreen}"] .tile-name-text`).textContent(), "Fox's screen");
   await screenshot(ch.page, "firefox-screen-on-stage");
   await ff.page.evaluate(() => window.stopCapture());
