@@ -70,7 +70,9 @@ func TestChange(t *testing.T) {
 		"b": report("a", left(30), bot.EpochTiming{Epoch: 4, Roster: ms(900), Key: ms(950), Installed: ms(960), Sending: ms(2960)}),
 		"c": report("a", left(35), bot.EpochTiming{Epoch: 5, Roster: ms(1500), Key: ms(1500), Installed: ms(1600)}),
 		"d": report("a", nil, bot.EpochTiming{Epoch: 3, Installed: ms(-4000)}),
+		"e": report("a", nil, bot.EpochTiming{Epoch: 6, Installed: ms(9000)}), // dropped out and came back
 	}
+	after["a"].E2EE.Room = append(after["a"].E2EE.Room, bot.RoomEvent{Nick: "e", Left: true, At: ms(500)}, bot.RoomEvent{Nick: "e", At: ms(8000)})
 	c := change("leave", "x", at, after)
 	if c.Epoch != 4 || c.Ratchet || c.LeaderMade != Duration(800*time.Millisecond) || c.Seen != Duration(30*time.Millisecond) ||
 		c.LeaderSeen != Duration(40*time.Millisecond) {
@@ -78,7 +80,7 @@ func TestChange(t *testing.T) {
 	}
 	if c.Installed.N != 3 || c.Installed.Max != Duration(1600*time.Millisecond) || c.Installed.Slowest != "c" ||
 		c.Installed.Median != Duration(960*time.Millisecond) || c.Sending.N != 2 || len(c.Missing) != 1 || c.Missing[0] != "d" ||
-		c.FromSeen.Max != Duration(1570*time.Millisecond) {
+		c.FromSeen.Max != Duration(1570*time.Millisecond) || len(c.Churned) != 1 || c.Churned[0] != "e" {
 		t.Errorf("installed %+v, sending %+v, missing %v", c.Installed, c.Sending, c.Missing)
 	}
 }

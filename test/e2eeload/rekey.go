@@ -60,8 +60,11 @@ type Change struct {
 	// presence instead of At (a leaver's Close ends its media before it
 	// sends its unavailable presence).
 	FromSeen Spread `json:"installedFromSeen"`
-	// Missing names the bots that never held it.
+	// Missing names the bots that never held it; Churned the bots that
+	// themselves left (their connection dropped) and came back after At,
+	// which the figures above leave out: they rejoin, they are not slow.
 	Missing []string   `json:"missing,omitempty"`
+	Churned []string   `json:"churned,omitempty"`
 	Media   MediaStats `json:"media"`
 }
 
@@ -260,9 +263,21 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 			}
 		}
 	}
+	churned := map[string]bool{}
+	if l, ok := after[leader]; ok && l.E2EE != nil {
+		for _, e := range l.E2EE.Room {
+			if e.Left && e.Nick != who && !e.At.Before(at) {
+				churned[e.Nick] = true
+			}
+		}
+	}
+	for id := range churned {
+		c.Churned = append(c.Churned, id)
+	}
+	slices.Sort(c.Churned)
 	installed, sending, fromSeen := map[string]time.Duration{}, map[string]time.Duration{}, map[string]time.Duration{}
 	for id, r := range after {
-		if id == who && kind == "leave" {
+		if id == who && kind == "leave" || churned[id] {
 			continue
 		}
 		held := false
@@ -401,6 +416,9 @@ func (r *RekeyRun) print(w io.Writer) {
 		fmt.Fprintf(w, "    sending with it (%d bots): median %v, p90 %v, last %v (%s)\n", c.Sending.N, c.Sending.Median, c.Sending.P90, c.Sending.Max, c.Sending.Slowest)
 		if len(c.Missing) > 0 {
 			fmt.Fprintf(w, "    never held it: %v\n", c.Missing)
+		}
+		if len(c.Churned) > 0 {
+			fmt.Fprintf(w, "    left out, having left and come back meanwhile: %v\n", c.Churned)
 		}
 		printMedia(w, "    media", c.Media)
 	}
