@@ -38,7 +38,7 @@ type Bridge struct {
 	// tap, when set (SetForwardTap, tests), sees every forwarded payload (tap.go).
 	tap forwardTap
 	// relayHook, when set (OnRelayClosed), is called after a relay ends (relay.go).
-	relayHook atomic.Pointer[func(conferenceID, peer, reason string)]
+	relayHook atomic.Pointer[func(conferenceID, peer, session, reason string)]
 
 	cert        tls.Certificate
 	fingerprint string // sha-256 of cert, "AB:CD:…"

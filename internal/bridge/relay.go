@@ -78,6 +78,9 @@ type RelayRequest struct {
 	Controlling bool `json:"controlling,omitempty"`
 	// Remote, when set, is the peer's side already: the relay starts connecting at once (ConnectRelay).
 	Remote *RelayDescription `json:"remote,omitempty"`
+	// Session, when set, names this set-up of the relay ([A-Za-z0-9._-]{1,64}); OnRelayClosed gives it
+	// back, so that the focus knows which of its relays to the peer ended.
+	Session string `json:"session,omitempty"`
 }
 
 // RelayConnect gives a relay the peer's side; ICE and DTLS start.
@@ -115,6 +118,7 @@ type relay struct {
 	c           *Conference
 	b           *Bridge
 	peer        string
+	session     string
 	controlling bool
 
 	ufrag, pwd string
@@ -201,6 +205,9 @@ func (b *Bridge) AllocateRelay(req RelayRequest) (*RelayDescription, error) {
 	if !isToken(req.Peer) || req.Peer == b.cfg.ID {
 		return nil, fmt.Errorf("%w: %q", ErrBadPeer, req.Peer)
 	}
+	if req.Session != "" && !isToken(req.Session) {
+		return nil, fmt.Errorf("%w: relay session %q", ErrInvalidID, req.Session)
+	}
 	if req.Remote != nil {
 		if err := b.checkRelayRemote(*req.Remote, req.Controlling); err != nil {
 			return nil, err
@@ -216,7 +223,7 @@ func (b *Bridge) AllocateRelay(req RelayRequest) (*RelayDescription, error) {
 	if exists {
 		return nil, fmt.Errorf("%w: %s to %s", ErrRelayExists, c.id, req.Peer)
 	}
-	r := &relay{c: c, b: b, peer: req.Peer, controlling: req.Controlling, ufrag: randString(8), pwd: randString(24),
+	r := &relay{c: c, b: b, peer: req.Peer, session: req.Session, controlling: req.Controlling, ufrag: randString(8), pwd: randString(24),
 		dtlsIn: make(chan []byte, 64), done: make(chan struct{}), endpoints: map[string]*Endpoint{}, sent: map[uint32]uint64{},
 		wantsKick: make(chan struct{}, 1)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
@@ -943,7 +950,7 @@ func (r *relay) close(err error) {
 	}
 	level("relay closed", "conference", c.id, "peer", r.peer, "reason", err.Error())
 	if h := r.b.relayHook.Load(); h != nil {
-		(*h)(c.id, r.peer, err.Error())
+		(*h)(c.id, r.peer, r.session, err.Error())
 	}
 }
 
@@ -951,10 +958,11 @@ func (r *relay) close(err error) {
 const ExpiredRelayReason = "expired by focus"
 
 // OnRelayClosed has fn called after each relay ends, whatever ended it (ExpireRelay, ICE or DTLS
-// failure, the peer's close, the conference's end), on the goroutine that ended it; fn must not block.
+// failure, the peer's close, the conference's end), with the session its RelayRequest named, on the
+// goroutine that ended it; fn must not block.
 // The focus–bridge API turns it into its "relay closed" event, so that the focus sets up again a relay
 // that failed between bridges that still serve the conference.
-func (b *Bridge) OnRelayClosed(fn func(conferenceID, peer, reason string)) {
+func (b *Bridge) OnRelayClosed(fn func(conferenceID, peer, session, reason string)) {
 	b.relayHook.Store(&fn)
 }
 

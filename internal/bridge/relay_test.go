@@ -133,7 +133,7 @@ func TestRelayFingerprintMismatch(t *testing.T) {
 	newClient(t, ta, "room", "alice", clientOpts{noSend: true, noChannel: true})
 	newClient(t, tb, "room", "bob", clientOpts{noSend: true, noChannel: true})
 	closed := make(chan string, 1)
-	tb.OnRelayClosed(func(conf, peer, reason string) {
+	tb.OnRelayClosed(func(conf, peer, _, reason string) {
 		select {
 		case closed <- conf + " " + peer + ": " + reason:
 		default:
@@ -190,6 +190,9 @@ func TestRelayHostile(t *testing.T) {
 		if _, err := ta.AllocateRelay(RelayRequest{ConferenceID: "room", Peer: peer}); !errors.Is(err, ErrBadPeer) {
 			t.Fatalf("relay to %q: %v", peer, err)
 		}
+	}
+	if _, err := ta.AllocateRelay(RelayRequest{ConferenceID: "room", Peer: tb.ID(), Session: "a b"}); !errors.Is(err, ErrInvalidID) {
+		t.Fatalf("relay with a bad session name: %v", err)
 	}
 	good, err := tb.AllocateRelay(RelayRequest{ConferenceID: "room", Peer: ta.ID()})
 	must(t, err)

@@ -25,8 +25,8 @@ func NewLocal(b *bridge.Bridge) *Local {
 	b.OnEndpointExpired(func(conferenceID, endpointID, reason string) {
 		l.emit(Event{Kind: EndpointExpired, Bridge: b.ID(), ConferenceID: conferenceID, EndpointID: endpointID, Reason: reason})
 	})
-	b.OnRelayClosed(func(conferenceID, peer, reason string) {
-		l.emit(Event{Kind: RelayClosed, Bridge: b.ID(), ConferenceID: conferenceID, Peer: peer, Reason: reason})
+	b.OnRelayClosed(func(conferenceID, peer, session, reason string) {
+		l.emit(Event{Kind: RelayClosed, Bridge: b.ID(), ConferenceID: conferenceID, Peer: peer, Relay: session, Reason: reason})
 	})
 	return l
 }

@@ -53,8 +53,8 @@ func ServeRelays(nc *nats.Conn, b *bridge.Bridge) (*RelayService, error) {
 		return nil, fmt.Errorf("cluster: subscribe to relay requests: %w", err)
 	}
 	s.sub = sub
-	b.OnRelayClosed(func(conferenceID, peer, reason string) {
-		ev := bridgeapi.Event{Kind: bridgeapi.RelayClosed, Bridge: b.ID(), ConferenceID: conferenceID, Peer: peer, Reason: reason}
+	b.OnRelayClosed(func(conferenceID, peer, session, reason string) {
+		ev := bridgeapi.Event{Kind: bridgeapi.RelayClosed, Bridge: b.ID(), ConferenceID: conferenceID, Peer: peer, Relay: session, Reason: reason}
 		_ = nc.Publish(subjectEvents, mustJSON(ev)) // dropped once the connection closed
 	})
 	return s, nil

@@ -19,14 +19,27 @@ import (
 // the participants are on with the relays it set up, and queues what differs on the relay's own lane,
 // so that a relay's requests run in order and never on the conference goroutine.
 
-// relayRetryAfter is how long the focus waits before setting up a relay that failed again.
-const relayRetryAfter = 2 * time.Second
+// A relay whose set-up failed is set up again after relayRetryFirst, doubling with each failure in a
+// row up to relayRetryMax.
+const (
+	relayRetryFirst = 250 * time.Millisecond
+	relayRetryMax   = 4 * time.Second
+)
 
 // cascade is a conference's relays (conference goroutine).
 type cascade struct {
 	relays map[relayPair]*relayLink
-	// notBefore holds back setting up relays after one failed, until then.
-	notBefore time.Time
+	// lanes run each pair's requests in order across its relays' lifetimes: a teardown before the
+	// next set-up between the same bridges.
+	lanes map[relayPair]*lane
+	// retry holds back setting up a pair's relay after its set-up failed.
+	retry map[relayPair]relayRetry
+}
+
+// relayRetry is when a pair's relay may be set up again, and how many set-ups failed in a row.
+type relayRetry struct {
+	at       time.Time
+	failures int
 }
 
 // relayPair names two bridges of a conference; a < b, and a is the relay's controlling side.
@@ -34,9 +47,10 @@ type relayPair struct{ a, b string }
 
 // relayLink is one relay as the focus set it up (conference goroutine).
 type relayLink struct {
-	pair relayPair
-	lane *lane
-	sent map[string]string // by bridge: the endpoints behind the relay last sent to it, encoded
+	pair    relayPair
+	session string // names this set-up to the bridges, which name it when the relay ends
+	lane    *lane
+	sent    map[string]string // by bridge: the endpoints behind the relay last sent to it, encoded
 }
 
 // syncRelays sets up, updates and tears down the conference's relays to fit where its participants
@@ -77,13 +91,18 @@ func (c *conference) syncRelays() {
 	for pair := range want {
 		l := cc.relays[pair]
 		if l == nil {
-			if time.Now().Before(cc.notBefore) {
+			if time.Now().Before(cc.retry[pair].at) {
 				continue
 			}
 			if cc.relays == nil {
-				cc.relays = map[relayPair]*relayLink{}
+				cc.relays, cc.lanes = map[relayPair]*relayLink{}, map[relayPair]*lane{}
 			}
-			l = &relayLink{pair: pair, lane: &lane{f: c.f}, sent: map[string]string{}}
+			ln := cc.lanes[pair]
+			if ln == nil {
+				ln = &lane{f: c.f}
+				cc.lanes[pair] = ln
+			}
+			l = &relayLink{pair: pair, session: randomHex(8), lane: ln, sent: map[string]string{}}
 			cc.relays[pair] = l
 			c.setUpRelay(rel, l)
 		}
@@ -97,20 +116,21 @@ func (c *conference) syncRelays() {
 // allocation, the other side's with the first's parameters, and the first's connection with the
 // second's. A failure undoes what was done and tries again later.
 func (c *conference) setUpRelay(rel bridgeapi.Relays, l *relayLink) {
-	a, b, id := l.pair.a, l.pair.b, c.id
+	a, b, id, session := l.pair.a, l.pair.b, c.id, l.session
 	l.lane.do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), allocateTimeout)
 		defer cancel()
-		da, err := rel.AllocateRelay(ctx, a, bridge.RelayRequest{ConferenceID: id, Peer: b, Controlling: true})
+		da, err := rel.AllocateRelay(ctx, a, bridge.RelayRequest{ConferenceID: id, Peer: b, Controlling: true, Session: session})
 		if err == nil {
 			var db *bridge.RelayDescription
-			db, err = rel.AllocateRelay(ctx, b, bridge.RelayRequest{ConferenceID: id, Peer: a, Remote: da})
+			db, err = rel.AllocateRelay(ctx, b, bridge.RelayRequest{ConferenceID: id, Peer: a, Remote: da, Session: session})
 			if err == nil {
 				err = rel.ConnectRelay(ctx, a, bridge.RelayConnect{ConferenceID: id, Peer: b, Remote: *db})
 			}
 		}
 		if err == nil {
 			c.f.log.Info("relay set up", "room", c.room.String(), "bridges", a+"-"+b)
+			c.post(func() { delete(c.cascade.retry, l.pair) })
 			return
 		}
 		c.f.log.Warn("relay set-up failed", "room", c.room.String(), "bridges", a+"-"+b, "err", err)
@@ -118,18 +138,26 @@ func (c *conference) setUpRelay(rel bridgeapi.Relays, l *relayLink) {
 			_ = rel.ExpireRelay(ctx, side[0], bridge.RelayExpire{ConferenceID: id, Peer: side[1]})
 		}
 		c.post(func() {
-			if c.cascade.relays[l.pair] == l {
-				delete(c.cascade.relays, l.pair)
-				c.cascade.notBefore = time.Now().Add(relayRetryAfter)
-				c.after(relayRetryAfter, c.syncRelays) // then sets it up afresh
+			cc := &c.cascade
+			if cc.relays[l.pair] != l {
+				return
 			}
+			delete(cc.relays, l.pair)
+			if cc.retry == nil {
+				cc.retry = map[relayPair]relayRetry{}
+			}
+			r := cc.retry[l.pair]
+			delay := min(relayRetryFirst<<min(r.failures, 5), relayRetryMax)
+			cc.retry[l.pair] = relayRetry{at: time.Now().Add(delay), failures: r.failures + 1}
+			c.after(delay, c.syncRelays) // then sets it up afresh, if still wanted
 		})
 	})
 }
 
 // relayClosed takes a relay that ended on a bridge without the focus asking (ICE or DTLS failed, the
-// peer went): its other side is expired, and the relay set up afresh after relayRetryAfter if its
-// bridges still serve the conference.
+// peer dropped it, the bridge's last endpoint of the conference left before the focus heard): its
+// other side is expired, and the sync after this batch sets the relay up afresh if its bridges still
+// serve the conference.
 func (c *conference) relayClosed(ev bridgeapi.Event) {
 	if ev.Reason == bridge.ExpiredRelayReason {
 		return
@@ -140,14 +168,12 @@ func (c *conference) relayClosed(ev bridgeapi.Event) {
 	}
 	l := c.cascade.relays[pair]
 	rel, ok := c.f.bridge.(bridgeapi.Relays)
-	if l == nil || !ok {
-		return
+	if l == nil || !ok || ev.Relay != l.session {
+		return // an earlier relay between the two, or one the focus already dropped
 	}
 	c.f.log.Warn("relay closed by a bridge", "room", c.room.String(), "bridge", ev.Bridge, "peer", ev.Peer, "reason", ev.Reason)
 	delete(c.cascade.relays, pair)
 	c.expireRelay(rel, l)
-	c.cascade.notBefore = time.Now().Add(relayRetryAfter)
-	c.after(relayRetryAfter, c.syncRelays)
 }
 
 // updateRelay tells bridge `at` who is behind its relay to `peer`, when that changed.

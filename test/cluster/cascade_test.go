@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,4 +100,57 @@ func TestConferenceSpansBridges(t *testing.T) {
 	waitFor(t, "the relays to go once the us bridge has no participant left", func() bool {
 		return len(relaysOf(eu)) == 0 && conferences(us) == 0
 	})
+}
+
+// BenchmarkJoinToFirstFrameAcrossRelay measures the time from the start of a bot's join to its first
+// complete video frame from a bot already in the room, on a signal node and two bridge nodes: the
+// joiner on the sender's bridge (same-bridge), on the other bridge while another participant keeps
+// the relay up (relay-up), and as the first participant on the other bridge, so that the focus sets
+// up the relay during the join (first-on-bridge; the relay goes again when the joiner leaves).
+func BenchmarkJoinToFirstFrameAcrossRelay(b *testing.B) {
+	signal := startSignal(b)
+	startBridge(b, signal, "eu")
+	startBridge(b, signal, "us")
+	ctx := context.Background()
+	url := "https://" + signal.HTTP + "/bench?region="
+	join := func(ctx context.Context, region string) *bot.Bot {
+		j, err := bot.Join(ctx, bot.Options{URL: url + region, Insecure: true, Loopback: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return j
+	}
+	sender := join(ctx, "eu")
+	defer sender.Close()
+	for _, tc := range []struct {
+		name, region string
+		anchor       bool
+	}{{"same-bridge", "eu", false}, {"relay-up", "us", true}, {"first-on-bridge", "us", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			if tc.anchor {
+				a := join(ctx, "us")
+				defer a.Close()
+				if err := a.Wait(ctx, func(got map[string]bot.Remote) bool { return got[sender.EndpointID()].VideoFrames > 0 }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var took []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				j := join(wctx, tc.region)
+				err := j.Wait(wctx, func(got map[string]bot.Remote) bool { return got[sender.EndpointID()].VideoFrames > 0 })
+				took = append(took, time.Since(start))
+				cancel()
+				j.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			slices.Sort(took)
+			pct := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000 }
+			b.ReportMetric(pct(0.5), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+		})
+	}
 }

@@ -27,7 +27,7 @@ import (
 
 // startSignal runs a signal node that embeds NATS on loopback; mutate, when given, changes its
 // configuration further.
-func startSignal(t *testing.T, mutate ...func(*config.Config)) *xmpptest.Server {
+func startSignal(t testing.TB, mutate ...func(*config.Config)) *xmpptest.Server {
 	t.Helper()
 	return xmpptest.Start(t, func(c *config.Config) {
 		c.Role = config.RoleSignal
@@ -39,7 +39,7 @@ func startSignal(t *testing.T, mutate ...func(*config.Config)) *xmpptest.Server 
 }
 
 // bridgeConfig is a bridge node's configuration for the signal node's cluster.
-func bridgeConfig(t *testing.T, signal *xmpptest.Server, region string) config.Config {
+func bridgeConfig(t testing.TB, signal *xmpptest.Server, region string) config.Config {
 	cfg := config.Default()
 	cfg.Role = config.RoleBridge
 	cfg.Cluster = []string{signal.App.ClusterURL()}
@@ -53,7 +53,7 @@ func bridgeConfig(t *testing.T, signal *xmpptest.Server, region string) config.C
 }
 
 // startBridge runs a bridge node in region and waits until the signal node knows it.
-func startBridge(t *testing.T, signal *xmpptest.Server, region string) *app.App {
+func startBridge(t testing.TB, signal *xmpptest.Server, region string) *app.App {
 	t.Helper()
 	b, err := app.New(bridgeConfig(t, signal, region), testLog(t))
 	if err != nil {
@@ -69,7 +69,7 @@ func startBridge(t *testing.T, signal *xmpptest.Server, region string) *app.App 
 	return b
 }
 
-func shutdown(t *testing.T, a *app.App) {
+func shutdown(t testing.TB, a *app.App) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Shutdown(ctx); err != nil {
@@ -77,18 +77,18 @@ func shutdown(t *testing.T, a *app.App) {
 	}
 }
 
-func testLog(t *testing.T) *slog.Logger {
+func testLog(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
+func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !ok() {
