@@ -60,7 +60,7 @@ type Event struct {
 	Bridge       string `json:"bridge"`
 	ConferenceID string `json:"conferenceId,omitempty"`
 	EndpointID   string `json:"endpointId,omitempty"`
-	Peer         string `json:"peer,omitempty"` // relay-closed: the bridge at the relay's other end
+	Peer         string `json:"peer,omitempty"`  // relay-closed: the bridge at the relay's other end
 	Relay        string `json:"relay,omitempty"` // relay-closed: the session its RelayRequest named
 	Reason       string `json:"reason,omitempty"`
 }
