@@ -235,7 +235,7 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 			break
 		}
 	}
-	var seen time.Time
+	var seen, leaderSeen time.Time
 	for id, r := range after {
 		if r.E2EE == nil {
 			continue
@@ -246,7 +246,7 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 					seen = e.At
 				}
 				if id == leader {
-					c.LeaderSeen = Duration(e.At.Sub(at))
+					c.LeaderSeen, leaderSeen = Duration(e.At.Sub(at)), e.At
 				}
 				break
 			}
@@ -255,9 +255,16 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 	if !seen.IsZero() {
 		c.Seen = Duration(seen.Sub(at))
 	}
+	// The epoch for the change is the leader's first after it saw the
+	// change (another change just before, a bot dropping out, may have
+	// drawn one in between that still counts the leaver).
+	from := at
+	if !leaderSeen.IsZero() {
+		from = leaderSeen
+	}
 	if l, ok := after[leader]; ok && l.E2EE != nil {
 		for _, t := range l.E2EE.Timeline {
-			if t.Led && !t.Roster.Before(at) && (kind != "leave" || !t.Ratchet) {
+			if t.Led && !t.Roster.Before(from) && (kind != "leave" || !t.Ratchet) {
 				c.Epoch, c.Ratchet, c.LeaderMade = t.Epoch, t.Ratchet, Duration(t.Roster.Sub(at))
 				break
 			}
