@@ -26,7 +26,7 @@ import (
 //	    at once when a bridge joins (bridge-up)
 //
 // The new endpoint is allocated before the old session ends, so the participants of a draining
-// bridge keep their media until their new session is ready.
+// bridge keep their media while it is allocated and lose it only for the new session's ICE and DTLS.
 
 // moving is a participant's move off a bridge while its new endpoint is being allocated.
 type moving struct {
