@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { concat, fromHex, toHex, utf8, type Bytes } from "../src/e2ee/bytes";
-import { Context, FrameDecryptor, FrameEncryptor, kidParts, makeKid, prefixLength, previousEpochMs, ReplayWindow } from "../src/e2ee/frame";
+import { Context, FrameDecryptor, FrameEncryptor, kidParts, makeKid, maxHeldEpochs, prefixLength, previousEpochMs, ReplayWindow } from "../src/e2ee/frame";
 import { decodeHeader, deriveKeySalt, encodeHeader, importFrameKey, nonceFor, open as sframeOpen, seal as sframeSeal, suiteAES128GCM } from "../src/e2ee/sframe";
 import * as hpke from "../src/e2ee/hpke";
 import { keysMismatch } from "../src/e2ee/controller";
@@ -194,7 +194,7 @@ test("replay window of 128 counters", () => {
   assert.ok(w.check(73) && w.check(199) && w.check(201));
 });
 
-test("previous epoch kept until 10 s after the new one is first used", async () => {
+test("an epoch kept until 10 s after a later one is first used", async () => {
   const oldKey = fromHex("00112233445566778899aabbccddeeff");
   const newKey = fromHex("ffeeddccbbaa99887766554433221100");
   const { enc, dec, clock } = await pair(1, oldKey);
@@ -210,7 +210,31 @@ test("previous epoch kept until 10 s after the new one is first used", async () 
   assert.deepEqual(dec.held, [2]);
   dec.addKey(3, oldKey);
   dec.addKey(4, oldKey);
-  assert.deepEqual(dec.held, [4, 3], "at most two epochs");
+  assert.deepEqual(dec.held, [4, 3, 2], "2 stays until a later epoch has decrypted for 10 s");
+  dec.addKey(19, newKey);
+  assert.deepEqual(dec.held, [19, 4, 2], "19 replaces 3, which has the same low 4 bits");
+});
+
+test("epochs that come quickly: senders still on one three epochs old decrypt, up to four epochs", async () => {
+  const key = (e: number) => fromHex(e.toString(16).padStart(2, "0").repeat(16));
+  const { enc, dec, clock } = await pair(1, key(1));
+  const frames = new Map<number, Uint8Array>();
+  frames.set(1, (await enc.encrypt("audio", 0, Uint8Array.of(1)))!);
+  for (const e of [2, 3]) {
+    clock(300);
+    dec.addKey(e, key(e));
+    enc.setSendKey(e, 0, key(e));
+    frames.set(e, (await enc.encrypt("audio", 0, Uint8Array.of(e)))!);
+  }
+  for (const e of [1, 2, 3]) assert.deepEqual(await dec.decrypt("audio", frames.get(e)!), Uint8Array.of(e), `epoch ${e}`);
+  dec.addKey(4, key(4));
+  dec.addKey(5, key(5));
+  assert.deepEqual(dec.held, [5, 4, 3, 2], `at most ${maxHeldEpochs}`);
+  enc.setSendKey(2, 0, key(2));
+  const again = (await enc.encrypt("audio", 0, Uint8Array.of(9)))!;
+  clock(previousEpochMs);
+  assert.deepEqual(await dec.decrypt("audio", again), "unknown-key", "2 goes once 3 has decrypted for 10 s");
+  assert.deepEqual(dec.held, [5, 4, 3]);
 });
 
 test("key schedule: ratchet, passphrase mix, base key, roster hash, security code", async () => {

@@ -121,8 +121,15 @@ export class ReplayWindow {
   }
 }
 
-/** How long the previous epoch's keys stay after the new one first decrypts a frame (docs/e2ee.md). */
+/** How long an epoch's keys stay after a later one first decrypts a frame (docs/e2ee.md). */
 export const previousEpochMs = 10_000;
+
+/**
+ * How many epochs a FrameDecryptor holds at most (docs/e2ee.md): senders switch to an epoch 2 s after
+ * they learn it, so when epochs come quickly (joins a few hundred ms apart) some still send with one two
+ * or three epochs old.
+ */
+export const maxHeldEpochs = 4;
 
 /**
  * Where a received frame's SFrame header may start, with the header: after
@@ -142,22 +149,31 @@ function candidates(kind: MediaKind, data: Uint8Array): { p: number; header: Hea
   return out;
 }
 
-/** Decrypts received frames with the current and previous epochs' keys. */
+/** Decrypts received frames with the keys of the newest epochs, each until a later one has decrypted for previousEpochMs. */
 export class FrameDecryptor {
   counts = emptyCounts();
-  private epochs: EpochKeys[] = []; // newest first, at most two
+  private epochs: EpochKeys[] = []; // newest first, at most maxHeldEpochs, no two with the same low 4 bits
   private windows = new Map<string, ReplayWindow>(); // "epoch:kid"
-  private newestFirstUsed: number | null = null; // when the newest epoch first decrypted a frame
+  private firstUsed = new Map<number, number>(); // epoch → when it first decrypted a frame
 
   constructor(private now: () => number = () => Date.now()) {}
 
-  /** Adds an epoch's keys; the newest two epochs are kept. */
+  /** Adds an epoch's keys; the newest maxHeldEpochs are kept, the newer of two with the same low 4 bits. */
   addKey(epoch: number, baseKey: Bytes): void {
     if (this.epochs.some((e) => e.epoch === epoch)) return;
     this.epochs.push(new EpochKeys(epoch, baseKey, "decrypt"));
     this.epochs.sort((a, b) => b.epoch - a.epoch);
-    if (this.epochs[0]!.epoch === epoch) this.newestFirstUsed = null;
-    for (const old of this.epochs.splice(2)) this.forget(old.epoch);
+    const bits = new Set<number>();
+    const kept: EpochKeys[] = [];
+    for (const e of this.epochs) {
+      if (bits.has(e.epoch & 15) || kept.length >= maxHeldEpochs) {
+        this.forget(e.epoch);
+        continue;
+      }
+      bits.add(e.epoch & 15);
+      kept.push(e);
+    }
+    this.epochs = kept;
   }
 
   /** The epochs whose keys are held, newest first. */
@@ -167,14 +183,17 @@ export class FrameDecryptor {
 
   private forget(epoch: number) {
     for (const k of [...this.windows.keys()]) if (k.startsWith(`${epoch}:`)) this.windows.delete(k);
+    this.firstUsed.delete(epoch);
   }
 
   /** The held epoch a KID's 4 epoch bits name (the newest on a clash; RFC 9605 §5.2 drops the older). */
   private epochFor(bits: number): EpochKeys | undefined {
     const now = this.now();
-    if (this.epochs.length > 1 && this.newestFirstUsed !== null && now - this.newestFirstUsed >= previousEpochMs) {
-      for (const old of this.epochs.splice(1)) this.forget(old.epoch);
-    }
+    const used = this.epochs.findIndex((e) => {
+      const t = this.firstUsed.get(e.epoch);
+      return t !== undefined && now - t >= previousEpochMs;
+    });
+    if (used >= 0) for (const old of this.epochs.splice(used + 1)) this.forget(old.epoch);
     return this.epochs.find((e) => (e.epoch & 15) === bits);
   }
 
@@ -214,7 +233,7 @@ export class FrameDecryptor {
     if (!w) this.windows.set(wkey, (w = new ReplayWindow()));
     if (!w.check(ctr)) return "replay"; // the same frame twice in flight
     w.accept(ctr);
-    if (keys === this.epochs[0] && this.newestFirstUsed === null) this.newestFirstUsed = this.now();
+    if (!this.firstUsed.has(keys.epoch)) this.firstUsed.set(keys.epoch, this.now());
     return concat(prefix, pt);
   }
 }
