@@ -144,8 +144,10 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 	if len(p.payload()) == 0 {
 		return // padding only: nothing to forward (the bridge pads its own legs)
 	}
-	if e.via == nil {
-		e.conf.relayOut(pkt) // once to each other bridge of the conference (relay.go)
+	if e.via == nil { // once to each other bridge of the conference (relay.go), in the fan-out's batch
+		if bt := e.conf.relayOut(pkt, e); bt != nil {
+			defer flushPending(bt)
+		}
 	}
 	src := s.src
 	if src.kind == KindAudio {

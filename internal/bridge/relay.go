@@ -160,6 +160,7 @@ type relay struct {
 	sendMu   sync.Mutex
 	srtpOut  *srtp.Context
 	conn     *ice.Conn
+	dst      *sockaddr // the selected pair's remote for batched sends, nil when the socket cannot batch
 	encBuf   [1700]byte
 	sent     map[uint32]uint64 // packets relayed, by SSRC
 	sentRTCP uint64
@@ -540,7 +541,7 @@ func (r *relay) startSRTP(dconn *dtls.Conn, conn *ice.Conn) error {
 		return err
 	}
 	r.sendMu.Lock()
-	r.srtpOut, r.conn = out, conn
+	r.srtpOut, r.conn, r.dst = out, conn, r.b.dstFromAddr(conn.RemoteAddr())
 	r.sendMu.Unlock()
 	r.c.mu.Lock()
 	r.srtpIn = in
@@ -647,30 +648,67 @@ func (c *Conference) localKeyframe(ssrc uint32, now int64) {
 	s.src.requestKeyframe(now)
 }
 
-// relayOut sends one plaintext packet of a local sender once over each connected relay (packet path).
-func (c *Conference) relayOut(pkt []byte) {
+// relayOut sends one plaintext packet of sender e once over each connected relay (packet path, e's
+// reader). Where the socket batches, the copies join e's send batch, which relayOut returns for the
+// caller to flush after adding the local receivers' copies (one sendmmsg for all); nil when it queued
+// nothing.
+func (c *Conference) relayOut(pkt []byte, e *Endpoint) *sendBatch {
 	rs := c.relays.list.Load()
-	if rs == nil {
-		return
+	if rs == nil || len(*rs) == 0 {
+		return nil
 	}
+	var bt *sendBatch
+	if e != nil {
+		bt = e.sendBatch()
+	}
+	queued := false
 	for _, r := range *rs {
-		r.sendRTP(pkt)
+		if r.sendRTP(pkt, bt) {
+			queued = true
+		}
+	}
+	if !queued {
+		return nil
+	}
+	return bt
+}
+
+// flushPending sends what bt holds.
+func flushPending(bt *sendBatch) {
+	if bt.pending() {
+		bt.flush()
 	}
 }
 
-func (r *relay) sendRTP(pkt []byte) {
+// sendRTP encrypts pkt for the peer and queues it on bt (when there is one and the peer's address is
+// known) or writes it at once; it reports whether it queued it.
+func (r *relay) sendRTP(pkt []byte, bt *sendBatch) (queued bool) {
 	if !r.ready.Load() {
-		return
+		return false
 	}
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
+	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
+	if bt != nil && r.dst != nil {
+		if bt.full() {
+			bt.flush()
+		}
+		enc, err := r.srtpOut.EncryptRTP(bt.buf(), pkt, nil)
+		if err != nil {
+			return false
+		}
+		bt.add(enc, r.dst)
+		r.sent[ssrc]++
+		return true
+	}
 	enc, err := r.srtpOut.EncryptRTP(r.encBuf[:0], pkt, nil)
 	if err != nil {
-		return
+		return false
 	}
 	if _, err := r.conn.Write(enc); err == nil {
-		r.sent[uint32(pkt[8])<<24|uint32(pkt[9])<<16|uint32(pkt[10])<<8|uint32(pkt[11])]++
+		r.sent[ssrc]++
 	}
+	return false
 }
 
 // sendRTCP sends a relayed endpoint's RTCP (its key-frame requests) to the peer, which passes them to

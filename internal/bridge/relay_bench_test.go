@@ -9,7 +9,8 @@ import (
 )
 
 // BenchmarkRelay measures what one packet costs to cross a relay between two bridges in this process:
-// bridge A encrypts and sends a local sender's packet over the relay (relayOut, as the packet path does),
+// bridge A encrypts and sends a local sender's packet over the relay (relayOut and the flush of the
+// sender's send batch, as the packet path does, here with no local receiver's copy beside it),
 // bridge B's relay reader receives it, decrypts it and runs the sender side of its packet path for the
 // relayed endpoint (no receiver subscribed: the fan-out after it is what any sender's packet costs). It
 // reports the process's CPU time (both bridges, user and system) per packet B received, and the share
@@ -55,6 +56,7 @@ func benchRelay(b *testing.B, size int) {
 	}
 	c, err := ba.conference("room", false)
 	must(b, err)
+	sender := c.endpoint("local-bridge-a") // whose reader's send batch the copies join, as in forwardFrom
 
 	pkt := make([]byte, 12+size)
 	pkt[0], pkt[1] = 0x80, PayloadTypeOpus
@@ -74,7 +76,9 @@ func benchRelay(b *testing.B, size int) {
 		}
 		binary.BigEndian.PutUint16(pkt[2:], uint16(i))
 		binary.BigEndian.PutUint32(pkt[4:], uint32(i)*960)
-		c.relayOut(pkt)
+		if bt := c.relayOut(pkt, sender); bt != nil {
+			flushPending(bt)
+		}
 	}
 	// Wait until B has read what it will get.
 	last := rb.received.Load()
