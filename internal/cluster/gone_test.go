@@ -56,3 +56,46 @@ func TestRequestToADeadBridgeTakesItOut(t *testing.T) {
 		}
 	}
 }
+
+// A bridge-gone or bridge-draining that names no bridge the pool knows (one taken out already, or a
+// stray name) reaches no focus: it has nothing to move, and a stream of made-up names leaves nothing
+// behind. Those of a known bridge do, once.
+func TestEventsOfUnknownBridgesDropped(t *testing.T) {
+	s := startNATS(t)
+	nc := dial(t, s, s.CredsFile())
+	p, events := startPool(t, nc)
+	p.Registry().Heard(Heartbeat{Bridge: "a1", Region: "eu"}) // heard once, as a bridge that then goes quiet
+	// The last one, which the pool passes on, says the ones before it were all handled.
+	sentinel := bridgeapi.Event{Kind: bridgeapi.EndpointExpired, Bridge: "a1", ConferenceID: "c1", EndpointID: "last"}
+	for _, ev := range []bridgeapi.Event{
+		{Kind: bridgeapi.BridgeGone, Bridge: "nobody"},
+		{Kind: bridgeapi.BridgeDraining, Bridge: "nobody-else"},
+		{Kind: bridgeapi.BridgeDraining, Bridge: "a1"},
+		{Kind: bridgeapi.BridgeGone, Bridge: "a1", Reason: "shutting down"},
+		{Kind: bridgeapi.BridgeGone, Bridge: "a1", Reason: "again"},
+		{Kind: bridgeapi.BridgeDraining, Bridge: "a1"},
+		sentinel,
+	} {
+		if err := nc.Publish(subjectEvents, mustJSON(ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev == sentinel {
+				if len(got) != 2 || got[0] != "bridge-draining a1" || got[1] != "bridge-gone a1" {
+					t.Fatalf("events %v, want bridge-draining and bridge-gone of a1 only", got)
+				}
+				return
+			}
+			if ev.Kind != bridgeapi.BridgeUp {
+				got = append(got, ev.Kind+" "+ev.Bridge)
+			}
+		case <-deadline:
+			t.Fatalf("events %v and no sentinel", got)
+		}
+	}
+}

@@ -125,12 +125,17 @@ func (p *Pool) onEvent(m *nats.Msg) {
 	switch ev.Kind {
 	case bridgeapi.EndpointExpired:
 		p.reg.Gone(ev.ConferenceID, ev.EndpointID, ev.Bridge)
-	case bridgeapi.BridgeGone:
-		p.log.Info("bridge left", "bridge", ev.Bridge, "reason", ev.Reason)
-		p.reg.Remove(ev.Bridge)
-	case bridgeapi.BridgeDraining:
-		p.log.Info("bridge drains", "bridge", ev.Bridge)
-		p.reg.draining(ev.Bridge) // before its next heartbeat says so, so that no move goes there
+	case bridgeapi.BridgeGone, bridgeapi.BridgeDraining:
+		if _, ok := p.reg.Lookup(ev.Bridge); !ok {
+			return // taken out already (and said so), or a name no bridge has: nothing to move
+		}
+		if ev.Kind == bridgeapi.BridgeGone {
+			p.log.Info("bridge left", "bridge", ev.Bridge, "reason", ev.Reason)
+			p.reg.Remove(ev.Bridge)
+		} else {
+			p.log.Info("bridge drains", "bridge", ev.Bridge)
+			p.reg.draining(ev.Bridge) // before its next heartbeat says so, so that no move goes there
+		}
 	case bridgeapi.BridgeUp:
 		return // the pool's own word, from the heartbeats
 	}
