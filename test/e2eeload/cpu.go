@@ -239,6 +239,12 @@ func (s *server) stop() {
 	os.RemoveAll(s.dir)
 }
 
+// selfCPU is this process's CPU time so far (0 if unreadable).
+func selfCPU() time.Duration {
+	d, _ := procstat.CPUTime(0)
+	return d
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,14 +14,18 @@ import (
 
 // RekeyRun is one run of -mode rekey: a room that settles, a leave, a join.
 type RekeyRun struct {
-	Room      string     `json:"room"`
-	Bots      int        `json:"bots"`
-	LoadStart string     `json:"loadStart"`
-	LoadEnd   string     `json:"loadEnd"`
-	Settled   Duration   `json:"settled"` // from the first join to everyone on one epoch, sending with it
-	Control   MediaStats `json:"control"` // a window as long as Leave's, before it, without a key change
-	Leave     *Change    `json:"leave,omitempty"`
-	Join      *Change    `json:"join,omitempty"`
+	Room      string   `json:"room"`
+	Bots      int      `json:"bots"`
+	LoadStart string   `json:"loadStart"`
+	LoadEnd   string   `json:"loadEnd"`
+	Settled   Duration `json:"settled"` // from the first join to everyone on one epoch, sending with it
+	// GeneratorCPU is the CPU this process (the bots) used over the run,
+	// in cores: on a shared machine, far below what it asks for means the
+	// bots were starved and their timings are upper bounds.
+	GeneratorCPU float64    `json:"generatorCores"`
+	Control      MediaStats `json:"control"` // a window as long as Leave's, before it, without a key change
+	Leave        *Change    `json:"leave,omitempty"`
+	Join         *Change    `json:"join,omitempty"`
 	// Reports are every bot's reports at the end of the run (the leaver's
 	// when it left).
 	Reports []bot.Report `json:"reports,omitempty"`
@@ -317,6 +321,8 @@ func rekeyRun(ctx context.Context, o Options, name string) (*RekeyRun, error) {
 	run := &RekeyRun{Room: name, Bots: o.Bots, LoadStart: loadAverage()}
 	r := newRoom(o, name, true)
 	defer r.close()
+	cpu0, wall0 := selfCPU(), time.Now()
+	defer func() { run.GeneratorCPU = (selfCPU() - cpu0).Seconds() / time.Since(wall0).Seconds() }()
 	video := o.MaxHeight != 0 && o.LastN != 0
 	start := time.Now()
 	if err := r.fill(ctx, o.Bots); err != nil {
@@ -410,7 +416,7 @@ func reportsOf(s snapshot) []bot.Report {
 }
 
 func (r *RekeyRun) print(w io.Writer) {
-	fmt.Fprintf(w, "rekey %s: %d bots, settled in %v; load average %s → %s\n", r.Room, r.Bots, r.Settled, r.LoadStart, r.LoadEnd)
+	fmt.Fprintf(w, "rekey %s: %d bots, settled in %v; load average %s → %s; the bots used %.2f cores\n", r.Room, r.Bots, r.Settled, r.LoadStart, r.LoadEnd, r.GeneratorCPU)
 	printMedia(w, "  control window", r.Control)
 	for _, c := range []*Change{r.Leave, r.Join} {
 		if c == nil {
