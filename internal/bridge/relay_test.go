@@ -332,3 +332,57 @@ func TestRelayConstraints(t *testing.T) {
 	carol.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":0}}`)
 	told(360)
 }
+
+// TestRelayMesh: a conference on three bridges, a relay between each pair: each participant receives
+// the other two, each from its own bridge's relay (nothing is relayed twice).
+func TestRelayMesh(t *testing.T) {
+	checkNoLeaks(t)
+	var bridges []*testBridge
+	var clients []*client
+	for _, id := range []string{"bridge-a", "bridge-b", "bridge-c"} {
+		cfg := testConfig()
+		cfg.ID = id
+		tb := newTestBridge(t, cfg)
+		bridges = append(bridges, tb)
+		clients = append(clients, newClient(t, tb, "room", "p-"+id, clientOpts{}))
+	}
+	for i := range bridges {
+		for j := i + 1; j < len(bridges); j++ {
+			relayPair(t, bridges[i], bridges[j], "room", nil)
+			must(t, bridges[i].UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: bridges[j].ID(), Endpoints: []RelayedEndpoint{clients[j].relayed()}}))
+			must(t, bridges[j].UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: bridges[i].ID(), Endpoints: []RelayedEndpoint{clients[i].relayed()}}))
+		}
+	}
+	for i, rx := range clients {
+		for j, tx := range clients {
+			if i == j {
+				continue
+			}
+			v, a := slotOf(t, rx, tx.id+"-v0"), slotOf(t, rx, tx.id+"-a0")
+			rx.rec.wait(t, rx.id+" receives "+tx.id, func(r *recorder) bool { return r.count(v) >= 30 && r.count(a) >= 30 })
+		}
+	}
+	// Bridge B sends over each relay only its own participant's packets.
+	own := map[uint32]bool{}
+	for _, s := range clients[1].relayed().Sources {
+		own[s.SSRC] = true
+	}
+	for _, peer := range []string{"bridge-a", "bridge-c"} {
+		r, err := bridges[1].relayOf("room", peer)
+		must(t, err)
+		r.sendMu.Lock()
+		for ssrc, n := range r.sent {
+			if !own[ssrc] {
+				r.sendMu.Unlock()
+				t.Fatalf("bridge B relayed %d packets of ssrc %d, not its participant's, to %s", n, ssrc, peer)
+			}
+		}
+		r.sendMu.Unlock()
+	}
+	for _, c := range clients {
+		c.close()
+	}
+	for _, b := range bridges {
+		_ = b.Close()
+	}
+}
