@@ -25,7 +25,7 @@ import (
 //
 //	focus presence <e2ee enabled leader/> → leader? rekey : wait
 //	leader: <e2ee-roster/> to the room, <e2ee-key/> to each member that needs one
-//	member: roster + key → Receiver now, Sender in 2 s, key frame sent
+//	member: roster + key → Receiver now, Sender in 2 s (a key frame with the first epoch only)
 
 // Timing of the key schedule (docs/e2ee.md).
 const (
@@ -611,9 +611,15 @@ func (k *keyring) learntLocked(st *e2ee.EpochState, err error) {
 	k.changedLocked()
 }
 
-// useLocked starts sending with an epoch, and a key frame so receivers can
-// decode at once.
+// useLocked starts sending with an epoch, with a key frame when it is the
+// bot's first (nothing it sent could be decoded before). A later switch
+// sends none: receivers hold the epoch's key by then and keep decoding the
+// stream as it goes, and a switch of every sender at once would otherwise
+// be a key frame from each at the same instant (a burst the bridge's
+// estimate took for congestion: seconds of frozen video in a 12-bot room).
+// A receiver that cannot decrypt asks for a key frame itself.
 func (k *keyring) useLocked(st *e2ee.EpochState) {
+	_, sending := k.sender.Epoch()
 	if err := k.sender.Use(st.Keys, st.Index); err != nil {
 		return // a later epoch is in use already
 	}
@@ -624,7 +630,9 @@ func (k *keyring) useLocked(st *e2ee.EpochState) {
 			break
 		}
 	}
-	k.b.requestKeyFrame()
+	if !sending {
+		k.b.requestKeyFrame()
+	}
 	k.changedLocked()
 }
 

@@ -110,3 +110,33 @@ func TestEpochTimeline(t *testing.T) {
 		t.Errorf("the JSON report lacks the timeline or room events: %s (%v)", js, err)
 	}
 }
+
+// TestSwitchSendsNoKeyFrame: a bot's first epoch starts its video with a
+// key frame; later switches (here the leader's rotation every 4 s) send
+// none, since receivers hold the key by then and keep decoding: a key
+// frame from every sender at the same instant froze video for seconds.
+func TestSwitchSendsNoKeyFrame(t *testing.T) {
+	srv := xmpptest.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	o := bot.WithRotation(bot.Options{E2EE: true}, 4*time.Second)
+	a, b := joinOpts(t, srv, "nokeyframe", o), joinOpts(t, srv, "nokeyframe", o)
+	waitAll(t, ctx, a, b)
+	first := a.E2EE()
+	before := a.Sent().KeyFramesOnRequest + b.Sent().KeyFramesOnRequest
+	failed := b.E2EE().Failed.Total() // a's frames of its epoch alone, before b joined
+	if err := a.Wait(ctx, func(map[string]bot.Remote) bool { return sameEpoch(first.Epoch+1, a, b) }); err != nil {
+		t.Fatalf("no two rotations: a at %d/%d, b at %d/%d: %v", a.E2EE().Epoch, a.E2EE().SendEpoch, b.E2EE().Epoch, b.E2EE().SendEpoch, err)
+	}
+	n := b.Received()[a.EndpointID()].VideoFrames
+	if err := b.Wait(ctx, func(got map[string]bot.Remote) bool { return got[a.EndpointID()].VideoFrames >= n+30 }); err != nil {
+		t.Fatal(err)
+	}
+	after := a.Sent().KeyFramesOnRequest + b.Sent().KeyFramesOnRequest
+	if after != before {
+		t.Errorf("key frames out of turn: %d before two switches, %d after", before, after)
+	}
+	if e := b.E2EE(); e.Failed.Total() != failed {
+		t.Errorf("frames failed across the switches: %d before, %+v after", failed, e.Failed)
+	}
+}

@@ -66,6 +66,7 @@ func main() {
 	flag.IntVar(&o.LastN, "last-n", 5, "video of this many sources per bot at most, -1 all")
 	flag.StringVar(&o.Passphrase, "passphrase", "", "mix this passphrase into the keys, as parley bot --passphrase")
 	flag.IntVar(&o.Speakers, "speakers", 3, "bots that speak (the first ones); the others' audio says silence, as muted microphones (bot.Options.Muted)")
+	flag.BoolVar(&o.Plain, "plain", false, "rekey: the same room, leave and join without encryption (to compare the media windows)")
 	flag.IntVar(&o.Runs, "runs", 2, "cpu: runs with and without encryption each, alternated; rekey: runs")
 	flag.DurationVar(&o.Window, "window", 20*time.Second, "cpu: the measured window of each run; rekey: the media window around each change")
 	flag.DurationVar(&o.JoinGap, "join-gap", 100*time.Millisecond, "time between two bots' joins")
@@ -119,7 +120,8 @@ type Options struct {
 	MaxHeight  int
 	LastN      int
 	Passphrase string
-	Speakers   int // the first Speakers bots speak, the others are muted
+	Speakers   int  // the first Speakers bots speak, the others are muted
+	Plain      bool // rekey without encryption, for the media windows' comparison
 	Runs       int
 	Window     time.Duration
 	JoinGap    time.Duration
