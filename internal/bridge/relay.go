@@ -448,15 +448,28 @@ func (r *relay) run(remoteUfrag, remotePwd string) {
 const maxControlMessage = 16384
 
 // relayWants is the control message that carries what one bridge's receivers want of the other
-// bridge's video sources: by each source's first SSRC, the tallest height (-1 unlimited, 0 none).
+// bridge's video sources: by each source's first SSRC, the tallest height (-1 unlimited, 0 none). With
+// Bye, it says instead that the sender closes the relay.
 type relayWants struct {
 	Wants map[uint32]int `json:"wants"`
+	Bye   bool           `json:"bye,omitempty"`
 }
+
+// relayBye is the control message of a bridge that closes its relay.
+var relayBye = []byte(`{"bye":true}`)
+
+// errPeerClosed: the peer bridge closed the relay (its relay message Bye).
+var errPeerClosed = errors.New("closed by peer")
 
 // onControl takes the peer's control message (the relay's reader of DTLS application data).
 func (r *relay) onControl(raw []byte) {
 	var m relayWants
-	if err := json.Unmarshal(raw, &m); err != nil || m.Wants == nil || len(m.Wants) > maxRelayedEndpoints*r.b.cfg.MaxSourcesPerEndpoint {
+	err := json.Unmarshal(raw, &m)
+	if err == nil && m.Bye {
+		r.close(errPeerClosed)
+		return
+	}
+	if err != nil || m.Wants == nil || len(m.Wants) > maxRelayedEndpoints*r.b.cfg.MaxSourcesPerEndpoint {
 		r.b.log.Debug("relay control message ignored", "conference", r.c.id, "relay", r.peer, "err", err)
 		return
 	}
@@ -947,7 +960,9 @@ func (r *relay) close(err error) {
 	d := r.dtlsConn.Load()
 	connected := r.ready.Load()
 	if d != nil && connected {
-		_ = d.Close() // close_notify: the peer's relay ends at once
+		// The peer's relay ends at once. Not with close_notify: pion's Close waits for its reader,
+		// which waits in dtlsPacketConn until the relay's context ends, which is after it.
+		_, _ = d.Write(relayBye)
 	}
 	if in := r.in.Load(); in != nil && r.b.demux != nil {
 		r.b.demux.unroute(in)

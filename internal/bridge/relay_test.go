@@ -112,7 +112,7 @@ func TestRelayCascade(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d relayed sources left after expiry", n)
 	}
-	// The peer's side ends with the association (close_notify), not at its ICE timeout.
+	// The peer's side ends when bridge B's says it closes, not at its ICE timeout.
 	select {
 	case <-ra.done:
 	case <-time.After(5 * time.Second):

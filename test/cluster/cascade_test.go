@@ -71,7 +71,7 @@ func TestConferenceSpansBridges(t *testing.T) {
 		}
 	}
 
-	// A relay that ends without the focus asking (here: bridge eu drops it; its peer hears close_notify
+	// A relay that ends without the focus asking (here: bridge eu drops it; its peer hears that it does
 	// and says so) is set up again, and media flows again across it.
 	before := map[*bot.Bot]int{}
 	for _, u := range usBots {
