@@ -67,13 +67,42 @@ func (c *Conference) allocate(id string) (*Endpoint, error) {
 		_ = e.agent.Close()
 		return nil, fmt.Errorf("%w: %s/%s", ErrEndpointExists, c.id, id)
 	}
+	moved := c.dropRelayedLocked(id)
 	c.endpoints[id] = e
 	c.order = append(c.order, e)
 	c.reassignLocked()
 	c.mu.Unlock()
+	if moved {
+		c.speech.forget(id) // the relayed one's speech; the endpoint starts afresh here
+	}
 	c.m.endpoints.Inc()
-	e.log.Info("endpoint allocated")
+	e.log.Info("endpoint allocated", "was_relayed", moved)
 	return e, nil
+}
+
+// dropRelayedLocked forgets the relayed endpoint id stands for behind any of c's relays, and reports
+// whether there was one: the participant now has an endpoint on this bridge. That happens when its
+// bridge failed and the focus moved it here before the relay to the failed bridge was closed (closing
+// it waits for the failed bridge to answer or time out); until then its sources, kept under the same
+// names and SSRCs behind the dead relay, would hold the receivers' slots the new endpoint's sources
+// need. c.mu is held.
+func (c *Conference) dropRelayedLocked(id string) bool {
+	dropped := false
+	for _, r := range c.relays.m {
+		e := r.endpoints[id]
+		if e == nil {
+			continue
+		}
+		for _, src := range e.sources {
+			src.subscribers.Store(nil)
+		}
+		e.sources = nil
+		e.cancel()
+		delete(r.endpoints, id)
+		r.publishSSRCsLocked()
+		dropped = true
+	}
+	return dropped
 }
 
 // remove takes an expired endpoint out, frees its slots elsewhere and forgets the conference when empty.
