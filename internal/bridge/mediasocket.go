@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -17,9 +16,6 @@ import (
 // maxMediaReaders bounds Config.MediaReaders (and what GOMAXPROCS asks for).
 const maxMediaReaders = 64
 
-// errMediaPortBusy is returned when the media port is taken by another socket.
-var errMediaPortBusy = errors.New("media port in use")
-
 // mediaReaders is how many sockets the bridge opens on its media port.
 func (b *Bridge) mediaReaders() int {
 	n := b.cfg.MediaReaders
@@ -29,7 +25,7 @@ func (b *Bridge) mediaReaders() int {
 	if !b.hostNet || !reusePortSupported {
 		return 1
 	}
-	return max(n, 1)
+	return n
 }
 
 // listenMedia opens the media port's sockets: the first is the bridge's socket for writes and pion's
@@ -60,7 +56,7 @@ func (b *Bridge) listenMedia(addr *net.UDPAddr) ([]net.PacketConn, error) {
 			for _, c := range conns {
 				_ = c.Close()
 			}
-			return nil, fmt.Errorf("%w: %s: %v", errMediaPortBusy, at, err)
+			return nil, fmt.Errorf("media port %s: %w", at, err)
 		}
 		conns = append(conns, c)
 	}

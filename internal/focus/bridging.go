@@ -69,6 +69,12 @@ func (p *participant) allocate() {
 		return // the move off a lost bridge (move.go) allocates
 	}
 	p.allocating = true
+	p.requestEndpoint(p.allocated)
+}
+
+// requestEndpoint asks the bridges for an endpoint for the participant on its lane, and hands the
+// answer to done on the conference goroutine with the participant's generation at the request.
+func (p *participant) requestEndpoint(done func(gen int, a bridgeapi.Allocated, err error)) {
 	c, gen := p.c, p.gen
 	req := bridgeapi.AllocateRequest{ConferenceID: c.id, EndpointID: p.nick, Region: p.region}
 	p.lane.do(func() {
@@ -78,7 +84,7 @@ func (p *participant) allocate() {
 		if err == nil {
 			p.lane.bridge = a.Bridge
 		}
-		c.post(func() { p.allocated(gen, a, err) })
+		c.post(func() { done(gen, a, err) })
 	})
 }
 

@@ -54,23 +54,13 @@ func (c *conference) moveOff(bridgeID string, gone bool) {
 
 // moveOff asks for a new endpoint for a participant whose bridge is gone or drains.
 func (p *participant) moveOff(gone bool) {
-	c, gen := p.c, p.gen
 	p.move = &moving{from: p.alloc.Bridge, gone: gone}
 	if gone {
 		// Its endpoint is lost: to the rest of the conference (the relays between its bridges) the
 		// participant is on no bridge until the move ends.
 		p.alloc = nil
 	}
-	req := bridgeapi.AllocateRequest{ConferenceID: c.id, EndpointID: p.nick, Region: p.region}
-	p.lane.do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), allocateTimeout)
-		a, err := c.f.bridge.Allocate(ctx, req)
-		cancel()
-		if err == nil {
-			p.lane.bridge = a.Bridge
-		}
-		c.post(func() { p.moved(gen, a, err) })
-	})
+	p.requestEndpoint(p.moved)
 }
 
 // moved takes the new endpoint on the conference goroutine and re-invites the participant to it.

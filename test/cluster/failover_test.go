@@ -85,16 +85,9 @@ func TestProcessesMoveParticipantsOffAFailedOrDrainedBridge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs parley serve processes")
 	}
-	natsAddr := freePort(t, "tcp")
-	signal := serve(t, "signal", "--role", "signal", "--cluster-listen", natsAddr, "--xmpp", freePort(t, "tcp"))
-	signal.waitHealthy(t)
-	creds := cluster.CredsFile(signal.data)
-	bridge := func(region string) *node {
-		n := serve(t, region+" bridge", "--role", "bridge", "--cluster", "nats://"+natsAddr, "--cluster-creds", creds,
-			"--region", region, "--media", freePort(t, "udp"), "--drain-timeout", "25s")
-		n.waitHealthy(t)
-		return n
-	}
+	pc := startProcessCluster(t)
+	signal := pc.signal
+	bridge := func(region string) *node { return pc.bridge(t, region, "--drain-timeout", "25s") }
 	eu, us, ap := bridge("eu"), bridge("us"), bridge("ap")
 	waitFor(t, "the signal node to know the three bridges", func() bool { return len(bridgesKnown(t, signal)) == 3 })
 	euID := bridgeID(t, signal, "eu")

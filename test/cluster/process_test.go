@@ -191,6 +191,32 @@ func joinBots(t *testing.T, ctx context.Context, url string, n int) []*bot.Bot {
 	return bots
 }
 
+// processCluster is a signal node, as a `parley serve` process, that embeds the cluster's NATS server.
+type processCluster struct {
+	signal *node
+	nats   string // the embedded NATS server's address
+	creds  string // the cluster.creds it wrote, which bridge nodes sign in with
+}
+
+func startProcessCluster(t *testing.T) *processCluster {
+	t.Helper()
+	natsAddr := freePort(t, "tcp")
+	signal := serve(t, "signal", "--role", "signal", "--cluster-listen", natsAddr, "--xmpp", freePort(t, "tcp"))
+	signal.waitHealthy(t)
+	return &processCluster{signal: signal, nats: natsAddr, creds: cluster.CredsFile(signal.data)}
+}
+
+// bridge starts a bridge node of region in the cluster (extra flags after the usual ones) and waits
+// until it is healthy.
+func (pc *processCluster) bridge(t *testing.T, region string, extra ...string) *node {
+	t.Helper()
+	args := append([]string{"--role", "bridge", "--cluster", "nats://" + pc.nats, "--cluster-creds", pc.creds,
+		"--region", region, "--media", freePort(t, "udp")}, extra...)
+	n := serve(t, region+" bridge", args...)
+	n.waitHealthy(t)
+	return n
+}
+
 // Three `parley serve` processes connected only through the NATS server the signal node embeds:
 // bots of region eu meet on the eu bridge; after `kill -9` of that bridge the signal node takes it
 // out within MissedAfter of its last heartbeat, the focus moves the bots to the other bridge, and a
@@ -200,18 +226,9 @@ func TestProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs parley serve processes")
 	}
-	natsAddr := freePort(t, "tcp")
-	signal := serve(t, "signal", "--role", "signal", "--cluster-listen", natsAddr, "--xmpp", freePort(t, "tcp"))
-	signal.waitHealthy(t)
-	creds := cluster.CredsFile(signal.data)
-	bridgeArgs := func(region string) []string {
-		return []string{"--role", "bridge", "--cluster", "nats://" + natsAddr, "--cluster-creds", creds,
-			"--region", region, "--media", freePort(t, "udp")}
-	}
-	eu := serve(t, "eu bridge", bridgeArgs("eu")...)
-	us := serve(t, "us bridge", bridgeArgs("us")...)
-	eu.waitHealthy(t)
-	us.waitHealthy(t)
+	pc := startProcessCluster(t)
+	signal := pc.signal
+	eu, us := pc.bridge(t, "eu"), pc.bridge(t, "us")
 	waitFor(t, "the signal node to know both bridges", func() bool { return len(bridgesKnown(t, signal)) == 2 })
 	euID := bridgeID(t, signal, "eu")
 
@@ -248,8 +265,8 @@ func TestProcesses(t *testing.T) {
 		t.Fatalf("the us bridge holds %d conferences (%v), want the one moved off the killed bridge and the new one", len(dbg.Conferences), err)
 	}
 
-	other := wrongCreds(t, creds)
-	intruder := serve(t, "intruder", "--role", "bridge", "--cluster", "nats://"+natsAddr, "--cluster-creds", other, "--media", freePort(t, "udp"))
+	other := wrongCreds(t, pc.creds)
+	intruder := serve(t, "intruder", "--role", "bridge", "--cluster", "nats://"+pc.nats, "--cluster-creds", other, "--media", freePort(t, "udp"))
 	select {
 	case err := <-intruder.done:
 		intruder.done <- err

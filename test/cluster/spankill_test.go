@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/parley-im/parley/internal/cluster"
 )
 
 // A conference that spans two bridge processes (one bot of region eu, one of region us, joined by a
@@ -15,17 +13,9 @@ func TestProcessesSpanningConferenceSurvivesAKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs parley serve processes")
 	}
-	natsAddr := freePort(t, "tcp")
-	signal := serve(t, "signal", "--role", "signal", "--cluster-listen", natsAddr, "--xmpp", freePort(t, "tcp"))
-	signal.waitHealthy(t)
-	creds := cluster.CredsFile(signal.data)
-	bridge := func(region string) *node {
-		n := serve(t, region+" bridge", "--role", "bridge", "--cluster", "nats://"+natsAddr, "--cluster-creds", creds,
-			"--region", region, "--media", freePort(t, "udp"))
-		n.waitHealthy(t)
-		return n
-	}
-	eu, us := bridge("eu"), bridge("us")
+	pc := startProcessCluster(t)
+	signal := pc.signal
+	eu, us := pc.bridge(t, "eu"), pc.bridge(t, "us")
 	waitFor(t, "the signal node to know both bridges", func() bool { return len(bridgesKnown(t, signal)) == 2 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/test/internal/procstat"
+	"github.com/parley-im/parley/test/internal/promtext"
 )
 
 // CPURun is one run of -mode cpu: the server's CPU over a window of steady
@@ -105,35 +105,7 @@ var insecure = &http.Client{Timeout: 10 * time.Second,
 // metrics reads the server's /metrics: each metric's samples summed over
 // their labels.
 func metrics(base string) (map[string]float64, error) {
-	resp, err := insecure.Get(strings.TrimSuffix(base, "/") + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("/metrics: %s", resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-			_, value, _ = strings.Cut(line[strings.LastIndexByte(line, '}')+1:], " ")
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			out[name] += v
-		}
-	}
-	return out, sc.Err()
+	return promtext.Get(insecure, strings.TrimSuffix(base, "/")+"/metrics")
 }
 
 // awaitEndpoints waits until the bridge holds at most n endpoints (the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/test/internal/netns"
+	"github.com/parley-im/parley/test/internal/promtext"
 	"github.com/parley-im/parley/test/shaped/impair"
 )
 
@@ -351,34 +351,7 @@ func (h *harness) awaitEndpoints(ctx context.Context, n int, p *proc) error {
 
 // metrics reads the server's /metrics: each metric's samples summed over their labels.
 func (h *harness) metrics() (map[string]float64, error) {
-	resp, err := h.hc.Get(h.base + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("/metrics: %s", resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-			_, value, _ = strings.Cut(line[strings.LastIndexByte(line, '}')+1:], " ")
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			out[name] += v
-		}
-	}
-	return out, sc.Err()
+	return promtext.Get(h.hc, h.base+"/metrics")
 }
 
 // debug reads the server's /debug/bridge.
