@@ -208,3 +208,21 @@ func TestRegionOfAParticipant(t *testing.T) {
 		t.Fatalf("the map was asked of %v, want alice@localhost/r only", asked)
 	}
 }
+
+// An error a room sends the focus for a conference that has ended (the room
+// bouncing the focus's last IQ) is not answered, and the focus goes on.
+func TestErrorFromAGoneRoomIsNotAnswered(t *testing.T) {
+	r := make(chanRouter, 8)
+	f, err := New(DefaultConfig("localhost"), r, &heldBridges{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	bounce := stanza.NewIQ("error", "q1", "gone@conference.localhost", "focus@auth.localhost/focus", nil)
+	bounce.Add(stanza.ErrItemNotFound.Element())
+	f.RouteUser(bounce)
+	f.RouteUser(stanza.NewIQ("get", "q2", "gone@conference.localhost", "focus@auth.localhost/focus", nil))
+	if el := <-r; el == nil || el.Get("id") != "q2" || el.Get("type") != "error" {
+		t.Fatalf("first stanza from the focus %v, want only the error for q2", el)
+	}
+}

@@ -178,7 +178,7 @@ func (c *conference) onConferenceRequest(iq *stanza.Element) {
 func (c *conference) answerWaiting() {
 	for _, iq := range c.waiting {
 		if c.failed != nil {
-			c.f.router.Route(stanza.ErrorReply(iq, c.failed))
+			c.f.refuse(iq, c.failed)
 			continue
 		}
 		r := stanza.New(NSFocus, "conference", "room", c.room.String(), "focusjid", c.f.user.Bare().String(), "ready", "true")

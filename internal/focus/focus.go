@@ -170,16 +170,16 @@ func (f *Focus) RouteService(el *stanza.Element) {
 	}
 	req := el.Child(NSFocus, "conference")
 	if req == nil || len(el.Children) != 1 {
-		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
+		f.refuse(el, stanza.ErrServiceUnavailable)
 		return
 	}
 	room, err := jid.Parse(req.Get("room"))
 	if req.Get("room") == "" || err != nil || room.Local == "" || room.Resource != "" {
-		f.router.Route(stanza.ErrorReply(el, stanza.ErrBadRequest.WithText("No 'room' specified.")))
+		f.refuse(el, stanza.ErrBadRequest.WithText("No 'room' specified."))
 		return
 	}
 	if room.Domain != f.cfg.MUC {
-		f.router.Route(stanza.ErrorReply(el, stanza.ErrNotAcceptable.WithText("rooms live at %s", f.cfg.MUC)))
+		f.refuse(el, stanza.ErrNotAcceptable.WithText("rooms live at %s", f.cfg.MUC))
 		return
 	}
 	from, err := jid.Parse(el.Get("from"))
@@ -188,7 +188,7 @@ func (f *Focus) RouteService(el *stanza.Element) {
 	}
 	c, serr := f.admit(from, room)
 	if serr != nil {
-		f.router.Route(stanza.ErrorReply(el, serr))
+		f.refuse(el, serr)
 		return
 	}
 	c.post(func() { c.onConferenceRequest(el) })
@@ -202,7 +202,7 @@ func (f *Focus) RouteUser(el *stanza.Element) {
 	}
 	to, err := jid.Parse(el.Get("to"))
 	if err != nil || to.Bare() != f.user.Bare() {
-		f.router.Route(stanza.ErrorReply(el, stanza.ErrServiceUnavailable))
+		f.refuse(el, stanza.ErrServiceUnavailable)
 		return
 	}
 	if e2eeToggle(el) != nil && f.conference(from.Bare()) == nil {
@@ -212,11 +212,19 @@ func (f *Focus) RouteUser(el *stanza.Element) {
 	c := f.conference(from.Bare())
 	if c == nil {
 		if el.Name.Local == stanza.IQ {
-			f.router.Route(stanza.ErrorReply(el, stanza.ErrItemNotFound.WithText("no conference here")))
+			f.refuse(el, stanza.ErrItemNotFound.WithText("no conference here"))
 		}
 		return
 	}
 	c.post(func() { c.onStanza(el, from) })
+}
+
+// refuse answers el with err, unless el is itself an error: errors are never
+// answered (RFC 6120 §8.3.1), or a room and the focus would bounce one forever.
+func (f *Focus) refuse(el *stanza.Element, err *stanza.Error) {
+	if r := stanza.ErrorReply(el, err); r != nil {
+		f.router.Route(r)
+	}
 }
 
 // conference returns the running conference for room, or nil.

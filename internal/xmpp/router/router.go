@@ -152,8 +152,12 @@ func (r *Router) Count() int {
 }
 
 // Route delivers el according to its to attribute. to must be present and
-// from stamped by the caller.
+// from stamped by the caller. A nil el is dropped: it is what
+// stanza.ErrorReply gives for an error, which is never answered.
 func (r *Router) Route(el *stanza.Element) {
+	if el == nil {
+		return
+	}
 	to, err := jid.Parse(el.Get("to"))
 	if err != nil {
 		r.bounce(el, stanza.ErrJIDMalformed)

@@ -116,3 +116,14 @@ func BenchmarkRouteMessage(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// A nil stanza, what stanza.ErrorReply gives for an error, is dropped.
+func TestRouteDropsNil(t *testing.T) {
+	r := New("localhost", slog.Default())
+	a := &fakeSession{j: jid.MustParse("a@localhost/1"), available: true}
+	r.Bind(a)
+	r.Route(stanza.ErrorReply(msg("a@localhost/1", "a@localhost/1", "error"), stanza.ErrItemNotFound))
+	if got := a.take(); len(got) != 0 {
+		t.Fatalf("an error was answered: %v", got)
+	}
+}
