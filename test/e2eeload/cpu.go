@@ -3,22 +3,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/parley-im/parley/test/internal/parleyproc"
 	"github.com/parley-im/parley/test/internal/procstat"
-	"github.com/parley-im/parley/test/internal/promtext"
 )
 
 // CPURun is one run of -mode cpu: the server's CPU over a window of steady
@@ -99,14 +90,9 @@ func cpuRun(ctx context.Context, o Options, e2ee bool, name string) (*CPURun, er
 	return run, nil
 }
 
-var insecure = &http.Client{Timeout: 10 * time.Second,
-	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-
 // metrics reads the server's /metrics: each metric's samples summed over
 // their labels.
-func metrics(base string) (map[string]float64, error) {
-	return promtext.Get(insecure, strings.TrimSuffix(base, "/")+"/metrics")
-}
+func metrics(base string) (map[string]float64, error) { return parleyproc.Metrics(base) }
 
 // awaitEndpoints waits until the bridge holds at most n endpoints (the
 // previous run's are gone). The bridge tells nobody, so this polls.
@@ -126,104 +112,10 @@ func awaitEndpoints(ctx context.Context, base string, n int) error {
 	}
 }
 
-// server is a `parley serve` the tool started.
-type server struct {
-	cmd  *exec.Cmd
-	dir  string
-	base string
-	done chan error
-}
-
-// startServer starts `parley serve` (bin, or cmd/parley built into a
-// temporary folder) with HTTPS, XMPP, media and TURN on loopback.
-func startServer(ctx context.Context, bin string) (*server, error) {
-	dir, err := os.MkdirTemp("", "e2eeload")
-	if err != nil {
-		return nil, err
-	}
-	s := &server{dir: dir, done: make(chan error, 1)}
-	if bin == "" {
-		bin = filepath.Join(dir, "parley")
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/parley").CombinedOutput(); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("go build ./cmd/parley (run from the repository's root): %v\n%s", err, out)
-		}
-	}
-	conf := filepath.Join(dir, "parley.toml")
-	// Many logins from one address; loopback candidates for the bots.
-	const toml = "[c2s]\nlogins-per-second = 1000\nlogin-burst = 1000\n\n[bridge]\ninclude-loopback = true\n"
-	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command(bin, "serve", "--config", conf, "--data", filepath.Join(dir, "data"), "--http", addr,
-		"--xmpp", "127.0.0.1:0", "--media", "127.0.0.1:0", "--turn", "127.0.0.1:0", "--turn-tls", "off",
-		"--metrics-allow", "127.0.0.0/8", "--log-level", "warn")
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { s.done <- s.cmd.Wait(); logf.Close() }()
-	s.base = "https://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := insecure.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		select {
-		case err := <-s.done:
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			return nil, fmt.Errorf("parley serve ended: %v\n%s", err, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, errors.New("parley serve did not answer /healthz in 30 s")
-		}
-		if err := waitFor(ctx, 50*time.Millisecond); err != nil {
-			s.stop()
-			return nil, err
-		}
-	}
-}
-
-// stop ends the server (SIGTERM, SIGKILL after 10 s) and removes its folder.
-func (s *server) stop() {
-	s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	os.RemoveAll(s.dir)
-}
-
 // selfCPU is this process's CPU time so far (0 if unreadable).
 func selfCPU() time.Duration {
 	d, _ := procstat.CPUTime(0)
 	return d
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomSuffix() string {

@@ -56,6 +56,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/internal/bot"
+	"github.com/parley-im/parley/test/internal/parleyproc"
 )
 
 func main() {
@@ -92,12 +93,12 @@ func main() {
 
 func run(ctx context.Context, o Options, parley, url string, pid int, jsonOut string) error {
 	if url == "" {
-		srv, err := startServer(ctx, parley)
+		srv, err := parleyproc.Start(ctx, parley, "")
 		if err != nil {
 			return err
 		}
-		defer srv.stop()
-		url, pid = srv.base, srv.cmd.Process.Pid
+		defer srv.Stop()
+		url, pid = srv.Base, srv.PID
 	}
 	o.Server, o.PID = url, pid
 	fmt.Fprintf(o.Out, "# %s, %d cores (%s), load average %s at the start\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpuModel(), loadAverage())

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/test/internal/procstat"
+	"github.com/parley-im/parley/test/internal/promtext"
 )
 
 type scenario struct {
@@ -64,7 +65,7 @@ type result struct {
 	cpu, self time.Duration
 	p50, p99  time.Duration
 	max       time.Duration
-	in        histogram // the SFU's own added latency over the window, when it reports it
+	in        promtext.Histogram // the SFU's own added latency over the window, when it reports it
 	inErr     error
 	tracks    int64
 	err       error
@@ -156,8 +157,8 @@ func main() {
 		// Each sent packet should reach (senders−1) + receivers subscribers.
 		want := float64(r.sent) * float64(sc.subscriptions()) / float64(sc.senders)
 		inP50, inP99 := "", ""
-		if r.in.count() > 0 {
-			inP50, inP99 = fmtLatFine(r.in.quantile(0.50)), fmtLatFine(r.in.quantile(0.99))
+		if r.in.Count() > 0 {
+			inP50, inP99 = fmtLatFine(r.in.Quantile(0.50)), fmtLatFine(r.in.Quantile(0.99))
 		} else if r.inErr != nil {
 			fmt.Fprintf(os.Stderr, "%s: in-SFU latency: %v\n", r.target, r.inErr)
 		}
@@ -165,7 +166,7 @@ func main() {
 			float64(r.fwd)/secs, 100*r.cpu.Seconds()/secs, r.cpu.Seconds()*1e6/float64(r.fwd), perCPU,
 			fmtLat(r.p50), fmtLat(r.p99), inP50, inP99, 100*float64(r.fwd)/want)
 		fmt.Fprintf(os.Stderr, "%s: %s window, %d sent, %d forwarded (%.0f pkt/s per sender expected), SFU CPU %v, load tool CPU %v, latency max %v, in-SFU observations %.0f\n",
-			r.target, r.window, r.sent, r.fwd, rate, r.cpu, r.self, r.max, r.in.count())
+			r.target, r.window, r.sent, r.fwd, rate, r.cpu, r.self, r.max, r.in.Count())
 	}
 	byName := map[string]result{}
 	for _, r := range results {
@@ -200,7 +201,7 @@ func measure(t target, sc scenario, fx *fixtures, dir string, warmup, window tim
 	}
 	time.Sleep(warmup)
 	dr, _ := t.(delayReporter)
-	var in0 histogram
+	var in0 promtext.Histogram
 	if dr != nil {
 		in0, r.inErr = dr.forwardDelay()
 	}
@@ -223,9 +224,9 @@ func measure(t target, sc scenario, fx *fixtures, dir string, warmup, window tim
 	}
 	r.cpu, r.self = cpu1-cpu0, self1-self0
 	if dr != nil && r.inErr == nil {
-		var in1 histogram
+		var in1 promtext.Histogram
 		if in1, r.inErr = dr.forwardDelay(); r.inErr == nil {
-			r.in, r.inErr = in1.sub(in0)
+			r.in, r.inErr = in1.Sub(in0)
 		}
 	}
 	r.sent, r.fwd, r.tracks = st.sent.Load(), st.recv.Load(), st.tracks.Load()

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parley-im/parley/internal/bridge"
+	"github.com/parley-im/parley/test/internal/promtext"
 )
 
 // parleyTarget drives Parley's bridge in its own process (test/sfuload/bridgeserver) through its
@@ -157,8 +158,8 @@ func (p *parleyTarget) openChannel(ch bridge.Channel) error {
 }
 
 // forwardDelay reads the bridge's forward-delay histogram (delay.go).
-func (p *parleyTarget) forwardDelay() (histogram, error) {
-	return scrapeHistogram(p.base+"/metrics", "parley_bridge_forward_delay_seconds")
+func (p *parleyTarget) forwardDelay() (promtext.Histogram, error) {
+	return promtext.GetHistogram(http.DefaultClient, p.base+"/metrics", "parley_bridge_forward_delay_seconds")
 }
 
 func (p *parleyTarget) call(path string, in, out any) error {

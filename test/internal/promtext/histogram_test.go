@@ -1,4 +1,4 @@
-package main
+package promtext
 
 import (
 	"strings"
@@ -16,12 +16,12 @@ parley_bridge_forward_delay_seconds_bucket{le="+Inf"} 100
 parley_bridge_forward_delay_seconds_sum 0.01
 parley_bridge_forward_delay_seconds_count 100
 `
-	h, err := parseHistogram(strings.NewReader(text), "parley_bridge_forward_delay_seconds")
+	h, err := ParseHistogram(strings.NewReader(text), "parley_bridge_forward_delay_seconds")
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := histogram{bounds: h.bounds, counts: []float64{0, 0, 0, 0}}
-	d, err := h.sub(before)
+	before := Histogram{Bounds: h.Bounds, Counts: []float64{0, 0, 0, 0}}
+	d, err := h.Sub(before)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ parley_bridge_forward_delay_seconds_count 100
 		{0.99, 100 * time.Microsecond}, // top of (20 µs, 100 µs]
 		{1, 100 * time.Microsecond},    // +Inf reports the last finite bound
 	} {
-		if got := d.quantile(c.q); got != c.want {
+		if got := d.Quantile(c.q); got != c.want {
 			t.Errorf("q%.2f = %v, want %v", c.q, got, c.want)
 		}
 	}
