@@ -73,7 +73,12 @@ func TestBrowserClient(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatalf("no browser tests match %s", pattern)
 	}
-	args := append([]string{"--test", "--test-concurrency=1"}, files...)
+	args := []string{"--test", "--test-concurrency=1"}
+	// PARLEY_BROWSER_TEST_NAMES=hand runs only the tests whose names match (node's --test-name-pattern).
+	if names := os.Getenv("PARLEY_BROWSER_TEST_NAMES"); names != "" {
+		args = append(args, "--test-name-pattern="+names)
+	}
+	args = append(args, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Env = append(os.Environ(),
 		"PARLEY_URL=https://"+srv.HTTP,

@@ -159,3 +159,86 @@ test("raised hands in order, reactions, chat notifications, shortcuts and push t
   for (const p of ps) assert.deepEqual(p.errors, []);
   for (const p of ps) await p.context.close();
 });
+
+/**
+ * Run in a page before its scripts: the bridge channel's WebSocket
+ * (/colibri-ws/) is not opened until window.releaseBridgeChannel() is
+ * called, as on a network where it takes its time; until then the page's
+ * channel stays CONNECTING and the bridge has no channel for the endpoint.
+ */
+function holdBridgeChannel() {
+  const Real = window.WebSocket;
+  const held = [];
+  let holding = true;
+  class HeldSocket extends EventTarget {
+    constructor(url, protocols) {
+      super();
+      this.url = String(url);
+      this.protocols = protocols;
+      this.real = null;
+      this.closed = false;
+    }
+    get readyState() {
+      return this.real ? this.real.readyState : this.closed ? Real.CLOSED : Real.CONNECTING;
+    }
+    send(data) {
+      if (!this.real) throw new DOMException("still connecting", "InvalidStateError");
+      this.real.send(data);
+    }
+    close(...args) {
+      this.closed = true;
+      this.real?.close(...args);
+    }
+    connect() {
+      if (this.closed) return;
+      const ws = (this.real = new Real(this.url, this.protocols));
+      for (const type of ["open", "message", "error", "close"]) ws.addEventListener(type, (e) => this.dispatchEvent(new e.constructor(e.type, e)));
+    }
+  }
+  window.WebSocket = new Proxy(Real, {
+    construct(target, args) {
+      if (!holding || !String(args[0]).includes("/colibri-ws/")) return Reflect.construct(target, args);
+      const s = new HeldSocket(...args);
+      held.push(s);
+      return s;
+    },
+  });
+  window.releaseBridgeChannel = () => {
+    holding = false;
+    for (const s of held.splice(0)) s.connect();
+  };
+}
+
+test("a moderator lowers the hand of someone whose bridge channel is not open yet", { timeout: 6 * WAIT }, async () => {
+  const room = roomName("SlowChannel");
+  const ada = await participant(browser, { viewport: { width: 1000, height: 640 } });
+  await join(ada, room, "Ada", { audioMuted: true });
+  const grace = await participant(browser, { viewport: { width: 1000, height: 640 } });
+  await grace.page.addInitScript(holdBridgeChannel);
+  await join(grace, room, "Grace", { audioMuted: true });
+  await waitTiles(ada.page, ["Ada (you)", "Grace"]);
+  const graceId = await grace.page.evaluate(() => window.parley.conference.endpointId);
+  assert.equal(await ada.page.evaluate(() => window.parley.conference.isModerator), true);
+  // Ada's channel is open, Grace's is not: the bridge has nowhere to send Grace an EndpointMessage.
+  await ada.page.waitForFunction(() => window.parley.session.channel?.open === true, null, { timeout: 3 * WAIT });
+  await grace.page.waitForFunction(() => window.parley.session.channel !== null);
+  assert.equal(await grace.page.evaluate(() => window.parley.session.channel.open), false);
+
+  await grace.page.click("#hand-toggle");
+  await waitTileHand(ada.page, graceId, 1);
+  await ada.page.click(`#grid .tile[data-id="${graceId}"] button.tile-hand`);
+  await grace.page.waitForSelector('#hand-toggle[aria-pressed="false"]');
+  await waitToast(grace.page, "Ada lowered your hand");
+  await waitTileHand(ada.page, graceId, 0);
+  assert.equal(await grace.page.evaluate(() => window.parley.session.channel.open), false, "lowered while Grace's channel was still closed");
+  await screenshot(grace.page, "hand-lowered-before-channel");
+
+  // Once the channel opens, it works as before (a reaction from Ada reaches Grace).
+  await grace.page.evaluate(() => window.releaseBridgeChannel());
+  await grace.page.waitForFunction(() => window.parley.session.channel?.open === true, null, { timeout: 2 * WAIT });
+  await ada.page.click("#react");
+  await ada.page.click('#reactions-menu [data-reaction="like"]');
+  await grace.page.waitForSelector(`#reactions .reaction-float[data-reaction="like"]`);
+  for (const p of [ada, grace]) assert.deepEqual(p.errors, []);
+  for (const p of [ada, grace]) await p.context.close();
+});

@@ -487,6 +487,9 @@ export class Conference extends Emitter<{
       return;
     }
     if (muc.roomStatusCodes(el, this.roomJid).has("104")) this.refreshRoomInfo();
+    // An occupant's json-message is an endpoint message, as LJM takes it (a moderator lowering our hand).
+    const json = muc.parseOccupantJSON(el, this.roomJid);
+    if (json) return this.onEndpointMessage(json.from, json.payload);
     const m = muc.parseChat(el, this.roomJid);
     if (!m) return;
     const logged: LoggedMessage = { ...m, mine: m.from === this.nick && !m.private };
@@ -780,12 +783,18 @@ export class Conference extends Emitter<{
   }
 
   /**
-   * Asks someone to lower their hand (moderators; as Jitsi Meet does, an
-   * EndpointMessage "lower-hand-message" to them). Throws a readable Error.
+   * Asks someone to lower their hand (moderators): the payload Jitsi Meet
+   * sends, {"name":"lower-hand-message"}, in a private json-message through
+   * the room (§9), which LJM takes for an endpoint message as it takes one
+   * through the bridge channel. Through the bridge it would be lost while
+   * the recipient's channel is not open yet (the bridge drops a message to
+   * an endpoint without one) or while ours is not; the room delivers it to
+   * anyone in it. Throws a readable Error.
    */
   askToLowerHand(id: string): void {
     if (!this.isModerator) throw new Error(t("error.lowerHandsModerators"));
-    if (!this.sendEndpointMessage(id, { name: LOWER_HAND_MESSAGE })) throw new Error(t("error.lowerHandNoMedia", { name: this.displayNameOf(id) }));
+    if (this.phase.phase !== "joined" || !this.participants.has(id)) throw new Error(t("error.lowerHandGone", { name: this.displayNameOf(id) }));
+    this.conn.send(muc.privateJSON(this.roomJid, id, { name: LOWER_HAND_MESSAGE }, crypto.randomUUID())).catch(() => {});
   }
 
   /** Sends a reaction to everyone (an "endpoint-reaction" EndpointMessage) and shows it here too. Throws a readable Error. */

@@ -123,7 +123,7 @@ async function startRoom(room: string) {
   session.on("failed", (err) => conf.setMediaFailure(err.message));
   // The focus has no session of ours (a restarted server): ask it for the conference again.
   session.on("lost", () => void conf.requestMedia());
-  // Reactions and lower-hand requests travel as EndpointMessages through the bridge channel (reactions.ts).
+  // Reactions travel as EndpointMessages through the bridge channel (reactions.ts); a lower-hand request may come that way too (from Jitsi Meet).
   session.on("endpointMessage", (from, payload) => conf.onEndpointMessage(from, payload));
   conf.sendEndpointMessage = (to, payload) => session.sendEndpointMessage(to, payload);
   e2ee.attach(conn, conf, session);

@@ -406,3 +406,44 @@ export function groupchat(roomJid: string, body: string, id: string): Element {
 export function privateChat(roomJid: string, to: string, body: string, id: string): Element {
   return xml("message", { to: `${roomJid}/${to}`, type: "chat", id }, xml("body", {}, body), xml("x", { xmlns: NS.mucUser }));
 }
+
+/** Longer json-message payloads from an occupant are dropped unread. */
+const MAX_JSON_MESSAGE = 16 * 1024;
+
+/**
+ * A JSON payload for one occupant, sent through the room as a private
+ * message: <json-message xmlns="http://jitsi.org/jitmeet"> with the "type"
+ * key LJM's receivers insist on ("" when the payload has none), as LJM's
+ * sendMessage(payload, to) sends it (§9). LJM hands it to the app as an
+ * endpoint message, as if it had come through the bridge channel; unlike
+ * that channel, the room delivers it whatever the recipient's media.
+ */
+export function privateJSON(roomJid: string, to: string, payload: Record<string, unknown>, id: string): Element {
+  const body = { ...payload, type: typeof payload.type === "string" ? payload.type : "" };
+  return xml("message", { to: `${roomJid}/${to}`, type: "chat", id }, xml("json-message", { xmlns: NS.jsonMessage }, JSON.stringify(body)), xml("x", { xmlns: NS.mucUser }));
+}
+
+/**
+ * An occupant's json-message (private or to the room, §9): the sender's
+ * endpoint ID and the payload, or null for anything else (another sender,
+ * no json-message, a delayed one from history, JSON that is no object or
+ * has no "type" key, which LJM's receivers drop too).
+ */
+export function parseOccupantJSON(el: Element, roomJid: string): { from: string; payload: Record<string, unknown> } | null {
+  if (el.name !== "message") return null;
+  const type = el.attrs.type ?? "normal";
+  if (type !== "chat" && type !== "groupchat") return null;
+  const from = el.attrs.from ?? "";
+  if (bareOf(from).toLowerCase() !== roomJid.toLowerCase() || !resourceOf(from)) return null;
+  if (el.getChild("delay", NS.delay) || el.getChild("x", "jabber:x:delay")) return null;
+  const text = el.getChildText("json-message", NS.jsonMessage);
+  if (text === null || text.length > MAX_JSON_MESSAGE) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, "type")) return null;
+  return { from: resourceOf(from), payload: v as Record<string, unknown> };
+}

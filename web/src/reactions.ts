@@ -4,7 +4,10 @@
 //   {"name":"endpoint-reaction","reactions":["like"],"timestamp":<ms>}
 // with the reaction IDs Jitsi Meet knows (several when clicked in a burst);
 // a moderator asks someone to lower their hand with
-//   {"name":"lower-hand-message"} sent to that endpoint.
+//   {"name":"lower-hand-message"} sent to that endpoint; Jitsi Meet sends it
+// through the bridge channel, Parley as a private json-message through the
+// room (muc.privateJSON), which LJM takes for the same endpoint message and
+// which is not lost while the recipient's bridge channel is still opening.
 
 /** The reactions, by the ID that travels, in the order the picker shows them. */
 export const REACTIONS = {

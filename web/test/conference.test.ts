@@ -789,3 +789,45 @@ test("reactions and lower-hand requests as EndpointMessages through the bridge c
   assert.throws(() => conf.askToLowerHand("bbbbbbbb"), /Only moderators/);
   await conf.leave();
 });
+
+test("a moderator's lower-hand request goes through the room as a private json-message, and one received that way lowers our hand", async () => {
+  const s = new FakeServer();
+  s.onSend = (el) => {
+    if (isJoinPresence(el)) {
+      s.stanza(`<presence from="${room}/aaaaaaaa"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="owner" role="moderator"/></x></presence>`);
+      s.stanza(`<presence from="${room}/bbbbbbbb"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant"/></x></presence>`);
+      s.stanza(selfPresence(s.endpointId, "moderator"));
+    }
+  };
+  const conf = new Conference(s, cfg, "Standup", "standup", local, "uid");
+  await conf.start();
+  await until(conf, "joined");
+  // No bridge channel at all (sendEndpointMessage answers false): the request still goes out, through the room.
+  conf.askToLowerHand("bbbbbbbb");
+  const sent = s.sent.at(-1)!;
+  assert.equal(sent.name, "message");
+  assert.equal(sent.attrs.to, `${room}/bbbbbbbb`);
+  assert.equal(sent.attrs.type, "chat");
+  assert.equal(sent.getChildText("body"), null, "no chat text");
+  assert.deepEqual(JSON.parse(sent.getChildText("json-message", "http://jitsi.org/jitmeet")!), { name: "lower-hand-message", type: "" });
+  assert.throws(() => conf.askToLowerHand("ffffffff"), /no longer in the meeting/);
+
+  // Received: only a moderator's lowers our hand; a delayed one (history) or JSON without "type" (LJM drops it) does nothing.
+  const lowered: string[] = [];
+  conf.on("handLowered", (actor) => lowered.push(actor));
+  const json = (from: string, payload: string, extra = "") =>
+    s.stanza(`<message from="${room}/${from}" to="me@localhost/r" type="chat"><json-message xmlns="http://jitsi.org/jitmeet">${payload}</json-message><x xmlns="http://jabber.org/protocol/muc#user"/>${extra}</message>`);
+  conf.raiseHand(true);
+  json("bbbbbbbb", `{"name":"lower-hand-message","type":""}`);
+  json("aaaaaaaa", `{"name":"lower-hand-message"}`);
+  json("aaaaaaaa", `{"name":"lower-hand-message","type":""}`, `<delay xmlns="urn:xmpp:delay" stamp="2020-01-01T00:00:00Z"/>`);
+  json("aaaaaaaa", `[1,2`);
+  assert.equal(conf.handRaised, true);
+  assert.deepEqual(lowered, []);
+  json("aaaaaaaa", `{"name":"lower-hand-message","type":""}`);
+  assert.equal(conf.handRaised, false);
+  assert.equal(lowered.length, 1);
+  // Nothing of it shows in the chat.
+  assert.equal(conf.chat.messages.length, 0);
+  await conf.leave();
+});

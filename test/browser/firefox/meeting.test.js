@@ -100,7 +100,8 @@ test("Firefox: raised hands in order, reactions, chat notifications, the shortcu
   await ff.page.waitForSelector("#side:not(.open)");
 
   // 2. Fox moderates: a click on Chrome's hand lowers it, and Chrome is told; Fox moves up to first.
-  // The request, as reactions below, is an EndpointMessage through the bridge channel: once it is open.
+  // The request goes through the room (a private json-message, as LJM sends one); the reactions below
+  // go through the bridge channel, once both are open.
   await ff.page.waitForFunction(() => window.parley.session.channel?.open === true, { timeout: 3 * WAIT });
   await ch.page.waitForFunction(() => window.parley.session.channel?.open === true, null, { timeout: 3 * WAIT });
   await click(ff.page, `#grid .tile[data-id="${chId}"] button.tile-hand`);

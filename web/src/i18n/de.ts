@@ -138,7 +138,7 @@ export const de: Record<Key, Message> = {
   "error.noAddress": "Der Raum zeigt die Adresse von {name} nicht; die Person kann nicht zur Moderation ernannt werden.",
   "error.cannotEndForAll": "Dieser Server kann Besprechungen nicht für alle beenden.",
   "error.lowerHandsModerators": "Nur Moderierende können die Hände anderer senken.",
-  "error.lowerHandNoMedia": "Die Hand von {name} konnte nicht gesenkt werden: Es besteht keine Medienverbindung.",
+  "error.lowerHandGone": "Die Hand von {name} konnte nicht gesenkt werden: Diese Person ist nicht mehr in der Besprechung.",
   "error.reactionsNoMedia": "Reaktionen brauchen die Medienverbindung, die noch nicht besteht.",
   "error.muteRefused": "{name} konnte nicht stummgeschaltet werden: {reason}.",
   "error.camOffRefused": "Die Kamera von {name} konnte nicht ausgeschaltet werden: {reason}.",

@@ -151,7 +151,7 @@ export const en = {
   "error.noAddress": "The room does not show {name}'s address; they cannot be made a moderator.",
   "error.cannotEndForAll": "This server cannot end meetings for everyone.",
   "error.lowerHandsModerators": "Only moderators can lower others' hands.",
-  "error.lowerHandNoMedia": "Could not lower {name}'s hand: there is no media connection.",
+  "error.lowerHandGone": "Could not lower {name}'s hand: they are no longer in the meeting.",
   "error.reactionsNoMedia": "Reactions need the media connection, which is not there yet.",
   "error.muteRefused": "Could not mute {name}: {reason}.",
   "error.camOffRefused": "Could not turn off the camera of {name}: {reason}.",
