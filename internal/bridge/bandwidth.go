@@ -50,6 +50,7 @@ func (r *Endpoint) allocate(now time.Time) {
 		audio = r.audioRate()
 		bwe = max(est-audio, 0)
 	}
+	start := time.Now() // not now: the tick's time, shared by every receiver
 	settings := r.allocSettings()
 	nowNs := now.UnixNano()
 
@@ -67,6 +68,7 @@ func (r *Endpoint) allocate(now time.Time) {
 	}
 	fwd := r.forwardedLocked()
 	r.sendMu.Unlock()
+	r.b.metrics.allocTime.Observe(time.Since(start).Seconds())
 
 	// What is sent with the allocation: its video and the audio. The probes fill the estimate above it
 	// (and only while the ideal is more), so they never crowd out the audio.

@@ -27,6 +27,7 @@ type metrics struct {
 	probeBytes                               prometheus.Counter
 	estimate                                 prometheus.Histogram
 	layerCaps                                prometheus.Counter
+	allocTime                                prometheus.Histogram
 }
 
 // Reasons for dropping an incoming packet (label values of parley_bridge_dropped_packets_total).
@@ -86,8 +87,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{100e3, 250e3, 500e3, 1e6, 2e6, 3e6, 5e6, 10e6}}),
 		layerCaps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "bandwidth_layer_changes_total", Help: "Changes of the highest layer a receiver's bandwidth allows on one of its video slots (suspensions included)."}),
+		allocTime: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "allocation_seconds", Help: "Time of one receiver's bandwidth allocation: its slots' sources collected, fitted to the estimate and applied.",
+			Buckets: []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3}}),
 	}
-	for _, c := range []prometheus.Collector{m.tccFeedbackIn, m.probeBytes, m.estimate, m.layerCaps, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
+	for _, c := range []prometheus.Collector{m.tccFeedbackIn, m.probeBytes, m.estimate, m.layerCaps, m.allocTime, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
 		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.silenceDiscarded, m.dropped, m.rtt} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError

@@ -80,7 +80,7 @@ func cpuRun(ctx context.Context, o Options, e2ee bool, name string) (*CPURun, er
 	if err != nil {
 		return nil, err
 	}
-	run := &CPURun{Room: name, E2EE: e2ee, Bots: o.Bots, Load: loadAverage(), Window: Duration(time.Since(t0)), CPU: Duration(c1 - c0),
+	run := &CPURun{Room: name, E2EE: e2ee, Bots: o.Bots, Load: procstat.LoadAverage(), Window: Duration(time.Since(t0)), CPU: Duration(c1 - c0),
 		Sent:    m1["parley_bridge_packets_sent_total"] - m0["parley_bridge_packets_sent_total"],
 		Recv:    m1["parley_bridge_packets_received_total"] - m0["parley_bridge_packets_received_total"],
 		BytesTx: m1["parley_bridge_bytes_sent_total"] - m0["parley_bridge_bytes_sent_total"]}

@@ -57,6 +57,7 @@ import (
 
 	"github.com/parley-im/parley/internal/bot"
 	"github.com/parley-im/parley/test/internal/parleyproc"
+	"github.com/parley-im/parley/test/internal/procstat"
 )
 
 func main() {
@@ -101,7 +102,7 @@ func run(ctx context.Context, o Options, parley, url string, pid int, jsonOut st
 		url, pid = srv.Base, srv.PID
 	}
 	o.Server, o.PID = url, pid
-	fmt.Fprintf(o.Out, "# %s, %d cores (%s), load average %s at the start\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpuModel(), loadAverage())
+	fmt.Fprintf(o.Out, "# %s, %d cores (%s), load average %s at the start\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpuModel(), procstat.LoadAverage())
 	res, err := Measure(ctx, o)
 	if jsonOut != "" && res != nil {
 		b, _ := json.MarshalIndent(res, "", " ")
@@ -346,19 +347,6 @@ func waitFor(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// loadAverage is /proc/loadavg's first three figures.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // cpuModel is /proc/cpuinfo's first model name.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-im/parley/internal/bot"
 	"github.com/parley-im/parley/internal/e2ee"
+	"github.com/parley-im/parley/test/internal/procstat"
 )
 
 // RekeyRun is one run of -mode rekey: a room that settles, a leave, a join.
@@ -318,7 +319,7 @@ func change(kind, who string, at time.Time, after map[string]bot.Report) *Change
 
 // rekeyRun runs one room: settle, a control window, a leave, a join.
 func rekeyRun(ctx context.Context, o Options, name string) (*RekeyRun, error) {
-	run := &RekeyRun{Room: name, Bots: o.Bots, LoadStart: loadAverage()}
+	run := &RekeyRun{Room: name, Bots: o.Bots, LoadStart: procstat.LoadAverage()}
 	r := newRoom(o, name, !o.Plain)
 	defer r.close()
 	// Without encryption (-plain, the comparison) there are no epochs to
@@ -413,7 +414,7 @@ func rekeyRun(ctx context.Context, o Options, name string) (*RekeyRun, error) {
 	run.Join.Media = mediaBetween(pre, post, run.Join.Epoch, nb.EndpointID())
 	run.Reports = reportsOf(post)
 	run.Reports = append(run.Reports, leaver.Report())
-	run.LoadEnd = loadAverage()
+	run.LoadEnd = procstat.LoadAverage()
 	if err != nil {
 		return run, fmt.Errorf("no epoch after the join for everyone: %w", err)
 	}

@@ -80,7 +80,7 @@ func Start(ctx context.Context, bin, extraConfig string) (*Server, error) {
 	s.Base, s.PID = "https://"+addr, s.cmd.Process.Pid
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := insecure.Get(s.Base + "/healthz")
+		resp, err := Insecure.Get(s.Base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -116,14 +116,16 @@ func (s *Server) Stop() {
 	os.RemoveAll(s.dir)
 }
 
-var insecure = &http.Client{Timeout: 10 * time.Second,
+// Insecure is an HTTP client that does not check certificates: the server's
+// is self-signed.
+var Insecure = &http.Client{Timeout: 10 * time.Second,
 	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
 // Metrics reads the /metrics of the server at base (https://HOST:PORT, its
 // certificate not checked): each metric's samples summed over their labels,
 // and histograms' buckets by their upper bound (promtext).
 func Metrics(base string) (map[string]float64, error) {
-	return promtext.Get(insecure, strings.TrimSuffix(base, "/")+"/metrics")
+	return promtext.Get(Insecure, strings.TrimSuffix(base, "/")+"/metrics")
 }
 
 func freePort() (int, error) {
