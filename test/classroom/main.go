@@ -150,13 +150,19 @@ type Receiver struct {
 	StageFreezes int `json:"stageFreezes"`
 	StageFrames  int `json:"stageFrames"`
 	StageHeight  int `json:"stageHeight"`
+	// StageStopped is how long before the window's end the teacher's camera
+	// last delivered a packet: a stream the bridge stopped forwarding has
+	// no freeze (freezes lie between frames) but stays still.
+	StageStopped Duration `json:"stageStopped"`
 	// Thumbnails counts the other video streams that delivered frames in
 	// the window; ThumbFreezes their freezes, MaxThumbFreezes the most of
 	// one stream.
 	Thumbnails      int `json:"thumbnails"`
 	ThumbFreezes    int `json:"thumbFreezes"`
 	MaxThumbFreezes int `json:"maxThumbFreezes"`
-	AudioStreams    int `json:"audioStreams"` // remote audio sources that delivered packets
+	// AudioStreams counts the remote audio sources forwarded steadily: at
+	// least half a speaker's 50 packets a second over the window.
+	AudioStreams int `json:"audioStreams"`
 }
 
 // Duration marshals as a string.
@@ -275,13 +281,13 @@ func Measure(ctx context.Context, o Options) (*Results, error) {
 		}
 	}
 	for i := range bots {
-		res.Receivers = append(res.Receivers, received(before[i], after[i], teacher.EndpointID(), stage))
+		res.Receivers = append(res.Receivers, received(before[i], after[i], teacher.EndpointID(), stage, window))
 	}
 	return res, nil
 }
 
 // received is what r got between the reports before and after.
-func received(before, after bot.Report, teacher, stage string) Receiver {
+func received(before, after bot.Report, teacher, stage string, window time.Duration) Receiver {
 	r := Receiver{Endpoint: after.Endpoint}
 	for ep, remote := range after.Received {
 		for name, s := range remote.Sources {
@@ -290,7 +296,7 @@ func received(before, after bot.Report, teacher, stage string) Receiver {
 			r.Lost += lost
 			r.Expected += got + lost
 			if s.Kind == "audio" {
-				if got > 0 {
+				if float64(got) >= 25*window.Seconds() {
 					r.AudioStreams++
 				}
 				continue
@@ -305,6 +311,7 @@ func received(before, after bot.Report, teacher, stage string) Receiver {
 			frames, freezes := s.Video.Frames-v0.Frames, s.Video.Freezes-v0.Freezes
 			if ep == teacher && name == stage {
 				r.StageFrames, r.StageFreezes, r.StageHeight = frames, freezes, s.Video.Height
+				r.StageStopped = Duration(max(after.End.Sub(s.LastPacket), 0))
 				continue
 			}
 			if frames > 0 {
@@ -335,7 +342,8 @@ func (r *Results) print(w io.Writer) {
 	var worstLoss float64
 	var worst string
 	stageFreezes, stageFramesMin, thumbs, thumbFreezes, maxThumb, heightMin := 0, -1, 0, 0, 0, -1
-	audioMax := 0
+	audioMax, stopped := 0, 0
+	var longest time.Duration
 	for i, rc := range r.Receivers {
 		if rc.Expected > 0 {
 			if l := float64(rc.Lost) / float64(rc.Expected); l > worstLoss || worst == "" {
@@ -346,6 +354,10 @@ func (r *Results) print(w io.Writer) {
 			stageFreezes += rc.StageFreezes
 			if stageFramesMin < 0 || rc.StageFrames < stageFramesMin {
 				stageFramesMin = rc.StageFrames
+			}
+			if d := time.Duration(rc.StageStopped); d > time.Second {
+				stopped++
+				longest = max(longest, d)
 			}
 			if heightMin < 0 || rc.StageHeight < heightMin {
 				heightMin = rc.StageHeight
@@ -361,13 +373,13 @@ func (r *Results) print(w io.Writer) {
 	fmt.Fprintf(w, "server CPU %.2f cores (%.0f%% of %d), bots %.2f cores; bridge sent %.0f packets/s (%.1f Mbit/s), received %.0f/s\n",
 		r.ServerCores, 100*r.ServerCores/float64(runtime.NumCPU()), runtime.NumCPU(), r.BotCores, r.SentPPS, r.SentMbps, r.RecvPPS)
 	fmt.Fprintf(w, "worst receiver loss %.2f%% (%s)\n", 100*worstLoss, worst)
-	fmt.Fprintf(w, "stage: %d freezes over %d students, fewest frames %d (%.1f fps), lowest height %d\n",
-		stageFreezes, r.Students, stageFramesMin, float64(stageFramesMin)/secs, heightMin)
+	fmt.Fprintf(w, "stage: %d freezes over %d students, fewest frames %d (%.1f fps), lowest height %d; stopped more than 1 s before the end at %d students (the longest %v)\n",
+		stageFreezes, r.Students, stageFramesMin, float64(stageFramesMin)/secs, heightMin, stopped, longest.Round(time.Second))
 	perFive := 0.0
 	if thumbs > 0 {
 		perFive = float64(thumbFreezes) / float64(thumbs) * (300 / secs)
 	}
-	fmt.Fprintf(w, "thumbnails: %d streams, %d freezes (%.2f per stream per 5 min), at most %d in one stream; at most %d audio streams per receiver\n",
+	fmt.Fprintf(w, "thumbnails: %d streams, %d freezes (%.2f per stream per 5 min), at most %d in one stream; at most %d audio streams forwarded steadily to one receiver\n",
 		thumbs, thumbFreezes, perFive, maxThumb, audioMax)
 	if r.Allocs > 0 {
 		fmt.Fprintf(w, "allocation p50 %v, p99 %v over %.0f allocations\n", time.Duration(r.AllocP50), time.Duration(r.AllocP99), r.Allocs)
