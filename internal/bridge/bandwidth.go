@@ -24,6 +24,26 @@ type bwAlloc struct {
 	redSince int64 // when the loss last called for the current redundancy level (red.go)
 }
 
+// feedbackWait is how long a receiver that accepted transport-cc is held to its estimator's start
+// before its first feedback. Waiting for the feedback instead (sfu-quality.md §7.4: trust the estimate
+// after the first feedback) gave every source its ideal layer for the first round trip: behind
+// 500 kbit/s, the key frames of a 720p stage and three thumbnails, more than a second of the link,
+// most of it dropped. A receiver with no feedback by feedbackWait never sends any: it gets every
+// source's ideal, as one without transport-cc.
+const feedbackWait = 3 * time.Second
+
+// estimateTrusted reports whether r's estimate governs what it is sent at now (unix ns).
+func (r *Endpoint) estimateTrusted(now int64) bool {
+	if r.est == nil {
+		return false
+	}
+	if r.tccReports.Load() > 0 {
+		return true
+	}
+	at := r.connectedAt.Load()
+	return at > 0 && now-at < int64(feedbackWait)
+}
+
 // allocate re-fits r's video to its estimate (congestion loop).
 func (r *Endpoint) allocate(now time.Time) {
 	if !r.connected.Load() || r.est == nil || !r.videoOn.Load() { // connected first: est is set before the transport starts
@@ -38,10 +58,11 @@ func (r *Endpoint) allocate(now time.Time) {
 		}
 		ba.a, ba.heights = a, map[string]int{}
 	}
-	// Trusted once feedback came (sfu-quality.md §7.4); until then every source gets its ideal layer.
+	// Trusted from the start for a receiver that accepted transport-cc (estimateTrusted); otherwise every
+	// source gets its ideal layer.
 	bwe := alloc.Unlimited
 	audio := int64(0)
-	if r.tccReports.Load() > 0 {
+	if r.estimateTrusted(now.UnixNano()) {
 		est := r.est.Estimate()
 		r.b.metrics.estimate.Observe(float64(est))
 		if r.redPT != 0 {

@@ -229,7 +229,7 @@ func (r *Endpoint) probe(now time.Time) {
 	if !r.connected.Load() || r.est == nil { // connected first: est is set before the transport starts
 		return
 	}
-	r.setPacingRate()
+	r.setPacingRate(now)
 	if r.drainPaced(now) {
 		return // video waits for the link: no padding on top
 	}

@@ -110,17 +110,18 @@ type link struct {
 // from another address). Uncontended but for the moment a pair is selected, so each sender's packets
 // are still handled one at a time and in order. srtpIn is published by srtpReady.
 type recvSide struct {
-	rxMu       sync.Mutex
-	srtpReady  atomic.Bool
-	srtpIn     *srtp.Context
-	decBuf     [1600]byte
-	rtxBuf     [1600]byte
-	rtcpDec    [1600]byte
-	inHdr      rtp.Header
-	out        *sendBatch    // fan-out of the packet being forwarded, when the socket batches
-	lastMedia  atomic.Int64  // unix ns of the last RTP packet accepted
-	arrivals   []bwe.Arrival // scratch for transport-cc feedback from this endpoint as a receiver
-	tccReports atomic.Int64  // transport-cc feedback packets from this endpoint as a receiver
+	rxMu        sync.Mutex
+	srtpReady   atomic.Bool
+	srtpIn      *srtp.Context
+	decBuf      [1600]byte
+	rtxBuf      [1600]byte
+	rtcpDec     [1600]byte
+	inHdr       rtp.Header
+	out         *sendBatch    // fan-out of the packet being forwarded, when the socket batches
+	lastMedia   atomic.Int64  // unix ns of the last RTP packet accepted
+	arrivals    []bwe.Arrival // scratch for transport-cc feedback from this endpoint as a receiver
+	tccReports  atomic.Int64  // transport-cc feedback packets from this endpoint as a receiver
+	connectedAt atomic.Int64  // unix ns when DTLS and SRTP were up, 0 before
 }
 
 // sendSide is what the bridge sends to the endpoint. sendMu guards srtpOut, the scratch buffers, every

@@ -99,10 +99,13 @@ func (r *Endpoint) pacingRate() float64 {
 	return float64(r.paceRate.Load()) / 8
 }
 
-// setPacingRate follows r's estimate (congestion loop).
-func (r *Endpoint) setPacingRate() {
-	if r.est != nil && r.tccReports.Load() > 0 {
+// setPacingRate follows r's estimate while it is trusted (congestion loop).
+func (r *Endpoint) setPacingRate(now time.Time) {
+	switch {
+	case r.estimateTrusted(now.UnixNano()):
 		r.paceRate.Store(int64(pacingFactor * float64(r.est.Estimate())))
+	case r.est != nil:
+		r.paceRate.Store(0)
 	}
 }
 

@@ -200,6 +200,7 @@ func (e *Endpoint) connect(remoteUfrag, remotePwd string) {
 		e.expire("srtp: " + err.Error())
 		return
 	}
+	e.connectedAt.Store(time.Now().UnixNano())
 	e.connected.Store(true)
 	e.log.Info("endpoint connected", "remote", conn.RemoteAddr().String())
 	e.conf.endpointConnected(e)

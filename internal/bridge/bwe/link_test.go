@@ -176,7 +176,7 @@ func TestInherentLoss(t *testing.T) {
 // link and keep it there without holding it above the capacity at a few percent loss.
 func TestShallowQueue(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
-		s := newSim(t, Config{}, 500_000, seed)
+		s := newSim(t, Config{Initial: 2_500_000}, 500_000, seed)
 		s.queueLimit, s.ideal = 9_400, 1_800_000
 		s.run(10*time.Second, nil)
 		lo, hi := int64(1<<62), int64(0)
@@ -194,14 +194,16 @@ func TestShallowQueue(t *testing.T) {
 }
 
 // TestRandomLossKeepsTheMedia: 5% random loss on a 5 Mbit/s link carrying 2 Mbit/s of media. The loss is
-// the link's, not the rate's: the estimate must never fall under what the media needs (each time it did,
-// the allocator would drop a layer for nothing).
+// the link's, not the rate's: once past the start, the estimate must never fall under what the media
+// needs (each time it did, the allocator would drop a layer for nothing).
 func TestRandomLossKeepsTheMedia(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		s := newSim(t, Config{}, 5_000_000, seed)
 		s.ideal, s.lossRate = 2_000_000, 0.05
+		// The start (1 Mbit/s) is under the media: the initial probes must lift it within 2 s.
+		s.run(2*time.Second, nil)
 		lo := int64(1 << 62)
-		s.run(60*time.Second, func() { lo = min(lo, s.e.Estimate()) })
+		s.run(58*time.Second, func() { lo = min(lo, s.e.Estimate()) })
 		if lo < 2_100_000 {
 			t.Errorf("seed %d: estimate fell to %d at 5%% random loss with 2 Mbit/s of media on 5 Mbit/s", seed, lo)
 		}

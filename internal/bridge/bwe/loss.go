@@ -133,6 +133,13 @@ func (l *lossControl) update(current, acked, sent float64, rtt, now time.Duratio
 	}
 }
 
+// restart forgets the losses of the current window, after the start rule acted on them (start.go): the
+// window would otherwise cut again for the same losses when it closes.
+func (l *lossControl) restart(now time.Duration) {
+	l.lost, l.total, l.windowStart = 0, 0, now
+	l.started, l.lastUpdate = true, now
+}
+
 // lift raises the cap after a probe proved a higher rate gets through, unless loss is currently high.
 func (l *lossControl) lift(bps float64) {
 	if l.fraction < lossLow && l.cap < bps {

@@ -1,0 +1,66 @@
+package bwe
+
+import (
+	"testing"
+	"time"
+)
+
+// TestStartBehindNarrowLink: a receiver behind 500 kbit/s and a short drop-tail queue (tc tbf with
+// 100 ms latency, as the shaped-link runs use), the sender wanting 1.8 Mbit/s. Whatever the start (the
+// default, or Jitsi's 2.5 Mbit/s), the estimate must be at the link within 1 s of the first packet
+// (the loss rule alone took 3-4 s from 2.5 Mbit/s) and not under half of it, and must stay there.
+func TestStartBehindNarrowLink(t *testing.T) {
+	for _, initial := range []int64{0, 2_500_000} {
+		for _, seed := range []uint64{1, 2, 3} {
+			s := newSim(t, Config{Initial: initial}, 500_000, seed)
+			s.queueLimit, s.ideal = 9_400, 1_800_000
+			s.run(time.Second, nil)
+			at1 := s.e.Estimate()
+			lo, hi := int64(1<<62), int64(0)
+			s.run(9*time.Second, func() {
+				est := s.e.Estimate()
+				lo, hi = min(lo, est), max(hi, est)
+			})
+			t.Logf("start %d seed %d: %d bit/s after 1 s, then %d..%d", initial, seed, at1, lo, hi)
+			if at1 > 600_000 || at1 < 250_000 {
+				t.Errorf("start %d seed %d: estimate %d 1 s into a 500 kbit/s link, want 250000..600000", initial, seed, at1)
+			}
+			if lo < 250_000 || hi > 650_000 {
+				t.Errorf("start %d seed %d: estimate %d..%d over 1-10 s on a 500 kbit/s link", initial, seed, lo, hi)
+			}
+		}
+	}
+}
+
+// TestStartOnWideLink: the default start is below what a wide link carries and what the sender wants;
+// the initial probes, sent once the first feedback shows the start gets through, must find 2.5 Mbit/s
+// within 1.5 s.
+func TestStartOnWideLink(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		s := newSim(t, Config{}, 10_000_000, seed)
+		s.ideal = 3_000_000
+		reached := time.Duration(-1)
+		s.run(3*time.Second, func() {
+			if reached < 0 && s.e.Estimate() >= 2_500_000 {
+				reached = s.now
+			}
+		})
+		t.Logf("seed %d: 2.5 Mbit/s after %v", seed, reached)
+		if reached < 0 || reached > 1500*time.Millisecond {
+			t.Errorf("seed %d: estimate reached 2.5 Mbit/s after %v (now %d), want within 1.5 s", seed, reached, s.e.Estimate())
+		}
+	}
+}
+
+// TestStartIgnoresRandomLoss: 15% random loss from the first packet on a 3 Mbit/s link is the link's,
+// not a narrow link: the start rule (loss over 30%) must not cut the estimate to what arrives.
+func TestStartIgnoresRandomLoss(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		s := newSim(t, Config{}, 3_000_000, seed)
+		s.ideal, s.lossRate = 2_000_000, 0.15
+		s.run(2*time.Second, nil)
+		if s.e.start.cut {
+			t.Errorf("seed %d: the start rule cut the estimate (now %d) on a 3 Mbit/s link with 15%% random loss", seed, s.e.Estimate())
+		}
+	}
+}
