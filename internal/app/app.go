@@ -14,8 +14,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +66,8 @@ type App struct {
 	// process, or a cluster's over NATS (cluster.go).
 	bridges bridgeapi.Bridges
 	cluster clusterParts
+	// clusterTURN hands out the bridge nodes' TURN servers (turn.go); nil without a cluster.
+	clusterTURN *clusterTURN
 
 	// AVModeration is avmoderation.<domain> (moderation.go).
 	AVModeration *avmoderation.Component
@@ -173,6 +173,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		a.bridges = bridgeapi.NewLocal(a.Bridge)
 	}
 	a.newClusterParts()
+	if err := a.newClusterTURN(); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	if err := a.newFocus(); err != nil {
 		a.store.Close()
 		return nil, err
@@ -241,6 +245,11 @@ func (a *App) Start() error {
 			return err
 		}
 	}
+	// TURN over TLS on the HTTPS port: known before the cluster hears of this process's TURN server.
+	var shared net.Listener
+	if a.TURN != nil {
+		shared = a.TURN.ShareTLS(a.httpLn, a.tls)
+	}
 	if err := a.startCluster(); err != nil {
 		a.xmppLn.Close()
 		a.httpLn.Close()
@@ -253,8 +262,8 @@ func (a *App) Start() error {
 	a.serve(func() error { return a.C2S.Serve(a.xmppLn) })
 	a.serve(func() error {
 		var err error
-		if a.TURN != nil {
-			err = a.http.Serve(a.TURN.ShareTLS(a.httpLn, a.tls))
+		if shared != nil {
+			err = a.http.Serve(shared)
 		} else {
 			err = a.http.ServeTLS(a.httpLn, "", "")
 		}
@@ -313,35 +322,6 @@ func (a *App) serve(f func() error) {
 // maxICEServers is the most XEP-0215 entries handed out: each becomes one ICE server URL, and Firefox
 // warns that five or more slow down candidate gathering.
 const maxICEServers = 4
-
-// turnServices answers XEP-0215 with TURN credentials for the requester's bare JID (quotas count per
-// bare JID). A STUN entry on the port of a TURN/UDP entry is left out: the TURN server answers STUN
-// Binding there, and browsers take their server-reflexive candidate from the TURN allocation. Of the
-// rest, at most maxICEServers are kept, in the TURN server's order.
-func (a *App) turnServices(from string) []extdisco.Service {
-	if a.TURN == nil {
-		return nil
-	}
-	bare, _, _ := strings.Cut(from, "/")
-	all := a.TURN.Services(bare, a.cfg.Domain)
-	turnUDP := map[string]bool{}
-	for _, s := range all {
-		if s.Type == "turn" && s.Transport == "udp" {
-			turnUDP[net.JoinHostPort(s.Host, strconv.Itoa(s.Port))] = true
-		}
-	}
-	var out []extdisco.Service
-	for _, s := range all {
-		if s.Type == "stun" && turnUDP[net.JoinHostPort(s.Host, strconv.Itoa(s.Port))] {
-			continue
-		}
-		if len(out) == maxICEServers {
-			break
-		}
-		out = append(out, extdisco.Service(s))
-	}
-	return out
-}
 
 // Err reports a component that stopped serving on its own.
 func (a *App) Err() <-chan error { return a.errc }

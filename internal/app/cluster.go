@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/cluster"
 	"github.com/parley-im/parley/internal/config"
+	"github.com/parley-im/parley/internal/turn"
 	"github.com/parley-im/parley/internal/web"
 )
 
@@ -103,6 +105,7 @@ func (a *App) startCluster() error {
 	a.cluster.nc = nc
 	if a.cluster.node != nil {
 		a.cluster.node.SetChannelBase(a.channelBase())
+		a.cluster.node.SetTURN(a.turnAnnouncement())
 		if err := a.cluster.node.Start(nc); err != nil {
 			a.stopCluster()
 			return err
@@ -143,7 +146,8 @@ func (a *App) stopCluster() {
 }
 
 // newBridgeRole builds a bridge node: the bridge, its HTTPS front (/colibri-ws/, /healthz, /metrics,
-// /debug/bridge) and its place in the cluster; no XMPP, rooms, focus or TURN.
+// /debug/bridge), TURN when the node has the cluster's TURN secret (turn.go), and its place in the
+// cluster; no XMPP, rooms or focus.
 func (a *App) newBridgeRole() error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -155,6 +159,15 @@ func (a *App) newBridgeRole() error {
 	var err error
 	if a.Bridge, err = bridge.New(bcfg, a.log, a.reg); err != nil {
 		return err
+	}
+	withTURN, err := bridgeRunsTURN(a.cfg)
+	if err != nil {
+		return err
+	}
+	if withTURN {
+		if a.TURN, err = turn.New(a.cfg.TURNConfig(), turn.Options{TLS: a.tls, DataDir: a.cfg.Data, Registerer: a.reg, Logger: a.log}); err != nil {
+			return err
+		}
 	}
 	metricsAllow, err := allowList(a.cfg.MetricsAllow)
 	if err != nil {
@@ -183,7 +196,7 @@ func (a *App) newBridgeRole() error {
 	return nil
 }
 
-// startBridgeRole opens a bridge node's HTTPS port and media socket and joins the cluster.
+// startBridgeRole opens a bridge node's HTTPS port, media socket and TURN ports, and joins the cluster.
 func (a *App) startBridgeRole() error {
 	var err error
 	if a.httpLn, err = net.Listen("tcp", a.cfg.HTTP); err != nil {
@@ -193,13 +206,28 @@ func (a *App) startBridgeRole() error {
 		a.httpLn.Close()
 		return err
 	}
+	serve := func() error { return a.http.ServeTLS(a.httpLn, "", "") }
+	if a.TURN != nil {
+		media, _ := netip.ParseAddrPort(a.Bridge.MediaAddr().String())
+		if err := a.TURN.Start(media); err != nil {
+			a.httpLn.Close()
+			a.Bridge.Close()
+			return err
+		}
+		// TURN over TLS on the HTTPS port too, as a process of role all serves it.
+		shared := a.TURN.ShareTLS(a.httpLn, a.tls)
+		serve = func() error { return a.http.Serve(shared) }
+	}
 	if err := a.startCluster(); err != nil {
 		a.httpLn.Close()
+		if a.TURN != nil {
+			a.TURN.Close()
+		}
 		a.Bridge.Close()
 		return err
 	}
 	a.serve(func() error {
-		err := a.http.ServeTLS(a.httpLn, "", "")
+		err := serve()
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -242,6 +270,9 @@ func (a *App) shutdownBridgeRole(ctx context.Context) error {
 	a.stopCluster()
 	err := a.http.Shutdown(ctx)
 	a.wg.Wait()
+	if a.TURN != nil {
+		err = errors.Join(err, a.TURN.Close())
+	}
 	return errors.Join(err, a.Bridge.Close())
 }
 

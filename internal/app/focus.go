@@ -2,7 +2,6 @@ package app
 
 import (
 	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/parley-im/parley/internal/focus"
@@ -41,17 +40,8 @@ func (a *App) newFocus() error {
 	fc.UnmuteAllowed = func(room, occupant jid.JID, medium string) bool {
 		return a.AVModeration == nil || a.AVModeration.UnmuteAllowed(room, occupant, medium)
 	}
-	if regions, _ := a.cfg.Regions(); len(a.cfg.RegionMap) > 0 { // validated by config.Validate
-		fc.Region = func(real string) string {
-			j, err := jid.Parse(real)
-			if err != nil {
-				return ""
-			}
-			if s, ok := a.Router.Lookup(j).(interface{ RemoteAddr() netip.Addr }); ok {
-				return regions(s.RemoteAddr())
-			}
-			return ""
-		}
+	if len(a.cfg.RegionMap) > 0 {
+		fc.Region = a.regionOf
 	}
 	f, err := focus.New(fc, a.Router, a.bridges, a.log)
 	if err != nil {

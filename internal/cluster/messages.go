@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/json"
 	"errors"
+	"net/netip"
 
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/bridgeapi"
@@ -39,6 +40,60 @@ type Heartbeat struct {
 	// CPU is the share of the machine's cores the bridge's process used over the last interval, 0..1.
 	CPU      float64 `json:"cpu"`
 	Draining bool    `json:"draining,omitempty"`
+	// TURN is the bridge node's TURN server, nil when it runs none.
+	TURN *TURN `json:"turn,omitempty"`
+}
+
+// TURN is where a bridge node's TURN server is reached. No credential or secret crosses the cluster:
+// the signal node derives each client's REST credential from the TURN secret they share, and hands
+// out only servers whose SecretID is its own secret's.
+type TURN struct {
+	Host     string        `json:"host"`
+	Services []TURNService `json:"services"`
+	SecretID string        `json:"secretId"`
+}
+
+// TURNService is one port of a TURN server, as XEP-0215 names it.
+type TURNService struct {
+	Type      string `json:"type"`      // stun, turn, turns
+	Port      int    `json:"port"`      // 1-65535
+	Transport string `json:"transport"` // udp, tcp
+}
+
+// maxTURNServices bounds the entries a heartbeat's TURN may list.
+const maxTURNServices = 8
+
+// valid reports whether t can be handed to clients: a host name or IP address, at most
+// maxTURNServices ports with known types and transports, and a secret ID.
+func (t *TURN) valid() bool {
+	if t.SecretID == "" || len(t.SecretID) > 64 || !validHost(t.Host) || len(t.Services) == 0 || len(t.Services) > maxTURNServices {
+		return false
+	}
+	for _, s := range t.Services {
+		switch {
+		case s.Type != "stun" && s.Type != "turn" && s.Type != "turns",
+			s.Transport != "udp" && s.Transport != "tcp",
+			s.Port < 1 || s.Port > 65535:
+			return false
+		}
+	}
+	return true
+}
+
+// validHost reports whether h is an IP address or a DNS name (letters, digits, '-', '.').
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Stress is the bridge's load in 0..1 (more when overloaded), as bridge selection compares it: the

@@ -21,6 +21,8 @@ type NodeOptions struct {
 	Version string
 	// ChannelBase is the wss://HOST:PORT clients reach the bridge's /colibri-ws/ on.
 	ChannelBase string
+	// TURN is the bridge node's TURN server, nil when it runs none.
+	TURN *TURN
 	// Load reports the bridge's current load for a heartbeat (endpoints, packets/s, CPU); nil reports none.
 	Load func() Load
 	// Interval between heartbeats; HeartbeatInterval when zero.
@@ -76,6 +78,9 @@ func NewNode(b *bridge.Bridge, o NodeOptions) *Node {
 // SetChannelBase sets the wss://HOST:PORT of the bridge's channel (known once its HTTPS port is open);
 // call it before Start.
 func (n *Node) SetChannelBase(base string) { n.o.ChannelBase = base }
+
+// SetTURN names the bridge node's TURN server in its heartbeats; call it before Start.
+func (n *Node) SetTURN(t *TURN) { n.o.TURN = t }
 
 // Start answers requests on nc and starts the heartbeats; the first goes out at once.
 func (n *Node) Start(nc *nats.Conn) error {
@@ -164,7 +169,7 @@ func (n *Node) beat() {
 // heartbeat sends the bridge's state now.
 func (n *Node) heartbeat() {
 	hb := Heartbeat{Bridge: n.b.ID(), Region: n.o.Region, Version: n.o.Version, ChannelBase: n.o.ChannelBase,
-		Draining: n.draining.Load()}
+		Draining: n.draining.Load(), TURN: n.o.TURN}
 	if n.o.Load != nil {
 		l := n.o.Load()
 		hb.Endpoints, hb.Conferences, hb.PacketsPerSecond, hb.CPU = l.Endpoints, l.Conferences, l.PacketsPerSecond, l.CPU

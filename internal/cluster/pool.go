@@ -108,6 +108,10 @@ func (p *Pool) onHeartbeat(m *nats.Msg) {
 		p.log.Debug("bad heartbeat", "err", err, "bridge", hb.Bridge)
 		return
 	}
+	if hb.TURN != nil && !hb.TURN.valid() {
+		p.log.Debug("bad TURN in a heartbeat: left out", "bridge", hb.Bridge)
+		hb.TURN = nil
+	}
 	if p.reg.Heard(hb) {
 		p.log.Info("bridge joined", "bridge", hb.Bridge, "region", hb.Region, "version", hb.Version)
 		if !hb.Draining {

@@ -216,3 +216,26 @@ func (r *Registry) Gone(conf, endpoint, bridge string) {
 		delete(r.confs, conf)
 	}
 }
+
+// TURNFor returns the bridges whose nodes run TURN with the secret secretID names, for a client in
+// region ("" if unknown), the least loaded first: only the region's when it has any, else every one (a
+// far TURN server relays better than none). Draining bridges are left out: their nodes are about to go.
+func (r *Registry) TURNFor(region, secretID string) []Heartbeat {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var all, local []Heartbeat
+	for _, k := range r.bridges {
+		if k.hb.TURN == nil || k.hb.TURN.SecretID != secretID || k.hb.Draining {
+			continue
+		}
+		all = append(all, k.hb)
+		if region != "" && k.hb.Region == region {
+			local = append(local, k.hb)
+		}
+	}
+	if len(local) > 0 {
+		all = local
+	}
+	slices.SortFunc(all, lessLoaded)
+	return all
+}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,69 @@ func TestSweep(t *testing.T) {
 	}
 	if hb, _ := r.Select("conf", ""); hb.Bridge != "b" {
 		t.Fatalf("the conference of a gone bridge went to %s, want b", hb.Bridge)
+	}
+}
+
+// TURNFor hands a client the TURN servers of its region, the least loaded first; every one when its
+// region has none; never a draining bridge's, one without TURN or one with another secret.
+func TestTURNFor(t *testing.T) {
+	turn := &TURN{Host: "h", SecretID: "s", Services: []TURNService{{Type: "turn", Port: 3478, Transport: "udp"}}}
+	r := NewRegistry(nil)
+	for _, hb := range []Heartbeat{
+		{Bridge: "eu1", Region: "eu", CPU: 0.5, TURN: turn},
+		{Bridge: "eu2", Region: "eu", CPU: 0.1, TURN: turn},
+		{Bridge: "eu3", Region: "eu", TURN: turn, Draining: true},
+		{Bridge: "eu4", Region: "eu"},
+		{Bridge: "us1", Region: "us", CPU: 0.3, TURN: turn},
+		{Bridge: "ap1", Region: "ap", TURN: &TURN{Host: "h", SecretID: "other", Services: turn.Services}},
+	} {
+		r.Heard(hb)
+	}
+	ids := func(hbs []Heartbeat) string {
+		var s []string
+		for _, hb := range hbs {
+			s = append(s, hb.Bridge)
+		}
+		return strings.Join(s, ",")
+	}
+	for region, want := range map[string]string{"eu": "eu2,eu1", "us": "us1", "ap": "eu2,us1,eu1", "": "eu2,us1,eu1"} {
+		if got := ids(r.TURNFor(region, "s")); got != want {
+			t.Errorf("region %q: %s, want %s", region, got, want)
+		}
+	}
+}
+
+// A heartbeat's TURN is handed to clients only when every field is something a client can use.
+func TestTURNValid(t *testing.T) {
+	ok := func() *TURN {
+		return &TURN{Host: "turn.example.org", SecretID: "abc", Services: []TURNService{{Type: "turn", Port: 3478, Transport: "udp"}, {Type: "turns", Port: 443, Transport: "tcp"}}}
+	}
+	if !ok().valid() {
+		t.Fatal("a good TURN is refused")
+	}
+	for name, edit := range map[string]func(*TURN){
+		"host with a space": func(t *TURN) { t.Host = "a b" },
+		"host with a slash": func(t *TURN) { t.Host = "a/b" },
+		"no host":           func(t *TURN) { t.Host = "" },
+		"no secret ID":      func(t *TURN) { t.SecretID = "" },
+		"no services":       func(t *TURN) { t.Services = nil },
+		"port 0":            func(t *TURN) { t.Services[0].Port = 0 },
+		"port 70000":        func(t *TURN) { t.Services[0].Port = 70000 },
+		"unknown type":      func(t *TURN) { t.Services[0].Type = "http" },
+		"unknown transport": func(t *TURN) { t.Services[0].Transport = "sctp" },
+		"too many services": func(t *TURN) {
+			for range maxTURNServices {
+				t.Services = append(t.Services, t.Services[0])
+			}
+		},
+	} {
+		tr := ok()
+		edit(tr)
+		if tr.valid() {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if tr := ok(); func() bool { tr.Host = "2001:db8::1"; return !tr.valid() }() {
+		t.Error("an IPv6 host is refused")
 	}
 }

@@ -370,7 +370,7 @@ func (c *Config) options() []option {
 		{name: "media", usage: "bridge UDP media address", str: &c.Media},
 		{name: "turn", usage: "STUN/TURN listen address (UDP and TCP)", str: &c.TURN},
 		{name: "turn-tls", usage: "TURN over TLS listen address; empty host: --turn's host; \"off\" turns it off", str: &c.TURNTLS},
-		{name: "turn-secret", usage: "TURN REST shared secret (generated into --data when empty)", str: &c.TURNSecret},
+		{name: "turn-secret", usage: "TURN REST shared secret (generated into --data when empty); in a cluster the same on the signal node and on each bridge node, which runs TURN only with it", str: &c.TURNSecret},
 		{name: "turn-allow-peers", usage: "comma-separated CIDRs a TURN relay may reach besides the bridge", list: &c.TURNAllowPeers},
 		{name: "public-url", usage: "https://HOST[:PORT] clients reach the HTTPS port by, when not https://DOMAIN:PORT (behind a proxy)", str: &c.PublicURL},
 		{name: "public-ip", usage: "public IP address advertised as a media candidate", str: &c.PublicIP},

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1" //nolint:gosec // the TURN REST scheme is HMAC-SHA1 (draft-uberti-behave-turn-rest-00)
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -112,3 +113,15 @@ func ParseUsername(username string, now time.Time, lifetime time.Duration) (stri
 	}
 	return user, nil
 }
+
+// SecretID names a REST secret without revealing it: the first 12 bytes of HMAC-SHA256(secret,
+// "parley turn secret id"), base64. Nodes that share a secret have the same ID, so a signal node hands
+// out credentials only for TURN servers whose ID matches its own secret's.
+func SecretID(secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("parley turn secret id"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+}
+
+// SecretID is SecretID of the server's secret.
+func (s *Server) SecretID() string { return SecretID(s.secret) }

@@ -6,10 +6,25 @@
 import { xml, type Element } from "@xmpp/xml";
 
 export const NS_EXTDISCO = "urn:xmpp:extdisco:2";
+/** Parley's region hint inside <services/>: a cluster answers with the TURN servers of that region. */
+export const NS_REGION = "urn:parley:region:0";
 
-/** The request for the domain's external services. */
-export function servicesRequest(domain: string): Element {
-  return xml("iq", { type: "get", to: domain }, xml("services", { xmlns: NS_EXTDISCO }));
+/**
+ * The request for the domain's external services; `region` (the meeting
+ * URL's ?region=) asks for the TURN servers of that region.
+ */
+export function servicesRequest(domain: string, region?: string): Element {
+  return xml("iq", { type: "get", to: domain }, xml("services", { xmlns: NS_EXTDISCO }, region ? xml("region", { xmlns: NS_REGION }, region) : null));
+}
+
+/**
+ * The region the meeting URL names (?region=NAME): letters, digits, '-',
+ * '_' or '.', at most 64; anything else is no region. It picks the bridge
+ * (<jitsi_participant_region/> in the join presence) and the TURN servers.
+ */
+export function regionFromSearch(search: string): string | undefined {
+  const r = new URLSearchParams(search).get("region") ?? "";
+  return /^[A-Za-z0-9._-]{1,64}$/.test(r) ? r : undefined;
 }
 
 /** RTCIceServers from a <services/> result; unknown types are skipped. */

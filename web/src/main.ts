@@ -1,7 +1,7 @@
 // Parley's browser client: routes "/" to the home page and "/<Room>" to the
 // pre-join screen and the meeting. See conference.ts for the protocol side.
 import { serviceURL, tokenDisplayName, tokenFromSearch } from "./access";
-import { iceServersFrom, servicesRequest } from "./extdisco";
+import { iceServersFrom, regionFromSearch, servicesRequest } from "./extdisco";
 import { Conference, type EndReason } from "./conference";
 import { E2EE } from "./e2ee/controller";
 import { loadConfig, type ServerConfig } from "./config";
@@ -98,13 +98,15 @@ async function startRoom(room: string) {
   const token = tokenFromSearch(location.search);
   const conn = new Connection({ service: serviceURL(cfg.websocket, token, roomNode(room)), domain: cfg.hosts.domain });
   const e2ee = await E2EE.create({ passphrase: overrides.e2eePassphrase, transform: overrides.e2eeTransform });
-  const conf = new Conference(conn, cfg, room, roomNode(room), { ...choice, e2eeKey: e2ee.presenceKey }, prefs.machineUid(), { token, e2ee: e2ee.requested });
+  // ?region= on the meeting URL: the bridge (join presence) and the TURN servers (XEP-0215) of that region.
+  const region = regionFromSearch(location.search);
+  const conf = new Conference(conn, cfg, room, roomNode(room), { ...choice, e2eeKey: e2ee.presenceKey, region }, prefs.machineUid(), { token, e2ee: e2ee.requested });
   // STUN/TURN servers (XEP-0215), asked again with every new XMPP session;
   // a media session waits for the answer (at most a few seconds).
   let iceServers: Promise<RTCIceServer[]> = Promise.resolve([]);
   conn.on("session", () => {
     iceServers = conn
-      .iq(servicesRequest(cfg.hosts.domain), 5_000)
+      .iq(servicesRequest(cfg.hosts.domain, region), 5_000)
       .then(iceServersFrom)
       .catch(() => []);
   });

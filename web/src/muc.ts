@@ -36,6 +36,8 @@ export interface LocalState {
   raisedHand?: number;
   /** Our E2EE public key (base64) for <e2ee kem='x25519'/> (docs/e2ee.md), when we can encrypt. */
   e2eeKey?: string;
+  /** The meeting URL's ?region=, sent as <jitsi_participant_region/>: the focus picks a bridge of that region. */
+  region?: string;
 }
 
 /** Source names follow LJM: `<endpoint>-a0`, `<endpoint>-v0`. */
@@ -77,6 +79,7 @@ function presenceChildren(endpointId: string, s: LocalState): Element[] {
   // Jitsi Meet says a lowered hand with "0" rather than by leaving the element out (LJM keeps a property it last saw).
   if (s.raisedHand !== undefined) out.push(xml(raisedHandElement, {}, String(Math.max(0, Math.floor(s.raisedHand)))));
   if (s.e2eeKey) out.push(xml("e2ee", { xmlns: "urn:parley:e2ee:0", kem: "x25519", pub: s.e2eeKey }));
+  if (s.region) out.push(xml("jitsi_participant_region", {}, s.region));
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { xml } from "@xmpp/xml";
-import { iceServersFrom, NS_EXTDISCO, servicesRequest } from "../src/extdisco";
+import { iceServersFrom, NS_EXTDISCO, NS_REGION, regionFromSearch, servicesRequest } from "../src/extdisco";
 
 test("the request asks the domain for extdisco:2 services", () => {
   const r = servicesRequest("meet.example");
@@ -33,4 +33,18 @@ test("services become RTCIceServers", () => {
     { urls: "turns:turn.example:443?transport=tcp", username: "u", credential: "p" },
   ]);
   assert.deepEqual(iceServersFrom(xml("iq", { type: "result" })), []);
+});
+
+test("the meeting URL's ?region= goes into the request as Parley's region hint", () => {
+  const r = servicesRequest("meet.example", "eu-west");
+  assert.equal(r.getChild("services", NS_EXTDISCO)?.getChildText("region", NS_REGION), "eu-west");
+  assert.equal(servicesRequest("meet.example").getChild("services", NS_EXTDISCO)?.getChild("region", NS_REGION), undefined);
+});
+
+test("?region= is a region only when it is a region name", () => {
+  assert.equal(regionFromSearch("?region=eu"), "eu");
+  assert.equal(regionFromSearch("?jwt=x&region=us-east_1.a"), "us-east_1.a");
+  for (const bad of ["", "?region=", "?region=e%20u", "?region=%3Ceu%3E", "?region=" + "a".repeat(65), "?other=eu"]) {
+    assert.equal(regionFromSearch(bad), undefined, bad);
+  }
 });

@@ -22,6 +22,13 @@ test("join presence follows dialect §4.1", () => {
   assert.equal(upd.getChild("x", muc.NS.muc), undefined);
 });
 
+test("the meeting URL's region goes into presence as <jitsi_participant_region/> (the focus picks a bridge there)", () => {
+  const base = { displayName: "", audioMuted: true, videoMuted: true };
+  assert.equal(muc.joinPresence(room, "aa", { ...base, region: "eu" }).getChildText("jitsi_participant_region"), "eu");
+  assert.equal(muc.updatePresence(room, "aa", { ...base, region: "eu" }).getChildText("jitsi_participant_region"), "eu");
+  assert.equal(muc.joinPresence(room, "aa", base).getChild("jitsi_participant_region"), undefined);
+});
+
 test("occupant presence", () => {
   const el = parse(`<presence from="${room}/77aa01bc" to="me@localhost/r"><nick xmlns="http://jabber.org/protocol/nick">Bob</nick>
     <SourceInfo>{"77aa01bc-a0":{"muted":true},"77aa01bc-v0":{"muted":false},"77aa01bc-v1":{"muted":false,"videoType":"desktop"}}</SourceInfo>

@@ -240,13 +240,8 @@ func (e *Estimator) updateLocked(t time.Duration) {
 	e.combineLocked()
 	if c := &e.probe.cur; c.pending && (c.covered || t-c.closedAt > probeTimeout) {
 		c.pending = false
-		res, ok := c.result()
-		ok = ok && c.covered
-		if ok {
+		if res, ok := c.result(); ok && c.covered {
 			e.onProbeResultLocked(res, c, t)
-		}
-		if c.covered {
-			e.probe.judge(c, ok, res, e.state == Overusing)
 		}
 	}
 }
@@ -378,7 +373,7 @@ func (e *Estimator) probeRateLocked(t time.Duration, ideal float64) float64 {
 		rate = probeInitialScale * est
 	case e.alr.in && (!p.started || t-p.lastStart >= probeALRInterval):
 		rate = probeALRScale * est
-	case ideal > est && (!p.started || t-p.lastStart >= p.deficitWait()):
+	case ideal > est && (!p.started || t-p.lastStart >= probeDeficitPeriod):
 		rate = probeFurtherScale * est
 	default:
 		return 0
