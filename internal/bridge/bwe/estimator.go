@@ -240,8 +240,13 @@ func (e *Estimator) updateLocked(t time.Duration) {
 	e.combineLocked()
 	if c := &e.probe.cur; c.pending && (c.covered || t-c.closedAt > probeTimeout) {
 		c.pending = false
-		if res, ok := c.result(); ok && c.covered {
+		res, ok := c.result()
+		ok = ok && c.covered
+		if ok {
 			e.onProbeResultLocked(res, c, t)
+		}
+		if c.covered {
+			e.probe.judge(c, ok, res, e.state == Overusing)
 		}
 	}
 }
@@ -373,7 +378,7 @@ func (e *Estimator) probeRateLocked(t time.Duration, ideal float64) float64 {
 		rate = probeInitialScale * est
 	case e.alr.in && (!p.started || t-p.lastStart >= probeALRInterval):
 		rate = probeALRScale * est
-	case ideal > est && (!p.started || t-p.lastStart >= probeDeficitPeriod):
+	case ideal > est && (!p.started || t-p.lastStart >= p.deficitWait()):
 		rate = probeFurtherScale * est
 	default:
 		return 0

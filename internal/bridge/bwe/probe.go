@@ -15,7 +15,10 @@ const (
 	probeFurtherMin    = 0.7                   // "keep up": result ≥ 70% of the probed rate
 	probeALRScale      = 2.0                   // application-limited: probe 2 × the estimate ...
 	probeALRInterval   = 5 * time.Second       // ... every 5 s
-	probeDeficitPeriod = 3 * time.Second       // the allocator wants more than the estimate: probe every 3 s
+	probeDeficitPeriod = 3 * time.Second       // the allocator wants more than the estimate: probe every 3 s ...
+	probeDeficitMax    = 6 * time.Second       // ... or up to this much less often after probes that found no room
+	probeBackoff       = 2.0                   // the interval's growth per probe that found no room
+	probeLostShare     = 0.05                  // a cluster losing more than this share of its packets found no room
 	probeAllocScale    = 2.0                   // never probe above 2 × the allocator's ideal rate
 	probeMinGain       = 1.1                   // a probe must be able to raise the estimate by 10% to be worth it
 	probeMinPackets    = 5
@@ -130,8 +133,37 @@ type prober struct {
 	further   float64 // rate of the follow-up probe to start next, 0 = none
 	lastCall  time.Duration
 	called    bool
-	carry     float64 // fractional padding bytes carried to the next slice
-	budget    float64 // bytes of padding/probe allowed now
+	carry     float64       // fractional padding bytes carried to the next slice
+	budget    float64       // bytes of padding/probe allowed now
+	wait      time.Duration // between deficit probes now; 0 = probeDeficitPeriod
+}
+
+// deficitWait is the interval between probes while the allocator wants more than the estimate.
+func (p *prober) deficitWait() time.Duration {
+	if p.wait <= 0 {
+		return probeDeficitPeriod
+	}
+	return p.wait
+}
+
+// judge lengthens or resets the interval between deficit probes from how a cluster ended: one that
+// filled the path (it delivered under 90% of what was sent), lost packets, or ended with the delay
+// detector overusing found no room, and the next probe waits twice as long, up to probeDeficitMax
+// (LiveKit's probe regulator does the same, ×1.5 up to 2 min); one that raised the estimate by 10% or
+// more without any of that found room, and probes come every probeDeficitPeriod again. Behind a link
+// already full, a probe every 3 s only fills its queue: the drops and the freezes follow it. The cap
+// keeps a link that widens found within a few seconds (§7.5 criterion 4: HD within 8 s of a step up).
+// measured reports whether the cluster's result was valid (c.saturated is set by result).
+func (p *prober) judge(c *cluster, measured bool, res float64, overusing bool) {
+	lost := c.sentPackets - c.recvPackets
+	noRoom := overusing || lost > 0 && float64(lost) > probeLostShare*float64(c.sentPackets) ||
+		measured && c.saturated
+	switch {
+	case noRoom:
+		p.wait = min(time.Duration(float64(p.deficitWait())*probeBackoff), probeDeficitMax)
+	case measured && res >= probeMinGain*c.estAtStart:
+		p.wait = probeDeficitPeriod
+	}
 }
 
 // active reports whether a cluster is sending or waiting for its feedback.

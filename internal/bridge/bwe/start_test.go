@@ -64,3 +64,34 @@ func TestStartIgnoresRandomLoss(t *testing.T) {
 		}
 	}
 }
+
+// TestProbesBackOffOnAFullLink: behind 500 kbit/s with a short queue and a sender that wants 1.8 Mbit/s,
+// every probe fills the link and finds no room. After the first few, probes must come at most every
+// probeDeficitMax (6 s) instead of every 3 s; when the link then widens to 3 Mbit/s, the estimate must
+// still reach 2.5 Mbit/s within 8 s (§7.5 criterion 4).
+func TestProbesBackOffOnAFullLink(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		s := newSim(t, Config{}, 500_000, seed)
+		s.queueLimit, s.ideal = 9_400, 1_800_000
+		s.run(15*time.Second, nil)
+		id0 := s.e.probe.nextID
+		s.run(30*time.Second, nil)
+		clusters := int(s.e.probe.nextID - id0)
+		t.Logf("seed %d: %d probe clusters in 30 s at 500 kbit/s, interval now %v", seed, clusters, s.e.probe.deficitWait())
+		if clusters > 6 {
+			t.Errorf("seed %d: %d probe clusters in 30 s on a full 500 kbit/s link, want ≤ 6 (one per %v)", seed, clusters, probeDeficitMax)
+		}
+		s.capacity = 3_000_000
+		start := s.now
+		reached := time.Duration(-1)
+		s.run(8*time.Second, func() {
+			if reached < 0 && s.e.Estimate() >= 2_500_000 {
+				reached = s.now - start
+			}
+		})
+		t.Logf("seed %d: 2.5 Mbit/s %v after the step up", seed, reached)
+		if reached < 0 {
+			t.Errorf("seed %d: estimate %d 8 s after stepping up to 3 Mbit/s, want ≥ 2.5 Mbit/s", seed, s.e.Estimate())
+		}
+	}
+}
