@@ -113,6 +113,8 @@ export class Conference extends Emitter<{
   mediaAvailable = false;
   /** Whether audio and video flow (a Jingle session with the bridge); set by the media session (session.ts). */
   mediaConnected = false;
+  /** Whether audio and video have flowed in this meeting before (a session in "reconnecting" is then coming back). */
+  mediaEverConnected = false;
   /** Whether a media session that was lost is being restarted or replaced; set by the media session. */
   mediaReconnecting = false;
   /** The condition the focus failed with when media is not available. */
@@ -718,6 +720,7 @@ export class Conference extends Emitter<{
     if (connected === this.mediaConnected) return;
     this.mediaConnected = connected;
     if (connected) {
+      this.mediaEverConnected = true;
       this.mediaFailure = "";
       this.mediaOverdue = false;
       clearTimeout(this.mediaTimer);
@@ -735,6 +738,7 @@ export class Conference extends Emitter<{
       state: this.mediaState,
       failure: this.mediaFailure,
       overdue: this.mediaOverdue,
+      everConnected: this.mediaEverConnected,
     });
   }
 

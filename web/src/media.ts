@@ -41,11 +41,21 @@ export interface Devices {
   audiooutput: MediaDeviceInfo[];
 }
 
+/** The cameras, microphones and speakers the browser lists, by kind. */
 export async function listDevices(): Promise<Devices> {
   const out: Devices = { audioinput: [], videoinput: [], audiooutput: [] };
   if (!navigator.mediaDevices?.enumerateDevices) return out;
+  const unnamed = new Set<"audioinput" | "videoinput">();
   for (const d of await navigator.mediaDevices.enumerateDevices()) {
-    if (d.deviceId && d.kind in out) out[d.kind as keyof Devices].push(d);
+    if (!(d.kind in out)) continue;
+    if (d.deviceId) out[d.kind as keyof Devices].push(d);
+    else if (d.kind !== "audiooutput") unnamed.add(d.kind);
+  }
+  // Until a page has used a kind of device, the browser may list it as one entry without an ID or
+  // a name (Firefox, for the microphone of someone who joined muted): there is one, and the
+  // browser's default is the one used. (An output listed so is left out: the system's default plays.)
+  for (const kind of unnamed) {
+    if (out[kind].length === 0) out[kind].push({ deviceId: "", groupId: "", kind, label: "", toJSON: () => ({}) } as MediaDeviceInfo);
   }
   return out;
 }

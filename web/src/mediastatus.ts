@@ -21,6 +21,12 @@ export interface MediaFacts {
   failure: string;
   /** Whether the first session has taken longer than it should (Conference's mediaWaitMs). */
   overdue: boolean;
+  /**
+   * Whether audio and video have flowed in this meeting before: only then is
+   * a session in "reconnecting" coming back. One that never connected (its
+   * ICE failed, and the session restarts) is still the first one connecting.
+   */
+  everConnected: boolean;
 }
 
 export type MediaPill =
@@ -39,12 +45,12 @@ export function mediaPill(f: MediaFacts): MediaPill {
     const c = f.unavailableCondition ? ` (${f.unavailableCondition})` : "";
     return failed(t("pill.unavailable"), t("pill.unavailableTitle", { condition: c }));
   }
-  if (f.state === "reconnecting") {
+  if (f.state === "reconnecting" && f.everConnected) {
     return { kind: "reconnecting", text: t("pill.reconnecting"), title: `${t("pill.reconnectingTitle")} ${rest}` };
   }
   if (f.failure) return failed(t("pill.setupFailed"), t("pill.setupFailedTitle", { failure: f.failure.replace(/\.$/, "") }));
   if (!f.overdue) return { kind: "hidden" };
-  if (f.state === "connecting") {
+  if (f.state === "connecting" || f.state === "reconnecting") {
     return failed(t("pill.unreachable"), t("pill.unreachableTitle"));
   }
   return failed(t("pill.notAnswering"), t("pill.notAnsweringTitle"));

@@ -5,7 +5,7 @@ import { mediaPill, type MediaFacts } from "../src/mediastatus";
 import { initials } from "../src/ui/dom";
 import { describeShareError, kickMessage, preview, words } from "../src/ui/wording";
 
-const ok: MediaFacts = { available: true, unavailableCondition: "", connected: false, state: "idle", failure: "", overdue: false };
+const ok: MediaFacts = { available: true, unavailableCondition: "", connected: false, state: "idle", failure: "", overdue: false, everConnected: false };
 
 test("media pill: nothing while a first session connects (alone, after a password), nor once connected", () => {
   assert.deepEqual(mediaPill(ok), { kind: "hidden" });
@@ -26,9 +26,15 @@ test("media pill: a real failure says why", () => {
 });
 
 test("media pill: a lost session coming back is calm; without a focus it is a failure", () => {
-  const back = mediaPill({ ...ok, state: "reconnecting", overdue: true });
+  const back = mediaPill({ ...ok, state: "reconnecting", overdue: true, everConnected: true });
   assert.ok(back.kind === "reconnecting" && back.text === "Reconnecting media…");
-  assert.equal(mediaPill({ ...ok, state: "reconnecting", available: false }).kind, "failed");
+  assert.equal(mediaPill({ ...ok, state: "reconnecting", available: false, everConnected: true }).kind, "failed");
+});
+
+test("media pill: a first session whose ICE failed (restarting, never connected) is no reconnection: nothing until overdue, then unreachable", () => {
+  assert.deepEqual(mediaPill({ ...ok, state: "reconnecting" }), { kind: "hidden" });
+  const never = mediaPill({ ...ok, state: "reconnecting", overdue: true });
+  assert.ok(never.kind === "failed" && /unreachable/.test(never.text) && /firewall/.test(never.title), JSON.stringify(never));
 });
 
 test("initials from letters and digits only", () => {

@@ -84,12 +84,37 @@ func TestFirefoxMeeting(t *testing.T) {
 	runSuite(t, suite{file: "meeting.test.js", room: "Meeting"})
 }
 
+// TestFirefoxTiles runs tiles.test.js: what each tile shows and offers, in
+// Firefox with Chromium in the room (the connection indicator's numbers from
+// Firefox's getStats, the media pill only for media that failed, avatar
+// initials, the moderator's Mute and Remove), the preferred video quality
+// as the bridge applies it (PARLEY_CONTROL_URL/bridge is its debug state,
+// which the server serves to loopback only), and a meeting of six at desktop
+// and phone width with chat, participants and settings open, for people to
+// look at.
+func TestFirefoxTiles(t *testing.T) {
+	runSuite(t, suite{
+		file: "tiles.test.js",
+		room: "Tiles",
+		control: func(_ *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/bridge" {
+					http.NotFound(w, r)
+					return
+				}
+				writeJSON(w, srv.App.Bridge.Debug())
+			}
+		},
+	})
+}
+
 // suite is one node test file of this directory and what it runs against.
 type suite struct {
 	file string // run by node --test
 	room string // the prefix of PARLEY_ROOM, a room name of its own
 	// bot, when set, joins PARLEY_ROOM first (URL, Insecure and Loopback are filled in), and
-	// control answers PARLEY_BOT_URL with what the test needs to know of it.
+	// control answers PARLEY_CONTROL_URL (PARLEY_BOT_URL too, with a bot) with what the test
+	// needs to know of it or of the server (the bot is nil without one).
 	bot     *bot.Options
 	control func(*bot.Bot, *xmpptest.Server) http.HandlerFunc
 	env     []string          // more of node's environment
@@ -143,16 +168,19 @@ func runSuite(t *testing.T, s suite) {
 		"CHROMIUM="+chromium,
 		"FIREFOX="+firefox,
 	)
+	var b *bot.Bot
 	if s.bot != nil {
 		o := *s.bot
 		// The bot runs on the host; its loopback candidates reach the bridge on the veth's host end.
 		o.URL, o.Insecure, o.Loopback = "https://"+srv.HTTP+"/"+room, true, true
-		b, err := bot.Join(ctx, o)
+		b, err = bot.Join(ctx, o)
 		if err != nil {
 			t.Fatalf("bot: %v", err)
 		}
 		defer b.Close()
-		// What the bot received, for the node test, on the veth's host end.
+	}
+	if s.control != nil {
+		// What the bot received or the bridge's state, for the node test, on the veth's host end.
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +188,10 @@ func runSuite(t *testing.T, s suite) {
 		ctl := &http.Server{Handler: s.control(b, srv)}
 		go ctl.Serve(ln)
 		defer ctl.Close()
-		env = append(env, "PARLEY_BOT_URL=http://"+ln.Addr().String())
+		env = append(env, "PARLEY_CONTROL_URL=http://"+ln.Addr().String())
+		if b != nil {
+			env = append(env, "PARLEY_BOT_URL=http://"+ln.Addr().String())
+		}
 	}
 	env = append(env, s.env...)
 	if _, set := os.LookupEnv("PARLEY_WAIT_MS"); !set {

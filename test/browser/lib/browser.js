@@ -106,7 +106,10 @@ export function collectErrors(page, allow = []) {
   page.on("console", (m) => {
     if (m.type() === "error" && !allow.some((re) => re.test(m.text()))) errors.push(`console: ${m.text()}`);
   });
-  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  // (Firefox reports some of its own WebRTC errors, "ICE failed", as page errors.)
+  page.on("pageerror", (e) => {
+    if (!allow.some((re) => re.test(e.message))) errors.push(`pageerror: ${e.message}`);
+  });
   return errors;
 }
 
