@@ -62,11 +62,14 @@
 // (libwebrtc's ProbeBitrateEstimator; at least 5 packets, 80% of them received, intervals under 1 s). A
 // cluster the sender did not fill to 80% of its planned bytes (it had no padding to send) measures nothing:
 // a video frame's burst inside 45 ms would look like a saturating probe and pull the estimate down. Clusters:
-// the first at 3 × the initial rate, then 2 × each result while results reach 70% of what was probed (so 3×,
-// ~6×, ...); every 5 s at 2 × the estimate when application-limited; every 3 s at 2 × the estimate while the
-// allocator wants more than the estimate. No probe goes above 2 × the allocator's ideal rate (libwebrtc caps
-// probes at twice the allocated rate) or is started when it could not raise the estimate by 10%, while
-// overusing, or while loss is above 2%.
+// the first at 3 × the initial rate once the first feedback shows the start gets through, then 2 × each
+// result while results reach 70% of what was probed and the probe neither filled the path nor lost packets
+// (so 3×, ~6×, ...); every 5 s at 2 × the estimate when application-limited; every 3 s at 2 × the estimate
+// while the allocator wants more than the estimate, twice as long (up to 6 s) after each probe that found
+// no room (it filled the path, lost over 5% of its packets, or ended with the detector overusing), 3 s
+// again after one that raised the estimate by 10%. No probe goes above 2 × the allocator's ideal rate
+// (libwebrtc caps probes at twice the allocated rate) or is started when it could not raise the estimate
+// by 10%, while overusing, or while loss is above 2%.
 //
 // A result above the estimate raises it. A probe that filled the path (saturated) teaches the link capacity,
 // so later increases are additive; one that filled it below the estimate shows we have been sending above the
@@ -85,5 +88,12 @@
 // refunded when it raised the estimate by 10% or more, since that padding was not waste. Jitsi's padding
 // leaves enough budget for the next probe cluster.
 //
-// Defaults (Jitsi's reference.conf): initial 2.5 Mbit/s, minimum 30 kbit/s, maximum 20 Mbit/s.
+// # Start
+//
+// The estimate starts at 1 Mbit/s (Jitsi starts at 2.5). In its first 2 s of feedback, if more than 30% of
+// the packets reported were lost and what arrived is under 70% of the estimate, the link is much narrower
+// than the start: the estimate is cut at once to 0.85 × what arrived, which is taken as the link's
+// capacity (start.go).
+//
+// Defaults: initial 1 Mbit/s; minimum 30 kbit/s and maximum 20 Mbit/s (Jitsi's reference.conf).
 package bwe

@@ -278,7 +278,10 @@ func (e *Estimator) onProbeResultLocked(res float64, c *cluster, t time.Duration
 		e.loss.lift(res)
 		e.combineLocked()
 	}
-	if res >= probeFurtherMin*c.bps {
+	// A follow-up at twice the result only after a probe that got through whole: one that filled the path or
+	// lost packets has found the capacity. (Behind a token bucket, as tc tbf's, a short probe on a full link
+	// reads the bucket's burst as capacity, and a chain of ever bigger probes followed.)
+	if res >= probeFurtherMin*c.bps && !c.saturated && !c.lossy() {
 		e.probe.further = probeFurtherScale * res
 	}
 }

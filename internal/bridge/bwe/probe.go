@@ -91,6 +91,12 @@ func (c *cluster) onFeedback(r *record, received bool, arrived time.Duration) {
 	c.recvBytes += int64(r.size)
 }
 
+// lossy reports whether feedback showed more than probeLostShare of the cluster's packets lost.
+func (c *cluster) lossy() bool {
+	lost := c.sentPackets - c.recvPackets
+	return lost > 0 && float64(lost) > probeLostShare*float64(c.sentPackets)
+}
+
 // result is the rate the cluster proved the path carries, or false when the cluster cannot tell.
 func (c *cluster) result() (float64, bool) {
 	c.saturated = false
@@ -155,9 +161,7 @@ func (p *prober) deficitWait() time.Duration {
 // keeps a link that widens found within a few seconds (§7.5 criterion 4: HD within 8 s of a step up).
 // measured reports whether the cluster's result was valid (c.saturated is set by result).
 func (p *prober) judge(c *cluster, measured bool, res float64, overusing bool) {
-	lost := c.sentPackets - c.recvPackets
-	noRoom := overusing || lost > 0 && float64(lost) > probeLostShare*float64(c.sentPackets) ||
-		measured && c.saturated
+	noRoom := overusing || c.lossy() || measured && c.saturated
 	switch {
 	case noRoom:
 		p.wait = min(time.Duration(float64(p.deficitWait())*probeBackoff), probeDeficitMax)

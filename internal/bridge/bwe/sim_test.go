@@ -50,6 +50,8 @@ type sim struct {
 	// link
 	capacity   int64 // bit/s
 	queueLimit int   // bytes
+	burst      int   // bytes the link passes at once after an idle spell (a token bucket's depth: tc tbf's burst)
+	dropped    int   // packets the queue dropped
 	lossRate   float64
 	delay      time.Duration // one way, both directions
 	linkFree   time.Duration // when the link finishes the last queued packet
@@ -103,15 +105,18 @@ func (s *sim) send(size int, probe bool) {
 		s.mediaBytes += int64(size)
 	}
 	if s.queued+size > s.queueLimit {
+		s.dropped++
 		return // drop-tail
 	}
 	if s.lossRate > 0 && s.rng.Float64() < s.lossRate {
 		return
 	}
-	start := max(s.now, s.linkFree)
+	// A token bucket lets the link run ahead of its rate by up to burst bytes after an idle spell.
+	ahead := time.Duration(float64(s.burst*8) / float64(s.capacity) * float64(time.Second))
+	start := max(s.now-ahead, s.linkFree)
 	s.linkFree = start + time.Duration(float64(size*8)/float64(s.capacity)*float64(time.Second))
 	s.queued += size
-	s.queue = append(s.queue, inflight{seq: s.seq, size: size, arrives: s.linkFree + s.delay})
+	s.queue = append(s.queue, inflight{seq: s.seq, size: size, arrives: max(s.linkFree, s.now) + s.delay})
 }
 
 // sendBytes sends n bytes as packets of at most 1200 bytes.

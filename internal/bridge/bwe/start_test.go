@@ -95,3 +95,25 @@ func TestProbesBackOffOnAFullLink(t *testing.T) {
 		}
 	}
 }
+
+// TestNoFurtherProbeOnAFullLink: tc tbf lets a burst of its bucket's depth (3200 bytes here, as the
+// shaped-link runs use) through at once, so a 45 ms probe on a full 500 kbit/s link reads more than the
+// link carries. A probe that filled the path or lost packets must not be followed at once by one at
+// twice its result: behind the tbf such chains sent three or four clusters in a row, each bigger, and
+// their padding was dropped with the media around it.
+func TestNoFurtherProbeOnAFullLink(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3, 4, 5, 6} {
+		s := newSim(t, Config{}, 500_000, seed)
+		s.queueLimit, s.burst, s.ideal = 6_250, 3_200, 1_800_000
+		s.run(10*time.Second, nil)
+		id0, d0, p0, m0 := s.e.probe.nextID, s.dropped, s.paddingBytes, s.mediaBytes
+		hi := int64(0)
+		s.run(30*time.Second, func() { hi = max(hi, s.e.Estimate()) })
+		clusters := int(s.e.probe.nextID - id0)
+		t.Logf("seed %d: %d clusters, %d packets dropped in 30 s, padding %.1f%% of media, highest estimate %d",
+			seed, clusters, s.dropped-d0, 100*float64(s.paddingBytes-p0)/float64(s.mediaBytes-m0), hi)
+		if clusters > 6 {
+			t.Errorf("seed %d: %d probe clusters in 30 s on a full 500 kbit/s link, want ≤ 6", seed, clusters)
+		}
+	}
+}
