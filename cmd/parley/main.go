@@ -3,6 +3,7 @@
 //	parley serve [flags]              run the server (see parley serve -h)
 //	parley user add|passwd|del NAME   manage accounts (password on stdin)
 //	parley bot --url https://HOST/ROOM  join a room with Go participants
+//	parley cluster-creds DIR HOST…    credentials and configuration for a nats-server cluster
 //	parley version                    print the version
 package main
 
@@ -28,6 +29,7 @@ commands:
   serve                    run the server (parley serve -h lists the flags)
   user add|passwd|del NAME manage accounts; the password is read from stdin
   bot --url URL            join a room with Go participants (parley bot -h)
+  cluster-creds DIR HOST…  credentials and nats-server configuration for a cluster on nats-server
   version                  print the version
 `
 
@@ -47,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return user(args[1:], stdin, stdout, stderr)
 	case "bot":
 		return botCmd(args[1:], stdout, stderr)
+	case "cluster-creds":
+		return clusterCreds(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", app.Version)
 		return 0

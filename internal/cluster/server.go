@@ -65,6 +65,32 @@ func LoadOrCreateCreds(path string) (string, error) {
 	return pub, nil
 }
 
+// WriteCredentials makes, in dir, the files of a cluster whose NATS servers are not Parley's (a
+// nats-server cluster, docs/architecture.md): cluster.creds, for every node (--cluster-creds), with a
+// new user nkey seed and the servers' certificate pinned; cluster-tls.pem and cluster-tls-key.pem, the
+// certificate and key every NATS server of the cluster presents (to the nodes, and to each other on
+// their routes), naming hosts (the addresses the servers' routes dial). Files that exist are kept, as a
+// signal node embedding NATS keeps its own. It returns the public nkey the servers must accept
+// (authorization { users: [{nkey: …}] }).
+func WriteCredentials(dir string, hosts ...string) (string, error) {
+	creds := CredsFile(dir)
+	pub, err := LoadOrCreateCreds(creds)
+	if err != nil {
+		return "", err
+	}
+	cert, err := loadOrCreateServerTLS(dir, hosts...)
+	if err != nil {
+		return "", err
+	}
+	if err := pinCertificate(creds, cert); err != nil {
+		return "", err
+	}
+	return pub, nil
+}
+
+// TLSFiles are the certificate and key WriteCredentials (and a signal node embedding NATS) keeps in dir.
+func TLSFiles(dir string) (cert, key string) { return tlsFiles(dir) }
+
 // Server is the NATS server a signal node embeds (--cluster-listen), so a few machines need no other
 // program. It accepts only clients that sign in with the user nkey of cluster.creds.
 type Server struct {
@@ -90,15 +116,12 @@ func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 		host = "0.0.0.0"
 	}
 	creds := CredsFile(dataDir)
-	pub, err := LoadOrCreateCreds(creds)
+	pub, err := WriteCredentials(dataDir)
 	if err != nil {
 		return nil, err
 	}
 	cert, err := loadOrCreateServerTLS(dataDir)
 	if err != nil {
-		return nil, err
-	}
-	if err := pinCertificate(creds, cert); err != nil {
 		return nil, err
 	}
 	ns, err := server.NewServer(&server.Options{

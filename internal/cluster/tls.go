@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,8 +29,11 @@ func tlsFiles(dataDir string) (cert, key string) {
 	return filepath.Join(dataDir, "cluster-tls.pem"), filepath.Join(dataDir, "cluster-tls-key.pem")
 }
 
-// loadOrCreateServerTLS returns the embedded server's certificate, making it on first start.
-func loadOrCreateServerTLS(dataDir string) (tls.Certificate, error) {
+// loadOrCreateServerTLS returns the embedded server's certificate, making it on first start. hosts
+// (names or IP addresses) go into a new certificate's subject alternative names: nats-server's routes
+// check them when the NATS servers of a cluster of their own (WriteCredentials) connect to each other
+// with it; Parley's nodes pin the certificate and check no name.
+func loadOrCreateServerTLS(dataDir string, hosts ...string) (tls.Certificate, error) {
 	certFile, keyFile := tlsFiles(dataDir)
 	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
 		return c, nil
@@ -47,7 +51,15 @@ func loadOrCreateServerTLS(dataDir string) (tls.Certificate, error) {
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().AddDate(20, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		// Client too: nats-server routes present the same certificate when they dial each other.
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/parley-im/parley/internal/cluster"
+)
+
+// clusterCreds runs `parley cluster-creds DIR HOST…`: the credentials of a cluster whose nodes meet on
+// nats-server processes (one on each HOST) rather than on a signal node's embedded server, and each
+// server's configuration file (docs/architecture.md "A nats-server cluster").
+func clusterCreds(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cluster-creds", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 4222, "the port the nodes reach each nats-server on (--cluster nats://HOST:PORT)")
+	routePort := fs.Int("route-port", 6222, "the port the nats-servers route to each other on")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: parley cluster-creds [--port 4222] [--route-port 6222] DIR HOST…")
+		fmt.Fprintln(stderr, "writes DIR/cluster.creds (copy it to every node: --cluster-creds), the NATS servers' certificate and key")
+		fmt.Fprintln(stderr, "(DIR/cluster-tls.pem, DIR/cluster-tls-key.pem: copy both to every HOST, at the same path) and")
+		fmt.Fprintln(stderr, "DIR/nats-HOST.conf for each HOST's nats-server (nats-server -c FILE); files that exist are kept")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() < 2 {
+		fs.Usage()
+		return 2
+	}
+	dir, hosts := fs.Arg(0), fs.Args()[1:]
+	// The configuration files name the certificate and key by this absolute path: put them at the same
+	// path on every HOST.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley cluster-creds:", err)
+		return 2
+	}
+	for _, h := range hosts {
+		if h == "" || net.ParseIP(h) == nil && !isHostName(h) {
+			fmt.Fprintf(stderr, "parley cluster-creds: %q is not a host name or IP address\n", h)
+			return 2
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		fmt.Fprintln(stderr, "parley cluster-creds:", err)
+		return 1
+	}
+	pub, err := cluster.WriteCredentials(dir, hosts...)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley cluster-creds:", err)
+		return 1
+	}
+	cert, key := cluster.TLSFiles(dir)
+	for i, h := range hosts {
+		s := cluster.NATSServer{Name: "parley-nats-" + strconv.Itoa(i+1), Listen: net.JoinHostPort(h, strconv.Itoa(*port)),
+			RouteListen: net.JoinHostPort(h, strconv.Itoa(*routePort)), Cert: cert, Key: key, NKey: pub}
+		for _, o := range hosts {
+			if o != h {
+				s.Routes = append(s.Routes, net.JoinHostPort(o, strconv.Itoa(*routePort)))
+			}
+		}
+		conf := filepath.Join(dir, "nats-"+h+".conf")
+		if err := os.WriteFile(conf, []byte(s.Config()), 0o600); err != nil {
+			fmt.Fprintln(stderr, "parley cluster-creds:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: nats-server -c %s (%s and %s at that path too); nodes: --cluster nats://%s\n",
+			h, conf, cert, key, s.Listen)
+	}
+	fmt.Fprintf(stdout, "every node: --cluster-creds %s\n", cluster.CredsFile(dir))
+	return 0
+}
+
+// isHostName reports whether s is a DNS name: letters, digits, '-' and '.'.
+func isHostName(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nkeys"
+)
+
+// cluster-creds writes the nodes' credentials (mode 0600), the servers' certificate and key, and one
+// nats-server configuration per host that accepts the credentials' nkey and routes to the other hosts;
+// nats-server, where installed, takes each configuration. A bad host or too few arguments is a usage
+// error that writes nothing.
+func TestClusterCreds(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runCmd("", "cluster-creds", "--port", "4333", dir, "10.0.0.1", "nats2.example.org")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	creds, err := os.ReadFile(filepath.Join(dir, "cluster.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "cluster.creds")); st.Mode().Perm() != 0o600 {
+		t.Errorf("cluster.creds has mode %v", st.Mode().Perm())
+	}
+	kp, err := nkeys.ParseDecoratedNKey(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	if !strings.Contains(string(creds), "BEGIN CERTIFICATE") {
+		t.Error("cluster.creds pins no certificate")
+	}
+	for host, other := range map[string]string{"10.0.0.1": "nats2.example.org", "nats2.example.org": "10.0.0.1"} {
+		conf := filepath.Join(dir, "nats-"+host+".conf")
+		b, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for _, want := range []string{`nkey: "` + pub + `"`, "listen: " + host + ":4333", `"nats-route://` + other + `:6222"`, "verify: true", "cluster-tls-key.pem"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q:\n%s", conf, want, text)
+			}
+		}
+		if !strings.Contains(stdout, conf) {
+			t.Errorf("the output does not name %s: %s", conf, stdout)
+		}
+		exe, err := exec.LookPath("nats-server")
+		if err != nil {
+			exe, err = exec.LookPath("/usr/sbin/nats-server")
+		}
+		if err == nil {
+			if out, err := exec.Command(exe, "-t", "-c", conf).CombinedOutput(); err != nil {
+				t.Errorf("nats-server refuses %s: %v\n%s", conf, err, out)
+			}
+		}
+	}
+
+	for _, args := range [][]string{{"cluster-creds", t.TempDir()}, {"cluster-creds", filepath.Join(t.TempDir(), "x"), "bad host"}} {
+		if code, _, _ := runCmd("", args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+		if len(args) == 3 {
+			if _, err := os.Stat(args[1]); err == nil {
+				t.Errorf("%q wrote %s", args, args[1])
+			}
+		}
+	}
+}
