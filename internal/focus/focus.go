@@ -30,6 +30,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/parley-im/parley/internal/bridgeapi"
 	"github.com/parley-im/parley/internal/xmpp/jid"
@@ -105,9 +106,10 @@ type Focus struct {
 	confs   map[jid.JID]*conference // guarded by mu: room bare JID → conference
 	pending map[string]int          // guarded by mu: unjoined conferences per requester key (see admit)
 	ended   chan struct{}           // guarded by mu: closed (and replaced) when a conference is forgotten
-	// leavingBridges are the bridges said to be gone (true) or draining (false), by ID (move.go);
-	// guarded by mu.
-	leavingBridges map[string]bool
+	// leavingBridges are the bridges said to be draining or gone, by ID (move.go); guarded by mu. A
+	// gone bridge's entry goes leavingMemory after it went.
+	leavingBridges map[string]leavingBridge
+	now            func() time.Time // the clock of leavingBridges (tests set it)
 	wg             sync.WaitGroup
 }
 
@@ -124,7 +126,7 @@ func New(cfg Config, r Router, b bridgeapi.Bridges, log *slog.Logger) (*Focus, e
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Focus{cfg: cfg, user: u, router: r, bridge: b, log: log.With("component", "focus"),
 		ctx: ctx, cancel: cancel, confs: make(map[jid.JID]*conference), pending: make(map[string]int),
-		ended: make(chan struct{}), leavingBridges: make(map[string]bool)}
+		ended: make(chan struct{}), leavingBridges: make(map[string]leavingBridge), now: time.Now}
 	b.Listen(f.onBridgeEvent)
 	return f, nil
 }

@@ -3,6 +3,7 @@ package focus
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/parley-im/parley/internal/bridge"
 	"github.com/parley-im/parley/internal/bridgeapi"
@@ -143,17 +144,36 @@ func (c *conference) retryWaiting() {
 	}
 }
 
+// leavingBridge is what the focus knows of a bridge that drains or went.
+type leavingBridge struct {
+	gone  bool      // gone, not just draining
+	since time.Time // when it went (gone only)
+}
+
+// leavingMemory is how long the focus remembers a gone bridge. The entry matters only to allocations
+// that were under way when the bridge went (the pool picks no gone bridge afterwards), which end
+// within allocateTimeout; a clustered bridge takes a new ID at each start, so without forgetting, the
+// map would grow with every bridge that ever went.
+const leavingMemory = time.Minute
+
 // noteBridge records what the focus learned of a bridge's state: gone or draining bridges take no
-// participant moved to them; one that joins again is no longer leaving.
+// participant moved to them; one that joins again is no longer leaving. Gone bridges are forgotten
+// leavingMemory after they went.
 func (f *Focus) noteBridge(ev bridgeapi.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	now := f.now()
+	for id, lb := range f.leavingBridges {
+		if lb.gone && now.Sub(lb.since) >= leavingMemory {
+			delete(f.leavingBridges, id)
+		}
+	}
 	switch ev.Kind {
 	case bridgeapi.BridgeGone:
-		f.leavingBridges[ev.Bridge] = true
+		f.leavingBridges[ev.Bridge] = leavingBridge{gone: true, since: now}
 	case bridgeapi.BridgeDraining:
 		if _, ok := f.leavingBridges[ev.Bridge]; !ok {
-			f.leavingBridges[ev.Bridge] = false
+			f.leavingBridges[ev.Bridge] = leavingBridge{}
 		}
 	case bridgeapi.BridgeUp:
 		delete(f.leavingBridges, ev.Bridge)
@@ -164,6 +184,6 @@ func (f *Focus) noteBridge(ev bridgeapi.Event) {
 func (f *Focus) leaving(bridgeID string) (gone, leaving bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	gone, leaving = f.leavingBridges[bridgeID]
-	return gone, leaving
+	lb, leaving := f.leavingBridges[bridgeID]
+	return lb.gone, leaving
 }

@@ -2,6 +2,8 @@ package focus
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -263,5 +265,57 @@ func TestMovesWhenBridgesKeepGoing(t *testing.T) {
 	f.Close()
 	if err := goleak.Find(before); err != nil {
 		t.Fatalf("goroutines left: %v", err)
+	}
+}
+
+// The focus forgets a gone bridge leavingMemory after it went (clustered bridges take a new ID at each
+// start, so the bridges that ever went would pile up), and keeps it until then: an allocation under
+// way when it went still moves off it. A draining bridge is remembered until it goes or comes back.
+func TestGoneBridgesForgotten(t *testing.T) {
+	l := newLiveBridges("b1", "b2")
+	f, _ := startConference(t, l)
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	f.mu.Lock()
+	f.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f.mu.Unlock()
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	known := func() []string {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var ids []string
+		for id := range f.leavingBridges {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+
+	for i := range 50 {
+		l.event(bridgeapi.BridgeGone, fmt.Sprintf("old%02d", i))
+		advance(10 * time.Second)
+	}
+	if got := len(known()); got > int(leavingMemory/(10*time.Second))+1 {
+		t.Fatalf("the focus remembers %d gone bridges, want those of the last %v", got, leavingMemory)
+	}
+	l.event(bridgeapi.BridgeDraining, "d1")
+	l.event(bridgeapi.BridgeGone, "g1")
+	advance(leavingMemory - time.Second)
+	if gone, leaving := f.leaving("g1"); !gone || !leaving {
+		t.Fatalf("g1 forgotten within %v of going", leavingMemory)
+	}
+	advance(time.Second)
+	l.event(bridgeapi.BridgeUp, "b3")
+	if got := known(); !slices.Equal(got, []string{"d1"}) {
+		t.Fatalf("remembered %v %v after the last gone bridge went, want only the draining d1", got, leavingMemory)
+	}
+	if gone, leaving := f.leaving("d1"); gone || !leaving {
+		t.Fatalf("d1: gone %v, leaving %v; want draining", gone, leaving)
+	}
+	l.event(bridgeapi.BridgeGone, "d1")
+	advance(leavingMemory)
+	l.event(bridgeapi.BridgeUp, "b4")
+	if got := known(); len(got) != 0 {
+		t.Fatalf("remembered %v", got)
 	}
 }
