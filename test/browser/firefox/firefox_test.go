@@ -87,11 +87,9 @@ func TestFirefoxMeeting(t *testing.T) {
 // TestFirefoxTiles runs tiles.test.js: what each tile shows and offers, in
 // Firefox with Chromium in the room (the connection indicator's numbers from
 // Firefox's getStats, the media pill only for media that failed, avatar
-// initials, the moderator's Mute and Remove), the preferred video quality
-// as the bridge applies it (PARLEY_CONTROL_URL/bridge is its debug state,
-// which the server serves to loopback only), and a meeting of six at desktop
-// and phone width with chat, participants and settings open, for people to
-// look at.
+// initials, the moderator's Mute and Remove), and the preferred video
+// quality as the bridge applies it (PARLEY_CONTROL_URL/bridge is its debug
+// state, which the server serves to loopback only).
 func TestFirefoxTiles(t *testing.T) {
 	runSuite(t, suite{
 		file: "tiles.test.js",
@@ -106,6 +104,14 @@ func TestFirefoxTiles(t *testing.T) {
 			}
 		},
 	})
+}
+
+// TestFirefoxSixPeople runs six.test.js: Firefox and five Chromium
+// participants in one meeting, at desktop and phone width, with the chat,
+// the participants pane and the settings open, in each browser (screenshots
+// for people to look at).
+func TestFirefoxSixPeople(t *testing.T) {
+	runSuite(t, suite{file: "six.test.js", room: "Six"})
 }
 
 // suite is one node test file of this directory and what it runs against.
