@@ -46,6 +46,9 @@ type session struct {
 	// belong to the bridge channel's reader once the session is accepted.
 	offerSDP string
 	known    map[uint32]bool
+	// arrivals are the SRTP read buffers, which say when each packet
+	// arrived (arrival.go).
+	arrivals *arrivals
 	stop     chan struct{}
 	once     sync.Once
 	wg       sync.WaitGroup
@@ -93,11 +96,12 @@ func (b *Bot) startSession(offer *jingle.Jingle, gen int) error {
 	if err != nil {
 		return fmt.Errorf("offer to SDP: %w", err)
 	}
-	pc, err := b.newPeerConnection()
+	arr := newArrivals()
+	pc, err := b.newPeerConnection(arr)
 	if err != nil {
 		return err
 	}
-	m := &session{sid: offer.SID, pc: pc, stop: make(chan struct{}), plis: make(chan struct{}, 1), offerSDP: offerSDP, known: map[uint32]bool{}}
+	m := &session{sid: offer.SID, pc: pc, stop: make(chan struct{}), plis: make(chan struct{}, 1), offerSDP: offerSDP, known: map[uint32]bool{}, arrivals: arr}
 	if err := b.addSenders(m); err != nil {
 		pc.Close()
 		return err
@@ -206,7 +210,7 @@ func (b *Bot) startSession(offer *jingle.Jingle, gen int) error {
 	return nil
 }
 
-func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
+func (b *Bot) newPeerConnection(arr *arrivals) (*webrtc.PeerConnection, error) {
 	me := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
 	codecs := []struct {
@@ -237,7 +241,7 @@ func (b *Bot) newPeerConnection() (*webrtc.PeerConnection, error) {
 		return nil, err
 	}
 	ir.Add(audioLevels{muted: b.o.Muted}) // level.go
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{BufferFactory: arr.factory}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if b.o.Loopback {
 		se.SetIncludeLoopbackCandidate(true)
@@ -335,9 +339,12 @@ func sendAudio(m *session, fx *testmedia.Media, out outgoingFunc) {
 
 // receive reads a remote track (one of the bridge's slots) and counts its
 // packets against the source the sources maps say the slot carries
-// (recv.go); a packet that came by RTX is marked repaired.
+// (recv.go); a packet that came by RTX is marked repaired. Of what Pion
+// kept back of the slot before its track started, the packets that waited
+// too long are dropped (arrival.go).
 func (b *Bot) receive(m *session, tr *webrtc.TrackRemote) {
 	ssrc := uint32(tr.SSRC())
+	arrived := m.arrivals.of(ssrc)
 	var p rtp.Packet
 	buf := make([]byte, 1500)
 	for {
@@ -349,8 +356,12 @@ func (b *Bot) receive(m *session, tr *webrtc.TrackRemote) {
 			continue
 		}
 		repaired := attr != nil && attr.Get(webrtc.AttributeRtxSsrc) != nil
+		var at time.Time // when it arrived; zero: not known (a repair comes by another stream)
+		if arrived != nil && !repaired {
+			at = arrived.lastArrival()
+		}
 		b.mu.Lock()
-		fb := b.in.packet(ssrc, &p, repaired, time.Now())
+		fb := b.in.arrived(ssrc, &p, repaired, at, time.Now())
 		b.notifyLocked()
 		b.mu.Unlock()
 		m.sendFeedback(fb)

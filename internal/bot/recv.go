@@ -17,7 +17,10 @@ import (
 // over at once. The bot ties the slot to its source before it adds the
 // m-line (it used to after, and lost those first packets); a packet of a
 // slot no map has named all the same is held, the last pendingFor or
-// pendingMax of each slot, and counted once a map names the slot.
+// pendingMax of each slot, and counted once a map names the slot. Nothing
+// that waited longer than pendingFor since it arrived, in Pion's buffer
+// (arrival.go) or the bot's, is counted: such packets are dropped unread
+// as kept back (arrived, mapSlot), as a receiver would have dropped them.
 
 // Bounds of what is held of a slot no map has named yet.
 const (
@@ -60,13 +63,16 @@ type inbound struct {
 	sources map[string]*sourceState // by source name, for the bot's life
 	slots   map[uint32]*sourceState // the session's slot SSRC → the source the maps say it carries
 	pending map[uint32][]heldPacket // the session's slots no map has named yet
+	// live holds the session's slots whose track has read a packet that
+	// had not waited in Pion's buffer longer than pendingFor (arrived).
+	live map[uint32]bool
 	// open, with end-to-end encryption, decrypts a received frame (e2ee.go);
 	// false drops it.
 	open func(codec e2ee.Codec, frame []byte) bool
 }
 
 func newInbound() *inbound {
-	return &inbound{sources: map[string]*sourceState{}, slots: map[uint32]*sourceState{}, pending: map[uint32][]heldPacket{}}
+	return &inbound{sources: map[string]*sourceState{}, slots: map[uint32]*sourceState{}, pending: map[uint32][]heldPacket{}, live: map[uint32]bool{}}
 }
 
 // heldPacket is a packet of a slot no map named yet.
@@ -92,6 +98,7 @@ type sourceState struct {
 
 	frames, keyFrames, dropped, decodeErrors int
 	decrypted, decryptFailed                 int
+	keptBack                                 int // packets Pion kept back too long, dropped unread (arrived)
 	width, height                            int
 	freeze                                   freezeDetector
 	needKey                                  bool      // a frame was not decodable since the last key frame
@@ -118,6 +125,7 @@ func (in *inbound) newSession() {
 	}
 	clear(in.slots)
 	clear(in.pending)
+	clear(in.live)
 }
 
 // mapSlot notes that slot ssrc carries source name of owner, of kind
@@ -151,6 +159,10 @@ func (in *inbound) mapSlot(ssrc uint32, name, owner, kind string, now time.Time)
 	held := in.pending[ssrc]
 	delete(in.pending, ssrc)
 	for _, h := range held {
+		if now.Sub(h.at) > pendingFor {
+			s.keptBack++ // the map came long after it: no receiver holds media that old
+			continue
+		}
 		in.deliver(s, &h.pkt, h.repaired, h.at)
 	}
 	if len(held) > 0 {
@@ -168,6 +180,40 @@ func (in *inbound) packet(ssrc uint32, p *rtp.Packet, repaired bool, now time.Ti
 	}
 	in.hold(ssrc, p, repaired, now)
 	return feedback{}
+}
+
+// arrived takes a packet a slot's track read at now, which arrived at at
+// (zero: not known, as for a repair, which comes by another stream). A
+// packet that waited longer than pendingFor is dropped unread and counted
+// as kept back: of what a track reads before its first packet that did
+// not (Pion kept those back from before the slot had an m-line, see
+// arrival.go), and, for audio, any (the bot's reader was starved: a
+// receiver's jitter buffer has no use for audio that old either). Video
+// read late once the slot is live is taken all the same (its frames and
+// repairs count; the freezes show the wait). A packet of a slot no map has
+// named yet is held from when it arrived (hold).
+func (in *inbound) arrived(ssrc uint32, p *rtp.Packet, repaired bool, at, now time.Time) feedback {
+	s := in.slots[ssrc]
+	if !repaired && !at.IsZero() {
+		switch {
+		case now.Sub(at) <= pendingFor:
+			in.live[ssrc] = true
+		case !in.live[ssrc] || s != nil && s.kind == "audio":
+			if s != nil {
+				s.keptBack++
+			}
+			return feedback{}
+		}
+	}
+	if s == nil {
+		if at.IsZero() {
+			at = now
+		}
+		in.hold(ssrc, p, repaired, at)
+		return feedback{}
+	}
+	in.deliver(s, p, repaired, now)
+	return in.feedback(s, now)
 }
 
 // feedback is what the bot owes the bridge about s now: a keyframe request
@@ -297,7 +343,7 @@ func (in *inbound) keyFrameRequest(s *sourceState, now time.Time) []uint32 {
 func (s *sourceState) stats() SourceStats {
 	st := SourceStats{Kind: s.kind, SSRC: s.ssrc, FirstPacket: s.first, LastPacket: s.last,
 		Packets: s.packets, PacketsLost: s.lostBefore, PacketsRepaired: s.repaired, JitterMs: s.jitterMs,
-		Decrypted: s.decrypted, DecryptFailed: s.decryptFailed}
+		Decrypted: s.decrypted, DecryptFailed: s.decryptFailed, KeptBack: s.keptBack}
 	if s.seq != nil {
 		st.PacketsLost += s.seq.lost()
 		st.JitterMs = s.seq.jitterMs()

@@ -51,6 +51,10 @@ type SourceStats struct {
 	// count nowhere else (not as packets, frames or decode errors).
 	Decrypted     int `json:"decrypted,omitempty"`
 	DecryptFailed int `json:"decryptFailed,omitempty"`
+	// KeptBack counts the packets that came out of Pion's buffer when the
+	// slot's track started, having waited there longer than a receiver
+	// keeps anything (arrival.go): dropped unread, counted nowhere else.
+	KeptBack int `json:"keptBack,omitempty"`
 	// Video is set for a video source.
 	Video *VideoStats `json:"video,omitempty"`
 }
