@@ -313,7 +313,7 @@ func TestReceiverKeepsPreviousEpochForGrace(t *testing.T) {
 // TestReceiverKeepsEpochsSendersStillUse: senders switch to an epoch 2 s
 // after they learn it, so epochs that come quickly (joins 300 ms apart)
 // leave some sending with one two or three epochs old: the receiver keeps
-// up to MaxHeldEpochs until a later one has been decrypting for the grace.
+// them until a later one has been decrypting for the grace.
 func TestReceiverKeepsEpochsSendersStillUse(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	r := NewReceiver(clk.now)
@@ -339,13 +339,13 @@ func TestReceiverKeepsEpochsSendersStillUse(t *testing.T) {
 	}
 	r.Add(testKeys(4, 4))
 	r.Add(testKeys(5, 5))
-	if got := r.Epochs(); len(got) != MaxHeldEpochs || got[0] != 2 || got[len(got)-1] != 5 {
-		t.Errorf("epochs %v, want the newest %d, 2 to 5", got, MaxHeldEpochs)
+	if got := r.Epochs(); len(got) != 5 || got[0] != 1 || got[len(got)-1] != 5 {
+		t.Errorf("epochs %v, want 1 to 5", got)
 	}
-	if _, err := r.Decrypt(CodecVP8, enc(1)); !errors.Is(err, ErrUnknownKey) {
-		t.Errorf("epoch 1 past the bound: %v, want ErrUnknownKey", err)
+	if _, err := r.Decrypt(CodecVP8, enc(1)); err != nil {
+		t.Errorf("epoch 1 with 5 learnt, 2 not in use for the grace: %v", err)
 	}
-	// Epoch 3 in use for the grace: 2 goes, 3 and later stay.
+	// Epoch 3 in use for the grace: 1 and 2 go, 3 and later stay.
 	clk.t = clk.t.Add(PreviousEpochGrace)
 	if _, err := r.Decrypt(CodecVP8, enc(2)); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("epoch 2 once 3 decrypted for the grace: %v, want ErrUnknownKey", err)
@@ -360,6 +360,59 @@ func TestReceiverKeepsEpochsSendersStillUse(t *testing.T) {
 	clk.t = clk.t.Add(PreviousEpochGrace)
 	if got := r.Epochs(); len(got) != 1 || got[0] != 5 {
 		t.Errorf("epochs %v, want [5]", got)
+	}
+}
+
+// TestReceiverKeepsEpochsOfAJoinStorm is the 50-bot join storm of
+// docs/performance.md: an epoch a second, each first used at once (by its
+// newcomer), while a starved member switches 5 s after it learns one. Its
+// frames of an epoch five epochs old must decrypt (a bound of four epochs
+// dropped them); an epoch goes only once a later one has decrypted for the
+// grace, and the 17th epoch takes the place of the 1st (the same 4 bits).
+func TestReceiverKeepsEpochsOfAJoinStorm(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	r := NewReceiver(clk.now)
+	senders := map[uint32]*Sender{}
+	enc := func(epoch uint32, index uint16) []byte {
+		s := senders[epoch<<16|uint32(index)]
+		if s == nil {
+			s = NewSender()
+			s.Use(testKeys(epoch, byte(epoch)), index)
+			senders[epoch<<16|uint32(index)] = s
+		}
+		f, _ := s.Encrypt(ContextAudio, []byte{1, 2, 3})
+		return f
+	}
+	for e := uint32(1); e <= 6; e++ {
+		r.Add(testKeys(e, byte(e)))
+		if _, err := r.Decrypt(CodecOpus, enc(e, uint16(e))); err != nil { // the newcomer of epoch e
+			t.Fatalf("the newcomer of epoch %d: %v", e, err)
+		}
+		clk.t = clk.t.Add(time.Second)
+	}
+	// 6 s after epoch 1 came, the starved member still sends with it.
+	if _, err := r.Decrypt(CodecOpus, enc(1, 0)); err != nil {
+		t.Fatalf("epoch 1, five epochs old, 5 s after epoch 2 was first used: %v", err)
+	}
+	// 10 s after epoch 2's first use, epoch 1 goes; 2 and later stay.
+	clk.t = time.Unix(1001, 0).Add(PreviousEpochGrace)
+	if _, err := r.Decrypt(CodecOpus, enc(1, 0)); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("epoch 1 once 2 decrypted for the grace: %v", err)
+	}
+	if _, err := r.Decrypt(CodecOpus, enc(2, 0)); err != nil {
+		t.Fatalf("epoch 2: %v", err)
+	}
+	// Sixteen epochs, unused: all held; a 17th drops the one with its low bits.
+	r = NewReceiver(clk.now)
+	for e := uint32(1); e <= 16; e++ {
+		r.Add(testKeys(e, byte(e)))
+	}
+	if got := r.Epochs(); len(got) != 16 {
+		t.Fatalf("epochs %v, want 1 to 16", got)
+	}
+	r.Add(testKeys(17, 17))
+	if got := r.Epochs(); len(got) != 16 || got[0] != 2 || got[15] != 17 {
+		t.Fatalf("epochs %v, want 2 to 17", got)
 	}
 }
 

@@ -42,12 +42,13 @@ type Frame struct {
 }
 
 // Receiver decrypts the frames of every sender in a room. It holds the keys
-// of the newest epoch and of up to MaxHeldEpochs-1 before it, each until a
-// later one has been decrypting for PreviousEpochGrace: senders switch to an
-// epoch only a while after they learnt it, so when epochs come quickly (a
-// join ratchet, then another, or a leave) some still send with one that is
-// two or three epochs old. It keeps an anti-replay window per KID, and
-// counts what it drops. It is safe for concurrent use.
+// of every epoch it learnt, each until a later one has been decrypting for
+// PreviousEpochGrace, up to one per value of the KID's 4 epoch bits
+// (MaxHeldEpochs): senders switch to an epoch only a while after they
+// learnt it (2 s, and seconds more on a starved machine), so when epochs
+// come quickly (a join ratchet each second in a join storm) some still
+// send with one several epochs old. It keeps an anti-replay window per KID,
+// and counts what it drops. It is safe for concurrent use.
 type Receiver struct {
 	now func() time.Time
 
@@ -81,8 +82,12 @@ func NewReceiver(now func() time.Time) *Receiver {
 	return &Receiver{now: now}
 }
 
-// MaxHeldEpochs bounds the epochs a Receiver holds.
-const MaxHeldEpochs = 4
+// MaxHeldEpochs bounds the epochs a Receiver holds: one per value of the
+// KID's 4 epoch bits (RFC 9605 §5.2). It used to be 4, which dropped epochs
+// by count before their time: in a 50-bot join storm, with epochs about a
+// second apart, receivers dropped an epoch that senders still sent with
+// (2,498 frames for an unknown key, docs/performance.md).
+const MaxHeldEpochs = 1 << 4
 
 // Add gives the receiver an epoch's keys; it decrypts with them at once.
 // The epochs held before it stay (see Receiver), but for the oldest past

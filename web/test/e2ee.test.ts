@@ -215,7 +215,7 @@ test("an epoch kept until 10 s after a later one is first used", async () => {
   assert.deepEqual(dec.held, [19, 4, 2], "19 replaces 3, which has the same low 4 bits");
 });
 
-test("epochs that come quickly: senders still on one three epochs old decrypt, up to four epochs", async () => {
+test("epochs that come quickly: senders still on one several epochs old decrypt, until a later one has decrypted for 10 s", async () => {
   const key = (e: number) => fromHex(e.toString(16).padStart(2, "0").repeat(16));
   const { enc, dec, clock } = await pair(1, key(1));
   const frames = new Map<number, Uint8Array>();
@@ -229,12 +229,34 @@ test("epochs that come quickly: senders still on one three epochs old decrypt, u
   for (const e of [1, 2, 3]) assert.deepEqual(await dec.decrypt("audio", frames.get(e)!), Uint8Array.of(e), `epoch ${e}`);
   dec.addKey(4, key(4));
   dec.addKey(5, key(5));
-  assert.deepEqual(dec.held, [5, 4, 3, 2], `at most ${maxHeldEpochs}`);
+  assert.deepEqual(dec.held, [5, 4, 3, 2, 1], "none is in use for 10 s yet");
   enc.setSendKey(2, 0, key(2));
   const again = (await enc.encrypt("audio", 0, Uint8Array.of(9)))!;
   clock(previousEpochMs);
   assert.deepEqual(await dec.decrypt("audio", again), "unknown-key", "2 goes once 3 has decrypted for 10 s");
   assert.deepEqual(dec.held, [5, 4, 3]);
+});
+
+test("a join storm: an epoch a second, each used at once by its newcomer; a starved sender five epochs behind still decrypts", async () => {
+  const key = (e: number) => fromHex(e.toString(16).padStart(2, "0").repeat(16));
+  const { enc, dec, clock } = await pair(1, key(1));
+  const starved = (await enc.encrypt("audio", 0, Uint8Array.of(1)))!; // member 7, still on epoch 1
+  for (let e = 2; e <= 6; e++) {
+    clock(1000);
+    dec.addKey(e, key(e));
+    const newcomer = new FrameEncryptor();
+    newcomer.setSendKey(e, e, key(e));
+    assert.ok((await dec.decrypt("audio", (await newcomer.encrypt("audio", 0, Uint8Array.of(e)))!)) instanceof Uint8Array, `the newcomer of epoch ${e}`);
+  }
+  assert.deepEqual(await dec.decrypt("audio", starved), Uint8Array.of(1), `epoch 1 with 6 learnt (a bound of 4 dropped it)`);
+  clock(previousEpochMs - 4000); // 10 s after epoch 2 first decrypted
+  assert.equal(await dec.decrypt("audio", (await enc.encrypt("audio", 0, Uint8Array.of(1)))!), "unknown-key");
+  assert.deepEqual(dec.held, [6, 5, 4, 3, 2]);
+  for (let e = 7; e <= 17; e++) dec.addKey(e, key(e));
+  assert.equal(dec.held.length, maxHeldEpochs, "one per value of the 4 epoch bits");
+  assert.deepEqual([dec.held[0], dec.held.at(-1)], [17, 2]);
+  dec.addKey(18, key(18));
+  assert.deepEqual([dec.held[0], dec.held.at(-1), dec.held.length], [18, 3, 16], "18 takes the place of 2 (the same low 4 bits)");
 });
 
 test("key schedule: ratchet, passphrase mix, base key, roster hash, security code", async () => {

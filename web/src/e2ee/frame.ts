@@ -3,8 +3,8 @@
 // with the clear prefix (VP8: 10 bytes on a key frame, else 1; Opus: none)
 // authenticated as SFrame metadata, and KID = context << 13 | index << 4 |
 // epoch mod 16 (RFC 9605 §5.2 with E = 4, S = 9). FrameEncryptor keeps one
-// counter per KID and epoch; FrameDecryptor holds the current and previous
-// epochs' keys, an anti-replay window of 128 counters per KID, and counts
+// counter per KID and epoch; FrameDecryptor holds the keys of the epochs
+// still in use, an anti-replay window of 128 counters per KID, and counts
 // what it drops by reason. Both run in the transform worker (worker.ts) and
 // in the unit tests; neither touches the DOM.
 import { concat, type Bytes } from "./bytes";
@@ -125,11 +125,12 @@ export class ReplayWindow {
 export const previousEpochMs = 10_000;
 
 /**
- * How many epochs a FrameDecryptor holds at most (docs/e2ee.md): senders switch to an epoch 2 s after
- * they learn it, so when epochs come quickly (joins a few hundred ms apart) some still send with one two
- * or three epochs old.
+ * How many epochs a FrameDecryptor holds at most (docs/e2ee.md): one per value of the KID's 4 epoch bits;
+ * each goes once a later one has decrypted for previousEpochMs. Senders switch to an epoch 2 s after they
+ * learn it (seconds later on a starved machine), so when epochs come quickly (a join storm's, about one a
+ * second) some still send with one several epochs old: a bound of 4 dropped epochs still in use.
  */
-export const maxHeldEpochs = 4;
+export const maxHeldEpochs = 16;
 
 /**
  * Where a received frame's SFrame header may start, with the header: after
