@@ -164,21 +164,19 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 			s.silentRun = 0
 		}
 	}
-	if src.kind == KindVideo {
-		if pkt[1]&0x7f == PayloadTypeVP8 {
-			var ok bool
-			if p.vp8, ok = parseVP8(p.payload()); !ok {
-				e.b.metrics.dropped.WithLabelValues(dropMalformed).Inc()
-				return
-			}
-			p.isVP8, p.keyframe = true, p.vp8.keyframe
+	if src.kind == KindVideo && pkt[1]&0x7f == PayloadTypeVP8 {
+		var ok bool
+		if p.vp8, ok = parseVP8(p.payload()); !ok {
+			e.b.metrics.dropped.WithLabelValues(dropMalformed).Inc()
+			return
 		}
-		if s.cache != nil {
-			s.cache.Store(p.seq(), pkt[:lay.end])
-		}
+		p.isVP8, p.keyframe = true, p.vp8.keyframe
+	}
+	e.tapForward(src.kind, p.payload()) // before the cache: what a test's tap alters, a retransmission sends too
+	if src.kind == KindVideo && s.cache != nil {
+		s.cache.Store(p.seq(), pkt[:lay.end])
 	}
 	src.noteLayer(s, p.desc(), p.payloadLen(), now)
-	e.tapForward(src.kind, p.payload())
 	wantKeyframe := false
 	if subs := src.subscribers.Load(); subs != nil {
 		bt := e.sendBatch()

@@ -10,7 +10,10 @@ import "sync/atomic"
 //
 // Tests use it to check what the bridge can read of end-to-end encrypted
 // media (docs/e2ee.md): a plaintext marker the sender puts in every frame
-// is found with encryption off and never with it on.
+// is found with encryption off and never with it on. A test may also alter
+// the payload in place (its length stays) to play a hostile bridge
+// (test/internal/hostile): what it writes is what this bridge's receivers
+// get, retransmissions included (not other bridges of the conference).
 type ForwardTap func(endpointID, kind string, payload []byte)
 
 // forwardTap holds the installed tap; nil when none. Unset, the packet

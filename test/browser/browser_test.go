@@ -23,6 +23,7 @@ import (
 	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/config"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
+	"github.com/parley-im/parley/test/internal/hostile"
 	"github.com/parley-im/parley/test/internal/nodetest"
 )
 
@@ -39,7 +40,9 @@ import (
 // "accounts") is PARLEY_ACCOUNTS_URL, with the account PARLEY_ACCOUNT
 // (user:password). PARLEY_RESTART_URL is a fourth server that media.test.js
 // restarts during a call with a POST to PARLEY_RESTART_CONTROL (see
-// restartable). PARLEY_NO_<FEATURE> skips
+// restartable). PARLEY_HOSTILE_URL controls a hostile bridge in the first
+// server (test/internal/hostile), which e2ee.test.js has alter, inject and
+// replay one participant's media. PARLEY_NO_<FEATURE> skips
 // the browser test of a server feature that is not there yet, with its
 // value as the reason; notYet sets it, and setting it empty runs the test.
 func TestBrowserClient(t *testing.T) {
@@ -56,6 +59,7 @@ func TestBrowserClient(t *testing.T) {
 	accounts := xmpptest.Start(t, func(c *config.Config) { c.Auth = auth.Config{Mode: auth.ModeAccounts} })
 	accounts.AddUser(t, "hilda", "host-password")
 	restart := startRestartable(t)
+	hostileURL := serveControl(t, hostile.Install(srv.App.Bridge).Control())
 	artifacts, err := filepath.Abs("artifacts")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +98,7 @@ func TestBrowserClient(t *testing.T) {
 		"PARLEY_ACCOUNT=hilda:host-password",
 		"PARLEY_RESTART_URL=https://"+restart.cfg.HTTP,
 		"PARLEY_RESTART_CONTROL="+restart.control,
+		"PARLEY_HOSTILE_URL="+hostileURL,
 	)
 	for feature, reason := range notYet {
 		if _, set := os.LookupEnv("PARLEY_NO_" + feature); !set {
@@ -105,6 +110,20 @@ func TestBrowserClient(t *testing.T) {
 		t.Fatalf("browser tests failed after %v: %v (screenshots in %s)", took.Round(time.Millisecond), err, artifacts)
 	}
 	t.Logf("screenshots in %s", artifacts)
+}
+
+// serveControl serves h on loopback for the node tests until the test ends,
+// and returns its URL.
+func serveControl(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }
 
 // The secure server's app id and HS256 secret (test values).

@@ -6,10 +6,13 @@
 // passphrase sees the tiles, decodes nothing from anyone, and is told the
 // keys do not match. A moderator turns encryption on and off; a browser
 // that cannot encrypt stops it from being turned on, or, joining an
-// encrypted meeting, is told it cannot and gets no media.
+// encrypted meeting, is told it cannot and gets no media. A hostile bridge
+// (test/internal/hostile) that flips a bit of the clear prefix, injects
+// plaintext and replays frames of one participant gets every such frame
+// dropped and none decoded.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, WAIT, launch, participant, roomName, screenshot, skipPrejoin, waitTiles } from "./lib/browser.js";
+import { BASE, WAIT, launch, participant, roomName, screenshot, skipPrejoin, waitTiles, writeSpeechWAV } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -215,5 +218,59 @@ test("a moderator turns encryption on and off; a browser that cannot encrypt sto
   for (const p of [alice, bob]) {
     assert.deepEqual(p.errors, []);
     await p.context.close();
+  }
+});
+
+const HOSTILE = process.env.PARLEY_HOSTILE_URL;
+
+/** Drives the hostile bridge: "watch", "start" or "stop" (POST) the given endpoint's media; "" reads its counts. */
+async function hostile(action, endpoint = "") {
+  const res = await fetch(`${HOSTILE}/${action}?endpoint=${encodeURIComponent(endpoint)}`, { method: action ? "POST" : "GET" });
+  assert.ok(res.ok, `hostile ${action}: ${res.status}`);
+  return res.json();
+}
+
+test("a hostile bridge's flipped prefix bits, injected plaintext and replayed frames are dropped and never decoded", { skip: HOSTILE ? false : "run through go test ./test/browser (it sets PARLEY_HOSTILE_URL)" }, async () => {
+  // Bob speaks all the time (the bridge does not forward a silent microphone's audio), so there are
+  // audio frames to replay.
+  const speaking = await launch({ audioFile: writeSpeechWAV("hostile-speech.wav") });
+  try {
+    const room = roomName("e2eehostile");
+    const pass = "&k=" + encodeURIComponent("nobody but us");
+    const alice = await participant(browser);
+    const bob = await participant(speaking);
+    await joinWith(alice, room, "Alice", pass);
+    await joinWith(bob, room, "Bob", pass);
+    const b = await endpointOf(bob.page);
+    const keyed = (st) => st.enabled && st.encrypting && st.sending > 0 && st.sending === st.epoch && (st.frames[b] ?? 0) > 0 && st.stats?.decrypted > 0;
+    const s0 = await waitState(alice.page, "Alice decodes Bob's decrypted video", keyed);
+    await waitState(bob.page, "Bob sends with Alice's epoch", (st) => st.sending === s0.epoch);
+    // The hostile bridge learns Bob's audio first (what it will replay), then alters all of his media.
+    await hostile("watch", b);
+    const deadline = Date.now() + 2 * WAIT;
+    while ((await hostile("")).audioLearnt < 10 && Date.now() < deadline) await alice.page.waitForTimeout(250);
+    const before = await waitState(alice.page, "Alice still decodes Bob", (st) => st.frames[b] > s0.frames[b]);
+    const started = await hostile("start", b);
+    assert.ok(started.audioLearnt >= 10, `the hostile bridge learnt ${started.audioLearnt} audio payloads of Bob's`);
+    const dropped = (st, why) => st.stats.dropped[why] - before.stats.dropped[why];
+    const total = (st) => ["auth", "unknown-key", "replay", "malformed"].reduce((n, why) => n + dropped(st, why), 0);
+    // Each kind of alteration reaches Alice and is dropped: a flipped bit of the authenticated
+    // prefix fails authentication, a replayed frame is a replay, plaintext is no frame of a key held.
+    const s1 = await waitState(alice.page, "Alice drops Bob's altered frames, each kind", (st) => dropped(st, "auth") >= 10 && dropped(st, "replay") >= 3 && total(st) >= 50);
+    // From here on, nothing of Bob's may be decrypted or decoded while every frame of his is altered.
+    const s2 = await waitState(alice.page, "Alice drops 150 more", (st) => total(st) >= total(s1) + 150);
+    const during = await hostile("stop", b);
+    assert.equal(s2.stats.decrypted, s1.stats.decrypted, `Alice decrypted frames while the bridge altered every one: ${JSON.stringify({ s1: s1.stats, s2: s2.stats, hostile: during })}`);
+    assert.equal(s2.frames[b], s1.frames[b], `Alice decoded video of Bob's while the bridge altered every frame: ${s1.frames[b]} → ${s2.frames[b]}`);
+    assert.ok(during.prefixFlipped > 0 && during.plaintext > 0 && during.audioReplayed > 0 && during.audioPlaintext > 0, `hostile counts ${JSON.stringify(during)}`);
+    console.log(`hostile bridge: ${JSON.stringify(during)}; Alice dropped ${JSON.stringify(s2.stats.dropped)} (from ${JSON.stringify(before.stats.dropped)})`);
+    // Bob's own frames decode again once the bridge stops.
+    await waitState(alice.page, "Alice decodes Bob again", (st) => st.frames[b] > s2.frames[b] && st.stats.decrypted > s2.stats.decrypted);
+    for (const p of [alice, bob]) {
+      assert.deepEqual(p.errors, []);
+      await p.context.close();
+    }
+  } finally {
+    await speaking.close();
   }
 });
