@@ -2,7 +2,9 @@
 // the same passphrase (the browsers by #k=), and each decodes the others'
 // video from frames it decrypted (Firefox through RTCRtpScriptTransform),
 // with none failing once everyone sends with one epoch, and the same
-// security code everywhere. The bot opened the room: it leads the keys.
+// security code everywhere. The bot opened the room: it leads the keys. Then
+// a hostile bridge alters, injects and replays the bot's frames, and
+// neither browser decodes any of them.
 //
 // Run by firefox_e2ee_test.go inside the network namespace (PARLEY_URL is
 // the host side of its veth; PARLEY_BOT_URL tells what the bot got).
@@ -90,5 +92,33 @@ test("Firefox, Chromium and a bot decode each other in an encrypted room", { tim
   assert.equal(b2.e2ee.key_mismatch, false);
   assert.ok(/^(\d{5} ){5}\d{5}$/.test(f2.code) && f2.code === c2.code && c2.code === b2.e2ee.security_code, `codes ${f2.code} / ${c2.code} / ${b2.e2ee.security_code}`);
   await screenshot(ff.page, "firefox-encrypted");
+
+  // A hostile bridge (test/internal/hostile) learns the bot's audio, then alters all of the bot's
+  // media: a flipped bit of the authenticated clear prefix, plaintext, replayed audio frames. Both
+  // browsers drop every such frame and decode no video of the bot's while it lasts.
+  await hostile("watch", bot);
+  await until("the hostile bridge learns the bot's audio", () => hostile(""), (c) => c.audioLearnt >= 10);
+  const [fh0, ch0] = [await state(ff.page), await state(ch.page)];
+  await hostile("start", bot);
+  const dropped = (st, st0, why) => st.stats.dropped[why] - st0.stats.dropped[why];
+  const total = (st, st0) => ["auth", "unknown-key", "replay", "malformed"].reduce((n, why) => n + dropped(st, st0, why), 0);
+  const eachKind = (st0) => (st) => dropped(st, st0, "auth") >= 10 && dropped(st, st0, "replay") >= 3 && total(st, st0) >= 50;
+  const fh1 = await until("Firefox drops the bot's altered frames, each kind", () => state(ff.page), eachKind(fh0));
+  const ch1 = await until("Chromium drops the bot's altered frames, each kind", () => state(ch.page), eachKind(ch0));
+  const fh2 = await until("Firefox drops 150 more", () => state(ff.page), (st) => total(st, fh1) >= 150);
+  const ch2 = await until("Chromium drops 150 more", () => state(ch.page), (st) => total(st, ch1) >= 150);
+  const during = await hostile("stop", bot);
+  assert.equal(fh2.frames[bot], fh1.frames[bot], `Firefox decoded video of the bot's while the bridge altered every frame (${JSON.stringify(during)})`);
+  assert.equal(ch2.frames[bot], ch1.frames[bot], `Chromium decoded video of the bot's while the bridge altered every frame (${JSON.stringify(during)})`);
+  assert.ok(during.prefixFlipped > 0 && during.plaintext > 0 && during.audioReplayed > 0, `hostile counts ${JSON.stringify(during)}`);
+  console.log(`hostile bridge: ${JSON.stringify(during)}; Firefox dropped ${JSON.stringify(fh2.stats.dropped)}, Chromium ${JSON.stringify(ch2.stats.dropped)} (from ${JSON.stringify(fh0.stats.dropped)}, ${JSON.stringify(ch0.stats.dropped)})`);
+  await until("both decode the bot again", async () => [await state(ff.page), await state(ch.page)], ([f, c]) => f.frames[bot] > fh2.frames[bot] && c.frames[bot] > ch2.frames[bot]);
   for (const p of [ff, ch]) assert.deepEqual(p.errors, []);
 });
+
+/** Drives the hostile bridge: "watch", "start" or "stop" (POST) the given endpoint's media; "" reads its counts. */
+async function hostile(action, endpoint = "") {
+  const res = await fetch(`${BOT}/hostile/${action}?endpoint=${encodeURIComponent(endpoint)}`, { method: action ? "POST" : "GET" });
+  assert.ok(res.ok, `hostile ${action}: ${res.status}`);
+  return res.json();
+}

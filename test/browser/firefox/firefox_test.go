@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/parley-im/parley/internal/bot"
 	"github.com/parley-im/parley/internal/config"
 	"github.com/parley-im/parley/internal/xmpp/xmpptest"
+	"github.com/parley-im/parley/test/internal/hostile"
 	"github.com/parley-im/parley/test/internal/nodetest"
 )
 
@@ -60,14 +62,21 @@ const e2eePassphrase = "fox, chrome and bot"
 // encryption, docs/e2ee.md; the browsers by #k=) and each must decode the
 // others' video from decrypted frames. The bot opens the room, so it is
 // the key leader and the browsers open Go's HPKE seals. PARLEY_BOT_URL
-// answers what the bot received and decrypted.
+// answers what the bot received and decrypted; under /hostile/ it drives a
+// hostile bridge (test/internal/hostile) that alters, injects and replays
+// the bot's media, which neither browser may decode.
 func TestFirefoxEncryptedCall(t *testing.T) {
 	runSuite(t, suite{
 		file: "e2ee.test.js",
 		room: "Encrypted",
 		bot:  &bot.Options{Name: "Bot", Passphrase: e2eePassphrase},
-		control: func(b *bot.Bot, _ *xmpptest.Server) http.HandlerFunc {
-			return func(w http.ResponseWriter, _ *http.Request) {
+		control: func(b *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
+			h := http.StripPrefix("/hostile", hostile.Install(srv.App.Bridge).Control())
+			return func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, "/hostile/") {
+					h.ServeHTTP(w, r)
+					return
+				}
 				writeJSON(w, map[string]any{"endpoint": b.EndpointID(), "received": b.Received(), "e2ee": b.E2EE()})
 			}
 		},
