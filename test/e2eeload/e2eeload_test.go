@@ -112,9 +112,12 @@ func TestMediaBetween(t *testing.T) {
 		"s":  {},
 		"x":  {Received: map[string]bot.Remote{"gone": video(100, 0)}},
 	}}
+	kept := b.reports["r1"].Received["s"].Sources["s-v0"]
+	kept.KeptBack = 7
+	b.reports["r1"].Received["s"].Sources["s-v0"] = kept
 	m := mediaBetween(a, b, 0)
 	if m.Pairs != 2 || m.Frames != 300 || m.Freezes != 2 || m.LongestFreezeMs != 500 || m.Longest != "r1 ← s-v0" ||
-		len(m.Stalled) != 1 || m.Stalled[0] != "r2 ← s-v0" || m.DecryptFailed != 3 || m.AtSwitch != 1 || m.AtSwitchLongest != 500 {
+		len(m.Stalled) != 1 || m.Stalled[0] != "r2 ← s-v0" || m.DecryptFailed != 3 || m.KeptBack != 7 || m.AtSwitch != 1 || m.AtSwitchLongest != 500 {
 		t.Errorf("%+v", m)
 	}
 }

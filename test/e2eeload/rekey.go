@@ -122,6 +122,10 @@ type MediaStats struct {
 	DecryptFailed int `json:"decryptFailed"`
 	DecodeErrors  int `json:"decodeErrors"`
 	FramesDropped int `json:"framesDropped"`
+	// KeptBack counts the packets of these senders the receivers dropped
+	// unread for having waited over 2 s (Pion's backlog of a slot from
+	// before its m-line, or a starved reader; bot.SourceStats.KeptBack).
+	KeptBack int `json:"keptBack"`
 	// Drops is why the receivers dropped frames in the window (of every
 	// sender, those who left or joined included), by reason.
 	Drops e2ee.Drops `json:"drops"`
@@ -174,6 +178,7 @@ func mediaBetween(a, b snapshot, epoch uint32, skip ...string) MediaStats {
 			for name, sa := range ga.Sources {
 				sb := gb.Sources[name]
 				m.DecryptFailed += sb.DecryptFailed - sa.DecryptFailed
+				m.KeptBack += sb.KeptBack - sa.KeptBack
 				if sa.Video == nil || sa.Video.Frames == 0 || sb.Video == nil {
 					continue
 				}
@@ -456,7 +461,7 @@ func printMedia(w io.Writer, what string, m MediaStats) {
 	fmt.Fprintf(w, "%s %v: %d receiver×source pairs, %d frames; %d freezes in %d pairs, longest %.0f ms (%s); %d stalled; %d decrypt failures, %d decode errors, %d frames dropped\n",
 		what, m.To.Sub(m.From).Round(time.Millisecond), m.Pairs, m.Frames, m.Freezes, m.FreezePairs, m.LongestFreezeMs, m.Longest,
 		len(m.Stalled), m.DecryptFailed, m.DecodeErrors, m.FramesDropped)
-	fmt.Fprintf(w, "%s   frozen across the sender's switch: %d pairs, longest %.0f ms; drops by reason: %d unknown key, %d auth, %d replay, %d malformed\n",
+	fmt.Fprintf(w, "%s   frozen across the sender's switch: %d pairs, longest %.0f ms; drops by reason: %d unknown key, %d auth, %d replay, %d malformed; %d packets kept back too long, dropped unread\n",
 		strings.Repeat(" ", len(what)-len(strings.TrimLeft(what, " "))), m.AtSwitch, m.AtSwitchLongest,
-		m.Drops.UnknownKey, m.Drops.Auth, m.Drops.Replay, m.Drops.Malformed)
+		m.Drops.UnknownKey, m.Drops.Auth, m.Drops.Replay, m.Drops.Malformed, m.KeptBack)
 }
