@@ -22,9 +22,14 @@ func clusterCreds(args []string, stdout, stderr io.Writer) int {
 	routePort := fs.Int("route-port", 6222, "the port the nats-servers route to each other on")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: parley cluster-creds [--port 4222] [--route-port 6222] DIR HOST…")
-		fmt.Fprintln(stderr, "writes DIR/cluster.creds (copy it to every node: --cluster-creds), the NATS servers' certificate and key")
-		fmt.Fprintln(stderr, "(DIR/cluster-tls.pem, DIR/cluster-tls-key.pem: copy both to every HOST, at the same path) and")
-		fmt.Fprintln(stderr, "DIR/nats-HOST.conf for each HOST's nats-server (nats-server -c FILE); files that exist are kept")
+		fmt.Fprintln(stderr, "writes DIR/cluster.creds (copy it to the signal node: --cluster-creds), DIR/cluster-bridge.creds")
+		fmt.Fprintln(stderr, "(copy it to every bridge node: --cluster-creds; it may only serve a bridge, never give a bridge node")
+		fmt.Fprintln(stderr, "cluster.creds), the NATS servers' certificate and key (DIR/cluster-tls.pem, DIR/cluster-tls-key.pem:")
+		fmt.Fprintln(stderr, "copy both to every HOST, at the same path) and DIR/nats-HOST.conf for each HOST's nats-server")
+		fmt.Fprintln(stderr, "(nats-server -c FILE), which gives each of the two keys its role's permissions. Files that exist")
+		fmt.Fprintln(stderr, "are kept, but an older Parley's single cluster.creds becomes cluster-bridge.creds (bridge nodes keep")
+		fmt.Fprintln(stderr, "their copy) and cluster.creds gets a new key: restart the nats-servers with the new configurations")
+		fmt.Fprintln(stderr, "and give the signal node the new cluster.creds")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,7 +57,7 @@ func clusterCreds(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley cluster-creds:", err)
 		return 1
 	}
-	pub, err := cluster.WriteCredentials(dir, hosts...)
+	keys, err := cluster.WriteCredentials(dir, hosts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "parley cluster-creds:", err)
 		return 1
@@ -60,7 +65,7 @@ func clusterCreds(args []string, stdout, stderr io.Writer) int {
 	cert, key := cluster.TLSFiles(dir)
 	for i, h := range hosts {
 		s := cluster.NATSServer{Name: "parley-nats-" + strconv.Itoa(i+1), Listen: net.JoinHostPort(h, strconv.Itoa(*port)),
-			RouteListen: net.JoinHostPort(h, strconv.Itoa(*routePort)), Cert: cert, Key: key, NKey: pub}
+			RouteListen: net.JoinHostPort(h, strconv.Itoa(*routePort)), Cert: cert, Key: key, Keys: keys}
 		for _, o := range hosts {
 			if o != h {
 				s.Routes = append(s.Routes, net.JoinHostPort(o, strconv.Itoa(*routePort)))
@@ -74,7 +79,13 @@ func clusterCreds(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: nats-server -c %s (%s and %s at that path too); nodes: --cluster nats://%s\n",
 			h, conf, cert, key, s.Listen)
 	}
-	fmt.Fprintf(stdout, "every node: --cluster-creds %s\n", cluster.CredsFile(dir))
+	if keys.Migrated {
+		fmt.Fprintf(stdout, "%s was an older Parley's single key for every node: it is now %s, the bridge nodes' (their copies keep working);\n"+
+			"%s has a new key: restart the nats-servers with the configurations above and give the signal node the new file\n",
+			cluster.CredsFile(dir), cluster.BridgeCredsFile(dir), cluster.CredsFile(dir))
+	}
+	fmt.Fprintf(stdout, "signal node: --cluster-creds %s\n", cluster.CredsFile(dir))
+	fmt.Fprintf(stdout, "bridge nodes: --cluster-creds %s\n", cluster.BridgeCredsFile(dir))
 	return 0
 }
 

@@ -20,20 +20,32 @@ func TestClusterCreds(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	creds, err := os.ReadFile(filepath.Join(dir, "cluster.creds"))
-	if err != nil {
-		t.Fatal(err)
+	pubs := map[string]string{}
+	for file, role := range map[string]string{"cluster.creds": "signal", "cluster-bridge.creds": "bridge"} {
+		creds, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := os.Stat(filepath.Join(dir, file)); st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", file, st.Mode().Perm())
+		}
+		kp, err := nkeys.ParseDecoratedNKey(creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs[role], _ = kp.PublicKey()
+		if !strings.Contains(string(creds), "BEGIN CERTIFICATE") {
+			t.Errorf("%s pins no certificate", file)
+		}
+		if !strings.Contains(string(creds), "# role: "+role+"\n") {
+			t.Errorf("%s does not say it is the %s nodes'", file, role)
+		}
+		if !strings.Contains(stdout, "--cluster-creds "+filepath.Join(dir, file)) {
+			t.Errorf("the output does not name %s: %s", file, stdout)
+		}
 	}
-	if st, _ := os.Stat(filepath.Join(dir, "cluster.creds")); st.Mode().Perm() != 0o600 {
-		t.Errorf("cluster.creds has mode %v", st.Mode().Perm())
-	}
-	kp, err := nkeys.ParseDecoratedNKey(creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := kp.PublicKey()
-	if !strings.Contains(string(creds), "BEGIN CERTIFICATE") {
-		t.Error("cluster.creds pins no certificate")
+	if pubs["signal"] == pubs["bridge"] {
+		t.Fatal("signal and bridge nodes share one key")
 	}
 	for host, other := range map[string]string{"10.0.0.1": "nats2.example.org", "nats2.example.org": "10.0.0.1"} {
 		conf := filepath.Join(dir, "nats-"+host+".conf")
@@ -42,7 +54,9 @@ func TestClusterCreds(t *testing.T) {
 			t.Fatal(err)
 		}
 		text := string(b)
-		for _, want := range []string{`nkey: "` + pub + `"`, "listen: " + host + ":4333", `"nats-route://` + other + `:6222"`, "verify: true", "cluster-tls-key.pem"} {
+		for _, want := range []string{`nkey: "` + pubs["signal"] + `", permissions: { publish: { allow: ["parley.>", "_INBOX.>"] }`,
+			`nkey: "` + pubs["bridge"] + `", permissions: { publish: { allow: ["parley.bridges.heartbeat", "parley.bridges.events"] }, subscribe: { allow: ["parley.bridge.*.>"] }, allow_responses:`,
+			"listen: " + host + ":4333", `"nats-route://` + other + `:6222"`, "verify: true", "cluster-tls-key.pem"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s lacks %q:\n%s", conf, want, text)
 			}

@@ -89,12 +89,25 @@ func (a *App) startCluster() error {
 			return err
 		}
 		a.cluster.nats = s
-		a.log.Info("cluster: NATS embedded", "url", s.URL(), "credentials", s.CredsFile())
+		a.log.Info("cluster: NATS embedded", "url", s.URL(), "signal credentials", s.CredsFile(),
+			"bridge credentials", s.BridgeCredsFile())
 		if len(urls) == 0 {
 			urls = []string{s.URL()}
 		}
 		if creds == "" {
 			creds = s.CredsFile()
+		}
+	}
+	if creds != "" {
+		// A bridge node signs in with the bridge nodes' key, whose NATS permissions let it serve its
+		// bridge and nothing else; signal and all nodes, which ask bridges, with the signal nodes' key.
+		role := cluster.RoleSignal
+		if a.cfg.Role == config.RoleBridge {
+			role = cluster.RoleBridge
+		}
+		if err := cluster.CheckCreds(creds, role); err != nil {
+			a.stopCluster()
+			return err
 		}
 	}
 	nc, err := cluster.Dial(urls, creds, "parley "+a.cfg.Role+" "+a.cfg.Domain)

@@ -16,9 +16,9 @@ import (
 func TestRequestToADeadBridgeTakesItOut(t *testing.T) {
 	s := startNATS(t)
 	p, events := startPool(t, dial(t, s, s.CredsFile()))
-	deadConn := dial(t, s, s.CredsFile())
+	deadConn := dial(t, s, s.BridgeCredsFile())
 	startBridge(t, deadConn, "a1", "eu")
-	startBridge(t, dial(t, s, s.CredsFile()), "b1", "us")
+	startBridge(t, dial(t, s, s.BridgeCredsFile()), "b1", "us")
 	waitBridges(t, p, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -86,23 +86,33 @@ func waitBridges(t *testing.T, p *Pool, n int) {
 	}
 }
 
-// The embedded server writes its credentials once, readable by its owner only, and keeps them
-// across restarts; it refuses a client without them, or with other ones.
+// The embedded server writes its credentials once, one file per role, readable by its owner only,
+// and keeps them across restarts; it refuses a client without them, or with other ones.
 func TestEmbeddedServerCredentials(t *testing.T) {
 	s := startNATS(t)
-	info, err := os.Stat(s.CredsFile())
-	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("credentials file: %v %v", info, err)
+	for file, role := range map[string]string{s.CredsFile(): RoleSignal, s.BridgeCredsFile(): RoleBridge} {
+		info, err := os.Stat(file)
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("credentials file %s: %v %v", file, info, err)
+		}
+		pub1, err := LoadOrCreateCreds(file, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub2, _ := LoadOrCreateCreds(file, role)
+		if pub1 != pub2 || !nkeys.IsValidPublicUserKey(pub1) {
+			t.Fatalf("credentials changed or invalid: %q %q", pub1, pub2)
+		}
+		dial(t, s, file)
 	}
-	pub1, err := LoadOrCreateCreds(s.CredsFile())
-	if err != nil {
-		t.Fatal(err)
+	sig, _ := LoadOrCreateCreds(s.CredsFile(), RoleSignal)
+	br, _ := LoadOrCreateCreds(s.BridgeCredsFile(), RoleBridge)
+	if sig == br {
+		t.Fatal("signal and bridge nodes share one key")
 	}
-	pub2, _ := LoadOrCreateCreds(s.CredsFile())
-	if pub1 != pub2 || !nkeys.IsValidPublicUserKey(pub1) {
-		t.Fatalf("credentials changed or invalid: %q %q", pub1, pub2)
+	if _, err := LoadOrCreateCreds(s.CredsFile(), RoleBridge); err == nil {
+		t.Fatal("the signal nodes' credentials pass as a bridge's")
 	}
-	dial(t, s, s.CredsFile())
 	if !strings.HasPrefix(s.URL(), "tls://") {
 		t.Fatalf("the server does not require TLS: %s", s.URL())
 	}
@@ -129,8 +139,8 @@ func TestEmbeddedServerCredentials(t *testing.T) {
 func TestPoolOverNATS(t *testing.T) {
 	s := startNATS(t)
 	nc := dial(t, s, s.CredsFile())
-	startBridge(t, dial(t, s, s.CredsFile()), "eu1", "eu")
-	us, _ := startBridge(t, dial(t, s, s.CredsFile()), "us1", "us")
+	startBridge(t, dial(t, s, s.BridgeCredsFile()), "eu1", "eu")
+	us, _ := startBridge(t, dial(t, s, s.BridgeCredsFile()), "us1", "us")
 	p, events := startPool(t, nc)
 	waitBridges(t, p, 2)
 
@@ -189,9 +199,9 @@ func TestPoolOverNATS(t *testing.T) {
 func TestSilentBridgeTakenOut(t *testing.T) {
 	s := startNATS(t)
 	p, events := startPool(t, dial(t, s, s.CredsFile()))
-	silentConn := dial(t, s, s.CredsFile())
+	silentConn := dial(t, s, s.BridgeCredsFile())
 	startBridge(t, silentConn, "a1", "")
-	_, other := startBridge(t, dial(t, s, s.CredsFile()), "b1", "")
+	_, other := startBridge(t, dial(t, s, s.BridgeCredsFile()), "b1", "")
 	waitBridges(t, p, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -238,9 +248,9 @@ func TestSilentBridgeTakenOut(t *testing.T) {
 func TestDeadBridgeSkipped(t *testing.T) {
 	s := startNATS(t)
 	p, events := startPool(t, dial(t, s, s.CredsFile()))
-	deadConn := dial(t, s, s.CredsFile())
+	deadConn := dial(t, s, s.BridgeCredsFile())
 	startBridge(t, deadConn, "a1", "eu")
-	startBridge(t, dial(t, s, s.CredsFile()), "b1", "us")
+	startBridge(t, dial(t, s, s.BridgeCredsFile()), "b1", "us")
 	waitBridges(t, p, 2)
 	clients := s.ns.NumClients()
 	deadConn.Close()
@@ -274,7 +284,7 @@ func TestDeadBridgeSkipped(t *testing.T) {
 func wrongCreds(t testing.TB, credsFile string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "other.creds")
-	if _, err := LoadOrCreateCreds(path); err != nil {
+	if _, err := LoadOrCreateCreds(path, RoleBridge); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(credsFile)
@@ -313,8 +323,8 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func TestDrainingBridgeSkipped(t *testing.T) {
 	s := startNATS(t)
 	p, events := startPool(t, dial(t, s, s.CredsFile()))
-	_, a1 := startBridge(t, dial(t, s, s.CredsFile()), "a1", "eu")
-	startBridge(t, dial(t, s, s.CredsFile()), "b1", "us")
+	_, a1 := startBridge(t, dial(t, s, s.BridgeCredsFile()), "a1", "eu")
+	startBridge(t, dial(t, s, s.BridgeCredsFile()), "b1", "us")
 	waitBridges(t, p, 2)
 	a1.Drain()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -17,10 +17,10 @@ import (
 // the wire, and change nothing.
 func TestRelayOverNATS(t *testing.T) {
 	s := startNATS(t)
-	eu, _ := startBridge(t, dial(t, s, s.CredsFile()), "eu1", "eu")
-	us, _ := startBridge(t, dial(t, s, s.CredsFile()), "us1", "us")
+	eu, _ := startBridge(t, dial(t, s, s.BridgeCredsFile()), "eu1", "eu")
+	us, _ := startBridge(t, dial(t, s, s.BridgeCredsFile()), "us1", "us")
 	for _, b := range []*bridge.Bridge{eu, us} {
-		rs, err := ServeRelays(dial(t, s, s.CredsFile()), b)
+		rs, err := ServeRelays(dial(t, s, s.BridgeCredsFile()), b)
 		if err != nil {
 			t.Fatal(err)
 		}

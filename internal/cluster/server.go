@@ -18,41 +18,29 @@ import (
 	"github.com/nats-io/nkeys"
 )
 
-// CredsFile is where a signal node embedding NATS keeps the cluster's credentials in its data folder.
+// CredsFile is where a signal node embedding NATS keeps the signal nodes' credentials in its data
+// folder (BridgeCredsFile the bridge nodes').
 func CredsFile(dataDir string) string { return filepath.Join(dataDir, "cluster.creds") }
 
-// credsHeader opens a credentials file Parley writes; nkeys' parser skips it (it looks for the seed).
-const credsHeader = "# Parley cluster credentials: the NATS nkey seed every node of this cluster signs in with,\n" +
-	"# then the certificate of the cluster's NATS server, the only one the nodes accept.\n" +
-	"# Copy this file to each node (parley serve --cluster-creds FILE); whoever has it can join as a bridge.\n"
-
-// LoadOrCreateCreds returns the public nkey of the credentials in path, creating the file with a new
-// user nkey (mode 0600) when it does not exist.
-func LoadOrCreateCreds(path string) (string, error) {
+// LoadOrCreateCreds returns the public nkey of the credentials in path, creating the file for role
+// (RoleSignal, RoleBridge) with a new user nkey (mode 0600) when it does not exist. A file that names
+// the other role is refused.
+func LoadOrCreateCreds(path, role string) (string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		kp, err := nkeys.CreateUser()
+		seed, err := newSeed()
 		if err != nil {
-			return "", fmt.Errorf("cluster: create credentials: %w", err)
+			return "", err
 		}
-		seed, err := kp.Seed()
-		if err != nil {
-			return "", fmt.Errorf("cluster: create credentials: %w", err)
-		}
-		data = append([]byte(credsHeader), append(seed, '\n')...)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return "", fmt.Errorf("cluster: write credentials: %w", err)
-		}
-		_, err = f.Write(data)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return "", fmt.Errorf("cluster: write credentials %s: %w", path, err)
+		data = append([]byte(credsHeader(role)), append(seed, '\n')...)
+		if err := writeNew(path, data); err != nil {
+			return "", err
 		}
 	} else if err != nil {
 		return "", fmt.Errorf("cluster: read credentials: %w", err)
+	}
+	if has := credsRole(data); has != role {
+		return "", fmt.Errorf("cluster: credentials %s are for role %q, want %q", path, has, role)
 	}
 	kp, err := nkeys.ParseDecoratedNKey(data)
 	if err != nil {
@@ -65,41 +53,62 @@ func LoadOrCreateCreds(path string) (string, error) {
 	return pub, nil
 }
 
+// Keys are the public nkeys of a cluster's roles, which its NATS servers accept, each with its role's
+// permissions (roles.go).
+type Keys struct {
+	Signal, Bridge string
+	// Migrated: the folder held an older Parley's single cluster.creds, whose key is now the bridge
+	// nodes' (cluster-bridge.creds); cluster.creds has a new signal key, which signal nodes need.
+	Migrated bool
+}
+
 // WriteCredentials makes, in dir, the files of a cluster whose NATS servers are not Parley's (a
-// nats-server cluster, docs/architecture.md): cluster.creds, for every node (--cluster-creds), with a
-// new user nkey seed and the servers' certificate pinned; cluster-tls.pem and cluster-tls-key.pem, the
-// certificate and key every NATS server of the cluster presents (to the nodes, and to each other on
-// their routes), naming hosts (the addresses the servers' routes dial). Files that exist are kept, as a
-// signal node embedding NATS keeps its own. It returns the public nkey the servers must accept
-// (authorization { users: [{nkey: …}] }).
-func WriteCredentials(dir string, hosts ...string) (string, error) {
-	creds := CredsFile(dir)
-	pub, err := LoadOrCreateCreds(creds)
-	if err != nil {
-		return "", err
+// nats-server cluster, docs/architecture.md): cluster.creds, for the signal nodes, and
+// cluster-bridge.creds, for the bridge nodes (--cluster-creds), each with a new user nkey seed and the
+// servers' certificate pinned; cluster-tls.pem and cluster-tls-key.pem, the certificate and key every
+// NATS server of the cluster presents (to the nodes, and to each other on their routes), naming hosts
+// (the addresses the servers' routes dial). Files that exist are kept, as a signal node embedding NATS
+// keeps its own; an older Parley's single cluster.creds is migrated (Keys.Migrated). It returns the
+// public nkeys the servers must accept (authorization { users: [{nkey: …, permissions: …}] }).
+func WriteCredentials(dir string, hosts ...string) (Keys, error) {
+	var k Keys
+	signal, bridge := CredsFile(dir), BridgeCredsFile(dir)
+	var err error
+	if k.Migrated, err = migrateCreds(signal, bridge); err != nil {
+		return Keys{}, err
+	}
+	if k.Signal, err = LoadOrCreateCreds(signal, RoleSignal); err != nil {
+		return Keys{}, err
+	}
+	if k.Bridge, err = LoadOrCreateCreds(bridge, RoleBridge); err != nil {
+		return Keys{}, err
 	}
 	cert, err := loadOrCreateServerTLS(dir, hosts...)
 	if err != nil {
-		return "", err
+		return Keys{}, err
 	}
-	if err := pinCertificate(creds, cert); err != nil {
-		return "", err
+	for _, f := range []string{signal, bridge} {
+		if err := pinCertificate(f, cert); err != nil {
+			return Keys{}, err
+		}
 	}
-	return pub, nil
+	return k, nil
 }
 
 // TLSFiles are the certificate and key WriteCredentials (and a signal node embedding NATS) keeps in dir.
 func TLSFiles(dir string) (cert, key string) { return tlsFiles(dir) }
 
 // Server is the NATS server a signal node embeds (--cluster-listen), so a few machines need no other
-// program. It accepts only clients that sign in with the user nkey of cluster.creds.
+// program. It accepts only clients that sign in with the user nkey of cluster.creds (signal nodes) or
+// of cluster-bridge.creds (bridge nodes), each with its role's permissions (roles.go).
 type Server struct {
-	ns    *server.Server
-	creds string
+	ns          *server.Server
+	creds       string
+	bridgeCreds string
 }
 
 // StartServer listens on addr (host:port; port 0 picks one) for TLS connections (tls.go) and accepts
-// the nkey in dataDir's cluster.creds, creating the file on first start.
+// the nkeys in dataDir's cluster.creds and cluster-bridge.creds, creating the files on first start.
 func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -115,10 +124,13 @@ func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 	if host == "" {
 		host = "0.0.0.0"
 	}
-	creds := CredsFile(dataDir)
-	pub, err := WriteCredentials(dataDir)
+	keys, err := WriteCredentials(dataDir)
 	if err != nil {
 		return nil, err
+	}
+	if keys.Migrated && log != nil {
+		log.Warn("cluster: cluster.creds was an older Parley's single key: it is now the bridge nodes' key (cluster-bridge.creds), " +
+			"and cluster.creds has a new key for signal nodes only; bridge nodes keep their old file or take cluster-bridge.creds")
 	}
 	cert, err := loadOrCreateServerTLS(dataDir)
 	if err != nil {
@@ -128,9 +140,12 @@ func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 		ServerName: "parley-signal",
 		Host:       host,
 		Port:       port,
-		Nkeys:      []*server.NkeyUser{{Nkey: pub}},
-		NoSigs:     true,
-		NoLog:      true,
+		Nkeys: []*server.NkeyUser{
+			{Nkey: keys.Signal, Permissions: permissions(RoleSignal)},
+			{Nkey: keys.Bridge, Permissions: permissions(RoleBridge)},
+		},
+		NoSigs: true,
+		NoLog:  true,
 		// A participant's requests are small; the largest message is an allocation with candidates.
 		MaxPayload: 1 << 20,
 		TLSConfig:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
@@ -147,14 +162,17 @@ func StartServer(addr, dataDir string, log *slog.Logger) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("cluster: nats server on %s did not start", addr)
 	}
-	return &Server{ns: ns, creds: creds}, nil
+	return &Server{ns: ns, creds: CredsFile(dataDir), bridgeCreds: BridgeCredsFile(dataDir)}, nil
 }
 
 // URL is where clients reach the server (nats://HOST:PORT).
 func (s *Server) URL() string { return s.ns.ClientURL() }
 
-// CredsFile is the credentials file clients need.
+// CredsFile is the credentials file signal nodes need.
 func (s *Server) CredsFile() string { return s.creds }
+
+// BridgeCredsFile is the credentials file bridge nodes need.
+func (s *Server) BridgeCredsFile() string { return s.bridgeCreds }
 
 // Close stops the server.
 func (s *Server) Close() {
@@ -163,7 +181,7 @@ func (s *Server) Close() {
 }
 
 // Dial connects to the cluster at urls as name, signing in with credsFile: an nkey seed such as
-// cluster.creds, or a NATS user credentials file (JWT and seed) for an existing NATS deployment; no
+// cluster.creds or cluster-bridge.creds, or a NATS user credentials file (JWT and seed) for an existing NATS deployment; no
 // credentials when credsFile is "". A certificate in the file (cluster.creds has the embedded
 // server's) is the only one the connection accepts. It fails when no server accepts it; once
 // connected it reconnects on its own.

@@ -60,8 +60,8 @@ type Config struct {
 	// Role is what this process runs: "all" (everything, the default), "signal" (XMPP, rooms, the
 	// focus, the web front) or "bridge" (the videobridge and its HTTPS channel, /healthz, /metrics).
 	// Cluster lists NATS servers (nats://HOST:PORT) the nodes meet on, ClusterCreds the credentials
-	// file they sign in with; ClusterListen makes a signal node embed a NATS server there, which writes
-	// cluster.creds into Data. Region names where a bridge is (bridges of the participant's region are
+	// file they sign in with (the signal nodes' cluster.creds, the bridge nodes' cluster-bridge.creds);
+	// ClusterListen makes a signal node embed a NATS server there, which writes both into Data. Region names where a bridge is (bridges of the participant's region are
 	// picked first). docs/architecture.md "More than one machine" has the contract.
 	Role          string   `toml:"role"`
 	Cluster       []string `toml:"cluster"`
@@ -381,8 +381,8 @@ func (c *Config) options() []option {
 		{name: "metrics-allow", usage: "comma-separated CIDRs that may read /metrics (default loopback only)", list: &c.MetricsAllow},
 		{name: "role", usage: "what this process runs: all (one machine), signal (XMPP, rooms, focus, web) or bridge (media)", str: &c.Role},
 		{name: "cluster", usage: "NATS server nats://HOST:PORT the nodes meet on (repeatable, or comma-separated)", list: &c.Cluster},
-		{name: "cluster-creds", usage: "credentials file for the cluster: a signal node's cluster.creds, or a NATS user .creds", str: &c.ClusterCreds},
-		{name: "cluster-listen", usage: "HOST:PORT where a signal node embeds a NATS server for the cluster (writes cluster.creds into --data)", str: &c.ClusterListen},
+		{name: "cluster-creds", usage: "credentials file for the cluster: cluster.creds on a signal node, cluster-bridge.creds on a bridge node (both written by the signal node embedding NATS, or parley cluster-creds), or a NATS user .creds", str: &c.ClusterCreds},
+		{name: "cluster-listen", usage: "HOST:PORT where a signal node embeds a NATS server for the cluster (writes cluster.creds and cluster-bridge.creds into --data)", str: &c.ClusterListen},
 		{name: "region", usage: "the region a bridge serves (participants of that region are placed on it first)", str: &c.Region},
 		{name: "region-map", usage: "comma-separated CIDR=REGION pairs: a participant's region by client address when its presence names none (signal node)", list: &c.RegionMap},
 		{name: "drain-timeout", usage: "how long a bridge node drains on SIGTERM (its participants moved to other bridges) before it exits anyway; 0 exits at once", dur: &c.DrainTimeout},
@@ -430,10 +430,11 @@ With no flags one process runs everything (XMPP, rooms, the focus, the
 bridge, TURN, the web client) and there is no NATS anywhere.
 
 More than one machine: the nodes meet on NATS.
-  signal node  (XMPP, rooms, focus, web; embeds NATS and writes DATA/cluster.creds on first start):
+  signal node  (XMPP, rooms, focus, web; embeds NATS and writes DATA/cluster.creds, its own,
+               and DATA/cluster-bridge.creds, the bridge nodes', on first start):
     parley serve --role signal --cluster-listen :4222
-  bridge nodes (media port, /colibri-ws/, /healthz, /metrics; copy cluster.creds to each):
-    parley serve --role bridge --cluster nats://SIGNAL:4222 --cluster-creds cluster.creds \
+  bridge nodes (media port, /colibri-ws/, /healthz, /metrics; copy cluster-bridge.creds to each):
+    parley serve --role bridge --cluster nats://SIGNAL:4222 --cluster-creds cluster-bridge.creds \
                  --region eu --public-url https://bridge1.example:8443 --public-ip 203.0.113.7
 Bridges send a heartbeat every second (endpoints, packets/s, CPU, region,
 version, draining); one silent for 3 s is taken out. A new conference goes to
@@ -445,8 +446,15 @@ died) or drains, the focus moves its participants to another bridge at once
 (a new Jingle session). SIGTERM on a bridge node drains it: no new endpoints,
 its participants moved, then it exits once it holds none, or after
 --drain-timeout (30s). The cluster link is TLS with the certificate
-cluster.creds pins; nodes without the file's key are refused. Every role
-answers GET /healthz.
+the credentials pin; nodes without one of the two keys are refused. Each
+role has its own NATS permissions: cluster.creds (signal and all nodes)
+may ask any bridge for anything; cluster-bridge.creds may only send its
+heartbeats and events and answer the requests it is sent, so never give
+a bridge node cluster.creds (it refuses to start with it). An older
+Parley's single cluster.creds becomes the bridge nodes' key when the
+signal node starts; signal nodes on other machines then need the new
+cluster.creds. On a nats-server cluster, parley cluster-creds writes both.
+Every role answers GET /healthz.
 
 Flags (each also a config-file key and a PARLEY_* variable):
 `

@@ -39,7 +39,7 @@ func TestBrowserFailover(t *testing.T) {
 		cfg := config.Default()
 		cfg.Role = config.RoleBridge
 		cfg.Cluster = []string{signal.App.ClusterURL()}
-		cfg.ClusterCreds = cluster.CredsFile(signal.Config.Data)
+		cfg.ClusterCreds = cluster.BridgeCredsFile(signal.Config.Data)
 		cfg.Region = region
 		// Its own public URL names the bridge node in channel URLs, as in a real cluster.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -43,7 +43,7 @@ func bridgeConfig(t testing.TB, signal *xmpptest.Server, region string) config.C
 	cfg := config.Default()
 	cfg.Role = config.RoleBridge
 	cfg.Cluster = []string{signal.App.ClusterURL()}
-	cfg.ClusterCreds = cluster.CredsFile(signal.Config.Data)
+	cfg.ClusterCreds = cluster.BridgeCredsFile(signal.Config.Data)
 	cfg.Region = region
 	cfg.HTTP, cfg.Media = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Data = t.TempDir()
@@ -217,10 +217,10 @@ func TestNewConferencesAvoidAGoneBridge(t *testing.T) {
 }
 
 // A bridge node with another key beside the cluster's certificate, or with no credentials (so no
-// pinned certificate), is refused and does not start.
+// pinned certificate), is refused and does not start; so is one given the signal nodes' cluster.creds.
 func TestBridgeWithWrongCredentialsRefused(t *testing.T) {
 	signal := startSignal(t)
-	for _, creds := range []string{wrongCreds(t, cluster.CredsFile(signal.Config.Data)), ""} {
+	for _, creds := range []string{wrongCreds(t, cluster.BridgeCredsFile(signal.Config.Data)), ""} {
 		cfg := bridgeConfig(t, signal, "eu")
 		cfg.ClusterCreds = creds
 		b, err := app.New(cfg, testLog(t))
@@ -236,6 +236,20 @@ func TestBridgeWithWrongCredentialsRefused(t *testing.T) {
 			t.Fatalf("with credentials %q: %v, want an authorization or certificate error", creds, err)
 		}
 	}
+	// The signal nodes' key, which may ask every bridge for anything, is not a bridge node's: it says
+	// which file to give it instead.
+	cfg := bridgeConfig(t, signal, "eu")
+	cfg.ClusterCreds = cluster.CredsFile(signal.Config.Data)
+	b, err := app.New(cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err == nil {
+		shutdown(t, b)
+		t.Fatal("a bridge node joined with the signal nodes' credentials")
+	} else if !strings.Contains(err.Error(), "cluster-bridge.creds") {
+		t.Fatalf("a bridge node with the signal nodes' credentials: %v, want an error naming cluster-bridge.creds", err)
+	}
 	if n := len(signal.App.ClusterBridges()); n != 0 {
 		t.Fatalf("the registry knows %d bridges", n)
 	}
@@ -246,7 +260,7 @@ func TestBridgeWithWrongCredentialsRefused(t *testing.T) {
 func wrongCreds(t testing.TB, credsFile string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "other.creds")
-	if _, err := cluster.LoadOrCreateCreds(path); err != nil {
+	if _, err := cluster.LoadOrCreateCreds(path, cluster.RoleBridge); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(credsFile)
@@ -275,8 +289,10 @@ func TestOneMachineHasNoCluster(t *testing.T) {
 	if srv.Config.Role != config.RoleAll || srv.Config.Clustered() || srv.App.ClusterURL() != "" || srv.App.ClusterBridges() != nil || srv.App.Bridge == nil {
 		t.Fatalf("default server: role %q, clustered %v, NATS %q, bridges %v", srv.Config.Role, srv.Config.Clustered(), srv.App.ClusterURL(), srv.App.ClusterBridges())
 	}
-	if _, err := os.Stat(cluster.CredsFile(srv.Config.Data)); !os.IsNotExist(err) {
-		t.Fatalf("cluster.creds written without a cluster: %v", err)
+	for _, f := range []string{cluster.CredsFile(srv.Config.Data), cluster.BridgeCredsFile(srv.Config.Data)} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Fatalf("%s written without a cluster: %v", filepath.Base(f), err)
+		}
 	}
 	res, err := xmpptest.HTTPClient().Get("https://" + srv.HTTP + "/debug/cluster")
 	if err != nil {

@@ -43,15 +43,15 @@ func freePorts(t *testing.T, n int) []int {
 
 // startNATSCluster runs three nats-server processes clustered on loopback with credentials made by
 // cluster.WriteCredentials, waits until a message published on the first reaches a subscriber on the
-// third, and returns their client URLs and the credentials file.
-func startNATSCluster(t *testing.T, exe string) (urls []string, creds string) {
+// third, and returns their client URLs and the signal and bridge nodes' credentials files.
+func startNATSCluster(t *testing.T, exe string) (urls []string, creds, bridgeCreds string) {
 	t.Helper()
 	dir := t.TempDir()
-	pub, err := cluster.WriteCredentials(dir, "127.0.0.1")
+	keys, err := cluster.WriteCredentials(dir, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds = cluster.CredsFile(dir)
+	creds, bridgeCreds = cluster.CredsFile(dir), cluster.BridgeCredsFile(dir)
 	cert, key := cluster.TLSFiles(dir)
 	ports := freePorts(t, 6)
 	var exited atomic.Int32 // nats-server processes that ended
@@ -59,7 +59,7 @@ func startNATSCluster(t *testing.T, exe string) (urls []string, creds string) {
 	for i := range 3 {
 		addr := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 		srv := cluster.NATSServer{Name: fmt.Sprintf("parley-nats-%d", i), Listen: addr(client[i]), RouteListen: addr(route[i]),
-			Cert: cert, Key: key, NKey: pub}
+			Cert: cert, Key: key, Keys: keys}
 		for j := range 3 {
 			if j != i {
 				srv.Routes = append(srv.Routes, addr(route[j]))
@@ -125,7 +125,7 @@ func startNATSCluster(t *testing.T, exe string) (urls []string, creds string) {
 	}
 	first.Close()
 	third.Close()
-	return urls, creds
+	return urls, creds, bridgeCreds
 }
 
 // The three-server variant: the nodes meet on a nats-server cluster (three Debian nats-server
@@ -141,7 +141,7 @@ func TestNATSServerCluster(t *testing.T) {
 	if err != nil {
 		t.Skip("nats-server is not installed (Debian: apt-get install nats-server): the three-server NATS cluster variant does not run")
 	}
-	urls, creds := startNATSCluster(t, exe)
+	urls, creds, bridgeCreds := startNATSCluster(t, exe)
 	signal := startSignal(t, func(c *config.Config) {
 		c.ClusterListen = ""
 		c.Cluster, c.ClusterCreds = []string{urls[0]}, creds
@@ -151,7 +151,7 @@ func TestNATSServerCluster(t *testing.T) {
 	}
 	bridgeOn := func(url, region string) *app.App {
 		cfg := bridgeConfig(t, signal, region)
-		cfg.Cluster, cfg.ClusterCreds = []string{url}, creds
+		cfg.Cluster, cfg.ClusterCreds = []string{url}, bridgeCreds
 		b, err := app.New(cfg, testLog(t))
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +168,7 @@ func TestNATSServerCluster(t *testing.T) {
 	eu, us := bridgeOn(urls[1], "eu"), bridgeOn(urls[2], "us")
 
 	intruder := bridgeConfig(t, signal, "eu")
-	intruder.Cluster, intruder.ClusterCreds = []string{urls[1]}, wrongCreds(t, creds)
+	intruder.Cluster, intruder.ClusterCreds = []string{urls[1]}, wrongCreds(t, bridgeCreds)
 	if b, err := app.New(intruder, testLog(t)); err != nil {
 		t.Fatal(err)
 	} else if err := b.Start(); err == nil {

@@ -195,7 +195,7 @@ func joinBots(t *testing.T, ctx context.Context, url string, n int) []*bot.Bot {
 type processCluster struct {
 	signal *node
 	nats   string // the embedded NATS server's address
-	creds  string // the cluster.creds it wrote, which bridge nodes sign in with
+	creds  string // the cluster-bridge.creds it wrote, which bridge nodes sign in with
 }
 
 func startProcessCluster(t *testing.T) *processCluster {
@@ -203,7 +203,7 @@ func startProcessCluster(t *testing.T) *processCluster {
 	natsAddr := freePort(t, "tcp")
 	signal := serve(t, "signal", "--role", "signal", "--cluster-listen", natsAddr, "--xmpp", freePort(t, "tcp"))
 	signal.waitHealthy(t)
-	return &processCluster{signal: signal, nats: natsAddr, creds: cluster.CredsFile(signal.data)}
+	return &processCluster{signal: signal, nats: natsAddr, creds: cluster.BridgeCredsFile(signal.data)}
 }
 
 // bridge starts a bridge node of region in the cluster (extra flags after the usual ones) and waits
