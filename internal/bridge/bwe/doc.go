@@ -65,7 +65,7 @@
 // the first at 3 × the initial rate once the first feedback shows the start gets through, then 2 × each
 // result while results reach 70% of what was probed and the probe neither filled the path nor lost packets
 // (so 3×, ~6×, ...); every 5 s at 2 × the estimate when application-limited; every 3 s at 2 × the estimate
-// while the allocator wants more than the estimate, twice as long (up to 6 s) after each probe that found
+// while the allocator wants more than the estimate, twice as long (up to 5 s) after each probe that found
 // no room (it filled the path, lost over 5% of its packets, or ended with the detector overusing), 3 s
 // again after one that raised the estimate by 10%. No probe goes above 2 × the allocator's ideal rate
 // (libwebrtc caps probes at twice the allocated rate) or is started when it could not raise the estimate

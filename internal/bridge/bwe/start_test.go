@@ -67,8 +67,9 @@ func TestStartIgnoresRandomLoss(t *testing.T) {
 
 // TestProbesBackOffOnAFullLink: behind 500 kbit/s with a short queue and a sender that wants 1.8 Mbit/s,
 // every probe fills the link and finds no room. After the first few, probes must come at most every
-// probeDeficitMax (6 s) instead of every 3 s; when the link then widens to 3 Mbit/s, the estimate must
-// still reach 2.5 Mbit/s within 8 s (§7.5 criterion 4).
+// probeDeficitMax (5 s) instead of every 3 s. When the link then widens to 3 Mbit/s, whenever that
+// happens between two probes, the estimate must reach 2.5 Mbit/s within 6 s (§7.5 criterion 4 gives the
+// stage 8 s to reach 720p; the allocator's up window and a key frame take the rest).
 func TestProbesBackOffOnAFullLink(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		s := newSim(t, Config{}, 500_000, seed)
@@ -78,42 +79,67 @@ func TestProbesBackOffOnAFullLink(t *testing.T) {
 		s.run(30*time.Second, nil)
 		clusters := int(s.e.probe.nextID - id0)
 		t.Logf("seed %d: %d probe clusters in 30 s at 500 kbit/s, interval now %v", seed, clusters, s.e.probe.deficitWait())
-		if clusters > 6 {
-			t.Errorf("seed %d: %d probe clusters in 30 s on a full 500 kbit/s link, want ≤ 6 (one per %v)", seed, clusters, probeDeficitMax)
-		}
-		s.capacity = 3_000_000
-		start := s.now
-		reached := time.Duration(-1)
-		s.run(8*time.Second, func() {
-			if reached < 0 && s.e.Estimate() >= 2_500_000 {
-				reached = s.now - start
-			}
-		})
-		t.Logf("seed %d: 2.5 Mbit/s %v after the step up", seed, reached)
-		if reached < 0 {
-			t.Errorf("seed %d: estimate %d 8 s after stepping up to 3 Mbit/s, want ≥ 2.5 Mbit/s", seed, s.e.Estimate())
+		if clusters > 7 {
+			t.Errorf("seed %d: %d probe clusters in 30 s on a full 500 kbit/s link, want ≤ 7 (one per %v)", seed, clusters, probeDeficitMax)
 		}
 	}
+	worst := time.Duration(0)
+	for _, seed := range []uint64{1, 2, 3} {
+		for k := range 11 { // steps 0, 0.5, ..., 5 s apart: every phase between two probes
+			s := newSim(t, Config{}, 500_000, seed)
+			s.queueLimit, s.ideal = 9_400, 1_800_000
+			s.run(30*time.Second+time.Duration(k)*500*time.Millisecond, nil)
+			s.capacity = 3_000_000
+			start := s.now
+			reached := time.Duration(-1)
+			s.run(8*time.Second, func() {
+				if reached < 0 && s.e.Estimate() >= 2_500_000 {
+					reached = s.now - start
+				}
+			})
+			if reached < 0 || reached > 6*time.Second {
+				t.Errorf("seed %d, step %d: estimate at 2.5 Mbit/s %v after stepping up to 3 Mbit/s (now %d), want within 6 s", seed, k, reached, s.e.Estimate())
+			}
+			worst = max(worst, reached)
+		}
+	}
+	t.Logf("worst time to 2.5 Mbit/s after the step up: %v", worst)
 }
 
 // TestNoFurtherProbeOnAFullLink: tc tbf lets a burst of its bucket's depth (3200 bytes here, as the
 // shaped-link runs use) through at once, so a 45 ms probe on a full 500 kbit/s link reads more than the
-// link carries. A probe that filled the path or lost packets must not be followed at once by one at
-// twice its result: behind the tbf such chains sent three or four clusters in a row, each bigger, and
-// their padding was dropped with the media around it.
+// link carries. A probe that filled the path or lost packets has found the capacity: it must not be
+// followed at once by one at twice its result (behind the tbf such chains sent two or three clusters in
+// a row, each bigger, and their padding was dropped with the media around it).
 func TestNoFurtherProbeOnAFullLink(t *testing.T) {
+	found := 0
 	for _, seed := range []uint64{1, 2, 3, 4, 5, 6} {
 		s := newSim(t, Config{}, 500_000, seed)
 		s.queueLimit, s.burst, s.ideal = 6_250, 3_200, 1_800_000
 		s.run(10*time.Second, nil)
-		id0, d0, p0, m0 := s.e.probe.nextID, s.dropped, s.paddingBytes, s.mediaBytes
-		hi := int64(0)
-		s.run(30*time.Second, func() { hi = max(hi, s.e.Estimate()) })
-		clusters := int(s.e.probe.nextID - id0)
-		t.Logf("seed %d: %d clusters, %d packets dropped in 30 s, padding %.1f%% of media, highest estimate %d",
-			seed, clusters, s.dropped-d0, 100*float64(s.paddingBytes-p0)/float64(s.mediaBytes-m0), hi)
-		if clusters > 6 {
-			t.Errorf("seed %d: %d probe clusters in 30 s on a full 500 kbit/s link, want ≤ 6", seed, clusters)
+		p := &s.e.probe
+		var full bool // the last judged cluster filled the path or lost packets
+		judged, judgedAt := uint16(0), time.Duration(0)
+		if !p.cur.open && !p.cur.pending {
+			judged = p.cur.id // judged before the window
 		}
+		for end := s.now + 30*time.Second; s.now < end; {
+			id := p.nextID
+			s.step()
+			c := &p.cur
+			if c.id == id && judged != id && !c.open && !c.pending && c.sentPackets > 0 {
+				judged, judgedAt, full = id, s.now, c.saturated || c.lossy()
+				if full {
+					found++
+				}
+			}
+			if p.nextID != id && judged == id && full && s.now-judgedAt < time.Second {
+				t.Errorf("seed %d: at %v a probe at %.0f bit/s followed one that found no room", seed, s.now, p.cur.bps)
+			}
+		}
+	}
+	t.Logf("%d probes found no room", found)
+	if found == 0 {
+		t.Fatal("no probe filled the path: the test shows nothing")
 	}
 }
