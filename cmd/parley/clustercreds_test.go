@@ -86,3 +86,40 @@ func TestClusterCreds(t *testing.T) {
 		}
 	}
 }
+
+// cluster-creds run again on a folder holding an older Parley's single cluster.creds makes its key
+// the bridge nodes' (their copies keep working), gives cluster.creds a new one, and says so.
+func TestClusterCredsMigratesOldFile(t *testing.T) {
+	dir := t.TempDir()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	old, _ := kp.PublicKey()
+	if err := os.WriteFile(filepath.Join(dir, "cluster.creds"), append([]byte("# Parley cluster credentials\n"), seed...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd("", "cluster-creds", dir, "127.0.0.1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "older Parley") {
+		t.Errorf("the output does not say the old file was migrated: %s", stdout)
+	}
+	pub := func(file string) string {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, err := nkeys.ParseDecoratedNKey(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := kp.PublicKey()
+		return p
+	}
+	if pub("cluster-bridge.creds") != old || pub("cluster.creds") == old {
+		t.Fatalf("bridge key %s, signal key %s; want the old key %s the bridge nodes' only", pub("cluster-bridge.creds"), pub("cluster.creds"), old)
+	}
+}

@@ -19,9 +19,10 @@
 // conference already uses while that bridge lives and does not drain, else a healthy bridge with room
 // in the participant's region, else the least loaded healthy bridge anywhere.
 //
-// Every node authenticates to NATS with the same credentials: an nkey seed (the file cluster.creds a
-// signal node embedding NATS writes into its data folder on first start, with the certificate of the
-// server's TLS key, which the nodes pin: tls.go), or a NATS user credentials file (JWT and seed) for an
-// existing NATS deployment. The embedded server takes TLS connections only and refuses clients
-// without the key.
+// Every node authenticates to NATS with its role's credentials: an nkey seed (cluster.creds for signal
+// nodes and cluster-bridge.creds for bridge nodes, which a signal node embedding NATS writes into its
+// data folder on first start, each with the certificate of the server's TLS key, which the nodes pin:
+// tls.go), or a NATS user credentials file (JWT and seed) for an existing NATS deployment. The NATS
+// servers give each role's key only the subjects its role uses (roles.go). The embedded server takes
+// TLS connections only and refuses clients without one of the keys.
 package cluster

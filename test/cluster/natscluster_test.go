@@ -104,7 +104,7 @@ func startNATSCluster(t *testing.T, exe string) (urls []string, creds, bridgeCre
 	}
 	first, third := dial(urls[0]), dial(urls[2])
 	ch := make(chan *nats.Msg, 64)
-	if _, err := third.ChanSubscribe("probe.routes", ch); err != nil {
+	if _, err := third.ChanSubscribe("parley.probe.routes", ch); err != nil {
 		t.Fatal(err)
 	}
 	if err := third.Flush(); err != nil {
@@ -114,7 +114,7 @@ func startNATSCluster(t *testing.T, exe string) (urls []string, creds, bridgeCre
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for routed := false; !routed; {
-		first.Publish("probe.routes", []byte("hello"))
+		first.Publish("parley.probe.routes", []byte("hello"))
 		select {
 		case <-ch:
 			routed = true
