@@ -12,9 +12,10 @@ import (
 )
 
 // The bot's camera sends the three simulcast encodings of
-// internal/testmedia at 30 fps, as a browser does, and honours the
-// bridge's SenderSourceConstraints (jitsi-dialect.md §6.2, §11.3): with
-// maxHeight N it sends only the encodings no taller than N (the lowest one
+// internal/testmedia at 30 fps, each with its three temporal layers marked
+// in the VP8 payload descriptor (payloader.go), as a browser does, and
+// honours the bridge's SenderSourceConstraints (jitsi-dialect.md §6.2,
+// §11.3): with maxHeight N it sends only the encodings no taller than N (the lowest one
 // when all are taller), none for 0, all for -1; it starts again when N
 // rises. An encoding that starts again, and a keyframe request from the
 // bridge, make every encoding skip to the fixtures' next key frame (the
@@ -159,6 +160,9 @@ func sendVideo(m *session, fx *testmedia.Media, cam *camera, out outgoingFunc) {
 			frame, ok := out(e2ee.ContextCamera, fx.Layers[l][i])
 			if !ok {
 				continue
+			}
+			if m.vp8[l] != nil {
+				m.vp8[l].next(testmedia.Temporal(i))
 			}
 			if err := t.WriteSample(media.Sample{Data: frame, Duration: testmedia.VideoFrameDuration}); err != nil {
 				return

@@ -32,6 +32,7 @@ type session struct {
 	pc    *webrtc.PeerConnection
 	audio *webrtc.TrackLocalStaticSample
 	video [3]*webrtc.TrackLocalStaticSample
+	vp8   [3]*vp8Payloader // each encoding's packetizer (payloader.go)
 	as    *webrtc.RTPSender
 	vs    *webrtc.RTPSender
 	ws    *websocket.Conn
@@ -263,8 +264,11 @@ func (b *Bot) addSenders(m *session) error {
 		return err
 	}
 	for i, rid := range []string{"q", "h", "f"} {
+		p := &vp8Payloader{}
+		m.vp8[i] = p
 		m.video[i], err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
-			b.nick+"-v0", stream, webrtc.WithRTPStreamID(rid))
+			b.nick+"-v0", stream, webrtc.WithRTPStreamID(rid),
+			webrtc.WithPayloader(func(webrtc.RTPCodecCapability) (rtp.Payloader, error) { return p, nil }))
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,8 @@
 // Package testmedia holds pre-encoded media for synthetic participants
 // (`parley bot`), load tools and tests: three VP8 simulcast layers (180p,
-// 360p, 720p) of one test pattern and an Opus tone, each 2 s long, to be
-// looped. Frames are decoded from the embedded IVF and Ogg files once.
+// 360p, 720p) of one test pattern, each with three temporal layers (L1T3,
+// as browsers send), and an Opus tone, about 2 s long, to be looped.
+// Frames are decoded from the embedded IVF and Ogg files once.
 package testmedia
 
 import (
@@ -25,6 +26,29 @@ const (
 	VideoFrameDuration = time.Second / 30
 	AudioFrameDuration = 20 * time.Millisecond
 )
+
+// The video's temporal structure: libvpx's three-layer pattern of period 4,
+// temporal layer ids 0 2 1 2. A TL0 frame references the previous TL0
+// frame; a TL1 frame only TL0; the TL2 frame after a TL0 frame only TL0,
+// the one after a TL1 frame that TL1 frame too. So every TL1 frame and
+// every other TL2 frame is a layer sync frame (RFC 7741 §4.2, Y bit): a
+// receiver that had only lower layers can decode from it. Key frames come
+// at multiples of the period, and every layer has a multiple of it in
+// frames, so looping keeps the pattern. README.md says how the fixtures
+// were made and checked with a real decoder.
+const TemporalPeriod = 4
+
+var temporalPattern = [TemporalPeriod]struct {
+	tid  uint8
+	sync bool
+}{{0, false}, {2, true}, {1, true}, {2, false}}
+
+// Temporal returns frame i's temporal layer id and whether it is a layer
+// sync frame.
+func Temporal(i int) (tid uint8, sync bool) {
+	p := temporalPattern[i%TemporalPeriod]
+	return p.tid, p.sync
+}
 
 // Media is the decoded fixtures.
 type Media struct {
@@ -61,6 +85,14 @@ func load() (*Media, error) {
 			m.KeyFrames = keys
 		} else if len(frames) != len(m.Layers[0]) || fmt.Sprint(keys) != fmt.Sprint(m.KeyFrames) {
 			return nil, fmt.Errorf("testmedia: %s is not aligned with the other layers", name)
+		}
+		if len(frames)%TemporalPeriod != 0 {
+			return nil, fmt.Errorf("testmedia: %s has %d frames, not a multiple of the temporal period", name, len(frames))
+		}
+		for _, k := range keys {
+			if k%TemporalPeriod != 0 {
+				return nil, fmt.Errorf("testmedia: %s has a key frame at %d, not at the start of a temporal period", name, k)
+			}
 		}
 	}
 	var err error
