@@ -228,7 +228,7 @@ func newEndpointState(c *Conference, id string) *Endpoint {
 		e.slotBySSRC[s.ssrc] = s
 	}
 	for i := range b.cfg.VideoSlots {
-		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(), maxLayer: noLayerCap,
+		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(), maxLayer: noLayerCap, maxTemporal: maxTemporal,
 			name: "jvb-v" + strconv.Itoa(i+1), msid: fmt.Sprintf("remote-video-%d remote-video-%d", i, i)}
 		s.rtxSSRC = e.newSSRC()
 		s.proj.clock = 90000

@@ -239,6 +239,9 @@ func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe b
 	if p.resume && sl.proj.stream.is(s) {
 		sl.proj.reset() // audio re-bases at any packet: numbering runs on, time advances by the pause
 	}
+	if d := p.desc(); d != nil && d.hasTID && !sl.proj.temporal(s, p.seq(), d, sl.maxTemporal) {
+		return needKeyframe // a frame above the slot's temporal layer: left out, numbering closed up
+	}
 	out, ok, need := sl.proj.project(s, p.seq(), p.ts(), p.desc(), p.keyframe, p.now)
 	if !ok {
 		if need {

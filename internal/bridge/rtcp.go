@@ -146,7 +146,11 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 		e.b.metrics.dropped.WithLabelValues(dropNACKRepeat).Inc()
 		return
 	}
-	n, ok := s.cache.Get(outSeq-sl.proj.seqOff, e.cacheBuf[:])
+	in, ok := sl.proj.input(outSeq)
+	if !ok {
+		return
+	}
+	n, ok := s.cache.Get(in, e.cacheBuf[:])
 	if !ok {
 		return
 	}
@@ -163,8 +167,11 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 		}
 		d = &vd
 	}
+	if d != nil && d.hasTID && d.tid > sl.proj.tid {
+		return // a packet of a frame left out for its temporal layer, whose place stayed empty (temporal.go)
+	}
 	out, ok := sl.proj.mapOld(s, binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), d)
-	if !ok {
+	if !ok || out.seq != outSeq {
 		return
 	}
 	// Behind a paced link the retransmission waits its turn with the video (pacer.go), numbered when it

@@ -18,12 +18,15 @@ type slot struct {
 	// maxLayer is the highest layer of src the receiver's bandwidth allows (the allocator's target,
 	// congestion.go): noLayerCap without a limit, -1 suspended.
 	maxLayer int
-	proj     projection
-	rtxSeq   uint16
-	red      redHistory // audio slots toward a receiver with RED (red.go)
-	packets  uint32     // sent on ssrc, for sender reports
-	octets   uint32
-	resent   *resendLog // retransmissions on this slot, made at the first (rtcp.go)
+	// maxTemporal is the highest temporal layer of that layer to forward (temporal.go): maxTemporal
+	// unless the receiver's maxFrameRate asks for fewer frames.
+	maxTemporal uint8
+	proj        projection
+	rtxSeq      uint16
+	red         redHistory // audio slots toward a receiver with RED (red.go)
+	packets     uint32     // sent on ssrc, for sender reports
+	octets      uint32
+	resent      *resendLog // retransmissions on this slot, made at the first (rtcp.go)
 }
 
 // resendLog remembers when the last packets retransmitted on a slot went, so that a NACK repeated within
@@ -72,6 +75,14 @@ type projection struct {
 
 	switches      int    // re-bases after the first packet (for tests and logs)
 	lastSwitchSeq uint16 // output sequence number of the last re-base
+
+	// Temporal layers (temporal.go): the highest temporal layer forwarded in the current TL0 period, the
+	// newest input sequence number seen (forwarded or dropped), and the offsets' history since the
+	// re-base, which frames dropped for their temporal layer change.
+	tid     uint8
+	lastIn  uint16
+	dropped droppedFrame
+	offsets *offsetLog
 }
 
 // projected is where one input packet goes on the slot.
@@ -100,10 +111,19 @@ func (p *projection) project(s *inStream, seq uint16, ts uint32, d *vp8Desc, key
 	} else if int16(seq-p.switchSeq) > 8192 {
 		p.switchSeq = seq - 8192 // trail the input so the comparison above survives wrap-around
 	}
-	out.seq = seq + p.seqOff
+	seqOff, picOff := p.seqOff, p.picOff
+	if int16(seq-p.lastIn) > 0 {
+		p.lastIn = seq
+	} else if p.offsets != nil { // late, after frames were dropped: the offsets that held at its place
+		var ok bool
+		if seqOff, picOff, ok = p.offsets.at(seq); !ok {
+			return out, false, false
+		}
+	}
+	out.seq = seq + seqOff
 	out.ts = ts + p.tsOff
 	if d != nil && d.picLen > 0 {
-		out.pic = (d.picID + p.picOff) & picMask(d.picLen)
+		out.pic = (d.picID + picOff) & picMask(d.picLen)
 	}
 	if d != nil && d.tl0Off > 0 {
 		out.tl0 = d.tl0 + p.tl0Off
@@ -127,7 +147,8 @@ func (p *projection) project(s *inStream, seq uint16, ts uint32, d *vp8Desc, key
 // rebase starts projecting stream s at packet (seq, ts): sequence numbers continue from the last one sent,
 // the timestamp advances by the wall-clock time since the last packet, picture ID and TL0PICIDX by one.
 func (p *projection) rebase(s *inStream, seq uint16, ts uint32, d *vp8Desc, now int64) {
-	p.stream, p.switchSeq = s, seq
+	p.stream, p.switchSeq, p.lastIn, p.dropped = s, seq, seq, droppedFrame{}
+	defer p.offsets.reset(seq, p) // the offsets below hold from seq on
 	if !p.started {
 		p.seqOff, p.tsOff, p.picOff, p.tl0Off = 0, 0, 0, 0
 		return
@@ -153,14 +174,32 @@ func (p *projection) rebase(s *inStream, seq uint16, ts uint32, d *vp8Desc, now 
 	}
 }
 
+// input returns the input sequence number of the packet sent as outSeq, for a retransmission; false
+// when it is too old to tell.
+func (p *projection) input(outSeq uint16) (uint16, bool) {
+	if p.offsets != nil {
+		return p.offsets.input(outSeq)
+	}
+	return outSeq - p.seqOff, true
+}
+
 // mapOld maps an already-projected input packet again (a retransmission), without changing state.
 func (p *projection) mapOld(s *inStream, seq uint16, ts uint32, d *vp8Desc) (out projected, ok bool) {
-	if !p.stream.is(s) || int16(seq-p.switchSeq) < 0 || int16(seq+p.seqOff-p.lastSeq) > 0 {
+	if !p.stream.is(s) || int16(seq-p.switchSeq) < 0 || int16(seq-p.lastIn) > 0 {
 		return out, false
 	}
-	out.seq, out.ts = seq+p.seqOff, ts+p.tsOff
+	seqOff, picOff := p.seqOff, p.picOff
+	if p.offsets != nil {
+		if seqOff, picOff, ok = p.offsets.at(seq); !ok {
+			return out, false
+		}
+	}
+	if int16(seq+seqOff-p.lastSeq) > 0 {
+		return out, false
+	}
+	out.seq, out.ts = seq+seqOff, ts+p.tsOff
 	if d != nil && d.picLen > 0 {
-		out.pic = (d.picID + p.picOff) & picMask(d.picLen)
+		out.pic = (d.picID + picOff) & picMask(d.picLen)
 	}
 	if d != nil && d.tl0Off > 0 {
 		out.tl0 = d.tl0 + p.tl0Off

@@ -25,6 +25,9 @@ type vp8Desc struct {
 	picID    uint16
 	tl0Off   int // offset of TL0PICIDX, 0 if absent
 	tl0      uint8
+	hasTID   bool   // T: the frame's temporal layer is known
+	tid      uint8  // temporal layer id (TID), when hasTID
+	sync     bool   // Y: a layer sync frame (it depends only on TL0 frames)
 	height   uint16 // frame height from a key frame's header, 0 when not known
 }
 
@@ -72,6 +75,9 @@ func parseVP8(payload []byte) (vp8Desc, bool) {
 		if x&0x30 != 0 { // T or K
 			if len(payload) < i+1 {
 				return d, false
+			}
+			if x&0x20 != 0 { // T
+				d.hasTID, d.tid, d.sync = true, payload[i]>>6, payload[i]&0x20 != 0
 			}
 			i++
 		}

@@ -87,8 +87,8 @@ func TestTemporalStructure(t *testing.T) {
 				t.Errorf("%s: TL%d up to frame %d, TL%d from there: decodes as the whole stream %v, want %v", name, lower, from, upper, same, want)
 			}
 		}
-		check(0, 0, 0, true) // TL0 alone
-		check(1, 1, 0, true) // TL0 and TL1
+		check(0, 0, 0, true)                                     // TL0 alone
+		check(1, 1, 0, true)                                     // TL0 and TL1
 		for i := TemporalPeriod + 1; i < 2*TemporalPeriod; i++ { // one period, after a first TL0 frame that is not a key frame
 			tid, sync := Temporal(i)
 			if tid == 0 {
