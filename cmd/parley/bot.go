@@ -35,6 +35,7 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 	maxHeight := fs.Int("max-height", def.MaxHeight, "tallest video to receive of each source: -1 no limit, 0 no video")
 	lastN := fs.Int("last-n", def.LastN, "receive video of this many sources at most, -1 all")
 	stage := fs.String("stage", "", "put this `ENDPOINT` (its camera) or source name on stage, in full height")
+	maxFPS := fs.Float64("max-fps", 0, "most frames a second to receive of each source but the stage's (the bridge drops temporal layers): 0 no limit")
 	encrypt := fs.Bool("e2ee", false, "take part in end-to-end encryption (asks for an encrypted room)")
 	passphrase := fs.String("passphrase", "", "mix this passphrase into the end-to-end keys, as a link's #k= (implies --e2ee)")
 	canary := fs.Bool("canary", false, "put a plaintext marker after the clear prefix of every video frame (to look for at the bridge; browsers cannot decode such frames)")
@@ -43,16 +44,19 @@ func botCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *roomURL == "" || *n < 1 || *n > 500 || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: parley bot --url https://HOST:PORT/ROOM [--insecure] [--bots N] [--duration D] [--json]\n"+
-			"                  [--max-height H] [--last-n N] [--stage ENDPOINT] [--e2ee] [--passphrase X] [--canary]")
+			"                  [--max-height H] [--last-n N] [--stage ENDPOINT] [--max-fps F] [--e2ee] [--passphrase X] [--canary]")
 		return 2
 	}
-	constraints := bot.Constraints{MaxHeight: *maxHeight, LastN: *lastN, Stage: *stage}
+	constraints := bot.Constraints{MaxHeight: *maxHeight, LastN: *lastN, Stage: *stage, MaxFrameRate: *maxFPS}
 	switch err := constraints.Validate(); {
 	case errors.Is(err, bot.ErrMaxHeight):
 		fmt.Fprintf(stderr, "parley bot: --max-height %d: %v\n", *maxHeight, bot.ErrMaxHeight)
 		return 2
 	case errors.Is(err, bot.ErrLastN):
 		fmt.Fprintf(stderr, "parley bot: --last-n %d: %v\n", *lastN, bot.ErrLastN)
+		return 2
+	case errors.Is(err, bot.ErrFrameRate):
+		fmt.Fprintf(stderr, "parley bot: --max-fps %v: %v\n", *maxFPS, bot.ErrFrameRate)
 		return 2
 	}
 	level := slog.LevelWarn

@@ -72,9 +72,10 @@ func TestConstraintsMessage(t *testing.T) {
 		c    Constraints
 		want string
 	}{
-		{DefaultConstraints(), `{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"onStageSources":[],"defaultConstraints":{"maxHeight":720},"constraints":{}}`},
-		{Constraints{MaxHeight: 180, LastN: 2, Stage: "77aa01bc"}, `{"colibriClass":"ReceiverVideoConstraints","lastN":2,"onStageSources":["77aa01bc-v0"],"defaultConstraints":{"maxHeight":180},"constraints":{"77aa01bc-v0":{"maxHeight":-1}}}`},
-		{Constraints{MaxHeight: 0, LastN: -1, Stage: "77aa01bc-v1"}, `{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"onStageSources":["77aa01bc-v1"],"defaultConstraints":{"maxHeight":0},"constraints":{"77aa01bc-v1":{"maxHeight":-1}}}`},
+		{DefaultConstraints(), `{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"onStageSources":[],"defaultConstraints":{"maxHeight":720,"maxFrameRate":-1},"constraints":{}}`},
+		{Constraints{MaxHeight: 180, LastN: 2, Stage: "77aa01bc"}, `{"colibriClass":"ReceiverVideoConstraints","lastN":2,"onStageSources":["77aa01bc-v0"],"defaultConstraints":{"maxHeight":180,"maxFrameRate":-1},"constraints":{"77aa01bc-v0":{"maxHeight":-1,"maxFrameRate":-1}}}`},
+		{Constraints{MaxHeight: 0, LastN: -1, Stage: "77aa01bc-v1"}, `{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"onStageSources":["77aa01bc-v1"],"defaultConstraints":{"maxHeight":0,"maxFrameRate":-1},"constraints":{"77aa01bc-v1":{"maxHeight":-1,"maxFrameRate":-1}}}`},
+		{Constraints{MaxHeight: 180, LastN: -1, MaxFrameRate: 15}, `{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"onStageSources":[],"defaultConstraints":{"maxHeight":180,"maxFrameRate":15},"constraints":{}}`},
 	} {
 		var got, want any
 		json.Unmarshal(c.c.message(), &got)
@@ -88,6 +89,9 @@ func TestConstraintsMessage(t *testing.T) {
 	}
 	if err := (Constraints{MaxHeight: 180, LastN: -3}).Validate(); !errors.Is(err, ErrLastN) {
 		t.Errorf("last-n -3: %v", err)
+	}
+	if err := (Constraints{MaxHeight: 180, LastN: -1, MaxFrameRate: -15}).Validate(); !errors.Is(err, ErrFrameRate) {
+		t.Errorf("negative frame rate: %v", err)
 	}
 	if err := (Constraints{MaxHeight: 0, LastN: 0}).Validate(); err != nil {
 		t.Errorf("no video at all: %v", err)

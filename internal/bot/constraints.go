@@ -24,6 +24,10 @@ type Constraints struct {
 	// Stage is a source name, or an endpoint id for its camera
 	// (ENDPOINT-v0), to put on stage; "" none.
 	Stage string
+	// MaxFrameRate is the default maxFrameRate, frames a second, of every
+	// source but the stage's; 0 no limit. The bridge forwards the temporal
+	// layers within it (senders at 30 fps with three: 7.5, 15 or 30).
+	MaxFrameRate float64
 }
 
 // DefaultConstraints asks for every source up to 720p.
@@ -33,16 +37,20 @@ func DefaultConstraints() Constraints { return Constraints{MaxHeight: 720, LastN
 var (
 	ErrMaxHeight = errors.New("must be -1 (no limit), 0 (no video) or a height in pixels")
 	ErrLastN     = errors.New("must be -1 (every source) or a number of sources")
+	ErrFrameRate = errors.New("must be 0 (no limit) or a number of frames a second")
 )
 
 // Validate reports a value the bridge would not take; the error wraps
-// ErrMaxHeight or ErrLastN.
+// ErrMaxHeight, ErrLastN or ErrFrameRate.
 func (c Constraints) Validate() error {
 	if c.MaxHeight < -1 {
 		return fmt.Errorf("bot: max height %d: %w", c.MaxHeight, ErrMaxHeight)
 	}
 	if c.LastN < -1 {
 		return fmt.Errorf("bot: last-n %d: %w", c.LastN, ErrLastN)
+	}
+	if c.MaxFrameRate < 0 || c.MaxFrameRate != c.MaxFrameRate {
+		return fmt.Errorf("bot: max frame rate %v: %w", c.MaxFrameRate, ErrFrameRate)
 	}
 	return nil
 }
@@ -61,7 +69,12 @@ func (c Constraints) StageSource() string {
 // fields a message has).
 func (c Constraints) message() []byte {
 	type constraint struct {
-		MaxHeight int `json:"maxHeight"`
+		MaxHeight    int     `json:"maxHeight"`
+		MaxFrameRate float64 `json:"maxFrameRate"` // -1 no limit
+	}
+	fps := c.MaxFrameRate
+	if fps <= 0 {
+		fps = -1
 	}
 	msg := struct {
 		Class       string                `json:"colibriClass"`
@@ -69,11 +82,11 @@ func (c Constraints) message() []byte {
 		OnStage     []string              `json:"onStageSources"`
 		Default     constraint            `json:"defaultConstraints"`
 		Constraints map[string]constraint `json:"constraints"`
-	}{Class: "ReceiverVideoConstraints", LastN: c.LastN, OnStage: []string{}, Default: constraint{c.MaxHeight},
+	}{Class: "ReceiverVideoConstraints", LastN: c.LastN, OnStage: []string{}, Default: constraint{c.MaxHeight, fps},
 		Constraints: map[string]constraint{}}
 	if s := c.StageSource(); s != "" {
 		msg.OnStage = append(msg.OnStage, s)
-		msg.Constraints[s] = constraint{-1}
+		msg.Constraints[s] = constraint{-1, -1}
 	}
 	data, _ := json.Marshal(msg)
 	return data

@@ -37,12 +37,13 @@ type vp8Packet struct {
 	height  int
 	padding bool   // no payload (a bandwidth probe): part of no frame
 	payload []byte // the VP8 payload after the descriptor, kept only to decrypt
+	pic     int    // the 15-bit picture ID, -1 when the descriptor has none or a 7-bit one
 }
 
 // parseVP8 reads the payload descriptor and, on a key frame's first
 // packet, the frame size; false when the payload is not VP8.
 func parseVP8(p *rtp.Packet) (vp8Packet, bool) {
-	v := vp8Packet{ts: p.Timestamp, marker: p.Marker}
+	v := vp8Packet{ts: p.Timestamp, marker: p.Marker, pic: -1}
 	if len(p.Payload) == 0 {
 		v.padding = true
 		return v, true
@@ -53,6 +54,9 @@ func parseVP8(p *rtp.Packet) (vp8Packet, bool) {
 	}
 	v.start = d.S == 1 && d.PID == 0
 	v.payload = d.Payload
+	if d.I == 1 && p.Payload[2]&0x80 != 0 { // I: the picture ID follows the two first bytes; M: 15 bits
+		v.pic = int(d.PictureID)
+	}
 	if v.start && len(d.Payload) > 0 && d.Payload[0]&1 == 0 {
 		v.key = true
 		v.width, v.height, _ = keyFrameSize(d.Payload)
@@ -81,6 +85,7 @@ type frameEvent struct {
 	dropped   int  // frames given up (when not complete)
 	decodable bool
 	key       bool
+	picJump   bool // its picture ID does not follow the previous frame's, though no frame was lost between
 	width     int
 	height    int
 	at        time.Time // when it became complete or was given up
@@ -95,13 +100,16 @@ type frameAssembler struct {
 	highest  uint64
 	chainOK  bool      // every frame since the last key frame was decodable
 	gapSince time.Time // when the assembler started waiting at a gap; zero when not waiting
+	// lastPic is the last complete frame's picture ID, -1 when unknown or frames were given up since:
+	// a sender numbers its frames one by one, and so must a bridge that leaves some out.
+	lastPic int
 	// open, with end-to-end encryption, decrypts a complete frame; a frame
 	// it refuses is never decoded and breaks the chain to the next key frame.
 	open func(frame []byte) bool
 }
 
 func newFrameAssembler() *frameAssembler {
-	return &frameAssembler{pkts: map[uint64]vp8Packet{}}
+	return &frameAssembler{pkts: map[uint64]vp8Packet{}, lastPic: -1}
 }
 
 // push adds the packet with extended sequence number ext, arrived at now,
@@ -188,6 +196,8 @@ func (a *frameAssembler) complete(first vp8Packet, last uint64, now time.Time) f
 		}
 	}
 	ev := frameEvent{complete: true, decrypted: a.open != nil, key: first.key, width: first.width, height: first.height, at: now}
+	ev.picJump = a.lastPic >= 0 && first.pic >= 0 && first.pic != (a.lastPic+1)&0x7fff
+	a.lastPic = first.pic
 	if first.key {
 		a.chainOK = true
 	}
@@ -251,7 +261,7 @@ func (a *frameAssembler) drop(to uint64, now time.Time) frameEvent {
 			delete(a.pkts, s)
 		}
 	}
-	a.next, a.gapSince, a.chainOK = to, time.Time{}, false
+	a.next, a.gapSince, a.chainOK, a.lastPic = to, time.Time{}, false, -1
 	return frameEvent{at: now, dropped: max(len(seen), 1)}
 }
 

@@ -461,3 +461,42 @@ func TestCutFrame(t *testing.T) {
 		t.Errorf("%d lost, feedback %+v for a cut frame followed by a key frame", st.PacketsLost, fb)
 	}
 }
+
+// A frame whose 15-bit picture ID does not follow the previous complete
+// frame's counts as a jump; after frames were given up it does not (they
+// took the missing IDs).
+func TestPictureIDJumps(t *testing.T) {
+	a := newFrameAssembler()
+	now := time.Unix(100, 0)
+	var seq uint64
+	push := func(pic int, key bool) []frameEvent {
+		p := vp8Packet{ts: uint32(seq) * 3000, start: true, marker: true, key: key, pic: pic}
+		seq++
+		return a.push(seq, p, now)
+	}
+	jumps := 0
+	for _, pic := range []int{10, 11, 13, 14, 0x7fff} {
+		for _, ev := range push(pic, pic == 10) {
+			if ev.picJump {
+				jumps++
+			}
+		}
+	}
+	if jumps != 2 {
+		t.Fatalf("%d jumps, want 2 (11 → 13, 14 → 32767)", jumps)
+	}
+	// Wrap-around is no jump.
+	if ev := push(0, false); len(ev) != 1 || ev[0].picJump {
+		t.Fatalf("32767 → 0: %+v", ev)
+	}
+	// A frame given up (sequence number 8 never comes) takes the next ID.
+	seq++
+	now = now.Add(time.Second)
+	evs := push(2, false)
+	evs = append(evs, a.drain(now.Add(time.Second))...)
+	for _, ev := range evs {
+		if ev.picJump {
+			t.Fatalf("a jump after a lost frame: %+v", evs)
+		}
+	}
+}

@@ -97,6 +97,7 @@ type sourceState struct {
 	jitterMs    float64 // of the last stream
 
 	frames, keyFrames, dropped, decodeErrors int
+	picJumps                                 int
 	decrypted, decryptFailed                 int
 	keptBack                                 int // packets Pion kept back too long, dropped unread (arrived)
 	width, height                            int
@@ -303,6 +304,9 @@ func (s *sourceState) noteFrame(f frameEvent) {
 	if f.decrypted {
 		s.decrypted++
 	}
+	if f.picJump {
+		s.picJumps++
+	}
 	switch {
 	case f.failed:
 		s.decryptFailed++
@@ -351,7 +355,7 @@ func (s *sourceState) stats() SourceStats {
 	if s.kind != "video" {
 		return st
 	}
-	v := &VideoStats{Frames: s.frames, KeyFrames: s.keyFrames, FramesDropped: s.dropped, DecodeErrors: s.decodeErrors,
+	v := &VideoStats{Frames: s.frames, KeyFrames: s.keyFrames, FramesDropped: s.dropped, DecodeErrors: s.decodeErrors, PictureIDJumps: s.picJumps,
 		Freezes: s.freeze.count, FreezeMs: float64(s.freeze.total) / float64(time.Millisecond),
 		Width: s.width, Height: s.height, KeyFrameRequests: s.plis}
 	v.FreezeLog = append([]Freeze(nil), s.freeze.recent...)

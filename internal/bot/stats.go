@@ -72,6 +72,11 @@ type VideoStats struct {
 	// that a decoder could not decode.
 	FramesDropped int `json:"framesDropped"`
 	DecodeErrors  int `json:"decodeErrors"`
+	// PictureIDJumps counts the complete frames whose VP8 picture ID did
+	// not follow the previous frame's with no frame lost between: a
+	// receiver's decoder would wait for frames that never come (a bridge
+	// that leaves out temporal layers must number the rest one by one).
+	PictureIDJumps int `json:"pictureIdJumps"`
 	// Freezes and FreezeMs are W3C webrtc-stats' freezeCount and
 	// totalFreezesDuration over the decodable frames.
 	Freezes  int     `json:"freezes"`

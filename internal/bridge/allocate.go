@@ -15,8 +15,10 @@ type limits struct {
 	lastN         int
 	defaultHeight int
 	heights       map[string]int // source name → maxHeight (-1 unlimited, 0 off)
-	first         []string       // on-stage then selected source names
-	speakers      []string       // endpoint IDs, dominant speaker first
+	defaultFPS    float64
+	fps           map[string]float64 // source name → maxFrameRate (-1 unlimited)
+	first         []string           // on-stage then selected source names
+	speakers      []string           // endpoint IDs, dominant speaker first
 }
 
 // limitsOf reads r's bridge-channel settings and its conference's speech order. It takes the channel's
@@ -25,12 +27,13 @@ type limits struct {
 func (r *Endpoint) limitsOf() limits {
 	r.ch.mu.Lock()
 	s := &r.ch.settings
-	l := limits{lastN: s.LastN, defaultHeight: s.DefaultMaxHeight, heights: s.Constraints}
+	l := limits{lastN: s.LastN, defaultHeight: s.DefaultMaxHeight, heights: s.Constraints,
+		defaultFPS: s.DefaultMaxFrameRate, fps: s.FrameRates}
 	if len(s.OnStageSources)+len(s.SelectedSources) > 0 {
 		l.first = make([]string, 0, len(s.OnStageSources)+len(s.SelectedSources))
 		l.first = append(append(l.first, s.OnStageSources...), s.SelectedSources...)
 	}
-	r.ch.mu.Unlock() // s.Constraints is replaced, never changed in place
+	r.ch.mu.Unlock() // s.Constraints and s.FrameRates are replaced, never changed in place
 	if l.lastN >= 0 {
 		dom, prev := r.conf.speech.current()
 		if dom != "" {
@@ -49,6 +52,15 @@ func (r *Endpoint) applyLimitsLocked() {
 			return h
 		}
 		return l.defaultHeight
+	}
+	for _, sl := range r.videoSlots {
+		if sl.src != nil {
+			fps, ok := l.fps[sl.src.name]
+			if !ok {
+				fps = l.defaultFPS
+			}
+			sl.maxTemporal = temporalFor(fps)
+		}
 	}
 	if l.lastN < 0 {
 		for _, sl := range r.videoSlots {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -153,7 +154,7 @@ type channel struct {
 
 func (ch *channel) init() {
 	ch.settings = ReceiverSettings{LastN: -1, DefaultMaxHeight: 180, Constraints: map[string]int{},
-		SourceVideoTypes: map[string]string{}}
+		DefaultMaxFrameRate: -1, FrameRates: map[string]float64{}, SourceVideoTypes: map[string]string{}}
 }
 
 // attach makes ws the current transport and returns the one it replaces.
@@ -349,11 +350,17 @@ func (e *Endpoint) onReceiverConstraints(m *receiverVideoConstraints) {
 	if m.DefaultConstraints != nil && m.DefaultConstraints.MaxHeight != nil {
 		s.DefaultMaxHeight = *m.DefaultConstraints.MaxHeight
 	}
+	if m.DefaultConstraints != nil && m.DefaultConstraints.MaxFrameRate != nil {
+		s.DefaultMaxFrameRate = *m.DefaultConstraints.MaxFrameRate
+	}
 	if m.Constraints != nil && len(m.Constraints) <= 256 {
-		s.Constraints = map[string]int{}
+		s.Constraints, s.FrameRates = map[string]int{}, map[string]float64{}
 		for name, c := range m.Constraints {
 			if c.MaxHeight != nil {
 				s.Constraints[name] = *c.MaxHeight
+			}
+			if c.MaxFrameRate != nil {
+				s.FrameRates[name] = *c.MaxFrameRate
 			}
 		}
 	}
@@ -389,6 +396,7 @@ func (b *Bridge) Settings(conferenceID, endpointID string) (ReceiverSettings, er
 	for k, v := range e.ch.settings.Constraints {
 		s.Constraints[k] = v
 	}
+	s.FrameRates = maps.Clone(e.ch.settings.FrameRates)
 	s.SourceVideoTypes = make(map[string]string, len(e.ch.settings.SourceVideoTypes))
 	for k, v := range e.ch.settings.SourceVideoTypes {
 		s.SourceVideoTypes[k] = v

@@ -88,6 +88,10 @@ type ReceiverSettings struct {
 	OnStageSources   []string
 	DefaultMaxHeight int
 	Constraints      map[string]int // source name → maxHeight
-	ConstraintsSeen  bool
-	SourceVideoTypes map[string]string
+	// DefaultMaxFrameRate and FrameRates are the maxFrameRate of the default constraints and of each
+	// source's: -1 no limit (temporal.go: a slot forwards the temporal layers within it).
+	DefaultMaxFrameRate float64
+	FrameRates          map[string]float64
+	ConstraintsSeen     bool
+	SourceVideoTypes    map[string]string
 }

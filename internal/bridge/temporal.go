@@ -19,6 +19,19 @@ package bridge
 // maxTemporal is a slot's temporal target when nothing limits it: every layer.
 const maxTemporal = 2
 
+// temporalFor is the highest temporal layer within a receiver's maxFrameRate fps (negative: no limit),
+// for the L1T3 senders browsers are at 30 frames a second: TL0 7.5, TL1 15, TL2 30; at least TL0.
+func temporalFor(fps float64) uint8 {
+	switch {
+	case fps < 0 || fps >= 30:
+		return maxTemporal
+	case fps >= 15:
+		return 1
+	default:
+		return 0
+	}
+}
+
 // droppedFrame is the last frame the projection dropped, so that its packets close up the picture IDs once.
 type droppedFrame struct {
 	pic uint16
