@@ -20,7 +20,7 @@ func TestSmallClass(t *testing.T) {
 		t.Skip("runs four bots for a quarter of a minute")
 	}
 	srv := xmpptest.Start(t, nil)
-	o := Options{Server: "https://" + srv.HTTP, Students: 3, LastN: -1, ThumbHeight: 180, Speakers: 2,
+	o := Options{Server: "https://" + srv.HTTP, Students: 3, LastN: -1, ThumbHeight: 180, ThumbFPS: 15, Speakers: 2,
 		Duration: 3 * time.Second, JoinGap: 50 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -44,6 +44,10 @@ func TestSmallClass(t *testing.T) {
 	for _, r := range res.Receivers[1:] {
 		if r.StageFrames == 0 || r.StageHeight <= 180 || r.Thumbnails != 2 {
 			t.Errorf("student %s: %d stage frames at %dp, %d thumbnails; want the teacher taller than 180p and 2 thumbnails", r.Endpoint, r.StageFrames, r.StageHeight, r.Thumbnails)
+		}
+		// Thumbnails at 15 fps: about half the stage's frames each.
+		if per := float64(r.ThumbFrames) / float64(r.Thumbnails); per > 0.7*float64(r.StageFrames) || per < 0.3*float64(r.StageFrames) {
+			t.Errorf("student %s: %.0f frames per thumbnail beside %d of the stage; want about half", r.Endpoint, per, r.StageFrames)
 		}
 	}
 	for _, rep := range res.Reports[1:] {

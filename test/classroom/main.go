@@ -4,9 +4,9 @@
 // process, against one `parley serve` in another (so that its CPU time is
 // the server's alone).
 //
-// Every student has the teacher's camera on stage (as tall as it comes) and
-// asks for the other sources at -thumb-height, -last-n of them; the teacher
-// sees the class as thumbnails likewise. The first -speakers participants
+// Every student has the teacher's camera on stage (as tall and as fast as it
+// comes) and asks for the other sources at -thumb-height and -thumb-fps,
+// -last-n of them; the teacher sees the class as thumbnails likewise. The first -speakers participants
 // (the teacher first) speak; the others are muted (their audio level says
 // silence, so the bridge forwards the few loudest). Bots send what
 // SenderSourceConstraints let them: the students only their lowest layer,
@@ -59,6 +59,7 @@ func main() {
 	flag.IntVar(&o.Students, "students", 49, "students in the class (the teacher is one more)")
 	flag.IntVar(&o.LastN, "last-n", 20, "video of this many sources per participant at most, -1 all")
 	flag.IntVar(&o.ThumbHeight, "thumb-height", 180, "the height every participant asks for of the sources not on its stage")
+	flag.Float64Var(&o.ThumbFPS, "thumb-fps", 15, "the frame rate every participant asks for of the sources not on its stage (0: no limit)")
 	flag.IntVar(&o.Speakers, "speakers", 3, "participants that speak, the teacher first; the others are muted")
 	flag.DurationVar(&o.Duration, "duration", 5*time.Minute, "the measured window")
 	flag.DurationVar(&o.JoinGap, "join-gap", 100*time.Millisecond, "time between two students' joins")
@@ -107,6 +108,7 @@ type Options struct {
 	Students    int
 	LastN       int
 	ThumbHeight int
+	ThumbFPS    float64
 	Speakers    int
 	Duration    time.Duration
 	JoinGap     time.Duration
@@ -158,6 +160,7 @@ type Receiver struct {
 	// the window; ThumbFreezes their freezes, MaxThumbFreezes the most of
 	// one stream.
 	Thumbnails      int `json:"thumbnails"`
+	ThumbFrames     int `json:"thumbFrames"`
 	ThumbFreezes    int `json:"thumbFreezes"`
 	MaxThumbFreezes int `json:"maxThumbFreezes"`
 	// AudioStreams counts the remote audio sources forwarded steadily: at
@@ -178,7 +181,7 @@ func Measure(ctx context.Context, o Options) (*Results, error) {
 	}
 	url := strings.TrimSuffix(o.Server, "/") + "/classroom-" + fmt.Sprint(time.Now().UnixNano()%1e6)
 	opts := func(i int, stage string) bot.Options {
-		c := bot.Constraints{MaxHeight: o.ThumbHeight, LastN: o.LastN, Stage: stage}
+		c := bot.Constraints{MaxHeight: o.ThumbHeight, LastN: o.LastN, Stage: stage, MaxFrameRate: o.ThumbFPS}
 		name := "teacher"
 		if i > 0 {
 			name = fmt.Sprintf("student %d", i)
@@ -316,6 +319,7 @@ func received(before, after bot.Report, teacher, stage string, window time.Durat
 			}
 			if frames > 0 {
 				r.Thumbnails++
+				r.ThumbFrames += frames
 				r.ThumbFreezes += freezes
 				r.MaxThumbFreezes = max(r.MaxThumbFreezes, freezes)
 			}
@@ -342,7 +346,7 @@ func (r *Results) print(w io.Writer) {
 	var worstLoss float64
 	var worst string
 	stageFreezes, stageFramesMin, thumbs, thumbFreezes, maxThumb, heightMin := 0, -1, 0, 0, 0, -1
-	audioMax, stopped := 0, 0
+	audioMax, stopped, thumbFrames := 0, 0, 0
 	var longest time.Duration
 	for i, rc := range r.Receivers {
 		if rc.Expected > 0 {
@@ -364,6 +368,7 @@ func (r *Results) print(w io.Writer) {
 			}
 		}
 		thumbs += rc.Thumbnails
+		thumbFrames += rc.ThumbFrames
 		thumbFreezes += rc.ThumbFreezes
 		maxThumb = max(maxThumb, rc.MaxThumbFreezes)
 		audioMax = max(audioMax, rc.AudioStreams)
@@ -379,8 +384,8 @@ func (r *Results) print(w io.Writer) {
 	if thumbs > 0 {
 		perFive = float64(thumbFreezes) / float64(thumbs) * (300 / secs)
 	}
-	fmt.Fprintf(w, "thumbnails: %d streams, %d freezes (%.2f per stream per 5 min), at most %d in one stream; at most %d audio streams forwarded steadily to one receiver\n",
-		thumbs, thumbFreezes, perFive, maxThumb, audioMax)
+	fmt.Fprintf(w, "thumbnails: %d streams at %.1f fps on average, %d freezes (%.2f per stream per 5 min), at most %d in one stream; at most %d audio streams forwarded steadily to one receiver\n",
+		thumbs, float64(thumbFrames)/float64(max(thumbs, 1))/secs, thumbFreezes, perFive, maxThumb, audioMax)
 	if r.Allocs > 0 {
 		fmt.Fprintf(w, "allocation p50 %v, p99 %v over %.0f allocations\n", time.Duration(r.AllocP50), time.Duration(r.AllocP99), r.Allocs)
 	} else {
