@@ -59,7 +59,7 @@ func (r *Endpoint) applyLimitsLocked() {
 			if !ok {
 				fps = l.defaultFPS
 			}
-			sl.maxTemporal = temporalFor(fps)
+			sl.setTemporal(temporalFor(fps), sl.allocTemporal)
 		}
 	}
 	if l.lastN < 0 {

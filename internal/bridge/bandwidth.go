@@ -80,11 +80,8 @@ func (r *Endpoint) allocate(now time.Time) {
 	settings.MaxHeight = ba.heights
 	res := ba.a.Allocate(ba.sources, ba.speakers, settings, bwe, nowNs)
 	for i, al := range res.Sources {
-		if sl := ba.slots[i]; sl.maxLayer != al.Target {
-			if sl.maxLayer != noLayerCap {
-				r.b.metrics.layerCaps.Inc()
-			}
-			sl.maxLayer = al.Target
+		if ba.slots[i].applyTarget(ba.sources[i].Layers, al.Target) {
+			r.b.metrics.layerCaps.Inc()
 		}
 	}
 	fwd := r.forwardedLocked()
@@ -96,6 +93,22 @@ func (r *Endpoint) allocate(now time.Time) {
 	r.allocTarget.Store(res.TargetBps + audio)
 	r.allocIdeal.Store(res.IdealBps + audio)
 	r.ch.sendForwarded(fwd)
+}
+
+// applyTarget limits the slot to layers[target] (the allocator's target, -1 suspended): its simulcast
+// encoding and temporal layer. It reports a change from an earlier limit; sendMu is held.
+func (sl *slot) applyTarget(layers []alloc.Layer, target int) (changed bool) {
+	enc, tid := -1, uint8(maxTemporal)
+	if target >= 0 {
+		enc, tid = layers[target].Encoding, uint8(layers[target].Temporal)
+	}
+	if sl.maxLayer == enc && sl.allocTemporal == tid {
+		return false
+	}
+	changed = sl.maxLayer != noLayerCap
+	sl.maxLayer = enc
+	sl.setTemporal(sl.fpsTemporal, tid)
+	return changed
 }
 
 // allocSettings reads r's on-stage and selected sources and the speech order; the slots' heights
@@ -115,7 +128,8 @@ func (r *Endpoint) allocSettings() alloc.Settings {
 }
 
 // collect describes r's mapped video slots to the allocator: one layer per simulcast encoding with its
-// measured bit rate; sendMu is held.
+// measured bit rate or, for an encoding with temporal layers, one per temporal layer within the slot's
+// frame rate, with the rates of the temporal layers up to it (at 7.5, 15 and 30 fps); sendMu is held.
 func (ba *bwAlloc) collect(slots []*slot, now int64) {
 	ba.sources, ba.slots, ba.layers = ba.sources[:0], ba.slots[:0], ba.layers[:0]
 	clear(ba.heights)
@@ -130,8 +144,17 @@ func (ba *bwAlloc) collect(slots []*slot, now int64) {
 			if len(src.layers) > 1 {
 				active = active && now-s.seen.Load() < staleLayer
 			}
-			ba.layers = append(ba.layers, alloc.Layer{Encoding: i, Temporal: 2, Height: src.layerHeight(i),
-				FPS: 30, Bps: s.rate.bps.Load(), Active: active})
+			if !s.layered.Load() {
+				ba.layers = append(ba.layers, alloc.Layer{Encoding: i, Temporal: maxTemporal, Height: src.layerHeight(i),
+					FPS: 30, Bps: s.rate.bps.Load(), Active: active})
+				continue
+			}
+			var bps int64
+			for t := range int(sl.fpsTemporal) + 1 {
+				bps += s.tidRate[t].bps.Load()
+				ba.layers = append(ba.layers, alloc.Layer{Encoding: i, Temporal: t, Height: src.layerHeight(i),
+					FPS: 30 / float64(int(1)<<(maxTemporal-t)), Bps: bps, Active: active && bps > 0})
+			}
 		}
 		ba.sources = append(ba.sources, alloc.Source{ID: src.name, Owner: src.owner.id,
 			Desktop: src.videoType == "desktop", Layers: ba.layers[start:len(ba.layers):len(ba.layers)]})

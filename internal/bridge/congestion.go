@@ -219,6 +219,11 @@ func (c *Conference) measureRates(members []*Endpoint) {
 		for _, s := range *e.inbound.Load() {
 			if !s.rtx {
 				s.rate.sample(s.bytes.Load(), probeTick*allocTicks)
+				if s.layered.Load() {
+					for t := range s.tidRate {
+						s.tidRate[t].sample(s.tidBytes[t].Load(), probeTick*allocTicks)
+					}
+				}
 			}
 		}
 	}

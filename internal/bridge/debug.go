@@ -58,12 +58,17 @@ type egressBytes struct{ total, retransmitted, padding int64 }
 
 // SlotDebug is one video slot of a receiver.
 type SlotDebug struct {
-	Name      string  `json:"name"`
-	Source    string  `json:"source,omitempty"`
-	MaxHeight int     `json:"maxHeight"` // from constraints and last-N: -1 unlimited, 0 off
-	MaxLayer  int     `json:"maxLayer"`  // from bandwidth: -1 suspended, -2 not limited
-	Layer     int     `json:"layer"`     // the layer being forwarded, -1 none
-	LayerBps  []int64 `json:"layerBps,omitempty"`
+	Name      string `json:"name"`
+	Source    string `json:"source,omitempty"`
+	MaxHeight int    `json:"maxHeight"` // from constraints and last-N: -1 unlimited, 0 off
+	MaxLayer  int    `json:"maxLayer"`  // from bandwidth: -1 suspended, -2 not limited
+	Layer     int    `json:"layer"`     // the layer being forwarded, -1 none
+	// Temporal is the highest temporal layer forwarded (temporal.go), FPSTemporal and AllocTemporal
+	// what the receiver's frame rate and bandwidth allow.
+	Temporal      uint8   `json:"temporal"`
+	FPSTemporal   uint8   `json:"fpsTemporal"`
+	AllocTemporal uint8   `json:"allocTemporal"`
+	LayerBps      []int64 `json:"layerBps,omitempty"`
 }
 
 // Debug returns the bridge's DebugState.
@@ -102,7 +107,8 @@ func (r *Endpoint) debug() EndpointDebug {
 	d.Forwarded = r.forwardedLocked()
 	d.Egress = EgressDebug{Bytes: r.egress.total, RetransmittedBytes: r.egress.retransmitted, PaddingBytes: r.egress.padding}
 	for _, sl := range r.videoSlots {
-		sd := SlotDebug{Name: sl.name, MaxHeight: sl.maxHeight, MaxLayer: sl.maxLayer, Layer: -1}
+		sd := SlotDebug{Name: sl.name, MaxHeight: sl.maxHeight, MaxLayer: sl.maxLayer, Layer: -1,
+			Temporal: sl.maxTemporal, FPSTemporal: sl.fpsTemporal, AllocTemporal: sl.allocTemporal}
 		if sl.maxLayer == noLayerCap {
 			sd.MaxLayer = -2
 		}

@@ -228,9 +228,10 @@ func newEndpointState(c *Conference, id string) *Endpoint {
 		e.slotBySSRC[s.ssrc] = s
 	}
 	for i := range b.cfg.VideoSlots {
-		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(), maxLayer: noLayerCap, maxTemporal: maxTemporal,
+		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(), maxLayer: noLayerCap,
 			name: "jvb-v" + strconv.Itoa(i+1), msid: fmt.Sprintf("remote-video-%d remote-video-%d", i, i)}
 		s.rtxSSRC = e.newSSRC()
+		s.setTemporal(maxTemporal, maxTemporal)
 		s.proj.clock = 90000
 		e.videoSlots = append(e.videoSlots, s)
 		e.slotBySSRC[s.ssrc] = s

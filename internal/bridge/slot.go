@@ -18,15 +18,21 @@ type slot struct {
 	// maxLayer is the highest layer of src the receiver's bandwidth allows (the allocator's target,
 	// congestion.go): noLayerCap without a limit, -1 suspended.
 	maxLayer int
-	// maxTemporal is the highest temporal layer of that layer to forward (temporal.go): maxTemporal
-	// unless the receiver's maxFrameRate asks for fewer frames.
-	maxTemporal uint8
-	proj        projection
-	rtxSeq      uint16
-	red         redHistory // audio slots toward a receiver with RED (red.go)
-	packets     uint32     // sent on ssrc, for sender reports
-	octets      uint32
-	resent      *resendLog // retransmissions on this slot, made at the first (rtcp.go)
+	// maxTemporal is the highest temporal layer of that layer to forward (temporal.go): the lower of
+	// fpsTemporal, what the receiver's maxFrameRate allows (allocate.go), and allocTemporal, what its
+	// bandwidth allows (the allocator's target).
+	maxTemporal, fpsTemporal, allocTemporal uint8
+	proj                                    projection
+	rtxSeq                                  uint16
+	red                                     redHistory // audio slots toward a receiver with RED (red.go)
+	packets                                 uint32     // sent on ssrc, for sender reports
+	octets                                  uint32
+	resent                                  *resendLog // retransmissions on this slot, made at the first (rtcp.go)
+}
+
+// setTemporal sets the slot's temporal limits from its receiver's frame rate and bandwidth; sendMu is held.
+func (sl *slot) setTemporal(fps, bandwidth uint8) {
+	sl.fpsTemporal, sl.allocTemporal, sl.maxTemporal = fps, bandwidth, min(fps, bandwidth)
 }
 
 // resendLog remembers when the last packets retransmitted on a slot went, so that a NACK repeated within

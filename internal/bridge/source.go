@@ -78,6 +78,11 @@ type streamState struct {
 	// it for the layer's bit rate).
 	bytes atomic.Uint64
 	rate  rateMeter // bit rate from bytes (congestion loop)
+	// The same per VP8 temporal layer (temporal.go), once a frame above TL0 said the stream has them
+	// (layered).
+	tidBytes [maxTemporal + 1]atomic.Uint64
+	tidRate  [maxTemporal + 1]rateMeter
+	layered  atomic.Bool
 	// silentRun counts consecutive audio packets whose level said silence (owner's reader goroutine).
 	silentRun int
 
@@ -110,10 +115,16 @@ func (s *inStream) noteSeq(seq uint16) {
 const staleLayer = int64(500 * time.Millisecond)
 
 // noteLayer records a packet of stream s, size bytes of plaintext: the layer's byte count (its bit rate,
-// for the allocator), when its layer was last heard and, from a key frame, its height (and that the
+// for the allocator, and that of its temporal layers), when its layer was last heard and, from a key frame, its height (and that the
 // layer's key frame came). Owner's reader goroutine only.
 func (src *source) noteLayer(s *inStream, d *vp8Desc, size int, now int64) {
 	s.bytes.Add(uint64(size))
+	if d != nil && d.hasTID && d.tid <= maxTemporal {
+		s.tidBytes[d.tid].Add(uint64(size))
+		if d.tid > 0 && !s.layered.Load() {
+			s.layered.Store(true)
+		}
+	}
 	if len(src.layers) == 1 {
 		return
 	}

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -176,4 +177,61 @@ func TestTemporalAllLayers(t *testing.T) {
 		t.Fatalf("frames per layer %v, offsets log %v", n, f.p.offsets != nil)
 	}
 	f.check()
+}
+
+// The allocator sees an encoding with temporal layers as one layer per temporal layer within the
+// receiver's frame rate, at 7.5, 15 and 30 fps with the rates up to each; a target names the
+// encoding and the temporal layer the slot then forwards.
+func TestTemporalLayersAllocated(t *testing.T) {
+	now := int64(10e9)
+	src := &source{name: "a-v0", owner: &Endpoint{id: "a"}, kind: KindVideo}
+	for i := range 3 {
+		s := newInStream(uint32(i+1), src, i)
+		s.seen.Store(now)
+		s.height.Store(int32(180 << i))
+		s.rate.bps.Store(int64(100_000 << i))
+		if i < 2 { // the top encoding sends no temporal layers
+			s.layered.Store(true)
+			for tid, bps := range []int64{40_000, 20_000, 40_000} {
+				s.tidRate[tid].bps.Store(bps << i)
+			}
+		}
+		src.layers = append(src.layers, s)
+	}
+	sl := &slot{kind: KindVideo, src: src, maxHeight: -1, maxLayer: noLayerCap}
+	sl.setTemporal(maxTemporal, maxTemporal)
+	ba := &bwAlloc{heights: map[string]int{}}
+	ba.collect([]*slot{sl}, now)
+	type layer struct {
+		enc, tid int
+		fps      float64
+		bps      int64
+	}
+	var got []layer
+	for _, l := range ba.sources[0].Layers {
+		got = append(got, layer{l.Encoding, l.Temporal, l.FPS, l.Bps})
+	}
+	want := []layer{{0, 0, 7.5, 40_000}, {0, 1, 15, 60_000}, {0, 2, 30, 100_000},
+		{1, 0, 7.5, 80_000}, {1, 1, 15, 120_000}, {1, 2, 30, 200_000}, {2, 2, 30, 400_000}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("layers\n got %v\nwant %v", got, want)
+	}
+	// A receiver asking for at most 15 fps: the 30 fps layers are not offered.
+	sl.setTemporal(temporalFor(15), maxTemporal)
+	ba.collect([]*slot{sl}, now)
+	if n := len(ba.sources[0].Layers); n != 5 {
+		t.Fatalf("%d layers at 15 fps, want 5 (two of each layered encoding, the top one)", n)
+	}
+	// The target 360p at 15 fps: encoding 1, temporal layer 1, within the frame rate's TL1.
+	layers := ba.sources[0].Layers
+	if sl.applyTarget(layers, 3) || sl.maxLayer != 1 || sl.maxTemporal != 1 {
+		t.Fatalf("target 360p/15: maxLayer %d, temporal %d", sl.maxLayer, sl.maxTemporal)
+	}
+	sl.setTemporal(temporalFor(-1), sl.allocTemporal) // the frame rate limit lifted: bandwidth still says TL1
+	if !sl.applyTarget(layers, 2) || sl.maxLayer != 1 || sl.maxTemporal != 0 {
+		t.Fatalf("target 360p/7.5: maxLayer %d, temporal %d", sl.maxLayer, sl.maxTemporal)
+	}
+	if !sl.applyTarget(layers, -1) || sl.maxLayer != -1 {
+		t.Fatalf("suspended: maxLayer %d", sl.maxLayer)
+	}
 }
