@@ -42,8 +42,8 @@
 // another layer only at that layer's key frame, which it asks the sender for. Each receiver rewrites
 // SSRC, sequence number, timestamp and VP8 picture ID/TL0PICIDX (projection) so a slot is one continuous,
 // decodable stream across switches, and switches a slot only at a key frame. Within a layer, a slot
-// forwards the VP8 temporal layers within the receiver's maxFrameRate (temporal.go): frames above them
-// are left out and the numbering closed up over them. Header extensions and
+// forwards the VP8 temporal layers within the receiver's maxFrameRate and its bandwidth (temporal.go):
+// frames above them are left out and the numbering closed up over them. Header extensions and
 // padding are not forwarded. The copies of one incoming packet leave together in one sendmmsg(2) call on
 // the shared socket, addressed to each receiver's selected ICE pair (batch.go; through the ICE connection
 // one by one where the platform or the socket cannot batch).
@@ -99,7 +99,6 @@
 //
 // # Not yet
 //
-// Temporal layers in the bandwidth allocation (the packet path leaves them out for a receiver's
-// maxFrameRate; the allocator still weighs whole simulcast encodings), RTX copies as probes (probes are padding only), VP9/AV1/H.264 layer parsing
+// RTX copies as probes (probes are padding only), VP9/AV1/H.264 layer parsing
 // (forwarded without switch points), header-extension forwarding (audio level, mid).
 package bridge
