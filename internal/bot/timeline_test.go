@@ -122,6 +122,13 @@ func TestSwitchSendsNoKeyFrame(t *testing.T) {
 	o := bot.WithRotation(bot.Options{E2EE: true}, 4*time.Second)
 	a, b := joinOpts(t, srv, "nokeyframe", o), joinOpts(t, srv, "nokeyframe", o)
 	waitAll(t, ctx, a, b)
+	// The bridge raises each receiver to 720p once its estimate allows, which takes a key frame; count
+	// from there.
+	for _, r := range [][2]*bot.Bot{{a, b}, {b, a}} {
+		if err := r[0].Wait(ctx, func(got map[string]bot.Remote) bool { return video(got, r[1]).Height == 720 }); err != nil {
+			t.Fatalf("%s never got %s at 720p: %v", r[0].EndpointID(), r[1].EndpointID(), err)
+		}
+	}
 	first := a.E2EE()
 	before := a.Sent().KeyFramesOnRequest + b.Sent().KeyFramesOnRequest
 	failed := b.E2EE().Failed.Total() // a's frames of its epoch alone, before b joined

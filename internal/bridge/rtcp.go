@@ -167,7 +167,7 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 		}
 		d = &vd
 	}
-	if d != nil && d.hasTID && d.tid > sl.proj.tid {
+	if sl.proj.lateDropped.has(in) {
 		return // a packet of a frame left out for its temporal layer, whose place stayed empty (temporal.go)
 	}
 	out, ok := sl.proj.mapOld(s, binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), d)

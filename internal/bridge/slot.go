@@ -85,10 +85,11 @@ type projection struct {
 	// Temporal layers (temporal.go): the highest temporal layer forwarded in the current TL0 period, the
 	// newest input sequence number seen (forwarded or dropped), and the offsets' history since the
 	// re-base, which frames dropped for their temporal layer change.
-	tid     uint8
-	lastIn  uint16
-	dropped droppedFrame
-	offsets *offsetLog
+	tid         uint8
+	lastIn      uint16
+	dropped     droppedFrame
+	lateDropped lateDrops
+	offsets     *offsetLog
 }
 
 // projected is where one input packet goes on the slot.
@@ -153,7 +154,7 @@ func (p *projection) project(s *inStream, seq uint16, ts uint32, d *vp8Desc, key
 // rebase starts projecting stream s at packet (seq, ts): sequence numbers continue from the last one sent,
 // the timestamp advances by the wall-clock time since the last packet, picture ID and TL0PICIDX by one.
 func (p *projection) rebase(s *inStream, seq uint16, ts uint32, d *vp8Desc, now int64) {
-	p.stream, p.switchSeq, p.lastIn, p.dropped = s, seq, seq, droppedFrame{}
+	p.stream, p.switchSeq, p.lastIn, p.dropped, p.lateDropped = s, seq, seq, droppedFrame{}, lateDrops{}
 	defer p.offsets.reset(seq, p) // the offsets below hold from seq on
 	if !p.started {
 		p.seqOff, p.tsOff, p.picOff, p.tl0Off = 0, 0, 0, 0

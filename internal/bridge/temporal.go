@@ -32,6 +32,28 @@ func temporalFor(fps float64) uint8 {
 	}
 }
 
+// lateDrops remembers the last packets left out after later ones had gone out: their places in the
+// output stay empty, and a receiver's NACK for one must not bring it (it would get a piece of a frame
+// it cannot complete).
+type lateDrops struct {
+	seqs [8]uint16
+	n    int
+}
+
+func (l *lateDrops) add(seq uint16) {
+	l.seqs[l.n%len(l.seqs)] = seq
+	l.n++
+}
+
+func (l *lateDrops) has(seq uint16) bool {
+	for i := range min(l.n, len(l.seqs)) {
+		if l.seqs[i] == seq {
+			return true
+		}
+	}
+	return false
+}
+
 // droppedFrame is the last frame the projection dropped, so that its packets close up the picture IDs once.
 type droppedFrame struct {
 	pic uint16
@@ -55,7 +77,8 @@ func (p *projection) temporal(s *inStream, seq uint16, d *vp8Desc, target uint8)
 		return true
 	}
 	if int16(seq-p.lastIn) <= 0 {
-		return false // late: its place was left open, and stays so
+		p.lateDropped.add(seq) // late: its place was left open, and stays so
+		return false
 	}
 	p.lastIn = seq
 	if p.offsets == nil {
