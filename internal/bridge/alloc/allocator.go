@@ -19,6 +19,7 @@ type Allocator struct {
 	lastBwe  int64 // the estimate of the last allocation
 	lastAt   int64 // when it was made
 	upAfter  int64 // no source moves up before this time (after a forced move down)
+	since    int64 // when the estimate became trusted; -1 while it is not
 	blocked  bool  // the last allocation skipped moving up because of upAfter
 	nextUp   int64 // the up budget at which the last allocation could have moved a source up
 	seenAt   int64 // the last estimate recorded in win, and when, so a repeat is not counted twice
@@ -36,7 +37,7 @@ func NewAllocator(lim Limits, hy Hysteresis) (*Allocator, error) {
 	if err := hy.Validate(); err != nil {
 		return nil, fmt.Errorf("new allocator: %w", err)
 	}
-	a := &Allocator{lim: lim, hy: hy, prev: map[string]int{}, keepFrom: -1}
+	a := &Allocator{lim: lim, hy: hy, prev: map[string]int{}, keepFrom: -1, since: -1}
 	a.win.width = int64(hy.UpWindow) / windowBuckets
 	return a, nil
 }
@@ -50,7 +51,12 @@ func NewAllocator(lim Limits, hy Hysteresis) (*Allocator, error) {
 //     stays within the up budget, mean estimate over UpWindow / (1+UpMargin), and not at all for
 //     UpDelayAfterDown after an allocation ended with a source below its last layer. (Step 2 also
 //     lets sources return to their last layer when step 1 stopped short of it behind an on-stage
-//     source that had yet to climb, as after a change of stage.)
+//     source that had yet to climb, as after a change of stage.) A move down in the first UpWindow
+//     of a trusted estimate starts no delay: the estimate is then the estimator's starting guess and
+//     the layers' rates are still being measured, not a noisy estimate dipping (a receiver whose
+//     estimate started at 1 Mbit/s and was at 7 Mbit/s within a second waited 4 s for the stage's
+//     720p); the up budget, never above the latest estimate, still keeps a layer from coming back
+//     that the estimate does not carry.
 //
 // The returned Result belongs to the Allocator and is overwritten by the next call.
 func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings, bwe int64, now int64) *Result {
@@ -64,7 +70,7 @@ func (a *Allocator) Allocate(sources []Source, speechOrder []string, s Settings,
 	w.setBudget(bwe, a.upBudget(bwe, now))
 	w.noUp = now < a.upAfter
 	w.allocate(false)
-	if a.forcedDown(w) {
+	if a.forcedDown(w) && a.since >= 0 && now-a.since >= int64(a.hy.UpWindow) {
 		a.upAfter = now + int64(a.hy.UpDelayAfterDown)
 	}
 	if w.kept != nil && w.kept.pos == 0 && !w.unlimited && w.total > w.budget {
@@ -91,8 +97,11 @@ func (a *Allocator) observe(bwe, now int64) {
 	a.seenOnce, a.seenAt, a.seenBwe = true, now, bwe
 	if bwe >= maxBps*maxSources {
 		a.win.reset()
-		a.upAfter = 0
+		a.upAfter, a.since = 0, -1
 		return
+	}
+	if a.since < 0 {
+		a.since = now
 	}
 	a.win.add(bwe, now)
 }

@@ -277,3 +277,31 @@ func TestHysteresisKeepIsTheFirstSourceOnly(t *testing.T) {
 		t.Fatalf("in the dip: %q", got)
 	}
 }
+
+// A move down in the first UpWindow of a trusted estimate comes from the estimator's starting guess,
+// not a noisy estimate: when the estimate then rises, the stage moves up as soon as the up budget
+// allows, without UpDelayAfterDown. (The bridge starts its estimate at 1 Mbit/s; on a wide link the
+// initial probes take it to several Mbit/s within the first second.)
+func TestHysteresisNoDelayAfterAStartDown(t *testing.T) {
+	src, speech, s := stageRoom()
+	a := newAllocator(t)
+	now := hold(a, src, speech, s, 1_000_000, 0, 300*time.Millisecond)
+	start := describe(src, a.Last())
+	if low := describe(src, a.Allocate(src, speech, s, 600_000, now)); low == start {
+		t.Fatalf("600 kbit/s did not lower %s", start)
+	}
+	now += 100 * ms
+	downAt := now
+	var hd int64 = -1
+	for ; now < downAt+int64(3*time.Second); now += 100 * ms {
+		a.ShouldReallocate(7_000_000, now)
+		if r := a.Allocate(src, speech, s, 7_000_000, now); hd < 0 && describe(src, r) == "A:HD30 B:LD30 C:LD30 D:LD30" {
+			hd = now - downAt
+		}
+	}
+	if hd < 0 || hd > int64(1500*time.Millisecond) {
+		t.Fatalf("stage at HD %v after the estimate rose to 7 Mbit/s (-1: not within 3 s; now %s), want within 1.5 s",
+			time.Duration(hd), describe(src, a.Last()))
+	}
+	t.Logf("HD %v after the rise", time.Duration(hd))
+}
