@@ -69,6 +69,8 @@ type SlotDebug struct {
 	FPSTemporal   uint8   `json:"fpsTemporal"`
 	AllocTemporal uint8   `json:"allocTemporal"`
 	LayerBps      []int64 `json:"layerBps,omitempty"`
+	// TemporalBps is, for each layer with temporal layers, the rate of each (nil for one without).
+	TemporalBps [][]int64 `json:"temporalBps,omitempty"`
 }
 
 // Debug returns the bridge's DebugState.
@@ -116,6 +118,13 @@ func (r *Endpoint) debug() EndpointDebug {
 			sd.Source = sl.src.name
 			for _, s := range sl.src.layers {
 				sd.LayerBps = append(sd.LayerBps, s.rate.bps.Load())
+				var tids []int64
+				if s.layered.Load() {
+					for t := range s.tidRate {
+						tids = append(tids, s.tidRate[t].bps.Load())
+					}
+				}
+				sd.TemporalBps = append(sd.TemporalBps, tids)
 			}
 			if cur := sl.proj.stream; cur != nil {
 				sd.Layer = cur.layer

@@ -96,6 +96,35 @@ async function waitSlots(page, what, fn) {
   throw new Error(`${what}: ${JSON.stringify(slots)}`);
 }
 
+/** Frames the page's camera has encoded in the outbound stream `id` (getStats), or, without id, the id of its smallest layer. */
+function encoded(page, id) {
+  return page.evaluate(async (id) => {
+    const stats = await window.parley.session.pc.getStats();
+    if (id) return stats.get(id)?.framesEncoded ?? 0;
+    let best = null;
+    stats.forEach((r) => r.type === "outbound-rtp" && r.kind === "video" && r.frameHeight > 0 && (!best || r.frameHeight < best.frameHeight) && (best = r));
+    return best?.id ?? null;
+  }, id);
+}
+
+/**
+ * The share of the frames `sender` encodes in its smallest layer that
+ * `receiver` decodes while the sender encodes `n` more (the receiver gets
+ * that layer, here, at "low").
+ */
+async function decodedShare(receiver, sender, n = 60) {
+  const id = await encoded(sender, null);
+  assert.ok(id, "the sender encodes no layer");
+  const [d0, e0] = [await decoded(receiver), await encoded(sender, id)];
+  await sender.waitForFunction(
+    async ([id, want]) => ((await window.parley.session.pc.getStats()).get(id)?.framesEncoded ?? 0) >= want,
+    [id, e0 + n],
+    { polling: 100 },
+  );
+  const [d1, e1] = [await decoded(receiver), await encoded(sender, id)];
+  return (d1 - d0) / (e1 - e0);
+}
+
 const pref = (page, key) => page.evaluate((k) => localStorage.getItem(`parley.${k}`), key);
 
 test("settings: camera, microphone, noise suppression, name and video quality during the meeting", { timeout: 16 * WAIT }, async (t) => {
@@ -203,7 +232,7 @@ test("settings: camera, microphone, noise suppression, name and video quality du
   assert.equal(await pref(ada.page, "displayName"), "Ada Byron");
   assert.equal(await ada.page.locator("#settings[open]").count(), 1, "Enter does not close the dialog");
 
-  // 5. Video quality: "high" asks Bob's camera taller than a thumbnail; "low" caps every ask at 180, here and at the bridge.
+  // 5. Video quality: "high" asks Bob's camera taller than a thumbnail; "low" caps every ask at 180 and 15 fps, here and at the bridge.
   const slotOfBob = (slots) => slots.find((s) => s.source === `${bobId}-v0`);
   await waitSlots(ada.page, "the bridge has Bob's camera on one of Ada's slots, taller than 180", (slots) => slotOfBob(slots)?.maxHeight > 180);
   await ada.page.click('label[for="quality-low"]');
@@ -212,10 +241,17 @@ test("settings: camera, microphone, noise suppression, name and video quality du
     return c.defaultConstraints.maxHeight <= 180 && Object.values(c.constraints).every((x) => x.maxHeight <= 180) && Object.keys(c.constraints).length > 0;
   });
   await waitSlots(ada.page, "every slot of Ada's capped at 180", (slots) => slots.length > 0 && slots.every((s) => s.maxHeight <= 180) && slotOfBob(slots)?.maxHeight > 0);
+  // "low" is also 15 frames a second: the bridge leaves out the top temporal layer of Bob's encodings
+  // (Chromium sends three), and Ada decodes about half the frames Bob encodes.
+  await waitSlots(ada.page, "Bob's 180p at 15 fps at most for Ada", (slots) => slotOfBob(slots)?.fpsTemporal === 1 && slotOfBob(slots)?.layer === 0);
+  await waitShowing(ada.page, bobId); // the switch to that layer waited for its key frame: Ada decodes it now
+  const low = await decodedShare(ada.page, bob.page);
+  assert.ok(low > 0.3 && low < 0.7, `at "low" Ada decoded ${(100 * low).toFixed(0)}% of the frames Bob encoded, want about half`);
+  t.diagnostic(`at "low" Ada decoded ${(100 * low).toFixed(0)}% of the frames Bob's lowest layer encoded`);
   assert.equal(await pref(ada.page, "videoQuality"), "low");
   await screenshot(ada.page, "quality-low");
   await ada.page.click('label[for="quality-high"]');
-  await waitSlots(ada.page, "Bob's camera taller than 180 again", (slots) => slotOfBob(slots)?.maxHeight > 180);
+  await waitSlots(ada.page, "Bob's camera taller than 180 again", (slots) => slotOfBob(slots)?.maxHeight > 180 && slotOfBob(slots)?.fpsTemporal === 2);
   assert.equal(await pref(ada.page, "videoQuality"), null);
 
   await ada.page.click("#settings-close");

@@ -145,8 +145,18 @@ export interface VideoConstraints {
   colibriClass: "ReceiverVideoConstraints";
   lastN: number;
   onStageSources: string[];
-  defaultConstraints: { maxHeight: number };
-  constraints: Record<string, { maxHeight: number }>;
+  defaultConstraints: VideoConstraint;
+  constraints: Record<string, VideoConstraint>;
+}
+
+/**
+ * One source's (or the default) constraint: maxHeight, and maxFrameRate
+ * when a rate is asked for. The default always carries maxFrameRate (-1:
+ * no limit), since the bridge keeps a field a message leaves out.
+ */
+export interface VideoConstraint {
+  maxHeight: number;
+  maxFrameRate?: number;
 }
 
 /** The height asked for sources without a tile yet (someone who just joined): a thumbnail, as LJM starts. */
@@ -163,7 +173,7 @@ export const DEFAULT_MAX_HEIGHT = 180;
  * bridge then forwards the first ones in its order: stage, speakers).
  */
 export function receiverConstraints(tiles: TileView[], pixelRatio = 1, limit = -1): VideoConstraints {
-  const constraints: Record<string, { maxHeight: number }> = {};
+  const constraints: Record<string, VideoConstraint> = {};
   const onStageSources: string[] = [];
   for (const t of tiles) {
     if (!t.source) continue;
@@ -180,19 +190,25 @@ export function receiverConstraints(tiles: TileView[], pixelRatio = 1, limit = -
   const shown = Object.values(constraints).filter((c) => c.maxHeight > 0).length;
   let lastN = tiles.length > 0 ? shown : -1;
   if (limit >= 0) lastN = lastN < 0 ? limit : Math.min(lastN, limit);
-  return { colibriClass: "ReceiverVideoConstraints", lastN, onStageSources, defaultConstraints: { maxHeight: DEFAULT_MAX_HEIGHT }, constraints };
+  return { colibriClass: "ReceiverVideoConstraints", lastN, onStageSources, defaultConstraints: { maxHeight: DEFAULT_MAX_HEIGHT, maxFrameRate: -1 }, constraints };
 }
 
 /**
- * Constraints no taller than cap (the preferred video quality of the
- * settings dialog): every source's maxHeight, the stage's and a screen
- * share's included, and the default for sources without a tile. The
- * bridge then forwards no layer above it. 0 or less leaves c as it is.
+ * Constraints no taller than cap and no faster than fps frames a second
+ * (the preferred video quality of the settings dialog): every source's,
+ * the stage's and a screen share's included, and the default for sources
+ * without a tile. The bridge then forwards no layer above them. A cap of 0
+ * or less, and an fps of 0 or less, leave that part as it is.
  */
-export function capConstraints(c: VideoConstraints, cap: number): VideoConstraints {
-  if (!(cap > 0)) return c;
-  const limit = (x: { maxHeight: number }) => ({ maxHeight: Math.min(x.maxHeight, cap) });
-  const constraints: Record<string, { maxHeight: number }> = {};
+export function capConstraints(c: VideoConstraints, cap: number, fps = -1): VideoConstraints {
+  if (!(cap > 0) && !(fps > 0)) return c;
+  const limit = (x: VideoConstraint): VideoConstraint => {
+    const out: VideoConstraint = { ...x };
+    if (cap > 0) out.maxHeight = Math.min(x.maxHeight, cap);
+    if (fps > 0) out.maxFrameRate = x.maxFrameRate !== undefined && x.maxFrameRate > 0 ? Math.min(x.maxFrameRate, fps) : fps;
+    return out;
+  };
+  const constraints: Record<string, VideoConstraint> = {};
   for (const [source, x] of Object.entries(c.constraints)) constraints[source] = limit(x);
   return { ...c, defaultConstraints: limit(c.defaultConstraints), constraints };
 }

@@ -14,6 +14,13 @@ export type VideoQuality = "low" | "standard" | "high";
 /** The tallest video each quality asks the bridge for (ReceiverVideoConstraints' maxHeight cap). */
 export const qualityHeight: Record<VideoQuality, number> = { low: 180, standard: 360, high: 720 };
 
+/**
+ * The most frames a second each quality asks for (maxFrameRate; -1 no
+ * limit): "low" saves bandwidth and decoding with half the frames, which
+ * the bridge gets by leaving out the senders' top temporal layer.
+ */
+export const qualityFrameRate: Record<VideoQuality, number> = { low: 15, standard: -1, high: -1 };
+
 const KEY = "parley.";
 const MAX_RECENT = 8;
 

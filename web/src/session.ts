@@ -278,8 +278,9 @@ export class MediaSession extends Emitter<{
    * is missing shows its owner's avatar.
    */
   forwarded: Set<string> | null = null;
-  /** The preferred video quality's height cap (setReceiveCap; 0: none), and the tiles it applies to. */
+  /** The preferred video quality's height cap and frame rate (setReceiveCap; 0 and -1: none), and the tiles they apply to. */
   private receiveCap = 0;
+  private receiveFPS = -1;
   private lastTiles: { tiles: TileView[]; pixelRatio: number } = { tiles: [], pixelRatio: 1 };
   /** The focus's offer as our PeerConnection has it (with the screen share m-line once added). */
   private offerSDP = "";
@@ -637,18 +638,19 @@ export class MediaSession extends Emitter<{
    */
   setTiles(tiles: TileView[], pixelRatio = 1, debounceMs = 300): void {
     this.lastTiles = { tiles, pixelRatio };
-    this.constraints = capConstraints(receiverConstraints(tiles, pixelRatio, this.lastNLimit), this.receiveCap);
+    this.constraints = capConstraints(receiverConstraints(tiles, pixelRatio, this.lastNLimit), this.receiveCap, this.receiveFPS);
     clearTimeout(this.constraintsTimer);
     this.constraintsTimer = setTimeout(() => this.channel?.setConstraints(this.constraints), debounceMs);
   }
 
   /**
    * Caps every video we receive at this height (the preferred video
-   * quality: 180, 360 or 720; 0 for no cap beyond the tiles') and asks the
-   * bridge again at once.
+   * quality: 180, 360 or 720; 0 for no cap beyond the tiles') and frame
+   * rate (-1: none), and asks the bridge again at once.
    */
-  setReceiveCap(maxHeight: number): void {
+  setReceiveCap(maxHeight: number, maxFrameRate = -1): void {
     this.receiveCap = maxHeight;
+    this.receiveFPS = maxFrameRate;
     this.setTiles(this.lastTiles.tiles, this.lastTiles.pixelRatio, 0);
   }
 

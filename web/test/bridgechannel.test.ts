@@ -77,7 +77,7 @@ test("ReceiverVideoConstraints: a height per tile, the stage, a default for the 
     colibriClass: "ReceiverVideoConstraints",
     lastN: -1,
     onStageSources: [],
-    defaultConstraints: { maxHeight: 180 },
+    defaultConstraints: { maxHeight: 180, maxFrameRate: -1 },
     constraints: {},
   });
   // A grid of two tiles 300 px high on a 2× screen, and one hidden tile.

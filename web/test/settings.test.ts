@@ -42,13 +42,19 @@ test("the quality cap limits every source, the stage and screen shares included,
   assert.deepEqual(c.constraints, { "aaaa-v0": { maxHeight: 720 }, "bbbb-v0": { maxHeight: 180 }, "cccc-v1": { maxHeight: 720 } });
   const low = capConstraints(c, 180);
   assert.deepEqual(low.constraints, { "aaaa-v0": { maxHeight: 180 }, "bbbb-v0": { maxHeight: 180 }, "cccc-v1": { maxHeight: 180 } });
-  assert.deepEqual(low.defaultConstraints, { maxHeight: 180 });
+  assert.deepEqual(low.defaultConstraints, { maxHeight: 180, maxFrameRate: -1 });
   assert.deepEqual(low.onStageSources, ["cccc-v1"]);
   assert.equal(low.lastN, c.lastN);
   const standard = capConstraints(c, 360);
   assert.deepEqual(standard.constraints["aaaa-v0"], { maxHeight: 360 });
   assert.deepEqual(standard.constraints["bbbb-v0"], { maxHeight: 180 }, "a smaller tile keeps its smaller ask");
   assert.equal(capConstraints(c, 0), c, "no cap");
+  // "low": 15 frames a second too, on every source and the default (which a later message must clear with -1).
+  const slow = capConstraints(c, 180, 15);
+  assert.deepEqual(slow.constraints["aaaa-v0"], { maxHeight: 180, maxFrameRate: 15 });
+  assert.deepEqual(slow.defaultConstraints, { maxHeight: 180, maxFrameRate: 15 });
+  assert.deepEqual(capConstraints(c, 0, 15).constraints["aaaa-v0"], { maxHeight: 720, maxFrameRate: 15 }, "a frame rate alone");
+  assert.equal(c.defaultConstraints.maxFrameRate, -1, "without a cap the default asks for every frame");
   assert.deepEqual(c.constraints["aaaa-v0"], { maxHeight: 720 }, "the input is not changed");
 });
 

@@ -11,10 +11,10 @@
 //   speaker ─► setSinkId on every remote <audio> (hidden where the browser
 //             cannot choose, or lists no output)
 //   name ─► presence with the new <nick> (conference.setDisplayName)
-//   quality ─► a cap on ReceiverVideoConstraints (session.setReceiveCap)
+//   quality ─► a cap on ReceiverVideoConstraints' heights and frame rate (session.setReceiveCap)
 import { canChooseSpeaker, listDevices, type MediaProblem } from "../../media";
 import { cleanDisplayName } from "../../hashparams";
-import { qualityHeight, type Prefs, type VideoQuality } from "../../prefs";
+import { qualityFrameRate, qualityHeight, type Prefs, type VideoQuality } from "../../prefs";
 import { h } from "../dom";
 import { toast } from "../toast";
 import { words, type DeviceKind } from "../wording";
@@ -32,7 +32,7 @@ const QUALITIES: VideoQuality[] = ["low", "standard", "high"];
 /** Applies the remembered choices to the meeting and returns the dialog. */
 export function createSettings(m: Meeting, prefs: Prefs, audio: RemoteAudio): Settings {
   // "high" (720) caps nothing the tiles would ask: only a lower choice needs telling the session.
-  if (prefs.videoQuality !== "high") m.session.setReceiveCap(qualityHeight[prefs.videoQuality]);
+  if (prefs.videoQuality !== "high") m.session.setReceiveCap(qualityHeight[prefs.videoQuality], qualityFrameRate[prefs.videoQuality]);
   if (canChooseSpeaker() && prefs.device("audiooutput")) audio.setSink(prefs.device("audiooutput")).catch(() => {});
   let dialog: HTMLDialogElement | null = null;
   return {
@@ -67,9 +67,9 @@ function settingsDialog(m: Meeting, prefs: Prefs, audio: RemoteAudio): HTMLDialo
     input.addEventListener("change", () => {
       if (!input.checked) return;
       prefs.videoQuality = q;
-      session.setReceiveCap(qualityHeight[q]);
+      session.setReceiveCap(qualityHeight[q], qualityFrameRate[q]);
     });
-    quality.append(input, h("label", { attrs: { for: `quality-${q}` } }, h("span", { text: words.qualityName(q) }), h("span", { class: "segmented-sub", text: `${qualityHeight[q]}p` })));
+    quality.append(input, h("label", { attrs: { for: `quality-${q}` } }, h("span", { text: words.qualityName(q) }), h("span", { class: "segmented-sub", text: qualityFrameRate[q] > 0 ? `${qualityHeight[q]}p · ${qualityFrameRate[q]} fps` : `${qualityHeight[q]}p` })));
   }
 
   const fill = async () => {
