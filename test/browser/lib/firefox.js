@@ -117,20 +117,30 @@ export async function until(what, get, ok, { timeout = 2 * WAIT, explain } = {})
  * (the same box over two animation frames), as Playwright's click waits for
  * it to: puppeteer clicks where the element is at once, and the grid lays
  * its tiles out a frame after a panel opens or closes. `offset` is from the
- * element's top left corner (the default is its centre).
+ * element's top left corner (the default is its centre). An element drawn
+ * again meanwhile is found again.
  */
 export async function click(page, selector, offset) {
-  await page.waitForFunction(
-    async (sel) => {
-      const el = document.querySelector(sel);
-      if (!el) return false;
-      const a = el.getBoundingClientRect();
-      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-      const b = el.getBoundingClientRect();
-      return el.isConnected && a.width > 0 && a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
-    },
-    {},
-    selector,
-  );
-  await (await page.$(selector)).click(offset ? { offset } : {});
+  // A part of the page drawn again (a tile's menu after the room's state changed) replaces the element
+  // between finding and clicking it: find it again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    await page.waitForFunction(
+      async (sel) => {
+        const el = document.querySelector(sel);
+        if (!el) return false;
+        const a = el.getBoundingClientRect();
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        const b = el.getBoundingClientRect();
+        return el.isConnected && a.width > 0 && a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+      },
+      {},
+      selector,
+    );
+    try {
+      await (await page.$(selector)).click(offset ? { offset } : {});
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !/detached/i.test(String(err?.message))) throw err;
+    }
+  }
 }
