@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/internal/bot"
+	"github.com/parley-im/parley/test/internal/botrun"
 	"github.com/parley-im/parley/test/internal/parleyproc"
 	"github.com/parley-im/parley/test/internal/procstat"
 	"github.com/parley-im/parley/test/internal/promtext"
@@ -200,34 +201,14 @@ func Measure(ctx context.Context, o Options) (*Results, error) {
 			b.Close()
 		}
 	}()
-	type joined struct {
-		b   *bot.Bot
-		err error
+	students := make([]bot.Options, o.Students)
+	for i := range students {
+		students[i] = opts(i+1, teacher.EndpointID())
 	}
-	ch := make(chan joined)
-	for i := 1; i <= o.Students; i++ {
-		go func(o bot.Options) {
-			jctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-			defer cancel()
-			b, err := bot.Join(jctx, o)
-			ch <- joined{b, err}
-		}(opts(i, teacher.EndpointID()))
-		if err := waitFor(ctx, o.JoinGap); err != nil {
-			return nil, err
-		}
-	}
-	var first error
-	for range o.Students {
-		j := <-ch
-		if j.err != nil && first == nil {
-			first = j.err
-		}
-		if j.b != nil {
-			bots = append(bots, j.b)
-		}
-	}
-	if first != nil {
-		return nil, first
+	joined, err := botrun.JoinAll(ctx, students, o.JoinGap)
+	bots = append(bots, joined...)
+	if err != nil {
+		return nil, err
 	}
 	stage := teacher.EndpointID() + "-v0"
 	sctx, cancel := context.WithTimeout(ctx, o.SettleTimeout)
@@ -237,7 +218,7 @@ func Measure(ctx context.Context, o Options) (*Results, error) {
 			s, ok := got[teacher.EndpointID()].Sources[stage]
 			return ok && s.Video != nil && s.Video.Frames >= 30
 		}); err != nil {
-			return nil, fmt.Errorf("student %s never decoded the teacher: %s", b.EndpointID(), firstLine(err))
+			return nil, fmt.Errorf("student %s never decoded the teacher: %w", b.EndpointID(), botrun.Cause(err))
 		}
 	}
 
@@ -253,7 +234,7 @@ func Measure(ctx context.Context, o Options) (*Results, error) {
 	}
 	self0, _ := procstat.CPUTime(0)
 	t0 := time.Now()
-	if err := waitFor(ctx, o.Duration); err != nil {
+	if err := botrun.Sleep(ctx, o.Duration); err != nil {
 		return nil, err
 	}
 	c1, err := procstat.CPUTime(o.PID)
@@ -391,25 +372,4 @@ func (r *Results) print(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "allocation times: not reported by this server")
 	}
-}
-
-// waitFor waits d unless ctx ends first.
-func waitFor(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// firstLine is err's first line, without what bot.Wait appends.
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	if i := strings.Index(s, " (received "); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

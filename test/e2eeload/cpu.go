@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/parley-im/parley/test/internal/botrun"
 	"github.com/parley-im/parley/test/internal/parleyproc"
 	"github.com/parley-im/parley/test/internal/procstat"
 )
@@ -69,7 +70,7 @@ func cpuRun(ctx context.Context, o Options, e2ee bool, name string) (*CPURun, er
 		return nil, err
 	}
 	t0 := time.Now()
-	if err := waitFor(ctx, o.Window); err != nil {
+	if err := botrun.Sleep(ctx, o.Window); err != nil {
 		return nil, err
 	}
 	c1, err := procstat.CPUTime(o.PID)
@@ -106,7 +107,7 @@ func awaitEndpoints(ctx context.Context, base string, n int) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the bridge still has %v endpoints after 60 s (%v)", m["parley_bridge_endpoints"], err)
 		}
-		if err := waitFor(ctx, 200*time.Millisecond); err != nil {
+		if err := botrun.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}

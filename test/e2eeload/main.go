@@ -42,7 +42,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,6 +55,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/internal/bot"
+	"github.com/parley-im/parley/test/internal/botrun"
 	"github.com/parley-im/parley/test/internal/parleyproc"
 	"github.com/parley-im/parley/test/internal/procstat"
 )
@@ -215,35 +215,14 @@ func (r *room) fill(ctx context.Context, n int) error {
 	if _, err := r.join(ctx); err != nil {
 		return err
 	}
-	type joined struct {
-		b   *bot.Bot
-		err error
-	}
-	ch := make(chan joined)
-	for i := 1; i < n; i++ {
+	opts := make([]bot.Options, 0, n-1)
+	for range n - 1 {
 		r.index++
-		go func(o bot.Options) {
-			jctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-			defer cancel()
-			b, err := bot.Join(jctx, o)
-			ch <- joined{b, err}
-		}(r.optsFor(r.index))
-		select {
-		case <-ctx.Done():
-		case <-time.After(r.o.JoinGap):
-		}
+		opts = append(opts, r.optsFor(r.index))
 	}
-	var first error
-	for i := 1; i < n; i++ {
-		j := <-ch
-		if j.err != nil && first == nil {
-			first = j.err
-		}
-		if j.b != nil {
-			r.bots = append(r.bots, j.b)
-		}
-	}
-	return first
+	bots, err := botrun.JoinAll(ctx, opts, r.o.JoinGap)
+	r.bots = append(r.bots, bots...)
+	return err
 }
 
 // optsFor is the options of the i-th bot (from 1): muted past o.Speakers.
@@ -290,20 +269,10 @@ func awaitVideo(ctx context.Context, bots []*bot.Bot, k, n int) error {
 			}
 			return decoding >= k
 		}); err != nil {
-			return fmt.Errorf("bot %s decodes %d frames of %d sources, not %d: %w", b.EndpointID(), n, decoding, k, firstLine(err))
+			return fmt.Errorf("bot %s decodes %d frames of %d sources, not %d: %w", b.EndpointID(), n, decoding, k, botrun.Cause(err))
 		}
 	}
 	return nil
-}
-
-// firstLine is err without what follows its first line or " (received",
-// which bot.Wait adds.
-func firstLine(err error) error {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	if i := strings.Index(s, " (received "); i >= 0 {
-		s = s[:i]
-	}
-	return errors.New(s)
 }
 
 // videoSources is how many sources' video each bot waits for before a
@@ -335,18 +304,6 @@ func settled(bots []*bot.Bot, after uint32) bool {
 		}
 	}
 	return e.SendEpoch == e.Epoch
-}
-
-// waitFor waits d unless ctx ends first.
-func waitFor(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // cpuModel is /proc/cpuinfo's first model name.

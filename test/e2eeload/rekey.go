@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-im/parley/internal/bot"
 	"github.com/parley-im/parley/internal/e2ee"
+	"github.com/parley-im/parley/test/internal/botrun"
 	"github.com/parley-im/parley/test/internal/procstat"
 )
 
@@ -361,7 +362,7 @@ func rekeyRun(ctx context.Context, o Options, name string) (*RekeyRun, error) {
 
 	// The control: a window without a key change.
 	before := take(r.bots)
-	if err := waitFor(ctx, o.Window); err != nil {
+	if err := botrun.Sleep(ctx, o.Window); err != nil {
 		return run, err
 	}
 	pre := take(r.bots)
@@ -381,7 +382,7 @@ func rekeyRun(ctx context.Context, o Options, name string) (*RekeyRun, error) {
 	rctx, cancel2 := context.WithTimeout(ctx, o.SettleTimeout)
 	defer cancel2()
 	err := settle(rctx, epoch)
-	if err := waitFor(ctx, time.Until(at.Add(o.Window))); err != nil {
+	if err := botrun.Sleep(ctx, time.Until(at.Add(o.Window))); err != nil {
 		return run, err
 	}
 	post := take(r.bots)
@@ -408,7 +409,7 @@ func rekeyRun(ctx context.Context, o Options, name string) (*RekeyRun, error) {
 	jctx, cancel3 := context.WithTimeout(ctx, o.SettleTimeout)
 	defer cancel3()
 	err = settle(jctx, epoch)
-	if err := waitFor(ctx, time.Until(at.Add(o.Window))); err != nil {
+	if err := botrun.Sleep(ctx, time.Until(at.Add(o.Window))); err != nil {
 		return run, err
 	}
 	post = take(r.bots)
