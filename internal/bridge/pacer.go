@@ -15,14 +15,20 @@ import (
 // wait with the video; audio never waits, though it spends tokens; padding is only sent while nothing
 // waits.
 //
+// While the last window of feedback lost more than the link's own loss (bwe.Estimator.Losing), the bursts
+// still overflow a queue on the path, and video leaves at pacingLossFactor × the estimate instead: behind a
+// 1 Mbit/s link with a 3.5 kB queue the estimate settles near 800 kbit/s, and 2.5 × that sent key frames at
+// twice the link, losing their tails (4 of 187 packets for good, where 1.25 × lost none).
+//
 // A held packet gets its transport-wide sequence number when it leaves, so the numbers follow the order
 // the packets are sent in, which is what the estimator's delay measurement relies on.
 const (
-	pacingFactor   = 2.5
-	pacingBurst    = 20 * time.Millisecond
-	pacingMinBurst = 2500                   // bytes: two full packets go out together however low the rate
-	pacingMaxDelay = 500 * time.Millisecond // more than this at the pacing rate is dropped (the newest)
-	pacingMinQueue = 64 << 10               // bytes always allowed to wait, however low the rate
+	pacingFactor     = 2.5
+	pacingLossFactor = 1.25 // while the path loses what is sent
+	pacingBurst      = 20 * time.Millisecond
+	pacingMinBurst   = 2500                   // bytes: two full packets go out together however low the rate
+	pacingMaxDelay   = 500 * time.Millisecond // more than this at the pacing rate is dropped (the newest)
+	pacingMinQueue   = 64 << 10               // bytes always allowed to wait, however low the rate
 
 	pacedPacketSize = 1600 // as Endpoint.outBuf
 )
@@ -103,7 +109,11 @@ func (r *Endpoint) pacingRate() float64 {
 func (r *Endpoint) setPacingRate(now time.Time) {
 	switch {
 	case r.estimateTrusted(now.UnixNano()):
-		r.paceRate.Store(int64(pacingFactor * float64(r.est.Estimate())))
+		f := pacingFactor
+		if r.est.Losing() {
+			f = pacingLossFactor
+		}
+		r.paceRate.Store(int64(f * float64(r.est.Estimate())))
 	case r.est != nil:
 		r.paceRate.Store(0)
 	}

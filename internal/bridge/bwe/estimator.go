@@ -305,6 +305,14 @@ func (e *Estimator) Estimate() int64 {
 	return int64(e.estimate)
 }
 
+// Losing reports whether the last window of feedback lost more than the link's own loss allows
+// (over 2% above it): what is sent overflows a queue on the path.
+func (e *Estimator) Losing() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.loss.fraction-e.loss.inherent > lossLow
+}
+
 // Stats returns a snapshot of the estimator's state.
 func (e *Estimator) Stats() Stats {
 	e.mu.Lock()

@@ -143,3 +143,26 @@ func TestNoFurtherProbeOnAFullLink(t *testing.T) {
 		t.Fatal("no probe filled the path: the test shows nothing")
 	}
 }
+
+// TestLosing: the pacer slows to pacingLossFactor while Losing (bridge/pacer.go). On a clean link it must
+// never say so; behind a short queue the estimator overfills, it must say so at times.
+func TestLosing(t *testing.T) {
+	clean := newSim(t, Config{}, 3_000_000, 1)
+	clean.ideal = 2_000_000
+	clean.run(10*time.Second, func() {
+		if clean.e.Losing() {
+			t.Fatalf("Losing on a clean 3 Mbit/s link (loss %.3f)", clean.e.Stats().LossFraction)
+		}
+	})
+	short := newSim(t, Config{Initial: 2_500_000}, 500_000, 1)
+	short.queueLimit, short.ideal = 9_400, 1_800_000
+	losing := 0
+	short.run(10*time.Second, func() {
+		if short.e.Losing() {
+			losing++
+		}
+	})
+	if losing == 0 {
+		t.Fatal("never Losing behind a 500 kbit/s link with a 9.4 kB queue, starting at 2.5 Mbit/s")
+	}
+}
