@@ -194,6 +194,14 @@ test("replay window of 128 counters", () => {
   assert.ok(w.check(73) && w.check(199) && w.check(201));
 });
 
+test("only the first sending key asks for a key frame", () => {
+  const enc = new FrameEncryptor();
+  const k = fromHex("00112233445566778899aabbccddeeff");
+  assert.equal(enc.setSendKey(1, 7, k), true, "before it every frame was dropped");
+  assert.equal(enc.setSendKey(2, 7, k), false, "a later switch keeps the stream decodable");
+  assert.equal(enc.setSendKey(9, 7, k), false);
+});
+
 test("an epoch kept until 10 s after a later one is first used", async () => {
   const oldKey = fromHex("00112233445566778899aabbccddeeff");
   const newKey = fromHex("ffeeddccbbaa99887766554433221100");

@@ -59,10 +59,19 @@ export class FrameEncryptor {
   /** Next counter per KID, for the sending epoch only (a new epoch starts every KID at 0). */
   private counters = new Map<number, bigint>();
 
-  /** Starts sending with this epoch's base key as member `index`. */
-  setSendKey(epoch: number, index: number, baseKey: Bytes): void {
+  /**
+   * Starts sending with this epoch's base key as member `index`. Reports
+   * whether it is the first key: the frames before it were dropped, so
+   * receivers need a key frame to start decoding. At a later switch they go
+   * on decoding the same stream with keys they hold 2 s before it is used,
+   * and need none (a key frame from every sender at once froze most of a
+   * room's video: docs/performance.md, "Media at a key change").
+   */
+  setSendKey(epoch: number, index: number, baseKey: Bytes): boolean {
+    const first = this.send === null;
     this.send = { keys: new EpochKeys(epoch, baseKey, "encrypt"), index };
     this.counters.clear();
+    return first;
   }
 
   get sendingEpoch(): number {

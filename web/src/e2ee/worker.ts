@@ -36,7 +36,7 @@ const encryptor = new FrameEncryptor();
 const decryptor = new FrameDecryptor();
 const sent = { encrypted: 0, unsent: 0 };
 const spent = { encryptMs: 0, decryptMs: 0 };
-/** Senders that can make a key frame (Firefox, Safari): asked to when the sending epoch changes. */
+/** Senders that can make a key frame (Firefox, Safari): asked to when the first sending key comes. */
 const keyFrameMakers = new Set<Transformer>();
 
 /** Asks for a key frame at most once a second (docs/e2ee.md, "Epochs"). */
@@ -110,8 +110,9 @@ scope.addEventListener("message", (ev) => {
       decryptor.addKey(m.epoch, m.baseKey as Bytes);
       break;
     case "send-key":
-      encryptor.setSendKey(m.epoch, m.index, m.baseKey as Bytes);
-      for (const t of keyFrameMakers) t.generateKeyFrame?.().catch(() => {});
+      if (encryptor.setSendKey(m.epoch, m.index, m.baseKey as Bytes)) {
+        for (const t of keyFrameMakers) t.generateKeyFrame?.().catch(() => {});
+      }
       break;
     case "streams":
       run(m.options, m.readable, m.writable);
