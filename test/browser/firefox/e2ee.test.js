@@ -90,6 +90,11 @@ test("Firefox, Chromium and a bot decode each other in an encrypted room", { tim
   assert.equal(failed(c3) - failed(c1), 0, `Chromium: frames failed: ${JSON.stringify(c3.stats)}`);
   assert.equal(botFailed(b3) - botFailed(b1), 0, `bot: frames failed: ${JSON.stringify(b3.e2ee)}`);
   assert.equal(b2.e2ee.key_mismatch, false);
+  // The transform's wall time per frame in each browser's worker (docs/performance.md, "The browser's
+  // transform cost").
+  const per = (ms, n) => (n > 0 ? (ms / n).toFixed(3) : "-");
+  const cost = (s) => `encrypt ${per(s.encryptMs, s.encrypted)} ms/frame (${s.encrypted} frames), decrypt ${per(s.decryptMs, s.decrypted)} ms/frame (${s.decrypted} frames)`;
+  console.log(`transform cost: Firefox (${f3.api}) ${cost(f3.stats)}; Chromium (${c3.api}) ${cost(c3.stats)}`);
   assert.ok(/^(\d{5} ){5}\d{5}$/.test(f2.code) && f2.code === c2.code && c2.code === b2.e2ee.security_code, `codes ${f2.code} / ${c2.code} / ${b2.e2ee.security_code}`);
   await screenshot(ff.page, "firefox-encrypted");
 
