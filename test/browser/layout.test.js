@@ -2,13 +2,13 @@
 // phone (390×844) has two columns of tiles that fill the width, name tags
 // that cover little of a tile, one row of main buttons with a "More" sheet
 // whose actions work (raise hand, reactions, settings), the people count in
-// the top bar and toasts that hide no name tag (on the phone and on a
-// desktop); a screen share that ends gives back the layout the viewer had;
+// the top bar and toasts (a raised hand, a long chat message) that hide
+// neither it nor a name tag (on the phone and on a desktop); a screen share that ends gives back the layout the viewer had;
 // and the pre-join screen wraps a long room name between its words.
 // Screenshots of the phone and desktop meetings land in ARTIFACTS.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, join, launch, participant, roomName, screenshot, WAIT, waitTiles } from "./lib/browser.js";
+import { BASE, join, launch, participant, roomName, screenshot, sendChat, WAIT, waitTiles } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -36,9 +36,10 @@ function boxes(page, sel) {
 const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 
 /**
- * Records, on page, where each toast lands and where the tiles' name tags
- * are at that moment (a toast is gone after 4 s, maybe before a loaded
- * machine lets the test look): call before the action that shows one.
+ * Records, on page, where each toast lands and where the people count and
+ * the tiles' name tags are at that moment (a toast is gone after 4 s, maybe
+ * before a loaded machine lets the test look): call before the action that
+ * shows one.
  */
 async function watchToasts(page) {
   await page.evaluate(() => {
@@ -46,17 +47,26 @@ async function watchToasts(page) {
     window.toastBoxes = [];
     const plain = (e) => (({ left, top, right, bottom }) => ({ left, top, right, bottom }))(e.getBoundingClientRect());
     const seen = (t) =>
-      requestAnimationFrame(() => window.toastBoxes.push({ text: t.textContent, toast: plain(t), names: [...document.querySelectorAll("#grid .tile .tile-name")].map(plain) }));
+      requestAnimationFrame(() =>
+        window.toastBoxes.push({
+          text: t.textContent,
+          toast: plain(t),
+          count: plain(document.getElementById("participant-count")),
+          names: [...document.querySelectorAll("#grid .tile .tile-name")].map(plain),
+        }),
+      );
     new MutationObserver((muts) => {
       for (const m of muts) for (const n of m.addedNodes) if (n instanceof Element) for (const t of n.matches(".toast") ? [n] : n.querySelectorAll(".toast")) seen(t);
     }).observe(document.body, { childList: true, subtree: true });
   });
 }
 
-/** Waits for a toast with this text on page (watchToasts) and asserts that it covered no tile's name tag. */
+/** Waits for a toast with this text on page (watchToasts) and asserts that it covered neither the people count nor a tile's name tag. */
 async function toastCoversNoName(page, text, where) {
   const box = await (await page.waitForFunction((t) => window.toastBoxes.find((b) => b.text.includes(t)), text)).jsonValue();
   assert.ok(box.names.length > 0, `${where}: no name tags measured`);
+  assert.ok(box.toast.right > box.toast.left && box.count.right > box.count.left, `${where}: toast ${JSON.stringify(box.toast)}, people count ${JSON.stringify(box.count)}`);
+  assert.ok(!overlaps(box.toast, box.count), `${where}: the toast ${JSON.stringify(box.toast)} covers the people count ${JSON.stringify(box.count)}`);
   for (const n of box.names) assert.ok(!overlaps(box.toast, n), `${where}: the toast ${JSON.stringify(box.toast)} covers a name tag ${JSON.stringify(n)}`);
 }
 
@@ -157,10 +167,20 @@ test("six people on a phone: two columns, small name tags, one toolbar row with 
   await ada.page.waitForSelector("#toolbar-more", { state: "hidden" });
   assert.equal(await ada.page.evaluate(() => document.activeElement?.id), "more-toggle");
 
-  // A toast on the phone covers no name tag either.
+  // A toast on the phone covers no name tag and not the people count either; nor does a long chat
+  // message's (Ada's chat is closed), on the phone or on a desktop (Linus's).
   await grace.page.click("#hand-toggle");
   await toastCoversNoName(ada.page, "Grace Hopper raised", "phone");
   await screenshot(ada.page, "phone-six-toast");
+  const linus = ps[2];
+  await watchToasts(linus.page);
+  await sendChat(grace.page, "Could everyone look at the agenda I shared in the document this morning, before we start?");
+  await grace.page.keyboard.press("Escape");
+  await grace.page.waitForSelector("#side:not(.open)", { state: "attached" });
+  await toastCoversNoName(ada.page, "Grace Hopper: Could everyone", "phone, chat");
+  await toastCoversNoName(linus.page, "Grace Hopper: Could everyone", "desktop, chat");
+  await screenshot(ada.page, "phone-six-chat-toast");
+  await screenshot(linus.page, "desktop-six-chat-toast");
   await screenshot(grace.page, "desktop-six");
 
   // A screen share takes the stage and, once it ends, Ada's grid comes back; then the same from the stage view.
