@@ -12,13 +12,15 @@
 //     joining with a password, and for media that failed, with why;
 //   - avatar initials from letters only ("Phil (phone)" → "PP");
 //   - a moderator's Mute (obeyed at once, so it says "Mute") and Remove
-//     (not a ban, and how they can come back; a dangerous-looking button).
+//     (not a ban, and how they can come back; a dangerous-looking button);
+//   - toasts (a raised hand, a long chat message) that cover neither the
+//     people count nor a tile's name tag, at desktop and phone width.
 //
 // Run by firefox_test.go (TestFirefoxTiles) inside the network namespace;
 // PARLEY_URL is the host side of its veth.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, WAIT, participant, screenshot, skipPrejoin, waitToast } from "../lib/browser.js";
+import { BASE, WAIT, participant, screenshot, sendChat, skipPrejoin, waitToast } from "../lib/browser.js";
 import { click, firefoxParticipant, joinBoth, until, useBrowsers } from "../lib/firefox.js";
 
 const ROOM = process.env.PARLEY_ROOM;
@@ -327,5 +329,59 @@ test("Firefox: avatar initials from letters only; a moderator's Mute and the Rem
   await click(ff.page, '#kick-dialog button[type="submit"]');
   await ch.page.waitForSelector('#kicked:has-text("wrong room")');
   await ff.page.waitForSelector(`#grid .tile[data-id="${chId}"]`, { hidden: true });
+  await done(ff, ch);
+});
+
+/**
+ * Run in a page: window.toastBoxes gets, for each toast shown, its box and
+ * those of the people count and the tiles' name tags in the frame it is
+ * drawn (a toast is gone after 4 s, maybe before the test looks).
+ */
+function watchToasts() {
+  window.toastBoxes = [];
+  const plain = (e) => (({ left, top, right, bottom }) => ({ left, top, right, bottom }))(e.getBoundingClientRect());
+  const seen = (t) =>
+    requestAnimationFrame(() =>
+      window.toastBoxes.push({ text: t.textContent, toast: plain(t), count: plain(document.getElementById("participant-count")), names: [...document.querySelectorAll("#grid .tile .tile-name")].map(plain) }),
+    );
+  new MutationObserver((muts) => {
+    for (const m of muts) for (const n of m.addedNodes) if (n instanceof Element) for (const t of n.matches(".toast") ? [n] : n.querySelectorAll(".toast")) seen(t);
+  }).observe(document.body, { childList: true, subtree: true });
+}
+
+const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+
+/** Waits for a toast with this text on a Firefox page (watchToasts) and asserts it covered neither the people count nor a name tag. */
+async function ffToastClear(page, text, where) {
+  const box = await (await page.waitForFunction((t) => window.toastBoxes.find((b) => b.text.includes(t)), {}, text)).jsonValue();
+  console.log(`${where}: ${JSON.stringify(box)}`);
+  assert.equal(box.names.length, 2, `${where}: the name tags measured`);
+  assert.ok(box.toast.right > box.toast.left && box.count.right > box.count.left, `${where}: toast or people count not shown`);
+  assert.ok(!overlaps(box.toast, box.count), `${where}: the toast ${JSON.stringify(box.toast)} covers the people count ${JSON.stringify(box.count)}`);
+  for (const n of box.names) assert.ok(!overlaps(box.toast, n), `${where}: the toast ${JSON.stringify(box.toast)} covers a name tag ${JSON.stringify(n)}`);
+}
+
+test("Firefox: toasts cover neither the people count nor a name tag, at desktop and phone width", { timeout: 8 * WAIT, skip }, async () => {
+  const { ff, ch } = await meeting("Toasts");
+  const long = "Could everyone look at the agenda I shared in the document this morning, before we start?";
+  await ff.page.evaluate(watchToasts);
+  // Desktop (1000×640): a raised hand and a long chat message (Fox's chat is closed).
+  await ch.page.click("#hand-toggle");
+  await ffToastClear(ff.page, "Chrome raised a hand", "desktop, hand");
+  await sendChat(ch.page, long);
+  await ffToastClear(ff.page, "Chrome: Could everyone", "desktop, chat");
+  await screenshot(ff.page, "firefox-desktop-chat-toast");
+  // A phone (390×844): the same.
+  await ff.page.setViewport({ width: 390, height: 844 });
+  await ff.page.waitForSelector("#more-toggle", { visible: true });
+  await ff.page.evaluate(() => (window.toastBoxes = []));
+  await ch.page.click("#hand-toggle");
+  await ch.page.waitForSelector('#hand-toggle[aria-pressed="false"]');
+  await ch.page.click("#hand-toggle");
+  await ffToastClear(ff.page, "Chrome raised a hand", "phone, hand");
+  await ch.page.fill("#chat-input", `Once more: ${long}`);
+  await ch.page.keyboard.press("Enter");
+  await ffToastClear(ff.page, "Chrome: Once more", "phone, chat");
+  await screenshot(ff.page, "firefox-phone-chat-toast");
   await done(ff, ch);
 });
