@@ -2,7 +2,8 @@
 // (started by browser_test.go): home page, pre-join, hash overrides, the
 // participant list and tiles, chat, mute state, the password lock, leaving,
 // reconnection and the failure messages (media through the bridge is in
-// media.test.js). Every step leaves a screenshot in ARTIFACTS.
+// media.test.js), the media pill when media fails, avatar initials. Every
+// step leaves a screenshot in ARTIFACTS.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { BASE, join, launch, participant, roomName, screenshot, WAIT, waitTiles, waitToast } from "./lib/browser.js";
@@ -318,4 +319,33 @@ test("phone width: pre-join, meeting with chat open", T, async () => {
   assert.deepEqual(a.errors, []);
   await a.context.close();
   await b.context.close();
+});
+
+test("the media pill says why when media fails", T, async () => {
+  // The browser cannot set media up (its setRemoteDescription fails): the pill says so, with the browser's reason in its title.
+  const p = await participant(browser);
+  await p.page.addInitScript(() => {
+    RTCPeerConnection.prototype.setRemoteDescription = () => Promise.reject(new DOMException("No codec in common with the server", "OperationError"));
+  });
+  await join(p, roomName("Broken"), "Broken", { audioMuted: true });
+  await p.page.waitForSelector("#media-unavailable:not([hidden])", { timeout: 2 * WAIT });
+  const pill = await p.page.$eval("#media-unavailable", (e) => ({ text: e.textContent, title: e.title, cls: e.className }));
+  assert.equal(pill.text, "No audio or video: setup failed");
+  assert.equal(pill.title, "This browser could not set up audio and video: No codec in common with the server. Chat and the participant list work.");
+  assert.match(pill.cls, /\bpill-warn\b/);
+  await screenshot(p.page, "pill-setup-failed");
+  assert.deepEqual(p.errors, []);
+  await p.context.close();
+});
+
+test("avatar initials are letters only", T, async () => {
+  const p = await participant(browser);
+  await join(p, roomName("Initials"), "Phil (phone)", { audioMuted: true, videoMuted: true });
+  await p.page.waitForSelector("#grid .tile .avatar");
+  assert.equal(await p.page.textContent("#grid .tile .avatar"), "PP");
+  await p.page.click("#people-toggle");
+  assert.equal(await p.page.textContent("#people li .avatar"), "PP");
+  await screenshot(p.page, "initials");
+  assert.deepEqual(p.errors, []);
+  await p.context.close();
 });

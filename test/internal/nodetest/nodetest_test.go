@@ -1,6 +1,8 @@
 package nodetest
 
 import (
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -45,6 +47,47 @@ func TestMissingSkipsWithoutNode(t *testing.T) {
 				if !strings.Contains(got, want) {
 					t.Errorf("message %q lacks %q", got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestMakeDepsWithoutNode: on a machine with Go and no node or npm, `make
+// deps` (which `make test` runs first) says in one line what else to install
+// and succeeds, so that the Go tests run and the node suites skip; under CI
+// it fails, naming what is missing.
+func TestMakeDepsWithoutNode(t *testing.T) {
+	mk, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make is not installed")
+	}
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ci := range []string{"", "true"} {
+		t.Run("CI="+ci, func(t *testing.T) {
+			cmd := exec.Command(mk, "-s", "-C", root, "deps")
+			// An empty PATH: neither node nor npm is found (make runs recipes with /bin/sh by its full path).
+			cmd.Env = []string{"PATH=" + t.TempDir(), "CI=" + ci}
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s", out)
+			if ci == "" {
+				if err != nil {
+					t.Fatalf("make deps without node: %v", err)
+				}
+				for _, want := range []string{"node or npm not found", "will be skipped", "install Node.js >= 20.10 with npm"} {
+					if !strings.Contains(string(out), want) {
+						t.Errorf("output %q lacks %q", out, want)
+					}
+				}
+				if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n != 0 {
+					t.Errorf("%d lines, want one: %q", n+1, out)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(string(out), "node and npm are required under CI") {
+				t.Errorf("make deps under CI without node: %v, %q", err, out)
 			}
 		})
 	}
