@@ -145,7 +145,7 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 		return // padding only: nothing to forward (the bridge pads its own legs)
 	}
 	if e.via == nil { // once to each other bridge of the conference (relay.go), in the fan-out's batch
-		if bt := e.conf.relayOut(pkt, e); bt != nil {
+		if bt := e.conf.relayOut(pkt, e, s); bt != nil {
 			defer flushPending(bt)
 		}
 	}

@@ -38,7 +38,8 @@ import (
 // not from a webrtc PeerConnection: it carries the senders' own SSRCs unchanged, any number of them,
 // and terminates RTCP itself, which a PeerConnection would want negotiated track by track.
 //
-// Media: each bridge sends every packet of its local senders' sources once over each relay, as the
+// Media: each bridge sends every packet of its local senders' sources that the peer's receivers can use
+// (relay.wantsLayer: of video, the layers up to the tallest they want) once over each relay, as the
 // sender sent it (header extensions included, so the RFC 6464 audio level reaches the other bridge's
 // speaker detection), re-encrypted with the relay's keys: one copy per remote bridge, however many
 // receivers it has. The receiving bridge represents each participant behind the relay as a relayed
@@ -154,7 +155,8 @@ type relay struct {
 	wantsSent string
 	wantsOut  atomic.Pointer[[]byte]
 	wantsKick chan struct{}
-	peerWants map[uint32]int // by the source's first SSRC: the tallest height, -1 unlimited
+	peerWants map[uint32]int                 // by the source's first SSRC: the tallest height, -1 unlimited
+	wantsIn   atomic.Pointer[map[uint32]int] // peerWants for the packet path (relayOut), never changed once stored
 
 	// Send side: sendMu guards srtpOut, conn's writes, encBuf and the counters.
 	sendMu   sync.Mutex
@@ -476,6 +478,7 @@ func (r *relay) onControl(raw []byte) {
 	c := r.c
 	c.mu.Lock()
 	r.peerWants = m.Wants
+	r.wantsIn.Store(&m.Wants)
 	c.senderConstraintsLocked(time.Now().UnixNano())
 	c.mu.Unlock()
 }
@@ -661,11 +664,11 @@ func (c *Conference) localKeyframe(ssrc uint32, now int64) {
 	s.src.requestKeyframe(now)
 }
 
-// relayOut sends one plaintext packet of sender e once over each connected relay (packet path, e's
-// reader). Where the socket batches, the copies join e's send batch, which relayOut returns for the
+// relayOut sends one plaintext packet of sender e's stream s once over each connected relay whose peer's
+// receivers want it (wantsLayer; s nil: every relay) (packet path, e's reader). Where the socket batches, the copies join e's send batch, which relayOut returns for the
 // caller to flush after adding the local receivers' copies (one sendmmsg for all); nil when it queued
 // nothing.
-func (c *Conference) relayOut(pkt []byte, e *Endpoint) *sendBatch {
+func (c *Conference) relayOut(pkt []byte, e *Endpoint, s *inStream) *sendBatch {
 	rs := c.relays.list.Load()
 	if rs == nil || len(*rs) == 0 {
 		return nil
@@ -676,6 +679,9 @@ func (c *Conference) relayOut(pkt []byte, e *Endpoint) *sendBatch {
 	}
 	queued := false
 	for _, r := range *rs {
+		if s != nil && !r.wantsLayer(s) {
+			continue
+		}
 		if r.sendRTP(pkt, bt) {
 			queued = true
 		}
@@ -684,6 +690,31 @@ func (c *Conference) relayOut(pkt []byte, e *Endpoint) *sendBatch {
 		return nil
 	}
 	return bt
+}
+
+// wantsLayer reports whether the peer's receivers may use packets of stream s: audio always, and video
+// layers up to the lowest one as tall as the tallest height they want of its source (the layers their
+// slots can pick, each its tallest layer within its own maximum, the lowest when none fits: Source's
+// source.targetLayer), none when none of them wants it. Before the peer's first message, everything.
+// A layer left out goes stale on the peer, whose slots then pick among what comes; when a receiver
+// there wants more, the peer says so, the layer comes again, and its slots ask for its key frame.
+func (r *relay) wantsLayer(s *inStream) bool {
+	src := s.src
+	if src.kind != KindVideo {
+		return true
+	}
+	wants := r.wantsIn.Load()
+	if wants == nil {
+		return true
+	}
+	want, ok := (*wants)[src.layers[0].ssrc]
+	switch {
+	case !ok || want < 0:
+		return true
+	case want == 0:
+		return false
+	}
+	return s.layer == 0 || src.layerHeight(s.layer) <= want
 }
 
 // flushPending sends what bt holds.

@@ -76,7 +76,7 @@ func benchRelay(b *testing.B, size int) {
 		}
 		binary.BigEndian.PutUint16(pkt[2:], uint16(i))
 		binary.BigEndian.PutUint32(pkt[4:], uint32(i)*960)
-		if bt := c.relayOut(pkt, sender); bt != nil {
+		if bt := c.relayOut(pkt, sender, nil); bt != nil {
 			flushPending(bt)
 		}
 	}

@@ -312,7 +312,7 @@ func TestRelayConstraints(t *testing.T) {
 	ta, tb := relayBridges(t)
 	alice := newClient(t, ta, "room", "alice", clientOpts{})
 	bob := newClient(t, tb, "room", "bob", clientOpts{noSend: true})
-	relayPair(t, ta, tb, "room", nil)
+	ra, _ := relayPair(t, ta, tb, "room", nil)
 	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed()}}))
 	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
 	told := func(want int) {
@@ -331,6 +331,95 @@ func TestRelayConstraints(t *testing.T) {
 	told(720)
 	carol.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":0}}`)
 	told(360)
+
+	// Nobody behind the relay wants Alice's camera: A relays none of it, while her audio goes on
+	// (Alice, a Pion client, keeps sending video whatever she is told). Wanted again, it comes again.
+	var audio, video uint32
+	for _, src := range alice.relayed().Sources {
+		if src.Kind == KindAudio {
+			audio = src.SSRC
+		} else if video == 0 {
+			video = src.SSRC
+		}
+	}
+	relayed := func() (a, v uint64) {
+		ra.sendMu.Lock()
+		defer ra.sendMu.Unlock()
+		return ra.sent[audio], ra.sent[video]
+	}
+	bob.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"constraints":{"alice-v0":{"maxHeight":0}}}`)
+	told(0) // A has B's wants: it tells Alice after it stored them
+	a0, v0 := relayed()
+	eventually(t, "100 more of alice's audio packets relayed", func() bool { a, _ := relayed(); return a >= a0+100 })
+	if _, v := relayed(); v != v0 {
+		t.Fatalf("%d packets of alice's video relayed while nobody behind the relay wanted it", v-v0)
+	}
+	bv := slotOf(t, bob, "alice-v0")
+	got := bob.rec.n(bv)
+	bob.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"constraints":{"alice-v0":{"maxHeight":180}}}`)
+	told(180)
+	bob.rec.wait(t, "bob receives alice's video again", func(r *recorder) bool { return r.count(bv) >= got+30 })
+}
+
+// TestRelayWantsLayer: a bridge relays a simulcast source's layers up to the lowest one as tall as the
+// tallest height the peer's receivers want (what their slots can pick), none when they want none, all
+// before the peer said; audio always.
+func TestRelayWantsLayer(t *testing.T) {
+	sender, _, _ := benchConference(t, 1)
+	c := sender.conf
+	srcs, err := c.validateSources("sender", []Source{
+		{Kind: KindVideo, SSRC: 1234, Name: "sender-v0"}, {Kind: KindVideo, SSRC: 1235, Name: "sender-v0"},
+		{Kind: KindVideo, SSRC: 1236, Name: "sender-v0"}, {Kind: KindAudio, SSRC: 99, Name: "sender-a0"},
+	}, []Group{{GroupSIM, []uint32{1234, 1235, 1236}}})
+	must(t, err)
+	var video, audio *source
+	for _, src := range srcs {
+		if src.kind == KindVideo {
+			video = src
+		} else {
+			audio = src
+		}
+	}
+	r := &relay{}
+	relays := func() string {
+		var b strings.Builder
+		for _, s := range video.layers {
+			if r.wantsLayer(s) {
+				fmt.Fprint(&b, s.layer)
+			}
+		}
+		if !r.wantsLayer(audio.layers[0]) {
+			b.WriteString(" no audio")
+		}
+		return b.String()
+	}
+	if got := relays(); got != "012" {
+		t.Fatalf("before the peer's wants: layers %q, want all", got)
+	}
+	for _, tc := range []struct {
+		wants map[uint32]int
+		want  string
+	}{
+		{map[uint32]int{1234: -1}, "012"},
+		{map[uint32]int{1234: 720}, "012"},
+		{map[uint32]int{1234: 400}, "01"}, // a slot limited to 400 takes 360p
+		{map[uint32]int{1234: 360}, "01"},
+		{map[uint32]int{1234: 180}, "0"},
+		{map[uint32]int{1234: 90}, "0"}, // below every layer: the lowest
+		{map[uint32]int{1234: 0}, ""},
+		{map[uint32]int{4321: 0}, "012"}, // another source's want says nothing of this one
+	} {
+		r.wantsIn.Store(&tc.wants)
+		if got := relays(); got != tc.want {
+			t.Errorf("peer wants %v: layers %q relayed, want %q", tc.wants, got, tc.want)
+		}
+	}
+	// Heights from the layers' key frames replace the usual ladder.
+	video.layers[1].height.Store(540)
+	r.wantsIn.Store(&map[uint32]int{1234: 400})
+	if got := relays(); got != "0" {
+		t.Errorf("layers of 180/540/720, peer wants 400: layers %q relayed, want \"0\"", got)
+	}
 }
 
 // TestRelayMesh: a conference on three bridges, a relay between each pair: each participant receives
