@@ -26,7 +26,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BASE, WAIT, screenshot, sendChat, skipPrejoin, waitToast, writeSpeechWAV } from "../lib/browser.js";
-import { click, joinBoth, useBrowsers } from "../lib/firefox.js";
+import { click, firefoxParticipant, joinBoth, launchFirefox, useBrowsers } from "../lib/firefox.js";
 
 const ROOM = process.env.PARLEY_ROOM;
 const skip = ROOM ? false : "run through go test ./test/browser/firefox (it sets PARLEY_ROOM)";
@@ -243,7 +243,7 @@ test("Firefox: the participants pane shows who speaks and who raised a hand; mut
   await done(ff, ch);
 });
 
-test("Firefox: the settings dialog lists the devices, and a new name reaches Chromium's tiles", { timeout: 6 * WAIT, skip }, async () => {
+test("Firefox: the settings dialog lists the devices, turns noise suppression off and on, and a new name reaches Chromium's tiles", { timeout: 6 * WAIT, skip }, async () => {
   const { ff, ch } = await meeting("Settings", { foxAudioMuted: false });
 
   await click(ff.page, "#settings-toggle");
@@ -260,6 +260,43 @@ test("Firefox: the settings dialog lists the devices, and a new name reaches Chr
   if (sending) assert.equal(lists.cameraValue, sending, "the camera in use is selected");
   // The speaker choice shows where the browser has setSinkId (Firefox since 116) and lists an output.
   assert.equal(lists.speaker, lists.speakers.length > 0 && (await ff.page.evaluate(() => typeof HTMLMediaElement.prototype.setSinkId === "function")));
+
+  // Noise suppression off, then on: each time a new microphone track opened with that constraint.
+  // (Firefox's fake microphone does no audio processing: its getSettings() says false throughout, so
+  // this reads what the track was opened with, getConstraints().)
+  const mic = () =>
+    ff.page.evaluate(() => {
+      const t = window.parley.session.pc?.getSenders().find((s) => s.track?.kind === "audio")?.track;
+      return t && { id: t.id, asked: t.getConstraints().noiseSuppression, settings: t.getSettings().noiseSuppression, state: t.readyState };
+    });
+  const micNow = await mic();
+  console.log(`Firefox's microphone: ${JSON.stringify(micNow)}`);
+  assert.equal(micNow.asked, true, "on by default");
+  const reopened = (old, on) =>
+    ff.page
+      .waitForFunction(
+        (old, on) => {
+          const t = window.parley.session.pc?.getSenders().find((s) => s.track?.kind === "audio")?.track;
+          return !!t && t.id !== old && t.readyState === "live" && t.getConstraints().noiseSuppression === on;
+        },
+        {},
+        old,
+        on,
+      )
+      .catch(async (e) => {
+        const state = await ff.page.evaluate(() => {
+          const t = window.parley.session.pc?.getSenders().find((s) => s.track?.kind === "audio")?.track;
+          return { checked: document.querySelector("#settings-noise")?.checked, toasts: window.parleyToasts, track: t && { id: t.id, state: t.readyState, constraints: t.getConstraints(), settings: t.getSettings() } };
+        });
+        throw new Error(`${e.message}: ${JSON.stringify(state)}`);
+      });
+  await click(ff.page, "#settings-noise");
+  await reopened(micNow.id, false);
+  assert.equal(await ff.page.evaluate(() => localStorage.getItem("parley.noiseSuppression")), "off");
+  const micOff = await mic();
+  await click(ff.page, "#settings-noise");
+  await reopened(micOff.id, true);
+  assert.equal(await ff.page.evaluate(() => localStorage.getItem("parley.noiseSuppression")), null);
 
   // A new name, applied with Enter.
   await ff.page.$eval("#settings-name", (el) => (el.value = ""));
@@ -301,6 +338,45 @@ test("Firefox on a phone, in German (?lang=de): one toolbar row, the people coun
   await ff.page.waitForSelector("#toolbar-more", { hidden: true });
   await ch.page.waitForSelector("#grid .tile .tile-hand");
   await done(ff, ch);
+});
+
+test("Firefox whose language is German (intl.accept_languages) gets German words; a long room name wraps between its words on a phone", { timeout: 6 * WAIT, skip }, async () => {
+  // A Firefox of its own: navigator.languages comes from a preference, read at start.
+  const german = await launchFirefox({ "intl.accept_languages": "de-DE, de" });
+  try {
+    const p = await firefoxParticipant(german, { viewport: { width: 390, height: 844 } });
+    const room = `ThirstyHorsesDanceQuicklyTogether${ROOM}`;
+    await p.page.goto(`${BASE}/${room}`);
+    await p.page.waitForSelector("#prejoin");
+    assert.deepEqual(await p.page.evaluate(() => navigator.languages), ["de-DE", "de"]);
+    assert.equal(await p.page.evaluate(() => document.documentElement.lang), "de");
+    assert.equal(await p.page.$eval("#join", (b) => b.textContent), "Besprechung beitreten");
+    assert.equal(await p.page.$eval('label[for="display-name"]', (l) => l.textContent), "Ihr Name");
+    // The room name: each word is its own text node (a <wbr> between them); a word on two lines would have two boxes.
+    const lines = await p.page.$eval(".prejoin-room", (h1) => {
+      const words = [];
+      for (const n of h1.childNodes) {
+        if (n.nodeType !== Node.TEXT_NODE) continue;
+        const r = document.createRange();
+        r.selectNodeContents(n);
+        words.push({ word: n.textContent, boxes: r.getClientRects().length });
+      }
+      return { words, height: h1.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(h1).lineHeight), text: h1.textContent };
+    });
+    assert.equal(lines.text, room);
+    assert.ok(lines.height > 1.5 * lines.lineHeight, `the name wraps (${lines.height} px at ${lines.lineHeight} px a line)`);
+    for (const w of lines.words) assert.equal(w.boxes, 1, `"${w.word}" is broken across lines`);
+    await screenshot(p.page, "firefox-german-phone-prejoin");
+    // In the meeting too.
+    await p.page.$eval("#display-name", (el) => (el.value = ""));
+    await p.page.type("#display-name", "Grete");
+    await click(p.page, "#join");
+    await p.page.waitForFunction(() => document.getElementById("participant-count")?.textContent === "1 Person");
+    assert.equal(await p.page.$eval("#leave", (b) => b.getAttribute("aria-label")), "Besprechung verlassen");
+    await done(p);
+  } finally {
+    await german.close();
+  }
 });
 
 // A share starts with getDisplayMedia, a local renegotiation and the focus's answer to the

@@ -28,15 +28,15 @@ export const FIREFOX_PREFS = {
   "media.autoplay.blocking_policy": 0,
 };
 
-/** Starts headless Firefox; the test server's self-signed certificate is accepted. */
-export async function launchFirefox() {
+/** Starts headless Firefox with FIREFOX_PREFS and `prefs`; the test server's self-signed certificate is accepted. */
+export async function launchFirefox(prefs = {}) {
   return puppeteer.launch({
     browser: "firefox",
     protocol: "webDriverBiDi",
     executablePath: FIREFOX,
     headless: true,
     acceptInsecureCerts: true,
-    extraPrefsFirefox: FIREFOX_PREFS,
+    extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
     timeout: 2 * WAIT,
     protocolTimeout: 4 * WAIT,
   });
