@@ -3,8 +3,9 @@
 // chat, the participants pane and the settings open in turn, in each
 // browser: screenshots for people to look at (a hand up, two chat messages,
 // three cameras and three avatars), and the checks that a look at them
-// makes (one toolbar row inside the window with Leave in it, every person
-// in the pane, the settings dialog inside the window).
+// makes (one toolbar row inside the window with Leave in it, on the phone
+// two columns of tiles with small name tags, every person in the pane, the
+// settings dialog inside the window).
 //
 // Run by firefox_test.go (TestFirefoxSixPeople) inside the network
 // namespace; PARLEY_URL is the host side of its veth.
@@ -81,6 +82,24 @@ test("a meeting of six at desktop and phone width, with chat, participants and s
       const tap = (sel) => (ff ? click(page, sel) : page.click(sel));
       await waitFor("#grid .tile");
       await screenshot(page, `six-${engine}-${label}-grid`);
+      if (label === "phone") {
+        // Two columns that fill the width, and name tags inside their tiles covering a small part of them.
+        const tiles = await page.evaluate(() =>
+          [...document.querySelectorAll("#grid .tile")].map((el) => {
+            const box = (e) => (({ left, right, bottom, width, height }) => ({ left, right, bottom, width, height }))(e.getBoundingClientRect());
+            const tag = el.querySelector(".tile-name");
+            return { tile: box(el), tag: tag && box(tag) };
+          }),
+        );
+        assert.equal(tiles.length, 6, `${engine}: ${JSON.stringify(tiles)}`);
+        const lefts = new Set(tiles.map((t) => Math.round(t.tile.left)));
+        assert.equal(lefts.size, 2, `${engine}: tile columns at ${[...lefts]}`);
+        assert.ok(Math.min(...tiles.map((t) => t.tile.left)) <= 16 && Math.max(...tiles.map((t) => t.tile.right)) >= size.width - 16, `${engine}: ${JSON.stringify(tiles)}`);
+        for (const { tile: t, tag } of tiles) {
+          assert.ok(tag && tag.left >= t.left && tag.right <= t.right && tag.bottom <= t.bottom, `${engine}: a name tag leaves its tile`);
+          assert.ok(tag.width * tag.height < 0.1 * t.width * t.height, `${engine}: a name tag ${tag.width}×${tag.height} covers over a tenth of ${t.width}×${t.height}`);
+        }
+      }
       // The toolbar is one row inside the window, with Leave in it.
       const bar = await boxes(page, ["#mic-toggle", "#cam-toggle", "#chat-toggle", "#people-toggle", "#leave"]);
       assert.equal(new Set(Object.values(bar).map((b) => b.y)).size, 1, `${engine} ${label} toolbar: ${JSON.stringify(bar)}`);
