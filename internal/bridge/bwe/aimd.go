@@ -68,6 +68,9 @@ type aimd struct {
 	decreased    bool // lastDecrease is set
 	rtt          time.Duration
 	link         linkCapacity
+	// wider is set when the delivered rate went above the link capacity seen at recent overuses (which
+	// is then forgotten): the path may have got wider. The estimator reads and clears it.
+	wider bool
 }
 
 func newAIMD(initial, lo, hi int64) aimd {
@@ -107,6 +110,7 @@ func (a *aimd) increase(acked float64, appLimited bool, now time.Duration) {
 	}
 	if a.link.has() && throughput > a.link.upper() {
 		a.link.reset() // the path got faster than anything seen at overuse: search multiplicatively again
+		a.wider = true
 	}
 	limit := throughputFactor*throughput + throughputSlack
 	if appLimited {

@@ -135,7 +135,7 @@ func (e *Estimator) OnSent(seq uint16, size int, at time.Time, probe bool) {
 		e.sentMedia.add(t, int(r.size))
 	}
 	c := &e.probe.cur
-	if c.open && t >= c.end {
+	if c.open && c.ends(t) {
 		e.closeClusterLocked(t)
 	}
 	if c.open && t >= c.start {
@@ -237,6 +237,10 @@ func (e *Estimator) updateLocked(t time.Duration) {
 	case e.rate.canDecreaseAgain(acked, t):
 		e.rate.update(Overusing, acked, e.alr.in, t)
 	}
+	if e.rate.wider {
+		e.rate.wider = false
+		e.probe.widened()
+	}
 	e.combineLocked()
 	if c := &e.probe.cur; c.pending && (c.covered || t-c.closedAt > probeTimeout) {
 		c.pending = false
@@ -245,9 +249,7 @@ func (e *Estimator) updateLocked(t time.Duration) {
 		if ok {
 			e.onProbeResultLocked(res, c, t)
 		}
-		if c.covered {
-			e.probe.judge(c, ok, res, e.state == Overusing)
-		}
+		e.probe.judge(c, ok, res, e.state == Overusing, t)
 	}
 }
 
@@ -352,7 +354,7 @@ func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) int {
 	}
 	p.lastCall, p.called = t, true
 
-	if p.cur.open && t >= p.cur.end {
+	if p.cur.open && p.cur.ends(t) {
 		e.closeClusterLocked(t)
 	}
 	out := 0
@@ -389,7 +391,7 @@ func (e *Estimator) probeRateLocked(t time.Duration, ideal float64) float64 {
 		rate = probeInitialScale * est
 	case e.alr.in && (!p.started || t-p.lastStart >= probeALRInterval):
 		rate = probeALRScale * est
-	case ideal > est && (!p.started || t-p.lastStart >= p.deficitWait()):
+	case ideal > est && p.deficitDue(t):
 		rate = probeFurtherScale * est
 	default:
 		return 0

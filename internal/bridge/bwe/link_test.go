@@ -209,3 +209,66 @@ func TestRandomLossKeepsTheMedia(t *testing.T) {
 		}
 	}
 }
+
+// TestStepUpBridge is criterion 4 with the bridge's own sender model (bridgesim_test.go: its pacer, which
+// holds the padding while video waits, 313-byte padding packets, the bots' media with a key frame every
+// 32 frames, a receiver in stage view) behind tc tbf as test/shaped sets it (burst 20 ms of the rate, at
+// least 3200 bytes; 100 ms of queue): 3 Mbit/s, 13 s at 500 kbit/s, then 3 Mbit/s again, as the harness's
+// step scenario. The step up comes at every phase of the probe cycle (0 to 5 s after the 13 s, every
+// 0.5 s), with the congestion loop's 15 ms ticks on time and up to 30 ms late (a loaded machine). The
+// estimate must reach what the allocator needs to move everything up with its 15% margin (1.15 × the
+// ideal: the stage at 720p, three thumbnails, the audio) within 4.5 s; the allocator's 2 s window and a
+// key frame then fit in criterion 4's 8 s. Before the fix a probe that the bridge could not fill measured
+// nothing and the next came probeDeficitMax later, and a probe that found the 500 kbit/s link full just
+// before the step held the next one off as long: 6.6 s, and 9 s with late ticks. Behind the full link
+// the back-off must hold: fewer probes than one per probeDeficitPeriod.
+func TestStepUpBridge(t *testing.T) {
+	setLink := func(s *sim, bps int64) {
+		s.capacity = bps
+		s.burst = max(int(bps/8/50), 3200)
+		s.queueLimit = int(bps/8/10) + s.burst
+	}
+	var worst time.Duration
+	var probes int
+	var full time.Duration
+	for _, late := range []time.Duration{0, 30 * time.Millisecond} {
+		for _, seed := range []uint64{1, 2, 3, 4, 5, 6} {
+			for k := range 11 {
+				s := newSim(t, Config{}, 3_000_000, seed)
+				s.bridge = stageModel()
+				s.bridge.tickJitter = late
+				setLink(s, 3_000_000)
+				s.run(13*time.Second, nil)
+				setLink(s, 500_000)
+				s.run(3*time.Second, nil)
+				id0 := s.e.probe.nextID
+				wait := 10*time.Second + time.Duration(k)*500*time.Millisecond
+				s.run(wait, nil)
+				probes += int(s.e.probe.nextID - id0)
+				full += wait
+				setLink(s, 3_000_000)
+				goal := int64(1.15 * float64(s.ideal))
+				start := s.now
+				reached := time.Duration(-1)
+				s.run(13*time.Second, func() {
+					if reached < 0 && s.e.Estimate() >= goal {
+						reached = s.now - start
+					}
+				})
+				if reached < 0 || reached > 4500*time.Millisecond {
+					t.Errorf("ticks late by up to %v, seed %d, step %d: estimate at %d bit/s %v after the step up (now %d), want within 4.5 s",
+						late, seed, k, goal, reached, s.e.Estimate())
+				}
+				if reached < 0 {
+					reached = 13 * time.Second
+				}
+				worst = max(worst, reached)
+			}
+		}
+	}
+	rate := float64(probes) / full.Seconds()
+	t.Logf("worst time to 1.15 × the ideal after the step up: %v; %.2f probes a second behind the full link", worst, rate)
+	if rate >= 1/probeDeficitPeriod.Seconds() {
+		t.Errorf("%.2f probes a second behind the full 500 kbit/s link, want fewer than one per %v", rate, probeDeficitPeriod)
+	}
+}

@@ -59,10 +59,11 @@ type sim struct {
 	queued     int           // bytes not yet transmitted onto the link
 
 	// sender
-	framePkts     []framePkt // media packets of the current frame not yet forwarded
-	ideal         int64      // what the allocator would like
-	honorProbes   bool       // the bridge sends the padding ProbeBytes asks for
-	padSize       int        // bytes on the wire of one padding packet
+	framePkts     []framePkt   // media packets of the current frame not yet forwarded
+	ideal         int64        // what the allocator would like
+	bridge        *bridgeModel // the bridge's sender model instead of the ladder (bridgesim_test.go)
+	honorProbes   bool         // the bridge sends the padding ProbeBytes asks for
+	padSize       int          // bytes on the wire of one padding packet
 	target        int64
 	seq           uint16
 	now           time.Duration
@@ -135,6 +136,11 @@ func (s *sim) sendBytes(n int, probe bool) {
 
 // step advances the simulation by 1 ms.
 func (s *sim) step() {
+	if s.bridge != nil {
+		s.bridgeStep()
+		s.finishStep()
+		return
+	}
 	if s.now >= s.nextAlloc {
 		s.target = min(ladderFloor(s.e.Estimate()), s.ideal)
 		s.nextAlloc = s.now + 100*time.Millisecond
@@ -164,6 +170,11 @@ func (s *sim) step() {
 		}
 		s.nextProbe += 15 * time.Millisecond
 	}
+	s.finishStep()
+}
+
+// finishStep is step's link and receiver part.
+func (s *sim) finishStep() {
 	s.deliver()
 	if s.now >= s.nextFb {
 		s.report()
