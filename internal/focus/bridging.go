@@ -20,8 +20,9 @@ const (
 
 // lane runs one participant's bridge requests in order on a goroutine of its own, so that a slow bridge
 // (ICE gathering, a cluster round trip) never holds the conference goroutine, and an answer can never
-// overtake the allocation it answers, nor an allocation the expiry before it (a restart). Results come
-// back to the conference goroutine through post.
+// overtake the allocation it answers, nor an allocation the expiry before it (a restart, or the same
+// nick joining again: the lane outlives its participant, see keepLane). Results come back to the
+// conference goroutine through post.
 type lane struct {
 	f *Focus
 
@@ -32,6 +33,41 @@ type lane struct {
 	// bridge is the bridge the participant's endpoint lives on, "" when it has none. Only the running
 	// op touches it: ops run one at a time.
 	bridge string
+}
+
+// busy reports whether requests are queued or running.
+func (l *lane) busy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.running
+}
+
+// laneKept is how long a participant's lane outlives it, at the least: one who joins again with the
+// same nick (a client that lost its connection and joins as the same endpoint) queues its allocation
+// behind the expiry of its old endpoint, which a bridge would otherwise still hold (ErrEndpointExists).
+const laneKept = 30 * time.Second
+
+// keepLane keeps a gone participant's lane for its nick until it has been idle laneKept.
+func (c *conference) keepLane(nick string, l *lane) {
+	c.leftLanes[nick] = l
+	c.after(laneKept, func() {
+		switch {
+		case c.leftLanes[nick] != l:
+		case l.busy():
+			c.keepLane(nick, l)
+		default:
+			delete(c.leftLanes, nick)
+		}
+	})
+}
+
+// laneFor is the lane of a participant joining as nick: the one its predecessor left, or a new one.
+func (c *conference) laneFor(nick string) *lane {
+	if l := c.leftLanes[nick]; l != nil {
+		delete(c.leftLanes, nick)
+		return l
+	}
+	return &lane{f: c.f}
 }
 
 // do queues op behind the participant's earlier requests.

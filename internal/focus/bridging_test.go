@@ -2,8 +2,10 @@ package focus
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +227,94 @@ func TestErrorFromAGoneRoomIsNotAnswered(t *testing.T) {
 	if el := <-r; el == nil || el.Get("id") != "q2" || el.Get("type") != "error" {
 		t.Fatalf("first stanza from the focus %v, want only the error for q2", el)
 	}
+}
+
+// endpointBridges keeps the endpoints it allocated, as a bridge does (a second allocation of one is
+// refused with ErrEndpointExists), and holds each expiry until the test releases it.
+type endpointBridges struct {
+	heldBridges
+	mu            sync.Mutex
+	have          map[string]bool
+	expiringNow   map[string]bool // guarded by mu: an expiry of the endpoint is under way
+	early         chan string     // an allocation asked while the endpoint's expiry was under way
+	expiring      chan string
+	releaseExpiry chan struct{}
+}
+
+func (b *endpointBridges) Allocate(ctx context.Context, req bridgeapi.AllocateRequest) (bridgeapi.Allocated, error) {
+	b.mu.Lock()
+	if b.expiringNow[req.EndpointID] {
+		b.early <- req.EndpointID
+	}
+	if b.have[req.EndpointID] {
+		b.mu.Unlock()
+		return bridgeapi.Allocated{}, fmt.Errorf("%w: %s", bridge.ErrEndpointExists, req.EndpointID)
+	}
+	b.have[req.EndpointID] = true
+	b.mu.Unlock()
+	return b.heldBridges.Allocate(ctx, req)
+}
+
+func (b *endpointBridges) Expire(_ context.Context, _ string, r bridge.ExpireRequest) error {
+	b.mu.Lock()
+	b.expiringNow[r.EndpointID] = true
+	b.mu.Unlock()
+	b.expiring <- r.EndpointID
+	<-b.releaseExpiry
+	b.mu.Lock()
+	delete(b.have, r.EndpointID)
+	delete(b.expiringNow, r.EndpointID)
+	b.mu.Unlock()
+	return nil
+}
+
+// A participant who leaves and joins again with the same nick (a client that lost its connection joins
+// as the same endpoint) gets its new endpoint once the old one's expiry is done, however slow the bridge:
+// the allocation waits behind the expiry instead of being refused for an endpoint that still exists.
+func TestRejoinWaitsForTheOldEndpoint(t *testing.T) {
+	eb := &endpointBridges{heldBridges: heldBridges{asked: make(chan bridgeapi.AllocateRequest, 8), release: make(chan struct{})},
+		have: map[string]bool{}, expiringNow: map[string]bool{}, early: make(chan string, 4), expiring: make(chan string, 4),
+		releaseExpiry: make(chan struct{})}
+	close(eb.release)
+	f, r := startConference(t, eb)
+	releaseExpiry := sync.OnceFunc(func() { close(eb.releaseExpiry) })
+	t.Cleanup(releaseExpiry) // before the focus closes, which waits for the lanes
+	join := func(nick, what string) {
+		f.RouteUser(occupantPresence(room, nick, ""))
+		d := expectDisco(t, r, nick)
+		f.RouteUser(stanza.NewIQ("result", d.Get("id"), room+"/"+nick, "focus@auth.localhost/focus", nil))
+		expectStanza(t, r, nick+"'s "+what+"session-initiate", func(el *stanza.Element) bool {
+			j := el.Child(NSJingle, "jingle")
+			return el.Get("to") == room+"/"+nick && j != nil && j.Get("action") == "session-initiate"
+		})
+	}
+	join("bob", "") // stays, so the conference goes on
+	join("alice", "")
+	gone := occupantPresence(room, "alice", "")
+	gone.Set("type", "unavailable")
+	f.RouteUser(gone)
+	select {
+	case id := <-eb.expiring:
+		if id != "alice" {
+			t.Fatalf("expiring %s", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("alice's endpoint was not expired")
+	}
+	// Alice is back while the bridge is still expiring her old endpoint.
+	f.RouteUser(occupantPresence(room, "alice", ""))
+	d := expectDisco(t, r, "alice")
+	f.RouteUser(stanza.NewIQ("result", d.Get("id"), room+"/alice", "focus@auth.localhost/focus", nil))
+	// Without the lane kept for her nick, her new allocation would be asked at once, and refused. That it
+	// is not can only be seen by waiting a while.
+	select {
+	case id := <-eb.early:
+		t.Fatalf("%s's endpoint allocated while its old one was still being expired", id)
+	case <-time.After(time.Second):
+	}
+	releaseExpiry()
+	expectStanza(t, r, "alice's second session-initiate", func(el *stanza.Element) bool {
+		j := el.Child(NSJingle, "jingle")
+		return el.Get("to") == room+"/alice" && j != nil && j.Get("action") == "session-initiate"
+	})
 }

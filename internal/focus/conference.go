@@ -41,19 +41,21 @@ type conference struct {
 	failed  *stanza.Error // the room refused the focus
 	waiting []*stanza.Element
 	parts   map[string]*participant // by nick = endpoint id
-	ever    bool                    // somebody joined at some point
-	pending map[string]func(*stanza.Element)
-	done    bool
-	timers  []*time.Timer
-	created time.Time // when the focus joined: its created-ms
-	e2ee    e2eeState // end-to-end encryption (e2ee.go)
-	cascade cascade   // relays between the conference's bridges (relay.go)
+	// leftLanes are gone participants' lanes by nick, while their requests may still run (keepLane).
+	leftLanes map[string]*lane
+	ever      bool // somebody joined at some point
+	pending   map[string]func(*stanza.Element)
+	done      bool
+	timers    []*time.Timer
+	created   time.Time // when the focus joined: its created-ms
+	e2ee      e2eeState // end-to-end encryption (e2ee.go)
+	cascade   cascade   // relays between the conference's bridges (relay.go)
 }
 
 func newConference(f *Focus, room jid.JID) *conference {
 	return &conference{
 		f: f, room: room, self: room.WithResource(f.cfg.Nick), id: randomHex(8),
-		wake: make(chan struct{}, 1), parts: make(map[string]*participant),
+		wake: make(chan struct{}, 1), parts: make(map[string]*participant), leftLanes: make(map[string]*lane),
 		pending: make(map[string]func(*stanza.Element)),
 	}
 }
@@ -253,7 +255,7 @@ func (c *conference) onPresence(p *stanza.Element, from jid.JID) {
 	case typ == "" && part == nil:
 		real, role := occupantItem(p)
 		part = &participant{c: c, nick: nick, occupant: from, real: real, role: role,
-			region: c.regionOf(p, real), lane: &lane{f: c.f}}
+			region: c.regionOf(p, real), lane: c.laneFor(nick)}
 		c.parts[nick] = part
 		c.count.Store(int32(len(c.parts)))
 		if !c.ever {

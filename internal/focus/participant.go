@@ -105,6 +105,7 @@ func (c *conference) leave(p *participant, why string) {
 	delete(c.parts, p.nick)
 	c.count.Store(int32(len(c.parts)))
 	p.expireEndpoint()
+	c.keepLane(p.nick, p.lane)
 	c.f.log.Debug("participant left", "room", c.room.String(), "endpoint", p.nick, "why", why)
 }
 
