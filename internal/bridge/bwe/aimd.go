@@ -17,6 +17,10 @@ const (
 	throughputFactor  = 1.5   // never increase beyond 1.5 × delivered + 10 kbit/s ...
 	throughputSlack   = 10000 // ... so an idle sender cannot run the estimate up (pion/interceptor#299)
 	capacityAlpha     = 0.05  // smoothing of the link-capacity estimate, updated at each overuse
+	// widerFactor: delivering this much more than the link capacity seen at overuses says the path got
+	// wider. Less would be a token bucket's burst: tc tbf's 3200 bytes at 500 kbit/s read up to 17% above
+	// the rate over the 300 ms delivered-rate window, and took the probe back-off away now and then.
+	widerFactor = 1.2
 )
 
 type rateState int
@@ -68,8 +72,9 @@ type aimd struct {
 	decreased    bool // lastDecrease is set
 	rtt          time.Duration
 	link         linkCapacity
-	// wider is set when the delivered rate went above the link capacity seen at recent overuses (which
-	// is then forgotten): the path may have got wider. The estimator reads and clears it.
+	// wider is set when the delivered rate went clearly above the link capacity seen at recent overuses
+	// (widerFactor), while increasing or while a queue drains: the path got wider. The estimator reads and
+	// clears it.
 	wider bool
 }
 
@@ -93,6 +98,9 @@ func (a *aimd) update(s DelayState, acked float64, appLimited bool, now time.Dur
 		}
 	case Underusing:
 		a.state = rateHold
+		// A queue draining faster than the link carried at overuses: the link under it got wider (after a
+		// step up, the full queue of the narrow link drains at the new rate, before anything else shows it).
+		a.checkWider(acked)
 	}
 	switch a.state {
 	case rateIncrease:
@@ -109,8 +117,8 @@ func (a *aimd) increase(acked float64, appLimited bool, now time.Duration) {
 		throughput = a.bps
 	}
 	if a.link.has() && throughput > a.link.upper() {
+		a.checkWider(throughput)
 		a.link.reset() // the path got faster than anything seen at overuse: search multiplicatively again
-		a.wider = true
 	}
 	limit := throughputFactor*throughput + throughputSlack
 	if appLimited {
@@ -127,6 +135,13 @@ func (a *aimd) increase(acked float64, appLimited bool, now time.Duration) {
 	}
 	a.lastChange = now
 	a.changed = true
+}
+
+// checkWider sets wider when acked (the delivered rate) is clearly above the link capacity.
+func (a *aimd) checkWider(acked float64) {
+	if a.link.has() && acked > max(a.link.upper(), widerFactor*a.link.kbps*1000) {
+		a.wider = true
+	}
 }
 
 func (a *aimd) elapsed(now time.Duration) float64 {

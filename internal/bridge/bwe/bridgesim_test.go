@@ -145,7 +145,7 @@ func (s *sim) bridgeStep() {
 	}
 	if s.now >= m.nextAud {
 		// One packet per speaker every 20 ms; audio spends the pacer's tokens but never waits.
-		size := int(m.audio / 8 / 50 / 4)
+		size := int(m.audio/8/50/4) + 60 // RTP, extension, SRTP tag, UDP and IP headers
 		for range 4 {
 			s.refill(s.paceRate())
 			m.tokens -= float64(size)

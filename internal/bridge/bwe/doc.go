@@ -67,8 +67,9 @@
 // (so 3×, ~6×, ...); every 5 s at 2 × the estimate when application-limited; every 3 s at 2 × the estimate
 // while the allocator wants more than the estimate, twice as long (up to 5 s) after each probe that found
 // no room (it filled the path, lost over 5% of its packets, or ended with the detector overusing), 3 s
-// again after one that raised the estimate by 10%, or as soon as the path delivers more than the capacity
-// seen at recent overuses (the link got wider). A cluster the sender did not fill says nothing about room
+// again after one that raised the estimate by 10%, and with a probe at once when the path delivers 20%
+// more than the capacity seen at recent overuses, while increasing or while a queue drains (the link got
+// wider; less would be a token bucket's burst). A cluster the sender did not fill says nothing about room
 // and leaves the interval as it was; like any cluster that measured nothing without finding the path
 // full, it is followed by the next probe 500 ms later (once in a row). A cluster whose last slice came
 // late (the scheduler on a busy machine, or the bridge's pacer holding video, which stops the padding)

@@ -1,6 +1,7 @@
 package bwe
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -212,16 +213,17 @@ func TestRandomLossKeepsTheMedia(t *testing.T) {
 
 // TestStepUpBridge is criterion 4 with the bridge's own sender model (bridgesim_test.go: its pacer, which
 // holds the padding while video waits, 313-byte padding packets, the bots' media with a key frame every
-// 32 frames, a receiver in stage view) behind tc tbf as test/shaped sets it (burst 20 ms of the rate, at
-// least 3200 bytes; 100 ms of queue): 3 Mbit/s, 13 s at 500 kbit/s, then 3 Mbit/s again, as the harness's
-// step scenario. The step up comes at every phase of the probe cycle (0 to 5 s after the 13 s, every
-// 0.5 s), with the congestion loop's 15 ms ticks on time and up to 30 ms late (a loaded machine). The
-// estimate must reach what the allocator needs to move everything up with its 15% margin (1.15 × the
-// ideal: the stage at 720p, three thumbnails, the audio) within 4.5 s; the allocator's 2 s window and a
-// key frame then fit in criterion 4's 8 s. Before the fix a probe that the bridge could not fill measured
-// nothing and the next came probeDeficitMax later, and a probe that found the 500 kbit/s link full just
-// before the step held the next one off as long: 6.6 s, and 9 s with late ticks. Behind the full link
-// the back-off must hold: fewer probes than one per probeDeficitPeriod.
+// 32 frames and four speakers' audio, a receiver in stage view) behind tc tbf as test/shaped sets it
+// (burst 20 ms of the rate, at least 3200 bytes; 100 ms of queue): 3 Mbit/s, 13 s at 500 kbit/s, then
+// 3 Mbit/s again, as the harness's step scenario. The step up comes at every phase of the probe cycle
+// (0 to 5 s after the 13 s, every 0.5 s), with the congestion loop's 15 ms ticks on time and up to 30 ms
+// late (a loaded machine), six seeds. The estimate must reach what the allocator needs to move
+// everything up with its 15% margin (1.15 × the ideal: the stage at 720p, three thumbnails, the audio)
+// within 5 s of the step in every run, and within 2.5 s in half of them; the allocator's 2 s window and
+// a key frame then fit in criterion 4's 8 s. Before, a probe that found the 500 kbit/s link full just
+// before the step held the next one off for the whole back-off, and one the bridge could not fill
+// measured nothing and did the same: median 3 s, worst 5.4 s. Behind the full link the back-off must
+// hold: fewer probes than one per probeDeficitPeriod.
 func TestStepUpBridge(t *testing.T) {
 	setLink := func(s *sim, bps int64) {
 		s.capacity = bps
@@ -229,6 +231,7 @@ func TestStepUpBridge(t *testing.T) {
 		s.queueLimit = int(bps/8/10) + s.burst
 	}
 	var worst time.Duration
+	var times []time.Duration
 	var probes int
 	var full time.Duration
 	for _, late := range []time.Duration{0, 30 * time.Millisecond} {
@@ -255,19 +258,26 @@ func TestStepUpBridge(t *testing.T) {
 						reached = s.now - start
 					}
 				})
-				if reached < 0 || reached > 4500*time.Millisecond {
-					t.Errorf("ticks late by up to %v, seed %d, step %d: estimate at %d bit/s %v after the step up (now %d), want within 4.5 s",
+				if reached < 0 || reached > 5*time.Second {
+					t.Errorf("ticks late by up to %v, seed %d, step %d: estimate at %d bit/s %v after the step up (now %d), want within 5 s",
 						late, seed, k, goal, reached, s.e.Estimate())
 				}
 				if reached < 0 {
 					reached = 13 * time.Second
 				}
 				worst = max(worst, reached)
+				times = append(times, reached)
 			}
 		}
 	}
 	rate := float64(probes) / full.Seconds()
-	t.Logf("worst time to 1.15 × the ideal after the step up: %v; %.2f probes a second behind the full link", worst, rate)
+	slices.Sort(times)
+	median := times[len(times)/2]
+	t.Logf("time to 1.15 × the ideal after the step up: median %v, 90th percentile %v, worst %v; %.2f probes a second behind the full link",
+		median, times[len(times)*9/10], worst, rate)
+	if median > 2500*time.Millisecond {
+		t.Errorf("median time to 1.15 × the ideal after the step up %v, want at most 2.5 s", median)
+	}
 	if rate >= 1/probeDeficitPeriod.Seconds() {
 		t.Errorf("%.2f probes a second behind the full 500 kbit/s link, want fewer than one per %v", rate, probeDeficitPeriod)
 	}

@@ -164,6 +164,7 @@ type prober struct {
 	wait      time.Duration // between deficit probes now; 0 = probeDeficitPeriod
 	retryAt   time.Duration // a deficit probe is due from then (the last cluster measured nothing), 0 = none
 	retried   bool          // the last cluster was such a retry
+	soon      bool          // a deficit probe is due at once (widened)
 }
 
 // deficitWait is the interval between probes while the allocator wants more than the estimate.
@@ -192,8 +193,8 @@ func (p *prober) deficitWait() time.Duration {
 // finding the path full (its feedback never came, or a key frame's burst inside it made the rates
 // unreadable), it is followed by the next probe probeRetry later instead of a whole interval later, once
 // in a row (a receiver that takes no padding would otherwise get a cluster every probeRetry). Before,
-// such a cluster as the first probe after a step up left the next one probeDeficitMax away
-// (TestStepUpBridge: 9 s to the estimate the allocator needs, with late ticks).
+// such a cluster as the first probe after a step up left the next one probeDeficitMax away (in the
+// simulated link with the bridge's pacer and late ticks, 9 s to the estimate the allocator needs).
 func (p *prober) judge(c *cluster, measured bool, res float64, overusing bool, t time.Duration) {
 	if filled := c.sentPackets >= probeMinPackets && c.filled(probeMinFill); filled && c.covered {
 		switch {
@@ -209,20 +210,20 @@ func (p *prober) judge(c *cluster, measured bool, res float64, overusing bool, t
 	}
 }
 
-// widened is told that the path delivered more than the link capacity seen at recent overuses (the
-// rate controller forgot that capacity for it): the link the probes found full may have got wider, and
-// the interval between deficit probes is probeDeficitPeriod again. Without it, a step up just after a
-// probe that found no room waited the whole probeDeficitMax for the probe that finds the new capacity.
-// Not a probe at once: behind a token bucket the delivered rate goes over the capacity now and then
-// with the bucket's burst (behind a full 500 kbit/s tbf, a probe at once made 25% more probes and 40%
-// more drops in the simulated link; the shorter interval, none to speak of).
+// widened is told that the path delivered clearly more than the link capacity seen at recent overuses
+// (aimd.wider): the link the probes found full got wider, so the back-off ends and a deficit probe is due
+// at once. Without it, a step up just after a probe that found no room waited the whole probeDeficitMax
+// for the probe that finds the new capacity. It only helps when the delivered rate shows it: behind a
+// link the media alone fills, the full queue draining at the new rate does; when the queue was empty at
+// the step and the sender sends no more than the old capacity, nothing does, and the back-off runs out.
 func (p *prober) widened() {
 	p.wait = probeDeficitPeriod
+	p.soon = true
 }
 
 // deficitDue reports whether a probe for the allocator's deficit may start at t.
 func (p *prober) deficitDue(t time.Duration) bool {
-	return !p.started || p.retryAt > 0 && t >= p.retryAt || t-p.lastStart >= p.deficitWait()
+	return !p.started || p.soon || p.retryAt > 0 && t >= p.retryAt || t-p.lastStart >= p.deficitWait()
 }
 
 // active reports whether a cluster is sending or waiting for its feedback.
@@ -257,7 +258,7 @@ func (p *prober) startCluster(bps, estimate float64, now time.Duration) {
 	p.lastStart = now
 	p.started = true
 	p.retried = p.retryAt > 0
-	p.retryAt = 0
+	p.retryAt, p.soon = 0, false
 }
 
 // clusterDue is how many bytes the open cluster still needs by the end of the current slice.
