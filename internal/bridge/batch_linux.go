@@ -77,20 +77,26 @@ type sendBatch struct {
 	addrs [maxBatch]sockaddr
 	iovs  [maxBatch]unix.Iovec
 	hdrs  [maxBatch]mmsghdr
-	// The RawConn.Write callback and its in/out values: bound once so a flush does not allocate.
+	// The RawConn callbacks and their in/out values: bound once so a flush does not allocate.
 	writeFn  func(fd uintptr) bool
+	tryFn    func(fd uintptr)
+	again    bool // tryFn's sendmmsg would have blocked (or was interrupted)
 	from     int
 	sent     int
 	errno    syscall.Errno
 	failures int
 	// readAt is when the incoming packet being forwarded was read off the socket (set by
-	// Endpoint.receive, zero otherwise); its first flush observes the time since in sock.delay.
+	// Endpoint.receive, zero otherwise): the fan-out observes the time since in sock.delay once its last
+	// copy is sent (Endpoint.fanOut); a flush with readAt still set (a relay's copies alone) does.
 	readAt time.Time
+	// queued counts the packets ever added (a fan-out tells whether it sent anything).
+	queued uint64
 }
 
 func (s *sysBatchSocket) newBatch() *sendBatch {
 	b := &sendBatch{sock: s}
 	b.writeFn = b.write
+	b.tryFn = func(fd uintptr) { b.again = !b.write(fd) }
 	return b
 }
 
@@ -107,6 +113,7 @@ func (b *sendBatch) add(pkt []byte, dst *sockaddr) {
 	if len(pkt) > 0 && &pkt[0] != &b.bufs[i][0] {
 		copy(b.bufs[i][:], pkt) // the encryption outgrew buf (it cannot at 1,600-byte packets)
 	}
+	b.queued++
 	b.addrs[i] = *dst
 	b.iovs[i] = unix.Iovec{Base: &b.bufs[i][0]}
 	b.iovs[i].SetLen(len(pkt))
@@ -123,16 +130,22 @@ func (b *sendBatch) add(pkt []byte, dst *sockaddr) {
 // loses that one packet, as a failed sendto would.
 func (b *sendBatch) flush() {
 	if !b.readAt.IsZero() {
-		if b.sock.delay != nil {
-			b.sock.delay.Observe(time.Since(b.readAt).Seconds())
-		}
+		b.observe(b.readAt)
 		b.readAt = time.Time{}
 	}
 	b.from = 0
 	for b.from < b.n {
 		b.sent, b.errno = 0, 0
-		if err := b.sock.rc.Write(b.writeFn); err != nil {
+		// RawConn.Write holds the socket's write lock, which would make the batches of every reader and
+		// fan-out worker wait for each other (datagrams need no such order): the first attempt goes
+		// through Control, which only keeps the descriptor open; Write waits when the socket is full.
+		if err := b.sock.rc.Control(b.tryFn); err != nil {
 			break // socket closed
+		}
+		if b.again {
+			if err := b.sock.rc.Write(b.writeFn); err != nil {
+				break
+			}
 		}
 		switch {
 		case b.errno != 0:
@@ -143,6 +156,13 @@ func (b *sendBatch) flush() {
 		}
 	}
 	b.n = 0
+}
+
+// observe records the time since readAt in the forward-delay histogram.
+func (b *sendBatch) observe(readAt time.Time) {
+	if b.sock.delay != nil {
+		b.sock.delay.Observe(time.Since(readAt).Seconds())
+	}
 }
 
 // write is the RawConn.Write callback: one sendmmsg from b.from on. The socket is non-blocking, so the

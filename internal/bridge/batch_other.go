@@ -16,6 +16,7 @@ func newSysBatchSocket(*net.UDPConn, prometheus.Observer) batchSocket { return n
 type sendBatch struct {
 	failures int
 	readAt   time.Time
+	queued   uint64
 }
 
 func (b *sendBatch) buf() []byte           { return nil }
@@ -23,3 +24,4 @@ func (b *sendBatch) full() bool            { return true }
 func (b *sendBatch) add([]byte, *sockaddr) {}
 func (b *sendBatch) flush()                {}
 func (b *sendBatch) pending() bool         { return false }
+func (b *sendBatch) observe(time.Time)     {}

@@ -36,6 +36,16 @@ func benchConferenceOn(tb testing.TB, n int, udp bool) (*Endpoint, *srtp.Context
 func rigConference(tb testing.TB, n int, udp bool, slots int) (*Endpoint, *srtp.Context, []*countingWriter) {
 	cfg := testConfig()
 	cfg.VideoSlots, cfg.AudioSlots = slots, slots
+	senders, enc, writers := rigSenders(tb, cfg, 1, n, udp)
+	return senders[0], enc, writers
+}
+
+// rigSenders builds a conference on a bridge with cfg of video senders, each with source SSRC
+// rigSSRC(i), and n receivers (the endpoints that send nothing), with SRTP keyed directly (no ICE or
+// DTLS). It returns the senders, an SRTP context that encrypts as a sender's client would, and the
+// receivers' writers. With udp, the bridge batches its sends on a loopback socket and runs its fan-out
+// workers (cfg.FanOutWorkers) until the test ends.
+func rigSenders(tb testing.TB, cfg Config, senders, n int, udp bool) ([]*Endpoint, *srtp.Context, []*countingWriter) {
 	br, err := New(cfg, nil, nil)
 	must(tb, err)
 	c := newConference(br, "bench")
@@ -46,6 +56,8 @@ func rigConference(tb testing.TB, n int, udp bool, slots int) (*Endpoint, *srtp.
 		if br.batch = newBatchSocket(sock, br.metrics.forwardDelay); br.batch == nil {
 			tb.Skip("no sendmmsg on this platform")
 		}
+		br.startFanOut()
+		tb.Cleanup(func() { _ = br.Close() })
 	}
 	key, salt := rigKeys()
 	profile := srtp.ProtectionProfileAeadAes128Gcm
@@ -80,17 +92,29 @@ func rigConference(tb testing.TB, n int, udp bool, slots int) (*Endpoint, *srtp.
 		c.mu.Unlock()
 		return e
 	}
-	sender := mk("sender")
+	var eps []*Endpoint
+	for i := range senders {
+		id := "sender" // the one sender's ID, as tests name it
+		if i > 0 {
+			id = fmt.Sprintf("sender%d", i)
+		}
+		eps = append(eps, mk(id))
+	}
 	for i := range n {
 		mk(fmt.Sprintf("r%d", i))
 	}
-	srcs, err := c.validateSources("sender", []Source{{Kind: KindVideo, SSRC: 1234, Name: "sender-v0"}}, nil)
-	must(tb, err)
-	c.setSources(sender, srcs)
+	for i, e := range eps {
+		srcs, err := c.validateSources(e.id, []Source{{Kind: KindVideo, SSRC: rigSSRC(i), Name: e.id + "-v0"}}, nil)
+		must(tb, err)
+		c.setSources(e, srcs)
+	}
 	enc, err := srtp.CreateContext(key, salt, profile)
 	must(tb, err)
-	return sender, enc, writers[1:]
+	return eps, enc, writers[senders:]
 }
+
+// rigSSRC is the video SSRC of rigSenders' sender i (1234 for the first, as vp8Packet writes).
+func rigSSRC(i int) uint32 { return 1234 + uint32(i)*1000 }
 
 // rigKeys are the SRTP master key and salt every endpoint of the rig uses in both directions.
 func rigKeys() (key, salt []byte) {

@@ -51,6 +51,7 @@ type Bridge struct {
 	demux       *demux             // reads conn: media to endpoints, the rest to mux (demux.go); set by Start
 	mux         *ice.UDPMuxDefault // demultiplexes the rest by ICE ufrag, set by Start
 	batch       batchSocket        // sendmmsg on conn, or nil (batch.go); set by Start
+	fan         *fanPool           // fan-out workers (fanout.go), or nil; set by Start
 	stop        chan struct{}      // closed by Close; stops housekeeping
 	wg          sync.WaitGroup     // housekeeping and endpoint goroutines
 }
@@ -140,6 +141,7 @@ func (b *Bridge) Start() error {
 	conn := conns[0]
 	b.conn = conn
 	b.batch = newBatchSocket(conn, b.metrics.forwardDelay)
+	b.startFanOut()
 	b.demux = newDemux(b, conn)
 	for _, c := range conns[1:] {
 		b.demux.addSocket(c)

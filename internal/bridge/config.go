@@ -23,6 +23,11 @@ type Config struct {
 	// different senders runs on different cores. 0 means one per core (GOMAXPROCS); 1 is one socket.
 	// Only on the host network of a system with SO_REUSEPORT (Linux); elsewhere one socket.
 	MediaReaders int `toml:"media-readers"`
+	// FanOutWorkers is how many goroutines help a reader forward one packet to many receivers (from
+	// 16 subscribers, fanout.go), so one sender's fan-out uses more than one core. 0 means GOMAXPROCS−1;
+	// -1 (the default: on two shared cores they cost more CPU than they save time, docs/performance.md)
+	// turns them off. Only where the media socket batches its sends (Linux).
+	FanOutWorkers int `toml:"fan-out-workers"`
 	// IncludeLoopback makes the bridge offer loopback candidates and accept loopback remote candidates.
 	// Off in production (a client must not point the bridge at the bridge host); on in tests.
 	IncludeLoopback bool `toml:"include-loopback"`
@@ -77,6 +82,7 @@ func Default() Config {
 		RetransmitBurst:        200,
 		MaxSourcesPerEndpoint:  20,
 		MaxCandidates:          32,
+		FanOutWorkers:          -1,
 	}
 }
 
@@ -107,6 +113,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: retransmit rate and burst must be positive", ErrInvalidConfig)
 	case c.MediaReaders < 0 || c.MediaReaders > maxMediaReaders:
 		return fmt.Errorf("%w: media readers %d not in 0..%d", ErrInvalidConfig, c.MediaReaders, maxMediaReaders)
+	case c.FanOutWorkers < -1 || c.FanOutWorkers > maxMediaReaders:
+		return fmt.Errorf("%w: fan-out workers %d not in -1..%d", ErrInvalidConfig, c.FanOutWorkers, maxMediaReaders)
 	case c.MaxSourcesPerEndpoint < 1 || c.MaxCandidates < 1:
 		return fmt.Errorf("%w: source and candidate limits must be positive", ErrInvalidConfig)
 	}

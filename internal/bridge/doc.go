@@ -46,7 +46,9 @@
 // frames above them are left out and the numbering closed up over them. Header extensions and
 // padding are not forwarded. The copies of one incoming packet leave together in one sendmmsg(2) call on
 // the shared socket, addressed to each receiver's selected ICE pair (batch.go; through the ICE connection
-// one by one where the platform or the socket cannot batch).
+// one by one where the platform or the socket cannot batch). With [bridge] fan-out-workers, a long
+// subscriber list is cut into parts that fan-out workers forward beside the reader, which waits for them
+// (fanout.go).
 //
 // # Dominant speaker
 //

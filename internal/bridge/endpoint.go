@@ -118,6 +118,7 @@ type recvSide struct {
 	rtcpDec     [1600]byte
 	inHdr       rtp.Header
 	out         *sendBatch    // fan-out of the packet being forwarded, when the socket batches
+	fan         *fanOut       // its parts for the fan-out workers (fanout.go), from the first split fan-out
 	lastMedia   atomic.Int64  // unix ns of the last RTP packet accepted
 	arrivals    []bwe.Arrival // scratch for transport-cc feedback from this endpoint as a receiver
 	tccReports  atomic.Int64  // transport-cc feedback packets from this endpoint as a receiver

@@ -179,15 +179,7 @@ func (e *Endpoint) forwardFrom(s *inStream, pkt []byte, lay rtpLayout, now int64
 	src.noteLayer(s, p.desc(), p.payloadLen(), now)
 	wantKeyframe := false
 	if subs := src.subscribers.Load(); subs != nil {
-		bt := e.sendBatch()
-		for _, sl := range *subs {
-			if sl.recv.forward(sl, p, bt) {
-				wantKeyframe = true
-			}
-		}
-		if bt != nil && bt.pending() {
-			bt.flush()
-		}
+		wantKeyframe = e.fanOut(*subs, p, e.sendBatch()) // fanout.go
 	}
 	if wantKeyframe {
 		src.requestKeyframe(now)

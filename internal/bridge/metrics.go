@@ -126,7 +126,7 @@ func (m *metrics) registerDemux(reg prometheus.Registerer) error {
 	// Fine buckets below a millisecond: sfuload reads p50 and p99 from them.
 	m.forwardDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 		Name: "forward_delay_seconds",
-		Help: "Time from reading an RTP packet off the media socket to handing its forwarded copies to sendmmsg.",
+		Help: "Time from reading an RTP packet off the media socket to handing its last forwarded copy to sendmmsg.",
 		Buckets: []float64{2e-6, 4e-6, 6e-6, 8e-6, 10e-6, 15e-6, 20e-6, 30e-6, 40e-6, 50e-6, 75e-6, 100e-6,
 			150e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3}})
 	for _, c := range []prometheus.Collector{m.demuxed, m.forwardDelay} {
