@@ -86,8 +86,9 @@ func (b *Bridge) startFanOut() {
 }
 
 // work is one fan-out worker: it helps with the packets offered to it until stop is closed. After a
-// packet it watches for the next one for fanOutSpin before it sleeps: a frame's packets come together,
-// and a sleeping worker takes longer to wake than a part takes to send.
+// packet it watches for the next one for fanOutSpin before it sleeps (yielding its core to any other
+// goroutine meanwhile): a frame's packets come together, and a sleeping worker takes longer to wake
+// than a part takes to send.
 func (p *fanPool) work(bt *sendBatch, stop <-chan struct{}, done func()) {
 	defer done()
 	for {
@@ -100,6 +101,7 @@ func (p *fanPool) work(bt *sendBatch, stop <-chan struct{}, done func()) {
 				if f := p.offered.Load(); f != nil && p.help(f, bt) {
 					until = time.Now().Add(fanOutSpin)
 				}
+				runtime.Gosched() // a reader waiting for this worker's core goes first
 			}
 		}
 	}
@@ -231,6 +233,7 @@ offer:
 		bt.flush()
 	}
 	for until := time.Now().Add(fanOutSpin); f.left.Load() > 0 && time.Now().Before(until); {
+		runtime.Gosched()
 	}
 	f.wg.Wait()
 	f.subs = nil
