@@ -80,6 +80,7 @@ func main() {
 	fixDir := flag.String("fixtures", "internal/bridge/testdata", "folder with video.ivf and audio.ogg")
 	bridgeBin := flag.String("bridgeserver", "", "bridgeserver binary (default: go build it)")
 	bridgeReaders := flag.Int("bridge-readers", 0, "sockets on Parley's media port, each with a reader (0 = one per core)")
+	bridgeFanOut := flag.Int("bridge-fan-out-workers", -1, "Parley's fan-out workers (0 = one per core but one, -1 = none: the flag is not passed)")
 	bridgeProfile := flag.String("bridge-cpuprofile", "", "have bridgeserver write a CPU profile to this file (the last scenario's)")
 	janusBin := flag.String("janus", "janus", "janus binary")
 	janusIface := flag.String("janus-iface", "sfuload0", "the only interface Janus gathers candidates on (bench.sh's veth)")
@@ -126,7 +127,7 @@ func main() {
 					fatalf("build bridgeserver: %v", err)
 				}
 			}
-			t = &parleyTarget{bin: bin, serverIP: *serverIP, clients: nc, cpuProfile: *bridgeProfile, readers: *bridgeReaders}
+			t = &parleyTarget{bin: bin, serverIP: *serverIP, clients: nc, cpuProfile: *bridgeProfile, readers: *bridgeReaders, fanOut: *bridgeFanOut}
 		case "janus":
 			t = &janusTarget{bin: *janusBin, iface: *janusIface, clients: nc}
 		default:

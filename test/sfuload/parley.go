@@ -26,6 +26,7 @@ type parleyTarget struct {
 	bin        string // bridgeserver binary
 	cpuProfile string // bridgeserver -cpuprofile, when set
 	readers    int    // bridgeserver -readers
+	fanOut     int    // bridgeserver -fan-out-workers, when not -1
 	serverIP   string // the bridge's media address
 	clients    netConfig
 	srv        *server
@@ -44,6 +45,9 @@ func (p *parleyTarget) start(sc scenario, dir string) error {
 	args := []string{"-slots", fmt.Sprint(slots), "-media", net.JoinHostPort(p.serverIP, "0"), "-readers", fmt.Sprint(p.readers)}
 	if p.cpuProfile != "" {
 		args = append(args, "-cpuprofile", p.cpuProfile)
+	}
+	if p.fanOut != -1 {
+		args = append(args, "-fan-out-workers", fmt.Sprint(p.fanOut))
 	}
 	srv, err := startServer(p.bin, args, filepath.Join(dir, "bridgeserver.log"),
 		func(line string) bool {

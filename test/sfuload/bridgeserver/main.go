@@ -36,6 +36,7 @@ func main() {
 	media := flag.String("media", "127.0.0.1:0", "media UDP address (loopback)")
 	slots := flag.Int("slots", 8, "audio and video send slots per receiver")
 	readers := flag.Int("readers", 0, "sockets on the media port, each with a reader ([bridge] media-readers; 0 = one per core)")
+	fanOut := flag.Int("fan-out-workers", -1, "goroutines that help forward one packet to many receivers ([bridge] fan-out-workers; 0 = one per core but one, -1 = none)")
 	verbose := flag.Bool("v", false, "log at debug level to stderr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
@@ -53,13 +54,13 @@ func main() {
 			_ = f.Close()
 		}()
 	}
-	if err := run(*httpAddr, *media, *slots, *readers, *verbose); err != nil {
+	if err := run(*httpAddr, *media, *slots, *readers, *fanOut, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "bridgeserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(httpAddr, media string, slots, readers int, verbose bool) error {
+func run(httpAddr, media string, slots, readers, fanOut int, verbose bool) error {
 	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelDebug
@@ -71,6 +72,7 @@ func run(httpAddr, media string, slots, readers int, verbose bool) error {
 	cfg.IncludeLoopback = true
 	cfg.AudioSlots, cfg.VideoSlots = slots, slots
 	cfg.MediaReaders = readers
+	cfg.FanOutWorkers = fanOut
 	reg := prometheus.NewRegistry()
 	b, err := bridge.New(cfg, log, reg)
 	if err != nil {
