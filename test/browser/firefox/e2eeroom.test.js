@@ -2,8 +2,9 @@
 // encrypted room of PARLEY_E2EE_ROOM members, Firefox and Chromium among
 // bots. Bots leave and join in turn; for each change it prints how long
 // after it each browser and each bot could decrypt with the next epoch,
-// and when each browser began to send with it. The browsers ask the bridge
-// for no video (lastN 0), as the bots do: the run measures the keys.
+// and when each browser began to send with it. The bots ask for no video;
+// the browsers for two bots' video (lastN 2), whose frames they time as
+// they are shown, to tell how long the video stopped around each change.
 import { test } from "node:test";
 import { BASE, WAIT, skipPrejoin } from "../lib/browser.js";
 import { joinBoth, until, useBrowsers } from "../lib/firefox.js";
@@ -56,7 +57,24 @@ test(`re-keying in an encrypted room of ${MEMBERS}, Firefox and Chromium among b
     chromium: { url: url + skipPrejoin("Chrome", { videoMuted: true }) + pass },
     timeout: 3 * WAIT,
   });
-  for (const p of [ff.page, ch.page]) await p.evaluate(() => window.parley.session.setLastNLimit(0));
+  for (const p of [ff.page, ch.page]) {
+    await p.evaluate(() => {
+      window.parley.session.setLastNLimit(2);
+      // When each remote video showed each frame (requestVideoFrameCallback), by track.
+      const frames = (window.__frames = new Map());
+      const hook = (v) => {
+        if (v.__timed) return;
+        v.__timed = true;
+        const shown = () => {
+          const id = v.srcObject?.getVideoTracks?.()[0]?.id;
+          if (id) (frames.get(id) ?? frames.set(id, []).get(id)).push(Date.now());
+          v.requestVideoFrameCallback(shown);
+        };
+        v.requestVideoFrameCallback(shown);
+      };
+      setInterval(() => document.querySelectorAll("video").forEach(hook), 200);
+    });
+  }
   const pages = { firefox: ff.page, chromium: ch.page };
   const settled = async () => {
     const [f, c, bots] = [await epochs(ff.page), await epochs(ch.page), await control("/epochs?after=0", "GET")];
@@ -76,5 +94,25 @@ test(`re-keying in an encrypted room of ${MEMBERS}, Firefox and Chromium among b
     console.log(`# ${change}: Firefox holds the next epoch after ${s(got.f.held - at)}, sends with it after ${s(got.f.sent - at)}; ` +
       `Chromium ${s(got.c.held - at)}, ${s(got.c.sent - at)}; ${bots.length} bots: median ${s(median(bots))}, 90th percentile ${s(pct(bots, 0.9))}, last ${s(bots[bots.length - 1])}`);
     st = await until("every member sends with one epoch again", settled, (v) => v.ok, { timeout: 6 * WAIT });
+    // The video across the change: each shown video's longest pause from the change to now (everyone
+    // sends with the new epoch by then) beside the same in the 5 s before the change.
+    const pauses = async (page) => {
+      const frames = await page.evaluate(() => [...window.__frames.values()]);
+      const longest = (ts, from, to) => ts.filter((x) => x >= from && x <= to).reduce((m, x, i, a) => (i ? Math.max(m, x - a[i - 1]) : m), 0);
+      const now = Date.now();
+      const videos = frames.filter((ts) => ts.filter((x) => x >= at - 5000).length >= 20);
+      const shown = frames.map((ts) => ts.filter((x) => x >= at - 5000).length);
+      return { n: videos.length, shown, before: Math.max(0, ...videos.map((ts) => longest(ts, at - 5000, at))), across: Math.max(0, ...videos.map((ts) => longest(ts, at - 500, now))), over: ((now - at) / 1000).toFixed(1) };
+    };
+    const [pf, pc] = [await pauses(ff.page), await pauses(ch.page)];
+    const ids = { [await ff.page.evaluate(() => window.parley.conference.endpointId)]: "Firefox", [await ch.page.evaluate(() => window.parley.conference.endpointId)]: "Chromium" };
+    const bridge = await control("/bridge", "GET");
+    const toward = [];
+    for (const c of bridge.conferences ?? []) {
+      for (const e of c.endpoints ?? []) {
+        if (ids[e.id]) toward.push(`${ids[e.id]} ${Math.round((e.bwe?.estimate_bps ?? 0) / 1000)} kbit/s (loss ${(100 * (e.bwe?.loss_fraction ?? 0)).toFixed(0)}%, ${e.transportCCFeedback} feedback packets, ${e.forwardedSources?.length ?? 0} videos forwarded)`);
+      }
+    }
+    console.log(`# ${change}, video: Firefox's longest pause over ${pf.n} videos ${pf.across} ms in the ${pf.over} s from the change (the 5 s before: ${pf.before} ms); Chromium's over ${pc.n}: ${pc.across} ms (before: ${pc.before} ms); frames shown since 5 s before the change, per video: Firefox ${pf.shown.join(", ") || "none"}, Chromium ${pc.shown.join(", ") || "none"}; the bridge's estimate toward ${toward.join(", ")}`);
   }
 });

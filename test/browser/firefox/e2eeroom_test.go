@@ -27,6 +27,7 @@ import (
 //	POST /join                  one more bot joins; {"at": unix ms, when it began}
 //	GET  /epochs?after=E        per bot, the epoch it holds and when (unix ms,
 //	                            0: not yet) it could first decrypt an epoch after E
+//	GET  /bridge                the bridge's debug state
 func TestFirefoxEncryptedRoomLoad(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("PARLEY_E2EE_ROOM"))
 	if n < 4 {
@@ -53,11 +54,13 @@ type loadRoom struct {
 	joined int
 }
 
-func (lr *loadRoom) control(leader *bot.Bot, _ *xmpptest.Server) http.HandlerFunc {
+func (lr *loadRoom) control(leader *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
 	lr.leader = leader
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		switch r.URL.Path {
+		case "/bridge":
+			writeJSON(w, srv.App.Bridge.Debug())
 		case "/bots":
 			k, _ := strconv.Atoi(r.URL.Query().Get("n"))
 			lr.mu.Lock()
