@@ -143,10 +143,16 @@ func (p *fanPool) help(f *fanOut, bt *sendBatch) bool {
 
 // forwardPart forwards part i's subscribers onto bt; it reports whether one of their slots waits for a key
 // frame.
-func (f *fanOut) forwardPart(i int, bt *sendBatch) (want bool) {
+func (f *fanOut) forwardPart(i int, bt *sendBatch) bool {
 	part := &f.parts[i]
-	for _, sl := range f.subs[part.from:part.to] {
-		if sl.recv.forward(sl, &f.p, bt) {
+	return forwardTo(f.subs[part.from:part.to], &f.p, bt)
+}
+
+// forwardTo forwards p to each slot in subs onto bt; it reports whether one of them waits for a key
+// frame.
+func forwardTo(subs []*slot, p *inPacket, bt *sendBatch) (want bool) {
+	for _, sl := range subs {
+		if sl.recv.forward(sl, p, bt) {
 			want = true
 		}
 	}
@@ -159,23 +165,14 @@ func (f *fanOut) forwardPart(i int, bt *sendBatch) (want bool) {
 // observed in the forward-delay histogram.
 func (e *Endpoint) fanOut(subs []*slot, p *inPacket, bt *sendBatch) (want bool) {
 	if bt == nil {
-		for _, sl := range subs {
-			if sl.recv.forward(sl, p, bt) {
-				want = true
-			}
-		}
-		return want
+		return forwardTo(subs, p, nil)
 	}
 	readAt := bt.readAt
 	bt.readAt = time.Time{} // observed below, once, and not by a flush halfway
 	before := bt.queued
 	sent := false
 	if pool := e.b.fan; pool == nil || len(subs) < fanOutMin {
-		for _, sl := range subs {
-			if sl.recv.forward(sl, p, bt) {
-				want = true
-			}
-		}
+		want = forwardTo(subs, p, bt)
 		if bt.pending() {
 			bt.flush()
 		}

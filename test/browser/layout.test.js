@@ -8,7 +8,7 @@
 // Screenshots of the phone and desktop meetings land in ARTIFACTS.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, join, launch, participant, roomName, screenshot, sendChat, WAIT, waitTiles } from "./lib/browser.js";
+import { assertRoomNameWraps, BASE, join, launch, participant, roomName, screenshot, sendChat, WAIT, waitTiles } from "./lib/browser.js";
 
 let browser;
 before(async () => {
@@ -215,20 +215,7 @@ test("pre-join on a phone: a long room name wraps between its words", { timeout:
   p.page.setDefaultTimeout(3 * WAIT); // the camera preview's start on a loaded machine
   await p.page.goto(`${BASE}/${room}`);
   await p.page.waitForSelector(".prejoin-room");
-  // Each word is its own text node (a <wbr> between them): a word on two lines has two boxes.
-  const lines = await p.page.$eval(".prejoin-room", (h1) => {
-    const words = [];
-    for (const n of h1.childNodes) {
-      if (n.nodeType !== Node.TEXT_NODE) continue;
-      const r = document.createRange();
-      r.selectNodeContents(n);
-      words.push({ word: n.textContent, boxes: r.getClientRects().length });
-    }
-    return { words, height: h1.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(h1).lineHeight), text: h1.textContent };
-  });
-  assert.equal(lines.text, room);
-  assert.ok(lines.height > 1.5 * lines.lineHeight, `the name wraps (${lines.height} px at ${lines.lineHeight} px a line)`);
-  for (const w of lines.words) assert.equal(w.boxes, 1, `"${w.word}" is broken across lines`);
+  await assertRoomNameWraps(p.page, room);
   await screenshot(p.page, "phone-prejoin-long-name");
   assert.deepEqual(p.errors, []);
   await p.context.close();

@@ -25,7 +25,7 @@
 // PARLEY_URL is the host side of its veth.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, WAIT, screenshot, sendChat, skipPrejoin, waitToast, writeSpeechWAV } from "../lib/browser.js";
+import { assertRoomNameWraps, BASE, WAIT, screenshot, sendChat, skipPrejoin, waitToast, writeSpeechWAV } from "../lib/browser.js";
 import { click, firefoxParticipant, joinBoth, launchFirefox, useBrowsers } from "../lib/firefox.js";
 
 const ROOM = process.env.PARLEY_ROOM;
@@ -352,20 +352,8 @@ test("Firefox whose language is German (intl.accept_languages) gets German words
     assert.equal(await p.page.evaluate(() => document.documentElement.lang), "de");
     assert.equal(await p.page.$eval("#join", (b) => b.textContent), "Besprechung beitreten");
     assert.equal(await p.page.$eval('label[for="display-name"]', (l) => l.textContent), "Ihr Name");
-    // The room name: each word is its own text node (a <wbr> between them); a word on two lines would have two boxes.
-    const lines = await p.page.$eval(".prejoin-room", (h1) => {
-      const words = [];
-      for (const n of h1.childNodes) {
-        if (n.nodeType !== Node.TEXT_NODE) continue;
-        const r = document.createRange();
-        r.selectNodeContents(n);
-        words.push({ word: n.textContent, boxes: r.getClientRects().length });
-      }
-      return { words, height: h1.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(h1).lineHeight), text: h1.textContent };
-    });
-    assert.equal(lines.text, room);
-    assert.ok(lines.height > 1.5 * lines.lineHeight, `the name wraps (${lines.height} px at ${lines.lineHeight} px a line)`);
-    for (const w of lines.words) assert.equal(w.boxes, 1, `"${w.word}" is broken across lines`);
+    // The room name wraps between its words.
+    await assertRoomNameWraps(p.page, room);
     await screenshot(p.page, "firefox-german-phone-prejoin");
     // In the meeting too.
     await p.page.$eval("#display-name", (el) => (el.value = ""));

@@ -2,6 +2,7 @@
 // one) with fake camera and microphone, one browser context per
 // participant, screenshots kept as artefacts, and console errors collected
 // so a test can insist on none.
+import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join as joinPath } from "node:path";
 import { chromium } from "playwright-core";
@@ -201,4 +202,25 @@ export async function waitTiles(page, want) {
 
 export function roomName(prefix) {
   return `${prefix}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Asserts that the pre-join screen's room name (`room`) wraps between its
+ * words on page (Playwright's or puppeteer's): it takes more than one line,
+ * and each word, its own text node (a <wbr> between them), has one box.
+ */
+export async function assertRoomNameWraps(page, room) {
+  const lines = await page.$eval(".prejoin-room", (h1) => {
+    const words = [];
+    for (const n of h1.childNodes) {
+      if (n.nodeType !== Node.TEXT_NODE) continue;
+      const r = document.createRange();
+      r.selectNodeContents(n);
+      words.push({ word: n.textContent, boxes: r.getClientRects().length });
+    }
+    return { words, height: h1.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(h1).lineHeight), text: h1.textContent };
+  });
+  assert.equal(lines.text, room);
+  assert.ok(lines.height > 1.5 * lines.lineHeight, `the name wraps (${lines.height} px at ${lines.lineHeight} px a line)`);
+  for (const w of lines.words) assert.equal(w.boxes, 1, `"${w.word}" is broken across lines`);
 }
