@@ -65,13 +65,18 @@ func (r *Endpoint) nextTransportSeqLocked() transportSeq {
 }
 
 // noteSentLocked records a packet just sent toward r for its estimator: size is its protected (wire)
-// size; sendMu is held.
+// size; sendMu is held. A packet on a slot goes on the slot's stream (its SSRC and RTX SSRC), which the
+// receiver sets up only once a sources map names the slot; the probes' SSRC is in the offer.
 func (r *Endpoint) noteSentLocked(plain []byte, size int, now int64, probe bool) {
 	if r.est == nil {
 		return
 	}
 	if seq, ok := readTransportSeq(plain, r.tccExt); ok {
-		r.est.OnSent(seq, size+udpIPOverhead, time.Unix(0, now), probe)
+		var stream uint16
+		if sl := r.slotBySSRC[binary.BigEndian.Uint32(plain[8:])]; sl != nil {
+			stream = sl.stream
+		}
+		r.est.OnSentStream(seq, stream, size+udpIPOverhead, time.Unix(0, now), probe)
 	}
 }
 

@@ -222,14 +222,14 @@ func newEndpointState(c *Conference, id string) *Endpoint {
 	e.feedbackAudio = e.newSSRC()
 	e.feedbackVideo = e.newSSRC()
 	for i := range b.cfg.AudioSlots {
-		s := &slot{recv: e, kind: KindAudio, index: i, ssrc: e.newSSRC(),
+		s := &slot{recv: e, kind: KindAudio, index: i, ssrc: e.newSSRC(), stream: uint16(1 + len(e.slotBySSRC)),
 			name: "jvb-a" + strconv.Itoa(i+1), msid: fmt.Sprintf("remote-audio-%d remote-audio-%d", i, i)}
 		s.proj.clock = 48000
 		e.audioSlots = append(e.audioSlots, s)
 		e.slotBySSRC[s.ssrc] = s
 	}
 	for i := range b.cfg.VideoSlots {
-		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(), maxLayer: noLayerCap,
+		s := &slot{recv: e, kind: KindVideo, index: i, ssrc: e.newSSRC(), stream: uint16(1 + len(e.slotBySSRC)), maxLayer: noLayerCap,
 			name: "jvb-v" + strconv.Itoa(i+1), msid: fmt.Sprintf("remote-video-%d remote-video-%d", i, i)}
 		s.rtxSSRC = e.newSSRC()
 		s.setTemporal(maxTemporal, maxTemporal)

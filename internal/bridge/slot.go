@@ -8,6 +8,7 @@ type slot struct {
 	index   int
 	ssrc    uint32
 	rtxSSRC uint32
+	stream  uint16 // its number for the receiver's estimator (bwe.Estimator.OnSentStream), from 1
 	name    string
 	msid    string
 

@@ -66,6 +66,8 @@ type Stats struct {
 	AppLimited    bool       `json:"app_limited"`
 	RTTMillis     float64    `json:"rtt_ms"`
 	PaddingBudget int64      `json:"padding_budget_bytes"`
+	StartCut      bool       `json:"start_cut"`  // the start rule found a narrow link (start.go)
+	NotSetUp      int64      `json:"not_set_up"` // packets reported lost on streams the receiver had not set up, left out
 }
 
 // Estimator is the send-side bandwidth estimate toward one receiver. It is safe for concurrent use.
@@ -89,6 +91,26 @@ type Estimator struct {
 	rtt        time.Duration
 	received   []received    // scratch for one feedback's received packets, reused
 	newestSent time.Duration // send time of the newest packet reported received
+	seen       streamSet     // streams with a packet reported received (OnSentStream)
+	notSetUp   int64         // packets reported lost on streams not seen, left out
+}
+
+// maxStreams bounds the stream numbers the estimator tracks (OnSentStream); packets on higher numbers are
+// taken as on a stream the receiver knows.
+const maxStreams = 1024
+
+// streamSet is a set of stream numbers below maxStreams.
+type streamSet [maxStreams / 64]uint64
+
+func (s *streamSet) add(n uint16) {
+	if n < maxStreams {
+		s[n/64] |= 1 << (n % 64)
+	}
+}
+
+// has reports whether n is in the set; stream 0 and numbers from maxStreams on always are.
+func (s *streamSet) has(n uint16) bool {
+	return n == 0 || n >= maxStreams || s[n/64]&(1<<(n%64)) != 0
 }
 
 type received struct {
@@ -122,11 +144,24 @@ func (e *Estimator) sinceLocked(t time.Time) time.Duration {
 }
 
 // OnSent records one packet sent to this receiver with transport-wide sequence number seq, its size on the
-// wire and when. probe marks padding and probe packets. It does not allocate.
+// wire and when, on a stream the receiver knows from the start. probe marks padding and probe packets. It
+// does not allocate.
 func (e *Estimator) OnSent(seq uint16, size int, at time.Time, probe bool) {
+	e.OnSentStream(seq, 0, size, at, probe)
+}
+
+// OnSentStream is OnSent for a packet on stream, a small number naming the RTP stream (SSRC) it went on.
+// Stream 0 is one the receiver knows from the start. Any other may be one the receiver sets up only
+// later: the bridge's slots, each an m-line a browser adds when a sources map first names it, after
+// the bridge has begun to send on it. A receiver that has not set up an SSRC drops its packets before
+// they reach its transport-cc (Firefox's and Chromium's demultiplexers do), so its feedback reports them
+// lost although the link carried them; in a room of 50, where a browser adds dozens of m-lines at its
+// join, that read as 60% loss and cut the estimate to tens of kbit/s. So until feedback reports a packet
+// of a stream received, the packets of it reported lost count neither as loss nor in a probe's result.
+func (e *Estimator) OnSentStream(seq, stream uint16, size int, at time.Time, probe bool) {
 	e.mu.Lock()
 	t := e.sinceLocked(at)
-	r := e.hist.put(seq, size, t, probe)
+	r := e.hist.put(seq, stream, size, t, probe)
 	e.alr.update(t, int(r.size), e.estimate)
 	if probe {
 		e.probe.spend(int(r.size), e.estimate)
@@ -166,6 +201,15 @@ func (e *Estimator) OnFeedback(now time.Time, arrivals []Arrival) {
 	defer e.mu.Unlock()
 	t := e.sinceLocked(now)
 	e.received = e.received[:0]
+	// A stream with any packet received in this feedback is known to the receiver before the losses
+	// on it are counted: the packets before the first received one were lost on the link too.
+	for _, a := range arrivals {
+		if a.Received && a.At <= maxArrival && a.At >= -maxArrival {
+			if r := e.hist.lookup(a.Seq); r != nil {
+				e.seen.add(r.stream)
+			}
+		}
+	}
 	matched := 0
 	for _, a := range arrivals {
 		if e.matchLocked(a) {
@@ -197,8 +241,17 @@ func (e *Estimator) matchLocked(a Arrival) bool {
 	switch {
 	case r.state == stateReceived:
 		return false // duplicate report
-	case r.state == stateLost && !a.Received:
+	case (r.state == stateLost || r.state == stateUnseen) && !a.Received:
 		return false // repeated loss report
+	case !a.Received && !e.seen.has(r.stream):
+		// Dropped by a receiver that has not set up the stream yet, as far as anyone can tell: not the
+		// link's loss.
+		r.state = stateUnseen
+		e.notSetUp++
+		if c := &e.probe.cur; (c.open || c.pending) && r.cluster == c.id {
+			c.forget(r)
+		}
+		return false
 	}
 	lostBefore := r.state == stateLost
 	e.loss.count(a.Received, lostBefore)
@@ -330,6 +383,8 @@ func (e *Estimator) Stats() Stats {
 		AppLimited:    e.alr.in,
 		RTTMillis:     ms(e.rtt),
 		PaddingBudget: int64(e.probe.budget),
+		StartCut:      e.start.cut,
+		NotSetUp:      e.notSetUp,
 	}
 	if !math.IsInf(e.loss.cap, 1) {
 		s.LossBasedBps = int64(e.loss.cap)

@@ -13,6 +13,7 @@ const (
 	stateSent                  // sent, no feedback yet
 	stateLost                  // feedback said not received (may still arrive in later feedback)
 	stateReceived              // feedback said received; later reports of it are duplicates
+	stateUnseen                // feedback said not received on a stream the receiver has not shown it knows
 )
 
 // record is what the bridge remembers of one sent packet: 24 bytes, so a receiver's history is 192 KiB.
@@ -21,6 +22,7 @@ type record struct {
 	sent    time.Duration // send time since the estimator's epoch
 	size    uint16        // bytes on the wire (a UDP payload fits)
 	cluster uint16        // probe cluster id, 0 = none; ids wrap long after a record is overwritten
+	stream  uint16        // the RTP stream it went on (Estimator.OnSentStream), 0 = known from the start
 	probe   bool
 	state   uint8
 }
@@ -47,7 +49,7 @@ func (h *history) unwrapSent(seq uint16) int64 {
 }
 
 // put stores a record for a packet being sent and returns it so the caller can tag it.
-func (h *history) put(seq uint16, size int, sent time.Duration, probe bool) *record {
+func (h *history) put(seq, stream uint16, size int, sent time.Duration, probe bool) *record {
 	ext := h.unwrapSent(seq)
 	if ext > h.lastExt {
 		h.lastExt = ext
@@ -59,7 +61,7 @@ func (h *history) put(seq uint16, size int, sent time.Duration, probe bool) *rec
 		size = 0
 	}
 	r := &h.recs[ext&(historySize-1)]
-	*r = record{ext: ext, sent: sent, size: uint16(size), probe: probe, state: stateSent}
+	*r = record{ext: ext, sent: sent, size: uint16(size), stream: stream, probe: probe, state: stateSent}
 	return r
 }
 

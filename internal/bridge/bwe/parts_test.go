@@ -134,7 +134,7 @@ func TestHistoryWrapAndStale(t *testing.T) {
 	var h history
 	h.init()
 	for i := 0; i < 70000; i++ {
-		h.put(uint16(i), 1000, time.Duration(i)*time.Millisecond, false)
+		h.put(uint16(i), 0, 1000, time.Duration(i)*time.Millisecond, false)
 	}
 	// The newest 8192 packets are found across the 65535 → 0 wrap; older ones are stale.
 	newest := uint16(69999 % 65536)

@@ -111,6 +111,12 @@ func (c *cluster) onFeedback(r *record, received bool, arrived time.Duration) {
 	c.recvBytes += int64(r.size)
 }
 
+// forget takes a packet the receiver dropped before it could measure it (OnSentStream) out of the cluster.
+func (c *cluster) forget(r *record) {
+	c.sentPackets--
+	c.sentBytes -= int64(r.size)
+}
+
 // lossy reports whether feedback showed more than probeLostShare of the cluster's packets lost.
 func (c *cluster) lossy() bool {
 	lost := c.sentPackets - c.recvPackets

@@ -28,6 +28,7 @@ func ladderFloor(bps int64) int64 {
 
 type inflight struct {
 	seq     uint16
+	stream  uint16
 	size    int
 	arrives time.Duration
 }
@@ -73,6 +74,11 @@ type sim struct {
 	mediaBytes    int64
 	paddingBytes  int64
 	receiverClock time.Duration // offset of the receiver's clock
+	streams       int           // > 0: media goes on streams 1..streams in turn, packet by packet (OnSentStream),
+	// as a bridge forwards many slots at once
+	setUp     time.Duration // the receiver sets up stream k at setUp + (k-1) × setUpEach; before, it drops
+	setUpEach time.Duration // the stream's packets before its transport-cc, as a browser drops an SSRC
+	// it has no m-line for
 
 	// receiver
 	pendingRecv []Arrival // statuses not yet reported
@@ -98,8 +104,12 @@ func newSim(t *testing.T, cfg Config, capacity int64, seed uint64) *sim {
 
 // send puts one packet on the wire.
 func (s *sim) send(size int, probe bool) {
+	var stream uint16
+	if s.streams > 0 && !probe {
+		stream = uint16(1 + int(s.seq)%s.streams)
+	}
 	s.seq++
-	s.e.OnSent(s.seq, size, simEpoch.Add(s.now), probe)
+	s.e.OnSentStream(s.seq, stream, size, simEpoch.Add(s.now), probe)
 	if probe {
 		s.paddingBytes += int64(size)
 	} else {
@@ -117,7 +127,7 @@ func (s *sim) send(size int, probe bool) {
 	start := max(s.now-ahead, s.linkFree)
 	s.linkFree = start + time.Duration(float64(size*8)/float64(s.capacity)*float64(time.Second))
 	s.queued += size
-	s.queue = append(s.queue, inflight{seq: s.seq, size: size, arrives: max(s.linkFree, s.now) + s.delay})
+	s.queue = append(s.queue, inflight{seq: s.seq, stream: stream, size: size, arrives: max(s.linkFree, s.now) + s.delay})
 }
 
 // sendBytes sends n bytes as packets of at most 1200 bytes.
@@ -197,6 +207,9 @@ func (s *sim) deliver() {
 		p := s.queue[0]
 		s.queue = s.queue[1:]
 		s.queued -= p.size
+		if p.stream != 0 && p.arrives < s.setUp+time.Duration(p.stream-1)*s.setUpEach {
+			continue // not set up yet: dropped before transport-cc, reported lost
+		}
 		s.recvLog = append(s.recvLog, recvEvent{at: p.arrives, size: p.size})
 		// Everything between the last reported seq and this one that did not arrive was lost (FIFO path).
 		if !s.haveRep {

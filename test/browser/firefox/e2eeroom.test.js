@@ -110,9 +110,17 @@ test(`re-keying in an encrypted room of ${MEMBERS}, Firefox and Chromium among b
     const toward = [];
     for (const c of bridge.conferences ?? []) {
       for (const e of c.endpoints ?? []) {
-        if (ids[e.id]) toward.push(`${ids[e.id]} ${Math.round((e.bwe?.estimate_bps ?? 0) / 1000)} kbit/s (loss ${(100 * (e.bwe?.loss_fraction ?? 0)).toFixed(0)}%, ${e.transportCCFeedback} feedback packets, ${e.forwardedSources?.length ?? 0} videos forwarded)`);
+        if (ids[e.id]) toward.push(`${ids[e.id]} ${Math.round((e.bwe?.estimate_bps ?? 0) / 1000)} kbit/s (loss ${(100 * (e.bwe?.loss_fraction ?? 0)).toFixed(0)}%, ${e.transportCCFeedback} feedback packets, ${e.bwe?.not_set_up ?? 0} packets lost before their slot was set up, start rule cut: ${!!e.bwe?.start_cut}, RTT ${Math.round(e.rttMs ?? 0)} ms, ${e.forwardedSources?.length ?? 0} videos forwarded)`);
       }
     }
+    // What each browser's session holds and got, by getStats.
+    const session = async (page) => page.evaluate(async () => {
+      const pc = window.parley.session.pc;
+      const n = { state: pc?.connectionState, transceivers: pc?.getTransceivers().length ?? 0, packets: 0, frames: 0 };
+      if (pc) (await pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp") { n.packets += r.packetsReceived ?? 0; n.frames += r.framesDecoded ?? 0; } });
+      return `${n.state}, ${n.transceivers} transceivers, ${n.packets} packets and ${n.frames} video frames decoded in all`;
+    });
+    console.log(`# ${change}, sessions: Firefox ${await session(ff.page)}; Chromium ${await session(ch.page)}`);
     console.log(`# ${change}, video: Firefox's longest pause over ${pf.n} videos ${pf.across} ms in the ${pf.over} s from the change (the 5 s before: ${pf.before} ms); Chromium's over ${pc.n}: ${pc.across} ms (before: ${pc.before} ms); frames shown since 5 s before the change, per video: Firefox ${pf.shown.join(", ") || "none"}, Chromium ${pc.shown.join(", ") || "none"}; the bridge's estimate toward ${toward.join(", ")}`);
   }
 });

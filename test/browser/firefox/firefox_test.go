@@ -123,6 +123,28 @@ func TestFirefoxSixPeople(t *testing.T) {
 	runSuite(t, suite{file: "six.test.js", room: "Six"})
 }
 
+// TestFirefoxLateSlots runs lateslots.test.js: Firefox, then Chromium, each
+// alone with a bot sending video, each holding back the renegotiations that
+// add the bridge's slots; the bridge's estimate toward the browser must not
+// fall for the packets the browser dropped meanwhile (PARLEY_CONTROL_URL/bridge
+// is the bridge's debug state).
+func TestFirefoxLateSlots(t *testing.T) {
+	runSuite(t, suite{
+		file: "lateslots.test.js",
+		room: "Late",
+		bot:  &bot.Options{Name: "Bot"},
+		control: func(_ *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/bridge" {
+					http.NotFound(w, r)
+					return
+				}
+				writeJSON(w, srv.App.Bridge.Debug())
+			}
+		},
+	})
+}
+
 // suite is one node test file of this directory and what it runs against.
 type suite struct {
 	file string // run by node --test
