@@ -123,9 +123,17 @@ func (t *nackTracker) due(dst []uint16, now, interval int64) []uint16 {
 	return dst
 }
 
-// sendFeedback sends this endpoint's TWCC feedback and NACKs (feedback goroutine).
+// sendFeedback sends this endpoint's TWCC feedback and NACKs (feedback goroutine). A relayed
+// endpoint's NACKs go over its relay to the origin bridge (relaynack.go), once the relay carries media;
+// it has no TWCC of its own.
 func (e *Endpoint) sendFeedback(now time.Time) {
-	if !e.connected.Load() {
+	nacksOut := e.b.metrics.nacksOut
+	if e.via != nil {
+		if !e.via.ready.Load() {
+			return
+		}
+		nacksOut = e.b.metrics.relayNACKsOut
+	} else if !e.connected.Load() {
 		return
 	}
 	interval := min(max(e.rtt.Load(), nackMinInterval), nackMaxInterval)
@@ -146,7 +154,7 @@ func (e *Endpoint) sendFeedback(now time.Time) {
 		if len(seqs) > 0 {
 			pkts = append(pkts, &rtcp.TransportLayerNack{SenderSSRC: e.feedbackVideo, MediaSSRC: s.ssrc,
 				Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)})
-			e.b.metrics.nacksOut.Add(float64(len(seqs)))
+			nacksOut.Add(float64(len(seqs)))
 		}
 	}
 	e.fbMu.Unlock()
@@ -176,6 +184,11 @@ func (b *Bridge) feedbackLoop() {
 			for _, c := range confs {
 				for _, e := range c.members() {
 					e.sendFeedback(now)
+				}
+				if rs := c.relays.list.Load(); rs != nil && len(*rs) > 0 {
+					for _, e := range c.relayedEndpoints() {
+						e.sendFeedback(now)
+					}
 				}
 			}
 			clear(confs)

@@ -93,6 +93,12 @@ func (e *Endpoint) handleRTP(pkt []byte) {
 			return
 		}
 		osn := binary.BigEndian.Uint16(dec[lay.hdrLen:])
+		if s.prim.cache != nil && s.prim.cache.Has(osn) {
+			// The original came after all (it was late, not lost), or a sender re-sends what arrived
+			// (RTX as padding): its receivers have it already.
+			drop(dropDuplicate)
+			return
+		}
 		n := copy(e.rtxBuf[:], dec[:lay.hdrLen])
 		n += copy(e.rtxBuf[n:], dec[lay.hdrLen+2:lay.end])
 		e.rtxBuf[0] &^= 0x20 // padding removed
@@ -234,12 +240,25 @@ func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe b
 	if d := p.desc(); d != nil && d.hasTID && !sl.proj.temporal(s, p.seq(), d, sl.maxTemporal) {
 		return needKeyframe // a frame above the slot's temporal layer: left out, numbering closed up
 	}
+	prevOut, started := sl.proj.lastSeq, sl.proj.started
 	out, ok, need := sl.proj.project(s, p.seq(), p.ts(), p.desc(), p.keyframe, p.now)
 	if !ok {
 		if need {
 			s.src.wantLayer(s.layer)
 		}
 		return need
+	}
+	if sl.kind == KindVideo && started && int16(out.seq-prevOut) < 0 {
+		// A late packet, such as a repair from the sender or from a peer bridge: the receiver gets one
+		// copy of it within a round trip, whether this or a retransmission that answered its NACK
+		// (rtcp.go; either may come first).
+		if sl.resent == nil {
+			sl.resent = new(resendLog)
+		}
+		if sl.resent.tooSoon(out.seq, p.now, max(r.rtt.Load(), int64(minResendInterval))) {
+			r.b.metrics.dropped.WithLabelValues(dropDuplicate).Inc()
+			return needKeyframe
+		}
 	}
 	// Video may have to wait for the receiver's link (pacer.go); audio never does.
 	held := sl.kind == KindVideo && r.holdVideoLocked(p.payloadLen()+20, p.now)

@@ -15,6 +15,8 @@ type metrics struct {
 	nacksIn                                  prometheus.Counter
 	nacksOut                                 prometheus.Counter
 	retransmits                              prometheus.Counter
+	relayNACKsIn, relayNACKsOut              prometheus.Counter
+	relayRetransmits                         prometheus.Counter
 	keyframeReqIn                            prometheus.Counter
 	keyframeReqOut                           prometheus.Counter
 	dominantChanges                          prometheus.Counter
@@ -41,6 +43,14 @@ const (
 	dropPacerFull   = "pacer_full"     // more video waited for a receiver's link than half a second of it
 	dropNACKRepeat  = "nack_repeat"    // the packet was retransmitted less than a round trip ago
 	dropOther       = "unknown_type"
+	dropDuplicate   = "duplicate" // a repair the bridge already has, or that its receiver was sent less than a round trip ago
+	// A peer bridge's NACKs over a relay that the bridge does not answer (relaynack.go): for an SSRC
+	// that is not one of its local video streams that crossed that relay, for a sequence number that did
+	// not cross it (or is no longer in the window or the packet cache), for a stream whose sender
+	// signalled no RTX SSRC.
+	dropRelayNACKUnknown = "relay_nack_unknown_ssrc"
+	dropRelayNACKNotSent = "relay_nack_not_sent"
+	dropRelayNACKNoRTX   = "relay_nack_no_rtx"
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -65,6 +75,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "nacks_sent_total", Help: "Sequence numbers NACKed toward senders (losses before the bridge)."}),
 		retransmits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "retransmissions_total", Help: "Packets retransmitted (RTX or plain) from the packet cache."}),
+		relayNACKsIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "relay_nacks_received_total", Help: "Sequence numbers NACKed by peer bridges over relays (losses between the bridges)."}),
+		relayNACKsOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "relay_nacks_sent_total", Help: "Sequence numbers of relayed streams NACKed toward peer bridges over relays."}),
+		relayRetransmits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "relay_retransmissions_total", Help: "Packets retransmitted (RTX) over relays from the packet cache."}),
 		keyframeReqIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "keyframe_requests_received_total", Help: "PLI and FIR received from receivers."}),
 		keyframeReqOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -92,7 +108,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3}}),
 	}
 	for _, c := range []prometheus.Collector{m.tccFeedbackIn, m.probeBytes, m.estimate, m.layerCaps, m.allocTime, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.endpoints,
-		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.silenceDiscarded, m.dropped, m.rtt} {
+		m.conferences, m.nacksIn, m.nacksOut, m.retransmits, m.relayNACKsIn, m.relayNACKsOut, m.relayRetransmits, m.keyframeReqIn, m.keyframeReqOut, m.dominantChanges, m.silenceDiscarded, m.dropped, m.rtt} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -166,7 +166,13 @@ type relay struct {
 	encBuf   [1700]byte
 	sent     map[uint32]uint64 // packets relayed, by SSRC
 	sentRTCP uint64
-	received atomic.Uint64 // RTP packets that came over the relay
+	// Retransmission over the relay (relaynack.go; sendMu, nackBuf the reader's rxMu): the local video
+	// streams that crossed it, by SSRC, and the budget of the peer's NACKs.
+	video     map[uint32]*relayStream
+	rtxTokens float64
+	rtxRefill int64
+	nackBuf   [1600]byte    // the reader's copy of a cached packet (rxMu)
+	received  atomic.Uint64 // RTP packets that came over the relay
 }
 
 // relaySet is a conference's relays by peer bridge; Conference.mu guards m, list is its snapshot for
@@ -228,7 +234,7 @@ func (b *Bridge) AllocateRelay(req RelayRequest) (*RelayDescription, error) {
 	}
 	r := &relay{c: c, b: b, peer: req.Peer, session: req.Session, controlling: req.Controlling, ufrag: randString(8), pwd: randString(24),
 		dtlsIn: make(chan []byte, 64), done: make(chan struct{}), endpoints: map[string]*Endpoint{}, sent: map[uint32]uint64{},
-		wantsKick: make(chan struct{}, 1)}
+		video: map[uint32]*relayStream{}, rtxTokens: float64(b.cfg.RetransmitBurst), wantsKick: make(chan struct{}, 1)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	empty := map[uint32]*Endpoint{}
 	r.bySSRC.Store(&empty)
@@ -616,7 +622,8 @@ func (r *relay) datagram(pkt []byte, readAt time.Time) {
 }
 
 // handleRTCP takes the peer's RTCP: key-frame requests for this bridge's local senders' sources
-// (from the peer's receivers) go on to the senders; the rest ends here.
+// (from the peer's receivers) go on to the senders, NACKs for packets lost on the way to the peer are
+// answered from the packet cache (relaynack.go); the rest ends here.
 func (r *relay) handleRTCP(pkt []byte) {
 	dec, err := r.srtpIn.DecryptRTCP(r.rtcpDec[:0], pkt, nil)
 	if err != nil {
@@ -629,11 +636,14 @@ func (r *relay) handleRTCP(pkt []byte) {
 		return
 	}
 	now := time.Now().UnixNano()
+	nacks := 0
 	for i, p := range pkts {
 		if i >= maxRTCPPackets {
 			break
 		}
 		switch p := p.(type) {
+		case *rtcp.TransportLayerNack:
+			nacks = r.onNACK(p, nacks, now)
 		case *rtcp.PictureLossIndication:
 			r.c.localKeyframe(p.MediaSSRC, now)
 		case *rtcp.FullIntraRequest:
@@ -682,7 +692,7 @@ func (c *Conference) relayOut(pkt []byte, e *Endpoint, s *inStream) *sendBatch {
 		if s != nil && !r.wantsLayer(s) {
 			continue
 		}
-		if r.sendRTP(pkt, bt) {
+		if r.sendRTP(pkt, bt, s) {
 			queued = true
 		}
 	}
@@ -724,9 +734,10 @@ func flushPending(bt *sendBatch) {
 	}
 }
 
-// sendRTP encrypts pkt for the peer and queues it on bt (when there is one and the peer's address is
-// known) or writes it at once; it reports whether it queued it.
-func (r *relay) sendRTP(pkt []byte, bt *sendBatch) (queued bool) {
+// sendRTP encrypts pkt, a packet of local stream s (nil when not known), for the peer and queues it on
+// bt (when there is one and the peer's address is known) or writes it at once; it reports whether it
+// queued it.
+func (r *relay) sendRTP(pkt []byte, bt *sendBatch, s *inStream) (queued bool) {
 	if !r.ready.Load() {
 		return false
 	}
@@ -743,6 +754,7 @@ func (r *relay) sendRTP(pkt []byte, bt *sendBatch) (queued bool) {
 		}
 		bt.add(enc, r.dst)
 		r.sent[ssrc]++
+		r.noteVideoLocked(ssrc, pkt, s)
 		return true
 	}
 	enc, err := r.srtpOut.EncryptRTP(r.encBuf[:0], pkt, nil)
@@ -751,6 +763,7 @@ func (r *relay) sendRTP(pkt []byte, bt *sendBatch) (queued bool) {
 	}
 	if _, err := r.conn.Write(enc); err == nil {
 		r.sent[ssrc]++
+		r.noteVideoLocked(ssrc, pkt, s)
 	}
 	return false
 }

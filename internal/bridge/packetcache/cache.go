@@ -61,3 +61,12 @@ func (c *Cache) Get(seq uint16, dst []byte) (int, bool) {
 	}
 	return copy(dst, c.buf[i*MaxPacket:i*MaxPacket+int(e.n)]), true
 }
+
+// Has reports whether the cache holds the packet with sequence number seq.
+func (c *Cache) Has(seq uint16) bool {
+	i := int(seq & c.mask)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[i]
+	return e.n != 0 && e.seq == seq
+}

@@ -14,14 +14,14 @@ func TestStoreGet(t *testing.T) {
 	for seq := uint16(65530); seq != 10; seq++ {
 		n, ok := c.Get(seq, dst)
 		inWindow := uint16(9-seq) < 16
-		if ok != inWindow {
-			t.Fatalf("seq %d: ok=%v, want %v", seq, ok, inWindow)
+		if ok != inWindow || c.Has(seq) != inWindow {
+			t.Fatalf("seq %d: ok=%v, has=%v, want %v", seq, ok, c.Has(seq), inWindow)
 		}
 		if ok && !bytes.Equal(dst[:n], []byte{byte(seq), 1, 2}) {
 			t.Fatalf("seq %d: got %x", seq, dst[:n])
 		}
 	}
-	if _, ok := c.Get(11, dst); ok {
+	if _, ok := c.Get(11, dst); ok || c.Has(11) {
 		t.Fatal("never stored seq found")
 	}
 }
