@@ -55,7 +55,8 @@ type Config struct {
 	// KeyframeInterval is the least time between two keyframe requests the bridge sends for one source.
 	KeyframeInterval time.Duration `toml:"keyframe-interval"`
 	// RetransmitRate and RetransmitBurst bound how many packets per second (and at once) one receiver's
-	// NACKs can make the bridge retransmit, so a NACK flood cannot turn the bridge into an amplifier.
+	// NACKs (or a peer bridge's, over one relay) can make the bridge retransmit, so a NACK flood cannot
+	// turn the bridge into an amplifier.
 	RetransmitRate  int `toml:"retransmit-rate"`
 	RetransmitBurst int `toml:"retransmit-burst"`
 	// MaxSourcesPerEndpoint bounds signalled SSRCs per endpoint (Jicofo max-ssrcs-per-user: 20).

@@ -47,7 +47,9 @@ import (
 // sources, so its receivers' slots, layer selection, last-N and speaker ranking treat relayed sources
 // like local senders' sources. A relayed endpoint is a sender only: it is not a member of the
 // conference (no slots toward it, no channel, no housekeeping), it only adds its sources and its audio
-// levels. Its key-frame requests (PLI) go back over the relay, where the origin bridge asks the sender.
+// levels. Its key-frame requests (PLI) go back over the relay, where the origin bridge asks the sender,
+// and so do its NACKs for what was lost between the bridges, which the origin bridge answers from its
+// packet cache (relaynack.go).
 // Receiver constraints cross the relay as the bridges' own control messages over the relay's DTLS
 // association (application data, JSON): each bridge tells its peer the tallest height its receivers want
 // of each source behind the relay, and asks its local senders for the tallest any bridge's receivers

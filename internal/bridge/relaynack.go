@@ -135,11 +135,12 @@ func (r *relay) mayRetransmit(ssrc uint32, seq uint16, now int64) string {
 		return dropRelayNACKUnknown
 	case !v.log.has(seq):
 		return dropRelayNACKNotSent
+	case v.resent.recent(seq, now, int64(minResendInterval)):
+		return dropNACKRepeat // before the budget: a repeat spends none of it
 	case !r.takeRetransmitTokenLocked(now):
 		return dropNACKLimit
-	case v.resent.tooSoon(seq, now, int64(minResendInterval)):
-		return dropNACKRepeat
 	}
+	v.resent.tooSoon(seq, now, 0) // notes it
 	return ""
 }
 

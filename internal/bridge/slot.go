@@ -50,12 +50,17 @@ const resendLogSize = 64
 // tooSoon reports whether outSeq was retransmitted less than rtt before now, and if not, notes that it is
 // now.
 func (l *resendLog) tooSoon(outSeq uint16, now, rtt int64) bool {
-	e := &l[outSeq%resendLogSize]
-	if e.at != 0 && e.seq == outSeq && now-e.at < rtt {
+	if l.recent(outSeq, now, rtt) {
 		return true
 	}
-	e.seq, e.at = outSeq, now
+	l[outSeq%resendLogSize].seq, l[outSeq%resendLogSize].at = outSeq, now
 	return false
+}
+
+// recent reports whether outSeq was retransmitted less than rtt before now, noting nothing.
+func (l *resendLog) recent(outSeq uint16, now, rtt int64) bool {
+	e := &l[outSeq%resendLogSize]
+	return e.at != 0 && e.seq == outSeq && now-e.at < rtt
 }
 
 // projection keeps one slot's output numbering continuous while its input changes (another source, or
