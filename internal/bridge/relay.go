@@ -155,6 +155,7 @@ type relay struct {
 	// waiting for the relay's control writer; what the peer's receivers want of this bridge's local
 	// sources (c.mu; nil before the peer's first message: then everything).
 	wantsSent string
+	wantsLast map[uint32]int // wantsSent's wants (c.mu); nil while the peer sends everything
 	wantsOut  atomic.Pointer[[]byte]
 	wantsKick chan struct{}
 	peerWants map[uint32]int                 // by the source's first SSRC: the tallest height, -1 unlimited
@@ -958,7 +959,8 @@ func (c *Conference) relayWantsLocked(want map[*source]int) {
 		}
 		raw, _ := json.Marshal(m)
 		if string(raw) != r.wantsSent && r.ready.Load() {
-			r.wantsSent = string(raw)
+			r.resumeTrackersLocked(m.Wants)
+			r.wantsSent, r.wantsLast = string(raw), m.Wants
 			r.wantsOut.Store(&raw)
 			select {
 			case r.wantsKick <- struct{}{}:

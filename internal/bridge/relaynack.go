@@ -228,3 +228,36 @@ func (c *Conference) localVideoStream(ssrc uint32) (*inStream, uint32) {
 	}
 	return nil, 0
 }
+
+// resumeTrackersLocked restarts the NACK trackers of the relayed video sources of which this bridge's
+// receivers now want more than it last told the peer (wants, about to be sent): the peer sends layers
+// it left out again, with a gap in their sequence numbers that is no loss. A loss on a layer that kept
+// crossing, just then, is not asked for. c.mu is held.
+func (r *relay) resumeTrackersLocked(wants map[uint32]int) {
+	if r.wantsLast == nil {
+		return // the peer sent everything until now
+	}
+	for _, e := range r.endpoints {
+		for _, src := range e.sources {
+			if src.kind != KindVideo {
+				continue
+			}
+			ssrc := src.layers[0].ssrc
+			was, ok := r.wantsLast[ssrc]
+			if !ok {
+				was = -1
+			}
+			if !tallerThan(wants[ssrc], was) {
+				continue
+			}
+			e.fbMu.Lock()
+			for _, l := range src.layers {
+				if l.nack != nil {
+					l.nack.started = false
+					l.nack.missing = l.nack.missing[:0]
+				}
+			}
+			e.fbMu.Unlock()
+		}
+	}
+}

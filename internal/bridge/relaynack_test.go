@@ -454,3 +454,40 @@ func TestRepairReachesReceiverOnce(t *testing.T) {
 		t.Fatalf("%v duplicates dropped, want the second repair", d)
 	}
 }
+
+// TestRelayNACKResumedLayer: a layer that stopped crossing the relay while bridge B's receivers did not
+// want it comes back with a gap in its sequence numbers, which is no loss: bridge B asks bridge A for
+// none of it.
+func TestRelayNACKResumedLayer(t *testing.T) {
+	checkNoLeaks(t)
+	ta, tb := relayBridges(t)
+	alice := newClient(t, ta, "room", "alice", clientOpts{})
+	bob := newClient(t, tb, "room", "bob", clientOpts{noSend: true})
+	ra, _ := relayPair(t, ta, tb, "room", nil)
+	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed()}}))
+	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
+	slot := slotOf(t, bob, "alice-v0")
+	bob.rec.wait(t, "bob receives alice's video", func(r *recorder) bool { return r.count(slot) >= 30 })
+
+	video := alice.relayed().Sources[1].SSRC
+	aliceStream := (*ta.conferenceOf(t, "room").endpoint("alice").inbound.Load())[video]
+	crossed := func() uint16 {
+		ra.sendMu.Lock()
+		defer ra.sendMu.Unlock()
+		return ra.video[video].log.last
+	}
+	bob.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":0}}`)
+	eventually(t, "40 of alice's video packets left out of the relay", func() bool {
+		return int16(uint16(aliceStream.extMax.Load())-crossed()) >= 40
+	})
+	nacks, notSent := counterValue(tb.metrics.relayNACKsOut), counterValue(ta.metrics.dropped.WithLabelValues(dropRelayNACKNotSent))
+	n := bob.rec.n(slot)
+	bob.send(`{"colibriClass":"ReceiverVideoConstraints","lastN":-1,"defaultConstraints":{"maxHeight":720}}`)
+	bob.rec.wait(t, "bob receives alice's video again", func(r *recorder) bool { return r.count(slot) >= n+30 })
+	if d := counterValue(tb.metrics.relayNACKsOut) - nacks; d != 0 {
+		t.Fatalf("bridge B NACKed %v sequence numbers of a layer that resumed", d)
+	}
+	if d := counterValue(ta.metrics.dropped.WithLabelValues(dropRelayNACKNotSent)) - notSent; d != 0 {
+		t.Fatalf("bridge A refused %v NACKs for what did not cross", d)
+	}
+}
