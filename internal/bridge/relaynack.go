@@ -261,3 +261,44 @@ func (r *relay) resumeTrackersLocked(wants map[uint32]int) {
 		}
 	}
 }
+
+// pruneRelayStreams makes each relay forget the local video streams it carried that are no longer
+// local (a sender left or changed its sources), so that what relays remember stays bounded by the
+// conference's streams (housekeeping).
+func (c *Conference) pruneRelayStreams() {
+	rs := c.relays.list.Load()
+	if rs == nil || len(*rs) == 0 {
+		return
+	}
+	var live map[uint32]bool
+	for _, r := range *rs {
+		r.sendMu.Lock()
+		n := len(r.video)
+		r.sendMu.Unlock()
+		if n == 0 {
+			continue
+		}
+		if live == nil {
+			live = map[uint32]bool{}
+			c.mu.Lock()
+			for _, e := range c.order {
+				for ssrc, s := range *e.inbound.Load() {
+					if s.cache != nil && !s.rtx {
+						live[ssrc] = true
+					}
+				}
+			}
+			c.mu.Unlock()
+		}
+		if n <= len(live) {
+			continue
+		}
+		r.sendMu.Lock()
+		for ssrc := range r.video {
+			if !live[ssrc] {
+				delete(r.video, ssrc)
+			}
+		}
+		r.sendMu.Unlock()
+	}
+}

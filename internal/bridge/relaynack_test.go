@@ -351,6 +351,18 @@ func TestRelayNACKHostile(t *testing.T) {
 	if !ra.ready.Load() || !rb.ready.Load() {
 		t.Fatal("the relay ended")
 	}
+
+	// Alice stops her camera: bridge A's relay forgets what crossed of it, and NACKs for it are for an
+	// unknown SSRC.
+	must(t, ta.UpdateSources(SourcesUpdate{ConferenceID: "room", EndpointID: "alice", Sources: aliceSources[:1]}))
+	eventually(t, "the relay forgets alice's camera", func() bool {
+		ra.sendMu.Lock()
+		defer ra.sendMu.Unlock()
+		return ra.video[video] == nil
+	})
+	unknown = drops(dropRelayNACKUnknown)
+	nack([]uint16{last}, video)
+	eventually(t, "a NACK for alice's camera after it ended counted", func() bool { return drops(dropRelayNACKUnknown) == unknown+1 })
 }
 
 // TestSentLog: the relay's record of what crossed it (relayStream.log) knows each sequence number sent
