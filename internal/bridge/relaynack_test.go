@@ -9,6 +9,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5/vnet"
 
+	"github.com/parley-im/parley/internal/bridge/packetcache"
 	"github.com/parley-im/parley/internal/pionlog"
 )
 
@@ -501,5 +502,20 @@ func TestRelayNACKResumedLayer(t *testing.T) {
 	}
 	if d := counterValue(ta.metrics.dropped.WithLabelValues(dropRelayNACKNotSent)) - notSent; d != 0 {
 		t.Fatalf("bridge A refused %v NACKs for what did not cross", d)
+	}
+}
+
+// BenchmarkRelayNoteVideo measures what recording a video packet that crosses a relay costs the packet
+// path (relay.noteVideoLocked, under the relay's sendMu, once per packet and relay).
+func BenchmarkRelayNoteVideo(b *testing.B) {
+	r := &relay{video: map[uint32]*relayStream{}}
+	s := newInStream(1234, nil, 0)
+	s.cache = packetcache.New(16)
+	pkt := vp8Packet(0, 0)
+	seq := uint16(0)
+	for b.Loop() {
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		seq++
+		r.noteVideoLocked(1234, pkt, s)
 	}
 }
