@@ -172,6 +172,7 @@ type relay struct {
 	// Retransmission over the relay (relaynack.go; sendMu, nackBuf the reader's rxMu): the local video
 	// streams that crossed it, by SSRC, and the budget of the peer's NACKs.
 	video     map[uint32]*relayStream
+	resent    uint64 // RTX packets sent for the peer's NACKs
 	rtxTokens float64
 	rtxRefill int64
 	nackBuf   [1600]byte    // the reader's copy of a cached packet (rxMu)
@@ -1098,6 +1099,8 @@ type RelayDebug struct {
 	// peer has.
 	SentPackets     map[string]uint64 `json:"sentPackets"`
 	ReceivedPackets uint64            `json:"receivedPackets"`
+	// Retransmitted counts the packets sent again over the relay (RTX) for the peer's NACKs.
+	Retransmitted uint64 `json:"retransmitted"`
 }
 
 // relaysDebug describes c's relays.
@@ -1125,6 +1128,7 @@ func (c *Conference) relaysDebug() []RelayDebug {
 	for i, r := range rs {
 		r.sendMu.Lock()
 		out[i].SentPackets = map[string]uint64{}
+		out[i].Retransmitted = r.resent
 		for ssrc, n := range r.sent {
 			if name := names[ssrc]; name != "" {
 				out[i].SentPackets[name] += n

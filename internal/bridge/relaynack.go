@@ -201,6 +201,7 @@ func (r *relay) retransmit(s *inStream, rtx uint32, seq uint16) string {
 		return dropMalformed
 	}
 	if _, err := r.conn.Write(enc); err == nil {
+		r.resent++
 		r.b.metrics.relayRetransmits.Inc()
 	}
 	return ""

@@ -252,6 +252,9 @@ func TestRelayNACKAcrossRelay(t *testing.T) {
 	if n := counterValue(v.ta.metrics.relayRetransmits); n < 20 || link.rtxSeen() < 20 {
 		t.Fatalf("bridge A retransmitted %v packets over the relay (%d RTX seen on it) for 20 lost on it", n, link.rtxSeen())
 	}
+	if d := v.ta.Debug(); len(d.Conferences) != 1 || len(d.Conferences[0].Relays) != 1 || d.Conferences[0].Relays[0].Retransmitted < 20 {
+		t.Fatalf("debug of bridge A: %+v", d.Conferences)
+	}
 	if n := counterValue(v.tb.metrics.relayNACKsOut); n < 20 {
 		t.Fatalf("bridge B NACKed %v sequence numbers over the relay for 20 lost on it", n)
 	}
