@@ -13,7 +13,10 @@ import (
 //     its own cache (rtcp.go), without the origin bridge;
 //   - a gap in a relayed video stream (lost between the bridges) is NACKed to the origin bridge over the
 //     relay's SRTCP by the feedback goroutine (feedback.go: the relayed endpoint's RTCP goes over the
-//     relay), at most nackMaxTries times per sequence number, nackMinInterval apart;
+//     relay), at most nackMaxTries times per sequence number, nackMinInterval apart (the relay's round
+//     trip is not measured); when this bridge's receivers want more of a relayed source, its trackers
+//     restart (resumeTrackersLocked), since the layers the peer left out come back with a gap that is
+//     no loss;
 //   - the origin bridge answers from its packet cache with an RTX packet (RFC 4588) on the RTX SSRC that
 //     the sender signalled for the layer (the peer knows it from the relay's sources and groups), with
 //     the relay's own RTX sequence numbers: a retransmission on the primary SSRC would encrypt another
@@ -24,7 +27,8 @@ import (
 // that relay (relayStream.log: not a layer the peer did not want then, not one it never sent), at most
 // RetransmitRate per second (RetransmitBurst at once) per relay, each sequence number at most once per
 // minResendInterval, and no more than maxNACKsPerCompound sequence numbers of one compound; the rest is
-// counted in parley_bridge_dropped_packets_total by reason and changes nothing.
+// counted in parley_bridge_dropped_packets_total by reason and changes nothing. Housekeeping makes the
+// relays forget the streams that are no longer local (pruneRelayStreams).
 
 // relayStream is what a relay remembers of one local video stream it carried; guarded by relay.sendMu.
 type relayStream struct {
