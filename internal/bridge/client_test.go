@@ -182,6 +182,8 @@ type clientOpts struct {
 	// dataChannel makes the client use the SCTP data channel for the bridge channel instead of the
 	// WebSocket: the offer gets an m=application line and the client opens "JVB data channel" (as LJM does).
 	dataChannel bool
+	// noRTX answers without RTX (Answer.RTX false), as a receiver that negotiated none.
+	noRTX bool
 }
 
 // newClient allocates an endpoint, answers with a Pion PeerConnection, connects the bridge channel (and
@@ -274,6 +276,9 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 	ans := c.answerFor(conf, pc.LocalDescription().SDP)
 	if o.tccFeedback {
 		ans.TransportCC = extTransportCC
+	}
+	if o.noRTX {
+		ans.RTX = false
 	}
 	if o.red {
 		ans.RED = PayloadTypeRED

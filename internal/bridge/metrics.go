@@ -42,6 +42,7 @@ const (
 	dropNACKFull    = "nack_link_full" // the receiver's link has no room for the retransmission (RoomFor)
 	dropPacerFull   = "pacer_full"     // more video waited for a receiver's link than half a second of it
 	dropNACKRepeat  = "nack_repeat"    // the packet was retransmitted less than a round trip ago
+	dropNACKNoRTX   = "nack_no_rtx"    // the receiver negotiated no RTX (rtcp.go retransmit)
 	dropOther       = "unknown_type"
 	dropDuplicate   = "duplicate" // a repair the bridge already has, or that its receiver was sent less than a round trip ago
 	// A peer bridge's NACKs over a relay that the bridge does not answer (relaynack.go): for an SSRC

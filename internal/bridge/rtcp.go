@@ -122,11 +122,19 @@ func (e *Endpoint) onNACK(p *rtcp.TransportLayerNack, nacks int, now int64) int 
 	return nacks
 }
 
-// retransmit resends the packet that went out on sl with sequence number outSeq, if the cache still has
-// it and the receiver's retransmission budget allows.
+// retransmit resends the packet that went out on sl with sequence number outSeq as RTX, if the cache
+// still has it and the receiver's retransmission budget allows. A receiver that negotiated no RTX gets
+// nothing: the packet again on its own SSRC and sequence number would be encrypted with the SRTP nonce
+// of the first copy, over a header that differs (its transport-wide number), and with AES-GCM two
+// messages under one nonce give away the authentication key (an attacker on the path drops packets
+// to collect such pairs); its SRTP replay window refuses such a copy anyway once the first arrived.
 func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	e.sendMu.Lock()
 	defer e.sendMu.Unlock()
+	if !e.rtx {
+		e.b.metrics.dropped.WithLabelValues(dropNACKNoRTX).Inc()
+		return
+	}
 	s := sl.proj.stream
 	if s == nil || s.cache == nil || e.srtpOut == nil {
 		return
@@ -178,20 +186,16 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	// leaves.
 	held := e.holdVideoLocked(n+20, now)
 	buf, tcc := e.packetBufferLocked(held)
-	if !e.rtx {
-		n = buildRTP(buf, pkt, lay, sl.ssrc, out, d, tcc)
-	} else {
-		// RFC 4588 §4: RTX packet on the slot's RTX SSRC with its own sequence numbers; the payload is the
-		// original sequence number followed by the original payload.
-		h := 12 + tcc.len()
-		n = buildRTP(buf[2:], pkt, lay, sl.ssrc, out, d, tcc) + 2
-		copy(buf[:h], buf[2:2+h])
-		binary.BigEndian.PutUint16(buf[h:], out.seq)
-		buf[1] = buf[1]&0x80 | PayloadTypeVP8RTX
-		binary.BigEndian.PutUint16(buf[2:], sl.rtxSeq)
-		binary.BigEndian.PutUint32(buf[8:], sl.rtxSSRC)
-		sl.rtxSeq++
-	}
+	// RFC 4588 §4: RTX packet on the slot's RTX SSRC with its own sequence numbers; the payload is the
+	// original sequence number followed by the original payload.
+	h := 12 + tcc.len()
+	n = buildRTP(buf[2:], pkt, lay, sl.ssrc, out, d, tcc) + 2
+	copy(buf[:h], buf[2:2+h])
+	binary.BigEndian.PutUint16(buf[h:], out.seq)
+	buf[1] = buf[1]&0x80 | PayloadTypeVP8RTX
+	binary.BigEndian.PutUint16(buf[2:], sl.rtxSeq)
+	binary.BigEndian.PutUint32(buf[8:], sl.rtxSSRC)
+	sl.rtxSeq++
 	e.b.metrics.retransmits.Inc()
 	if held {
 		e.queueLocked(buf[:n], true)
