@@ -45,7 +45,9 @@ func TestHostileMedia(t *testing.T) {
 	av := slotOf(t, bob, "alice-v0")
 	bob.rec.wait(t, "bob receives alice", func(r *recorder) bool { return r.count(av) > 20 })
 
-	r := newRawClient(t, tb, "room", "mallory", rawOpts{})
+	// Mallory negotiates RTX, so that its NACKs reach the retransmission limits (without RTX none is
+	// answered: TestNACKWithoutRTXResendsNothing).
+	r := newRawClient(t, tb, "room", "mallory", rawOpts{setup: func(a *Answer) { a.RTX = true }})
 	ws, _, err := websocket.Dial(context.Background(), r.alloc.Channel.URL("ws://"+tb.http.Listener.Addr().String()), nil)
 	must(t, err)
 	defer ws.CloseNow()
