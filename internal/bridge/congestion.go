@@ -159,8 +159,11 @@ const (
 	allocTicks = 7                     // allocation every 7 probe ticks, about 100 ms
 	rateWindow = 10                    // rate samples (allocation ticks) in a layer's measured bit rate
 	maxPadding = 255                   // padding bytes in one probe packet (RFC 3550 §5.1: a count byte)
-	probePT    = PayloadTypeVP8        // probes are padding-only packets on the bridge's own video SSRC
-	probeClock = uint32(90000 / 1000)  // RTP ticks per ms of the probe stream
+	// paddingOverhead is what a padding packet carries on the link besides its padding: the RTP header
+	// 12, the transport-cc extension 8, the SRTP tag 10, UDP and IPv4 28.
+	paddingOverhead = 12 + 8 + 10 + udpIPOverhead
+	probePT         = PayloadTypeVP8       // probes are padding-only packets on the bridge's own video SSRC
+	probeClock      = uint32(90000 / 1000) // RTP ticks per ms of the probe stream
 )
 
 func (b *Bridge) congestionLoop() {
@@ -244,7 +247,7 @@ func (r *Endpoint) probe(now time.Time) {
 		return // video waits for the link: no padding on top
 	}
 	target, ideal := r.allocTarget.Load(), r.allocIdeal.Load()
-	n := r.est.ProbeBytes(now, target, ideal)
+	n, size := r.est.ProbeBytes(now, target, ideal)
 	if n <= 0 {
 		return
 	}
@@ -255,16 +258,31 @@ func (r *Endpoint) probe(now time.Time) {
 	}
 	for n > 0 {
 		pad := min(n, maxPadding)
-		r.sendPaddingLocked(pad, now.UnixNano())
-		n -= pad
+		if size > 0 {
+			pad = min(max(size-paddingOverhead, 1), maxPadding)
+		}
+		sent := r.sendPaddingLocked(pad, now.UnixNano())
+		if sent == 0 {
+			return
+		}
+		// n counts bytes on the link. Without size, only the padding is counted (the headers add 58
+		// bytes to a full packet's 255, and the padding rates were measured so); with it, the packets
+		// are small (a cluster at 80 kbit/s plans 450 bytes in 45 ms and asks for at most 45 a packet:
+		// the smallest, 1 byte of padding, takes 59), the headers are most of each, and each counts whole.
+		if size > 0 {
+			n -= sent
+		} else {
+			n -= pad
+		}
 		r.b.metrics.probeBytes.Add(float64(pad))
 	}
 }
 
 // sendPaddingLocked sends one padding-only RTP packet (RFC 3550 §5.1) of pad padding bytes on the
 // bridge's own video SSRC (jvb-v0, in every offer) with its own sequence and time, numbered for
-// transport-cc like every other packet toward r; sendMu is held.
-func (r *Endpoint) sendPaddingLocked(pad int, now int64) {
+// transport-cc like every other packet toward r; sendMu is held. It returns the packet's size on the link,
+// 0 when it could not be sent.
+func (r *Endpoint) sendPaddingLocked(pad int, now int64) int {
 	buf := r.outBuf[:]
 	buf[0] = 0x80 | 0x20 // padding
 	buf[1] = probePT
@@ -278,10 +296,11 @@ func (r *Endpoint) sendPaddingLocked(pad int, now int64) {
 	plain := buf[:h+pad]
 	enc, err := r.srtpOut.EncryptRTP(r.encBuf[:0], plain, &r.outHdr)
 	if err != nil {
-		return
+		return 0
 	}
 	r.writeLocked(enc)
 	r.egress.total += int64(len(enc))
 	r.egress.padding += int64(len(enc))
 	r.noteSentLocked(plain, len(enc), now, true)
+	return len(enc) + udpIPOverhead
 }

@@ -16,7 +16,7 @@ import (
 //   - The pacer (pacer.go): video leaves at 2.5 × the estimate (1.25 × while Losing) with a 20 ms burst
 //     (at least 2500 bytes); audio spends its tokens and never waits. While video waits, the congestion
 //     loop sends no padding and does not call ProbeBytes (congestion.go, probe).
-//   - Padding-only packets of at most 255 padding bytes: 313 bytes on the wire.
+//   - Padding-only packets of at most 255 padding bytes: 313 bytes on the wire; smaller when ProbeBytes asks.
 //   - The congestion loop's 15 ms tick can come late by up to tickJitter (a loaded machine).
 type bridgeModel struct {
 	audio      int64   // all speakers' audio, bit/s
@@ -157,9 +157,19 @@ func (s *sim) bridgeStep() {
 	if s.now >= s.nextProbe {
 		if waiting {
 			m.skipped++
-		} else if n := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal); n > 0 && s.honorProbes {
-			for ; n > 0; n -= 255 {
-				s.send(min(n, 255)+12+8+10+28, true)
+		} else if n, size := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal); n > 0 && s.honorProbes {
+			// As the bridge (congestion.go, probe): without size, each packet counts its padding only.
+			for n > 0 {
+				pad := min(n, 255)
+				if size > 0 {
+					pad = min(max(size-minPadPacket+1, 1), 255)
+				}
+				s.send(pad+minPadPacket-1, true)
+				if size > 0 {
+					n -= pad + minPadPacket - 1
+				} else {
+					n -= pad
+				}
 			}
 		}
 		s.nextProbe += 15 * time.Millisecond

@@ -397,7 +397,11 @@ func (e *Estimator) Stats() Stats {
 // rule (fill up to the estimate while the allocator wants more than the estimate) with the estimator's own
 // probe clusters, and keeps both within the padding budget. The bytes should go out at once (RTX of recent
 // packets, else padding-only packets), each reported to OnSent with probe set.
-func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) int {
+//
+// n counts bytes on the link, as OnSent is told them. size, when not 0, is the most bytes on the link one
+// packet should take: a probe cluster at a low rate plans so few bytes that the scheduler's usual packets
+// would make fewer than a result needs (probeMinPackets), so it asks for smaller ones.
+func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) (n, size int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := e.sinceLocked(now)
@@ -423,7 +427,11 @@ func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) int {
 			out = p.clusterDue(t)
 		}
 	}
-	return max(out, e.paddingLocked(dt, float64(target), float64(ideal)))
+	n = max(out, e.paddingLocked(dt, float64(target), float64(ideal)))
+	if p.cur.open {
+		size = p.cur.packetSize()
+	}
+	return n, size
 }
 
 // probeRateLocked decides whether a probe cluster should start now, and at what rate (0 = none).

@@ -141,7 +141,7 @@ func FuzzOnFeedback(f *testing.F) {
 		now := at.Add(time.Second)
 		e.OnFeedback(now, arr)
 		e.OnFeedback(now.Add(50*time.Millisecond), arr)
-		e.ProbeBytes(now.Add(60*time.Millisecond), 1e6, 3e6)
+		_, _ = e.ProbeBytes(now.Add(60*time.Millisecond), 1e6, 3e6)
 		if est := e.Estimate(); est < DefaultMin || est > DefaultMax {
 			t.Fatalf("estimate %d outside the bounds", est)
 		}
@@ -173,7 +173,7 @@ func TestConcurrentUse(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 1000; i++ {
-			e.ProbeBytes(simEpoch.Add(time.Duration(i)*2*time.Millisecond), 1e6, 3e6)
+			_, _ = e.ProbeBytes(simEpoch.Add(time.Duration(i)*2*time.Millisecond), 1e6, 3e6)
 			_ = e.Stats()
 		}
 	}()

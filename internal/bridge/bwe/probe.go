@@ -23,9 +23,10 @@ const (
 	probeAllocScale    = 2.0                    // never probe above 2 × the allocator's ideal rate
 	probeMinGain       = 1.1                    // a probe must be able to raise the estimate by 10% to be worth it
 	probeMinPackets    = 5
-	probeMinFill       = 0.8            // a cluster must have sent 80% of its planned bytes to count
-	probeGrace         = 2 * probeSlice // an unfilled cluster stays open this long past its end for its bytes
-	probeMinReceived   = 0.8            // fraction of a cluster's packets that must arrive for a valid result
+	probeSplit         = 2 * probeMinPackets // a cluster's planned bytes make at least this many packets
+	probeMinFill       = 0.8                 // a cluster must have sent 80% of its planned bytes to count
+	probeGrace         = 2 * probeSlice      // an unfilled cluster stays open this long past its end for its bytes
+	probeMinReceived   = 0.8                 // fraction of a cluster's packets that must arrive for a valid result
 	probeMaxInterval   = time.Second
 	probeSaturated     = 0.9  // receive rate < 90% of send rate: the probe filled the link ...
 	probeUtilization   = 0.95 // ... so take 95% of the receive rate
@@ -68,6 +69,16 @@ type cluster struct {
 // go out at the next one, and the cluster can still measure.
 func (c *cluster) ends(t time.Duration) bool {
 	return t >= c.end && (c.probeBytes == 0 || c.filled(1) || t >= c.end+probeGrace)
+}
+
+// packetSize is the most bytes on the link a packet of the cluster should take so that its planned bytes
+// make probeSplit packets: at a low rate the planned bytes are a few hundred (80 kbit/s for 45 ms: 450),
+// fewer than probeMinPackets of the bridge's padding packets (313 bytes on the link), and the cluster
+// would measure nothing. Twice the minimum: media may take part of the cluster's bytes in a few large
+// packets, and packets in each of its three slices spread it over its 45 ms. Above 560 kbit/s the
+// size is more than a padding packet's, and changes nothing.
+func (c *cluster) packetSize() int {
+	return max(int(c.bps*probeDuration.Seconds()/8)/probeSplit, 1)
 }
 
 // filled reports whether the cluster sent share of its planned bytes, counting media only up to its
@@ -141,12 +152,15 @@ func (c *cluster) result() (float64, bool) {
 	// The last packet sent and the first received only mark the interval's ends.
 	send := float64(c.sentBytes-int64(c.lastSentSize)) * 8 / sendIv.Seconds()
 	recv := float64(c.recvBytes-int64(c.firstArrSize)) * 8 / recvIv.Seconds()
-	// The scheduler sends each slice at the start of its 15 ms, so the measured send rate overstates the
-	// planned one by up to a slice; the planned rate is the better send rate.
-	send = min(send, c.bps)
+	// A receive rate far above what was sent is a queue upstream releasing a burst, not the path's rate
+	// (libwebrtc's check, against the send rate measured). The scheduler sends each slice at the start
+	// of its 15 ms, so the measured send rate overstates the planned one by up to a slice, and media
+	// above the planned rate (a frame, or the allocator's floor above a low estimate) raises it too: the
+	// planned rate is the better send rate for the result, and the path delivered at least that.
 	if recv > probeMaxRatio*send {
 		return 0, false
 	}
+	send = min(send, c.bps)
 	if recv < probeSaturated*send {
 		c.saturated = true
 		return probeUtilization * recv, true

@@ -130,19 +130,25 @@ func (s *sim) send(size int, probe bool) {
 	s.queue = append(s.queue, inflight{seq: s.seq, stream: stream, size: size, arrives: max(s.linkFree, s.now) + s.delay})
 }
 
-// sendBytes sends n bytes as packets of at most 1200 bytes.
-func (s *sim) sendBytes(n int, probe bool) {
+// sendProbe sends the n bytes ProbeBytes asked for, in packets of at most size bytes when size is set.
+// Padding-only packets carry at most 255 padding bytes (RFC 3550 §5.1), plus RTP, extension, SRTP tag, UDP
+// and IP headers (padSize 313, the bridge's); RTX probes of recent packets are full size (padSize 1200).
+func (s *sim) sendProbe(n, size int) {
+	least := 100 // a remainder still goes out as a packet
+	if size <= 0 {
+		size = s.padSize
+	} else {
+		least = max(min(size, least), minPadPacket)
+	}
 	for n > 0 {
-		size := min(n, 1200)
-		if probe {
-			// Padding-only packets carry at most 255 padding bytes (RFC 3550 §5.1), plus RTP, extension,
-			// SRTP tag, UDP and IP headers; RTX probes of recent packets are full size.
-			size = max(min(n, s.padSize), 100)
-		}
-		s.send(size, probe)
-		n -= size
+		p := max(min(n, s.padSize, size), least)
+		s.send(p, true)
+		n -= p
 	}
 }
+
+// minPadPacket is the smallest padding-only packet on the link: 1 byte of padding and the headers.
+const minPadPacket = 1 + 12 + 8 + 10 + 28
 
 // step advances the simulation by 1 ms.
 func (s *sim) step() {
@@ -174,9 +180,9 @@ func (s *sim) step() {
 		s.framePkts = s.framePkts[1:]
 	}
 	if s.now >= s.nextProbe {
-		n := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal)
+		n, size := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal)
 		if s.honorProbes && n > 0 {
-			s.sendBytes(n, true)
+			s.sendProbe(n, size)
 		}
 		s.nextProbe += 15 * time.Millisecond
 	}
