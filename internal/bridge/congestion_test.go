@@ -183,7 +183,11 @@ func TestReceiverLinkAdaptation(t *testing.T) {
 	before := r.rec.n(a)
 	videoBefore := r.rec.n(v)
 	pad0, eg0 := counterValue(tb.metrics.probeBytes), er.debug().Egress
-	time.Sleep(3 * time.Second) // a measurement window, not a wait for an event
+	// Measurement windows, not waits for an event: video that the pacer and the link's queue held when
+	// the video was suspended arrives in the first 2 s (measured: 14-21 packets, and 0-1 in the third second).
+	time.Sleep(2 * time.Second)
+	videoQueued := r.rec.n(v)
+	time.Sleep(time.Second)
 	padded, eg1 := counterValue(tb.metrics.probeBytes)-pad0, er.debug().Egress
 	t.Logf("suspended: %+v, %.0f bytes of padding in 3 s; egress %+v", er.est.Stats(), padded, eg1)
 	// The debug state's egress counts each padding packet whole (header and SRTP tag too).
@@ -196,8 +200,10 @@ func TestReceiverLinkAdaptation(t *testing.T) {
 	if got := r.rec.n(a) - before; got < 120 {
 		t.Errorf("audio while video is suspended: %d packets in 3 s, want ≥ 120 of 150", got)
 	}
-	if got := r.rec.n(v) - videoBefore; got > 20 {
-		t.Errorf("video while suspended: %d packets in 3 s", got)
+	t.Logf("while suspended: %d audio packets in 3 s; %d video packets in the first 2 s, %d in the third",
+		r.rec.n(a)-before, videoQueued-videoBefore, r.rec.n(v)-videoQueued)
+	if got := r.rec.n(v) - videoQueued; got > 2 {
+		t.Errorf("video while suspended: %d packets in the third second (forwarded, it would be about 25)", got)
 	}
 
 	link.SetRate(2_000_000)
