@@ -35,6 +35,7 @@ const (
 	probeSettle        = 300 * time.Millisecond // after a cluster: the detector's window and smoothing still hold its groups
 	paddingShare       = 0.15                   // probe and padding bytes may be at most 15% of media bytes when they gain nothing
 	paddingBudgetSpan  = 5 * time.Second
+	probeBudgetWait    = probeDeficitMax // the budget holds a probe off at most this long after the last
 )
 
 // cluster is one probe: for probeDuration everything sent (media and padding) is tagged with its id and its
