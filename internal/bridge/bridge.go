@@ -19,6 +19,7 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parley-im/parley/internal/bridge/bwe"
 	"github.com/parley-im/parley/internal/pionlog"
 )
 
@@ -32,6 +33,8 @@ type Bridge struct {
 	metrics *metrics
 	net     transport.Net
 	hostNet bool // net is the host's network (not a test's vnet): the media port may have several sockets
+	// estCfg is the estimate's start and bounds toward each receiver: zero, bwe's defaults (tests set it).
+	estCfg bwe.Config
 
 	// expiredHook, when set (OnEndpointExpired or tests, before Start), is called after an endpoint expires.
 	expiredHook func(conferenceID, endpointID, reason string)

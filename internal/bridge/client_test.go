@@ -170,6 +170,7 @@ type client struct {
 type clientOpts struct {
 	net       transport.Net // vnet; nil = loopback
 	noSend    bool
+	noAudio   bool // sends video only
 	noChannel bool
 	// tcc negotiates the transport-wide sequence number header extension (id 5, as the focus offers it
 	// to participants with http://jitsi.org/tcc); the client stamps every packet it sends.
@@ -293,11 +294,14 @@ func newClient(t *testing.T, tb *testBridge, conf, id string, o clientOpts) *cli
 		c.connectChannel(tb)
 	}
 	if !o.noSend {
-		c.wg.Add(4)
+		c.wg.Add(2)
 		go c.sendVideo(fx)
-		go c.sendAudio(fx)
 		go c.readSenderRTCP(c.vs)
-		go c.readSenderRTCP(c.as)
+		if !o.noAudio {
+			c.wg.Add(2)
+			go c.sendAudio(fx)
+			go c.readSenderRTCP(c.as)
+		}
 	}
 	return c
 }

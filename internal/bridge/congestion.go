@@ -147,9 +147,9 @@ func (e *Endpoint) onTransportCC(p *rtcp.TransportLayerCC, now int64) {
 	e.est.OnFeedback(time.Unix(0, now), e.arrivals)
 }
 
-// newEstimator starts the estimate toward a new receiver at Jitsi's initial 2.5 Mbit/s, within its
-// bounds (bwe defaults).
-func (b *Bridge) newEstimator() *bwe.Estimator { return bwe.New(bwe.Config{}) }
+// newEstimator starts the estimate toward a new receiver at bwe's initial 1 Mbit/s, within its bounds
+// (bwe's defaults; a test may set others).
+func (b *Bridge) newEstimator() *bwe.Estimator { return bwe.New(b.estCfg) }
 
 // The congestion loop (one goroutine per bridge) runs every probeTick: it sends each receiver the probe
 // bytes its estimator asks for and, every allocTick, measures each incoming layer's bit rate and
