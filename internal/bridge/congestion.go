@@ -266,9 +266,10 @@ func (r *Endpoint) probe(now time.Time) {
 			return
 		}
 		// n counts bytes on the link. Without size, only the padding is counted (the headers add 58
-		// bytes to a full packet's 255, and the padding rates were measured so); with it, the packets
-		// are small (a cluster at 80 kbit/s plans 450 bytes in 45 ms and asks for at most 45 a packet:
-		// the smallest, 1 byte of padding, takes 59), the headers are most of each, and each counts whole.
+		// bytes to a full packet's 255, and the padding rates were measured so); with it (a probe
+		// cluster is open, its bytes planned on the link), each packet counts whole: at a low rate the
+		// headers are most of each (a cluster at 80 kbit/s plans 450 bytes in 45 ms and asks for at
+		// most 45 a packet; the smallest, 1 byte of padding, takes 59).
 		if size > 0 {
 			n -= sent
 		} else {

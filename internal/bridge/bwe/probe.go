@@ -77,7 +77,8 @@ func (c *cluster) ends(t time.Duration) bool {
 // fewer than probeMinPackets of the bridge's padding packets (313 bytes on the link), and the cluster
 // would measure nothing. Twice the minimum: media may take part of the cluster's bytes in a few large
 // packets, and packets in each of its three slices spread it over its 45 ms. Above 560 kbit/s the
-// size is more than a padding packet's, and changes nothing.
+// size is more than a full padding packet's: the packets are the usual ones, and the bridge counts each
+// whole against the bytes asked for, which the next slice's due makes up anyway.
 func (c *cluster) packetSize() int {
 	return max(int(c.bps*probeDuration.Seconds()/8)/probeSplit, 1)
 }
