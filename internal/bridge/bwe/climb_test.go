@@ -7,7 +7,8 @@ import (
 
 // TestClimbFromALowEstimate: the estimate starts at 40 kbit/s (as after a join that looked like heavy loss),
 // and at 30 and 60, on a 3 Mbit/s link, the allocator would like 1.5 Mbit/s, and padding goes in the
-// bridge's padding-only packets (313 bytes on the wire) or in full-size ones (1200). The probes must find
+// bridge's padding-only packets (313 bytes on the wire) or in full-size ones (1200; a cluster's packet
+// size applies to both, sendProbe). The probes must find
 // the link: the estimate reaches the ideal within 3 s. Before, a cluster at twice a few tens of kbit/s
 // held 2 to 4 packets, under the 5 a result needs, and the media the allocator keeps above so low an
 // estimate made the receive rate read as a burst (above twice the planned rate); no probe measured, and

@@ -133,6 +133,7 @@ func (s *sim) send(size int, probe bool) {
 // sendProbe sends the n bytes ProbeBytes asked for, in packets of at most size bytes when size is set.
 // Padding-only packets carry at most 255 padding bytes (RFC 3550 §5.1), plus RTP, extension, SRTP tag, UDP
 // and IP headers (padSize 313, the bridge's); RTX probes of recent packets are full size (padSize 1200).
+// A size applies to either: the sender then sends padding-only packets of that size, as the bridge does.
 func (s *sim) sendProbe(n, size int) {
 	least := 100 // a remainder still goes out as a packet
 	if size <= 0 {
