@@ -14,9 +14,12 @@ import (
 //   - The media: each video stream sends 30 frames a second, a key frame every 32 (internal/testmedia),
 //     each frame's packets at once as a bot writes them; audio is 50 packets a second per speaker.
 //   - The pacer (pacer.go): video leaves at 2.5 × the estimate (1.25 × while Losing) with a 20 ms burst
-//     (at least 2500 bytes); audio spends its tokens and never waits. While video waits, the congestion
-//     loop sends no padding and does not call ProbeBytes (congestion.go, probe).
-//   - Padding-only packets of at most 255 padding bytes: 313 bytes on the wire; smaller when ProbeBytes asks.
+//     (at least 2500 bytes); audio spends its tokens and never waits. While a probe cluster is open it
+//     lets video go at the cluster's rate (ProbeRate), and the waiting video is the probe. The congestion
+//     loop calls ProbeBytes at every tick; while video waits it pads only during a cluster, and only
+//     what the waiting video will not send within the tick (congestion.go, probe).
+//   - Padding-only packets of at most 255 padding bytes: 313 bytes on the wire; smaller when ProbeBytes
+//     asks, and then they spend the pacer's tokens.
 //   - The congestion loop's 15 ms tick can come late by up to tickJitter (a loaded machine).
 type bridgeModel struct {
 	audio      int64   // all speakers' audio, bit/s
@@ -29,7 +32,7 @@ type bridgeModel struct {
 	q       []int // paced video packets waiting, sizes
 	tokens  float64
 	last    time.Duration
-	skipped int // congestion ticks that sent no padding because video waited
+	skipped int // congestion ticks that sent no padding because video waited and no cluster was open
 	nextAud time.Duration
 }
 
@@ -80,6 +83,9 @@ func (m *bridgeModel) allocate(est int64, now time.Duration) (target, ideal int6
 
 // paceRate is the pacer's rate in bytes per second.
 func (s *sim) paceRate() float64 {
+	if r := s.e.ProbeRate(); r > 0 {
+		return float64(r) / 8
+	}
 	f := 2.5
 	if s.e.Losing() {
 		f = 1.25
@@ -104,6 +110,21 @@ func (s *sim) drain() bool {
 		m.q = m.q[1:]
 	}
 	return len(m.q) > 0
+}
+
+// backlogDue is how many bytes the waiting video will take of the link within d at the pacer's rate: a
+// packet goes as long as the tokens are positive, so at least the first waiting one once they will be.
+func (s *sim) backlogDue(d time.Duration) int {
+	m := s.bridge
+	due := m.tokens + s.paceRate()*d.Seconds()
+	if len(m.q) == 0 || due <= 0 {
+		return 0
+	}
+	waiting := 0
+	for _, n := range m.q {
+		waiting += n
+	}
+	return min(max(int(due), m.q[0]), waiting)
 }
 
 // video hands one video packet to the pacer.
@@ -155,10 +176,21 @@ func (s *sim) bridgeStep() {
 	}
 	waiting := s.drain()
 	if s.now >= s.nextProbe {
+		// As the bridge (congestion.go, probe): ProbeBytes at every tick, the pacer at the rate of a cluster
+		// that opened, and padding only for what the waiting video leaves of the cluster's bytes.
+		n, size := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal)
+		waiting = s.drain()
 		if waiting {
-			m.skipped++
-		} else if n, size := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal); n > 0 && s.honorProbes {
-			// As the bridge (congestion.go, probe): without size, each packet counts its padding only.
+			if size == 0 {
+				m.skipped++
+				n = 0
+			} else {
+				n -= s.backlogDue(15 * time.Millisecond)
+			}
+		}
+		if n > 0 && s.honorProbes {
+			// Without size, each packet counts its padding only; with it, each counts whole and spends the
+			// pacer's tokens.
 			for n > 0 {
 				pad := min(n, 255)
 				if size > 0 {
@@ -166,6 +198,7 @@ func (s *sim) bridgeStep() {
 				}
 				s.send(pad+minPadPacket-1, true)
 				if size > 0 {
+					m.tokens -= float64(pad + minPadPacket - 1)
 					n -= pad + minPadPacket - 1
 				} else {
 					n -= pad

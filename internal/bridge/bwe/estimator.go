@@ -434,6 +434,19 @@ func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) (n, size int)
 	return n, size
 }
 
+// ProbeRate is the rate of the probe cluster open now, bit/s, 0 when none is: while one is, the sender's
+// pacer should let the media waiting in it go at this rate, the media itself being the probe, and pad only
+// what the waiting media does not fill (ProbeBytes counts the media sent in the cluster). A cluster ends
+// at a call of ProbeBytes or OnSent past its end; ProbeRate does not move the clock.
+func (e *Estimator) ProbeRate() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.probe.cur.open {
+		return 0
+	}
+	return int64(e.probe.cur.bps)
+}
+
 // probeRateLocked decides whether a probe cluster should start now, and at what rate (0 = none).
 func (e *Estimator) probeRateLocked(t time.Duration, ideal float64) float64 {
 	p := &e.probe

@@ -251,3 +251,39 @@ func TestRoomFor(t *testing.T) {
 		t.Error("no room a second after the media stopped")
 	}
 }
+
+// TestClusterOfMediaOnAWidePath: a probe cluster made of the pacer's video (1,250-byte packets at the
+// cluster's rate) with small padding between, through a path six times as wide. The receive rate leaves
+// out the first packet to arrive (a video packet) and the send rate the last sent (padding); the path
+// spread nothing, so the cluster must not read as saturated (before, the 1,190 bytes' difference made the
+// receive rate 12% under the send rate and the probe "filled" a path with 2.5 Mbit/s to spare). Through
+// a path narrower than the cluster, the same packets must still read as saturated.
+func TestClusterOfMediaOnAWidePath(t *testing.T) {
+	const bps = 480_000
+	sizes := []int{1250, 60, 60, 1250, 60, 60, 1250, 60, 60, 1250, 60}
+	for _, c := range []struct {
+		path      float64 // bit/s
+		saturated bool
+	}{{3_000_000, false}, {300_000, true}} {
+		cl := cluster{id: 1, bps: bps, start: 0, end: probeDuration, open: true}
+		var at, free time.Duration
+		for i, size := range sizes {
+			cl.onSent(int64(i), size, at, size < 100)
+			at += time.Duration(float64(size*8) / bps * float64(time.Second)) // the pacer at the cluster's rate
+		}
+		cl.open, cl.pending = false, true
+		at = 0
+		for i, size := range sizes {
+			free = max(free, at) + time.Duration(float64(size*8)/c.path*float64(time.Second))
+			cl.onFeedback(&record{ext: int64(i), size: uint16(size)}, true, free+20*time.Millisecond)
+			at += time.Duration(float64(size*8) / bps * float64(time.Second))
+		}
+		res, ok := cl.result()
+		if !ok || cl.saturated != c.saturated {
+			t.Errorf("through %.0f bit/s: result %.0f, valid %v, saturated %v; want valid and saturated %v", c.path, res, ok, cl.saturated, c.saturated)
+		}
+		if !c.saturated && res < probeFurtherMin*bps {
+			t.Errorf("through %.0f bit/s: result %.0f, want at least %.0f%% of the cluster's %d", c.path, res, 100*probeFurtherMin, bps)
+		}
+	}
+}
