@@ -112,21 +112,6 @@ func (s *sim) drain() bool {
 	return len(m.q) > 0
 }
 
-// backlogDue is how many bytes the waiting video will take of the link within d at the pacer's rate: a
-// packet goes as long as the tokens are positive, so at least the first waiting one once they will be.
-func (s *sim) backlogDue(d time.Duration) int {
-	m := s.bridge
-	due := m.tokens + s.paceRate()*d.Seconds()
-	if len(m.q) == 0 || due <= 0 {
-		return 0
-	}
-	waiting := 0
-	for _, n := range m.q {
-		waiting += n
-	}
-	return min(max(int(due), m.q[0]), waiting)
-}
-
 // video hands one video packet to the pacer.
 func (s *sim) video(size int) {
 	m := s.bridge
@@ -184,8 +169,6 @@ func (s *sim) bridgeStep() {
 			if size == 0 {
 				m.skipped++
 				n = 0
-			} else {
-				n -= s.backlogDue(15 * time.Millisecond)
 			}
 		}
 		if n > 0 && s.honorProbes {

@@ -287,3 +287,44 @@ func TestClusterOfMediaOnAWidePath(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterFilledByOneVideoPacket: at 246 kbit/s a cluster plans 1,383 bytes, and one video packet
+// from the pacer's backlog sends 90% of them. The cluster must still ask for padding until it has the
+// packets a result needs, and stay open for them past its end (up to probeGrace). Before, it asked for
+// nothing more, closed at its end with 2 packets and measured nothing (through the bridge, behind
+// 3 Mbit/s from 40 kbit/s, the estimate then waited 5 s at 127 kbit/s for the next probe).
+func TestClusterFilledByOneVideoPacket(t *testing.T) {
+	var p prober
+	p.startCluster(246_000, 123_000, 0)
+	p.cur.onSent(0, 1252, 0, false)
+	size := p.cur.packetSize()
+	sent := 1
+	for slice := time.Duration(0); slice < probeDuration; slice += probeSlice {
+		due := p.clusterDue(slice)
+		if slice == 0 && due < size {
+			t.Fatalf("first slice: asked for %d bytes after a %d-byte video packet, want at least a %d-byte packet's", due, 1252, size)
+		}
+		for ; due > 0; due -= size {
+			p.cur.onSent(int64(sent), size, slice, true)
+			sent++
+		}
+	}
+	if p.cur.sentPackets < probeMinPackets {
+		t.Errorf("the cluster sent %d packets in its three slices, want at least %d", p.cur.sentPackets, probeMinPackets)
+	}
+	if !p.cur.ends(probeDuration) {
+		t.Errorf("with %d packets and %d of its bytes, the cluster stays open past its end", p.cur.sentPackets, p.cur.fillBytes)
+	}
+
+	// Media filled the bytes and the padding did not come (the scheduler late): open past the end, for
+	// probeGrace.
+	p.startCluster(246_000, 123_000, time.Second)
+	p.cur.onSent(100, 1252, time.Second, false)
+	p.cur.onSent(101, 144, time.Second, true)
+	if p.cur.ends(time.Second + probeDuration) {
+		t.Error("a cluster with its bytes in 2 packets closed at its end")
+	}
+	if !p.cur.ends(time.Second + probeDuration + probeGrace) {
+		t.Error("a cluster still open probeGrace after its end")
+	}
+}

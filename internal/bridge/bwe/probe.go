@@ -64,12 +64,14 @@ type cluster struct {
 	saturated         bool // set by result: the path delivered clearly less than was sent
 }
 
-// ends reports whether the open cluster closes at t: at its end once its planned bytes are sent, or
-// probeGrace later with what was sent by then. The scheduler's slices come late on a busy machine, and
-// the bridge sends no padding while video waits in its pacer: the bytes of the slice that missed the end
-// go out at the next one, and the cluster can still measure.
+// ends reports whether the open cluster closes at t: at its end once its planned bytes and
+// probeMinPackets packets are sent, or probeGrace later with what was sent by then. The scheduler's
+// slices come late on a busy machine: the bytes of the slice that missed the end go out at the next one,
+// and the cluster can still measure. And media can fill the bytes in fewer packets than a result needs
+// (at 250 kbit/s one video packet of 1,250 bytes is 90% of them): the next slice's padding adds the
+// packets (clusterDue), as libwebrtc keeps a cluster going until it has both its bytes and its packets.
 func (c *cluster) ends(t time.Duration) bool {
-	return t >= c.end && (c.probeBytes == 0 || c.filled(1) || t >= c.end+probeGrace)
+	return t >= c.end && (c.probeBytes == 0 || c.filled(1) && c.sentPackets >= probeMinPackets || t >= c.end+probeGrace)
 }
 
 // packetSize is the most bytes on the link a packet of the cluster should take so that its planned bytes
@@ -288,11 +290,14 @@ func (p *prober) startCluster(bps, estimate float64, now time.Duration) {
 	p.retryAt, p.soon = 0, false
 }
 
-// clusterDue is how many bytes the open cluster still needs by the end of the current slice.
+// clusterDue is how many bytes the open cluster still needs by the end of the current slice: its planned
+// bytes, and its share of probeMinPackets packets of packetSize when media sent the bytes in fewer.
 func (p *prober) clusterDue(now time.Duration) int {
 	c := &p.cur
 	elapsed := min(now-c.start+probeSlice, probeDuration)
 	due := c.bps*elapsed.Seconds()/8 - float64(c.sentBytes)
+	short := int(math.Ceil(probeMinPackets*elapsed.Seconds()/probeDuration.Seconds())) - c.sentPackets
+	due = max(due, float64(short*c.packetSize()))
 	if due <= 0 {
 		return 0
 	}
