@@ -237,41 +237,50 @@ func (c *Conference) measureRates(members []*Endpoint) {
 	}
 }
 
-// probe sends what r's estimator wants of padding now (congestion loop).
+// probe sends what r's estimator wants of padding now (congestion loop). ProbeBytes comes first: a probe
+// cluster it opens sets the pacer's rate (pacer.go), and the video waiting in the pacer is the probe.
+// While video waits after the pacer's turn, padding goes only during a cluster, for what the cluster
+// still needs of its bytes and packets, and it spends the pacer's tokens: the video waits for it, and
+// the link sees the cluster's rate. Before, no padding and no probe went out while video waited, when
+// the estimate was under what the allocator still sent: behind 3 Mbit/s from an estimate of 40 kbit/s,
+// the estimate crept up at 8% a second until the backlog was gone.
 func (r *Endpoint) probe(now time.Time) {
 	if !r.connected.Load() || r.est == nil { // connected first: est is set before the transport starts
 		return
 	}
-	r.setPacingRate(now)
-	if r.drainPaced(now) {
-		return // video waits for the link: no padding on top
-	}
 	target, ideal := r.allocTarget.Load(), r.allocIdeal.Load()
 	n, size := r.est.ProbeBytes(now, target, ideal)
-	if n <= 0 {
-		return
-	}
+	r.setPacingRate(now)
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
 	if r.srtpOut == nil {
 		return
+	}
+	at := now.UnixNano()
+	if rate := r.pacingRate(); rate > 0 && r.pace.waiting() {
+		n -= r.drainLocked(rate, at)
+		r.armPacerLocked(rate)
+		if r.pace.waiting() && size == 0 {
+			return // video waits for the link: no padding on top
+		}
 	}
 	for n > 0 {
 		pad := min(n, maxPadding)
 		if size > 0 {
 			pad = min(max(size-paddingOverhead, 1), maxPadding)
 		}
-		sent := r.sendPaddingLocked(pad, now.UnixNano())
+		sent := r.sendPaddingLocked(pad, at)
 		if sent == 0 {
 			return
 		}
 		// n counts bytes on the link. Without size, only the padding is counted (the headers add 58
 		// bytes to a full packet's 255, and the padding rates were measured so); with it (a probe
-		// cluster is open, its bytes planned on the link), each packet counts whole: at a low rate the
-		// headers are most of each (a cluster at 80 kbit/s plans 450 bytes in 45 ms and asks for at
-		// most 45 a packet; the smallest, 1 byte of padding, takes 59).
+		// cluster is open, its bytes planned on the link), each packet counts whole and spends the
+		// pacer's tokens: at a low rate the headers are most of each (a cluster at 80 kbit/s plans 450
+		// bytes in 45 ms and asks for at most 45 a packet; the smallest, 1 byte of padding, takes 59).
 		if size > 0 {
 			n -= sent
+			r.spendLocked(sent, at)
 		} else {
 			n -= pad
 		}

@@ -147,6 +147,9 @@ type sendSide struct {
 	egress    egressBytes    // what has been sent toward the endpoint, by kind (/debug/bridge)
 	pace      pacer          // video waiting for the receiver's link (pacer.go)
 	paceRate  atomic.Int64   // bit/s video may leave at, 0 = not paced
+	// paceProbeRate is the rate of the estimator's open probe cluster, bit/s, 0 = none: video leaves at
+	// it instead (pacer.go).
+	paceProbeRate atomic.Int64
 
 	// The last allocation's bit rates toward the endpoint, audio included: what it forwards (target) and
 	// what it would with unlimited bandwidth (ideal), which the probes aim for (congestion loop).

@@ -20,6 +20,12 @@ import (
 // 1 Mbit/s link with a 3.5 kB queue the estimate settles near 800 kbit/s, and 2.5 × that sent key frames at
 // twice the link, losing their tails (4 of 187 packets for good, where 1.25 × lost none).
 //
+// While a probe cluster of the estimator is open (bwe.Estimator.ProbeRate), video leaves at the
+// cluster's rate instead, and the waiting video is the probe: the congestion loop pads only what it does
+// not fill, and that padding spends the tokens (congestion.go, probe). So a probe goes out while video
+// waits, when the estimate is under what the allocator still sends (it keeps a layer up to 2 s above a
+// falling estimate), and the link sees the cluster's rate, not the pacer's on top of it.
+//
 // A held packet gets its transport-wide sequence number when it leaves, so the numbers follow the order
 // the packets are sent in, which is what the estimator's delay measurement relies on.
 const (
@@ -99,13 +105,17 @@ func (p *pacer) pop() pacedPacket {
 
 func (p *pacer) recycle(b []byte) { p.free = append(p.free, b) }
 
-// pacingRate is the rate video may leave at toward r, bytes per second; 0 when r is not paced (no
-// transport-cc feedback yet, so no estimate).
+// pacingRate is the rate video may leave at toward r, bytes per second: a probe cluster's while one is
+// open; 0 when r is not paced (no transport-cc feedback yet, so no estimate).
 func (r *Endpoint) pacingRate() float64 {
+	if c := r.paceProbeRate.Load(); c > 0 {
+		return float64(c) / 8
+	}
 	return float64(r.paceRate.Load()) / 8
 }
 
-// setPacingRate follows r's estimate while it is trusted (congestion loop).
+// setPacingRate follows r's estimate while it is trusted, and its probe cluster while one is open
+// (congestion loop).
 func (r *Endpoint) setPacingRate(now time.Time) {
 	switch {
 	case r.estimateTrusted(now.UnixNano()):
@@ -114,8 +124,10 @@ func (r *Endpoint) setPacingRate(now time.Time) {
 			f = pacingLossFactor
 		}
 		r.paceRate.Store(int64(f * float64(r.est.Estimate())))
+		r.paceProbeRate.Store(r.est.ProbeRate())
 	case r.est != nil:
 		r.paceRate.Store(0)
+		r.paceProbeRate.Store(0)
 	}
 }
 
@@ -157,7 +169,8 @@ func (r *Endpoint) packetBufferLocked(held bool) ([]byte, transportSeq) {
 // sendMu is held.
 func (r *Endpoint) queueLocked(pkt []byte, retransmit bool) {
 	rate := r.pacingRate()
-	limit := max(int(rate*pacingMaxDelay.Seconds()), pacingMinQueue)
+	// The limit follows the estimate's pacing rate, not a probe cluster's, which is often lower.
+	limit := max(int(max(rate, float64(r.paceRate.Load())/8)*pacingMaxDelay.Seconds()), pacingMinQueue)
 	if !r.pace.push(pkt, retransmit, limit) {
 		r.b.metrics.dropped.WithLabelValues(dropPacerFull).Inc()
 		return
@@ -196,11 +209,13 @@ func (r *Endpoint) onPacerTimer() {
 	r.armPacerLocked(rate)
 }
 
-// drainLocked sends waiting packets while tokens last; sendMu is held. (Without a rate, when the
-// estimate is gone, everything waiting goes.)
-func (r *Endpoint) drainLocked(rate float64, now int64) {
+// drainLocked sends waiting packets while tokens last and returns their bytes on the link; sendMu is
+// held. (Without a rate, when the estimate is gone, everything waiting goes.)
+func (r *Endpoint) drainLocked(rate float64, now int64) int {
 	r.pace.refill(rate, now)
+	before, n := r.egress.total, 0
 	for r.pace.waiting() && (r.pace.tokens > 0 || rate <= 0) {
+		n++
 		pkt := r.pace.pop()
 		if tcc := r.nextTransportSeqLocked(); tcc.id != 0 && len(pkt.buf) >= 20 {
 			binary.BigEndian.PutUint16(pkt.buf[17:], tcc.seq)
@@ -213,20 +228,5 @@ func (r *Endpoint) drainLocked(rate float64, now int64) {
 		}
 		r.pace.recycle(pkt.buf)
 	}
-}
-
-// drainPaced sends what the pacer lets go now (congestion loop); it reports whether packets still wait.
-func (r *Endpoint) drainPaced(now time.Time) bool {
-	rate := r.pacingRate()
-	if rate <= 0 {
-		return false
-	}
-	r.sendMu.Lock()
-	defer r.sendMu.Unlock()
-	if r.srtpOut == nil || !r.pace.waiting() {
-		return false
-	}
-	r.drainLocked(rate, now.UnixNano())
-	r.armPacerLocked(rate)
-	return r.pace.waiting()
+	return int(r.egress.total-before) + n*udpIPOverhead
 }
