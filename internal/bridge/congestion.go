@@ -238,11 +238,14 @@ func (c *Conference) measureRates(members []*Endpoint) {
 }
 
 // probe sends what r's estimator wants of padding now (congestion loop). ProbeBytes comes first: a probe
-// cluster it opens sets the pacer's rate (pacer.go), and the video waiting in the pacer is the probe.
-// While video waits after the pacer's turn, padding goes only during a cluster, for what the cluster
-// still needs of its bytes and packets, and it spends the pacer's tokens: the video waits for it, and
-// the link sees the cluster's rate. Before, no padding and no probe went out while video waited, when
-// the estimate was under what the allocator still sent: behind 3 Mbit/s from an estimate of 40 kbit/s,
+// cluster it opens sets the pacer's rate (pacer.go), and the video waiting in the pacer is the probe,
+// with padding for what the cluster still needs of its bytes and packets. That padding goes before the
+// pacer's turn and spends its tokens: the video waits for it, the link sees the cluster's rate, and a
+// cluster starts with a small packet (one that started with a 1,250-byte video packet among a few of
+// padding read a receive rate well under its send rate through a 3 Mbit/s path, the receive rate
+// leaving out the first packet to arrive, and the climb below waited 5 s). Other padding goes only
+// while no video waits. Before, no padding and no probe went out while video waited, when the
+// estimate was under what the allocator still sent: behind 3 Mbit/s from an estimate of 40 kbit/s,
 // the estimate crept up at 8% a second until the backlog was gone.
 func (r *Endpoint) probe(now time.Time) {
 	if !r.connected.Load() || r.est == nil { // connected first: est is set before the transport starts
@@ -257,10 +260,11 @@ func (r *Endpoint) probe(now time.Time) {
 		return
 	}
 	at := now.UnixNano()
-	if rate := r.pacingRate(); rate > 0 && r.pace.waiting() {
+	rate := r.pacingRate()
+	if size == 0 && rate > 0 && r.pace.waiting() {
 		n -= r.drainLocked(rate, at)
 		r.armPacerLocked(rate)
-		if r.pace.waiting() && size == 0 {
+		if r.pace.waiting() {
 			return // video waits for the link: no padding on top
 		}
 	}
@@ -271,7 +275,7 @@ func (r *Endpoint) probe(now time.Time) {
 		}
 		sent := r.sendPaddingLocked(pad, at)
 		if sent == 0 {
-			return
+			break
 		}
 		// n counts bytes on the link. Without size, only the padding is counted (the headers add 58
 		// bytes to a full packet's 255, and the padding rates were measured so); with it (a probe
@@ -285,6 +289,10 @@ func (r *Endpoint) probe(now time.Time) {
 			n -= pad
 		}
 		r.b.metrics.probeBytes.Add(float64(pad))
+	}
+	if size > 0 && rate > 0 && r.pace.waiting() {
+		r.drainLocked(rate, at)
+		r.armPacerLocked(rate)
 	}
 }
 

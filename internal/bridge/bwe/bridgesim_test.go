@@ -16,8 +16,8 @@ import (
 //   - The pacer (pacer.go): video leaves at 2.5 × the estimate (1.25 × while Losing) with a 20 ms burst
 //     (at least 2500 bytes); audio spends its tokens and never waits. While a probe cluster is open it
 //     lets video go at the cluster's rate (ProbeRate), and the waiting video is the probe. The congestion
-//     loop calls ProbeBytes at every tick; while video waits it pads only during a cluster, and only
-//     what the waiting video will not send within the tick (congestion.go, probe).
+//     loop calls ProbeBytes at every tick; while video waits it pads only during a cluster, what the
+//     cluster still needs, before the pacer's turn (congestion.go, probe).
 //   - Padding-only packets of at most 255 padding bytes: 313 bytes on the wire; smaller when ProbeBytes
 //     asks, and then they spend the pacer's tokens.
 //   - The congestion loop's 15 ms tick can come late by up to tickJitter (a loaded machine).
@@ -159,21 +159,18 @@ func (s *sim) bridgeStep() {
 		}
 		m.nextAud += 20 * time.Millisecond
 	}
-	waiting := s.drain()
+	s.drain()
 	if s.now >= s.nextProbe {
-		// As the bridge (congestion.go, probe): ProbeBytes at every tick, the pacer at the rate of a cluster
-		// that opened, and padding only for what the waiting video leaves of the cluster's bytes.
+		// As the bridge (congestion.go, probe): ProbeBytes at every tick, and the pacer at the rate of a
+		// cluster that opened. A cluster's padding goes before the pacer's turn and spends its tokens; other
+		// padding only when no video waits.
 		n, size := s.e.ProbeBytes(simEpoch.Add(s.now), s.target, s.ideal)
-		waiting = s.drain()
-		if waiting {
-			if size == 0 {
-				m.skipped++
-				n = 0
-			}
+		if size == 0 && s.drain() {
+			m.skipped++
+			n = 0
 		}
 		if n > 0 && s.honorProbes {
-			// Without size, each packet counts its padding only; with it, each counts whole and spends the
-			// pacer's tokens.
+			// Without size, each packet counts its padding only; with it, each counts whole.
 			for n > 0 {
 				pad := min(n, 255)
 				if size > 0 {
@@ -187,6 +184,9 @@ func (s *sim) bridgeStep() {
 					n -= pad
 				}
 			}
+		}
+		if size > 0 {
+			s.drain()
 		}
 		s.nextProbe += 15 * time.Millisecond
 		if m.tickJitter > 0 {

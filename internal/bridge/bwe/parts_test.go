@@ -252,38 +252,47 @@ func TestRoomFor(t *testing.T) {
 	}
 }
 
-// TestClusterOfMediaOnAWidePath: a probe cluster made of the pacer's video (1,250-byte packets at the
-// cluster's rate) with small padding between, through a path six times as wide. The receive rate leaves
-// out the first packet to arrive (a video packet) and the send rate the last sent (padding); the path
-// spread nothing, so the cluster must not read as saturated (before, the 1,190 bytes' difference made the
-// receive rate 12% under the send rate and the probe "filled" a path with 2.5 Mbit/s to spare). Through
-// a path narrower than the cluster, the same packets must still read as saturated.
-func TestClusterOfMediaOnAWidePath(t *testing.T) {
-	const bps = 480_000
-	sizes := []int{1250, 60, 60, 1250, 60, 60, 1250, 60, 60, 1250, 60}
-	for _, c := range []struct {
-		path      float64 // bit/s
-		saturated bool
-	}{{3_000_000, false}, {300_000, true}} {
-		cl := cluster{id: 1, bps: bps, start: 0, end: probeDuration, open: true}
-		var at, free time.Duration
-		for i, size := range sizes {
-			cl.onSent(int64(i), size, at, size < 100)
-			at += time.Duration(float64(size*8) / bps * float64(time.Second)) // the pacer at the cluster's rate
-		}
-		cl.open, cl.pending = false, true
-		at = 0
-		for i, size := range sizes {
-			free = max(free, at) + time.Duration(float64(size*8)/c.path*float64(time.Second))
-			cl.onFeedback(&record{ext: int64(i), size: uint16(size)}, true, free+20*time.Millisecond)
-			at += time.Duration(float64(size*8) / bps * float64(time.Second))
-		}
-		res, ok := cl.result()
-		if !ok || cl.saturated != c.saturated {
-			t.Errorf("through %.0f bit/s: result %.0f, valid %v, saturated %v; want valid and saturated %v", c.path, res, ok, cl.saturated, c.saturated)
-		}
-		if !c.saturated && res < probeFurtherMin*bps {
-			t.Errorf("through %.0f bit/s: result %.0f, want at least %.0f%% of the cluster's %d", c.path, res, 100*probeFurtherMin, bps)
+// TestClusterWithAVideoPacket: a probe cluster at 246 kbit/s of one 1,250-byte video packet from the
+// pacer's backlog and four of padding (through the bridge, the climb from 40 kbit/s), through a path of
+// 3 Mbit/s and through one of 60% of the cluster's rate. The receive rate leaves out the first packet
+// to arrive and the send rate the last sent (libwebrtc's rule, right for a path that spaces the packets
+// at its rate). With the padding first, as the bridge sends a cluster's (congestion.go, probe), the wide
+// path gives a result a follow-up can double (70% of the cluster's rate) and the narrow one reads
+// saturated. With the video packet first, the wide path read 84 kbit/s received, "saturated": that is
+// why the padding goes first.
+func TestClusterWithAVideoPacket(t *testing.T) {
+	const bps = 246_000
+	for _, order := range []struct {
+		name  string
+		sizes []int
+		ok    bool // the wide path gives a valid, unsaturated result of 70% of the rate or more
+	}{
+		{"padding first", []int{144, 1252, 144, 144, 144}, true},
+		{"video first", []int{1252, 144, 144, 144, 144}, false},
+	} {
+		for _, path := range []float64{3_000_000, 0.6 * bps} {
+			k := cluster{id: 1, bps: bps, start: 0, end: probeDuration, open: true}
+			var at, free time.Duration
+			for i, size := range order.sizes {
+				k.onSent(int64(i), size, at, size < 1000)
+				at += time.Duration(float64(size*8) / bps * float64(time.Second)) // at the cluster's rate
+			}
+			k.open, k.pending = false, true
+			at = 0
+			for i, size := range order.sizes {
+				free = max(free, at) + time.Duration(float64(size*8)/path*float64(time.Second))
+				k.onFeedback(&record{ext: int64(i), size: uint16(size)}, true, free+20*time.Millisecond)
+				at += time.Duration(float64(size*8) / bps * float64(time.Second))
+			}
+			res, valid := k.result()
+			t.Logf("%s through %.0f bit/s: result %.0f, valid %v, saturated %v", order.name, path, res, valid, k.saturated)
+			switch {
+			case path < bps && (!valid || !k.saturated):
+				t.Errorf("%s through %.0f bit/s: valid %v, saturated %v; want it saturated", order.name, path, valid, k.saturated)
+			case path > bps && order.ok && (!valid || k.saturated || res < probeFurtherMin*bps):
+				t.Errorf("%s through %.0f bit/s: result %.0f, valid %v, saturated %v; want unsaturated, at least %.0f",
+					order.name, path, res, valid, k.saturated, probeFurtherMin*bps)
+			}
 		}
 	}
 }

@@ -165,12 +165,7 @@ func (c *cluster) result() (float64, bool) {
 		return 0, false
 	}
 	send = min(send, c.bps)
-	// Saturated: the path spread the packets over a longer time than they were sent in, or lost some.
-	// The two rates above leave out different packets, the last sent and the first received: fair for a
-	// cluster of packets of one size, but one made of media (the pacer's waiting video, 1,250-byte
-	// packets among padding of a few tens of bytes) would read up to a packet's bytes apart through a
-	// path with room to spare. So the check compares the receive rate with the send rate of the same bytes.
-	if same := float64(c.sentBytes-int64(c.firstArrSize)) * 8 / sendIv.Seconds(); recv < probeSaturated*min(same, c.bps) {
+	if recv < probeSaturated*send {
 		c.saturated = true
 		return probeUtilization * recv, true
 	}
