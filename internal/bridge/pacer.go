@@ -13,7 +13,7 @@ import (
 // pacingBurst of that rate; what exceeds it waits, in order, and goes out as the tokens return (at the
 // next forwarded packet, or a timer set for when the next packet's tokens are there). Retransmissions
 // wait with the video; audio never waits, though it spends tokens; padding is only sent while nothing
-// waits.
+// waits, but for a probe cluster's (below).
 //
 // While the last window of feedback lost more than the link's own loss (bwe.Estimator.Losing), the bursts
 // still overflow a queue on the path, and video leaves at pacingLossFactor × the estimate instead: behind a

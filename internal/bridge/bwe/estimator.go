@@ -436,8 +436,9 @@ func (e *Estimator) ProbeBytes(now time.Time, target, ideal int64) (n, size int)
 
 // ProbeRate is the rate of the probe cluster open now, bit/s, 0 when none is: while one is, the sender's
 // pacer should let the media waiting in it go at this rate, the media itself being the probe, and pad only
-// what the waiting media does not fill (ProbeBytes counts the media sent in the cluster). A cluster ends
-// at a call of ProbeBytes or OnSent past its end; ProbeRate does not move the clock.
+// what ProbeBytes still asks for (it counts the media sent in the cluster), the padding before the
+// waiting media and within the same rate (see the package doc). A cluster ends at a call of ProbeBytes
+// or OnSent past its end; ProbeRate does not move the clock.
 func (e *Estimator) ProbeRate() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -212,7 +212,7 @@ func TestRandomLossKeepsTheMedia(t *testing.T) {
 }
 
 // TestStepUpBridge is criterion 4 with the bridge's own sender model (bridgesim_test.go: its pacer, which
-// holds the padding while video waits, 313-byte padding packets, the bots' media with a key frame every
+// holds the padding while video waits unless a probe cluster is open, 313-byte padding packets, the bots' media with a key frame every
 // 32 frames and four speakers' audio, a receiver in stage view) behind tc tbf as test/shaped sets it
 // (burst 20 ms of the rate, at least 3200 bytes; 100 ms of queue): 3 Mbit/s, 13 s at 500 kbit/s, then
 // 3 Mbit/s again, as the harness's step scenario. The step up comes at every phase of the probe cycle

@@ -210,10 +210,9 @@ func (p *prober) deficitWait() time.Duration {
 // up window and a key frame then need the rest; at 5 s, 5.2 s), and so does widened.
 // measured reports whether the cluster's result was valid (c.saturated is set by result); t is now.
 //
-// A cluster the sender did not fill (video waited in the bridge's pacer, which then sends no padding,
-// or the scheduler's slices came late on a busy machine, or no padding could be sent at all) pushed
-// nothing through the path and says nothing about room, whatever the delay detector or the loss said
-// meanwhile. It leaves the interval as it was, and, like any cluster that measured nothing without
+// A cluster the sender did not fill (the scheduler's slices came late on a busy machine, or no padding
+// could be sent at all) pushed nothing through the path and says nothing about room, whatever the delay
+// detector or the loss said meanwhile. It leaves the interval as it was, and, like any cluster that measured nothing without
 // finding the path full (its feedback never came, or a key frame's burst inside it made the rates
 // unreadable), it is followed by the next probe probeRetry later instead of a whole interval later, once
 // in a row (a receiver that takes no padding would otherwise get a cluster every probeRetry). Before,
