@@ -212,10 +212,10 @@ func (p *prober) deficitWait() time.Duration {
 //
 // A cluster the sender did not fill (the scheduler's slices came late on a busy machine, or no padding
 // could be sent at all) pushed nothing through the path and says nothing about room, whatever the delay
-// detector or the loss said meanwhile. It leaves the interval as it was, and, like any cluster that measured nothing without
-// finding the path full (its feedback never came, or a key frame's burst inside it made the rates
-// unreadable), it is followed by the next probe probeRetry later instead of a whole interval later, once
-// in a row (a receiver that takes no padding would otherwise get a cluster every probeRetry). Before,
+// detector or the loss said meanwhile. It leaves the interval as it was, and, like any cluster that
+// measured nothing without finding the path full (its feedback never came, or a key frame's burst
+// inside it made the rates unreadable), it is followed by the next probe probeRetry later instead of a
+// whole interval later, once in a row (a receiver that takes no padding would otherwise get a cluster every probeRetry). Before,
 // such a cluster as the first probe after a step up left the next one probeDeficitMax away (in the
 // simulated link with the bridge's pacer and late ticks, 9 s to the estimate the allocator needs).
 func (p *prober) judge(c *cluster, measured bool, res float64, overusing bool, t time.Duration) {
