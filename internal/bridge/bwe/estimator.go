@@ -153,10 +153,10 @@ func (e *Estimator) OnSent(seq uint16, size int, at time.Time, probe bool) {
 // OnSentStream is OnSent for a packet on stream, a small number naming the RTP stream (SSRC) it went on.
 // Stream 0 is one the receiver knows from the start. Any other may be one the receiver sets up only
 // later: the bridge's slots, each an m-line a browser adds when a sources map first names it, after
-// the bridge has begun to send on it. A receiver that has not set up an SSRC drops its packets before
-// they reach its transport-cc (Firefox's and Chromium's demultiplexers do), so its feedback reports them
-// lost although the link carried them; in a room of 50, where a browser adds dozens of m-lines at its
-// join, that read as 60% loss and cut the estimate to tens of kbit/s. So until feedback reports a packet
+// the bridge has begun to send on it. Firefox drops the packets of an SSRC it has not set up before
+// they reach its transport-cc (Chromium's transport-cc reports them received), so its feedback reports
+// them lost although the link carried them; in a room of 50, where a browser adds dozens of m-lines at
+// its join, that read as 60% loss and cut the estimate to tens of kbit/s. So until feedback reports a packet
 // of a stream received, the packets of it reported lost count neither as loss nor in a probe's result.
 func (e *Estimator) OnSentStream(seq, stream uint16, size int, at time.Time, probe bool) {
 	e.mu.Lock()
