@@ -138,9 +138,8 @@
 //
 // OnSentStream names the RTP stream each packet went on. Firefox drops packets on an SSRC it has no
 // m-line for before its transport-cc sees them (Chromium reports them received), and the bridge sends on
-// a slot before the browser has
-// added it, so until feedback reports a packet of a stream received, the packets of it reported lost are
-// left out of the loss rules, the start rule and probe results. In the same feedback, a stream with any
+// a slot before the browser has added it, so until feedback reports a packet of a stream received, the
+// packets of it reported lost are left out of the loss rules, the start rule and probe results. In the same feedback, a stream with any
 // packet received counts as set up before its losses are counted.
 //
 // Defaults: initial 1 Mbit/s; minimum 30 kbit/s and maximum 20 Mbit/s (Jitsi's reference.conf).
