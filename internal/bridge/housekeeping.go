@@ -8,8 +8,8 @@ import (
 // housekeeping runs on the bridge's housekeeping goroutine for each conference: connect timeouts,
 // receiver reports toward senders (about once a second), connectivity status events (an endpoint that
 // sent media and then went quiet for InactiveAfter is announced inactive, and active again when it
-// resumes), the dominant speaker decision (speaker.go) and what relays remember of video streams that
-// are gone (relaynack.go).
+// resumes), the dominant speaker decision (speaker.go), what relays remember of video streams that
+// are gone, and the relays' round trips (relaynack.go).
 func (c *Conference) housekeeping(now time.Time) {
 	members := c.members()
 	var changed []*Endpoint
@@ -48,6 +48,7 @@ func (c *Conference) housekeeping(now time.Time) {
 	}
 	c.decideSpeaker(now, members)
 	c.pruneRelayStreams()
+	c.relayRTTs()
 	c.mu.Lock()
 	if c.senderLowering {
 		c.senderConstraintsLocked(now.UnixNano())

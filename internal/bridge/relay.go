@@ -177,6 +177,9 @@ type relay struct {
 	rtxRefill int64
 	nackBuf   [1600]byte    // the reader's copy of a cached packet (rxMu)
 	received  atomic.Uint64 // RTP packets that came over the relay
+	// rtt is the relay's round trip, ns, from its ICE pair's connectivity checks (relayRTTs), 0 before
+	// one is known.
+	rtt atomic.Int64
 }
 
 // relaySet is a conference's relays by peer bridge; Conference.mu guards m, list is its snapshot for

@@ -13,8 +13,8 @@ import (
 //     its own cache (rtcp.go), without the origin bridge;
 //   - a gap in a relayed video stream (lost between the bridges) is NACKed to the origin bridge over the
 //     relay's SRTCP by the feedback goroutine (feedback.go: the relayed endpoint's RTCP goes over the
-//     relay), at most nackMaxTries times per sequence number, nackMinInterval apart (the relay's round
-//     trip is not measured); when this bridge's receivers want more of a relayed source, its trackers
+//     relay), at most nackMaxTries times per sequence number, one round trip of the relay apart (its ICE
+//     pair's, relayRTTs; within nackMinInterval and nackMaxInterval); when this bridge's receivers want more of a relayed source, its trackers
 //     restart (resumeTrackersLocked), since the layers the peer left out come back with a gap that is
 //     no loss;
 //   - the origin bridge answers from its packet cache with an RTX packet (RFC 4588) on the RTX SSRC that
@@ -26,7 +26,7 @@ import (
 // The origin bridge answers only for sequence numbers of its local senders' video streams that crossed
 // that relay (relayStream.log: not a layer the peer did not want then, not one it never sent), at most
 // RetransmitRate per second (RetransmitBurst at once) per relay, each sequence number at most once per
-// minResendInterval, and no more than maxNACKsPerCompound sequence numbers of one compound; the rest is
+// round trip of the relay (at least minResendInterval), and no more than maxNACKsPerCompound sequence numbers of one compound; the rest is
 // counted in parley_bridge_dropped_packets_total by reason and changes nothing. Housekeeping makes the
 // relays forget the streams that are no longer local (pruneRelayStreams).
 
@@ -139,7 +139,7 @@ func (r *relay) mayRetransmit(ssrc uint32, seq uint16, now int64) string {
 		return dropRelayNACKUnknown
 	case !v.log.has(seq):
 		return dropRelayNACKNotSent
-	case v.resent.recent(seq, now, int64(minResendInterval)):
+	case v.resent.recent(seq, now, max(r.rtt.Load(), int64(minResendInterval))):
 		return dropNACKRepeat // before the budget: a repeat spends none of it
 	case !r.takeRetransmitTokenLocked(now):
 		return dropNACKLimit
@@ -305,5 +305,33 @@ func (c *Conference) pruneRelayStreams() {
 			}
 		}
 		r.sendMu.Unlock()
+	}
+}
+
+// relayRTTs takes each relay's round trip from its ICE pair (the connectivity checks' and keepalives'
+// current round-trip time, pion/ice) and gives it to the relayed endpoints behind it, whose NACKs to the
+// peer are then repeated once a round trip (feedback.go) instead of every nackMinInterval: across a
+// relay of 100 ms, a NACK repeated every 50 ms made the peer retransmit each lost packet twice
+// (housekeeping).
+func (c *Conference) relayRTTs() {
+	rs := c.relays.list.Load()
+	if rs == nil {
+		return
+	}
+	for _, r := range *rs {
+		if r.agent == nil {
+			continue
+		}
+		st, ok := r.agent.GetSelectedCandidatePairStats()
+		if !ok || st.CurrentRoundTripTime <= 0 {
+			continue
+		}
+		rtt := int64(st.CurrentRoundTripTime * 1e9)
+		r.rtt.Store(rtt)
+		c.mu.Lock()
+		for _, e := range r.endpoints {
+			e.rtt.Store(rtt)
+		}
+		c.mu.Unlock()
 	}
 }

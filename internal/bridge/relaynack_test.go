@@ -93,7 +93,13 @@ type vnetCascade struct {
 
 func newVnetCascade(t *testing.T, links ...*lossyLink) *vnetCascade {
 	t.Helper()
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
+	return newDelayedCascade(t, 0, links...)
+}
+
+// newDelayedCascade is newVnetCascade with every datagram on the vnet delayed by delay.
+func newDelayedCascade(t *testing.T, delay time.Duration, links ...*lossyLink) *vnetCascade {
+	t.Helper()
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", MinDelay: delay, LoggerFactory: pionlog.New(testLogger())})
 	must(t, err)
 	nets := map[string]*vnet.Net{}
 	for name, ip := range map[string]string{"a": "10.0.0.1", "b": "10.0.0.4", "alice": vnetAlice, "bob": vnetBob} {
@@ -260,6 +266,35 @@ func TestRelayNACKAcrossRelay(t *testing.T) {
 	}
 	if n := counterValue(v.ta.metrics.relayNACKsIn); n < 20 {
 		t.Fatalf("bridge A heard %v NACKed sequence numbers", n)
+	}
+}
+
+// TestRelayNACKLongRoundTrip: across a relay whose round trip (80 ms, every datagram delayed 40 ms) is
+// longer than the least NACK interval (50 ms), bridge B repeats a NACK only once the relay's round trip
+// (from its ICE pair) has passed, so bridge A retransmits each of the 20 packets lost on the relay about
+// once: before, B asked again every 50 ms and A, holding back a repeat only 20 ms, sent most of them
+// twice.
+func TestRelayNACKLongRoundTrip(t *testing.T) {
+	checkNoLeaks(t)
+	link := &lossyLink{from: vnetBridgeA, to: vnetBridgeB, max: 20, pick: func(seq uint16) bool { return seq%5 == 0 }}
+	v := newDelayedCascade(t, 40*time.Millisecond, link)
+	defer v.close()
+	video := v.alice.relayed().Sources[1]
+	link.mu.Lock()
+	link.ssrc = video.SSRC
+	link.mu.Unlock()
+	cb := v.tb.conferenceOf(t, "room")
+	eventually(t, "bridge B knows the relay's round trip", func() bool {
+		cb.relayRTTs()
+		return v.rb.rtt.Load() >= int64(60*time.Millisecond)
+	})
+	v.ta.conferenceOf(t, "room").relayRTTs()
+	v.repairedRun(t, link, 20, 80, false)
+	sent := counterValue(v.ta.metrics.relayRetransmits)
+	t.Logf("relay round trip %v; bridge A retransmitted %v packets for 20 lost on the relay; bridge B NACKed %v sequence numbers",
+		time.Duration(v.rb.rtt.Load()), sent, counterValue(v.tb.metrics.relayNACKsOut))
+	if sent < 20 || sent > 24 {
+		t.Fatalf("bridge A retransmitted %v packets for 20 lost on the relay, want 20-24 (each about once)", sent)
 	}
 }
 
