@@ -65,17 +65,13 @@ func (r *Endpoint) nextTransportSeqLocked() transportSeq {
 }
 
 // noteSentLocked records a packet just sent toward r for its estimator: size is its protected (wire)
-// size; sendMu is held. A packet on a slot goes on the slot's stream (its SSRC and RTX SSRC), which the
-// receiver sets up only once a sources map names the slot; the probes' SSRC is in the offer.
-func (r *Endpoint) noteSentLocked(plain []byte, size int, now int64, probe bool) {
+// size; sendMu is held. stream is the slot's (slot.stream: its SSRC and RTX SSRC), which the receiver
+// sets up only once a sources map names the slot; 0 for the probes' SSRC, which is in the offer.
+func (r *Endpoint) noteSentLocked(plain []byte, size int, now int64, probe bool, stream uint16) {
 	if r.est == nil {
 		return
 	}
 	if seq, ok := readTransportSeq(plain, r.tccExt); ok {
-		var stream uint16
-		if sl := r.slotBySSRC[binary.BigEndian.Uint32(plain[8:])]; sl != nil {
-			stream = sl.stream
-		}
 		r.est.OnSentStream(seq, stream, size+udpIPOverhead, time.Unix(0, now), probe)
 	}
 }
@@ -319,6 +315,6 @@ func (r *Endpoint) sendPaddingLocked(pad int, now int64) int {
 	r.writeLocked(enc)
 	r.egress.total += int64(len(enc))
 	r.egress.padding += int64(len(enc))
-	r.noteSentLocked(plain, len(enc), now, true)
+	r.noteSentLocked(plain, len(enc), now, true, 0)
 	return len(enc) + udpIPOverhead
 }

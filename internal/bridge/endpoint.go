@@ -136,8 +136,7 @@ type sendSide struct {
 	encBuf    [1700]byte
 	cacheBuf  [1600]byte
 	outHdr    rtp.Header
-	rtxTokens float64
-	rtxRefill int64
+	rtxBudget retransmitBudget
 	srSent    [8]srRecord
 	srNext    int
 	tccSeq    uint16         // the last transport-wide sequence number sent
@@ -217,7 +216,7 @@ func newEndpointState(c *Conference, id string) *Endpoint {
 	}
 	e.ufrag, e.pwd = randString(8), randString(24)
 	e.dtlsIn = make(chan []byte, 64)
-	e.rtxTokens = float64(b.cfg.RetransmitBurst)
+	e.rtxBudget = newRetransmitBudget(b.cfg)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.ch.init()
 	empty := map[uint32]*inStream{}

@@ -276,12 +276,12 @@ func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe b
 	}
 	switch {
 	case held:
-		r.queueLocked(buf[:n], false)
+		r.queueLocked(buf[:n], false, sl.stream)
 	case sl.kind == KindAudio:
 		r.spendLocked(n, p.now)
 		fallthrough
 	default:
-		r.sendPacketLocked(buf[:n], p.now, bt)
+		r.sendPacketLocked(buf[:n], p.now, bt, sl.stream)
 	}
 	sl.packets++
 	sl.octets += uint32(p.payloadLen())
@@ -290,7 +290,7 @@ func (r *Endpoint) forward(sl *slot, p *inPacket, bt *sendBatch) (needKeyframe b
 
 // sendPacketLocked encrypts one plaintext RTP packet for r and queues it on bt (when the socket batches
 // and r's pair is known) or writes it at once, and records it for bandwidth estimation; sendMu is held.
-func (r *Endpoint) sendPacketLocked(plain []byte, now int64, bt *sendBatch) {
+func (r *Endpoint) sendPacketLocked(plain []byte, now int64, bt *sendBatch, stream uint16) {
 	var enc []byte
 	if dst := r.dst.Load(); bt != nil && dst != nil {
 		var err error
@@ -308,7 +308,7 @@ func (r *Endpoint) sendPacketLocked(plain []byte, now int64, bt *sendBatch) {
 		r.writeLocked(enc)
 	}
 	r.egress.total += int64(len(enc))
-	r.noteSentLocked(plain, len(enc), now, false)
+	r.noteSentLocked(plain, len(enc), now, false, stream)
 }
 
 // buildRTP writes the forwarded form of pkt into dst: a 12-byte header (no CSRCs; of the header
@@ -342,9 +342,9 @@ func writeHeader(dst, pkt []byte, ssrc uint32, out projected, tcc transportSeq) 
 
 // sendRetransmissionLocked encrypts and sends one retransmission, counted apart in the egress;
 // sendMu is held.
-func (r *Endpoint) sendRetransmissionLocked(plain []byte, now int64) {
+func (r *Endpoint) sendRetransmissionLocked(plain []byte, now int64, stream uint16) {
 	before := r.egress.total
-	r.sendPacketLocked(plain, now, nil)
+	r.sendPacketLocked(plain, now, nil, stream)
 	r.egress.retransmitted += r.egress.total - before
 }
 

@@ -16,19 +16,7 @@ import (
 // with every packet.
 func TestNACKRepairsLossOnVnet(t *testing.T) {
 	checkNoLeaks(t)
-	var seen, dropped atomic.Int64
-	nets := vnetToReceiver(t, func(b []byte) bool {
-		if seen.Add(1)%3 == 0 && dropped.Load() < 20 {
-			dropped.Add(1)
-			return false
-		}
-		return true
-	})
-
-	cfg := testConfig()
-	cfg.MediaAddr = "10.0.0.1:10000"
-	cfg.IncludeLoopback = false
-	tb := newTestBridge(t, cfg, WithNet(nets["bridge"]))
+	tb, nets, dropped := lossyToReceiver(t, nil)
 	s := newClient(t, tb, "lossy", "sender", clientOpts{net: nets["sender"]})
 	r := newClient(t, tb, "lossy", "receiver", clientOpts{net: nets["receiver"], noSend: true})
 	v := slotOf(t, r, "sender-v0")
@@ -59,9 +47,10 @@ func TestNACKRepairsLossOnVnet(t *testing.T) {
 	_ = tb.Close()
 }
 
-// vnetToReceiver is a Pion vnet with a bridge (10.0.0.1), a sender and a receiver; keep sees each video
-// packet from the bridge to the receiver and says whether the link carries it.
-func vnetToReceiver(t *testing.T, keep func(b []byte) bool) map[string]*vnet.Net {
+// lossyToReceiver is a bridge (10.0.0.1) on a Pion vnet with a sender and a receiver, whose link to the
+// receiver drops every third video packet, 20 in all (the count it returns); see, when set, sees every
+// video packet from the bridge to the receiver first.
+func lossyToReceiver(t *testing.T, see func(b []byte)) (*testBridge, map[string]*vnet.Net, *atomic.Int64) {
 	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.New(testLogger())})
 	must(t, err)
 	nets := map[string]*vnet.Net{}
@@ -71,6 +60,7 @@ func vnetToReceiver(t *testing.T, keep func(b []byte) bool) map[string]*vnet.Net
 		must(t, router.AddNet(n))
 		nets[name] = n
 	}
+	var seen, dropped atomic.Int64
 	router.AddChunkFilter(func(c vnet.Chunk) bool {
 		if c.SourceAddr().String() != "10.0.0.1:10000" || c.DestinationAddr().(interface{ String() string }).String()[:9] != "10.0.0.3:" {
 			return true
@@ -79,11 +69,21 @@ func vnetToReceiver(t *testing.T, keep func(b []byte) bool) map[string]*vnet.Net
 		if len(b) < 12 || b[0]>>6 != 2 || b[1]&0x7f != PayloadTypeVP8 {
 			return true
 		}
-		return keep(b)
+		if see != nil {
+			see(b)
+		}
+		if seen.Add(1)%3 == 0 && dropped.Load() < 20 {
+			dropped.Add(1)
+			return false
+		}
+		return true
 	})
 	must(t, router.Start())
 	t.Cleanup(func() { _ = router.Stop() })
-	return nets
+	cfg := testConfig()
+	cfg.MediaAddr = "10.0.0.1:10000"
+	cfg.IncludeLoopback = false
+	return newTestBridge(t, cfg, WithNet(nets["bridge"])), nets, &dropped
 }
 
 // TestNACKWithoutRTXResendsNothing: a receiver that negotiated no RTX NACKs what its link lost, and
@@ -94,8 +94,7 @@ func TestNACKWithoutRTXResendsNothing(t *testing.T) {
 	checkNoLeaks(t)
 	var mu sync.Mutex
 	sent := map[uint32]map[uint16]int{} // SSRC → sequence number → times on the wire
-	var seen, dropped atomic.Int64
-	nets := vnetToReceiver(t, func(b []byte) bool {
+	tb, nets, dropped := lossyToReceiver(t, func(b []byte) {
 		ssrc, seq := binary.BigEndian.Uint32(b[8:]), binary.BigEndian.Uint16(b[2:])
 		mu.Lock()
 		if sent[ssrc] == nil {
@@ -103,16 +102,7 @@ func TestNACKWithoutRTXResendsNothing(t *testing.T) {
 		}
 		sent[ssrc][seq]++
 		mu.Unlock()
-		if seen.Add(1)%3 == 0 && dropped.Load() < 20 {
-			dropped.Add(1)
-			return false
-		}
-		return true
 	})
-	cfg := testConfig()
-	cfg.MediaAddr = "10.0.0.1:10000"
-	cfg.IncludeLoopback = false
-	tb := newTestBridge(t, cfg, WithNet(nets["bridge"]))
 	s := newClient(t, tb, "no-rtx", "sender", clientOpts{net: nets["sender"]})
 	r := newClient(t, tb, "no-rtx", "receiver", clientOpts{net: nets["receiver"], noSend: true, noRTX: true})
 	noRTX := tb.metrics.dropped.WithLabelValues(dropNACKNoRTX)

@@ -54,7 +54,8 @@ type pacer struct {
 // pacedPacket is a plaintext RTP packet waiting to be sent, with its transport-wide number left to write.
 type pacedPacket struct {
 	buf        []byte
-	retransmit bool // counted as a retransmission when it leaves (/debug/bridge)
+	retransmit bool   // counted as a retransmission when it leaves (/debug/bridge)
+	stream     uint16 // its slot's stream for the estimator (slot.stream)
 }
 
 // waiting reports whether packets wait.
@@ -81,7 +82,7 @@ func (p *pacer) buffer() []byte {
 
 // push holds pkt (a buffer from buffer()); it reports false, keeping nothing, when the queue is over
 // limit bytes.
-func (p *pacer) push(pkt []byte, retransmit bool, limit int) bool {
+func (p *pacer) push(pkt []byte, retransmit bool, stream uint16, limit int) bool {
 	if p.bytes+len(pkt) > limit {
 		p.free = append(p.free, pkt)
 		return false
@@ -89,7 +90,7 @@ func (p *pacer) push(pkt []byte, retransmit bool, limit int) bool {
 	if p.head > 0 && p.head == len(p.q) {
 		p.q, p.head = p.q[:0], 0
 	}
-	p.q = append(p.q, pacedPacket{buf: pkt, retransmit: retransmit})
+	p.q = append(p.q, pacedPacket{buf: pkt, retransmit: retransmit, stream: stream})
 	p.bytes += len(pkt)
 	return true
 }
@@ -167,11 +168,11 @@ func (r *Endpoint) packetBufferLocked(held bool) ([]byte, transportSeq) {
 
 // queueLocked holds pkt, built into packetBufferLocked(true), or drops it when the queue is full;
 // sendMu is held.
-func (r *Endpoint) queueLocked(pkt []byte, retransmit bool) {
+func (r *Endpoint) queueLocked(pkt []byte, retransmit bool, stream uint16) {
 	rate := r.pacingRate()
 	// The limit follows the estimate's pacing rate, not a probe cluster's, which is often lower.
 	limit := max(int(max(rate, float64(r.paceRate.Load())/8)*pacingMaxDelay.Seconds()), pacingMinQueue)
-	if !r.pace.push(pkt, retransmit, limit) {
+	if !r.pace.push(pkt, retransmit, stream, limit) {
 		r.b.metrics.dropped.WithLabelValues(dropPacerFull).Inc()
 		return
 	}
@@ -222,9 +223,9 @@ func (r *Endpoint) drainLocked(rate float64, now int64) int {
 		}
 		r.pace.tokens -= float64(len(pkt.buf))
 		if pkt.retransmit {
-			r.sendRetransmissionLocked(pkt.buf, now)
+			r.sendRetransmissionLocked(pkt.buf, now, pkt.stream)
 		} else {
-			r.sendPacketLocked(pkt.buf, now, nil)
+			r.sendPacketLocked(pkt.buf, now, nil, pkt.stream)
 		}
 		r.pace.recycle(pkt.buf)
 	}

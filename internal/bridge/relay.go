@@ -173,8 +173,7 @@ type relay struct {
 	// streams that crossed it, by SSRC, and the budget of the peer's NACKs.
 	video     map[uint32]*relayStream
 	resent    uint64 // RTX packets sent for the peer's NACKs
-	rtxTokens float64
-	rtxRefill int64
+	rtxBudget retransmitBudget
 	nackBuf   [1600]byte    // the reader's copy of a cached packet (rxMu)
 	received  atomic.Uint64 // RTP packets that came over the relay
 	// rtt is the relay's round trip, ns, from its ICE pair's connectivity checks (relayRTTs), 0 before
@@ -241,7 +240,7 @@ func (b *Bridge) AllocateRelay(req RelayRequest) (*RelayDescription, error) {
 	}
 	r := &relay{c: c, b: b, peer: req.Peer, session: req.Session, controlling: req.Controlling, ufrag: randString(8), pwd: randString(24),
 		dtlsIn: make(chan []byte, 64), done: make(chan struct{}), endpoints: map[string]*Endpoint{}, sent: map[uint32]uint64{},
-		video: map[uint32]*relayStream{}, rtxTokens: float64(b.cfg.RetransmitBurst), wantsKick: make(chan struct{}, 1)}
+		video: map[uint32]*relayStream{}, rtxBudget: newRetransmitBudget(b.cfg), wantsKick: make(chan struct{}, 1)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	empty := map[uint32]*Endpoint{}
 	r.bySSRC.Store(&empty)

@@ -312,9 +312,7 @@ func TestRelayConstraints(t *testing.T) {
 	ta, tb := relayBridges(t)
 	alice := newClient(t, ta, "room", "alice", clientOpts{})
 	bob := newClient(t, tb, "room", "bob", clientOpts{noSend: true})
-	ra, _ := relayPair(t, ta, tb, "room", nil)
-	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed()}}))
-	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
+	ra, _ := relayAliceBob(t, ta, tb, alice, bob)
 	told := func(want int) {
 		t.Helper()
 		alice.wsMsgs.wait(t, fmt.Sprintf("alice told maxHeight %d", want), func(r *recorder) bool {
@@ -474,4 +472,14 @@ func TestRelayMesh(t *testing.T) {
 	for _, b := range bridges {
 		_ = b.Close()
 	}
+}
+
+// relayAliceBob joins bridges ta and tb by a relay for conference "room" and tells each who is behind
+// it: alice on ta, bob on tb.
+func relayAliceBob(t *testing.T, ta, tb *testBridge, alice, bob *client) (ra, rb *relay) {
+	t.Helper()
+	ra, rb = relayPair(t, ta, tb, "room", nil)
+	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed()}}))
+	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
+	return ra, rb
 }

@@ -141,27 +141,11 @@ func (r *relay) mayRetransmit(ssrc uint32, seq uint16, now int64) string {
 		return dropRelayNACKNotSent
 	case v.resent.recent(seq, now, max(r.rtt.Load(), int64(minResendInterval))):
 		return dropNACKRepeat // before the budget: a repeat spends none of it
-	case !r.takeRetransmitTokenLocked(now):
+	case !r.rtxBudget.take(now, r.b.cfg):
 		return dropNACKLimit
 	}
 	v.resent.tooSoon(seq, now, 0) // notes it
 	return ""
-}
-
-// takeRetransmitTokenLocked is the relay's token bucket of RetransmitRate per second, RetransmitBurst
-// deep; sendMu is held.
-func (r *relay) takeRetransmitTokenLocked(now int64) bool {
-	cfg := r.b.cfg
-	if r.rtxRefill != 0 {
-		r.rtxTokens += float64(now-r.rtxRefill) / 1e9 * float64(cfg.RetransmitRate)
-		r.rtxTokens = min(r.rtxTokens, float64(cfg.RetransmitBurst))
-	}
-	r.rtxRefill = now
-	if r.rtxTokens < 1 {
-		return false
-	}
-	r.rtxTokens--
-	return true
 }
 
 // retransmit sends packet seq of local stream s again over the relay, as RTX on rtx; it returns why

@@ -124,9 +124,7 @@ func newDelayedCascade(t *testing.T, delay time.Duration, links ...*lossyLink) *
 	v.tb = newTestBridge(t, cb, WithNet(nets["b"]))
 	v.alice = newClient(t, v.ta, "room", "alice", clientOpts{net: nets["alice"]})
 	v.bob = newClient(t, v.tb, "room", "bob", clientOpts{net: nets["bob"], noSend: true})
-	v.ra, v.rb = relayPair(t, v.ta, v.tb, "room", nil)
-	must(t, v.ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: v.tb.ID(), Endpoints: []RelayedEndpoint{v.bob.relayed()}}))
-	must(t, v.tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: v.ta.ID(), Endpoints: []RelayedEndpoint{v.alice.relayed()}}))
+	v.ra, v.rb = relayAliceBob(t, v.ta, v.tb, v.alice, v.bob)
 	return v
 }
 
@@ -309,9 +307,7 @@ func TestRelayNACKHostile(t *testing.T) {
 	ta, tb := newTestBridge(t, ca), newTestBridge(t, cb)
 	alice := newClient(t, ta, "room", "alice", clientOpts{})
 	bob := newClient(t, tb, "room", "bob", clientOpts{})
-	ra, rb := relayPair(t, ta, tb, "room", nil)
-	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed()}}))
-	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
+	ra, rb := relayAliceBob(t, ta, tb, alice, bob)
 	aliceV, bobV := slotOf(t, bob, "alice-v0"), slotOf(t, alice, "bob-v0")
 	bob.rec.wait(t, "bob receives alice's video", func(r *recorder) bool { return r.count(aliceV) >= 100 })
 	alice.rec.wait(t, "alice receives bob's video", func(r *recorder) bool { return r.count(bobV) >= 30 })
@@ -514,9 +510,7 @@ func TestRelayNACKResumedLayer(t *testing.T) {
 	ta, tb := relayBridges(t)
 	alice := newClient(t, ta, "room", "alice", clientOpts{})
 	bob := newClient(t, tb, "room", "bob", clientOpts{noSend: true})
-	ra, _ := relayPair(t, ta, tb, "room", nil)
-	must(t, ta.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: tb.ID(), Endpoints: []RelayedEndpoint{bob.relayed()}}))
-	must(t, tb.UpdateRelay(RelayEndpoints{ConferenceID: "room", Peer: ta.ID(), Endpoints: []RelayedEndpoint{alice.relayed()}}))
+	ra, _ := relayAliceBob(t, ta, tb, alice, bob)
 	slot := slotOf(t, bob, "alice-v0")
 	bob.rec.wait(t, "bob receives alice's video", func(r *recorder) bool { return r.count(slot) >= 30 })
 

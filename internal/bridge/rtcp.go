@@ -139,7 +139,7 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	if s == nil || s.cache == nil || e.srtpOut == nil {
 		return
 	}
-	if !e.takeRetransmitTokenLocked(now) {
+	if !e.rtxBudget.take(now, e.b.cfg) {
 		e.b.metrics.dropped.WithLabelValues(dropNACKLimit).Inc()
 		return
 	}
@@ -198,28 +198,38 @@ func (e *Endpoint) retransmit(sl *slot, outSeq uint16, now int64) {
 	sl.rtxSeq++
 	e.b.metrics.retransmits.Inc()
 	if held {
-		e.queueLocked(buf[:n], true)
+		e.queueLocked(buf[:n], true, sl.stream)
 		return
 	}
-	e.sendRetransmissionLocked(buf[:n], now)
+	e.sendRetransmissionLocked(buf[:n], now, sl.stream)
 }
 
 // minResendInterval is the least time between two retransmissions of one packet, when the round trip
 // is shorter or not known.
 const minResendInterval = 20 * time.Millisecond
 
-// takeRetransmitTokenLocked is a token bucket of RetransmitRate per second, RetransmitBurst deep.
-func (e *Endpoint) takeRetransmitTokenLocked(now int64) bool {
-	cfg := e.b.cfg
-	if e.rtxRefill != 0 {
-		e.rtxTokens += float64(now-e.rtxRefill) / 1e9 * float64(cfg.RetransmitRate)
-		e.rtxTokens = min(e.rtxTokens, float64(cfg.RetransmitBurst))
+// retransmitBudget is a token bucket of RetransmitRate retransmissions per second, RetransmitBurst
+// deep: a receiver's (Endpoint.sendMu) and a relay's, for its peer's NACKs (relay.sendMu).
+type retransmitBudget struct {
+	tokens float64
+	refill int64 // unix ns of the last take, 0 before the first
+}
+
+func newRetransmitBudget(cfg Config) retransmitBudget {
+	return retransmitBudget{tokens: float64(cfg.RetransmitBurst)}
+}
+
+// take spends a token at now, if there is one.
+func (b *retransmitBudget) take(now int64, cfg Config) bool {
+	if b.refill != 0 {
+		b.tokens += float64(now-b.refill) / 1e9 * float64(cfg.RetransmitRate)
+		b.tokens = min(b.tokens, float64(cfg.RetransmitBurst))
 	}
-	e.rtxRefill = now
-	if e.rtxTokens < 1 {
+	b.refill = now
+	if b.tokens < 1 {
 		return false
 	}
-	e.rtxTokens--
+	b.tokens--
 	return true
 }
 

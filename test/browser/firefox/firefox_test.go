@@ -101,17 +101,9 @@ func TestFirefoxMeeting(t *testing.T) {
 // state, which the server serves to loopback only).
 func TestFirefoxTiles(t *testing.T) {
 	runSuite(t, suite{
-		file: "tiles.test.js",
-		room: "Tiles",
-		control: func(_ *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != "/bridge" {
-					http.NotFound(w, r)
-					return
-				}
-				writeJSON(w, srv.App.Bridge.Debug())
-			}
-		},
+		file:    "tiles.test.js",
+		room:    "Tiles",
+		control: bridgeState,
 	})
 }
 
@@ -130,19 +122,22 @@ func TestFirefoxSixPeople(t *testing.T) {
 // is the bridge's debug state).
 func TestFirefoxLateSlots(t *testing.T) {
 	runSuite(t, suite{
-		file: "lateslots.test.js",
-		room: "Late",
-		bot:  &bot.Options{Name: "Bot"},
-		control: func(_ *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != "/bridge" {
-					http.NotFound(w, r)
-					return
-				}
-				writeJSON(w, srv.App.Bridge.Debug())
-			}
-		},
+		file:    "lateslots.test.js",
+		room:    "Late",
+		bot:     &bot.Options{Name: "Bot"},
+		control: bridgeState,
 	})
+}
+
+// bridgeState answers PARLEY_CONTROL_URL/bridge with the bridge's debug state.
+func bridgeState(_ *bot.Bot, srv *xmpptest.Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/bridge" {
+			http.NotFound(w, r)
+			return
+		}
+		writeJSON(w, srv.App.Bridge.Debug())
+	}
 }
 
 // suite is one node test file of this directory and what it runs against.
